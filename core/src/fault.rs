@@ -1,0 +1,216 @@
+//! Fault plans (SPEC §6): what to inject, and the seeded draws that inject it.
+//!
+//! Every injected fault draws from its own stream ([`crate::rng::Domain`]`::Fault*`, one per
+//! entity), so a fault plan is reproducible and turning one on never shifts the random numbers
+//! of tasks or mobility. An empty plan (the default) injects nothing and draws nothing.
+
+use crate::error::ScenarioError;
+use crate::ids::RsuId;
+use rand::Rng;
+use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
+
+/// Extra delay on a message, seconds of simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always `s` seconds.
+    Fixed { s: f64 },
+    /// Uniform in `[min_s, max_s]`.
+    Uniform { min_s: f64, max_s: f64 },
+    /// Exponential with mean `mean_s`.
+    Exponential { mean_s: f64 },
+}
+
+impl Latency {
+    /// One draw, seconds. A fixed latency draws nothing.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match *self {
+            Latency::Fixed { s } => s,
+            Latency::Uniform { min_s, max_s } => min_s + (max_s - min_s) * rng.gen::<f64>(),
+            Latency::Exponential { mean_s } => {
+                if mean_s > 0.0 {
+                    Exp::new(1.0 / mean_s).map(|d| d.sample(rng)).unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ScenarioError> {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        match *self {
+            Latency::Fixed { s } if !ok(s) => Err(ScenarioError::invalid(&format!("{key}.s"), "must be >= 0 seconds")),
+            Latency::Uniform { min_s, max_s } if !(ok(min_s) && ok(max_s)) => {
+                Err(ScenarioError::invalid(key, "uniform bounds must be >= 0 seconds"))
+            }
+            Latency::Uniform { min_s, max_s } if min_s > max_s => {
+                Err(ScenarioError::invalid(&format!("{key}.min_s"), format!("min_s {min_s} is greater than max_s {max_s}")))
+            }
+            Latency::Exponential { mean_s } if !ok(mean_s) => {
+                Err(ScenarioError::invalid(&format!("{key}.mean_s"), "must be >= 0 seconds"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Latency per link kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLatency {
+    /// Vehicle → RSU uploads.
+    pub upload: Option<Latency>,
+    /// RSU → RSU wired migrations.
+    pub wired: Option<Latency>,
+    /// RSU ↔ VEC POOL parameter messages.
+    pub pool: Option<Latency>,
+}
+
+/// Message-loss probability per link kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLoss {
+    #[serde(default)]
+    pub upload: f64,
+    #[serde(default)]
+    pub wired: f64,
+    #[serde(default)]
+    pub pool: f64,
+}
+
+/// An RSU down over the slots `from_slot..=to_slot`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub rsu: u32,
+    pub from_slot: u32,
+    pub to_slot: u32,
+}
+
+/// An RSU actor that panics at the start of `slot` (actor engine only; the supervisor restarts
+/// it from its last slot-boundary state and the slot is redone).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    pub rsu: u32,
+    pub slot: u32,
+}
+
+/// The `[faults]` section of a scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Probability that a present vehicle is disconnected for a slot.
+    #[serde(default)]
+    pub vehicle_dropout: f64,
+    #[serde(default)]
+    pub latency: LinkLatency,
+    #[serde(default)]
+    pub loss: LinkLoss,
+    #[serde(default)]
+    pub rsu_outage: Vec<Outage>,
+    /// Probability that an RSU misses a federated round.
+    #[serde(default)]
+    pub round_dropout: f64,
+    #[serde(default)]
+    pub crash_rsu: Vec<Crash>,
+}
+
+/// What happened to one message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Delivery {
+    /// Arrived after this much extra latency, seconds.
+    Delivered { extra_s: f64 },
+    Lost,
+}
+
+impl FaultPlan {
+    /// True when the plan injects nothing at all.
+    pub fn is_empty(&self) -> bool {
+        *self == FaultPlan::default()
+    }
+
+    pub(crate) fn validate(&self, rsus: usize, slots: u32) -> Result<(), ScenarioError> {
+        let prob = |k: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(ScenarioError::invalid(k, format!("must be a probability in [0, 1], got {v}")))
+            }
+        };
+        prob("faults.vehicle_dropout", self.vehicle_dropout)?;
+        prob("faults.round_dropout", self.round_dropout)?;
+        prob("faults.loss.upload", self.loss.upload)?;
+        prob("faults.loss.wired", self.loss.wired)?;
+        prob("faults.loss.pool", self.loss.pool)?;
+        for (k, l) in [("faults.latency.upload", &self.latency.upload), ("faults.latency.wired", &self.latency.wired), ("faults.latency.pool", &self.latency.pool)] {
+            if let Some(l) = l {
+                l.validate(k)?;
+            }
+        }
+        for (i, o) in self.rsu_outage.iter().enumerate() {
+            let k = |f: &str| format!("faults.rsu_outage[{i}].{f}");
+            if o.rsu as usize >= rsus {
+                return Err(ScenarioError::invalid(&k("rsu"), format!("unknown RSU {} (the scenario has {rsus})", o.rsu)));
+            }
+            if o.from_slot > o.to_slot {
+                return Err(ScenarioError::invalid(&k("from_slot"), format!("from_slot {} is after to_slot {}", o.from_slot, o.to_slot)));
+            }
+            if o.to_slot >= slots {
+                return Err(ScenarioError::invalid(&k("to_slot"), format!("slot {} is past the episode ({slots} slots)", o.to_slot)));
+            }
+        }
+        for (i, c) in self.crash_rsu.iter().enumerate() {
+            let k = |f: &str| format!("faults.crash_rsu[{i}].{f}");
+            if c.rsu as usize >= rsus {
+                return Err(ScenarioError::invalid(&k("rsu"), format!("unknown RSU {} (the scenario has {rsus})", c.rsu)));
+            }
+            if c.slot >= slots {
+                return Err(ScenarioError::invalid(&k("slot"), format!("slot {} is past the episode ({slots} slots)", c.slot)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `rsu` is up in `slot`.
+    pub fn rsu_up(&self, rsu: RsuId, slot: u32) -> bool {
+        !self.rsu_outage.iter().any(|o| o.rsu == rsu.0 && (o.from_slot..=o.to_slot).contains(&slot))
+    }
+
+    /// Whether a present vehicle drops out this slot (draws only when the probability is > 0).
+    pub fn vehicle_drops<R: Rng + ?Sized>(&self, rng: &mut R) -> bool {
+        self.vehicle_dropout > 0.0 && rng.gen::<f64>() < self.vehicle_dropout
+    }
+
+    fn deliver<R: Rng + ?Sized>(loss: f64, latency: &Option<Latency>, rng: &mut R) -> Delivery {
+        if loss > 0.0 && rng.gen::<f64>() < loss {
+            return Delivery::Lost;
+        }
+        Delivery::Delivered { extra_s: latency.as_ref().map_or(0.0, |l| l.sample(rng)) }
+    }
+
+    /// Fate of one V2I upload.
+    pub fn upload<R: Rng + ?Sized>(&self, rng: &mut R) -> Delivery {
+        Self::deliver(self.loss.upload, &self.latency.upload, rng)
+    }
+
+    /// Fate of one wired migration.
+    pub fn wired<R: Rng + ?Sized>(&self, rng: &mut R) -> Delivery {
+        Self::deliver(self.loss.wired, &self.latency.wired, rng)
+    }
+
+    /// Fate of one RSU ↔ pool parameter message (round dropout counts as a loss).
+    pub fn pool<R: Rng + ?Sized>(&self, rng: &mut R) -> Delivery {
+        if self.round_dropout > 0.0 && rng.gen::<f64>() < self.round_dropout {
+            return Delivery::Lost;
+        }
+        Self::deliver(self.loss.pool, &self.latency.pool, rng)
+    }
+
+    /// Whether `rsu` is scheduled to crash at the start of `slot`.
+    pub fn crashes(&self, rsu: RsuId, slot: u32) -> bool {
+        self.crash_rsu.iter().any(|c| c.rsu == rsu.0 && c.slot == slot)
+    }
+}

@@ -1,0 +1,156 @@
+//! Vehicle positions over time: trace readers and the seeded road generator.
+//!
+//! Every source produces a [`Fleet`]: one [`VehiclePath`] per vehicle, indexed by dense
+//! [`VehicleId`] in sorted order of the source's own ids. A vehicle exists in the scenario
+//! while its path yields a position; engines spawn it when it appears and stop it when it leaves.
+
+pub mod didi;
+pub mod fcd;
+pub mod generator;
+
+use crate::error::ScenarioError;
+use crate::geometry::Point;
+use crate::ids::VehicleId;
+use crate::scenario::{MobilityConfig, Scenario};
+use std::path::Path;
+
+/// Where one vehicle is, as a function of simulated time (seconds from the episode start).
+#[derive(Clone, Debug, PartialEq)]
+pub enum VehiclePath {
+    /// Timestamped samples (seconds, sorted, strictly increasing), linearly interpolated.
+    /// The vehicle exists from the first to the last sample, inclusive.
+    Samples { times_s: Vec<f64>, points: Vec<Point> },
+    /// Constant velocity from `start` at `enter_s` until `exit_s` (exclusive).
+    Linear { enter_s: f64, exit_s: f64, start: Point, velocity_mps: (f64, f64) },
+}
+
+impl VehiclePath {
+    /// Position at `t_s`, or `None` when the vehicle is not in the scenario then.
+    pub fn position_at(&self, t_s: f64) -> Option<Point> {
+        match self {
+            VehiclePath::Samples { times_s, points } => {
+                let first = *times_s.first()?;
+                let last = *times_s.last()?;
+                if t_s < first || t_s > last {
+                    return None;
+                }
+                // First sample strictly after t; interpolate from the one before it.
+                let i = times_s.partition_point(|&s| s <= t_s);
+                if i == times_s.len() {
+                    return Some(points[i - 1]);
+                }
+                let (t0, t1) = (times_s[i - 1], times_s[i]);
+                let (p0, p1) = (points[i - 1], points[i]);
+                let f = (t_s - t0) / (t1 - t0);
+                Some(Point::new(p0.x + (p1.x - p0.x) * f, p0.y + (p1.y - p0.y) * f))
+            }
+            VehiclePath::Linear { enter_s, exit_s, start, velocity_mps } => {
+                if t_s < *enter_s || t_s >= *exit_s {
+                    return None;
+                }
+                let dt = t_s - enter_s;
+                Some(Point::new(start.x + velocity_mps.0 * dt, start.y + velocity_mps.1 * dt))
+            }
+        }
+    }
+
+    /// First and last instant (seconds) the vehicle exists; used to schedule spawns.
+    pub fn lifetime_s(&self) -> (f64, f64) {
+        match self {
+            VehiclePath::Samples { times_s, .. } => {
+                (times_s.first().copied().unwrap_or(f64::INFINITY), times_s.last().copied().unwrap_or(f64::NEG_INFINITY))
+            }
+            VehiclePath::Linear { enter_s, exit_s, .. } => (*enter_s, *exit_s),
+        }
+    }
+}
+
+/// All vehicles of a scenario.
+#[derive(Clone, Debug, Default)]
+pub struct Fleet {
+    /// Index = `VehicleId`.
+    pub paths: Vec<VehiclePath>,
+    /// The source's own id of each vehicle (trace id, or the generator's counter).
+    pub names: Vec<String>,
+}
+
+impl Fleet {
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = VehicleId> {
+        (0..self.paths.len() as u32).map(VehicleId)
+    }
+
+    /// Builds a fleet from `(source id, path)` pairs: sorts by id (numerically when every id is
+    /// a number, else lexicographically) so that dense ids do not depend on file order.
+    pub fn from_named(mut v: Vec<(String, VehiclePath)>) -> Fleet {
+        let numeric = v.iter().all(|(n, _)| n.parse::<f64>().is_ok());
+        if numeric {
+            v.sort_by(|a, b| a.0.parse::<f64>().unwrap().total_cmp(&b.0.parse::<f64>().unwrap()).then(a.0.cmp(&b.0)));
+        } else {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let (names, paths) = v.into_iter().unzip();
+        Fleet { paths, names }
+    }
+}
+
+/// Loads the fleet a scenario describes. `trace_override` replaces the scenario's trace path
+/// (the `--trace` flag); it is an error for the generator.
+pub fn load(scenario: &Scenario, trace_override: Option<&Path>) -> Result<Fleet, ScenarioError> {
+    match &scenario.mobility {
+        MobilityConfig::Didi { trace } => {
+            let p = trace_override.map(Path::to_path_buf).unwrap_or_else(|| scenario.resolve(trace));
+            Ok(didi::read(&p)?)
+        }
+        MobilityConfig::Fcd { trace } => {
+            let p = trace_override.map(Path::to_path_buf).unwrap_or_else(|| scenario.resolve(trace));
+            Ok(fcd::read(&p)?)
+        }
+        MobilityConfig::Generator(g) => {
+            if trace_override.is_some() {
+                return Err(ScenarioError::invalid(
+                    "mobility.source",
+                    "--trace needs a trace-based scenario (source = \"didi\" or \"fcd\"), this one uses the generator",
+                ));
+            }
+            Ok(generator::generate(g, scenario.seed, scenario.time.slots as f64 * scenario.time.slot_s))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_interpolate_and_bound() {
+        let p = VehiclePath::Samples { times_s: vec![0.0, 1.0, 3.0], points: vec![Point::new(0.0, 0.0), Point::new(10.0, 0.0), Point::new(10.0, 20.0)] };
+        assert_eq!(p.position_at(0.5), Some(Point::new(5.0, 0.0)));
+        assert_eq!(p.position_at(2.0), Some(Point::new(10.0, 10.0)));
+        assert_eq!(p.position_at(3.0), Some(Point::new(10.0, 20.0)));
+        assert_eq!(p.position_at(3.1), None);
+        assert_eq!(p.position_at(-0.1), None);
+    }
+
+    #[test]
+    fn linear_path() {
+        let p = VehiclePath::Linear { enter_s: 2.0, exit_s: 5.0, start: Point::new(0.0, 1.0), velocity_mps: (10.0, 0.0) };
+        assert_eq!(p.position_at(1.9), None);
+        assert_eq!(p.position_at(4.0), Some(Point::new(20.0, 1.0)));
+        assert_eq!(p.position_at(5.0), None);
+    }
+
+    #[test]
+    fn fleet_sorts_numeric_ids() {
+        let path = VehiclePath::Linear { enter_s: 0.0, exit_s: 1.0, start: Point::new(0.0, 0.0), velocity_mps: (0.0, 0.0) };
+        let f = Fleet::from_named(vec![("10".into(), path.clone()), ("9".into(), path.clone()), ("0.0".into(), path)]);
+        assert_eq!(f.names, vec!["0.0", "9", "10"]);
+    }
+}

@@ -1,0 +1,89 @@
+//! How a task ends. Conservation (SPEC §2): every generated task ends in exactly one outcome.
+
+use crate::ids::{RsuId, TaskId};
+use serde::{Deserialize, Serialize};
+
+/// Why a fault removed a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropCause {
+    /// The vehicle was disconnected for the slot.
+    VehicleDropout,
+    /// The executing RSU was down.
+    RsuDown,
+    /// The upload or the wired migration message was lost.
+    MessageLost,
+}
+
+impl DropCause {
+    pub const ALL: [DropCause; 3] = [DropCause::VehicleDropout, DropCause::RsuDown, DropCause::MessageLost];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DropCause::VehicleDropout => "vehicle_dropout",
+            DropCause::RsuDown => "rsu_down",
+            DropCause::MessageLost => "message_lost",
+        }
+    }
+}
+
+/// The one outcome of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Service time `ψ_k ≤ t_k`.
+    Completed,
+    /// Executed, but `ψ_k > t_k`.
+    MissedDeadline,
+    /// The vehicle was in no RSU's range.
+    Uncovered,
+    /// Removed by an injected fault.
+    Dropped(DropCause),
+}
+
+/// Everything known about one task at the end of its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub id: TaskId,
+    /// The RSU the task was uploaded to (`None` if it never arrived at one).
+    pub uploader: Option<RsuId>,
+    /// The RSU that executed (or was to execute) it.
+    pub executor: Option<RsuId>,
+    /// Upload time `u`, seconds (including injected latency).
+    pub upload_s: f64,
+    /// Wired migration time `w`, seconds (including injected latency; 0 when local).
+    pub wired_s: f64,
+    /// CPU frequency allocated, cycles/s.
+    pub cpu_hz: f64,
+    /// Execution time `x`, seconds.
+    pub exec_s: f64,
+    /// Service time `ψ_k = u + w + x`, seconds.
+    pub service_s: f64,
+    pub outcome: Outcome,
+}
+
+impl TaskResult {
+    /// A task that ended before reaching an executing RSU.
+    pub fn early(id: TaskId, uploader: Option<RsuId>, upload_s: f64, outcome: Outcome) -> TaskResult {
+        TaskResult {
+            id,
+            uploader,
+            executor: None,
+            upload_s,
+            wired_s: 0.0,
+            cpu_hz: 0.0,
+            exec_s: 0.0,
+            service_s: f64::NAN,
+            outcome,
+        }
+    }
+
+    pub fn completed(&self) -> bool {
+        self.outcome == Outcome::Completed
+    }
+
+    /// Whether the task ran on an executor (completed or missed): these have a service time.
+    pub fn executed(&self) -> bool {
+        matches!(self.outcome, Outcome::Completed | Outcome::MissedDeadline)
+    }
+}

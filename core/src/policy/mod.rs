@@ -1,0 +1,141 @@
+//! Policies: who decides the executing RSU `a_e^t` of each uploaded task.
+//!
+//! A policy instance belongs to one RSU (the RSU actor owns it). Each slot it sees that RSU's
+//! [`Observation`] — its own uploaded tasks and a public view of every candidate RSU — and
+//! returns one executing RSU per task. After the slot it receives [`Feedback`] (learners train
+//! on it). The best-response oracle `br-ne` additionally needs the whole slot; it is a
+//! [`JointRefiner`] run once per slot over everyone's proposals.
+
+mod brne;
+mod orl;
+mod orm;
+mod random;
+
+pub use brne::BestResponse;
+pub use orl::Orl;
+pub use orm::Orm;
+pub use random::RandomPolicy;
+
+use crate::ids::RsuId;
+use crate::slot::SlotProblem;
+use crate::task::UploadedTask;
+use serde::{Deserialize, Serialize};
+
+/// What an RSU knows publicly about one candidate executing RSU (itself included) at decision
+/// time. No private state of other RSUs is in here: Fed-MADDPG's privacy claim rests on it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub rsu: RsuId,
+    /// Wired distance from the deciding RSU, metres (0 for itself).
+    pub distance_m: f64,
+    /// CPU frequency free for new work this slot, cycles/s (`c_e` minus carried-over work).
+    pub free_cpu_hz: f64,
+    /// Load uploaded to this RSU this slot: `Σ sqrt(d_k c_k)` over its uploads, sqrt(cycles).
+    /// This is what the KKT allocator's denominator would be if every RSU ran its uploads locally.
+    pub uploaded_load: f64,
+    /// Number of tasks uploaded to this RSU this slot.
+    pub uploaded_tasks: u32,
+    /// False while the RSU is down (fault injection); policies must not pick it.
+    pub available: bool,
+}
+
+/// One RSU's view of a slot.
+#[derive(Clone, Debug)]
+pub struct Observation<'a> {
+    pub rsu: RsuId,
+    pub slot: u32,
+    /// Slot length, seconds.
+    pub slot_s: f64,
+    /// The tasks uploaded to this RSU, sorted by task id.
+    pub tasks: &'a [UploadedTask],
+    /// Every RSU of the scenario, by id (index = RSU id).
+    pub candidates: &'a [Candidate],
+    /// Wired link parameters, to predict migration delays.
+    pub wired: crate::wired::WiredLink,
+    /// The allocator executing RSUs will use.
+    pub allocator: crate::allocation::AllocatorKind,
+}
+
+/// What one RSU learns after the slot closed.
+#[derive(Clone, Debug)]
+pub struct Feedback {
+    pub rsu: RsuId,
+    pub slot: u32,
+    /// `r_e^t = F^t − F^t_{−e}` (eq. 19).
+    pub reward: f64,
+    /// System reward `F^t` (eq. 18).
+    pub potential: f64,
+    /// `ψ_e^t`, `None` when the RSU had no uploads.
+    pub completion_rate: Option<f64>,
+    /// Whether this is the last slot of the episode.
+    pub done: bool,
+}
+
+/// A scheduling policy for one RSU.
+pub trait Policy: Send {
+    /// The name used on the command line.
+    fn name(&self) -> &'static str;
+
+    /// Executing RSU for each task in `obs.tasks`, in the same order.
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId>;
+
+    /// Called once per slot after outcomes are known. Default: nothing to learn.
+    fn feedback(&mut self, _fb: &Feedback) {}
+}
+
+/// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).
+pub trait JointRefiner: Send + Sync {
+    /// Rewrites `decisions[e][i]`, the executing RSU of the i-th task uploaded to RSU e.
+    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]);
+}
+
+/// The baseline policies built into the core. Learners live in `vecsim-learn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Baseline {
+    Orl,
+    Orm,
+    Random,
+    BrNe,
+}
+
+impl Baseline {
+    pub const ALL: [Baseline; 4] = [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe];
+
+    pub fn parse(name: &str) -> Option<Baseline> {
+        match name {
+            "orl" => Some(Baseline::Orl),
+            "orm" => Some(Baseline::Orm),
+            "random" => Some(Baseline::Random),
+            "br-ne" => Some(Baseline::BrNe),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::Orl => "orl",
+            Baseline::Orm => "orm",
+            Baseline::Random => "random",
+            Baseline::BrNe => "br-ne",
+        }
+    }
+
+    /// The per-RSU policy for `rsu`. `br-ne` proposes ORM decisions that its refiner improves.
+    pub fn build(self, rsu: RsuId, seed: u64) -> Box<dyn Policy> {
+        match self {
+            Baseline::Orl => Box::new(Orl),
+            Baseline::Orm => Box::new(Orm),
+            Baseline::Random => Box::new(RandomPolicy::new(seed, rsu)),
+            Baseline::BrNe => Box::new(Orm),
+        }
+    }
+
+    /// The joint refiner, if the policy has one.
+    pub fn refiner(self) -> Option<Box<dyn JointRefiner>> {
+        match self {
+            Baseline::BrNe => Some(Box::new(BestResponse::default())),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! ORM, Offloading-Request Migration: greedy migration to the RSU with the lowest predicted
+//! service time given the load already assigned in this slot.
+
+use super::{Observation, Policy};
+use crate::ids::RsuId;
+
+/// Greedy ORM. It predicts with the KKT allocation: a task of work `W` joining an RSU whose
+/// assigned load is `S = Σ sqrt(W_j)` and free CPU `C` runs for `sqrt(W)·(S + sqrt(W)) / C`.
+/// Other RSUs start from their own uploads (public `uploaded_load`: they are assumed to keep
+/// them); this RSU starts empty and its tasks are assigned in task-id order. Ties go to the
+/// lower RSU id.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Orm;
+
+/// Predicted service time, seconds, of a task with upload time `u`, wired delay `w`, and
+/// `sqrt_w = sqrt(d·c)` joining load `load` at free CPU `free_hz`.
+pub fn predicted_service_s(u: f64, w: f64, sqrt_w: f64, load: f64, free_hz: f64) -> f64 {
+    if free_hz <= 0.0 {
+        return f64::INFINITY;
+    }
+    u + w + sqrt_w * (load + sqrt_w) / free_hz
+}
+
+impl Policy for Orm {
+    fn name(&self) -> &'static str {
+        "orm"
+    }
+
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+        let mut load: Vec<f64> = obs.candidates.iter().map(|c| c.uploaded_load).collect();
+        load[obs.rsu.index()] = 0.0;
+        obs.tasks
+            .iter()
+            .map(|t| {
+                let sqrt_w = t.task.work_cycles().sqrt();
+                let mut best: Option<(f64, usize)> = None;
+                for (i, c) in obs.candidates.iter().enumerate() {
+                    if !c.available {
+                        continue;
+                    }
+                    let w = obs.wired.delay_s(t.task.data_bits, c.distance_m);
+                    let s = predicted_service_s(t.upload_s, w, sqrt_w, load[i], c.free_cpu_hz);
+                    if best.is_none_or(|(b, _)| s < b) {
+                        best = Some((s, i));
+                    }
+                }
+                let pick = best.map_or(obs.rsu.index(), |(_, i)| i);
+                load[pick] += sqrt_w;
+                RsuId(pick as u32)
+            })
+            .collect()
+    }
+}

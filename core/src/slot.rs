@@ -1,0 +1,241 @@
+//! One slot's migration, allocation, execution and scoring (SPEC §1 steps 3–5, §2).
+//!
+//! These are the pure functions every engine composes: the sequential engine calls them in a
+//! loop, the actor engine calls the same functions inside RSU and clock actors, `vecsim slot`
+//! calls [`SlotProblem::evaluate`] on a hand-written slot, and the `br-ne` oracle calls
+//! [`execute_at`] to evaluate switches exactly. Inputs are always sorted by task id, so the
+//! floating-point sums run in one order whoever calls them.
+
+use crate::allocation::{allocate, exec_time_s, AllocatorKind, Demand};
+use crate::ids::RsuId;
+use crate::outcome::{Outcome, TaskResult};
+use crate::scenario::RsuSpec;
+use crate::task::UploadedTask;
+use crate::wired::WiredLink;
+
+/// A task on its way to (or at) its executing RSU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExecTask {
+    pub up: UploadedTask,
+    pub executor: RsuId,
+    /// Wired migration time `w` (eq. 4) plus injected latency, seconds; 0 when local.
+    pub wired_s: f64,
+}
+
+/// Sends `up` to `executor` over the wire (eq. 4). Local execution costs nothing.
+pub fn migrate(up: &UploadedTask, from: &RsuSpec, executor: &RsuSpec, wired: &WiredLink) -> ExecTask {
+    let wired_s = if from.id == executor.id { 0.0 } else { wired.delay_s(up.task.data_bits, from.pos.distance(executor.pos)) };
+    ExecTask { up: *up, executor: executor.id, wired_s }
+}
+
+/// Allocates `free_cpu_hz` among `tasks` (sorted by task id) and executes them (eq. 3, 5, 6).
+pub fn execute_at(allocator: AllocatorKind, free_cpu_hz: f64, tasks: &[ExecTask]) -> Vec<TaskResult> {
+    let demands: Vec<Demand> = tasks
+        .iter()
+        .map(|t| Demand { work_cycles: t.up.task.work_cycles(), slack_s: t.up.task.deadline_s - t.up.upload_s - t.wired_s })
+        .collect();
+    let shares = allocate(allocator, free_cpu_hz, &demands);
+    tasks
+        .iter()
+        .zip(shares)
+        .map(|(t, cpu_hz)| {
+            let exec_s = exec_time_s(t.up.task.work_cycles(), cpu_hz);
+            let service_s = t.up.upload_s + t.wired_s + exec_s;
+            let outcome = if service_s <= t.up.task.deadline_s { Outcome::Completed } else { Outcome::MissedDeadline };
+            TaskResult {
+                id: t.up.task.id,
+                uploader: Some(t.up.uploader),
+                executor: Some(t.executor),
+                upload_s: t.up.upload_s,
+                wired_s: t.wired_s,
+                cpu_hz,
+                exec_s,
+                service_s,
+                outcome,
+            }
+        })
+        .collect()
+}
+
+/// Rates, potential and rewards of a slot (eq. 7, 18, 19).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotScore {
+    /// `|K_e^t|`: tasks credited to each uploading RSU.
+    pub uploaded: Vec<u32>,
+    /// Completed tasks credited to each uploading RSU.
+    pub completed: Vec<u32>,
+    /// `ψ_e^t`, `None` for an RSU with no uploads.
+    pub rates: Vec<Option<f64>>,
+    /// `F^t = Σ_e ψ_e^t`.
+    pub potential: f64,
+    /// `r_e^t = F^t − F^t_{−e}`.
+    pub rewards: Vec<f64>,
+}
+
+/// Scores a slot from all its task results (any order is fine: only counts are used).
+///
+/// `F_{−e}` is the same slot with every task executed at `e` counted as failed, so
+/// `F − F_{−e} = Σ_u c_{u,e} / |K_u|` where `c_{u,e}` counts completed tasks uploaded at `u` and
+/// executed at `e`; computing it in that closed form keeps scoring linear in the task count.
+pub fn score(results: &[TaskResult], rsus: usize) -> SlotScore {
+    let mut uploaded = vec![0u32; rsus];
+    let mut completed = vec![0u32; rsus];
+    // c[u][e] only for completed tasks; sparse in practice, so keep (u, e) pairs and sort.
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for r in results {
+        if let Some(u) = r.uploader {
+            uploaded[u.index()] += 1;
+            if r.completed() {
+                completed[u.index()] += 1;
+                if let Some(e) = r.executor {
+                    pairs.push((e.0, u.0));
+                }
+            }
+        }
+    }
+    let rates: Vec<Option<f64>> =
+        uploaded.iter().zip(&completed).map(|(&k, &c)| (k > 0).then(|| c as f64 / k as f64)).collect();
+    let potential = rates.iter().flatten().sum();
+    pairs.sort_unstable();
+    let mut rewards = vec![0.0; rsus];
+    let mut i = 0;
+    while i < pairs.len() {
+        let (e, u) = pairs[i];
+        let mut j = i;
+        while j < pairs.len() && pairs[j] == (e, u) {
+            j += 1;
+        }
+        rewards[e as usize] += (j - i) as f64 / uploaded[u as usize] as f64;
+        i = j;
+    }
+    SlotScore { uploaded, completed, rates, potential, rewards }
+}
+
+/// A whole slot as a pure problem: who uploaded what where, and the resources available.
+/// Used by `vecsim slot` and by the `br-ne` oracle. Faults are not part of it.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotProblem<'a> {
+    pub rsus: &'a [RsuSpec],
+    /// CPU free for new work at each RSU this slot, cycles/s.
+    pub free_cpu_hz: &'a [f64],
+    /// RSUs that can execute work this slot (false while down).
+    pub available: &'a [bool],
+    pub wired: WiredLink,
+    pub allocator: AllocatorKind,
+    /// `uploads[e]`: tasks uploaded to RSU e, sorted by task id.
+    pub uploads: &'a [Vec<UploadedTask>],
+}
+
+impl SlotProblem<'_> {
+    /// Groups the tasks by executing RSU (each group sorted by task id).
+    pub fn dispatch(&self, decisions: &[Vec<RsuId>]) -> Vec<Vec<ExecTask>> {
+        let mut at: Vec<Vec<ExecTask>> = vec![Vec::new(); self.rsus.len()];
+        for (e, ups) in self.uploads.iter().enumerate() {
+            for (up, &ex) in ups.iter().zip(&decisions[e]) {
+                at[ex.index()].push(migrate(up, &self.rsus[e], &self.rsus[ex.index()], &self.wired));
+            }
+        }
+        for v in &mut at {
+            v.sort_by_key(|t| t.up.task.id);
+        }
+        at
+    }
+
+    /// Every task's result, sorted by task id.
+    pub fn evaluate(&self, decisions: &[Vec<RsuId>]) -> Vec<TaskResult> {
+        let mut out: Vec<TaskResult> = self
+            .dispatch(decisions)
+            .iter()
+            .enumerate()
+            .flat_map(|(e, tasks)| execute_at(self.allocator, self.free_cpu_hz[e], tasks))
+            .collect();
+        out.sort_by_key(|r| r.id);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Point;
+    use crate::ids::TaskId;
+    use crate::task::Task;
+
+    fn rsu(id: u32, x: f64, ghz: f64) -> RsuSpec {
+        RsuSpec { id: RsuId(id), pos: Point::new(x, 0.0), cpu_hz: ghz * 1e9, bandwidth_bps: 100e6, range_m: 500.0 }
+    }
+
+    fn up(v: u32, uploader: u32, mbit: f64, cpb: f64, deadline: f64) -> UploadedTask {
+        let task = Task { id: TaskId { slot: 0, vehicle: v }, data_bits: mbit * 1e6, cycles_per_bit: cpb, deadline_s: deadline };
+        UploadedTask { task, uploader: RsuId(uploader), distance_m: 10.0, upload_s: mbit * 1e6 / 100e6 }
+    }
+
+    #[test]
+    fn hand_worked_slot() {
+        // RSU0 at x=0 (2 GHz), RSU1 at x=1000 (8 GHz). Wired: default (ζ=0.0006667, z=50·2^20).
+        // Tasks at RSU0: A = 1 Mbit × 1000 c/b (1e9 cycles), deadline 0.6 s, kept local;
+        //                B = 2 Mbit × 1000 c/b (2e9 cycles), deadline 1.0 s, migrated to RSU1.
+        // Task at RSU1:  C = 1 Mbit × 2000 c/b (2e9 cycles), deadline 0.5 s, local.
+        let rsus = [rsu(0, 0.0, 2.0), rsu(1, 1000.0, 8.0)];
+        let uploads = vec![vec![up(0, 0, 1.0, 1000.0, 0.6), up(1, 0, 2.0, 1000.0, 1.0)], vec![up(2, 1, 1.0, 2000.0, 0.5)]];
+        let free = [2e9, 8e9];
+        let p = SlotProblem { rsus: &rsus, free_cpu_hz: &free, available: &[true, true], wired: WiredLink::default(), allocator: AllocatorKind::Kkt, uploads: &uploads };
+        let r = p.evaluate(&[vec![RsuId(0), RsuId(1)], vec![RsuId(1)]]);
+        // A alone at RSU0: 2 GHz, x = 0.5 s, u = 0.01 s, ψ = 0.51 ≤ 0.6: completed.
+        assert_eq!(r[0].cpu_hz, 2e9);
+        assert!((r[0].service_s - 0.51).abs() < 1e-12);
+        assert_eq!(r[0].outcome, Outcome::Completed);
+        // B and C share RSU1 by KKT: equal work (2e9 each) -> 4 GHz each, x = 0.5 s.
+        // B: u = 0.02, w = 0.0006667·2e6·1000/52428800 = 1333.4/52428.8 = 0.025432...,
+        //    ψ = 0.545432 ≤ 1.0: completed.
+        let w = 0.0006667 * 2e6 * 1000.0 / 52_428_800.0;
+        assert!((r[1].wired_s - w).abs() < 1e-15);
+        assert!((r[1].cpu_hz - 4e9).abs() < 1e-3);
+        assert!((r[1].service_s - (0.02 + w + 0.5)).abs() < 1e-12);
+        assert_eq!(r[1].outcome, Outcome::Completed);
+        // C: ψ = 0.01 + 0.5 = 0.51 > 0.5: missed.
+        assert_eq!(r[2].outcome, Outcome::MissedDeadline);
+        let s = score(&r, 2);
+        assert_eq!(s.rates, vec![Some(1.0), Some(0.0)]);
+        assert_eq!(s.potential, 1.0);
+        // F_{-0}: A fails -> ψ0 = 1/2, F = 0.5, r0 = 0.5. F_{-1}: B fails -> ψ0 = 1/2, r1 = 0.5.
+        assert_eq!(s.rewards, vec![0.5, 0.5]);
+    }
+
+    /// The definition of eq. 19, computed the slow way, against the closed form.
+    #[test]
+    fn rewards_match_definition_on_random_slots() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..200 {
+            let n = rng.gen_range(1..6usize);
+            let results: Vec<TaskResult> = (0..rng.gen_range(0..40u32))
+                .map(|v| {
+                    let mut t = TaskResult::early(TaskId { slot: 0, vehicle: v }, Some(RsuId(rng.gen_range(0..n as u32))), 0.0, Outcome::MissedDeadline);
+                    t.executor = Some(RsuId(rng.gen_range(0..n as u32)));
+                    if rng.gen_bool(0.5) {
+                        t.outcome = Outcome::Completed;
+                    }
+                    t
+                })
+                .collect();
+            let s = score(&results, n);
+            let f = |skip: Option<u32>| -> f64 {
+                (0..n as u32)
+                    .filter_map(|u| {
+                        let k: Vec<_> = results.iter().filter(|r| r.uploader == Some(RsuId(u))).collect();
+                        if k.is_empty() {
+                            return None;
+                        }
+                        let c = k.iter().filter(|r| r.completed() && r.executor.map(|e| e.0) != skip).count();
+                        Some(c as f64 / k.len() as f64)
+                    })
+                    .sum()
+            };
+            assert!((s.potential - f(None)).abs() < 1e-12);
+            for e in 0..n {
+                assert!((s.rewards[e] - (f(None) - f(Some(e as u32)))).abs() < 1e-12);
+            }
+        }
+    }
+}

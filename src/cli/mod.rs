@@ -1,0 +1,80 @@
+//! Command-line definitions and dispatch.
+
+mod run;
+mod scenario_cmd;
+mod slot_cmd;
+mod summary;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vecsim_core::Scenario;
+
+/// An error in what the user gave us (a file, a flag): exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Wraps any error as bad input.
+pub fn bad(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(BadInput(e.to_string()))
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "vecsim", version, about = "Actor-based simulator and trainer for Vehicular Edge Computing")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario with a policy and report the paper's metrics.
+    Run(run::RunArgs),
+    /// Evaluate one explicit slot given as JSON (a file, or - for stdin) and print its outcome.
+    Slot {
+        /// JSON file describing the slot, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Scenario files.
+    #[command(subcommand)]
+    Scenario(scenario_cmd::ScenarioCmd),
+}
+
+pub fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Slot { file } => slot_cmd::slot(&file),
+        Command::Scenario(c) => scenario_cmd::scenario(c),
+    }
+}
+
+/// Finds a scenario: an existing path, or a preset name under `scenarios/` (in the current
+/// directory, or in the source tree this binary was built from).
+pub fn resolve_scenario(arg: &str) -> PathBuf {
+    let p = PathBuf::from(arg);
+    if p.exists() {
+        return p;
+    }
+    let name = if arg.ends_with(".toml") { arg.to_string() } else { format!("{arg}.toml") };
+    for base in [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")] {
+        let c = base.join(&name);
+        if c.exists() {
+            return c;
+        }
+    }
+    p
+}
+
+/// Loads a scenario by path or preset name; errors are bad input.
+pub fn load_scenario(arg: &str) -> anyhow::Result<Scenario> {
+    Scenario::load(&resolve_scenario(arg)).map_err(bad)
+}

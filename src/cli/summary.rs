@@ -1,0 +1,32 @@
+//! The readable run summary.
+
+use std::time::Duration;
+use vecsim_core::report::Summary;
+
+pub fn print(s: &Summary, wall: Duration) {
+    let pct = |x: f64| format!("{:.2} %", 100.0 * x);
+    println!("scenario {}  policy {}  seed {}  slots {}", s.scenario, s.policy, s.seed, s.slots);
+    println!("  vehicles                 peak {}  vehicle-slots {}", s.peak_vehicles, s.vehicle_slots);
+    println!("  task completion rate     {}", pct(s.completion_rate));
+    println!("  cumulative reward        {:.4}", s.cumulative_reward);
+    println!("  avg realized potential   {:.4}", s.average_realized_potential);
+    println!(
+        "  service time             p50 {:.4} s  p90 {:.4} s  p99 {:.4} s  max {:.4} s",
+        s.service_time_s.p50, s.service_time_s.p90, s.service_time_s.p99, s.service_time_s.max
+    );
+    println!(
+        "  tasks                    {} total: {} completed, {} missed deadline, {} uncovered, {} dropped",
+        s.tasks_total, s.tasks_completed, s.tasks_missed_deadline, s.tasks_uncovered, s.tasks_dropped
+    );
+    println!(
+        "  dropped by cause         vehicle_dropout {}  rsu_down {}  message_lost {}",
+        s.dropped_by_cause.vehicle_dropout, s.dropped_by_cause.rsu_down, s.dropped_by_cause.message_lost
+    );
+    println!("  migrations               {}", s.migrations);
+    println!("  per RSU (uploaded / completion rate / reward):");
+    for r in &s.per_rsu {
+        let rate = r.completion_rate.map_or("-".to_string(), pct);
+        println!("    {:>6}  {:>8}  {:>9}  {:>10.4}", r.rsu.to_string(), r.uploaded, rate, r.reward);
+    }
+    println!("  wall time                {:.3} s", wall.as_secs_f64());
+}
