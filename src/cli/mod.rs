@@ -1,9 +1,12 @@
 //! Command-line definitions and dispatch.
 
+mod engine_args;
+mod fault_args;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;
 mod summary;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

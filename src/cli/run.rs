@@ -1,13 +1,15 @@
 //! `vecsim run`: one episode of a scenario with one policy.
 
 use super::{bad, load_scenario, summary};
-use clap::{Args, ValueEnum};
+use super::engine_args::{self, EngineArgs};
+use super::fault_args::FaultArgs;
+use super::telemetry::{MetricsArgs, Telemetry};
+use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use vecsim_core::policy::{Baseline, JointRefiner, Policy};
-use vecsim_core::report::RunStats;
-use vecsim_core::{Engine, Scenario};
+use vecsim_core::Scenario;
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -31,20 +33,12 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout instead of the readable table.
     #[arg(long)]
     pub json: bool,
-    /// Which engine drives the model.
-    #[arg(long, value_enum, default_value_t = EngineKind::Sequential)]
-    pub engine: EngineKind,
-    /// Tokio worker threads for the actor engine.
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    /// One actor per vehicle, RSU and the VEC POOL, advanced by a clock actor (ractor).
-    Actors,
-    /// The same model as a plain loop.
-    Sequential,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// The scenario after command-line overrides, re-validated.
@@ -59,6 +53,7 @@ pub fn scenario_with_overrides(a: &RunArgs) -> anyhow::Result<Scenario> {
     if let Some(p) = &a.policy {
         s.policy = p.clone();
     }
+    a.faults.apply(&mut s)?;
     s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
     Ok(s)
 }
@@ -80,11 +75,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let s = scenario_with_overrides(&a)?;
     let fleet = vecsim_core::mobility::load(&s, a.trace.as_deref()).map_err(bad)?;
     let (policies, refiner) = build_policies(&s)?;
+    let mut telemetry = Telemetry::start(&a.metrics, &s)?;
     let started = std::time::Instant::now();
-    let stats: RunStats = match a.engine {
-        EngineKind::Sequential | EngineKind::Actors => Engine::new(Arc::new(s.clone()), fleet, policies, refiner).run().0,
-    };
+    let (stats, _policies) =
+        engine_args::drive(&a.engine, Arc::new(s), fleet, policies, refiner, &mut |r| telemetry.on_slot(r))?;
     let wall = started.elapsed();
+    telemetry.finish(&stats)?;
     let sum = stats.summary();
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
