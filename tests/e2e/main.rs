@@ -1,0 +1,4 @@
+//! End-to-end tests of the `vecsim` command line: one test binary, one module per area.
+
+mod cli;
+mod common;
