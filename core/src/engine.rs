@@ -74,7 +74,7 @@ impl Engine {
         assert_eq!(policies.len(), specs.len(), "one policy per RSU");
         let clock = SlotClock::from_scenario(&scenario);
         let schedule = SpawnSchedule::new(&fleet, &clock);
-        let stats = RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len());
+        let stats = RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len()).with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
         Engine { scenario, clock, specs, rsus, fleet, schedule, next_spawn: 0, active: Vec::new(), policies, refiner, slot: 0, stats }
     }

@@ -126,6 +126,17 @@ pub enum Delivery {
     Lost,
 }
 
+/// What happened to one RSU's part in a federated round ([`FaultPlan::pool_round`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PoolFate {
+    /// The RSU misses the round (`round_dropout`).
+    MissedRound,
+    /// Its parameter message was lost (`loss.pool`).
+    Lost,
+    /// Arrived after this much extra latency, seconds of simulated time.
+    Delivered { extra_s: f64 },
+}
+
 impl FaultPlan {
     /// True when the plan injects nothing at all.
     pub fn is_empty(&self) -> bool {
@@ -202,11 +213,29 @@ impl FaultPlan {
     }
 
     /// Fate of one RSU ↔ pool parameter message (round dropout counts as a loss).
+    /// Same draws as [`FaultPlan::pool_round`], which tells the two apart.
     pub fn pool<R: Rng + ?Sized>(&self, rng: &mut R) -> Delivery {
-        if self.round_dropout > 0.0 && rng.gen::<f64>() < self.round_dropout {
-            return Delivery::Lost;
+        match self.pool_round(rng) {
+            PoolFate::MissedRound | PoolFate::Lost => Delivery::Lost,
+            PoolFate::Delivered { extra_s } => Delivery::Delivered { extra_s },
         }
-        Self::deliver(self.loss.pool, &self.latency.pool, rng)
+    }
+
+    /// Fate of one RSU's part in a federated round: the round-dropout draw first, then the
+    /// pool message's loss and latency (each drawn only when its fault is configured).
+    pub fn pool_round<R: Rng + ?Sized>(&self, rng: &mut R) -> PoolFate {
+        if self.round_dropout > 0.0 && rng.gen::<f64>() < self.round_dropout {
+            return PoolFate::MissedRound;
+        }
+        match Self::deliver(self.loss.pool, &self.latency.pool, rng) {
+            Delivery::Lost => PoolFate::Lost,
+            Delivery::Delivered { extra_s } => PoolFate::Delivered { extra_s },
+        }
+    }
+
+    /// How many of the first `rsus` RSUs are down in `slot`.
+    pub fn rsus_down(&self, rsus: usize, slot: u32) -> u32 {
+        (0..rsus as u32).filter(|&e| !self.rsu_up(RsuId(e), slot)).count() as u32
     }
 
     /// Whether `rsu` is scheduled to crash at the start of `slot`.

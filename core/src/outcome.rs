@@ -53,6 +53,12 @@ pub struct TaskResult {
     pub upload_s: f64,
     /// Wired migration time `w`, seconds (including injected latency; 0 when local).
     pub wired_s: f64,
+    /// Injected V2I latency included in `upload_s`, seconds (0 without faults).
+    #[serde(default)]
+    pub upload_extra_s: f64,
+    /// Injected wired latency included in `wired_s`, seconds (0 without faults).
+    #[serde(default)]
+    pub wired_extra_s: f64,
     /// CPU frequency allocated, cycles/s.
     pub cpu_hz: f64,
     /// Execution time `x`, seconds.
@@ -71,6 +77,8 @@ impl TaskResult {
             executor: None,
             upload_s,
             wired_s: 0.0,
+            upload_extra_s: 0.0,
+            wired_extra_s: 0.0,
             cpu_hz: 0.0,
             exec_s: 0.0,
             service_s: f64::NAN,

@@ -3,6 +3,7 @@
 //! Both are pure functions of the slot results, so two engines that compute the same slots
 //! write byte-identical files. Nothing here reads a clock.
 
+use crate::fault::FaultPlan;
 use crate::ids::RsuId;
 use crate::outcome::{DropCause, Outcome, TaskResult};
 use crate::slot::SlotScore;
@@ -148,6 +149,9 @@ pub struct Summary {
     pub tasks_uncovered: u64,
     pub tasks_dropped: u64,
     pub dropped_by_cause: DroppedByCause,
+    /// Injected faults by kind (SPEC §6).
+    #[serde(default)]
+    pub faults: FaultCounts,
     /// completed / uploaded tasks over the window (task-weighted).
     pub completion_rate: f64,
     /// `Σ_t F^t`.
@@ -169,6 +173,96 @@ pub struct DroppedByCause {
     pub message_lost: u64,
 }
 
+/// Injected faults by kind, over a slot or a run (SPEC §6: nothing is lost without a count).
+///
+/// Everything but `rsu_outage_slots`, `crashes` and `round_dropouts` is derived from the task
+/// results alone, so every engine that produces the same results reports the same counts.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FaultCounts {
+    /// Tasks whose vehicle was disconnected for the slot (= `dropped_by_cause.vehicle_dropout`).
+    pub vehicle_dropouts: u64,
+    /// V2I uploads lost (tasks dropped with cause `message_lost` before reaching an RSU).
+    pub uploads_lost: u64,
+    /// Wired migrations lost (tasks dropped with cause `message_lost` on the wire).
+    pub migrations_lost: u64,
+    /// Uploads that arrived with injected latency > 0.
+    pub uploads_delayed: u64,
+    /// Total injected V2I latency, seconds of simulated time.
+    pub upload_latency_s: f64,
+    /// Wired migrations that arrived with injected latency > 0.
+    pub migrations_delayed: u64,
+    /// Total injected wired latency, seconds of simulated time.
+    pub wired_latency_s: f64,
+    /// `Σ_t` (RSUs down in slot t), from the outage windows.
+    pub rsu_outage_slots: u64,
+    /// Tasks that failed at a down executing RSU (= `dropped_by_cause.rsu_down`).
+    pub tasks_rsu_down: u64,
+    /// RSU actor crashes injected and recovered by a supervisor (actor engine only).
+    pub crashes: u64,
+    /// RSUs that missed a federated round (training only).
+    pub round_dropouts: u64,
+}
+
+impl FaultCounts {
+    /// Counts the faults one task result shows.
+    pub fn add_result(&mut self, r: &TaskResult) {
+        match r.outcome {
+            Outcome::Dropped(DropCause::VehicleDropout) => self.vehicle_dropouts += 1,
+            Outcome::Dropped(DropCause::RsuDown) => self.tasks_rsu_down += 1,
+            Outcome::Dropped(DropCause::MessageLost) if r.uploader.is_none() => self.uploads_lost += 1,
+            Outcome::Dropped(DropCause::MessageLost) => self.migrations_lost += 1,
+            _ => {}
+        }
+        if r.upload_extra_s > 0.0 {
+            self.uploads_delayed += 1;
+            self.upload_latency_s += r.upload_extra_s;
+        }
+        if r.wired_extra_s > 0.0 {
+            self.migrations_delayed += 1;
+            self.wired_latency_s += r.wired_extra_s;
+        }
+    }
+
+    /// The faults shown by a slot's results (everything but outages, crashes and rounds).
+    pub fn of_results(results: &[TaskResult]) -> FaultCounts {
+        let mut c = FaultCounts::default();
+        for r in results {
+            c.add_result(r);
+        }
+        c
+    }
+
+    /// Adds another count in (field by field).
+    pub fn merge(&mut self, o: &FaultCounts) {
+        self.vehicle_dropouts += o.vehicle_dropouts;
+        self.uploads_lost += o.uploads_lost;
+        self.migrations_lost += o.migrations_lost;
+        self.uploads_delayed += o.uploads_delayed;
+        self.upload_latency_s += o.upload_latency_s;
+        self.migrations_delayed += o.migrations_delayed;
+        self.wired_latency_s += o.wired_latency_s;
+        self.rsu_outage_slots += o.rsu_outage_slots;
+        self.tasks_rsu_down += o.tasks_rsu_down;
+        self.crashes += o.crashes;
+        self.round_dropouts += o.round_dropouts;
+    }
+
+    /// `(kind, count)` for every counted kind, in a fixed order (telemetry labels).
+    pub fn by_kind(&self) -> [(&'static str, u64); 9] {
+        [
+            ("vehicle_dropout", self.vehicle_dropouts),
+            ("upload_lost", self.uploads_lost),
+            ("migration_lost", self.migrations_lost),
+            ("upload_delayed", self.uploads_delayed),
+            ("migration_delayed", self.migrations_delayed),
+            ("rsu_outage_slot", self.rsu_outage_slots),
+            ("task_rsu_down", self.tasks_rsu_down),
+            ("crash", self.crashes),
+            ("round_dropout", self.round_dropouts),
+        ]
+    }
+}
+
 /// Accumulates slot reports into a [`Summary`] and the `slots.csv` text.
 #[derive(Clone, Debug)]
 pub struct RunStats {
@@ -185,11 +279,16 @@ pub struct RunStats {
     vehicle_slots: u64,
     peak_vehicles: u32,
     service: LatencyHistogram,
+    /// Outage windows of the fault plan (for `rsu_outage_slots`); see [`RunStats::with_faults`].
+    plan: FaultPlan,
+    faults: FaultCounts,
+    /// Crashes recorded since the last slot was added (they go into that slot's row).
+    pending_crashes: u64,
     csv: String,
 }
 
 /// Header of `slots.csv`.
-pub const SLOTS_CSV_HEADER: &str = "slot,vehicles,tasks,uploaded,completed,missed_deadline,uncovered,dropped_vehicle_dropout,dropped_rsu_down,dropped_message_lost,migrations,completion_rate,potential,reward_sum\n";
+pub const SLOTS_CSV_HEADER: &str = "slot,vehicles,tasks,uploaded,completed,missed_deadline,uncovered,dropped_vehicle_dropout,dropped_rsu_down,dropped_message_lost,migrations,completion_rate,potential,reward_sum,rsus_down,uploads_lost,migrations_lost,uploads_delayed,migrations_delayed,upload_latency_s,wired_latency_s,crashes\n";
 
 impl RunStats {
     pub fn new(scenario: &str, policy: &str, seed: u64, rsus: usize) -> RunStats {
@@ -207,15 +306,46 @@ impl RunStats {
             vehicle_slots: 0,
             peak_vehicles: 0,
             service: LatencyHistogram::default(),
+            plan: FaultPlan::default(),
+            faults: FaultCounts::default(),
+            pending_crashes: 0,
             csv: SLOTS_CSV_HEADER.to_string(),
         }
+    }
+
+    /// Tells the statistics which fault plan the run injects, so each slot counts the RSUs
+    /// its outage windows take down. Every engine must call it (the sequential one does in
+    /// `Engine::new`), or `rsu_outage_slots` stays 0.
+    pub fn with_faults(mut self, plan: &FaultPlan) -> RunStats {
+        self.plan = plan.clone();
+        self
+    }
+
+    /// Counts one injected actor crash (the actor engine calls it when a supervisor restarts a
+    /// crashed RSU actor). It goes into the `crashes` column of the next slot added, i.e. the
+    /// slot being redone, and into the total at once.
+    pub fn record_crash(&mut self) {
+        self.pending_crashes += 1;
+        self.faults.crashes += 1;
+    }
+
+    /// Counts RSUs that missed a federated round.
+    pub fn record_round_dropouts(&mut self, n: u64) {
+        self.faults.round_dropouts += n;
+    }
+
+    /// Faults counted so far, by kind.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.faults
     }
 
     /// Folds one slot in (slots must come in order).
     pub fn add(&mut self, r: &SlotReport) {
         let mut c = OutcomeCounts::default();
+        let mut f = FaultCounts::default();
         for t in &r.results {
             c.add(t);
+            f.add_result(t);
             if t.executed() {
                 self.service.record_s(t.service_s);
             }
@@ -242,9 +372,12 @@ impl RunStats {
         self.peak_vehicles = self.peak_vehicles.max(r.vehicles);
         self.slots += 1;
         let rate = if c.uploaded > 0 { (c.completed as f64 / c.uploaded as f64).to_string() } else { String::new() };
+        let down = self.plan.rsus_down(self.per_rsu.len(), r.slot);
+        f.rsu_outage_slots = down as u64;
+        let crashes = std::mem::take(&mut self.pending_crashes);
         let _ = writeln!(
             self.csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.slot,
             r.vehicles,
             c.total,
@@ -258,8 +391,17 @@ impl RunStats {
             c.migrations,
             rate,
             r.score.potential,
-            reward_sum
+            reward_sum,
+            down,
+            f.uploads_lost,
+            f.migrations_lost,
+            f.uploads_delayed,
+            f.migrations_delayed,
+            f.upload_latency_s,
+            f.wired_latency_s,
+            crashes
         );
+        self.faults.merge(&f);
         let t = &mut self.counts;
         t.total += c.total;
         t.uploaded += c.uploaded;
@@ -306,6 +448,7 @@ impl RunStats {
                 rsu_down: c.dropped_rsu_down,
                 message_lost: c.dropped_message_lost,
             },
+            faults: self.faults,
             completion_rate: if c.uploaded > 0 { c.completed as f64 / c.uploaded as f64 } else { 0.0 },
             cumulative_reward: self.cumulative_reward,
             average_realized_potential: self.reward_total / e,

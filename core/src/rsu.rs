@@ -65,6 +65,7 @@ impl RsuNode {
                 uploader: self.spec.id,
                 distance_m: m.distance_m,
                 upload_s: channel.upload_s(m.task.data_bits, self.spec.bandwidth_bps, m.distance_m, n) + m.extra_latency_s,
+                upload_extra_s: m.extra_latency_s,
             })
             .collect()
     }
@@ -114,10 +115,14 @@ impl RsuNode {
                     Delivery::Lost => {
                         let mut r = TaskResult::early(up.task.id, Some(self.spec.id), up.upload_s, Outcome::Dropped(DropCause::MessageLost));
                         r.executor = Some(ex);
+                        r.upload_extra_s = up.upload_extra_s;
                         lost.push(r);
                         continue;
                     }
-                    Delivery::Delivered { extra_s } => t.wired_s += extra_s,
+                    Delivery::Delivered { extra_s } => {
+                        t.wired_s += extra_s;
+                        t.wired_extra_s = extra_s;
+                    }
                 }
             }
             sent.push(t);
@@ -147,6 +152,8 @@ impl RsuNode {
                     let mut r = TaskResult::early(t.up.task.id, Some(t.up.uploader), t.up.upload_s, Outcome::Dropped(DropCause::RsuDown));
                     r.executor = Some(self.spec.id);
                     r.wired_s = t.wired_s;
+                    r.upload_extra_s = t.up.upload_extra_s;
+                    r.wired_extra_s = t.wired_extra_s;
                     r
                 })
                 .collect();
@@ -179,8 +186,8 @@ mod tests {
         let mut node = RsuNode::new(spec, 1);
         // One task of 6e9 cycles alone on 4 GHz: x = 1.5 s, upload 0.001 s; runs past the 1 s slot.
         let task = Task { id: TaskId { slot: 0, vehicle: 0 }, data_bits: 1e6, cycles_per_bit: 6000.0, deadline_s: 2.0 };
-        let up = UploadedTask { task, uploader: RsuId(0), distance_m: 1.0, upload_s: 0.001 };
-        let t = ExecTask { up, executor: RsuId(0), wired_s: 0.0 };
+        let up = UploadedTask { task, uploader: RsuId(0), distance_m: 1.0, upload_s: 0.001, upload_extra_s: 0.0 };
+        let t = ExecTask { up, executor: RsuId(0), wired_s: 0.0, wired_extra_s: 0.0 };
         let r = node.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, true, true);
         assert!((r[0].service_s - 1.501).abs() < 1e-12);
         // During slot 1 the whole CPU is still held; in slot 2 it is free again.

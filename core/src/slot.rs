@@ -20,12 +20,14 @@ pub struct ExecTask {
     pub executor: RsuId,
     /// Wired migration time `w` (eq. 4) plus injected latency, seconds; 0 when local.
     pub wired_s: f64,
+    /// The injected wired latency included in `wired_s`, seconds (0 without faults).
+    pub wired_extra_s: f64,
 }
 
 /// Sends `up` to `executor` over the wire (eq. 4). Local execution costs nothing.
 pub fn migrate(up: &UploadedTask, from: &RsuSpec, executor: &RsuSpec, wired: &WiredLink) -> ExecTask {
     let wired_s = if from.id == executor.id { 0.0 } else { wired.delay_s(up.task.data_bits, from.pos.distance(executor.pos)) };
-    ExecTask { up: *up, executor: executor.id, wired_s }
+    ExecTask { up: *up, executor: executor.id, wired_s, wired_extra_s: 0.0 }
 }
 
 /// Allocates `free_cpu_hz` among `tasks` (sorted by task id) and executes them (eq. 3, 5, 6).
@@ -48,6 +50,8 @@ pub fn execute_at(allocator: AllocatorKind, free_cpu_hz: f64, tasks: &[ExecTask]
                 executor: Some(t.executor),
                 upload_s: t.up.upload_s,
                 wired_s: t.wired_s,
+                upload_extra_s: t.up.upload_extra_s,
+                wired_extra_s: t.wired_extra_s,
                 cpu_hz,
                 exec_s,
                 service_s,
@@ -167,7 +171,7 @@ mod tests {
 
     fn up(v: u32, uploader: u32, mbit: f64, cpb: f64, deadline: f64) -> UploadedTask {
         let task = Task { id: TaskId { slot: 0, vehicle: v }, data_bits: mbit * 1e6, cycles_per_bit: cpb, deadline_s: deadline };
-        UploadedTask { task, uploader: RsuId(uploader), distance_m: 10.0, upload_s: mbit * 1e6 / 100e6 }
+        UploadedTask { task, uploader: RsuId(uploader), distance_m: 10.0, upload_s: mbit * 1e6 / 100e6, upload_extra_s: 0.0 }
     }
 
     #[test]

@@ -50,4 +50,7 @@ pub struct UploadedTask {
     pub distance_m: f64,
     /// Upload time `u` (eq. 1) plus any injected V2I latency, seconds.
     pub upload_s: f64,
+    /// The injected V2I latency included in `upload_s`, seconds (0 without faults).
+    #[serde(default)]
+    pub upload_extra_s: f64,
 }

@@ -146,7 +146,7 @@ fn evaluate(input: SlotIn) -> anyhow::Result<SlotOut> {
         positive(&what("cycles_per_bit"), t.cycles_per_bit)?;
         positive(&what("deadline_s"), t.deadline_s)?;
         let task = Task { id: TaskId { slot: 0, vehicle: rank as u32 }, data_bits: t.data_bits, cycles_per_bit: t.cycles_per_bit, deadline_s: t.deadline_s };
-        uploads[up].push(UploadedTask { task, uploader: RsuId(up as u32), distance_m: 0.0, upload_s: t.data_bits / rsus[up].bandwidth_bps });
+        uploads[up].push(UploadedTask { task, uploader: RsuId(up as u32), distance_m: 0.0, upload_s: t.data_bits / rsus[up].bandwidth_bps, upload_extra_s: 0.0 });
         decisions[up].push(RsuId(ex as u32));
     }
     let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz).collect();

@@ -22,6 +22,23 @@ pub fn print(s: &Summary, wall: Duration) {
         "  dropped by cause         vehicle_dropout {}  rsu_down {}  message_lost {}",
         s.dropped_by_cause.vehicle_dropout, s.dropped_by_cause.rsu_down, s.dropped_by_cause.message_lost
     );
+    let f = &s.faults;
+    if *f == Default::default() {
+        println!("  faults                   none injected");
+    } else {
+        println!(
+            "  faults                   vehicle dropouts {}  RSU outage slots {} (tasks failed {})  crashes {}  round dropouts {}",
+            f.vehicle_dropouts, f.rsu_outage_slots, f.tasks_rsu_down, f.crashes, f.round_dropouts
+        );
+        println!(
+            "    lost                   uploads {}  migrations {}",
+            f.uploads_lost, f.migrations_lost
+        );
+        println!(
+            "    delayed                uploads {} (+{:.4} s in all)  migrations {} (+{:.4} s in all)",
+            f.uploads_delayed, f.upload_latency_s, f.migrations_delayed, f.wired_latency_s
+        );
+    }
     println!("  migrations               {}", s.migrations);
     println!("  per RSU (uploaded / completion rate / reward):");
     for r in &s.per_rsu {

@@ -130,6 +130,7 @@ mod tests {
                                 uploader: RsuId(e as u32),
                                 distance_m: 100.0,
                                 upload_s: d / 100e6,
+                                upload_extra_s: 0.0,
                             }
                         })
                         .collect()

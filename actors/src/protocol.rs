@@ -1,0 +1,205 @@
+//! The slot protocol, written down once.
+//!
+//! Every slot `t` is a fixed sequence of phases. The [`Clock`](crate::clock) opens a phase by
+//! sending one message to every actor that takes part in it, counts the answers, and opens the
+//! next phase only when every one of them has answered. Nothing is ever decided by wall-clock
+//! time or by the order in which answers arrive: answers are collected into slots indexed by
+//! entity id (or sorted by task id) before anything acts on them, and every entity draws from
+//! its own seeded random streams (inside [`Vehicle`](vecsim_core::vehicle::Vehicle) and
+//! [`RsuNode`](vecsim_core::rsu::RsuNode)). The model code is the core's: these actors only carry
+//! its inputs and outputs, which is why the actor engine writes byte-identical reports to the
+//! sequential [`Engine`](vecsim_core::Engine).
+//!
+//! ```text
+//!  Clock                    Vehicle v (live ones)       RSU e (all)                VEC POOL
+//!  ─────                    ─────────                   ─────                      ────────
+//!  0 begin    Begin(t) ───────────────────────────────▶ crash hook, reset buffers
+//!             ◀────────────────────────────────────────  Ready
+//!  1 step     spawn arrivals; Step(t) ─▶ move, draw task,
+//!                                        pick nearest RSU
+//!                                        Upload(task) ───▶ (buffered)
+//!             ◀───────────────────────── Stepped(absent | idle | ended(result) | uploaded(e))
+//!             stop leavers
+//!  2 uploads  CloseUploads(n_e) ──────────────────────▶ wait for n_e uploads, sort by task id,
+//!                                                       upload times (eq. 1), load summary
+//!             ◀────────────────────────────────────────  Summary
+//!  3 decide   Decide(all summaries) ──────────────────▶ candidates, policy.decide
+//!             ◀────────────────────────────────────────  Proposal(decisions [+ uploads for br-ne])
+//!             [br-ne: JointRefiner over all proposals]
+//!  4 migrate  Dispatch(final decisions?) ─────────────▶ migrate (eq. 4), wired faults,
+//!                                                       Migrated(tasks) ──▶ RSU e' (one batch
+//!                                                                           per destination)
+//!             ◀────────────────────────────────────────  Dispatched(destinations, lost tasks)
+//!  5 execute  Execute(b_e batches expected) ──────────▶ wait for b_e batches, allocate
+//!                                                       (KKT, ...), execute (eq. 3, 5, 6)
+//!             ◀────────────────────────────────────────  Executed(results)
+//!  6 report   score (eq. 7, 18, 19), SlotReport ──▶ run_actors ──▶ on_slot
+//!             Feedback(reward, ...) ──────────────────▶ policy.feedback, slot-boundary checkpoint
+//!             ◀────────────────────────────────────────  Closed
+//!  (rounds)   Open(round, participants) ─────────────────────────────────────────────▶ collect
+//!                                                       Contribute(bytes) | Skip ───────▶ FedAvg
+//!                                                       ◀─────────────── Global(bytes) broadcast
+//! ```
+//!
+//! Phase by phase:
+//!
+//! 0. **Begin.** `Begin(t)` to every RSU. An RSU scheduled to crash in `t`
+//!    (`FaultPlan::crashes`) panics here, before it has done anything in the slot; the clock,
+//!    its supervisor, restarts it from its slot-boundary checkpoint and sends `Begin(t)` again
+//!    (the slot is redone for that RSU; the restarted actor knows not to crash again in `t`).
+//!    This barrier also guarantees no upload is ever sent to an RSU that is about to crash.
+//! 1. **Positions and tasks.** Vehicles whose span starts at `t` are spawned (id order), then
+//!    every live vehicle gets `Step`. A vehicle that uploads sends its task straight to its RSU
+//!    actor and then answers the clock `Stepped(uploaded(e))`; per-sender FIFO is not needed for
+//!    correctness, because the clock tells each RSU how many uploads to wait for. Vehicles
+//!    whose span ends at `t` are stopped once the phase closes.
+//! 2. **Uploads.** `CloseUploads(n_e)`: RSU `e` waits until it holds `n_e` uploads (they may
+//!    arrive before or after this message), sorts them by task id and answers its public
+//!    [`LoadSummary`](vecsim_core::rsu::LoadSummary).
+//! 3. **Decisions.** Every RSU gets everyone's summaries and asks its own policy. With the
+//!    `br-ne` oracle the RSUs also send their uploads, and the clock (an oracle with global
+//!    knowledge, by design) runs the [`JointRefiner`](vecsim_core::policy::JointRefiner) over
+//!    all proposals and sends back the final decisions.
+//! 4. **Wired migrations.** Each RSU applies eq. 4 and its wired-fault stream in task-id order,
+//!    and sends one `Migrated` batch to each other executing RSU that gets tasks; it tells the
+//!    clock where it sent batches, so the clock can tell each RSU how many batches to wait for.
+//! 5. **Allocation and outcomes.** Each RSU waits for its batches, sorts its tasks by id,
+//!    allocates and executes.
+//! 6. **Report.** The clock sorts all results by task id, scores the slot, hands the
+//!    [`SlotReport`](vecsim_core::report::SlotReport) to the caller, and sends each RSU its
+//!    feedback; the RSU feeds its policy and stores its checkpoint for the next slot boundary.
+//!
+//! VEC POOL rounds (see [`crate::pool`]) run between slots when the coordinator opens one:
+//! the participants are fixed when the round opens, each participant draws its own fate from
+//! `FaultPlan::pool` with its `(seed, FaultPool, rsu)` stream and sends either its encoded
+//! parameters or an explicit `Skip`, so the pool closes the round by counting answers.
+
+use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
+use std::sync::Arc;
+use vecsim_core::ids::{RsuId, VehicleId};
+use vecsim_core::outcome::TaskResult;
+use vecsim_core::policy::Feedback;
+use vecsim_core::rsu::LoadSummary;
+use vecsim_core::slot::ExecTask;
+use vecsim_core::task::UploadedTask;
+use vecsim_core::vehicle::UploadMsg;
+
+/// What every actor needs to know about the current slot; one `Arc` per slot.
+#[derive(Debug)]
+pub struct SlotCtx {
+    pub slot: u32,
+    /// `up[e]`: whether RSU e is up this slot (outages).
+    pub up: Vec<bool>,
+    /// The RSU actors, by id (refreshed after a restart).
+    pub rsus: Vec<ActorRef<RsuMsg>>,
+    pub clock: ActorRef<ClockMsg>,
+}
+
+/// Messages to a vehicle actor.
+#[derive(Debug)]
+pub enum VehicleMsg {
+    /// Phase 1: move to the slot's position, maybe draw a task and upload it.
+    Step(Arc<SlotCtx>),
+}
+
+/// A vehicle's answer in phase 1.
+#[derive(Clone, Copy, Debug)]
+pub enum Stepped {
+    /// Not in the scenario at the slot's start instant.
+    Absent,
+    /// Present, no task.
+    Idle,
+    /// Present; its task ended before reaching an RSU.
+    Ended(TaskResult),
+    /// Present; its task was sent to this RSU.
+    Uploaded(RsuId),
+}
+
+/// Messages to an RSU actor.
+#[derive(Debug)]
+pub enum RsuMsg {
+    /// Phase 0.
+    Begin(Arc<SlotCtx>),
+    /// Phase 1, from a vehicle.
+    Upload(UploadMsg),
+    /// Phase 2: how many uploads to wait for.
+    CloseUploads { expected: u32 },
+    /// Phase 3: everyone's public summaries; `send_uploads` when the oracle refines.
+    Decide { summaries: Arc<Vec<LoadSummary>>, send_uploads: bool },
+    /// Phase 4: go ahead, with the refined decisions if the oracle changed them.
+    Dispatch { decisions: Option<Vec<RsuId>> },
+    /// Phase 4, from another RSU: tasks migrated here over the wire.
+    Migrated { from: RsuId, tasks: Vec<ExecTask> },
+    /// Phase 5: how many `Migrated` batches to wait for.
+    Execute { batches: u32 },
+    /// Phase 6.
+    Feedback(Feedback),
+    /// VEC POOL: contribute to round `round` (or skip it, by this RSU's own fault draw).
+    PoolRound { round: u64, pool: ActorRef<PoolMsg> },
+    /// VEC POOL: the averaged parameters of a round.
+    PoolGlobal(PoolGlobal),
+}
+
+/// The VEC POOL's broadcast of a round's average (codec-encoded `Vec<f32>`).
+#[derive(Clone, Debug)]
+pub struct PoolGlobal {
+    pub round: u64,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+impl From<PoolGlobal> for RsuMsg {
+    fn from(g: PoolGlobal) -> RsuMsg {
+        RsuMsg::PoolGlobal(g)
+    }
+}
+
+impl TryFrom<RsuMsg> for PoolGlobal {
+    type Error = RsuMsg;
+    fn try_from(m: RsuMsg) -> Result<PoolGlobal, RsuMsg> {
+        match m {
+            RsuMsg::PoolGlobal(g) => Ok(g),
+            other => Err(other),
+        }
+    }
+}
+
+/// Messages to the clock (answers, plus the run's start).
+#[derive(Debug)]
+pub enum ClockMsg {
+    /// Starts the episode.
+    Start,
+    Ready { rsu: RsuId, slot: u32 },
+    Stepped { vehicle: VehicleId, slot: u32, what: Stepped },
+    Summary { rsu: RsuId, summary: LoadSummary },
+    Proposal { rsu: RsuId, decisions: Vec<RsuId>, uploads: Option<Vec<UploadedTask>> },
+    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult> },
+    Executed { rsu: RsuId, results: Vec<TaskResult> },
+    Closed { rsu: RsuId },
+}
+
+/// The outcome of one VEC POOL round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundOutcome {
+    pub round: u64,
+    /// Participants whose parameters were averaged, by id.
+    pub contributed: Vec<u32>,
+    /// Participants that skipped the round (dropout or lost message), by id.
+    pub skipped: Vec<u32>,
+    /// The encoded average (`None` when nobody contributed: the old global model stands).
+    pub global: Option<Arc<Vec<u8>>>,
+    /// The round's simulated latency: the largest injected pool latency among contributions.
+    pub latency_s: f64,
+}
+
+/// Messages to the VEC POOL.
+#[derive(Debug)]
+pub enum PoolMsg {
+    /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
+    /// once every participant has contributed or skipped.
+    /// `members` receive the average (participants or not: the global model goes to everyone).
+    Open { round: u64, participants: Vec<u32>, members: Vec<DerivedActorRef<PoolGlobal>>, reply: RpcReplyPort<RoundOutcome> },
+    /// A participant's parameters (codec-encoded `Vec<f32>`), weighted by its sample count.
+    Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
+    /// A participant that will not send this round.
+    Skip { round: u64, from: u32 },
+}
