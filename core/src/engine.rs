@@ -179,7 +179,7 @@ impl Engine {
         // Phase 5: allocation, execution, outcomes.
         for (e, node) in self.rsus.iter_mut().enumerate() {
             let tasks = std::mem::take(&mut incoming[e]);
-            results.extend(node.execute(tasks, t, self.clock.slot_s, sc.allocation.allocator, sc.allocation.carry_over, up[e]));
+            results.extend(node.execute(tasks, t, self.clock.slot_s, sc.allocation.allocator, sc.allocation.carry_over, &sc.faults));
         }
         results.sort_by_key(|r| r.id);
 

@@ -233,6 +233,12 @@ impl FaultPlan {
         }
     }
 
+    /// The first slot after `slot` in which `rsu` is down (the start of its next outage), if any.
+    /// Meaningful when `rsu` is up in `slot`.
+    pub fn next_down_slot(&self, rsu: RsuId, slot: u32) -> Option<u32> {
+        self.rsu_outage.iter().filter(|o| o.rsu == rsu.0 && o.from_slot > slot).map(|o| o.from_slot).min()
+    }
+
     /// How many of the first `rsus` RSUs are down in `slot`.
     pub fn rsus_down(&self, rsus: usize, slot: u32) -> u32 {
         (0..rsus as u32).filter(|&e| !self.rsu_up(RsuId(e), slot)).count() as u32

@@ -131,8 +131,12 @@ impl RsuNode {
     }
 
     /// Executes the tasks that arrived for this slot (any order; sorted here by task id).
-    /// A down RSU fails them all with cause `rsu_down` (and, with `carry_over`, drops what it
-    /// was still running).
+    ///
+    /// Outages of this RSU in `faults` (SPEC §6): a down RSU fails every task sent to it with
+    /// cause `rsu_down` (and, with `carry_over`, drops what it was still running); an up RSU
+    /// whose next outage starts before a task would finish (`t0 + ψ_k` past the start of the
+    /// outage's first slot) fails that task with cause `rsu_down` too: it was still executing
+    /// when the RSU went down.
     pub fn execute(
         &mut self,
         mut tasks: Vec<ExecTask>,
@@ -140,11 +144,11 @@ impl RsuNode {
         slot_s: f64,
         allocator: AllocatorKind,
         carry_over: bool,
-        up: bool,
+        faults: &FaultPlan,
     ) -> Vec<TaskResult> {
         tasks.sort_by_key(|t| t.up.task.id);
         let t0 = slot as f64 * slot_s;
-        if !up {
+        if !faults.rsu_up(self.spec.id, slot) {
             self.running.clear();
             return tasks
                 .iter()
@@ -158,14 +162,24 @@ impl RsuNode {
                 })
                 .collect();
         }
-        let results = execute_at(allocator, self.free_cpu_hz(t0), &tasks);
+        let mut results = execute_at(allocator, self.free_cpu_hz(t0), &tasks);
+        let down_s = faults.next_down_slot(self.spec.id, slot).map_or(f64::INFINITY, |d| d as f64 * slot_s);
         if carry_over {
             let next = t0 + slot_s;
             self.running.retain(|r| r.until_s > next);
             for r in &results {
-                let until_s = t0 + r.service_s;
+                let until_s = (t0 + r.service_s).min(down_s);
                 if r.cpu_hz > 0.0 && until_s.is_finite() && until_s > next {
                     self.running.push(Running { cpu_hz: r.cpu_hz, until_s });
+                }
+            }
+        }
+        if down_s.is_finite() {
+            for r in &mut results {
+                // NaN-safe: a task that never finishes is still running at the outage.
+                let finishes_before = t0 + r.service_s <= down_s;
+                if !finishes_before {
+                    r.outcome = Outcome::Dropped(DropCause::RsuDown);
                 }
             }
         }
@@ -188,14 +202,14 @@ mod tests {
         let task = Task { id: TaskId { slot: 0, vehicle: 0 }, data_bits: 1e6, cycles_per_bit: 6000.0, deadline_s: 2.0 };
         let up = UploadedTask { task, uploader: RsuId(0), distance_m: 1.0, upload_s: 0.001, upload_extra_s: 0.0 };
         let t = ExecTask { up, executor: RsuId(0), wired_s: 0.0, wired_extra_s: 0.0 };
-        let r = node.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, true, true);
+        let r = node.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, true, &FaultPlan::default());
         assert!((r[0].service_s - 1.501).abs() < 1e-12);
         // During slot 1 the whole CPU is still held; in slot 2 it is free again.
         assert_eq!(node.free_cpu_hz(1.0), 0.0);
         assert_eq!(node.free_cpu_hz(2.0), 4e9);
         // Without carry-over nothing is held.
         let mut fresh = RsuNode::new(node.spec.clone(), 1);
-        fresh.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, false, true);
+        fresh.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, false, &FaultPlan::default());
         assert_eq!(fresh.free_cpu_hz(1.0), 4e9);
     }
 }

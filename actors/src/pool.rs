@@ -1,0 +1,152 @@
+//! The VEC POOL actor: federated rounds of collect → average → broadcast.
+//!
+//! A round is opened by a coordinator with a fixed set of participants. Each participant
+//! answers exactly once, with its parameters ([`PoolMsg::Contribute`], codec-encoded `Vec<f32>`)
+//! or with [`PoolMsg::Skip`] (its own seeded fault draw, `FaultPlan::pool`, said it misses the
+//! round or its message is lost). The pool closes the round when every participant has
+//! answered — it never waits on wall-clock time — averages what arrived (FedAvg: element-wise
+//! mean, weighted by each contribution's weight, e.g. its sample count; weights of 0 everywhere
+//! mean an unweighted mean), broadcasts the average to every member and answers the
+//! coordinator with a [`RoundOutcome`]. Contributions are averaged in participant-id order, so
+//! the float sums do not depend on arrival order. Answers for another round, or from a
+//! non-participant, are errors of the protocol and fail the pool actor (its supervisor sees it).
+
+use crate::codec::{decode_params, encode_params};
+use crate::protocol::{PoolGlobal, PoolMsg, RoundOutcome};
+use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The VEC POOL actor.
+pub struct VecPool;
+
+struct OpenRound {
+    round: u64,
+    participants: Vec<u32>,
+    members: Vec<DerivedActorRef<PoolGlobal>>,
+    reply: RpcReplyPort<RoundOutcome>,
+    /// participant → (weight, latency, params); `None` = skipped.
+    answers: BTreeMap<u32, Option<(f64, f64, Vec<f32>)>>,
+}
+
+/// The pool's state: the round in progress, if any, and the last global model.
+#[derive(Default)]
+pub struct PoolState {
+    open: Option<OpenRound>,
+    /// Answers that arrived before their round was opened (participants may be told by the
+    /// coordinator before the pool is), keyed by round.
+    early: Vec<PoolMsg>,
+    pub last_global: Option<Arc<Vec<u8>>>,
+    pub rounds: u64,
+}
+
+/// FedAvg of `(weight, params)` in the given order; `None` when empty. Vectors of different
+/// lengths are a protocol error.
+pub fn fed_avg(items: &[(f64, &[f32])]) -> Result<Option<Vec<f32>>, String> {
+    let Some(&(_, first)) = items.first() else { return Ok(None) };
+    let n = first.len();
+    if let Some((_, bad)) = items.iter().find(|(_, p)| p.len() != n) {
+        return Err(format!("parameter vectors differ in length ({n} and {})", bad.len()));
+    }
+    let total: f64 = items.iter().map(|(w, _)| *w).sum();
+    let weighted = total > 0.0;
+    let mut acc = vec![0.0f64; n];
+    for (w, p) in items {
+        let w = if weighted { *w / total } else { 1.0 / items.len() as f64 };
+        for (a, x) in acc.iter_mut().zip(p.iter()) {
+            *a += w * *x as f64;
+        }
+    }
+    Ok(Some(acc.into_iter().map(|x| x as f32).collect()))
+}
+
+impl VecPool {
+    fn answer(state: &mut PoolState, msg: PoolMsg) -> Result<(), ActorProcessingErr> {
+        let open = state.open.as_mut().expect("checked by the caller");
+        let (round, from, answer) = match msg {
+            PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes } => {
+                (round, from, Some((weight, extra_latency_s, decode_params(&bytes)?)))
+            }
+            PoolMsg::Skip { round, from } => (round, from, None),
+            PoolMsg::Open { .. } => unreachable!(),
+        };
+        if round != open.round {
+            return Err(format!("answer for round {round} while round {} is open", open.round).into());
+        }
+        if open.participants.binary_search(&from).is_err() {
+            return Err(format!("RSU {from} is not a participant of round {round}").into());
+        }
+        if open.answers.insert(from, answer).is_some() {
+            return Err(format!("RSU {from} answered round {round} twice").into());
+        }
+        Ok(())
+    }
+
+    fn try_close(state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+        let done = state.open.as_ref().is_some_and(|o| o.answers.len() == o.participants.len());
+        if !done {
+            return Ok(());
+        }
+        let open = state.open.take().expect("open");
+        let mut contributed = Vec::new();
+        let mut skipped = Vec::new();
+        let mut items: Vec<(f64, &[f32])> = Vec::new();
+        let mut latency_s = 0.0f64;
+        for (&id, a) in &open.answers {
+            match a {
+                Some((w, lat, p)) => {
+                    contributed.push(id);
+                    items.push((*w, p));
+                    latency_s = latency_s.max(*lat);
+                }
+                None => skipped.push(id),
+            }
+        }
+        let global = fed_avg(&items)?.map(|v| Arc::new(encode_params(&v)));
+        if let Some(g) = &global {
+            for m in &open.members {
+                // A member that has stopped simply misses the broadcast.
+                let _ = m.send_message(PoolGlobal { round: open.round, bytes: g.clone() });
+            }
+            state.last_global = Some(g.clone());
+        }
+        state.rounds += 1;
+        let _ = open.reply.send(RoundOutcome { round: open.round, contributed, skipped, global, latency_s });
+        Ok(())
+    }
+}
+
+impl Actor for VecPool {
+    type Msg = PoolMsg;
+    type State = PoolState;
+    type Arguments = ();
+
+    async fn pre_start(&self, _me: ActorRef<PoolMsg>, _: ()) -> Result<PoolState, ActorProcessingErr> {
+        Ok(PoolState::default())
+    }
+
+    async fn handle(&self, _me: ActorRef<PoolMsg>, msg: PoolMsg, state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PoolMsg::Open { round, mut participants, members, reply } => {
+                if state.open.is_some() {
+                    return Err(format!("round {round} opened while another round is open").into());
+                }
+                participants.sort_unstable();
+                participants.dedup();
+                state.open = Some(OpenRound { round, participants, members, reply, answers: BTreeMap::new() });
+                for m in std::mem::take(&mut state.early) {
+                    Self::answer(state, m)?;
+                }
+                Self::try_close(state)
+            }
+            m @ (PoolMsg::Contribute { .. } | PoolMsg::Skip { .. }) => {
+                if state.open.is_none() {
+                    state.early.push(m);
+                    return Ok(());
+                }
+                Self::answer(state, m)?;
+                Self::try_close(state)
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The RSU actor: owns its [`RsuNode`] and its policy, and runs its part of each phase.
+//!
+//! The model code is the core's (`RsuNode::receive_uploads/summary/candidates/dispatch/execute`,
+//! `Policy::decide/feedback`); this actor only buffers messages until the clock says how many
+//! to expect, sorts them by id, and calls it. After each slot it stores a [`Checkpoint`]; the
+//! clock (its supervisor) restarts it from there after a crash.
+
+use crate::codec::{decode_params, encode_params};
+use crate::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx};
+use crate::World;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use vecsim_core::engine::check_decisions;
+use vecsim_core::fault::Delivery;
+use vecsim_core::ids::RsuId;
+use vecsim_core::policy::{Observation, Policy};
+use vecsim_core::rng::{self, Domain, SimRng};
+use vecsim_core::rsu::RsuNode;
+use vecsim_core::slot::ExecTask;
+use vecsim_core::task::UploadedTask;
+use vecsim_core::vehicle::UploadMsg;
+
+/// An RSU's state at the last slot boundary: what a restarted actor starts from.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub node: RsuNode,
+    /// Its `(seed, FaultPool, rsu)` stream: round dropouts and pool latency.
+    pub pool_rng: SimRng,
+    /// Federated parameters, if the RSU takes part in VEC POOL rounds, and its sample count.
+    pub params: Option<(Vec<f32>, u64)>,
+}
+
+impl Checkpoint {
+    pub fn new(node: RsuNode, seed: u64) -> Checkpoint {
+        let id = node.spec.id.0 as u64;
+        Checkpoint { node, pool_rng: rng::stream(seed, Domain::FaultPool, id), params: None }
+    }
+}
+
+/// The policy an RSU actor owns. It sits behind a mutex only so that the supervisor can hand
+/// the same policy to a restarted actor and give it back at the end of the run; during the run
+/// only the RSU actor touches it (the lock is never contended).
+pub type PolicyCell = Arc<Mutex<Option<Box<dyn Policy>>>>;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The RSU actor.
+pub struct RsuActor;
+
+pub struct RsuArgs {
+    pub id: RsuId,
+    pub world: Arc<World>,
+    pub vault: Arc<Mutex<Checkpoint>>,
+    pub policy: PolicyCell,
+    /// Set on a restart: the slot being redone, in which the injected crash must not recur.
+    pub redo_slot: Option<u32>,
+    pub clock: ActorRef<ClockMsg>,
+}
+
+pub struct RsuState {
+    a: RsuArgs,
+    cp: Checkpoint,
+    ctx: Option<Arc<SlotCtx>>,
+    inbox: Vec<UploadMsg>,
+    expected_uploads: Option<u32>,
+    uploads: Vec<UploadedTask>,
+    decisions: Vec<RsuId>,
+    incoming: Vec<ExecTask>,
+    batches_in: u32,
+    expected_batches: Option<u32>,
+}
+
+impl RsuState {
+    fn ctx(&self) -> Result<&Arc<SlotCtx>, ActorProcessingErr> {
+        self.ctx.as_ref().ok_or_else(|| "RSU message outside a slot".into())
+    }
+
+    fn reply(&self, m: ClockMsg) -> Result<(), ActorProcessingErr> {
+        self.a.clock.send_message(m).map_err(|e| format!("reply to clock: {e}").into())
+    }
+
+    /// Phase 2 closes for this RSU once the clock's count and the uploads are all in.
+    fn try_close_uploads(&mut self) -> Result<(), ActorProcessingErr> {
+        if self.expected_uploads != Some(self.inbox.len() as u32) {
+            return Ok(());
+        }
+        self.expected_uploads = None;
+        let ctx = self.ctx()?.clone();
+        let w = &*self.a.world;
+        let e = self.a.id.index();
+        self.uploads = self.cp.node.receive_uploads(std::mem::take(&mut self.inbox), &w.scenario.channel);
+        let summary = self.cp.node.summary(&self.uploads, w.clock.start_s(ctx.slot), ctx.up[e]);
+        self.reply(ClockMsg::Summary { rsu: self.a.id, summary })
+    }
+
+    /// Phase 5 closes for this RSU once the clock's count and the batches are all in.
+    fn try_execute(&mut self) -> Result<(), ActorProcessingErr> {
+        if self.expected_batches != Some(self.batches_in) {
+            return Ok(());
+        }
+        self.expected_batches = None;
+        self.batches_in = 0;
+        let ctx = self.ctx()?.clone();
+        let sc = &*self.a.world.scenario;
+        let tasks = std::mem::take(&mut self.incoming);
+        let results = self.cp.node.execute(
+            tasks,
+            ctx.slot,
+            self.a.world.clock.slot_s,
+            sc.allocation.allocator,
+            sc.allocation.carry_over,
+            ctx.up[self.a.id.index()],
+        );
+        self.reply(ClockMsg::Executed { rsu: self.a.id, results })
+    }
+}
+
+impl Actor for RsuActor {
+    type Msg = RsuMsg;
+    type State = RsuState;
+    type Arguments = RsuArgs;
+
+    async fn pre_start(&self, _me: ActorRef<RsuMsg>, a: RsuArgs) -> Result<RsuState, ActorProcessingErr> {
+        let cp = lock(&a.vault).clone();
+        Ok(RsuState {
+            a,
+            cp,
+            ctx: None,
+            inbox: Vec::new(),
+            expected_uploads: None,
+            uploads: Vec::new(),
+            decisions: Vec::new(),
+            incoming: Vec::new(),
+            batches_in: 0,
+            expected_batches: None,
+        })
+    }
+
+    async fn handle(&self, _me: ActorRef<RsuMsg>, msg: RsuMsg, st: &mut RsuState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RsuMsg::Begin(ctx) => {
+                let t = ctx.slot;
+                if st.a.world.scenario.faults.crashes(st.a.id, t) && st.a.redo_slot != Some(t) {
+                    panic!("injected crash of RSU {} at the start of slot {t} (faults.crash_rsu)", st.a.id.0);
+                }
+                st.ctx = Some(ctx);
+                st.inbox.clear();
+                st.uploads.clear();
+                st.decisions.clear();
+                st.incoming.clear();
+                st.batches_in = 0;
+                st.expected_uploads = None;
+                st.expected_batches = None;
+                st.reply(ClockMsg::Ready { rsu: st.a.id, slot: t })?;
+            }
+            RsuMsg::Upload(m) => {
+                st.inbox.push(m);
+                st.try_close_uploads()?;
+            }
+            RsuMsg::CloseUploads { expected } => {
+                st.expected_uploads = Some(expected);
+                st.try_close_uploads()?;
+            }
+            RsuMsg::Decide { summaries, send_uploads } => {
+                let ctx = st.ctx()?.clone();
+                let w = &*st.a.world;
+                let n = w.specs.len();
+                st.decisions = if st.uploads.is_empty() {
+                    Vec::new()
+                } else {
+                    let candidates = st.cp.node.candidates(&w.specs, &summaries);
+                    let obs = Observation {
+                        rsu: st.a.id,
+                        slot: ctx.slot,
+                        slot_s: w.clock.slot_s,
+                        tasks: &st.uploads,
+                        candidates: &candidates,
+                        wired: w.scenario.wired,
+                        allocator: w.scenario.allocation.allocator,
+                    };
+                    let mut guard = lock(&st.a.policy);
+                    let policy = guard.as_mut().ok_or("the RSU's policy is gone")?;
+                    let d = policy.decide(&obs);
+                    check_decisions(policy.name(), st.a.id, st.uploads.len(), n, &d);
+                    d
+                };
+                let uploads = send_uploads.then(|| st.uploads.clone());
+                st.reply(ClockMsg::Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads })?;
+            }
+            RsuMsg::Dispatch { decisions } => {
+                let ctx = st.ctx()?.clone();
+                if let Some(d) = decisions {
+                    st.decisions = d;
+                }
+                let w = &*st.a.world;
+                let (sent, lost) = st.cp.node.dispatch(&st.uploads, &st.decisions, &w.specs, &w.scenario.wired, &w.scenario.faults);
+                let mut out: BTreeMap<u32, Vec<ExecTask>> = BTreeMap::new();
+                for s in sent {
+                    if s.executor == st.a.id {
+                        st.incoming.push(s);
+                    } else {
+                        out.entry(s.executor.0).or_default().push(s);
+                    }
+                }
+                let mut sent_to = Vec::with_capacity(out.len());
+                for (dest, tasks) in out {
+                    ctx.rsus[dest as usize]
+                        .send_message(RsuMsg::Migrated { from: st.a.id, tasks })
+                        .map_err(|e| format!("wired migration to RSU {dest}: {e}"))?;
+                    sent_to.push(RsuId(dest));
+                }
+                st.reply(ClockMsg::Dispatched { rsu: st.a.id, sent_to, lost })?;
+            }
+            RsuMsg::Migrated { from: _, mut tasks } => {
+                st.incoming.append(&mut tasks);
+                st.batches_in += 1;
+                st.try_execute()?;
+            }
+            RsuMsg::Execute { batches } => {
+                st.expected_batches = Some(batches);
+                st.try_execute()?;
+            }
+            RsuMsg::Feedback(fb) => {
+                if let Some(p) = lock(&st.a.policy).as_mut() {
+                    p.feedback(&fb);
+                }
+                st.ctx = None;
+                *lock(&st.a.vault) = st.cp.clone();
+                st.reply(ClockMsg::Closed { rsu: st.a.id })?;
+            }
+            RsuMsg::PoolRound { round, pool } => {
+                let from = st.a.id.0;
+                let fate = st.a.world.scenario.faults.pool(&mut st.cp.pool_rng);
+                let msg = match (fate, &st.cp.params) {
+                    (Delivery::Delivered { extra_s }, Some((p, samples))) => {
+                        PoolMsg::Contribute { round, from, weight: *samples as f64, extra_latency_s: extra_s, bytes: encode_params(p) }
+                    }
+                    _ => PoolMsg::Skip { round, from },
+                };
+                pool.send_message(msg).map_err(|e| format!("pool round {round}: {e}"))?;
+                *lock(&st.a.vault) = st.cp.clone();
+            }
+            RsuMsg::PoolGlobal(g) => {
+                let v = decode_params(&g.bytes)?;
+                let samples = st.cp.params.as_ref().map_or(0, |p| p.1);
+                st.cp.params = Some((v, samples));
+                *lock(&st.a.vault) = st.cp.clone();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets the federated parameters an RSU starts with (before the run, through its checkpoint).
+pub fn set_params(vault: &Mutex<Checkpoint>, params: Vec<f32>, samples: u64) {
+    lock(vault).params = Some((params, samples));
+}
