@@ -118,12 +118,13 @@ pub enum Stepped {
 /// Messages to an RSU actor.
 #[derive(Debug)]
 pub enum RsuMsg {
-    /// Phase 0.
-    Begin(Arc<SlotCtx>),
+    /// Phase 0. Carries only the slot: a restart in this phase changes the RSU table, so the
+    /// slot's context (with the final table) comes with `CloseUploads`.
+    Begin { slot: u32 },
     /// Phase 1, from a vehicle.
     Upload(UploadMsg),
-    /// Phase 2: how many uploads to wait for.
-    CloseUploads { expected: u32 },
+    /// Phase 2: how many uploads to wait for, and the slot's context.
+    CloseUploads { expected: u32, ctx: Arc<SlotCtx> },
     /// Phase 3: everyone's public summaries; `send_uploads` when the oracle refines.
     Decide { summaries: Arc<Vec<LoadSummary>>, send_uploads: bool },
     /// Phase 4: go ahead, with the refined decisions if the oracle changed them.

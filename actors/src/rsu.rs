@@ -84,7 +84,7 @@ impl RsuState {
 
     /// Phase 2 closes for this RSU once the clock's count and the uploads are all in.
     fn try_close_uploads(&mut self) -> Result<(), ActorProcessingErr> {
-        if self.expected_uploads != Some(self.inbox.len() as u32) {
+        if self.expected_uploads.is_none() || self.expected_uploads != Some(self.inbox.len() as u32) {
             return Ok(());
         }
         self.expected_uploads = None;
@@ -141,12 +141,11 @@ impl Actor for RsuActor {
 
     async fn handle(&self, _me: ActorRef<RsuMsg>, msg: RsuMsg, st: &mut RsuState) -> Result<(), ActorProcessingErr> {
         match msg {
-            RsuMsg::Begin(ctx) => {
-                let t = ctx.slot;
+            RsuMsg::Begin { slot: t } => {
                 if st.a.world.scenario.faults.crashes(st.a.id, t) && st.a.redo_slot != Some(t) {
                     panic!("injected crash of RSU {} at the start of slot {t} (faults.crash_rsu)", st.a.id.0);
                 }
-                st.ctx = Some(ctx);
+                st.ctx = None;
                 st.inbox.clear();
                 st.uploads.clear();
                 st.decisions.clear();
@@ -160,7 +159,8 @@ impl Actor for RsuActor {
                 st.inbox.push(m);
                 st.try_close_uploads()?;
             }
-            RsuMsg::CloseUploads { expected } => {
+            RsuMsg::CloseUploads { expected, ctx } => {
+                st.ctx = Some(ctx);
                 st.expected_uploads = Some(expected);
                 st.try_close_uploads()?;
             }
@@ -228,7 +228,8 @@ impl Actor for RsuActor {
                     p.feedback(&fb);
                 }
                 st.ctx = None;
-                *lock(&st.a.vault) = st.cp.clone();
+                // Only the node changes during a slot (pool state is stored by pool messages).
+                lock(&st.a.vault).node = st.cp.node.clone();
                 st.reply(ClockMsg::Closed { rsu: st.a.id })?;
             }
             RsuMsg::PoolRound { round, pool } => {

@@ -30,7 +30,7 @@ impl SlotClock {
     /// The slots whose start instant lies in `[from_s, to_s]`, clipped to the episode, or
     /// `None` if there are none. Entities exist in a slot when they exist at its start.
     pub fn slot_span(&self, from_s: f64, to_s: f64) -> Option<(u32, u32)> {
-        if !(from_s <= to_s) || self.slots == 0 {
+        if from_s.is_nan() || to_s.is_nan() || from_s > to_s || self.slots == 0 {
             return None;
         }
         let first = (from_s / self.slot_s).ceil().max(0.0);

@@ -35,6 +35,7 @@ impl BestResponse {
     }
 
     /// Runs the dynamics; returns whether an equilibrium was reached.
+    #[allow(clippy::needless_range_loop)] // indices tie uploads, decisions and executors together
     pub fn run(&self, p: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool {
         let n = p.rsus.len();
         let mut at: Vec<Vec<ExecTask>> = p.dispatch(decisions);
