@@ -28,14 +28,25 @@ struct Slot {
 fn slot(vehicles: u32, rsus: u32) -> Slot {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let specs: Vec<RsuSpec> = (0..rsus)
-        .map(|i| RsuSpec { id: RsuId(i), pos: Point::new(375.0 * i as f64, 0.0), cpu_hz: rng.gen_range(3e9..10e9), bandwidth_bps: 450e6, range_m: 500.0 })
+        .map(|i| RsuSpec {
+            id: RsuId(i),
+            pos: Point::new(375.0 * i as f64, 0.0),
+            cpu_hz: rng.gen_range(3e9..10e9),
+            bandwidth_bps: 450e6,
+            range_m: 500.0,
+        })
         .collect();
     let mut uploads = vec![Vec::new(); rsus as usize];
     for v in 0..vehicles {
         let e = rng.gen_range(0..rsus);
         let d = rng.gen_range(1e6..5e6);
         uploads[e as usize].push(UploadedTask {
-            task: Task { id: TaskId { slot: 0, vehicle: v }, data_bits: d, cycles_per_bit: rng.gen_range(100.0..300.0), deadline_s: rng.gen_range(0.2..1.0) },
+            task: Task {
+                id: TaskId { slot: 0, vehicle: v },
+                data_bits: d,
+                cycles_per_bit: rng.gen_range(100.0..300.0),
+                deadline_s: rng.gen_range(0.2..1.0),
+            },
             uploader: RsuId(e),
             distance_m: rng.gen_range(0.0..500.0),
             upload_s: d / 450e6,
@@ -78,7 +89,14 @@ fn evaluate(s: &Slot, policies: &mut [Box<dyn Policy>]) -> f64 {
             })
         })
         .collect();
-    let problem = SlotProblem { rsus: &s.rsus, free_cpu_hz: &s.free, available: &s.avail, wired: WiredLink::default(), allocator: AllocatorKind::Kkt, uploads: &s.uploads };
+    let problem = SlotProblem {
+        rsus: &s.rsus,
+        free_cpu_hz: &s.free,
+        available: &s.avail,
+        wired: WiredLink::default(),
+        allocator: AllocatorKind::Kkt,
+        uploads: &s.uploads,
+    };
     score(&problem.evaluate(&decisions), s.rsus.len()).potential
 }
 

@@ -15,7 +15,7 @@ use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
 use crate::slot::{score, ExecTask, SlotProblem};
 use crate::task::UploadedTask;
-use crate::vehicle::{Vehicle, VehicleEmit, UploadMsg};
+use crate::vehicle::{UploadMsg, Vehicle, VehicleEmit};
 use std::sync::Arc;
 
 /// When each vehicle enters and leaves, in slots, so engines spawn entities only while they
@@ -69,14 +69,33 @@ pub struct Engine {
 
 impl Engine {
     /// `policies[e]` decides for RSU e.
-    pub fn new(scenario: Arc<Scenario>, fleet: Fleet, policies: Vec<Box<dyn Policy>>, refiner: Option<Box<dyn JointRefiner>>) -> Engine {
+    pub fn new(
+        scenario: Arc<Scenario>,
+        fleet: Fleet,
+        policies: Vec<Box<dyn Policy>>,
+        refiner: Option<Box<dyn JointRefiner>>,
+    ) -> Engine {
         let specs = scenario.rsu_specs();
         assert_eq!(policies.len(), specs.len(), "one policy per RSU");
         let clock = SlotClock::from_scenario(&scenario);
         let schedule = SpawnSchedule::new(&fleet, &clock);
-        let stats = RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len()).with_faults(&scenario.faults);
+        let stats =
+            RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len()).with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
-        Engine { scenario, clock, specs, rsus, fleet, schedule, next_spawn: 0, active: Vec::new(), policies, refiner, slot: 0, stats }
+        Engine {
+            scenario,
+            clock,
+            specs,
+            rsus,
+            fleet,
+            schedule,
+            next_spawn: 0,
+            active: Vec::new(),
+            policies,
+            refiner,
+            slot: 0,
+            stats,
+        }
     }
 
     pub fn clock(&self) -> &SlotClock {
@@ -131,7 +150,9 @@ impl Engine {
             }
         }
         let clock = &self.clock;
-        self.active.retain(|v| clock.slot_span(v.path.lifetime_s().0, v.path.lifetime_s().1).is_some_and(|(_, last)| last > t));
+        self.active.retain(|v| {
+            clock.slot_span(v.path.lifetime_s().0, v.path.lifetime_s().1).is_some_and(|(_, last)| last > t)
+        });
 
         // Phase 2: uploads, and the public load summaries.
         let uploads: Vec<Vec<UploadedTask>> =
@@ -162,7 +183,14 @@ impl Engine {
         }
         if let Some(refiner) = &self.refiner {
             let free: Vec<f64> = summaries.iter().map(|s| s.free_cpu_hz).collect();
-            let problem = SlotProblem { rsus: &self.specs, free_cpu_hz: &free, available: &up, wired: sc.wired, allocator: sc.allocation.allocator, uploads: &uploads };
+            let problem = SlotProblem {
+                rsus: &self.specs,
+                free_cpu_hz: &free,
+                available: &up,
+                wired: sc.wired,
+                allocator: sc.allocation.allocator,
+                uploads: &uploads,
+            };
             refiner.refine(&problem, &mut decisions);
         }
 
@@ -179,7 +207,14 @@ impl Engine {
         // Phase 5: allocation, execution, outcomes.
         for (e, node) in self.rsus.iter_mut().enumerate() {
             let tasks = std::mem::take(&mut incoming[e]);
-            results.extend(node.execute(tasks, t, self.clock.slot_s, sc.allocation.allocator, sc.allocation.carry_over, &sc.faults));
+            results.extend(node.execute(
+                tasks,
+                t,
+                self.clock.slot_s,
+                sc.allocation.allocator,
+                sc.allocation.carry_over,
+                &sc.faults,
+            ));
         }
         results.sort_by_key(|r| r.id);
 

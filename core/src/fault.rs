@@ -45,9 +45,10 @@ impl Latency {
             Latency::Uniform { min_s, max_s } if !(ok(min_s) && ok(max_s)) => {
                 Err(ScenarioError::invalid(key, "uniform bounds must be >= 0 seconds"))
             }
-            Latency::Uniform { min_s, max_s } if min_s > max_s => {
-                Err(ScenarioError::invalid(&format!("{key}.min_s"), format!("min_s {min_s} is greater than max_s {max_s}")))
-            }
+            Latency::Uniform { min_s, max_s } if min_s > max_s => Err(ScenarioError::invalid(
+                &format!("{key}.min_s"),
+                format!("min_s {min_s} is greater than max_s {max_s}"),
+            )),
             Latency::Exponential { mean_s } if !ok(mean_s) => {
                 Err(ScenarioError::invalid(&format!("{key}.mean_s"), "must be >= 0 seconds"))
             }
@@ -122,7 +123,9 @@ pub struct FaultPlan {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Delivery {
     /// Arrived after this much extra latency, seconds.
-    Delivered { extra_s: f64 },
+    Delivered {
+        extra_s: f64,
+    },
     Lost,
 }
 
@@ -156,7 +159,11 @@ impl FaultPlan {
         prob("faults.loss.upload", self.loss.upload)?;
         prob("faults.loss.wired", self.loss.wired)?;
         prob("faults.loss.pool", self.loss.pool)?;
-        for (k, l) in [("faults.latency.upload", &self.latency.upload), ("faults.latency.wired", &self.latency.wired), ("faults.latency.pool", &self.latency.pool)] {
+        for (k, l) in [
+            ("faults.latency.upload", &self.latency.upload),
+            ("faults.latency.wired", &self.latency.wired),
+            ("faults.latency.pool", &self.latency.pool),
+        ] {
             if let Some(l) = l {
                 l.validate(k)?;
             }
@@ -164,22 +171,37 @@ impl FaultPlan {
         for (i, o) in self.rsu_outage.iter().enumerate() {
             let k = |f: &str| format!("faults.rsu_outage[{i}].{f}");
             if o.rsu as usize >= rsus {
-                return Err(ScenarioError::invalid(&k("rsu"), format!("unknown RSU {} (the scenario has {rsus})", o.rsu)));
+                return Err(ScenarioError::invalid(
+                    &k("rsu"),
+                    format!("unknown RSU {} (the scenario has {rsus})", o.rsu),
+                ));
             }
             if o.from_slot > o.to_slot {
-                return Err(ScenarioError::invalid(&k("from_slot"), format!("from_slot {} is after to_slot {}", o.from_slot, o.to_slot)));
+                return Err(ScenarioError::invalid(
+                    &k("from_slot"),
+                    format!("from_slot {} is after to_slot {}", o.from_slot, o.to_slot),
+                ));
             }
             if o.to_slot >= slots {
-                return Err(ScenarioError::invalid(&k("to_slot"), format!("slot {} is past the episode ({slots} slots)", o.to_slot)));
+                return Err(ScenarioError::invalid(
+                    &k("to_slot"),
+                    format!("slot {} is past the episode ({slots} slots)", o.to_slot),
+                ));
             }
         }
         for (i, c) in self.crash_rsu.iter().enumerate() {
             let k = |f: &str| format!("faults.crash_rsu[{i}].{f}");
             if c.rsu as usize >= rsus {
-                return Err(ScenarioError::invalid(&k("rsu"), format!("unknown RSU {} (the scenario has {rsus})", c.rsu)));
+                return Err(ScenarioError::invalid(
+                    &k("rsu"),
+                    format!("unknown RSU {} (the scenario has {rsus})", c.rsu),
+                ));
             }
             if c.slot >= slots {
-                return Err(ScenarioError::invalid(&k("slot"), format!("slot {} is past the episode ({slots} slots)", c.slot)));
+                return Err(ScenarioError::invalid(
+                    &k("slot"),
+                    format!("slot {} is past the episode ({slots} slots)", c.slot),
+                ));
             }
         }
         Ok(())

@@ -452,13 +452,20 @@ impl RunStats {
             completion_rate: if c.uploaded > 0 { c.completed as f64 / c.uploaded as f64 } else { 0.0 },
             cumulative_reward: self.cumulative_reward,
             average_realized_potential: self.reward_total / e,
-            mean_rsu_completion_rate: if self.rate_mean_slots > 0 { self.rate_mean_sum / self.rate_mean_slots as f64 } else { 0.0 },
+            mean_rsu_completion_rate: if self.rate_mean_slots > 0 {
+                self.rate_mean_sum / self.rate_mean_slots as f64
+            } else {
+                0.0
+            },
             migrations: c.migrations,
             service_time_s: self.service.percentiles(),
             per_rsu: self
                 .per_rsu
                 .iter()
-                .map(|t| RsuTotals { completion_rate: (t.uploaded > 0).then(|| t.completed as f64 / t.uploaded as f64), ..t.clone() })
+                .map(|t| RsuTotals {
+                    completion_rate: (t.uploaded > 0).then(|| t.completed as f64 / t.uploaded as f64),
+                    ..t.clone()
+                })
                 .collect(),
         }
     }

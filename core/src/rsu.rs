@@ -64,7 +64,8 @@ impl RsuNode {
                 task: m.task,
                 uploader: self.spec.id,
                 distance_m: m.distance_m,
-                upload_s: channel.upload_s(m.task.data_bits, self.spec.bandwidth_bps, m.distance_m, n) + m.extra_latency_s,
+                upload_s: channel.upload_s(m.task.data_bits, self.spec.bandwidth_bps, m.distance_m, n)
+                    + m.extra_latency_s,
                 upload_extra_s: m.extra_latency_s,
             })
             .collect()
@@ -113,7 +114,12 @@ impl RsuNode {
             if ex != self.spec.id {
                 match faults.wired(&mut self.wired_rng) {
                     Delivery::Lost => {
-                        let mut r = TaskResult::early(up.task.id, Some(self.spec.id), up.upload_s, Outcome::Dropped(DropCause::MessageLost));
+                        let mut r = TaskResult::early(
+                            up.task.id,
+                            Some(self.spec.id),
+                            up.upload_s,
+                            Outcome::Dropped(DropCause::MessageLost),
+                        );
                         r.executor = Some(ex);
                         r.upload_extra_s = up.upload_extra_s;
                         lost.push(r);
@@ -153,7 +159,12 @@ impl RsuNode {
             return tasks
                 .iter()
                 .map(|t| {
-                    let mut r = TaskResult::early(t.up.task.id, Some(t.up.uploader), t.up.upload_s, Outcome::Dropped(DropCause::RsuDown));
+                    let mut r = TaskResult::early(
+                        t.up.task.id,
+                        Some(t.up.uploader),
+                        t.up.upload_s,
+                        Outcome::Dropped(DropCause::RsuDown),
+                    );
                     r.executor = Some(self.spec.id);
                     r.wired_s = t.wired_s;
                     r.upload_extra_s = t.up.upload_extra_s;

@@ -4,6 +4,7 @@
 //! line) and [`Scenario::validate`] rejects impossible values with the dotted key path
 //! (`rsus.cpu_ghz`, `tasks.deadline_s`, ...). A scenario that loads is one the model can run.
 
+use crate::allocation::AllocatorKind;
 use crate::channel::ChannelConfig;
 use crate::error::ScenarioError;
 use crate::fault::FaultPlan;
@@ -12,7 +13,6 @@ use crate::ids::RsuId;
 use crate::learning::LearningConfig;
 use crate::rng::{self, Domain};
 use crate::wired::WiredLink;
-use crate::allocation::AllocatorKind;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -54,10 +54,7 @@ impl Range {
             return Err(ScenarioError::invalid(key, "range bounds must be finite numbers"));
         }
         if self.min > self.max {
-            return Err(ScenarioError::invalid(
-                key,
-                format!("min {} is greater than max {}", self.min, self.max),
-            ));
+            return Err(ScenarioError::invalid(key, format!("min {} is greater than max {}", self.min, self.max)));
         }
         if strictly_positive && self.min <= 0.0 {
             return Err(ScenarioError::invalid(key, format!("must be > 0, got min {}", self.min)));
@@ -263,8 +260,8 @@ fn default_true() -> bool {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::Io { path: path.to_path_buf(), source: e })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ScenarioError::Io { path: path.to_path_buf(), source: e })?;
         let mut s = Scenario::parse(&text).map_err(|e| e.in_file(path))?;
         s.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(s)

@@ -26,7 +26,8 @@ pub struct ExecTask {
 
 /// Sends `up` to `executor` over the wire (eq. 4). Local execution costs nothing.
 pub fn migrate(up: &UploadedTask, from: &RsuSpec, executor: &RsuSpec, wired: &WiredLink) -> ExecTask {
-    let wired_s = if from.id == executor.id { 0.0 } else { wired.delay_s(up.task.data_bits, from.pos.distance(executor.pos)) };
+    let wired_s =
+        if from.id == executor.id { 0.0 } else { wired.delay_s(up.task.data_bits, from.pos.distance(executor.pos)) };
     ExecTask { up: *up, executor: executor.id, wired_s, wired_extra_s: 0.0 }
 }
 
@@ -34,7 +35,10 @@ pub fn migrate(up: &UploadedTask, from: &RsuSpec, executor: &RsuSpec, wired: &Wi
 pub fn execute_at(allocator: AllocatorKind, free_cpu_hz: f64, tasks: &[ExecTask]) -> Vec<TaskResult> {
     let demands: Vec<Demand> = tasks
         .iter()
-        .map(|t| Demand { work_cycles: t.up.task.work_cycles(), slack_s: t.up.task.deadline_s - t.up.upload_s - t.wired_s })
+        .map(|t| Demand {
+            work_cycles: t.up.task.work_cycles(),
+            slack_s: t.up.task.deadline_s - t.up.upload_s - t.wired_s,
+        })
         .collect();
     let shares = allocate(allocator, free_cpu_hz, &demands);
     tasks
@@ -170,8 +174,19 @@ mod tests {
     }
 
     fn up(v: u32, uploader: u32, mbit: f64, cpb: f64, deadline: f64) -> UploadedTask {
-        let task = Task { id: TaskId { slot: 0, vehicle: v }, data_bits: mbit * 1e6, cycles_per_bit: cpb, deadline_s: deadline };
-        UploadedTask { task, uploader: RsuId(uploader), distance_m: 10.0, upload_s: mbit * 1e6 / 100e6, upload_extra_s: 0.0 }
+        let task = Task {
+            id: TaskId { slot: 0, vehicle: v },
+            data_bits: mbit * 1e6,
+            cycles_per_bit: cpb,
+            deadline_s: deadline,
+        };
+        UploadedTask {
+            task,
+            uploader: RsuId(uploader),
+            distance_m: 10.0,
+            upload_s: mbit * 1e6 / 100e6,
+            upload_extra_s: 0.0,
+        }
     }
 
     #[test]
@@ -181,9 +196,17 @@ mod tests {
         //                B = 2 Mbit × 1000 c/b (2e9 cycles), deadline 1.0 s, migrated to RSU1.
         // Task at RSU1:  C = 1 Mbit × 2000 c/b (2e9 cycles), deadline 0.5 s, local.
         let rsus = [rsu(0, 0.0, 2.0), rsu(1, 1000.0, 8.0)];
-        let uploads = vec![vec![up(0, 0, 1.0, 1000.0, 0.6), up(1, 0, 2.0, 1000.0, 1.0)], vec![up(2, 1, 1.0, 2000.0, 0.5)]];
+        let uploads =
+            vec![vec![up(0, 0, 1.0, 1000.0, 0.6), up(1, 0, 2.0, 1000.0, 1.0)], vec![up(2, 1, 1.0, 2000.0, 0.5)]];
         let free = [2e9, 8e9];
-        let p = SlotProblem { rsus: &rsus, free_cpu_hz: &free, available: &[true, true], wired: WiredLink::default(), allocator: AllocatorKind::Kkt, uploads: &uploads };
+        let p = SlotProblem {
+            rsus: &rsus,
+            free_cpu_hz: &free,
+            available: &[true, true],
+            wired: WiredLink::default(),
+            allocator: AllocatorKind::Kkt,
+            uploads: &uploads,
+        };
         let r = p.evaluate(&[vec![RsuId(0), RsuId(1)], vec![RsuId(1)]]);
         // A alone at RSU0: 2 GHz, x = 0.5 s, u = 0.01 s, ψ = 0.51 ≤ 0.6: completed.
         assert_eq!(r[0].cpu_hz, 2e9);
@@ -215,7 +238,12 @@ mod tests {
             let n = rng.gen_range(1..6usize);
             let results: Vec<TaskResult> = (0..rng.gen_range(0..40u32))
                 .map(|v| {
-                    let mut t = TaskResult::early(TaskId { slot: 0, vehicle: v }, Some(RsuId(rng.gen_range(0..n as u32))), 0.0, Outcome::MissedDeadline);
+                    let mut t = TaskResult::early(
+                        TaskId { slot: 0, vehicle: v },
+                        Some(RsuId(rng.gen_range(0..n as u32))),
+                        0.0,
+                        Outcome::MissedDeadline,
+                    );
                     t.executor = Some(RsuId(rng.gen_range(0..n as u32)));
                     if rng.gen_bool(0.5) {
                         t.outcome = Outcome::Completed;

@@ -76,7 +76,15 @@ impl Vehicle {
     }
 
     /// The vehicle's step in `slot`, given where it is. `rsu_up[e]` says which RSUs are up.
-    pub fn step(&mut self, slot: u32, pos: Point, tasks: &TaskConfig, rsus: &[RsuSpec], rsu_up: &[bool], faults: &FaultPlan) -> VehicleEmit {
+    pub fn step(
+        &mut self,
+        slot: u32,
+        pos: Point,
+        tasks: &TaskConfig,
+        rsus: &[RsuSpec],
+        rsu_up: &[bool],
+        faults: &FaultPlan,
+    ) -> VehicleEmit {
         let id = TaskId { slot, vehicle: self.id.0 };
         let Some(task) = tasks.draw(&mut self.tasks_rng, id) else {
             return VehicleEmit::Idle;
@@ -88,8 +96,12 @@ impl Vehicle {
             return VehicleEmit::Ended(TaskResult::early(id, None, 0.0, Outcome::Uncovered));
         };
         match faults.upload(&mut self.upload_rng) {
-            Delivery::Lost => VehicleEmit::Ended(TaskResult::early(id, None, 0.0, Outcome::Dropped(DropCause::MessageLost))),
-            Delivery::Delivered { extra_s } => VehicleEmit::Upload(UploadMsg { task, rsu, distance_m, extra_latency_s: extra_s }),
+            Delivery::Lost => {
+                VehicleEmit::Ended(TaskResult::early(id, None, 0.0, Outcome::Dropped(DropCause::MessageLost)))
+            }
+            Delivery::Delivered { extra_s } => {
+                VehicleEmit::Upload(UploadMsg { task, rsu, distance_m, extra_latency_s: extra_s })
+            }
         }
     }
 }

@@ -114,10 +114,7 @@ fn numbers<const N: usize>(key: &str, value: &str, form: &str) -> Result<[u32; N
         return Err(format!("`{key}` expects {form}, got `{value}`"));
     }
     for (o, p) in out.iter_mut().zip(&parts) {
-        *o = p
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{key}` expects {form} (non-negative integers), got `{value}`"))?;
+        *o = p.trim().parse().map_err(|_| format!("`{key}` expects {form} (non-negative integers), got `{value}`"))?;
     }
     Ok(out)
 }
@@ -162,7 +159,10 @@ mod tests {
         );
         assert_eq!(p.crash_rsu, vec![Crash { rsu: 2, slot: 50 }]);
         let p = plan(&["latency.upload=0.03", "latency.wired=none", "none", "loss.wired=1"]).unwrap();
-        assert_eq!(p, FaultPlan { loss: vecsim_core::fault::LinkLoss { wired: 1.0, ..Default::default() }, ..Default::default() });
+        assert_eq!(
+            p,
+            FaultPlan { loss: vecsim_core::fault::LinkLoss { wired: 1.0, ..Default::default() }, ..Default::default() }
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `vecsim run`: one episode of a scenario with one policy.
 
-use super::{bad, load_scenario, summary};
 use super::engine_args::{self, EngineArgs};
 use super::fault_args::FaultArgs;
 use super::telemetry::{MetricsArgs, Telemetry};
+use super::{bad, load_scenario, summary};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,10 +62,7 @@ pub fn scenario_with_overrides(a: &RunArgs) -> anyhow::Result<Scenario> {
 pub fn build_policies(s: &Scenario) -> anyhow::Result<(Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>)> {
     let n = s.rsu_count();
     let Some(b) = Baseline::parse(&s.policy) else {
-        return Err(bad(format!(
-            "unknown policy `{}` (expected one of: orl, orm, random, br-ne)",
-            s.policy
-        )));
+        return Err(bad(format!("unknown policy `{}` (expected one of: orl, orm, random, br-ne)", s.policy)));
     };
     let policies = (0..n as u32).map(|e| b.build(vecsim_core::ids::RsuId(e), s.seed)).collect();
     Ok((policies, b.refiner()))

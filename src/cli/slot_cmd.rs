@@ -125,7 +125,13 @@ fn evaluate(input: SlotIn) -> anyhow::Result<SlotOut> {
         positive(&format!("rsus[{i}] (id {}).cpu_hz", r.id), r.cpu_hz)?;
         positive(&format!("rsus[{i}] (id {}).bandwidth_bps", r.id), r.bandwidth_bps)?;
         positive(&format!("rsus[{i}] (id {}).range_m", r.id), r.range_m)?;
-        rsus.push(RsuSpec { id: RsuId(i as u32), pos: Point::new(r.x, r.y), cpu_hz: r.cpu_hz, bandwidth_bps: r.bandwidth_bps, range_m: r.range_m });
+        rsus.push(RsuSpec {
+            id: RsuId(i as u32),
+            pos: Point::new(r.x, r.y),
+            cpu_hz: r.cpu_hz,
+            bandwidth_bps: r.bandwidth_bps,
+            range_m: r.range_m,
+        });
     }
     // Tasks are ordered by their given id (the model's tie-break order).
     let mut order: Vec<usize> = (0..input.tasks.len()).collect();
@@ -141,17 +147,30 @@ fn evaluate(input: SlotIn) -> anyhow::Result<SlotOut> {
         let t = &input.tasks[i];
         let what = |f: &str| format!("tasks[{i}] (id {}).{f}", t.id);
         let up = *index.get(&t.rsu).ok_or_else(|| anyhow::anyhow!("{}: unknown RSU id {}", what("rsu"), t.rsu))?;
-        let ex = *index.get(&t.target).ok_or_else(|| anyhow::anyhow!("{}: unknown RSU id {}", what("target"), t.target))?;
+        let ex =
+            *index.get(&t.target).ok_or_else(|| anyhow::anyhow!("{}: unknown RSU id {}", what("target"), t.target))?;
         positive(&what("data_bits"), t.data_bits)?;
         positive(&what("cycles_per_bit"), t.cycles_per_bit)?;
         positive(&what("deadline_s"), t.deadline_s)?;
-        let task = Task { id: TaskId { slot: 0, vehicle: rank as u32 }, data_bits: t.data_bits, cycles_per_bit: t.cycles_per_bit, deadline_s: t.deadline_s };
-        uploads[up].push(UploadedTask { task, uploader: RsuId(up as u32), distance_m: 0.0, upload_s: t.data_bits / rsus[up].bandwidth_bps, upload_extra_s: 0.0 });
+        let task = Task {
+            id: TaskId { slot: 0, vehicle: rank as u32 },
+            data_bits: t.data_bits,
+            cycles_per_bit: t.cycles_per_bit,
+            deadline_s: t.deadline_s,
+        };
+        uploads[up].push(UploadedTask {
+            task,
+            uploader: RsuId(up as u32),
+            distance_m: 0.0,
+            upload_s: t.data_bits / rsus[up].bandwidth_bps,
+            upload_extra_s: 0.0,
+        });
         decisions[up].push(RsuId(ex as u32));
     }
     let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz).collect();
     let avail = vec![true; rsus.len()];
-    let problem = SlotProblem { rsus: &rsus, free_cpu_hz: &free, available: &avail, wired, allocator, uploads: &uploads };
+    let problem =
+        SlotProblem { rsus: &rsus, free_cpu_hz: &free, available: &avail, wired, allocator, uploads: &uploads };
     let results = problem.evaluate(&decisions);
     let sc = score(&results, rsus.len());
     let tasks = results

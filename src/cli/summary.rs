@@ -30,10 +30,7 @@ pub fn print(s: &Summary, wall: Duration) {
             "  faults                   vehicle dropouts {}  RSU outage slots {} (tasks failed {})  crashes {}  round dropouts {}",
             f.vehicle_dropouts, f.rsu_outage_slots, f.tasks_rsu_down, f.crashes, f.round_dropouts
         );
-        println!(
-            "    lost                   uploads {}  migrations {}",
-            f.uploads_lost, f.migrations_lost
-        );
+        println!("    lost                   uploads {}  migrations {}", f.uploads_lost, f.migrations_lost);
         println!(
             "    delayed                uploads {} (+{:.4} s in all)  migrations {} (+{:.4} s in all)",
             f.uploads_delayed, f.upload_latency_s, f.migrations_delayed, f.wired_latency_s

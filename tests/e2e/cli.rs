@@ -13,7 +13,10 @@ fn summary(dir: &Path) -> Value {
 fn assert_conserved(dir: &Path) {
     let s = summary(dir);
     let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("summary lacks {k}"));
-    assert_eq!(n("tasks_completed") + n("tasks_missed_deadline") + n("tasks_uncovered") + n("tasks_dropped"), n("tasks_total"));
+    assert_eq!(
+        n("tasks_completed") + n("tasks_missed_deadline") + n("tasks_uncovered") + n("tasks_dropped"),
+        n("tasks_total")
+    );
     let by_cause: u64 = s["dropped_by_cause"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(by_cause, n("tasks_dropped"));
     let csv = String::from_utf8(read(&dir.join("slots.csv"))).unwrap();
@@ -76,7 +79,20 @@ fn same_scenario_and_seed_give_byte_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        ok(vecsim(&["run", "paper-noon", "--slots", "30", "--policy", "random", "--seed", seed, "--engine", "sequential", "--out", out.to_str().unwrap()]));
+        ok(vecsim(&[
+            "run",
+            "paper-noon",
+            "--slots",
+            "30",
+            "--policy",
+            "random",
+            "--seed",
+            seed,
+            "--engine",
+            "sequential",
+            "--out",
+            out.to_str().unwrap(),
+        ]));
         (read(&out.join("summary.json")), read(&out.join("slots.csv")))
     };
     let a = run("a", "7");
@@ -165,14 +181,22 @@ fn slot_command_matches_hand_worked_numbers() {
 fn slot_command_rejects_bad_input_with_exit_code_2() {
     let rsu = r#"{"id":0,"x":0,"y":0,"cpu_hz":1e9,"bandwidth_bps":1e6}"#;
     let task = |target: &str, cpu: &str| {
-        format!(r#"{{"rsus":[{rsu}],"tasks":[{{"id":1,"rsu":0,"target":{target},"data_bits":1e6,"cycles_per_bit":{cpu},"deadline_s":1}}]}}"#)
+        format!(
+            r#"{{"rsus":[{rsu}],"tasks":[{{"id":1,"rsu":0,"target":{target},"data_bits":1e6,"cycles_per_bit":{cpu},"deadline_s":1}}]}}"#
+        )
     };
     bad_input(vecsim_stdin(&["slot", "-"], &task("7", "10")), &["target", "unknown RSU id 7"]);
     bad_input(vecsim_stdin(&["slot", "-"], &task("0", "-10")), &["cycles_per_bit"]);
     bad_input(vecsim_stdin(&["slot", "-"], r#"{"rsus":[],"tasks":[]}"#), &["rsus", "empty"]);
     bad_input(vecsim_stdin(&["slot", "-"], "{not json"), &["<stdin>"]);
-    bad_input(vecsim_stdin(&["slot", "-"], &task("0", "10").replace("\"deadline_s\"", "\"bogus\":1,\"deadline_s\"")), &["bogus"]);
-    bad_input(vecsim_stdin(&["slot", "-"], &task("0", "10").replace("\"tasks\"", "\"allocator\":\"fastest\",\"tasks\"")), &["allocator", "fastest"]);
+    bad_input(
+        vecsim_stdin(&["slot", "-"], &task("0", "10").replace("\"deadline_s\"", "\"bogus\":1,\"deadline_s\"")),
+        &["bogus"],
+    );
+    bad_input(
+        vecsim_stdin(&["slot", "-"], &task("0", "10").replace("\"tasks\"", "\"allocator\":\"fastest\",\"tasks\"")),
+        &["allocator", "fastest"],
+    );
     bad_input(vecsim(&["slot", "/nonexistent/slot.json"]), &["/nonexistent/slot.json"]);
 }
 
@@ -215,8 +239,16 @@ fn bad_scenarios_are_rejected_naming_file_and_key() {
     case("unknown-key", GOOD.replace("request_rate = 0.5", "request_rate = 0.5\nsize_mb = 3"), &["size_mb"]);
     case("negative-cpu", GOOD.replace("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [-1.0, 10.0]"), &["rsus.cpu_ghz"]);
     case("no-rsus", GOOD.replace("count = 2", "count = 0"), &["rsus.count"]);
-    case("empty-bandwidths", GOOD.replace("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [3.0, 10.0]\nbandwidth_mbps = []"), &["rsus.bandwidth_mbps"]);
-    case("min-over-max", GOOD.replace("deadline_s = [0.5, 1.0]", "deadline_s = [1.5, 1.0]"), &["tasks.deadline_s", "greater than"]);
+    case(
+        "empty-bandwidths",
+        GOOD.replace("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [3.0, 10.0]\nbandwidth_mbps = []"),
+        &["rsus.bandwidth_mbps"],
+    );
+    case(
+        "min-over-max",
+        GOOD.replace("deadline_s = [0.5, 1.0]", "deadline_s = [1.5, 1.0]"),
+        &["tasks.deadline_s", "greater than"],
+    );
     case("bad-speed", GOOD.replace("speed_mps = [10.0, 20.0]", "speed_mps = [0.0, 20.0]"), &["mobility.speed_mps"]);
     case("not-toml", "name = ".to_string(), &["line 1"]);
     bad_input(vecsim(&["scenario", "validate", "/nonexistent/x.toml"]), &["/nonexistent/x.toml"]);

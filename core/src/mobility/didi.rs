@@ -41,30 +41,16 @@ struct Row {
 
 /// Reads a Didi trace into a fleet whose ids follow the sorted (numeric) `vehicle_id`s.
 pub fn read(path: &Path) -> Result<Fleet, TraceError> {
-    let io_err = |e: std::io::Error| TraceError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
+    let io_err = |e: std::io::Error| TraceError::Io { path: path.to_path_buf(), source: e };
     // `read_line` fails with `InvalidData` on bytes that are not UTF-8: report the line it was on.
     let read_err = |line: usize, e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::InvalidData {
-            TraceError::Line {
-                path: path.to_path_buf(),
-                line,
-                message: "not valid UTF-8 text".into(),
-            }
+            TraceError::Line { path: path.to_path_buf(), line, message: "not valid UTF-8 text".into() }
         } else {
-            TraceError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
+            TraceError::Io { path: path.to_path_buf(), source: e }
         }
     };
-    let line_err = |line: usize, message: String| TraceError::Line {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
+    let line_err = |line: usize, message: String| TraceError::Line { path: path.to_path_buf(), line, message };
 
     let file = std::fs::File::open(path).map_err(io_err)?;
     let mut reader = BufReader::new(file);
@@ -74,30 +60,21 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
     // Header: the first non-blank line, which must be exact. A file with no such line is empty.
     loop {
         buf.clear();
-        if reader
-            .read_line(&mut buf)
-            .map_err(|e| read_err(line_no + 1, e))?
-            == 0
-        {
+        if reader.read_line(&mut buf).map_err(|e| read_err(line_no + 1, e))? == 0 {
             return Err(TraceError::Format {
                 path: path.to_path_buf(),
                 message: "empty file: no header and no rows".into(),
             });
         }
         line_no += 1;
-        let text = buf
-            .trim_start_matches('\u{feff}')
-            .trim_end_matches(['\n', '\r']);
+        let text = buf.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;
         }
         if text != HEADER {
             return Err(line_err(
                 line_no,
-                format!(
-                    "expected the header `{HEADER}`, found `{}`",
-                    text.chars().take(80).collect::<String>()
-                ),
+                format!("expected the header `{HEADER}`, found `{}`", text.chars().take(80).collect::<String>()),
             ));
         }
         break;
@@ -110,11 +87,7 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
     let mut t_min_s = f64::INFINITY;
     loop {
         buf.clear();
-        if reader
-            .read_line(&mut buf)
-            .map_err(|e| read_err(line_no + 1, e))?
-            == 0
-        {
+        if reader.read_line(&mut buf).map_err(|e| read_err(line_no + 1, e))? == 0 {
             break;
         }
         line_no += 1;
@@ -146,18 +119,10 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
             order.push(id.to_string());
             Vec::new()
         });
-        rows.push(Row {
-            t_s,
-            x_m,
-            y_m,
-            line: line_no,
-        });
+        rows.push(Row { t_s, x_m, y_m, line: line_no });
     }
     if order.is_empty() {
-        return Err(TraceError::Format {
-            path: path.to_path_buf(),
-            message: "no data rows after the header".into(),
-        });
+        return Err(TraceError::Format { path: path.to_path_buf(), message: "no data rows after the header".into() });
     }
 
     let mut named = Vec::with_capacity(order.len());
@@ -169,10 +134,7 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
         if let Some(w) = rows.windows(2).find(|w| w[0].t_s == w[1].t_s) {
             return Err(line_err(
                 w[1].line,
-                format!(
-                    "duplicate row for vehicle `{id}` at time {} s (first given on line {})",
-                    w[1].t_s, w[0].line
-                ),
+                format!("duplicate row for vehicle `{id}` at time {} s (first given on line {})", w[1].t_s, w[0].line),
             ));
         }
         let times_s = rows.iter().map(|r| r.t_s - t_min_s).collect();
@@ -185,9 +147,7 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
 /// Parses one numeric field; the error message names the column.
 fn number(field: &str, column: &str) -> Result<f64, String> {
     let s = field.trim();
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("column `{column}`: `{s}` is not a number"))?;
+    let v: f64 = s.parse().map_err(|_| format!("column `{column}`: `{s}` is not a number"))?;
     if !v.is_finite() {
         return Err(format!("column `{column}`: `{s}` is not a finite number"));
     }
@@ -245,11 +205,7 @@ mod tests {
             f.paths[1],
             VehiclePath::Samples {
                 times_s: vec![0.0, 1.0, 2.0],
-                points: vec![
-                    Point::new(0.0, 0.0),
-                    Point::new(10.0, 0.0),
-                    Point::new(20.0, 0.0)
-                ]
+                points: vec![Point::new(0.0, 0.0), Point::new(10.0, 0.0), Point::new(20.0, 0.0)]
             }
         );
         assert_eq!(f.paths[0].position_at(0.5), Some(Point::new(6.0, 8.0)));
@@ -260,10 +216,7 @@ mod tests {
 
     #[test]
     fn crlf_bom_blank_lines_and_single_sample() {
-        let f = read_str(
-            "\u{feff},vehicle_id,time,longitude,latitude\r\n0,7,5,1.5,2.5\r\n\r\n1,8,3,0,0\r\n",
-        )
-        .unwrap();
+        let f = read_str("\u{feff},vehicle_id,time,longitude,latitude\r\n0,7,5,1.5,2.5\r\n\r\n1,8,3,0,0\r\n").unwrap();
         assert_eq!(f.names, vec!["7", "8"]);
         // Earliest time is 3 s: vehicle 7 exists only at t = 2 s.
         assert_eq!(f.paths[0].lifetime_s(), (2.0, 2.0));
@@ -281,9 +234,7 @@ mod tests {
 
     #[test]
     fn wrong_column_count_names_line() {
-        let (line, msg) = line_of(
-            read_str(",vehicle_id,time,longitude,latitude\n0,1,0,1,1\n1,1,1,1\n").unwrap_err(),
-        );
+        let (line, msg) = line_of(read_str(",vehicle_id,time,longitude,latitude\n0,1,0,1,1\n1,1,1,1\n").unwrap_err());
         assert_eq!(line, 3);
         assert!(msg.contains("found 4"), "{msg}");
     }
@@ -296,11 +247,7 @@ mod tests {
         let (line, msg) = line_of(read_str(&format!("{h}0,1,x,1,1\n")).unwrap_err());
         assert_eq!((line, msg.contains("`time`")), (2, true), "{msg}");
         let (line, msg) = line_of(read_str(&format!("{h}0,1,0,1,NaN\n")).unwrap_err());
-        assert_eq!(
-            (line, msg.contains("`latitude`") && msg.contains("finite")),
-            (2, true),
-            "{msg}"
-        );
+        assert_eq!((line, msg.contains("`latitude`") && msg.contains("finite")), (2, true), "{msg}");
         let (line, msg) = line_of(read_str(&format!("{h}\n0,1,0,inf,1\n")).unwrap_err());
         assert_eq!((line, msg.contains("`longitude`")), (3, true), "{msg}");
         let (line, msg) = line_of(read_str(&format!("{h}0, ,0,1,1\n")).unwrap_err());
@@ -309,42 +256,27 @@ mod tests {
 
     #[test]
     fn duplicate_vehicle_time_is_an_error() {
-        let (line, msg) = line_of(
-            read_str(",vehicle_id,time,longitude,latitude\n0,1,5,1,1\n1,2,5,1,1\n2,1,5,2,2\n")
-                .unwrap_err(),
-        );
+        let (line, msg) =
+            line_of(read_str(",vehicle_id,time,longitude,latitude\n0,1,5,1,1\n1,2,5,1,1\n2,1,5,2,2\n").unwrap_err());
         assert_eq!(line, 4);
         assert!(msg.contains("duplicate") && msg.contains("line 2"), "{msg}");
     }
 
     #[test]
     fn empty_file_and_header_only_are_format_errors() {
-        assert!(matches!(
-            read_str("").unwrap_err(),
-            TraceError::Format { .. }
-        ));
-        assert!(matches!(
-            read_str(",vehicle_id,time,longitude,latitude\n").unwrap_err(),
-            TraceError::Format { .. }
-        ));
+        assert!(matches!(read_str("").unwrap_err(), TraceError::Format { .. }));
+        assert!(matches!(read_str(",vehicle_id,time,longitude,latitude\n").unwrap_err(), TraceError::Format { .. }));
         assert!(matches!(
             read_str(",vehicle_id,time,longitude,latitude\n\n\n").unwrap_err(),
             TraceError::Format { .. }
         ));
-        assert!(matches!(
-            read_str("\n \n").unwrap_err(),
-            TraceError::Format { .. }
-        ));
+        assert!(matches!(read_str("\n \n").unwrap_err(), TraceError::Format { .. }));
     }
 
     #[test]
     fn invalid_utf8_names_line() {
         let p = temp_csv("");
-        std::fs::write(
-            &p,
-            b",vehicle_id,time,longitude,latitude\n0,1,0,1,1\n1,\xff,1,1,1\n",
-        )
-        .unwrap();
+        std::fs::write(&p, b",vehicle_id,time,longitude,latitude\n0,1,0,1,1\n1,\xff,1,1,1\n").unwrap();
         let r = read(&p);
         let _ = std::fs::remove_file(&p);
         assert_eq!(line_of(r.unwrap_err()).0, 3);
@@ -358,10 +290,7 @@ mod tests {
 
     #[test]
     fn shipped_sample() {
-        let p = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../traces/didi-sample.csv"
-        ));
+        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/didi-sample.csv"));
         let f = read(p).unwrap();
         assert_eq!(f.len(), 12);
         let names: Vec<String> = (0..12).map(|i| format!("{i}.0")).collect();
@@ -371,39 +300,22 @@ mod tests {
         assert_eq!(f.paths[9].lifetime_s(), (32.0, 59.0));
         assert_eq!(f.paths[7].lifetime_s(), (0.0, 40.0));
         assert_eq!(f.paths[10].lifetime_s(), (5.0, 27.0));
-        assert_eq!(
-            f.paths[0].position_at(0.0),
-            Some(Point::new(1472.0, 1352.0))
-        );
-        assert_eq!(
-            f.paths[0].position_at(0.5),
-            Some(Point::new(1476.5, 1352.0))
-        );
-        let present_at_0 = f
-            .paths
-            .iter()
-            .filter(|p| p.position_at(0.0).is_some())
-            .count();
+        assert_eq!(f.paths[0].position_at(0.0), Some(Point::new(1472.0, 1352.0)));
+        assert_eq!(f.paths[0].position_at(0.5), Some(Point::new(1476.5, 1352.0)));
+        let present_at_0 = f.paths.iter().filter(|p| p.position_at(0.0).is_some()).count();
         assert_eq!(present_at_0, 9); // 4, 9 and 10 enter later
         for p in &f.paths {
-            let VehiclePath::Samples { points, .. } = p else {
-                panic!("samples expected")
-            };
+            let VehiclePath::Samples { points, .. } = p else { panic!("samples expected") };
             for q in points {
-                assert!(
-                    (0.0..=1600.0).contains(&q.x) && (271.0..=2414.0).contains(&q.y),
-                    "{q:?}"
-                );
+                assert!((0.0..=1600.0).contains(&q.x) && (271.0..=2414.0).contains(&q.y), "{q:?}");
             }
         }
     }
 
     #[test]
     fn real_chengdu_trace() {
-        let p = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/data/didi-chengdu-20161116-0800-0805.csv"
-        ));
+        let p =
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/didi-chengdu-20161116-0800-0805.csv"));
         if !p.exists() {
             eprintln!("skipping: {} not found", p.display());
             return;
@@ -413,19 +325,12 @@ mod tests {
         assert_eq!(f.names.first().map(String::as_str), Some("0.0"));
         assert_eq!(f.names.last().map(String::as_str), Some("359.0"));
         let (mut t0, mut t1) = (f64::INFINITY, f64::NEG_INFINITY);
-        let (mut x0, mut x1, mut y0, mut y1) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for path in &f.paths {
             let (a, b) = path.lifetime_s();
             t0 = t0.min(a);
             t1 = t1.max(b);
-            let VehiclePath::Samples { points, .. } = path else {
-                panic!("samples expected")
-            };
+            let VehiclePath::Samples { points, .. } = path else { panic!("samples expected") };
             for q in points {
                 x0 = x0.min(q.x);
                 x1 = x1.max(q.x);

@@ -29,10 +29,7 @@ use std::path::Path;
 
 /// Reads an FCD trace into a fleet whose ids follow the sorted vehicle ids.
 pub fn read(path: &Path) -> Result<Fleet, TraceError> {
-    let file = std::fs::File::open(path).map_err(|e| TraceError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let file = std::fs::File::open(path).map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
     parse(BufReader::with_capacity(1 << 16, file), path)
 }
 
@@ -60,11 +57,7 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn err(&self, line: usize, message: impl Into<String>) -> TraceError {
-        TraceError::Line {
-            path: self.path.to_path_buf(),
-            line,
-            message: message.into(),
-        }
+        TraceError::Line { path: self.path.to_path_buf(), line, message: message.into() }
     }
 
     /// Handles one complete tag; `body` is what lies between `<` and `>`.
@@ -74,10 +67,7 @@ impl<'a> Builder<'a> {
             match self.stack.pop() {
                 Some((open, _)) if open == name => {}
                 Some((open, open_line)) => {
-                    return Err(self.err(
-                        line,
-                        format!("`</{name}>` closes `<{open}>` opened on line {open_line}"),
-                    ))
+                    return Err(self.err(line, format!("`</{name}>` closes `<{open}>` opened on line {open_line}")))
                 }
                 None => return Err(self.err(line, format!("`</{name}>` closes no open element"))),
             }
@@ -90,9 +80,7 @@ impl<'a> Builder<'a> {
             Some(b) => (b, true),
             None => (body, false),
         };
-        let name_end = body
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(body.len());
+        let name_end = body.find(|c: char| c.is_ascii_whitespace()).unwrap_or(body.len());
         let name = &body[..name_end];
         if name.is_empty() {
             return Err(self.err(line, "a tag with no element name"));
@@ -100,29 +88,22 @@ impl<'a> Builder<'a> {
         if !self.any_element {
             self.any_element = true;
             if name != "fcd-export" {
-                return Err(self.err(line, format!("expected the root element `<fcd-export>` of a SUMO FCD file, found `<{name}>`")));
+                return Err(self.err(
+                    line,
+                    format!("expected the root element `<fcd-export>` of a SUMO FCD file, found `<{name}>`"),
+                ));
             }
         } else if self.stack.is_empty() {
-            return Err(self.err(
-                line,
-                format!("`<{name}>` after the end of the root element"),
-            ));
+            return Err(self.err(line, format!("`<{name}>` after the end of the root element")));
         }
         match name {
             "timestep" => {
                 if let Some(open) = self.current_s {
-                    return Err(self.err(
-                        line,
-                        format!("`<timestep>` inside the timestep of time {open} s"),
-                    ));
+                    return Err(self.err(line, format!("`<timestep>` inside the timestep of time {open} s")));
                 }
                 let attrs = Attributes::parse(&body[name_end..]).map_err(|m| self.err(line, m))?;
                 let t_s = self.number(&attrs, "timestep", "time", line)?;
-                self.first_s = if self.any_timestep {
-                    self.first_s.min(t_s)
-                } else {
-                    t_s
-                };
+                self.first_s = if self.any_timestep { self.first_s.min(t_s) } else { t_s };
                 self.any_timestep = true;
                 if !self_closing {
                     self.current_s = Some(t_s);
@@ -133,19 +114,13 @@ impl<'a> Builder<'a> {
                     return Err(self.err(line, "`<vehicle>` outside a `<timestep>`"));
                 };
                 let attrs = Attributes::parse(&body[name_end..]).map_err(|m| self.err(line, m))?;
-                let id = attrs
-                    .get("id")
-                    .ok_or_else(|| self.err(line, "`<vehicle>` without attribute `id`"))?;
+                let id = attrs.get("id").ok_or_else(|| self.err(line, "`<vehicle>` without attribute `id`"))?;
                 if id.is_empty() {
                     return Err(self.err(line, "`<vehicle>` with an empty `id`"));
                 }
                 let x = self.number(&attrs, "vehicle", "x", line)?;
                 let y = self.number(&attrs, "vehicle", "y", line)?;
-                let sample = Sample {
-                    t_s,
-                    p: Point::new(x, y),
-                    line,
-                };
+                let sample = Sample { t_s, p: Point::new(x, y), line };
                 match self.by_vehicle.get_mut(id) {
                     Some(v) => v.push(sample),
                     None => {
@@ -163,31 +138,17 @@ impl<'a> Builder<'a> {
     }
 
     /// A required, finite numeric attribute.
-    fn number(
-        &self,
-        attrs: &Attributes,
-        element: &str,
-        key: &str,
-        line: usize,
-    ) -> Result<f64, TraceError> {
-        let raw = attrs
-            .get(key)
-            .ok_or_else(|| self.err(line, format!("`<{element}>` without attribute `{key}`")))?;
+    fn number(&self, attrs: &Attributes, element: &str, key: &str, line: usize) -> Result<f64, TraceError> {
+        let raw = attrs.get(key).ok_or_else(|| self.err(line, format!("`<{element}>` without attribute `{key}`")))?;
         match raw.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(self.err(
-                line,
-                format!("`<{element}>` attribute `{key}`: `{raw}` is not a finite number"),
-            )),
+            _ => Err(self.err(line, format!("`<{element}>` attribute `{key}`: `{raw}` is not a finite number"))),
         }
     }
 
     fn finish(mut self, last_line: usize) -> Result<Fleet, TraceError> {
         if let Some((open, open_line)) = self.stack.last() {
-            return Err(self.err(
-                *open_line,
-                format!("`<{open}>` is never closed (file ends at line {last_line})"),
-            ));
+            return Err(self.err(*open_line, format!("`<{open}>` is never closed (file ends at line {last_line})")));
         }
         if !self.any_element {
             return Err(TraceError::Format {
@@ -210,10 +171,7 @@ impl<'a> Builder<'a> {
             if let Some(w) = samples.windows(2).find(|w| w[0].t_s == w[1].t_s) {
                 return Err(self.err(
                     w[1].line,
-                    format!(
-                        "vehicle `{id}` appears twice at time {} s (first on line {})",
-                        w[1].t_s, w[0].line
-                    ),
+                    format!("vehicle `{id}` appears twice at time {} s (first on line {})", w[1].t_s, w[0].line),
                 ));
             }
             let times_s = samples.iter().map(|s| s.t_s - self.first_s).collect();
@@ -230,10 +188,7 @@ struct Attributes<'s>(Vec<(&'s str, Cow<'s, str>)>);
 
 impl<'s> Attributes<'s> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_ref())
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_ref())
     }
 
     /// Parses `key="value" key='value' ...` (what follows the element name).
@@ -244,13 +199,9 @@ impl<'s> Attributes<'s> {
             if s.is_empty() {
                 return Ok(Attributes(out));
             }
-            let eq = s
-                .find('=')
-                .ok_or_else(|| format!("malformed attribute near `{}`", excerpt(s)))?;
+            let eq = s.find('=').ok_or_else(|| format!("malformed attribute near `{}`", excerpt(s)))?;
             let key = s[..eq].trim();
-            if key.is_empty()
-                || key.contains(|c: char| c.is_ascii_whitespace() || c == '"' || c == '\'')
-            {
+            if key.is_empty() || key.contains(|c: char| c.is_ascii_whitespace() || c == '"' || c == '\'') {
                 return Err(format!("malformed attribute near `{}`", excerpt(s)));
             }
             let rest = s[eq + 1..].trim_start();
@@ -258,11 +209,8 @@ impl<'s> Attributes<'s> {
             let Some(quote) = quote else {
                 return Err(format!("attribute `{key}`: value is not quoted"));
             };
-            let end = rest[1..]
-                .find(quote)
-                .ok_or_else(|| format!("attribute `{key}`: unterminated value"))?;
-            let value = decode_entities(&rest[1..1 + end])
-                .map_err(|m| format!("attribute `{key}`: {m}"))?;
+            let end = rest[1..].find(quote).ok_or_else(|| format!("attribute `{key}`: unterminated value"))?;
+            let value = decode_entities(&rest[1..1 + end]).map_err(|m| format!("attribute `{key}`: {m}"))?;
             if out.iter().any(|(k, _)| *k == key) {
                 return Err(format!("attribute `{key}` given twice"));
             }
@@ -287,9 +235,7 @@ fn decode_entities(s: &str) -> Result<Cow<'_, str>, String> {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let semi = after
-            .find(';')
-            .ok_or_else(|| format!("unterminated entity `&{}`", excerpt(after)))?;
+        let semi = after.find(';').ok_or_else(|| format!("unterminated entity `&{}`", excerpt(after)))?;
         let ent = &after[..semi];
         let c = match ent {
             "amp" => '&',
@@ -298,16 +244,14 @@ fn decode_entities(s: &str) -> Result<Cow<'_, str>, String> {
             "quot" => '"',
             "apos" => '\'',
             _ => {
-                let code =
-                    if let Some(hex) = ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
-                        u32::from_str_radix(hex, 16).ok()
-                    } else if let Some(dec) = ent.strip_prefix('#') {
-                        dec.parse::<u32>().ok()
-                    } else {
-                        None
-                    };
-                code.and_then(char::from_u32)
-                    .ok_or_else(|| format!("unknown entity `&{ent};`"))?
+                let code = if let Some(hex) = ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(dec) = ent.strip_prefix('#') {
+                    dec.parse::<u32>().ok()
+                } else {
+                    None
+                };
+                code.and_then(char::from_u32).ok_or_else(|| format!("unknown entity `&{ent};`"))?
             }
         };
         out.push(c);
@@ -355,10 +299,7 @@ fn parse<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
     // The last two bytes seen, to find `-->`, `?>` and `]]>` across buffer refills.
     let mut tail = [0u8; 2];
     loop {
-        let chunk = reader.fill_buf().map_err(|e| TraceError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let chunk = reader.fill_buf().map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
         if chunk.is_empty() {
             break;
         }
@@ -384,17 +325,14 @@ fn parse<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
                             if tag.first() == Some(&b'!') {
                                 // `<!>` or `<!X>`: an (empty) declaration, nothing to do.
                             } else {
-                                let body = std::str::from_utf8(&tag).map_err(|_| {
-                                    b.err(start_line, "tag is not valid UTF-8 text")
-                                })?;
+                                let body = std::str::from_utf8(&tag)
+                                    .map_err(|_| b.err(start_line, "tag is not valid UTF-8 text"))?;
                                 b.tag(body.trim_end(), start_line)?;
                             }
                             state = State::Text;
                             continue;
                         }
-                        None if c == b'<' => {
-                            return Err(b.err(start_line, "unterminated tag: `<` inside a tag"))
-                        }
+                        None if c == b'<' => return Err(b.err(start_line, "unterminated tag: `<` inside a tag")),
                         None => {}
                     }
                     tag.push(c);
@@ -428,11 +366,7 @@ fn parse<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
                 }
                 State::Declaration { depth } => match c {
                     b'[' => state = State::Declaration { depth: depth + 1 },
-                    b']' => {
-                        state = State::Declaration {
-                            depth: depth.saturating_sub(1),
-                        }
-                    }
+                    b']' => state = State::Declaration { depth: depth.saturating_sub(1) },
                     b'>' if depth == 0 => state = State::Text,
                     _ => {}
                 },
@@ -442,16 +376,9 @@ fn parse<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
     }
     match state {
         State::Text => b.finish(line),
-        State::Tag { .. } => {
-            Err(b.err(start_line, "unterminated tag: the file ends before its `>`"))
-        }
-        State::Comment => Err(b.err(
-            start_line,
-            "unterminated comment: the file ends before `-->`",
-        )),
-        State::Instruction => {
-            Err(b.err(start_line, "unterminated processing instruction: no `?>`"))
-        }
+        State::Tag { .. } => Err(b.err(start_line, "unterminated tag: the file ends before its `>`")),
+        State::Comment => Err(b.err(start_line, "unterminated comment: the file ends before `-->`")),
+        State::Instruction => Err(b.err(start_line, "unterminated processing instruction: no `?>`")),
         State::CData => Err(b.err(start_line, "unterminated CDATA section: no `]]>`")),
         State::Declaration { .. } => Err(b.err(start_line, "unterminated declaration: no `>`")),
     }
@@ -521,11 +448,7 @@ mod tests {
             f.paths[0],
             VehiclePath::Samples {
                 times_s: vec![0.0, 1.0, 3.0],
-                points: vec![
-                    Point::new(5.1, -1.6),
-                    Point::new(15.1, -1.6),
-                    Point::new(35.1, -1.6)
-                ]
+                points: vec![Point::new(5.1, -1.6), Point::new(15.1, -1.6), Point::new(35.1, -1.6)]
             }
         );
         assert_eq!(f.paths[1].lifetime_s(), (1.0, 3.0));
@@ -536,14 +459,12 @@ mod tests {
 
     #[test]
     fn entity_decoding() {
-        assert_eq!(
-            decode_entities("a&lt;b&gt;&amp;&quot;&apos;&#65;&#x42;").unwrap(),
-            "a<b>&\"'AB"
-        );
+        assert_eq!(decode_entities("a&lt;b&gt;&amp;&quot;&apos;&#65;&#x42;").unwrap(), "a<b>&\"'AB");
         assert!(decode_entities("&nbsp;").is_err());
         assert!(decode_entities("&amp").is_err());
-        let f = read_str(r#"<fcd-export><timestep time="0"><vehicle id="a&amp;b" x="1" y="2"/></timestep></fcd-export>"#)
-            .unwrap();
+        let f =
+            read_str(r#"<fcd-export><timestep time="0"><vehicle id="a&amp;b" x="1" y="2"/></timestep></fcd-export>"#)
+                .unwrap();
         assert_eq!(f.names, vec!["a&b"]);
     }
 
@@ -553,26 +474,32 @@ mod tests {
 
     #[test]
     fn missing_attributes_name_line() {
-        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"/>\n</timestep>\n</fcd-export>\n");
+        let (l, m) =
+            err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"/>\n</timestep>\n</fcd-export>\n");
         assert_eq!(l, 3);
         assert!(m.contains("`y`"), "{m}");
         let (l, m) = err_line("<fcd-export>\n<timestep>\n</timestep></fcd-export>");
         assert_eq!(l, 2);
         assert!(m.contains("`time`"), "{m}");
-        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n\n<vehicle x=\"1\" y=\"1\"/></timestep></fcd-export>");
+        let (l, m) =
+            err_line("<fcd-export>\n<timestep time=\"0\">\n\n<vehicle x=\"1\" y=\"1\"/></timestep></fcd-export>");
         assert_eq!(l, 4);
         assert!(m.contains("`id`"), "{m}");
     }
 
     #[test]
     fn bad_numbers_name_line_and_attribute() {
-        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1,5\" y=\"1\"/></timestep></fcd-export>");
+        let (l, m) = err_line(
+            "<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1,5\" y=\"1\"/></timestep></fcd-export>",
+        );
         assert_eq!(l, 3);
         assert!(m.contains("`x`") && m.contains("1,5"), "{m}");
         let (l, m) = err_line("<fcd-export>\n<timestep time=\"NaN\">\n</timestep></fcd-export>");
         assert_eq!(l, 2);
         assert!(m.contains("`time`"), "{m}");
-        let (l, _) = err_line("<fcd-export><timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"inf\"/></timestep></fcd-export>");
+        let (l, _) = err_line(
+            "<fcd-export><timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"inf\"/></timestep></fcd-export>",
+        );
         assert_eq!(l, 2);
     }
 
@@ -582,20 +509,19 @@ mod tests {
         assert_eq!(l, 2);
         assert!(m.contains("outside"), "{m}");
         // After a timestep closed, too.
-        let (l, _) = err_line("<fcd-export>\n<timestep time=\"0\"/>\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>\n</fcd-export>");
+        let (l, _) =
+            err_line("<fcd-export>\n<timestep time=\"0\"/>\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>\n</fcd-export>");
         assert_eq!(l, 3);
     }
 
     #[test]
     fn unterminated_constructs() {
         // A tag cut off by the end of the file (a killed simulation).
-        let (l, m) =
-            err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"\n y=\"1\"");
+        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"\n y=\"1\"");
         assert_eq!(l, 3);
         assert!(m.contains("unterminated"), "{m}");
         // `<` inside a tag: the previous tag is missing its `>`.
-        let (l, m) =
-            err_line("<fcd-export>\n<timestep time=\"0\"\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>");
+        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\"\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>");
         assert_eq!(l, 2);
         assert!(m.contains("unterminated"), "{m}");
         // Unterminated attribute value runs to the end of the file.
@@ -605,8 +531,7 @@ mod tests {
         assert_eq!(l, 2);
         assert!(m.contains("comment"), "{m}");
         // Elements left open at the end of the file.
-        let (l, m) =
-            err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>\n");
+        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>\n");
         assert_eq!(l, 2);
         assert!(m.contains("never closed"), "{m}");
     }
@@ -619,9 +544,11 @@ mod tests {
         let (l, m) = err_line("<?xml version=\"1.0\"?>\n<net>\n</net>");
         assert_eq!(l, 2);
         assert!(m.contains("fcd-export"), "{m}");
-        let (l, _) = err_line("<fcd-export>\n<timestep time=\"0\">\n<timestep time=\"1\">\n</timestep></timestep></fcd-export>");
+        let (l, _) =
+            err_line("<fcd-export>\n<timestep time=\"0\">\n<timestep time=\"1\">\n</timestep></timestep></fcd-export>");
         assert_eq!(l, 3);
-        let (l, m) = err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=1 y=\"1\"/></timestep></fcd-export>");
+        let (l, m) =
+            err_line("<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=1 y=\"1\"/></timestep></fcd-export>");
         assert_eq!(l, 3);
         assert!(m.contains("quoted"), "{m}");
         let (l, m) = err_line(
@@ -635,7 +562,9 @@ mod tests {
 
     #[test]
     fn invalid_utf8_in_tag() {
-        let p = temp_xml(b"<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"\xff\" x=\"1\" y=\"1\"/></timestep></fcd-export>");
+        let p = temp_xml(
+            b"<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"\xff\" x=\"1\" y=\"1\"/></timestep></fcd-export>",
+        );
         let r = read(&p);
         let _ = std::fs::remove_file(&p);
         assert_eq!(line_of(r.unwrap_err()).0, 3);
@@ -650,10 +579,7 @@ mod tests {
             "<fcd-export>\n</fcd-export>\n",
             "<fcd-export><timestep time=\"0\"/><timestep time=\"1\"></timestep></fcd-export>",
         ] {
-            assert!(
-                matches!(read_str(text).unwrap_err(), TraceError::Format { .. }),
-                "{text:?}"
-            );
+            assert!(matches!(read_str(text).unwrap_err(), TraceError::Format { .. }), "{text:?}");
         }
     }
 
@@ -669,10 +595,7 @@ mod tests {
 
     #[test]
     fn shipped_sumo_trace() {
-        let p = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../traces/sumo-road.fcd.xml"
-        ));
+        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/sumo-road.fcd.xml"));
         let f = read(p).unwrap();
         // scripts/make-sumo-trace.sh: 120 steps of 1 s on a 3 km two-way road, 2 lanes each way.
         assert_eq!(f.len(), 53);
@@ -685,25 +608,14 @@ mod tests {
             if b < 119.0 {
                 leave_early += 1;
             }
-            let VehiclePath::Samples { points, .. } = path else {
-                panic!("samples expected")
-            };
+            let VehiclePath::Samples { points, .. } = path else { panic!("samples expected") };
             for q in points {
                 assert!((0.0..=3000.0).contains(&q.x), "{q:?}");
                 assert!([-4.8, -1.6, 1.6, 4.8].contains(&q.y), "{q:?}");
             }
         }
         assert_eq!(t_max, 119.0);
-        assert!(
-            leave_early > 0,
-            "some vehicles must cross the road and leave"
-        );
-        assert!(
-            f.paths
-                .iter()
-                .filter(|p| p.position_at(0.0).is_some())
-                .count()
-                < f.len()
-        );
+        assert!(leave_early > 0, "some vehicles must cross the road and leave");
+        assert!(f.paths.iter().filter(|p| p.position_at(0.0).is_some()).count() < f.len());
     }
 }

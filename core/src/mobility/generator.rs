@@ -61,11 +61,7 @@ pub fn generate(cfg: &GeneratorConfig, seed: u64, horizon_s: f64) -> Fleet {
                                 // Distance still to drive is road_m·(1 - u) ∈ (0, road_m]: every initial vehicle is on
                                 // the road at t = 0 (a vehicle drawn exactly at its exit would never exist).
         let remaining_m = road_m * (1.0 - u);
-        let x_m = if sign > 0.0 {
-            road_m - remaining_m
-        } else {
-            remaining_m
-        };
+        let x_m = if sign > 0.0 { road_m - remaining_m } else { remaining_m };
         paths.push(VehiclePath::Linear {
             enter_s: 0.0,
             exit_s: remaining_m / speed_mps,
@@ -94,9 +90,7 @@ pub fn generate(cfg: &GeneratorConfig, seed: u64, horizon_s: f64) -> Fleet {
         }
     }
 
-    let names = (0..paths.len())
-        .map(|i| format!("g{i:0NAME_DIGITS$}"))
-        .collect();
+    let names = (0..paths.len()).map(|i| format!("g{i:0NAME_DIGITS$}")).collect();
     Fleet { paths, names }
 }
 
@@ -122,22 +116,10 @@ mod tests {
         let c = cfg(250, 0.0, true);
         let f = generate(&c, 1, 600.0);
         assert_eq!(f.len(), 250);
-        assert_eq!(
-            f.paths
-                .iter()
-                .filter(|p| p.position_at(0.0).is_some())
-                .count(),
-            250
-        );
+        assert_eq!(f.paths.iter().filter(|p| p.position_at(0.0).is_some()).count(), 250);
         // With arrivals too, exactly the initial vehicles exist at t = 0 (arrivals come later).
         let f = generate(&cfg(40, 2.0, true), 1, 600.0);
-        assert_eq!(
-            f.paths
-                .iter()
-                .filter(|p| p.position_at(0.0).is_some())
-                .count(),
-            40
-        );
+        assert_eq!(f.paths.iter().filter(|p| p.position_at(0.0).is_some()).count(), 40);
     }
 
     #[test]
@@ -147,15 +129,7 @@ mod tests {
         let lanes_y = [1.75, 5.25, -1.75, -5.25];
         let (mut forward, mut backward) = (0, 0);
         for p in &f.paths {
-            let VehiclePath::Linear {
-                enter_s,
-                exit_s,
-                start,
-                velocity_mps,
-            } = *p
-            else {
-                panic!("linear expected")
-            };
+            let VehiclePath::Linear { enter_s, exit_s, start, velocity_mps } = *p else { panic!("linear expected") };
             assert!(lanes_y.contains(&start.y), "{start:?}");
             assert_eq!(velocity_mps.1, 0.0);
             let speed = velocity_mps.0.abs();
@@ -176,9 +150,7 @@ mod tests {
                 assert!((0.0..=3000.0).contains(&q.x), "{q:?} at {t}");
                 assert_eq!(q.y, start.y);
             }
-            let last = p
-                .position_at(exit_s - 1e-9)
-                .expect("alive just before exit");
+            let last = p.position_at(exit_s - 1e-9).expect("alive just before exit");
             assert!(last.x > 3000.0 - 1e-6 || last.x < 1e-6, "{last:?}");
             assert_eq!(p.position_at(exit_s), None);
         }
@@ -190,14 +162,7 @@ mod tests {
         let f = generate(&cfg(0, 0.5, true), 3, 200.0);
         assert!(!f.is_empty());
         for p in &f.paths {
-            let VehiclePath::Linear {
-                start,
-                velocity_mps,
-                ..
-            } = *p
-            else {
-                panic!("linear expected")
-            };
+            let VehiclePath::Linear { start, velocity_mps, .. } = *p else { panic!("linear expected") };
             let expected_x = if velocity_mps.0 > 0.0 { 0.0 } else { 3000.0 };
             assert_eq!(start.x, expected_x);
         }
@@ -212,14 +177,7 @@ mod tests {
     fn one_way_road_uses_positive_lanes_only() {
         let f = generate(&cfg(30, 0.5, false), 5, 200.0);
         for p in &f.paths {
-            let VehiclePath::Linear {
-                start,
-                velocity_mps,
-                ..
-            } = *p
-            else {
-                panic!("linear expected")
-            };
+            let VehiclePath::Linear { start, velocity_mps, .. } = *p else { panic!("linear expected") };
             assert!(velocity_mps.0 > 0.0 && start.y > 0.0);
         }
     }
@@ -231,12 +189,7 @@ mod tests {
         let f = generate(&cfg(0, rate, true), 11, horizon);
         let mean = rate * horizon;
         let dev = (f.len() as f64 - mean).abs();
-        assert!(
-            dev < 5.0 * mean.sqrt(),
-            "{} arrivals, expected {mean} ± {}",
-            f.len(),
-            5.0 * mean.sqrt()
-        );
+        assert!(dev < 5.0 * mean.sqrt(), "{} arrivals, expected {mean} ± {}", f.len(), 5.0 * mean.sqrt());
     }
 
     #[test]

@@ -57,9 +57,10 @@ impl VehiclePath {
     /// First and last instant (seconds) the vehicle exists; used to schedule spawns.
     pub fn lifetime_s(&self) -> (f64, f64) {
         match self {
-            VehiclePath::Samples { times_s, .. } => {
-                (times_s.first().copied().unwrap_or(f64::INFINITY), times_s.last().copied().unwrap_or(f64::NEG_INFINITY))
-            }
+            VehiclePath::Samples { times_s, .. } => (
+                times_s.first().copied().unwrap_or(f64::INFINITY),
+                times_s.last().copied().unwrap_or(f64::NEG_INFINITY),
+            ),
             VehiclePath::Linear { enter_s, exit_s, .. } => (*enter_s, *exit_s),
         }
     }
@@ -131,7 +132,10 @@ mod tests {
 
     #[test]
     fn samples_interpolate_and_bound() {
-        let p = VehiclePath::Samples { times_s: vec![0.0, 1.0, 3.0], points: vec![Point::new(0.0, 0.0), Point::new(10.0, 0.0), Point::new(10.0, 20.0)] };
+        let p = VehiclePath::Samples {
+            times_s: vec![0.0, 1.0, 3.0],
+            points: vec![Point::new(0.0, 0.0), Point::new(10.0, 0.0), Point::new(10.0, 20.0)],
+        };
         assert_eq!(p.position_at(0.5), Some(Point::new(5.0, 0.0)));
         assert_eq!(p.position_at(2.0), Some(Point::new(10.0, 10.0)));
         assert_eq!(p.position_at(3.0), Some(Point::new(10.0, 20.0)));
@@ -141,7 +145,8 @@ mod tests {
 
     #[test]
     fn linear_path() {
-        let p = VehiclePath::Linear { enter_s: 2.0, exit_s: 5.0, start: Point::new(0.0, 1.0), velocity_mps: (10.0, 0.0) };
+        let p =
+            VehiclePath::Linear { enter_s: 2.0, exit_s: 5.0, start: Point::new(0.0, 1.0), velocity_mps: (10.0, 0.0) };
         assert_eq!(p.position_at(1.9), None);
         assert_eq!(p.position_at(4.0), Some(Point::new(20.0, 1.0)));
         assert_eq!(p.position_at(5.0), None);
@@ -149,7 +154,8 @@ mod tests {
 
     #[test]
     fn fleet_sorts_numeric_ids() {
-        let path = VehiclePath::Linear { enter_s: 0.0, exit_s: 1.0, start: Point::new(0.0, 0.0), velocity_mps: (0.0, 0.0) };
+        let path =
+            VehiclePath::Linear { enter_s: 0.0, exit_s: 1.0, start: Point::new(0.0, 0.0), velocity_mps: (0.0, 0.0) };
         let f = Fleet::from_named(vec![("10".into(), path.clone()), ("9".into(), path.clone()), ("0.0".into(), path)]);
         assert_eq!(f.names, vec!["0.0", "9", "10"]);
     }

@@ -116,7 +116,13 @@ mod tests {
         for case in 0..60 {
             let n = rng.gen_range(2..5usize);
             let rsus: Vec<RsuSpec> = (0..n)
-                .map(|i| RsuSpec { id: RsuId(i as u32), pos: Point::new(i as f64 * 800.0, 0.0), cpu_hz: rng.gen_range(2e9..10e9), bandwidth_bps: 100e6, range_m: 500.0 })
+                .map(|i| RsuSpec {
+                    id: RsuId(i as u32),
+                    pos: Point::new(i as f64 * 800.0, 0.0),
+                    cpu_hz: rng.gen_range(2e9..10e9),
+                    bandwidth_bps: 100e6,
+                    range_m: 500.0,
+                })
                 .collect();
             let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz).collect();
             let mut v = 0;
@@ -127,7 +133,12 @@ mod tests {
                             v += 1;
                             let d = rng.gen_range(0.5e6..3e6);
                             UploadedTask {
-                                task: Task { id: TaskId { slot: 0, vehicle: v }, data_bits: d, cycles_per_bit: rng.gen_range(300.0..1500.0), deadline_s: rng.gen_range(0.2..1.0) },
+                                task: Task {
+                                    id: TaskId { slot: 0, vehicle: v },
+                                    data_bits: d,
+                                    cycles_per_bit: rng.gen_range(300.0..1500.0),
+                                    deadline_s: rng.gen_range(0.2..1.0),
+                                },
                                 uploader: RsuId(e as u32),
                                 distance_m: 100.0,
                                 upload_s: d / 100e6,
@@ -138,8 +149,16 @@ mod tests {
                 })
                 .collect();
             let avail = vec![true; n];
-            let p = SlotProblem { rsus: &rsus, free_cpu_hz: &free, available: &avail, wired: WiredLink::default(), allocator: AllocatorKind::Kkt, uploads: &uploads };
-            let mut dec: Vec<Vec<RsuId>> = uploads.iter().enumerate().map(|(e, u)| vec![RsuId(e as u32); u.len()]).collect();
+            let p = SlotProblem {
+                rsus: &rsus,
+                free_cpu_hz: &free,
+                available: &avail,
+                wired: WiredLink::default(),
+                allocator: AllocatorKind::Kkt,
+                uploads: &uploads,
+            };
+            let mut dec: Vec<Vec<RsuId>> =
+                uploads.iter().enumerate().map(|(e, u)| vec![RsuId(e as u32); u.len()]).collect();
             let br = BestResponse::default();
             assert!(br.run(&p, &mut dec), "case {case} did not converge");
             let at_eq = score(&p.evaluate(&dec), n).completed;

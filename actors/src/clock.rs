@@ -1,0 +1,511 @@
+//! The clock actor: owns slot `t`, runs the phases of [`crate::protocol`], supervises the RSU
+//! actors, the VEC POOL and the vehicle actors (it is the root of the supervision tree).
+//!
+//! Supervision: an RSU that fails in phase 0 (the injected crash, `faults.crash_rsu`) is
+//! restarted from its last slot-boundary [`Checkpoint`](crate::rsu::Checkpoint) with the same
+//! policy, and phase 0 is re-sent to it: the slot is redone and the crash counted. A failure
+//! anywhere else (a vehicle, the pool, an RSU in the middle of a slot) cannot be redone without
+//! replaying other actors' random draws, so it ends the run with an error naming the actor —
+//! never a hang and never a silently wrong report.
+
+use crate::protocol::{ClockMsg, PoolMsg, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg};
+use crate::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
+use crate::vehicle::VehicleActor;
+use crate::pool::VecPool;
+use crate::World;
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedSender;
+use vecsim_core::engine::SpawnSchedule;
+use vecsim_core::ids::{RsuId, VehicleId};
+use vecsim_core::mobility::VehiclePath;
+use vecsim_core::outcome::TaskResult;
+use vecsim_core::policy::{Feedback, JointRefiner};
+use vecsim_core::report::SlotReport;
+use vecsim_core::rsu::LoadSummary;
+use vecsim_core::slot::{score, SlotProblem};
+use vecsim_core::task::UploadedTask;
+use vecsim_core::vehicle::Vehicle;
+
+/// What the clock tells the caller.
+pub(crate) enum Event {
+    Slot(SlotReport),
+    Round(RoundOutcome),
+    Done(Result<Finish, String>),
+}
+
+/// Counters of a finished run.
+pub(crate) struct Finish {
+    pub crashes: u64,
+    pub peak_live: usize,
+    pub messages: u64,
+}
+
+pub(crate) struct ClockArgs {
+    pub world: Arc<World>,
+    pub paths: Vec<Arc<VehiclePath>>,
+    pub schedule: SpawnSchedule,
+    pub policies: Vec<PolicyCell>,
+    pub vaults: Vec<Arc<Mutex<Checkpoint>>>,
+    pub refiner: Option<Box<dyn JointRefiner>>,
+    /// Open a VEC POOL round after every `k` slots.
+    pub pool_every: Option<u32>,
+    pub events: UnboundedSender<Event>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Begin,
+    Step,
+    Uploads,
+    Decide,
+    Dispatch,
+    Execute,
+    Feedback,
+    Done,
+}
+
+pub(crate) struct ClockActor;
+
+pub(crate) struct ClockState {
+    a: ClockArgs,
+    me: ActorRef<ClockMsg>,
+    rsus: Vec<ActorRef<RsuMsg>>,
+    rsu_of: HashMap<ActorId, usize>,
+    pool: Option<ActorRef<PoolMsg>>,
+    /// Live vehicle actors: (last slot, id, actor).
+    live: Vec<(u32, VehicleId, ActorRef<VehicleMsg>)>,
+    next_spawn: usize,
+    slot: u32,
+    phase: Phase,
+    pending: usize,
+    ctx: Option<Arc<SlotCtx>>,
+    up: Vec<bool>,
+    // Per-slot buffers, indexed by RSU id.
+    present: u32,
+    results: Vec<TaskResult>,
+    expected_uploads: Vec<u32>,
+    summaries: Vec<LoadSummary>,
+    decisions: Vec<Vec<RsuId>>,
+    uploads: Vec<Vec<UploadedTask>>,
+    batches: Vec<u32>,
+    round: u64,
+    crashes: u64,
+    peak_live: usize,
+    messages: u64,
+}
+
+type R = Result<(), ActorProcessingErr>;
+
+fn send<M: ractor::Message>(to: &ActorRef<M>, m: M) -> R {
+    to.send_message(m).map_err(|e| format!("send to {}: {e}", to.get_id()).into())
+}
+
+impl ClockState {
+    fn n(&self) -> usize {
+        self.rsus.len()
+    }
+
+    fn expect(&mut self, phase: Phase, slot: u32, what: &str) -> R {
+        if self.phase != phase || self.slot != slot {
+            return Err(format!("protocol error: {what} for slot {slot} in phase {:?} of slot {}", self.phase, self.slot).into());
+        }
+        if self.pending == 0 {
+            return Err(format!("protocol error: unexpected {what} in slot {slot}").into());
+        }
+        self.pending -= 1;
+        self.messages += 1;
+        Ok(())
+    }
+
+    fn spawn_rsu(&mut self, e: usize, redo_slot: Option<u32>) -> Result<ActorRef<RsuMsg>, ActorProcessingErr> {
+        let args = RsuArgs {
+            id: RsuId(e as u32),
+            world: self.a.world.clone(),
+            vault: self.a.vaults[e].clone(),
+            policy: self.a.policies[e].clone(),
+            redo_slot,
+            clock: self.me.clone(),
+        };
+        let cell = self.me.get_cell();
+        let fut = Actor::spawn_linked(None, RsuActor, args, cell);
+        // Spawning awaits only the actor's pre_start (a checkpoint clone): no blocking.
+        let r = futures_lite_block(fut)?;
+        Ok(r)
+    }
+
+    /// Phase 0 of slot `self.slot`, or the end of the run.
+    fn begin_slot(&mut self) -> R {
+        let w = self.a.world.clone();
+        if self.slot >= w.clock.slots {
+            self.phase = Phase::Done;
+            return Ok(());
+        }
+        let t = self.slot;
+        self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
+        let n = self.n();
+        self.present = 0;
+        self.results = Vec::new();
+        self.expected_uploads = vec![0; n];
+        self.summaries = vec![LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false }; n];
+        self.decisions = vec![Vec::new(); n];
+        self.uploads = vec![Vec::new(); n];
+        self.batches = vec![0; n];
+        self.phase = Phase::Begin;
+        self.pending = n;
+        for r in &self.rsus {
+            send(r, RsuMsg::Begin { slot: t })?;
+        }
+        self.messages += n as u64;
+        if n == 0 {
+            return Err("a scenario without RSUs cannot run".into());
+        }
+        Ok(())
+    }
+
+    fn close_slot(&mut self) -> R {
+        let t = self.slot;
+        let n = self.n();
+        let mut results = std::mem::take(&mut self.results);
+        results.sort_by_key(|r| r.id);
+        let sc = score(&results, n);
+        let done = t + 1 >= self.a.world.clock.slots;
+        self.phase = Phase::Feedback;
+        self.pending = n;
+        for (e, r) in self.rsus.iter().enumerate() {
+            let fb = Feedback { rsu: RsuId(e as u32), slot: t, reward: sc.rewards[e], potential: sc.potential, completion_rate: sc.rates[e], done };
+            send(r, RsuMsg::Feedback(fb))?;
+        }
+        self.messages += n as u64;
+        let report = SlotReport { slot: t, vehicles: self.present, results, score: sc };
+        self.a.events.send(Event::Slot(report)).map_err(|_| "the caller stopped listening")?;
+        Ok(())
+    }
+}
+
+/// Awaiting a spawn is done with `.await` in the async handlers; this helper only exists so the
+/// synchronous restart path stays short. See [`ClockActor::restart`].
+fn futures_lite_block<F: std::future::Future>(_f: F) -> ! {
+    unreachable!()
+}
+
+impl ClockActor {
+    async fn spawn_rsu(st: &mut ClockState, e: usize, redo_slot: Option<u32>) -> R {
+        let args = RsuArgs {
+            id: RsuId(e as u32),
+            world: st.a.world.clone(),
+            vault: st.a.vaults[e].clone(),
+            policy: st.a.policies[e].clone(),
+            redo_slot,
+            clock: st.me.clone(),
+        };
+        let (r, _) = Actor::spawn_linked(None, RsuActor, args, st.me.get_cell()).await?;
+        st.rsu_of.insert(r.get_id(), e);
+        if e < st.rsus.len() {
+            st.rsus[e] = r;
+        } else {
+            st.rsus.push(r);
+        }
+        Ok(())
+    }
+
+    /// Phase 1: spawn arrivals, step every live vehicle.
+    async fn step_phase(st: &mut ClockState) -> R {
+        let t = st.slot;
+        let w = st.a.world.clone();
+        while let Some(&(first, last, id)) = st.a.schedule.spans.get(st.next_spawn) {
+            if first > t {
+                break;
+            }
+            let v = Vehicle::new(id, st.a.paths[id.index()].clone(), w.scenario.seed);
+            let (r, _) = Actor::spawn_linked(None, VehicleActor, (v, w.clone()), st.me.get_cell()).await?;
+            st.live.push((last, id, r));
+            st.next_spawn += 1;
+        }
+        st.peak_live = st.peak_live.max(st.live.len());
+        let ctx = Arc::new(SlotCtx { slot: t, up: st.up.clone(), rsus: st.rsus.clone(), clock: st.me.clone() });
+        st.ctx = Some(ctx.clone());
+        st.phase = Phase::Step;
+        st.pending = st.live.len();
+        for (_, _, v) in &st.live {
+            send(v, VehicleMsg::Step(ctx.clone()))?;
+        }
+        st.messages += st.live.len() as u64;
+        if st.pending == 0 {
+            Self::uploads_phase(st)?;
+        }
+        Ok(())
+    }
+
+    /// Phase 2: stop leavers, tell each RSU how many uploads to wait for.
+    fn uploads_phase(st: &mut ClockState) -> R {
+        let t = st.slot;
+        st.live.retain(|(last, _, v)| {
+            let keep = *last > t;
+            if !keep {
+                v.stop(None);
+            }
+            keep
+        });
+        st.phase = Phase::Uploads;
+        st.pending = st.n();
+        let ctx = st.ctx.clone().expect("set in phase 1");
+        for (e, r) in st.rsus.iter().enumerate() {
+            send(r, RsuMsg::CloseUploads { expected: st.expected_uploads[e], ctx: ctx.clone() })?;
+        }
+        st.messages += st.n() as u64;
+        Ok(())
+    }
+
+    async fn pool_round(st: &mut ClockState) -> R {
+        let Some(pool) = st.pool.clone() else { return Ok(()) };
+        let round = st.round;
+        st.round += 1;
+        let participants: Vec<u32> = (0..st.n() as u32).collect();
+        let members = st.rsus.iter().map(|r| r.get_derived()).collect();
+        let (tx, rx) = ractor::concurrency::oneshot();
+        send(&pool, PoolMsg::Open { round, participants, members, reply: tx.into() })?;
+        for r in &st.rsus {
+            send(r, RsuMsg::PoolRound { round, pool: pool.clone() })?;
+        }
+        // The clock waits for the pool's answer (no timeout: every participant answers).
+        let outcome = rx.await.map_err(|_| "the VEC POOL dropped a round")?;
+        st.messages += 1 + 3 * st.n() as u64 + 1;
+        st.a.events.send(Event::Round(outcome)).map_err(|_| "the caller stopped listening")?;
+        Ok(())
+    }
+
+    fn abort(st: &mut ClockState, why: String) {
+        if st.phase != Phase::Done {
+            st.phase = Phase::Done;
+            let _ = st.a.events.send(Event::Done(Err(why)));
+            st.me.stop_children(None);
+            st.me.stop(None);
+        }
+    }
+
+    fn finish(st: &mut ClockState) {
+        for (_, _, v) in st.live.drain(..) {
+            v.stop(None);
+        }
+        let f = Finish { crashes: st.crashes, peak_live: st.peak_live, messages: st.messages };
+        let _ = st.a.events.send(Event::Done(Ok(f)));
+        st.me.stop_children(None);
+        st.me.stop(None);
+    }
+}
+
+impl Actor for ClockActor {
+    type Msg = ClockMsg;
+    type State = ClockState;
+    type Arguments = ClockArgs;
+
+    async fn pre_start(&self, me: ActorRef<ClockMsg>, a: ClockArgs) -> Result<ClockState, ActorProcessingErr> {
+        Ok(ClockState {
+            a,
+            me,
+            rsus: Vec::new(),
+            rsu_of: HashMap::new(),
+            pool: None,
+            live: Vec::new(),
+            next_spawn: 0,
+            slot: 0,
+            phase: Phase::Idle,
+            pending: 0,
+            ctx: None,
+            up: Vec::new(),
+            present: 0,
+            results: Vec::new(),
+            expected_uploads: Vec::new(),
+            summaries: Vec::new(),
+            decisions: Vec::new(),
+            uploads: Vec::new(),
+            batches: Vec::new(),
+            round: 0,
+            crashes: 0,
+            peak_live: 0,
+            messages: 0,
+        })
+    }
+
+    async fn handle(&self, _me: ActorRef<ClockMsg>, msg: ClockMsg, st: &mut ClockState) -> R {
+        if st.phase == Phase::Done {
+            return Ok(());
+        }
+        let r = Self::on_msg(st, msg).await;
+        if let Err(e) = r {
+            Self::abort(st, e.to_string());
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(&self, _me: ActorRef<ClockMsg>, evt: SupervisionEvent, st: &mut ClockState) -> R {
+        let SupervisionEvent::ActorFailed(cell, err) = evt else { return Ok(()) };
+        if st.phase == Phase::Done {
+            return Ok(());
+        }
+        let id = cell.get_id();
+        if let Some(e) = st.rsu_of.remove(&id) {
+            if st.phase == Phase::Begin {
+                // The injected crash at the start of the slot: restart from the checkpoint and
+                // redo the slot for this RSU (its `Ready` is still pending).
+                st.crashes += 1;
+                let slot = st.slot;
+                if let Err(err) = Self::spawn_rsu(st, e, Some(slot)).await {
+                    Self::abort(st, format!("cannot restart RSU {e}: {err}"));
+                    return Ok(());
+                }
+                if let Err(err) = send(&st.rsus[e], RsuMsg::Begin { slot }) {
+                    Self::abort(st, err.to_string());
+                }
+                st.messages += 1;
+                return Ok(());
+            }
+            Self::abort(st, format!("RSU {e} failed in phase {:?} of slot {}: {err}", st.phase, st.slot));
+        } else if st.pool.as_ref().is_some_and(|p| p.get_id() == id) {
+            Self::abort(st, format!("the VEC POOL failed: {err}"));
+        } else {
+            Self::abort(st, format!("an actor failed in slot {}: {err}", st.slot));
+        }
+        Ok(())
+    }
+}
+
+impl ClockActor {
+    async fn on_msg(st: &mut ClockState, msg: ClockMsg) -> R {
+        match msg {
+            ClockMsg::Start => {
+                let n = st.a.world.specs.len();
+                for e in 0..n {
+                    Self::spawn_rsu(st, e, None).await?;
+                }
+                if st.a.pool_every.is_some() {
+                    let (p, _) = Actor::spawn_linked(None, VecPool, (), st.me.get_cell()).await?;
+                    st.pool = Some(p);
+                }
+                st.begin_slot()?;
+                if st.phase == Phase::Done {
+                    Self::finish(st);
+                }
+            }
+            ClockMsg::Ready { rsu: _, slot } => {
+                st.expect(Phase::Begin, slot, "Ready")?;
+                if st.pending == 0 {
+                    Self::step_phase(st).await?;
+                }
+            }
+            ClockMsg::Stepped { vehicle: _, slot, what } => {
+                st.expect(Phase::Step, slot, "Stepped")?;
+                match what {
+                    Stepped::Absent => {}
+                    Stepped::Idle => st.present += 1,
+                    Stepped::Ended(r) => {
+                        st.present += 1;
+                        st.results.push(r);
+                    }
+                    Stepped::Uploaded(e) => {
+                        st.present += 1;
+                        st.expected_uploads[e.index()] += 1;
+                        st.messages += 1;
+                    }
+                }
+                if st.pending == 0 {
+                    Self::uploads_phase(st)?;
+                }
+            }
+            ClockMsg::Summary { rsu, summary } => {
+                let slot = st.slot;
+                st.expect(Phase::Uploads, slot, "Summary")?;
+                st.summaries[rsu.index()] = summary;
+                if st.pending == 0 {
+                    let summaries = Arc::new(std::mem::take(&mut st.summaries));
+                    st.summaries = summaries.to_vec();
+                    st.phase = Phase::Decide;
+                    st.pending = st.n();
+                    let send_uploads = st.a.refiner.is_some();
+                    for r in &st.rsus {
+                        send(r, RsuMsg::Decide { summaries: summaries.clone(), send_uploads })?;
+                    }
+                    st.messages += st.n() as u64;
+                }
+            }
+            ClockMsg::Proposal { rsu, decisions, uploads } => {
+                let slot = st.slot;
+                st.expect(Phase::Decide, slot, "Proposal")?;
+                st.decisions[rsu.index()] = decisions;
+                if let Some(u) = uploads {
+                    st.uploads[rsu.index()] = u;
+                }
+                if st.pending == 0 {
+                    let mut refined = false;
+                    if let Some(refiner) = &st.a.refiner {
+                        // The br-ne oracle: global knowledge of the slot, by design.
+                        let w = &*st.a.world;
+                        let free: Vec<f64> = st.summaries.iter().map(|s| s.free_cpu_hz).collect();
+                        let problem = SlotProblem {
+                            rsus: &w.specs,
+                            free_cpu_hz: &free,
+                            available: &st.up,
+                            wired: w.scenario.wired,
+                            allocator: w.scenario.allocation.allocator,
+                            uploads: &st.uploads,
+                        };
+                        refiner.refine(&problem, &mut st.decisions);
+                        refined = true;
+                    }
+                    st.phase = Phase::Dispatch;
+                    st.pending = st.n();
+                    for (e, r) in st.rsus.iter().enumerate() {
+                        let decisions = refined.then(|| std::mem::take(&mut st.decisions[e]));
+                        send(r, RsuMsg::Dispatch { decisions })?;
+                    }
+                    st.messages += st.n() as u64;
+                }
+            }
+            ClockMsg::Dispatched { rsu: _, sent_to, mut lost } => {
+                let slot = st.slot;
+                st.expect(Phase::Dispatch, slot, "Dispatched")?;
+                for d in &sent_to {
+                    st.batches[d.index()] += 1;
+                }
+                st.messages += sent_to.len() as u64;
+                st.results.append(&mut lost);
+                if st.pending == 0 {
+                    st.phase = Phase::Execute;
+                    st.pending = st.n();
+                    for (e, r) in st.rsus.iter().enumerate() {
+                        send(r, RsuMsg::Execute { batches: st.batches[e] })?;
+                    }
+                    st.messages += st.n() as u64;
+                }
+            }
+            ClockMsg::Executed { rsu: _, mut results } => {
+                let slot = st.slot;
+                st.expect(Phase::Execute, slot, "Executed")?;
+                st.results.append(&mut results);
+                if st.pending == 0 {
+                    st.close_slot()?;
+                }
+            }
+            ClockMsg::Closed { rsu: _ } => {
+                let slot = st.slot;
+                st.expect(Phase::Feedback, slot, "Closed")?;
+                if st.pending == 0 {
+                    if let Some(k) = st.a.pool_every {
+                        if k > 0 && (slot + 1) % k == 0 {
+                            Self::pool_round(st).await?;
+                        }
+                    }
+                    st.slot += 1;
+                    st.begin_slot()?;
+                    if st.phase == Phase::Done {
+                        Self::finish(st);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
