@@ -8,10 +8,10 @@
 //! replaying other actors' random draws, so it ends the run with an error naming the actor —
 //! never a hang and never a silently wrong report.
 
+use crate::pool::VecPool;
 use crate::protocol::{ClockMsg, PoolMsg, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg};
 use crate::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
 use crate::vehicle::VehicleActor;
-use crate::pool::VecPool;
 use crate::World;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
@@ -31,6 +31,8 @@ use vecsim_core::vehicle::Vehicle;
 /// What the clock tells the caller.
 pub(crate) enum Event {
     Slot(SlotReport),
+    /// An RSU actor crashed and was restarted in the current slot.
+    Crash,
     Round(RoundOutcome),
     Done(Result<Finish, String>),
 }
@@ -64,6 +66,7 @@ enum Phase {
     Dispatch,
     Execute,
     Feedback,
+    Pool,
     Done,
 }
 
@@ -110,7 +113,11 @@ impl ClockState {
 
     fn expect(&mut self, phase: Phase, slot: u32, what: &str) -> R {
         if self.phase != phase || self.slot != slot {
-            return Err(format!("protocol error: {what} for slot {slot} in phase {:?} of slot {}", self.phase, self.slot).into());
+            return Err(format!(
+                "protocol error: {what} for slot {slot} in phase {:?} of slot {}",
+                self.phase, self.slot
+            )
+            .into());
         }
         if self.pending == 0 {
             return Err(format!("protocol error: unexpected {what} in slot {slot}").into());
@@ -118,22 +125,6 @@ impl ClockState {
         self.pending -= 1;
         self.messages += 1;
         Ok(())
-    }
-
-    fn spawn_rsu(&mut self, e: usize, redo_slot: Option<u32>) -> Result<ActorRef<RsuMsg>, ActorProcessingErr> {
-        let args = RsuArgs {
-            id: RsuId(e as u32),
-            world: self.a.world.clone(),
-            vault: self.a.vaults[e].clone(),
-            policy: self.a.policies[e].clone(),
-            redo_slot,
-            clock: self.me.clone(),
-        };
-        let cell = self.me.get_cell();
-        let fut = Actor::spawn_linked(None, RsuActor, args, cell);
-        // Spawning awaits only the actor's pre_start (a checkpoint clone): no blocking.
-        let r = futures_lite_block(fut)?;
-        Ok(r)
     }
 
     /// Phase 0 of slot `self.slot`, or the end of the run.
@@ -149,7 +140,8 @@ impl ClockState {
         self.present = 0;
         self.results = Vec::new();
         self.expected_uploads = vec![0; n];
-        self.summaries = vec![LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false }; n];
+        self.summaries =
+            vec![LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false }; n];
         self.decisions = vec![Vec::new(); n];
         self.uploads = vec![Vec::new(); n];
         self.batches = vec![0; n];
@@ -175,7 +167,14 @@ impl ClockState {
         self.phase = Phase::Feedback;
         self.pending = n;
         for (e, r) in self.rsus.iter().enumerate() {
-            let fb = Feedback { rsu: RsuId(e as u32), slot: t, reward: sc.rewards[e], potential: sc.potential, completion_rate: sc.rates[e], done };
+            let fb = Feedback {
+                rsu: RsuId(e as u32),
+                slot: t,
+                reward: sc.rewards[e],
+                potential: sc.potential,
+                completion_rate: sc.rates[e],
+                done,
+            };
             send(r, RsuMsg::Feedback(fb))?;
         }
         self.messages += n as u64;
@@ -183,12 +182,6 @@ impl ClockState {
         self.a.events.send(Event::Slot(report)).map_err(|_| "the caller stopped listening")?;
         Ok(())
     }
-}
-
-/// Awaiting a spawn is done with `.await` in the async handlers; this helper only exists so the
-/// synchronous restart path stays short. See [`ClockActor::restart`].
-fn futures_lite_block<F: std::future::Future>(_f: F) -> ! {
-    unreachable!()
 }
 
 impl ClockActor {
@@ -272,8 +265,21 @@ impl ClockActor {
         }
         // The clock waits for the pool's answer (no timeout: every participant answers).
         let outcome = rx.await.map_err(|_| "the VEC POOL dropped a round")?;
-        st.messages += 1 + 3 * st.n() as u64 + 1;
+        st.messages += 2 + 2 * st.n() as u64;
+        // Every member applies the average and says so before the next slot starts.
+        st.phase = Phase::Pool;
+        st.pending = if outcome.global.is_some() { st.n() } else { 0 };
+        st.messages += st.pending as u64;
         st.a.events.send(Event::Round(outcome)).map_err(|_| "the caller stopped listening")?;
+        Ok(())
+    }
+
+    fn next_slot(st: &mut ClockState) -> R {
+        st.slot += 1;
+        st.begin_slot()?;
+        if st.phase == Phase::Done {
+            Self::finish(st);
+        }
         Ok(())
     }
 
@@ -352,6 +358,7 @@ impl Actor for ClockActor {
                 // The injected crash at the start of the slot: restart from the checkpoint and
                 // redo the slot for this RSU (its `Ready` is still pending).
                 st.crashes += 1;
+                let _ = st.a.events.send(Event::Crash);
                 let slot = st.slot;
                 if let Err(err) = Self::spawn_rsu(st, e, Some(slot)).await {
                     Self::abort(st, format!("cannot restart RSU {e}: {err}"));
@@ -498,11 +505,17 @@ impl ClockActor {
                             Self::pool_round(st).await?;
                         }
                     }
-                    st.slot += 1;
-                    st.begin_slot()?;
-                    if st.phase == Phase::Done {
-                        Self::finish(st);
+                    if st.pending == 0 {
+                        Self::next_slot(st)?;
                     }
+                }
+            }
+            ClockMsg::PoolApplied { rsu: _, round: _ } => {
+                let slot = st.slot;
+                st.messages -= 1; // counted when the round closed
+                st.expect(Phase::Pool, slot, "PoolApplied")?;
+                if st.pending == 0 {
+                    Self::next_slot(st)?;
                 }
             }
         }

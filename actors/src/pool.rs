@@ -125,7 +125,12 @@ impl Actor for VecPool {
         Ok(PoolState::default())
     }
 
-    async fn handle(&self, _me: ActorRef<PoolMsg>, msg: PoolMsg, state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<PoolMsg>,
+        msg: PoolMsg,
+        state: &mut PoolState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             PoolMsg::Open { round, mut participants, members, reply } => {
                 if state.open.is_some() {
@@ -148,5 +153,107 @@ impl Actor for VecPool {
                 Self::try_close(state)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_params, encode_params};
+
+    #[test]
+    fn fed_avg_is_the_weighted_mean() {
+        let a = [1.0f32, 2.0];
+        let b = [3.0f32, 6.0];
+        assert_eq!(fed_avg(&[(0.0, &a), (0.0, &b)]).unwrap(), Some(vec![2.0, 4.0]));
+        assert_eq!(fed_avg(&[(1.0, &a), (3.0, &b)]).unwrap(), Some(vec![2.5, 5.0]));
+        assert_eq!(fed_avg(&[]).unwrap(), None);
+        assert!(fed_avg(&[(1.0, &a), (1.0, &[1.0f32][..])]).is_err());
+    }
+
+    /// A member that forwards the broadcast it receives.
+    struct Member;
+    impl Actor for Member {
+        type Msg = PoolGlobal;
+        type State = tokio::sync::mpsc::UnboundedSender<PoolGlobal>;
+        type Arguments = tokio::sync::mpsc::UnboundedSender<PoolGlobal>;
+        async fn pre_start(
+            &self,
+            _: ActorRef<PoolGlobal>,
+            tx: Self::Arguments,
+        ) -> Result<Self::State, ActorProcessingErr> {
+            Ok(tx)
+        }
+        async fn handle(
+            &self,
+            _: ActorRef<PoolGlobal>,
+            g: PoolGlobal,
+            tx: &mut Self::State,
+        ) -> Result<(), ActorProcessingErr> {
+            let _ = tx.send(g);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_round_collects_averages_and_broadcasts_tolerating_skips() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let (pool, h) = Actor::spawn(None, VecPool, ()).await.unwrap();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let (m, mh) = Actor::spawn(None, Member, tx).await.unwrap();
+            // Answers may arrive before the round is opened, and in any order.
+            pool.send_message(PoolMsg::Contribute {
+                round: 0,
+                from: 2,
+                weight: 3.0,
+                extra_latency_s: 0.5,
+                bytes: encode_params(&[3.0, 6.0]),
+            })
+            .unwrap();
+            let (otx, orx) = ractor::concurrency::oneshot();
+            pool.send_message(PoolMsg::Open {
+                round: 0,
+                participants: vec![2, 0, 1],
+                members: vec![m.get_derived()],
+                reply: otx.into(),
+            })
+            .unwrap();
+            pool.send_message(PoolMsg::Skip { round: 0, from: 1 }).unwrap();
+            pool.send_message(PoolMsg::Contribute {
+                round: 0,
+                from: 0,
+                weight: 1.0,
+                extra_latency_s: 0.1,
+                bytes: encode_params(&[1.0, 2.0]),
+            })
+            .unwrap();
+            let o = orx.await.unwrap();
+            assert_eq!(o.contributed, vec![0, 2]);
+            assert_eq!(o.skipped, vec![1]);
+            assert_eq!(o.latency_s, 0.5);
+            assert_eq!(decode_params(o.global.as_ref().unwrap()).unwrap(), vec![2.5, 5.0]);
+            let g = rx.recv().await.unwrap();
+            assert_eq!(g.round, 0);
+            assert_eq!(decode_params(&g.bytes).unwrap(), vec![2.5, 5.0]);
+
+            // A round where everyone skips: no average, nothing broadcast, old model stands.
+            let (otx, orx) = ractor::concurrency::oneshot();
+            pool.send_message(PoolMsg::Open {
+                round: 1,
+                participants: vec![0, 1],
+                members: vec![m.get_derived()],
+                reply: otx.into(),
+            })
+            .unwrap();
+            pool.send_message(PoolMsg::Skip { round: 1, from: 0 }).unwrap();
+            pool.send_message(PoolMsg::Skip { round: 1, from: 1 }).unwrap();
+            let o = orx.await.unwrap();
+            assert_eq!((o.contributed.len(), o.skipped.len(), o.global.is_none()), (0, 2, true));
+            pool.stop(None);
+            m.stop(None);
+            h.await.unwrap();
+            mh.await.unwrap();
+        });
     }
 }

@@ -39,6 +39,7 @@
 //!  (rounds)   Open(round, participants) ─────────────────────────────────────────────▶ collect
 //!                                                       Contribute(bytes) | Skip ───────▶ FedAvg
 //!                                                       ◀─────────────── Global(bytes) broadcast
+//!             ◀──────────────────────────────────────── PoolApplied (when an average came)
 //! ```
 //!
 //! Phase by phase:
@@ -72,7 +73,8 @@
 //! VEC POOL rounds (see [`crate::pool`]) run between slots when the coordinator opens one:
 //! the participants are fixed when the round opens, each participant draws its own fate from
 //! `FaultPlan::pool` with its `(seed, FaultPool, rsu)` stream and sends either its encoded
-//! parameters or an explicit `Skip`, so the pool closes the round by counting answers.
+//! parameters or an explicit `Skip`, so the pool closes the round by counting answers. The clock
+//! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
 use std::sync::Arc;
@@ -169,13 +171,41 @@ impl TryFrom<RsuMsg> for PoolGlobal {
 pub enum ClockMsg {
     /// Starts the episode.
     Start,
-    Ready { rsu: RsuId, slot: u32 },
-    Stepped { vehicle: VehicleId, slot: u32, what: Stepped },
-    Summary { rsu: RsuId, summary: LoadSummary },
-    Proposal { rsu: RsuId, decisions: Vec<RsuId>, uploads: Option<Vec<UploadedTask>> },
-    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult> },
-    Executed { rsu: RsuId, results: Vec<TaskResult> },
-    Closed { rsu: RsuId },
+    Ready {
+        rsu: RsuId,
+        slot: u32,
+    },
+    Stepped {
+        vehicle: VehicleId,
+        slot: u32,
+        what: Stepped,
+    },
+    Summary {
+        rsu: RsuId,
+        summary: LoadSummary,
+    },
+    Proposal {
+        rsu: RsuId,
+        decisions: Vec<RsuId>,
+        uploads: Option<Vec<UploadedTask>>,
+    },
+    Dispatched {
+        rsu: RsuId,
+        sent_to: Vec<RsuId>,
+        lost: Vec<TaskResult>,
+    },
+    Executed {
+        rsu: RsuId,
+        results: Vec<TaskResult>,
+    },
+    Closed {
+        rsu: RsuId,
+    },
+    /// VEC POOL: this RSU applied the broadcast average of `round`.
+    PoolApplied {
+        rsu: RsuId,
+        round: u64,
+    },
 }
 
 /// The outcome of one VEC POOL round.
@@ -198,7 +228,12 @@ pub enum PoolMsg {
     /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
     /// once every participant has contributed or skipped.
     /// `members` receive the average (participants or not: the global model goes to everyone).
-    Open { round: u64, participants: Vec<u32>, members: Vec<DerivedActorRef<PoolGlobal>>, reply: RpcReplyPort<RoundOutcome> },
+    Open {
+        round: u64,
+        participants: Vec<u32>,
+        members: Vec<DerivedActorRef<PoolGlobal>>,
+        reply: RpcReplyPort<RoundOutcome>,
+    },
     /// A participant's parameters (codec-encoded `Vec<f32>`), weighted by its sample count.
     Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
     /// A participant that will not send this round.

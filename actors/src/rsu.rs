@@ -112,7 +112,7 @@ impl RsuState {
             self.a.world.clock.slot_s,
             sc.allocation.allocator,
             sc.allocation.carry_over,
-            ctx.up[self.a.id.index()],
+            &sc.faults,
         );
         self.reply(ClockMsg::Executed { rsu: self.a.id, results })
     }
@@ -196,7 +196,8 @@ impl Actor for RsuActor {
                     st.decisions = d;
                 }
                 let w = &*st.a.world;
-                let (sent, lost) = st.cp.node.dispatch(&st.uploads, &st.decisions, &w.specs, &w.scenario.wired, &w.scenario.faults);
+                let (sent, lost) =
+                    st.cp.node.dispatch(&st.uploads, &st.decisions, &w.specs, &w.scenario.wired, &w.scenario.faults);
                 let mut out: BTreeMap<u32, Vec<ExecTask>> = BTreeMap::new();
                 for s in sent {
                     if s.executor == st.a.id {
@@ -236,9 +237,13 @@ impl Actor for RsuActor {
                 let from = st.a.id.0;
                 let fate = st.a.world.scenario.faults.pool(&mut st.cp.pool_rng);
                 let msg = match (fate, &st.cp.params) {
-                    (Delivery::Delivered { extra_s }, Some((p, samples))) => {
-                        PoolMsg::Contribute { round, from, weight: *samples as f64, extra_latency_s: extra_s, bytes: encode_params(p) }
-                    }
+                    (Delivery::Delivered { extra_s }, Some((p, samples))) => PoolMsg::Contribute {
+                        round,
+                        from,
+                        weight: *samples as f64,
+                        extra_latency_s: extra_s,
+                        bytes: encode_params(p),
+                    },
                     _ => PoolMsg::Skip { round, from },
                 };
                 pool.send_message(msg).map_err(|e| format!("pool round {round}: {e}"))?;
@@ -249,6 +254,7 @@ impl Actor for RsuActor {
                 let samples = st.cp.params.as_ref().map_or(0, |p| p.1);
                 st.cp.params = Some((v, samples));
                 *lock(&st.a.vault) = st.cp.clone();
+                st.reply(ClockMsg::PoolApplied { rsu: st.a.id, round: g.round })?;
             }
         }
         Ok(())

@@ -23,25 +23,38 @@ impl Actor for VehicleActor {
     type State = VehicleState;
     type Arguments = (Vehicle, Arc<World>);
 
-    async fn pre_start(&self, _me: ActorRef<VehicleMsg>, (vehicle, world): Self::Arguments) -> Result<VehicleState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<VehicleMsg>,
+        (vehicle, world): Self::Arguments,
+    ) -> Result<VehicleState, ActorProcessingErr> {
         Ok(VehicleState { vehicle, world })
     }
 
-    async fn handle(&self, _me: ActorRef<VehicleMsg>, msg: VehicleMsg, st: &mut VehicleState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<VehicleMsg>,
+        msg: VehicleMsg,
+        st: &mut VehicleState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             VehicleMsg::Step(ctx) => {
                 let w = &*st.world;
                 let what = match st.vehicle.position(ctx.slot, w.clock.slot_s) {
                     None => Stepped::Absent,
-                    Some(pos) => match st.vehicle.step(ctx.slot, pos, &w.scenario.tasks, &w.specs, &ctx.up, &w.scenario.faults) {
-                        VehicleEmit::Idle => Stepped::Idle,
-                        VehicleEmit::Ended(r) => Stepped::Ended(r),
-                        VehicleEmit::Upload(m) => {
-                            let e = m.rsu;
-                            ctx.rsus[e.index()].send_message(RsuMsg::Upload(m)).map_err(|e| format!("upload: {e}"))?;
-                            Stepped::Uploaded(e)
+                    Some(pos) => {
+                        match st.vehicle.step(ctx.slot, pos, &w.scenario.tasks, &w.specs, &ctx.up, &w.scenario.faults) {
+                            VehicleEmit::Idle => Stepped::Idle,
+                            VehicleEmit::Ended(r) => Stepped::Ended(r),
+                            VehicleEmit::Upload(m) => {
+                                let e = m.rsu;
+                                ctx.rsus[e.index()]
+                                    .send_message(RsuMsg::Upload(m))
+                                    .map_err(|e| format!("upload: {e}"))?;
+                                Stepped::Uploaded(e)
+                            }
                         }
-                    },
+                    }
                 };
                 ctx.clock
                     .send_message(ClockMsg::Stepped { vehicle: st.vehicle.id, slot: ctx.slot, what })

@@ -271,3 +271,65 @@ impl FaultPlan {
         self.crash_rsu.iter().any(|c| c.rsu == rsu.0 && c.slot == slot)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{self, Domain};
+
+    #[test]
+    fn pool_and_pool_round_draw_the_same_numbers() {
+        let plan = FaultPlan {
+            round_dropout: 0.3,
+            loss: LinkLoss { pool: 0.2, ..Default::default() },
+            latency: LinkLatency { pool: Some(Latency::Exponential { mean_s: 0.1 }), ..Default::default() },
+            ..Default::default()
+        };
+        let (mut a, mut b) = (rng::stream(4, Domain::FaultPool, 1), rng::stream(4, Domain::FaultPool, 1));
+        let (mut missed, mut lost) = (0, 0);
+        for _ in 0..2000 {
+            let fate = plan.pool_round(&mut a);
+            let d = plan.pool(&mut b);
+            match fate {
+                PoolFate::MissedRound => {
+                    missed += 1;
+                    assert_eq!(d, Delivery::Lost);
+                }
+                PoolFate::Lost => {
+                    lost += 1;
+                    assert_eq!(d, Delivery::Lost);
+                }
+                PoolFate::Delivered { extra_s } => assert_eq!(d, Delivery::Delivered { extra_s }),
+            }
+        }
+        // About 30 % miss the round, and 20 % of the rest lose the message.
+        assert!((500..700).contains(&missed), "{missed}");
+        assert!((200..370).contains(&lost), "{lost}");
+    }
+
+    #[test]
+    fn outage_windows() {
+        let plan = FaultPlan {
+            rsu_outage: vec![
+                Outage { rsu: 1, from_slot: 3, to_slot: 4 },
+                Outage { rsu: 1, from_slot: 9, to_slot: 9 },
+                Outage { rsu: 2, from_slot: 4, to_slot: 6 },
+            ],
+            ..Default::default()
+        };
+        let up: Vec<bool> = (0..11).map(|t| plan.rsu_up(RsuId(1), t)).collect();
+        assert_eq!(up, [true, true, true, false, false, true, true, true, true, false, true]);
+        assert_eq!(plan.next_down_slot(RsuId(1), 0), Some(3));
+        assert_eq!(plan.next_down_slot(RsuId(1), 5), Some(9));
+        assert_eq!(plan.next_down_slot(RsuId(1), 9), None);
+        assert_eq!(plan.next_down_slot(RsuId(0), 0), None);
+        let down: Vec<u32> = (0..8).map(|t| plan.rsus_down(3, t)).collect();
+        assert_eq!(down, [0, 0, 0, 1, 2, 1, 1, 0]);
+        // An empty plan draws nothing.
+        let mut r = rng::stream(1, Domain::FaultVehicle, 0);
+        let before = r.clone();
+        assert!(!FaultPlan::default().vehicle_drops(&mut r));
+        assert_eq!(FaultPlan::default().upload(&mut r), Delivery::Delivered { extra_s: 0.0 });
+        assert_eq!(r, before);
+    }
+}

@@ -1,1 +1,32 @@
-pub fn _x(){}
+//! # vecsim-learn
+//!
+//! The learning layer: Fed-MADDPG, MADDPG and MASAC policies for the RSUs of a
+//! [`vecsim_core::Scenario`], federated averaging for the VEC POOL, checkpoints, the training
+//! driver and the update-step benchmark. Pure, synchronous and deterministic like the core.
+
+pub mod adam;
+pub mod codec;
+pub mod features;
+pub mod fedavg;
+pub mod gumbel;
+pub mod mlp;
+pub mod nets;
+pub mod replay;
+pub mod learner;
+pub mod maddpg;
+pub mod masac;
+
+pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet};
+
+/// Everything that can go wrong in the learning layer.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    #[error("unknown learner `{0}` (expected fed-maddpg, maddpg or masac)")]
+    UnknownPolicy(String),
+    #[error("the scenario has {scenario} RSUs, {asked} were asked for")]
+    RsuCount { scenario: usize, asked: usize },
+    #[error("invalid learner options: {0}")]
+    Options(String),
+    #[error(transparent)]
+    FedAvg(#[from] fedavg::FedAvgError),
+}

@@ -10,9 +10,9 @@ use vecsim_core::{Engine, Scenario};
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
     /// Which engine drives the model.
-    #[arg(long, value_enum, default_value_t = EngineKind::Sequential)]
+    #[arg(long, value_enum, default_value_t = EngineKind::Actors)]
     pub engine: EngineKind,
-    /// Tokio worker threads for the actor engine.
+    /// Tokio worker threads for the actor engine (the numbers never depend on it).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
 }
@@ -35,7 +35,14 @@ pub fn drive(
     on_slot: &mut dyn FnMut(&SlotReport),
 ) -> anyhow::Result<(RunStats, Vec<Box<dyn Policy>>)> {
     match args.engine {
-        EngineKind::Sequential | EngineKind::Actors => {
+        EngineKind::Actors => {
+            let run = vecsim_actors::run_actors(scenario, fleet, policies, refiner, args.threads.max(1), on_slot)?;
+            if run.crashes > 0 {
+                eprintln!("actors: {} RSU actor crash(es) restarted by the supervisor", run.crashes);
+            }
+            Ok((run.stats, run.policies))
+        }
+        EngineKind::Sequential => {
             let mut engine = Engine::new(scenario, fleet, policies, refiner);
             while !engine.finished() {
                 let r = engine.step();

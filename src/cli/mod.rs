@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod bench;
 mod engine_args;
 mod fault_args;
 mod run;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Scenario files.
     #[command(subcommand)]
     Scenario(scenario_cmd::ScenarioCmd),
+    /// Throughput benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 pub fn main() -> anyhow::Result<ExitCode> {
@@ -57,6 +61,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Slot { file } => slot_cmd::slot(&file),
         Command::Scenario(c) => scenario_cmd::scenario(c),
+        Command::Bench(c) => bench::bench(c),
     }
 }
 

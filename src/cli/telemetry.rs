@@ -12,8 +12,8 @@
 //! and [`set_episode`] are for the training loop, the fault injector and the actor engine.
 //!
 //! Label cardinality is bounded: labels are the RSU (`rsu0`..`rsu{E-1}`, or `none` for tasks that
-//! never reached an RSU), the task outcome (6 values) and the fault kind (a fixed list). There are
-//! no per-vehicle, per-task or RSU-pair labels.
+//! never reached an RSU), the task outcome (6 values) and the fault kind (the fixed list of
+//! [`FaultCounts::by_kind`]). There are no per-vehicle, per-task or RSU-pair labels.
 //!
 //! Wall time is read here only (slot wall time, pacing); nothing read here feeds back into the
 //! model, so pacing and metrics never change a number of the run.
@@ -26,11 +26,13 @@ use super::bad;
 use clap::Args;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use vecsim_core::fault::FaultPlan;
 use vecsim_core::outcome::{DropCause, Outcome};
-use vecsim_core::report::{LatencyHistogram, Percentiles, RunStats, SlotReport};
+use vecsim_core::report::{FaultCounts, LatencyHistogram, Percentiles, RunStats, SlotReport};
 use vecsim_core::Scenario;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -131,7 +133,7 @@ pub const METRICS: &[MetricDoc] = &[
     doc(POTENTIAL, Kind::Gauge, &[], "Potential F^t = sum of the RSU completion rates of the last slot (the system reward)."),
     doc(CUMULATIVE_REWARD, Kind::Gauge, &[], "Cumulative reward: sum of F^t over the episode so far."),
     doc(RSU_REWARD, Kind::Gauge, &["rsu"], "RSU reward r_e^t = F^t - F^t_{-e} of the last slot."),
-    doc(FAULTS, Kind::Counter, &["kind"], "Injected faults by kind: vehicle_dropout, rsu_down, message_lost (tasks dropped by that cause), crash (actor crashes), round_dropout (RSUs missing a federated round)."),
+    doc(FAULTS, Kind::Counter, &["kind"], "Injected faults by kind, as summary.json's `faults`: vehicle_dropout, upload_lost, migration_lost, upload_delayed, migration_delayed, rsu_outage_slot, task_rsu_down, crash, round_dropout."),
     doc(FEDERATED_ROUNDS, Kind::Counter, &[], "Federated aggregation rounds completed by the VEC POOL."),
     doc(FEDERATED_ROUND, Kind::Gauge, &[], "Index of the last federated aggregation round."),
     doc(FEDERATED_PARTICIPANTS, Kind::Gauge, &[], "RSUs that took part in the last federated round."),
@@ -151,8 +153,18 @@ pub const OUTCOMES: [&str; 6] = [
     "dropped_message_lost",
 ];
 
-/// The values of the `kind` label of [`FAULTS`]. Keep it a fixed list (bounded cardinality).
-pub const FAULT_KINDS: [&str; 5] = ["vehicle_dropout", "rsu_down", "message_lost", "crash", "round_dropout"];
+/// The values of the `kind` label of [`FAULTS`]: the kinds of [`FaultCounts::by_kind`], a fixed
+/// list (bounded cardinality).
+pub fn fault_kinds() -> Vec<&'static str> {
+    FaultCounts::default().by_kind().iter().map(|(k, _)| *k).collect()
+}
+
+/// Faults counted into [`FAULTS`] by this process, by kind (for [`reconcile_faults`]).
+static FAULTS_EMITTED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+fn faults_emitted() -> BTreeMap<&'static str, u64> {
+    FAULTS_EMITTED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 /// The `rsu` label of tasks that never reached an RSU.
 pub const NO_RSU: &str = "none";
@@ -201,7 +213,8 @@ pub fn resolve_addr(addr: &str) -> anyhow::Result<SocketAddr> {
 }
 
 /// Installs the Prometheus exporter as the global recorder, serving on `addr` from a background
-/// thread, and describes every metric. The global recorder can be set only once per process:
+/// thread, describes every metric and registers the process-wide series
+/// ([`register_process_metrics`]). The global recorder can be set only once per process:
 /// installing again on the same address is a no-op, on another one an error.
 pub fn install(addr: SocketAddr) -> anyhow::Result<()> {
     let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
@@ -213,6 +226,7 @@ pub fn install(addr: SocketAddr) -> anyhow::Result<()> {
     }
     builder().with_http_listener(addr).install().map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
     describe_all();
+    register_process_metrics();
     *installed = Some(addr);
     Ok(())
 }
@@ -234,9 +248,10 @@ pub fn describe_all() {
 }
 
 /// Registers the metrics that do not depend on the scenario, so that every documented series
-/// exists from the first scrape (dashboards show 0 or NaN rather than "no data").
+/// exists from the first scrape (dashboards show 0 or NaN rather than "no data"). [`install`]
+/// calls it once per process (calling it again would reset the training gauges).
 pub fn register_process_metrics() {
-    for k in FAULT_KINDS {
+    for k in fault_kinds() {
         counter!(FAULTS, "kind" => k).increment(0);
     }
     counter!(SLOTS).increment(0);
@@ -271,13 +286,33 @@ pub fn record_training(episode: u64, critic_loss: f64, actor_loss: f64, steps_pe
     gauge!(UPDATE_STEPS_PER_SECOND).set(steps_per_s);
 }
 
-/// Counts `n` faults of `kind`. Use one of [`FAULT_KINDS`]: `vehicle_dropout`, `rsu_down` and
-/// `message_lost` are counted from task outcomes by [`SlotMetrics::record`]; `crash` (an actor
-/// crashed and was restarted) and `round_dropout` (an RSU missed a federated round) are for the
-/// actor engine and the training code to call. Only fixed names keep the label bounded.
+/// Counts `n` faults of `kind`, one of [`fault_kinds`] (only fixed names keep the label bounded).
+///
+/// [`SlotMetrics::record`] counts the kinds a slot shows (`vehicle_dropout`, `upload_lost`,
+/// `migration_lost`, `upload_delayed`, `migration_delayed`, `task_rsu_down`, and
+/// `rsu_outage_slot` from the fault plan). `crash` (an RSU actor crashed and its supervisor
+/// restarted it) and `round_dropout` (an RSU missed a federated round) are for the actor engine
+/// and the training code to call as they happen; whatever they have not counted by the end of a
+/// run is added by [`Telemetry::finish`] from the run's [`FaultCounts`].
 pub fn record_fault(kind: &'static str, n: u64) {
-    debug_assert!(FAULT_KINDS.contains(&kind), "unknown fault kind `{kind}`");
+    debug_assert!(fault_kinds().contains(&kind), "unknown fault kind `{kind}`");
+    if n == 0 {
+        return;
+    }
     counter!(FAULTS, "kind" => kind).increment(n);
+    *FAULTS_EMITTED.lock().unwrap_or_else(|e| e.into_inner()).entry(kind).or_insert(0) += n;
+}
+
+/// Brings [`FAULTS`] up to a run's own counts: adds, per kind, what `counts` has beyond what was
+/// counted since `since` (a snapshot taken when the run started). Never counts anything twice.
+fn reconcile_faults(counts: &FaultCounts, since: &BTreeMap<&'static str, u64>) {
+    let now = faults_emitted();
+    for (kind, n) in counts.by_kind() {
+        let done = now.get(kind).copied().unwrap_or(0) - since.get(kind).copied().unwrap_or(0);
+        if n > done {
+            record_fault(kind, n - done);
+        }
+    }
 }
 
 /// The number of live vehicle actors (the actor engine's own count; the sequential engine's
@@ -304,6 +339,8 @@ pub fn record_slot_wall_time(seconds: f64) {
 /// Pure bookkeeping: it reads no clock.
 #[derive(Clone, Debug)]
 pub struct SlotMetrics {
+    /// The fault plan, for the RSUs down in each slot.
+    plan: Option<FaultPlan>,
     rsu_labels: Vec<String>,
     uploaded: Vec<u64>,
     completed: Vec<u64>,
@@ -313,10 +350,16 @@ pub struct SlotMetrics {
 impl SlotMetrics {
     /// Registers the per-RSU series of `rsus` RSUs (zero counts, NaN rates).
     pub fn new(rsus: usize) -> SlotMetrics {
-        let mut m =
-            SlotMetrics { rsu_labels: Vec::new(), uploaded: Vec::new(), completed: Vec::new(), cumulative_reward: 0.0 };
+        let mut m = SlotMetrics {
+            plan: None,
+            rsu_labels: Vec::new(),
+            uploaded: Vec::new(),
+            completed: Vec::new(),
+            cumulative_reward: 0.0,
+        };
         m.grow(rsus);
-        for o in OUTCOMES {
+        // A task without an uploader can only be uncovered or dropped before its upload.
+        for o in OUTCOMES.into_iter().filter(|o| *o == "uncovered" || o.starts_with("dropped_")) {
             counter!(TASKS, "rsu" => NO_RSU, "outcome" => o).increment(0);
         }
         gauge!(COMPLETION_RATE).set(f64::NAN);
@@ -326,11 +369,18 @@ impl SlotMetrics {
         m
     }
 
+    /// Counts `rsu_outage_slot` faults from this plan's outage windows.
+    pub fn with_faults(mut self, plan: &FaultPlan) -> SlotMetrics {
+        self.plan = Some(plan.clone());
+        self
+    }
+
     fn grow(&mut self, rsus: usize) {
         while self.rsu_labels.len() < rsus {
             let e = self.rsu_labels.len();
             let label = format!("rsu{e}");
-            for o in OUTCOMES {
+            // An RSU's tasks are never uncovered (that outcome has no RSU).
+            for o in OUTCOMES.into_iter().filter(|o| *o != "uncovered") {
                 counter!(TASKS, "rsu" => label.clone(), "outcome" => o).increment(0);
             }
             counter!(MIGRATIONS, "rsu" => label.clone()).increment(0);
@@ -369,7 +419,6 @@ impl SlotMetrics {
         // Aggregate first, then touch each series once.
         let mut tasks = vec![[0u64; OUTCOMES.len()]; e_count + 1]; // row e_count: no RSU
         let mut migrations = vec![0u64; e_count];
-        let mut faults = [0u64; 3];
         let service = histogram!(SERVICE_TIME);
         for t in &r.results {
             let row = t.uploader.map_or(e_count, |u| u.index());
@@ -381,9 +430,6 @@ impl SlotMetrics {
             }
             if t.executed() && t.service_s.is_finite() {
                 service.record(t.service_s);
-            }
-            if let Outcome::Dropped(c) = t.outcome {
-                faults[c as usize] += 1;
             }
         }
         for (row, counts) in tasks.iter().enumerate() {
@@ -399,11 +445,12 @@ impl SlotMetrics {
                 counter!(MIGRATIONS, "rsu" => self.rsu_labels[e].clone()).increment(n);
             }
         }
-        for c in DropCause::ALL {
-            let n = faults[c as usize];
-            if n > 0 {
-                counter!(FAULTS, "kind" => c.name()).increment(n);
-            }
+        let mut faults = FaultCounts::of_results(&r.results);
+        if let Some(plan) = &self.plan {
+            faults.rsu_outage_slots = plan.rsus_down(e_count, r.slot) as u64;
+        }
+        for (kind, n) in faults.by_kind() {
+            record_fault(kind, n);
         }
 
         // Completion rates over the episode so far, credited to the uploading RSU.
@@ -452,6 +499,8 @@ pub struct Telemetry {
     slot_started: Instant,
     wall: LatencyHistogram,
     metrics: Option<SlotMetrics>,
+    /// [`FAULTS`] counted before this run started.
+    faults_before: BTreeMap<&'static str, u64>,
 }
 
 impl Telemetry {
@@ -465,10 +514,7 @@ impl Telemetry {
             }
             None => None,
         };
-        let metrics = addr.map(|_| {
-            register_process_metrics();
-            SlotMetrics::new(scenario.rsu_count())
-        });
+        let metrics = addr.map(|_| SlotMetrics::new(scenario.rsu_count()).with_faults(&scenario.faults));
         let now = Instant::now();
         Ok(Telemetry {
             addr,
@@ -478,6 +524,7 @@ impl Telemetry {
             slot_started: now,
             wall: LatencyHistogram::default(),
             metrics,
+            faults_before: faults_emitted(),
         })
     }
 
@@ -511,9 +558,13 @@ impl Telemetry {
         &self.wall
     }
 
-    /// Called once after the run: prints the latency percentiles (on stderr, so `--json` output
-    /// stays clean) and keeps serving metrics for `--serve-after` seconds.
+    /// Called once after the run: counts the faults not seen per slot (crashes, round dropouts),
+    /// prints the latency percentiles (on stderr, so `--json` output stays clean) and keeps
+    /// serving metrics for `--serve-after` seconds.
     pub fn finish(self, stats: &RunStats) -> anyhow::Result<()> {
+        if self.metrics.is_some() {
+            reconcile_faults(&stats.fault_counts(), &self.faults_before);
+        }
         eprint!("{}", latency_table(&stats.service_histogram().percentiles(), &self.wall.percentiles()));
         if let (Some(addr), Some(s)) = (self.addr, self.serve_after) {
             if s > 0.0 {
@@ -559,11 +610,14 @@ mod tests {
     /// Slot 4 of a 3-RSU scenario, worked out by hand:
     /// rsu0 uploads 3 (2 completed, one of them migrated to rsu1; 1 missed),
     /// rsu1 uploads 2 (1 completed; 1 migrated to rsu2 and lost on the wire),
-    /// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered and 1 vehicle dropout (no RSU).
+    /// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered, 1 vehicle dropout and 1 upload lost
+    /// (no RSU). Task 0's upload was delayed by an injected 0.05 s.
     fn synthetic_report() -> SlotReport {
         use Outcome::*;
+        let mut delayed = task(0, Some(0), Some(0), 0.1, Completed);
+        delayed.upload_extra_s = 0.05;
         let results = vec![
-            task(0, Some(0), Some(0), 0.1, Completed),
+            delayed,
             task(1, Some(0), Some(1), 0.3, Completed),
             task(2, Some(0), Some(0), 1.5, MissedDeadline),
             task(3, Some(1), Some(1), 0.2, Completed),
@@ -571,9 +625,17 @@ mod tests {
             task(5, Some(2), Some(2), 0.0, Dropped(DropCause::RsuDown)),
             task(6, None, None, 0.0, Dropped(DropCause::VehicleDropout)),
             task(7, Some(1), Some(2), 0.0, Dropped(DropCause::MessageLost)),
+            task(8, None, None, 0.0, Dropped(DropCause::MessageLost)),
         ];
         let score = vecsim_core::slot::score(&results, 3);
         SlotReport { slot: 4, vehicles: 11, results, score }
+    }
+
+    /// A plan with rsu2 down over slots 3..=5 (so in slot 4).
+    fn outage_plan() -> FaultPlan {
+        let mut plan = FaultPlan::default();
+        plan.rsu_outage.push(vecsim_core::fault::Outage { rsu: 2, from_slot: 3, to_slot: 5 });
+        plan
     }
 
     /// Feeds the synthetic slot and one call of every public recording function through a local
@@ -584,7 +646,7 @@ mod tests {
         metrics::with_local_recorder(&recorder, || {
             describe_all();
             register_process_metrics();
-            let mut m = SlotMetrics::new(3);
+            let mut m = SlotMetrics::new(3).with_faults(&outage_plan());
             m.record(&synthetic_report());
             record_slot_wall_time(0.003);
             record_slot_wall_time(0.2);
@@ -683,16 +745,23 @@ mod tests {
         assert_eq!(tasks("rsu2", "completed"), 0.0, "pre-registered at zero");
         assert_eq!(tasks("none", "uncovered"), 1.0);
         assert_eq!(tasks("none", "dropped_vehicle_dropout"), 1.0);
+        assert_eq!(tasks("none", "dropped_message_lost"), 1.0);
         let total: f64 = s.iter().filter(|x| x.0 == TASKS).map(|x| x.2).sum();
-        assert_eq!(total, 8.0, "conservation: every task counted once");
+        assert_eq!(total, 9.0, "conservation: every task counted once");
         assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu0")]), 1.0);
         assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu1")]), 1.0);
         assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu2")]), 0.0);
-        assert_eq!(value(&s, FAULTS, &[("kind", "vehicle_dropout")]), 1.0);
-        assert_eq!(value(&s, FAULTS, &[("kind", "rsu_down")]), 1.0);
-        assert_eq!(value(&s, FAULTS, &[("kind", "message_lost")]), 1.0);
-        assert_eq!(value(&s, FAULTS, &[("kind", "crash")]), 2.0);
-        assert_eq!(value(&s, FAULTS, &[("kind", "round_dropout")]), 1.0);
+        let fault = |k: &str| value(&s, FAULTS, &[("kind", k)]);
+        assert_eq!(fault("vehicle_dropout"), 1.0);
+        assert_eq!(fault("upload_lost"), 1.0);
+        assert_eq!(fault("migration_lost"), 1.0);
+        assert_eq!(fault("upload_delayed"), 1.0);
+        assert_eq!(fault("migration_delayed"), 0.0, "pre-registered at zero");
+        assert_eq!(fault("rsu_outage_slot"), 1.0, "rsu2 down in slot 4");
+        assert_eq!(fault("task_rsu_down"), 1.0);
+        assert_eq!(fault("crash"), 2.0);
+        assert_eq!(fault("round_dropout"), 1.0);
+        assert_eq!(s.iter().filter(|x| x.0 == FAULTS).count(), fault_kinds().len(), "bounded kinds");
         // Rates: rsu0 2/3, rsu1 1/2, rsu2 0/1; overall 3/6.
         assert!((value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu0")]) - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu1")]), 0.5);
@@ -749,6 +818,28 @@ mod tests {
         let t = latency_table(&h.percentiles(), &Percentiles::default());
         for w in ["p50", "p90", "p99", "max", "service time", "slot wall time"] {
             assert!(t.contains(w), "{t}");
+        }
+    }
+
+    #[test]
+    fn docs_table_lists_every_metric_with_type_and_labels() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/monitoring.md");
+        let text = std::fs::read_to_string(path).expect("docs/monitoring.md");
+        let rows: BTreeMap<&str, Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with("| `vecsim_"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                (cells[0].trim_matches('`'), cells)
+            })
+            .collect();
+        assert_eq!(rows.len(), METRICS.len(), "documented rows: {:?}", rows.keys());
+        for m in METRICS {
+            let cells = rows.get(m.name).unwrap_or_else(|| panic!("{} not in docs/monitoring.md", m.name));
+            assert_eq!(cells[1], m.kind.name(), "type of {}", m.name);
+            for l in m.labels {
+                assert!(cells[2].contains(&format!("`{l}`")), "label {l} of {} not documented", m.name);
+            }
         }
     }
 

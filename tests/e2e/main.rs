@@ -2,3 +2,6 @@
 
 mod cli;
 mod common;
+mod determinism;
+mod faults;
+mod monitoring;

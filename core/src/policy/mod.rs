@@ -81,6 +81,17 @@ pub trait Policy: Send {
 
     /// Called once per slot after outcomes are known. Default: nothing to learn.
     fn feedback(&mut self, _fb: &Feedback) {}
+
+    /// Federated learning at the VEC POOL (eq. 26): this RSU's policy-network parameters, flat,
+    /// with its sample count (the weight of the weighted FedAvg option). `None` for policies
+    /// that do not federate (everything but `fed-maddpg`).
+    fn export_params(&self) -> Option<(u64, Vec<f32>)> {
+        None
+    }
+
+    /// Federated learning at the VEC POOL (eq. 28): replaces the policy-network parameters with
+    /// the pool's average. Ignored by policies that do not federate.
+    fn import_params(&mut self, _params: &[f32]) {}
 }
 
 /// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).

@@ -1,0 +1,214 @@
+//! What the networks see: a compact raw observation (stored in the replay buffer) and its
+//! normalised encoding (recomputed when used, so the buffer holds ~100 floats per RSU-slot
+//! instead of tasks x candidates x features).
+//!
+//! Nothing here is sized by the number of tasks or RSUs (SPEC §3): an observation is a *set* of
+//! tasks and a *set* of candidate RSUs, every task is kept (no truncation), and every feature is
+//! scaled to O(1) with the scenario's own ranges (bits ~1e6, Hz ~1e9 would otherwise saturate
+//! the first layer).
+
+use serde::{Deserialize, Serialize};
+use vecsim_core::policy::Observation;
+use vecsim_core::wired::WiredLink;
+use vecsim_core::Scenario;
+
+/// Per-task features: d, c, t, upload fraction of the deadline, slack, V2I distance.
+pub const TASK_F: usize = 6;
+/// Per (task, candidate) features: the candidate's wired distance, free CPU, uploaded load,
+/// uploaded task count, is-self, available; then the predicted migration, execution and service
+/// times over the deadline, and whether the predicted service time meets it.
+pub const PAIR_F: usize = 10;
+/// Pooled summary of the RSU's own tasks: log count, mean d, mean c, mean t.
+pub const SUM_F: usize = 4;
+/// Actor input: one row per (task, candidate).
+pub const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
+/// Critic input: one row per task with the chosen candidate's pair features, plus an own-task
+/// flag (the centralised critic pools over every RSU's tasks).
+pub const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
+
+/// Ratios are clipped here: beyond 4 deadlines late, "late" is all a network needs to know.
+const RATIO_CAP: f32 = 4.0;
+
+/// One RSU's observation at one slot, in SI units, as stored in the replay buffer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawObs {
+    /// Index of the deciding RSU among `cands`.
+    pub self_idx: u32,
+    /// Per task: `[d bits, c cycles/bit, t_k s, upload s, V2I distance m]`.
+    pub tasks: Vec<[f32; 5]>,
+    /// Per candidate RSU: `[wired distance m, free CPU Hz, uploaded load sqrt(cycles), uploaded
+    /// tasks, available 0/1]`.
+    pub cands: Vec<[f32; 5]>,
+}
+
+impl RawObs {
+    pub fn from_observation(obs: &Observation<'_>) -> RawObs {
+        RawObs {
+            self_idx: obs.rsu.0,
+            tasks: obs
+                .tasks
+                .iter()
+                .map(|u| {
+                    [u.task.data_bits as f32, u.task.cycles_per_bit as f32, u.task.deadline_s as f32, u.upload_s as f32, u.distance_m as f32]
+                })
+                .collect(),
+            cands: obs
+                .candidates
+                .iter()
+                .map(|c| [c.distance_m as f32, c.free_cpu_hz as f32, c.uploaded_load as f32, c.uploaded_tasks as f32, if c.available { 1.0 } else { 0.0 }])
+                .collect(),
+        }
+    }
+
+    /// The observation of an RSU that had no uploads this slot (its policy was not asked).
+    pub fn empty(rsu: usize) -> RawObs {
+        RawObs { self_idx: rsu as u32, tasks: Vec::new(), cands: Vec::new() }
+    }
+}
+
+/// Normalisers taken from the scenario, so features are O(1) whatever the units' magnitudes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scales {
+    pub data_bits: f32,
+    pub cycles_per_bit: f32,
+    pub deadline_s: f32,
+    pub range_m: f32,
+    pub wired_m: f32,
+    pub cpu_hz: f32,
+    /// `sqrt(d_max c_max)`, the load of one largest task.
+    pub sqrt_work: f32,
+    pub wired: WiredLink,
+}
+
+impl Scales {
+    pub fn from_scenario(s: &Scenario) -> Scales {
+        let specs = s.rsu_specs();
+        let mut wired_m: f64 = 1.0;
+        for a in &specs {
+            for b in &specs {
+                wired_m = wired_m.max(a.pos.distance(b.pos));
+            }
+        }
+        let data_bits = s.tasks.data_mbit.max * 1e6;
+        let cpb = s.tasks.cycles_per_bit.max;
+        Scales {
+            data_bits: data_bits as f32,
+            cycles_per_bit: cpb as f32,
+            deadline_s: s.tasks.deadline_s.max as f32,
+            range_m: specs.iter().map(|r| r.range_m).fold(1.0, f64::max) as f32,
+            wired_m: wired_m as f32,
+            cpu_hz: specs.iter().map(|r| r.cpu_hz).fold(1.0, f64::max) as f32,
+            sqrt_work: (data_bits * cpb).sqrt().max(1.0) as f32,
+            wired: s.wired,
+        }
+    }
+}
+
+/// An encoded observation: features ready to be laid out as network rows.
+#[derive(Clone, Debug, Default)]
+pub struct Enc {
+    pub n_tasks: usize,
+    pub n_cands: usize,
+    /// `[n_tasks x TASK_F]`.
+    pub task: Vec<f32>,
+    /// `[n_tasks x n_cands x PAIR_F]`.
+    pub pair: Vec<f32>,
+    /// Which candidates may be chosen.
+    pub mask: Vec<bool>,
+    pub summary: [f32; SUM_F],
+}
+
+impl Enc {
+    pub fn pair(&self, k: usize, j: usize) -> &[f32] {
+        let o = (k * self.n_cands + j) * PAIR_F;
+        &self.pair[o..o + PAIR_F]
+    }
+
+    /// Appends the actor rows `[task_k, pair_kj, summary]` for every (k, j).
+    pub fn actor_rows(&self, out: &mut Vec<f32>) {
+        for k in 0..self.n_tasks {
+            for j in 0..self.n_cands {
+                out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
+                out.extend_from_slice(self.pair(k, j));
+                out.extend_from_slice(&self.summary);
+            }
+        }
+    }
+
+    /// Appends one critic row per task: `[task_k, pair_{k,a_k}, summary, own]`.
+    pub fn critic_rows(&self, actions: &[u16], own: bool, out: &mut Vec<f32>) {
+        assert_eq!(actions.len(), self.n_tasks, "one action per task");
+        for (k, &a) in actions.iter().enumerate() {
+            out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
+            out.extend_from_slice(self.pair(k, a as usize));
+            out.extend_from_slice(&self.summary);
+            out.push(if own { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+fn ratio(x: f32, t: f32) -> f32 {
+    if t > 0.0 && x.is_finite() {
+        (x / t).min(RATIO_CAP)
+    } else {
+        RATIO_CAP
+    }
+}
+
+/// Encodes a raw observation. Deterministic: the same input gives the same bits.
+pub fn encode(raw: &RawObs, s: &Scales) -> Enc {
+    let n_t = raw.tasks.len();
+    let n_c = raw.cands.len();
+    let mut task = Vec::with_capacity(n_t * TASK_F);
+    let mut summary = [0.0f32; SUM_F];
+    summary[0] = (1.0 + n_t as f32).ln() / 4.0;
+    for t in &raw.tasks {
+        let [d, c, tk, up, dist] = *t;
+        task.extend_from_slice(&[
+            d / s.data_bits,
+            c / s.cycles_per_bit,
+            tk / s.deadline_s,
+            ratio(up, tk),
+            (tk - up) / s.deadline_s,
+            dist / s.range_m,
+        ]);
+        summary[1] += d / s.data_bits / n_t as f32;
+        summary[2] += c / s.cycles_per_bit / n_t as f32;
+        summary[3] += tk / s.deadline_s / n_t as f32;
+    }
+    let mut pair = Vec::with_capacity(n_t * n_c * PAIR_F);
+    for (k, t) in raw.tasks.iter().enumerate() {
+        let [d, c, tk, up, _] = *t;
+        let work = d * c;
+        let sk = work.sqrt();
+        let _ = k;
+        for (j, cand) in raw.cands.iter().enumerate() {
+            let [wd, free, load, count, avail] = *cand;
+            let is_self = j == raw.self_idx as usize;
+            let w = s.wired.delay_s(d as f64, wd as f64) as f32;
+            // KKT share if the task joins candidate j's uploads (its own load already counts it).
+            let denom = if is_self { load.max(sk) } else { load + sk };
+            let x = if free > 0.0 { sk * denom / free } else { f32::INFINITY };
+            let _ = work;
+            let psi = up + w + x;
+            pair.extend_from_slice(&[
+                wd / s.wired_m,
+                free / s.cpu_hz,
+                (1.0 + load / s.sqrt_work).ln() / 4.0,
+                (1.0 + count).ln() / 4.0,
+                if is_self { 1.0 } else { 0.0 },
+                avail,
+                ratio(w, tk),
+                ratio(x, tk),
+                ratio(psi, tk),
+                if psi <= tk { 1.0 } else { 0.0 },
+            ]);
+        }
+    }
+    let mut mask: Vec<bool> = raw.cands.iter().map(|c| c[4] > 0.5).collect();
+    if !mask.iter().any(|&m| m) && n_c > 0 {
+        // Every candidate down (cannot happen with uploads: the uploader is up). Fall back to self.
+        mask[(raw.self_idx as usize).min(n_c - 1)] = true;
+    }
+    Enc { n_tasks: n_t, n_cands: n_c, task, pair, mask, summary }
+}

@@ -1,0 +1,91 @@
+//! Federated averaging at the VEC POOL (eq. 26–28): the new global policy parameters are the
+//! (weighted) element-wise mean of the parameter vectors that reached the pool this round.
+//!
+//! A participant that missed the round (dropout, lost message, RSU down) is simply absent from
+//! `updates`; the mean is over those present, so it never drags the result towards zero.
+
+/// Why a round could not be averaged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FedAvgError {
+    #[error("no participant reached the pool this round")]
+    Empty,
+    #[error("participant {index} sent {got} parameters, the first sent {expected}")]
+    LengthMismatch { index: usize, expected: usize, got: usize },
+    #[error("participant {index} has weight {weight}; weights must be finite and >= 0 with a positive sum")]
+    BadWeight { index: usize, weight: f64 },
+}
+
+/// `Σ_i w_i θ_i / Σ_i w_i` element-wise, accumulated in f64 in participant order (so the result
+/// does not depend on thread count). Equal weights give the paper's eq. (27); sample counts give
+/// the weighted variant.
+pub fn fed_avg(updates: &[(f64, &[f32])]) -> Result<Vec<f32>, FedAvgError> {
+    let Some(first) = updates.first() else { return Err(FedAvgError::Empty) };
+    let n = first.1.len();
+    let mut total = 0.0;
+    for (index, (w, p)) in updates.iter().enumerate() {
+        if p.len() != n {
+            return Err(FedAvgError::LengthMismatch { index, expected: n, got: p.len() });
+        }
+        if !(w.is_finite() && *w >= 0.0) {
+            return Err(FedAvgError::BadWeight { index, weight: *w });
+        }
+        total += w;
+    }
+    if total <= 0.0 {
+        return Err(FedAvgError::BadWeight { index: 0, weight: first.0 });
+    }
+    let mut acc = vec![0.0f64; n];
+    for (w, p) in updates {
+        let s = w / total;
+        for (a, &x) in acc.iter_mut().zip(p.iter()) {
+            *a += s * x as f64;
+        }
+    }
+    Ok(acc.into_iter().map(|a| a as f32).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equals_the_elementwise_mean() {
+        let a = [1.0f32, 2.0, -3.0];
+        let b = [3.0f32, 6.0, 5.0];
+        let c = [5.0f32, 1.0, 1.0];
+        let avg = fed_avg(&[(1.0, &a), (1.0, &b), (1.0, &c)]).unwrap();
+        for i in 0..3 {
+            let mean = (a[i] + b[i] + c[i]) / 3.0;
+            assert!((avg[i] - mean).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn weighted_mean_by_sample_counts() {
+        let a = [0.0f32, 10.0];
+        let b = [4.0f32, 0.0];
+        let avg = fed_avg(&[(3.0, &a), (1.0, &b)]).unwrap();
+        assert!((avg[0] - 1.0).abs() < 1e-6 && (avg[1] - 7.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_missing_participant_does_not_corrupt_the_round() {
+        let a = [2.0f32, 4.0];
+        let c = [4.0f32, 8.0];
+        // RSU b missed the round: it is absent, not a zero vector.
+        let avg = fed_avg(&[(1.0, &a), (1.0, &c)]).unwrap();
+        assert_eq!(avg, vec![3.0, 6.0]);
+        let single = fed_avg(&[(5.0, &a)]).unwrap();
+        assert_eq!(single, a.to_vec());
+    }
+
+    #[test]
+    fn mismatched_lengths_and_empty_rounds_are_errors() {
+        let a = [1.0f32, 2.0];
+        let b = [1.0f32];
+        assert_eq!(fed_avg(&[(1.0, &a), (1.0, &b)]), Err(FedAvgError::LengthMismatch { index: 1, expected: 2, got: 1 }));
+        assert_eq!(fed_avg(&[]), Err(FedAvgError::Empty));
+        assert!(fed_avg(&[(0.0, &a)]).is_err());
+        assert!(fed_avg(&[(f64::NAN, &a)]).is_err());
+    }
+}

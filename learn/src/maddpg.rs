@@ -1,0 +1,203 @@
+//! The (Fed-)MADDPG update of one agent (Algorithm 1, lines 10–16), shared with MASAC.
+//!
+//! - Critic (eq. 21–23): `Y = Σ_{n<N} γ^n r + γ^N Q⁻(o', μ⁻(o'))`, minimise `mean (Q(o,a) − Y)²`.
+//!   The target policy acts greedily (argmax of the target actor's logits), so the critic only
+//!   ever sees one-hot actions. With a centralised critic, `o'` and `μ⁻` cover every RSU, each
+//!   acting with its own target actor.
+//! - Actor (eq. 24): maximise `Q(o, a)` with `a` the straight-through Gumbel-softmax sample of the
+//!   actor: forward with the hard one-hot, gradient through `softmax((z + g)/τ)`. Only the actor
+//!   takes a step; the critic's parameter gradients are not even computed.
+//! - Targets (eq. 25) are soft-updated by the caller every `t_tg` updates.
+
+use crate::features::Enc;
+use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, softmax_backward};
+use crate::learner::{Minibatch, State};
+use crate::nets::action_grad;
+
+/// One update of agent `e`; returns (critic loss, actor loss).
+pub(crate) fn update(st: &mut State, e: usize, mb: &Minibatch) -> (f32, f32) {
+    let y = targets(st, e, mb, None);
+    let cl = critic_step(st, e, mb, &y);
+    let (al, _) = actor_step(st, e, mb, None);
+    (cl, al)
+}
+
+/// TD targets of eq. (21). `sac_alpha`: MASAC's soft target (next actions sampled from the
+/// current actors, plus `α ·` the mean task entropy of the agent's own policy).
+pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
+    let b_n = mb.ret.len();
+    let mut y = mb.ret.clone();
+    let items: Vec<usize> = (0..b_n).filter(|&b| mb.next[b].is_some()).collect();
+    if items.is_empty() {
+        return y;
+    }
+    let covered = mb.cur[0].len();
+    let central = st.kind.central();
+    let mut next_acts: Vec<Vec<Vec<u16>>> = vec![Vec::with_capacity(covered); items.len()];
+    let mut own_ent = vec![0.0f32; items.len()];
+    let mut rng = st.agents[e].train_rng.clone();
+    for j in 0..covered {
+        let who = if central { j } else { e };
+        let params = if sac_alpha.is_some() {
+            std::mem::take(&mut st.agents[who].actor)
+        } else {
+            std::mem::take(&mut st.agents[who].actor_target)
+        };
+        let encs: Vec<&Enc> = items.iter().map(|&b| &mb.next[b].as_ref().unwrap()[j]).collect();
+        let (acts, ent) = st.next_actions(&params, &encs, sac_alpha.map(|_| &mut rng));
+        if sac_alpha.is_some() {
+            st.agents[who].actor = params;
+        } else {
+            st.agents[who].actor_target = params;
+        }
+        for (i, a) in acts.into_iter().enumerate() {
+            next_acts[i].push(a);
+        }
+        if j == mb.own {
+            own_ent = ent;
+        }
+    }
+    st.agents[e].train_rng = rng;
+    let net = st.critic_net();
+    let ws = &mut st.ws;
+    ws.batch.clear();
+    for (i, &b) in items.iter().enumerate() {
+        let encs = mb.next[b].as_ref().unwrap();
+        let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(&next_acts[i]).map(|(en, a)| (en, a.as_slice())).collect();
+        ws.batch.push(&obs, mb.own);
+    }
+    let q = net.forward(&st.agents[e].critic_target, &ws.batch, &mut ws.critic_ws);
+    for (i, &b) in items.iter().enumerate() {
+        let bonus = sac_alpha.map_or(0.0, |a| a * own_ent[i]);
+        y[b] += mb.disc[b] * (q[i] + bonus);
+    }
+    y
+}
+
+/// Critic step (eq. 22–23) towards `y`; returns the loss before the step.
+pub(crate) fn critic_step(st: &mut State, e: usize, mb: &Minibatch, y: &[f32]) -> f32 {
+    let net = st.critic_net();
+    let ws = &mut st.ws;
+    ws.batch.clear();
+    for (encs, acts) in mb.cur.iter().zip(&mb.cur_act) {
+        let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(acts).map(|(en, a)| (en, a.as_slice())).collect();
+        ws.batch.push(&obs, mb.own);
+    }
+    let agent = &mut st.agents[e];
+    let q = net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
+    let n = y.len() as f32;
+    let mut loss = 0.0f32;
+    let dq: Vec<f32> = q
+        .iter()
+        .zip(y)
+        .map(|(&q, &y)| {
+            loss += (q - y) * (q - y) / n;
+            2.0 * (q - y) / n
+        })
+        .collect();
+    ws.grad.clear();
+    ws.grad.resize(net.num_params(), 0.0);
+    net.backward(&agent.critic, &ws.batch, &mut ws.critic_ws, &dq, Some(&mut ws.grad), None);
+    agent.critic_opt.step(&mut agent.critic, &ws.grad);
+    loss
+}
+
+/// Actor step (eq. 24) through the critic with straight-through Gumbel-softmax actions.
+/// `sac_alpha`: also maximise `α ·` mean task entropy (MASAC). Returns the actor loss and the
+/// per-task (entropy, target entropy) pairs for the temperature step.
+pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
+    let actor_net = st.actor_net();
+    let critic_net = st.critic_net();
+    let inv_tau = 1.0 / st.opts.gumbel_tau;
+    let target_frac = st.opts.sac_target_entropy;
+    let own = mb.own;
+    let ws = &mut st.ws;
+    let agent = &mut st.agents[e];
+    // Actor forward over every own (task, candidate) pair of the batch.
+    ws.rows.clear();
+    let mut total = 0;
+    for encs in &mb.cur {
+        encs[own].actor_rows(&mut ws.rows);
+        total += encs[own].n_tasks * encs[own].n_cands;
+    }
+    actor_net.forward(&agent.actor, &ws.rows, total, &mut ws.actor_acts);
+    let logits = ws.actor_acts.output().to_vec();
+    // Straight-through Gumbel-softmax samples.
+    let mut y_soft = vec![0.0f32; total];
+    let mut hard: Vec<Vec<u16>> = Vec::with_capacity(mb.cur.len());
+    let mut z = Vec::new();
+    let mut off = 0;
+    for encs in &mb.cur {
+        let enc = &encs[own];
+        let nc = enc.n_cands;
+        let mut h = Vec::with_capacity(enc.n_tasks);
+        for _ in 0..enc.n_tasks {
+            z.clear();
+            z.extend(logits[off..off + nc].iter().map(|&l| l + gumbel(&mut agent.train_rng)));
+            masked_softmax(&z, &enc.mask, inv_tau, &mut y_soft[off..off + nc]);
+            h.push(masked_argmax(&y_soft[off..off + nc], &enc.mask).unwrap_or(0) as u16);
+            off += nc;
+        }
+        hard.push(h);
+    }
+    // Critic on (o, a) with the agent's own actions replaced.
+    ws.batch.clear();
+    for (b, encs) in mb.cur.iter().enumerate() {
+        let obs: Vec<(&Enc, &[u16])> = encs
+            .iter()
+            .enumerate()
+            .map(|(j, en)| (en, if j == own { hard[b].as_slice() } else { mb.cur_act[b][j].as_slice() }))
+            .collect();
+        ws.batch.push(&obs, own);
+    }
+    let n = mb.cur.len() as f32;
+    let q = critic_net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
+    let mut loss = -q.iter().sum::<f32>() / n;
+    let dq = vec![-1.0 / n; mb.cur.len()];
+    critic_net.backward(&agent.critic, &ws.batch, &mut ws.critic_ws, &dq, None, Some(&mut ws.dx));
+    // Back to the logits.
+    let mut dlogits = vec![0.0f32; total];
+    let mut off = 0;
+    for (b, encs) in mb.cur.iter().enumerate() {
+        let enc = &encs[own];
+        let nc = enc.n_cands;
+        let (r0, r1) = ws.batch.own[b];
+        action_grad(enc, &ws.dx[r0 * crate::features::CRITIC_IN..r1 * crate::features::CRITIC_IN], &mut ws.da);
+        for k in 0..enc.n_tasks {
+            let s = off + k * nc;
+            softmax_backward(&y_soft[s..s + nc], &ws.da[k * nc..(k + 1) * nc], inv_tau, &mut dlogits[s..s + nc]);
+        }
+        off += enc.n_tasks * nc;
+    }
+    let mut ent = Vec::new();
+    if let Some(alpha) = sac_alpha {
+        let tasks = total_tasks(mb, own) as f32;
+        let mut p = Vec::new();
+        let mut off = 0;
+        let mut hsum = 0.0;
+        for encs in &mb.cur {
+            let enc = &encs[own];
+            let nc = enc.n_cands;
+            p.resize(nc, 0.0);
+            let avail = enc.mask.iter().filter(|&&m| m).count().max(1) as f32;
+            for _ in 0..enc.n_tasks {
+                masked_softmax(&logits[off..off + nc], &enc.mask, 1.0, &mut p);
+                // loss −α·H/tasks: gradient −α/tasks · dH/dz.
+                let h = entropy_and_grad(&p, -alpha / tasks, Some(&mut dlogits[off..off + nc]));
+                hsum += h;
+                ent.push((h, target_frac * avail.ln()));
+                off += nc;
+            }
+        }
+        loss -= alpha * hsum / tasks;
+    }
+    ws.grad.clear();
+    ws.grad.resize(actor_net.num_params(), 0.0);
+    actor_net.backward(&agent.actor, &ws.rows, &mut ws.actor_acts, &dlogits, Some(&mut ws.grad), None);
+    agent.actor_opt.step(&mut agent.actor, &ws.grad);
+    (loss, ent)
+}
+
+fn total_tasks(mb: &Minibatch, own: usize) -> usize {
+    mb.cur.iter().map(|encs| encs[own].n_tasks).sum::<usize>().max(1)
+}

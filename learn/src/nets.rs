@@ -1,0 +1,221 @@
+//! The two networks, built from [`Mlp`]s whose shapes do not depend on how many tasks or RSUs a
+//! slot has (SPEC §3).
+//!
+//! - Actor: one shared MLP scores every (task, candidate RSU) pair from
+//!   `[task features, candidate/pair features, pooled summary of the RSU's tasks]`; a masked
+//!   softmax over the candidates of each task gives the task's policy (down RSUs masked out).
+//! - Critic: a per-task embedding `φ` of `[task, chosen candidate's features, summary, own]`,
+//!   mean-pooled over the task set, then a head `ρ`. The local critic (fed-maddpg) pools the
+//!   RSU's own tasks; the centralised critic (maddpg, masac) additionally pools every RSU's tasks
+//!   and actions in the slot. An empty set pools to zeros (an RSU with no uploads still has a
+//!   value). Hidden sizes default to the reference code's: actor 256-256-256, critic
+//!   512-512 (φ) then 256 (ρ).
+
+use crate::features::{Enc, ACTOR_IN, CRITIC_IN, PAIR_F, TASK_F};
+use crate::mlp::{Acts, Mlp};
+use serde::{Deserialize, Serialize};
+
+/// Hidden layer sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetShape {
+    pub actor_hidden: Vec<usize>,
+    /// φ's layers; the pooled width is the last one.
+    pub critic_embed: Vec<usize>,
+    /// ρ's hidden layers.
+    pub critic_head: Vec<usize>,
+}
+
+impl Default for NetShape {
+    fn default() -> Self {
+        NetShape { actor_hidden: vec![256, 256, 256], critic_embed: vec![512, 512], critic_head: vec![256] }
+    }
+}
+
+impl NetShape {
+    pub fn actor(&self) -> Mlp {
+        let mut d = vec![ACTOR_IN];
+        d.extend(&self.actor_hidden);
+        d.push(1);
+        Mlp::new(&d, false)
+    }
+
+    pub fn critic(&self, central: bool) -> CriticNet {
+        let mut d = vec![CRITIC_IN];
+        d.extend(&self.critic_embed);
+        let phi = Mlp::new(&d, true);
+        let width = *self.critic_embed.last().expect("critic_embed is not empty");
+        let pooled = if central { 2 * width + 2 } else { width + 1 };
+        let mut h = vec![pooled];
+        h.extend(&self.critic_head);
+        h.push(1);
+        CriticNet { phi, rho: Mlp::new(&h, false), central }
+    }
+}
+
+/// A batch of task sets for the critic: rows `[R x CRITIC_IN]` and, per batch item, the row range
+/// of the evaluated RSU's own tasks and of all tasks (equal for the local critic).
+#[derive(Clone, Debug, Default)]
+pub struct SetBatch {
+    pub x: Vec<f32>,
+    pub own: Vec<(usize, usize)>,
+    pub all: Vec<(usize, usize)>,
+}
+
+impl SetBatch {
+    pub fn clear(&mut self) {
+        self.x.clear();
+        self.own.clear();
+        self.all.clear();
+    }
+    pub fn rows(&self) -> usize {
+        self.x.len() / CRITIC_IN
+    }
+    pub fn len(&self) -> usize {
+        self.own.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.own.is_empty()
+    }
+
+    /// Adds one batch item: the observations of the RSUs the critic sees (one for the local
+    /// critic, all for the centralised one) with their actions; `own` indexes the evaluated RSU.
+    pub fn push(&mut self, obs: &[(&Enc, &[u16])], own: usize) {
+        let start = self.rows();
+        let mut own_range = (start, start);
+        for (i, (enc, act)) in obs.iter().enumerate() {
+            let s = self.rows();
+            enc.critic_rows(act, i == own, &mut self.x);
+            if i == own {
+                own_range = (s, self.rows());
+            }
+        }
+        self.own.push(own_range);
+        self.all.push((start, self.rows()));
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticNet {
+    pub phi: Mlp,
+    pub rho: Mlp,
+    pub central: bool,
+}
+
+/// Buffers of one critic pass.
+#[derive(Clone, Debug, Default)]
+pub struct CriticWs {
+    phi: Acts,
+    rho: Acts,
+    pooled: Vec<f32>,
+    dpool: Vec<f32>,
+    dh: Vec<f32>,
+}
+
+impl CriticNet {
+    pub fn num_params(&self) -> usize {
+        self.phi.num_params() + self.rho.num_params()
+    }
+
+    pub fn init<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> Vec<f32> {
+        let mut p = self.phi.init(rng);
+        p.extend(self.rho.init(rng));
+        p
+    }
+
+    fn split<'a>(&self, p: &'a [f32]) -> (&'a [f32], &'a [f32]) {
+        p.split_at(self.phi.num_params())
+    }
+
+    /// Q for each batch item.
+    pub fn forward<'w>(&self, p: &[f32], b: &SetBatch, ws: &'w mut CriticWs) -> &'w [f32] {
+        let (pp, pr) = self.split(p);
+        let w = *self.phi.dims.last().unwrap();
+        self.phi.forward(pp, &b.x, b.rows(), &mut ws.phi);
+        let h = ws.phi.output();
+        let width = self.rho.input();
+        ws.pooled.clear();
+        ws.pooled.resize(b.len() * width, 0.0);
+        for (i, (&(o0, o1), &(a0, a1))) in b.own.iter().zip(&b.all).enumerate() {
+            let dst = &mut ws.pooled[i * width..(i + 1) * width];
+            mean_rows(h, w, o0, o1, &mut dst[..w]);
+            if self.central {
+                mean_rows(h, w, a0, a1, &mut dst[w..2 * w]);
+                dst[2 * w] = (1.0 + (o1 - o0) as f32).ln() / 4.0;
+                dst[2 * w + 1] = (1.0 + (a1 - a0) as f32).ln() / 4.0;
+            } else {
+                dst[w] = (1.0 + (o1 - o0) as f32).ln() / 4.0;
+            }
+        }
+        self.rho.forward(pr, &ws.pooled, b.len(), &mut ws.rho);
+        ws.rho.output()
+    }
+
+    /// Backward of the last [`CriticNet::forward`] given `dq` per item: parameter gradients
+    /// added into `grad` (if any), input gradients `[R x CRITIC_IN]` written into `dx` (if any).
+    pub fn backward(&self, p: &[f32], b: &SetBatch, ws: &mut CriticWs, dq: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>) {
+        let (pp, pr) = self.split(p);
+        let w = *self.phi.dims.last().unwrap();
+        let width = self.rho.input();
+        let (gp, gr) = match grad {
+            Some(g) => {
+                let (a, b) = g.split_at_mut(self.phi.num_params());
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let mut dpool = std::mem::take(&mut ws.dpool);
+        self.rho.backward(pr, &ws.pooled, &mut ws.rho, dq, gr, Some(&mut dpool));
+        ws.dh.clear();
+        ws.dh.resize(b.rows() * w, 0.0);
+        for (i, (&(o0, o1), &(a0, a1))) in b.own.iter().zip(&b.all).enumerate() {
+            let d = &dpool[i * width..(i + 1) * width];
+            spread_rows(&mut ws.dh, w, o0, o1, &d[..w]);
+            if self.central {
+                spread_rows(&mut ws.dh, w, a0, a1, &d[w..2 * w]);
+            }
+        }
+        ws.dpool = dpool;
+        let dh = std::mem::take(&mut ws.dh);
+        self.phi.backward(pp, &b.x, &mut ws.phi, &dh, gp, dx);
+        ws.dh = dh;
+    }
+}
+
+fn mean_rows(h: &[f32], w: usize, r0: usize, r1: usize, dst: &mut [f32]) {
+    dst.fill(0.0);
+    if r1 == r0 {
+        return;
+    }
+    for r in r0..r1 {
+        for (d, &v) in dst.iter_mut().zip(&h[r * w..(r + 1) * w]) {
+            *d += v;
+        }
+    }
+    let inv = 1.0 / (r1 - r0) as f32;
+    dst.iter_mut().for_each(|d| *d *= inv);
+}
+
+fn spread_rows(dh: &mut [f32], w: usize, r0: usize, r1: usize, d: &[f32]) {
+    if r1 == r0 {
+        return;
+    }
+    let inv = 1.0 / (r1 - r0) as f32;
+    for r in r0..r1 {
+        for (x, &v) in dh[r * w..(r + 1) * w].iter_mut().zip(d) {
+            *x += v * inv;
+        }
+    }
+}
+
+/// The gradient reaching the one-hot action `a_kj` of own task k through the critic input:
+/// the chosen candidate's pair features enter linearly as `Σ_j a_kj · pair_kj`, so
+/// `dQ/da_kj = dX[k, pair cols] · pair_kj`. Writes `[n_tasks x n_cands]` into `da`.
+pub fn action_grad(enc: &Enc, dx_rows: &[f32], da: &mut Vec<f32>) {
+    da.clear();
+    for k in 0..enc.n_tasks {
+        let g = &dx_rows[k * CRITIC_IN + TASK_F..k * CRITIC_IN + TASK_F + PAIR_F];
+        for j in 0..enc.n_cands {
+            da.push(g.iter().zip(enc.pair(k, j)).map(|(a, b)| a * b).sum());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `vecsim bench engine SCENARIO`: throughput of the actor engine, of the sequential engine,
+//! and of the bare runtime (the floor), in one run.
+
+use super::{bad, load_scenario};
+use clap::Subcommand;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use vecsim_core::ids::RsuId;
+use vecsim_core::policy::Baseline;
+use vecsim_core::{Engine, Scenario};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Vehicle-slots per second of the actor engine, the sequential engine and bare ractor
+    /// actors exchanging the same number of messages (the floor), plus memory per vehicle actor.
+    Engine {
+        /// Scenario file or preset name (e.g. `large-10k`).
+        scenario: String,
+        /// Number of slots (default: the scenario's).
+        #[arg(long)]
+        slots: Option<u32>,
+        /// Tokio worker threads for the actor engine and the floor.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+pub fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads.max(1)),
+    }
+}
+
+/// Resident set size of this process, bytes (Linux; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn policies(
+    s: &Scenario,
+) -> anyhow::Result<(Vec<Box<dyn vecsim_core::policy::Policy>>, Option<Box<dyn vecsim_core::policy::JointRefiner>>)> {
+    let b =
+        Baseline::parse(&s.policy).ok_or_else(|| bad(format!("bench needs a baseline policy, not `{}`", s.policy)))?;
+    Ok(((0..s.rsu_count() as u32).map(|e| b.build(RsuId(e), s.seed)).collect(), b.refiner()))
+}
+
+fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<ExitCode> {
+    let mut s = load_scenario(name)?;
+    if let Some(n) = slots {
+        s.time.slots = n;
+    }
+    s.validate().map_err(|e| bad(format!("{name}: {e}")))?;
+    let s = Arc::new(s);
+    let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
+    let slots = s.time.slots;
+
+    // The actor engine first, on a fresh heap, sampling RSS as slots close.
+    let (p, r) = policies(&s)?;
+    let fleet_a = fleet.clone();
+    let rss0 = rss_bytes();
+    let mut rss_peak = rss0;
+    let t0 = Instant::now();
+    let run =
+        vecsim_actors::run_actors(s.clone(), fleet_a, p, r, threads, &mut |_| rss_peak = rss_peak.max(rss_bytes()))?;
+    let actors_s = t0.elapsed().as_secs_f64();
+    let vs = run.stats.summary().vehicle_slots;
+
+    // The sequential engine.
+    let (p, r) = policies(&s)?;
+    let t0 = Instant::now();
+    let (seq_stats, _) = Engine::new(s.clone(), fleet, p, r).run();
+    let seq_s = t0.elapsed().as_secs_f64();
+    anyhow::ensure!(seq_stats.summary() == run.stats.summary(), "the engines disagree on {name}");
+
+    // The floor: as many bare actors as vehicle actors at the peak, the same messages per slot.
+    let floor_actors = run.peak_live_vehicles.max(1);
+    let per_slot = run.messages / slots.max(1) as u64;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    let floor_s = rt.block_on(vecsim_actors::floor::floor(floor_actors, per_slot, slots)).as_secs_f64();
+    let floor_vs = floor_actors as f64 * slots as f64;
+
+    let rate = |n: f64, secs: f64| n / secs.max(1e-9);
+    let (ra, rs, rf) = (rate(vs as f64, actors_s), rate(vs as f64, seq_s), rate(floor_vs, floor_s));
+    let per_actor = (rss_peak.saturating_sub(rss0)) as f64 / run.peak_live_vehicles.max(1) as f64;
+    println!(
+        "bench engine {}: {slots} slots, {} RSUs, {vs} vehicle-slots, peak {} live vehicle actors, {threads} worker threads",
+        s.name,
+        s.rsu_count(),
+        run.peak_live_vehicles
+    );
+    println!(
+        "  actors      {:>12.0} vehicle-slots/s  ({actors_s:.2} s, {:.2} messages per vehicle-slot)",
+        ra,
+        run.messages as f64 / vs.max(1) as f64
+    );
+    println!("  sequential  {rs:>12.0} vehicle-slots/s  ({seq_s:.2} s)");
+    println!(
+        "  floor       {rf:>12.0} vehicle-slots/s  ({floor_s:.2} s: {floor_actors} bare ractor actors, {per_slot} messages per slot, empty handlers)"
+    );
+    println!("  actors/floor {:.2}   actors/sequential {:.2}", ra / rf, ra / rs);
+    println!(
+        "  memory      RSS +{:.1} MiB at the peak = {:.2} KiB per live vehicle actor (RSS before the run {:.1} MiB)",
+        (rss_peak.saturating_sub(rss0)) as f64 / 1048576.0,
+        per_actor / 1024.0,
+        rss0 as f64 / 1048576.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
