@@ -100,6 +100,7 @@ pub(crate) struct ClockState {
     messages: u64,
 }
 
+thread_local!{ static PT: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) }; }
 type R = Result<(), ActorProcessingErr>;
 
 fn send<M: ractor::Message>(to: &ActorRef<M>, m: M) -> R {
@@ -112,6 +113,7 @@ impl ClockState {
     }
 
     fn expect(&mut self, phase: Phase, slot: u32, what: &str) -> R {
+        if self.pending == 1 { let now = std::time::Instant::now(); if let Some(t) = PT.with(|c| c.replace(Some(now))) { if self.slot == 20 { eprintln!("{:?} {:?}", self.phase, now - t); } } }
         if self.phase != phase || self.slot != slot {
             return Err(format!(
                 "protocol error: {what} for slot {slot} in phase {:?} of slot {}",
