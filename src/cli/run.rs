@@ -77,7 +77,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let (stats, _policies) =
         engine_args::drive(&a.engine, Arc::new(s), fleet, policies, refiner, &mut |r| telemetry.on_slot(r))?;
     let wall = started.elapsed();
-    telemetry.finish(&stats)?;
     let sum = stats.summary();
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -92,5 +91,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             println!("wrote {}/slots.csv and {}/summary.json", dir.display(), dir.display());
         }
     }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    // Last: prints the latency table and, with --serve-after, keeps serving metrics.
+    telemetry.finish(&stats)?;
     Ok(ExitCode::SUCCESS)
 }
