@@ -100,7 +100,6 @@ pub(crate) struct ClockState {
     messages: u64,
 }
 
-thread_local!{ static PT: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) }; }
 type R = Result<(), ActorProcessingErr>;
 
 fn send<M: ractor::Message>(to: &ActorRef<M>, m: M) -> R {
@@ -113,7 +112,6 @@ impl ClockState {
     }
 
     fn expect(&mut self, phase: Phase, slot: u32, what: &str) -> R {
-        if self.pending == 1 { let now = std::time::Instant::now(); if let Some(t) = PT.with(|c| c.replace(Some(now))) { if self.slot == 20 { eprintln!("{:?} {:?}", self.phase, now - t); } } }
         if self.phase != phase || self.slot != slot {
             return Err(format!(
                 "protocol error: {what} for slot {slot} in phase {:?} of slot {}",
@@ -342,7 +340,11 @@ impl Actor for ClockActor {
         if st.phase == Phase::Done {
             return Ok(());
         }
-        let r = Self::on_msg(st, msg).await;
+        // The hot path (one answer per vehicle per slot) stays out of the big async match.
+        let r = match msg {
+            ClockMsg::Stepped { vehicle: _, slot, what } => Self::on_stepped(st, slot, what),
+            msg => Self::on_msg(st, msg).await,
+        };
         if let Err(e) = r {
             Self::abort(st, e.to_string());
         }
@@ -383,6 +385,27 @@ impl Actor for ClockActor {
 }
 
 impl ClockActor {
+    fn on_stepped(st: &mut ClockState, slot: u32, what: Stepped) -> R {
+        st.expect(Phase::Step, slot, "Stepped")?;
+        match what {
+            Stepped::Absent => {}
+            Stepped::Idle => st.present += 1,
+            Stepped::Ended(r) => {
+                st.present += 1;
+                st.results.push(r);
+            }
+            Stepped::Uploaded(e) => {
+                st.present += 1;
+                st.expected_uploads[e.index()] += 1;
+                st.messages += 1;
+            }
+        }
+        if st.pending == 0 {
+            Self::uploads_phase(st)?;
+        }
+        Ok(())
+    }
+
     async fn on_msg(st: &mut ClockState, msg: ClockMsg) -> R {
         match msg {
             ClockMsg::Start => {
@@ -405,25 +428,7 @@ impl ClockActor {
                     Self::step_phase(st).await?;
                 }
             }
-            ClockMsg::Stepped { vehicle: _, slot, what } => {
-                st.expect(Phase::Step, slot, "Stepped")?;
-                match what {
-                    Stepped::Absent => {}
-                    Stepped::Idle => st.present += 1,
-                    Stepped::Ended(r) => {
-                        st.present += 1;
-                        st.results.push(r);
-                    }
-                    Stepped::Uploaded(e) => {
-                        st.present += 1;
-                        st.expected_uploads[e.index()] += 1;
-                        st.messages += 1;
-                    }
-                }
-                if st.pending == 0 {
-                    Self::uploads_phase(st)?;
-                }
-            }
+            ClockMsg::Stepped { vehicle: _, slot, what } => Self::on_stepped(st, slot, what)?,
             ClockMsg::Summary { rsu, summary } => {
                 let slot = st.slot;
                 st.expect(Phase::Uploads, slot, "Summary")?;

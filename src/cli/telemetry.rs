@@ -4,7 +4,7 @@
 //! Every metric is recorded through the `metrics` facade (`counter!`, `gauge!`, `histogram!`), so
 //! whichever recorder is installed receives it: the Prometheus exporter installed once per process
 //! by [`install`] (or [`Telemetry::start`]), a local recorder in tests, or none (then recording is
-//! a no-op). [`METRICS`] lists every metric with its type, labels and meaning; `docs/monitoring.md`
+//! a no-op). [`METRICS`] lists every metric with its type, labels and meaning; the README
 //! has the same table and the unit tests check the exporter renders each of them.
 //!
 //! Besides the per-slot metrics that [`Telemetry::on_slot`] records, the free functions
@@ -119,7 +119,7 @@ const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], he
     MetricDoc { name, kind, labels, help }
 }
 
-/// Every metric vecsim exports (the table in `docs/monitoring.md`).
+/// Every metric vecsim exports (the table in the README).
 pub const METRICS: &[MetricDoc] = &[
     doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by uploading RSU (`none`: never reached one) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),
@@ -823,8 +823,8 @@ mod tests {
 
     #[test]
     fn docs_table_lists_every_metric_with_type_and_labels() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/monitoring.md");
-        let text = std::fs::read_to_string(path).expect("docs/monitoring.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let text = std::fs::read_to_string(path).expect("README.md");
         let rows: BTreeMap<&str, Vec<&str>> = text
             .lines()
             .filter(|l| l.starts_with("| `vecsim_"))
@@ -835,7 +835,7 @@ mod tests {
             .collect();
         assert_eq!(rows.len(), METRICS.len(), "documented rows: {:?}", rows.keys());
         for m in METRICS {
-            let cells = rows.get(m.name).unwrap_or_else(|| panic!("{} not in docs/monitoring.md", m.name));
+            let cells = rows.get(m.name).unwrap_or_else(|| panic!("{} not in the README's metric table", m.name));
             assert_eq!(cells[1], m.kind.name(), "type of {}", m.name);
             for l in m.labels {
                 assert!(cells[2].contains(&format!("`{l}`")), "label {l} of {} not documented", m.name);
