@@ -164,8 +164,12 @@ impl ClockState {
         results.sort_by_key(|r| r.id);
         let sc = score(&results, n);
         let done = t + 1 >= self.a.world.clock.slots;
+        // Wait for `Closed` only where every policy must have been fed: before a pool round and
+        // after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
+        let round_due = self.a.pool_every.is_some_and(|k| k > 0 && (t + 1) % k == 0);
+        let ack = done || round_due;
         self.phase = Phase::Feedback;
-        self.pending = n;
+        self.pending = if ack { n } else { 0 };
         for (e, r) in self.rsus.iter().enumerate() {
             let fb = Feedback {
                 rsu: RsuId(e as u32),
@@ -175,7 +179,7 @@ impl ClockState {
                 completion_rate: sc.rates[e],
                 done,
             };
-            send(r, RsuMsg::Feedback(fb))?;
+            send(r, RsuMsg::Feedback { fb, ack })?;
         }
         self.messages += n as u64;
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc };
@@ -436,7 +440,8 @@ impl ClockActor {
                 if st.pending == 0 {
                     let summaries = Arc::new(std::mem::take(&mut st.summaries));
                     st.summaries = summaries.to_vec();
-                    st.phase = Phase::Decide;
+                    // Without an oracle the RSUs dispatch right after deciding.
+                    st.phase = if st.a.refiner.is_some() { Phase::Decide } else { Phase::Dispatch };
                     st.pending = st.n();
                     let send_uploads = st.a.refiner.is_some();
                     for r in &st.rsus {
@@ -501,6 +506,9 @@ impl ClockActor {
                 st.results.append(&mut results);
                 if st.pending == 0 {
                     st.close_slot()?;
+                    if st.pending == 0 {
+                        Self::next_slot(st)?;
+                    }
                 }
             }
             ClockMsg::Closed { rsu: _ } => {

@@ -24,9 +24,9 @@
 //!                                                       upload times (eq. 1), load summary
 //!             ◀────────────────────────────────────────  Summary
 //!  3 decide   Decide(all summaries) ──────────────────▶ candidates, policy.decide
-//!             ◀────────────────────────────────────────  Proposal(decisions [+ uploads for br-ne])
-//!             [br-ne: JointRefiner over all proposals]
-//!  4 migrate  Dispatch(final decisions?) ─────────────▶ migrate (eq. 4), wired faults,
+//!             [br-ne only: ◀── Proposal(decisions, uploads); JointRefiner over all proposals;
+//!                          Dispatch(final decisions) ──▶]
+//!  4 migrate                                            migrate (eq. 4), wired faults,
 //!                                                       Migrated(tasks) ──▶ RSU e' (one batch
 //!                                                                           per destination)
 //!             ◀────────────────────────────────────────  Dispatched(destinations, lost tasks)
@@ -35,7 +35,10 @@
 //!             ◀────────────────────────────────────────  Executed(results)
 //!  6 report   score (eq. 7, 18, 19), SlotReport ──▶ run_actors ──▶ on_slot
 //!             Feedback(reward, ...) ──────────────────▶ policy.feedback, slot-boundary checkpoint
-//!             ◀────────────────────────────────────────  Closed
+//!             ◀────────────────────────────────────────  Closed (only before a pool round and
+//!                                                        after the last slot; otherwise the
+//!                                                        next Begin follows at once: FIFO
+//!                                                        from the clock orders them)
 //!  (rounds)   Open(round, participants) ─────────────────────────────────────────────▶ collect
 //!                                                       Contribute(bytes) | Skip ───────▶ FedAvg
 //!                                                       ◀─────────────── Global(bytes) broadcast
@@ -60,7 +63,8 @@
 //! 3. **Decisions.** Every RSU gets everyone's summaries and asks its own policy. With the
 //!    `br-ne` oracle the RSUs also send their uploads, and the clock (an oracle with global
 //!    knowledge, by design) runs the [`JointRefiner`](vecsim_core::policy::JointRefiner) over
-//!    all proposals and sends back the final decisions.
+//!    all proposals and sends back the final decisions. Without an oracle the RSU goes on to
+//!    phase 4 at once (one barrier fewer).
 //! 4. **Wired migrations.** Each RSU applies eq. 4 and its wired-fault stream in task-id order,
 //!    and sends one `Migrated` batch to each other executing RSU that gets tasks; it tells the
 //!    clock where it sent batches, so the clock can tell each RSU how many batches to wait for.
@@ -69,6 +73,10 @@
 //! 6. **Report.** The clock sorts all results by task id, scores the slot, hands the
 //!    [`SlotReport`](vecsim_core::report::SlotReport) to the caller, and sends each RSU its
 //!    feedback; the RSU feeds its policy and stores its checkpoint for the next slot boundary.
+//!    The clock waits for the `Closed` answers only when something must see every policy fed
+//!    (a pool round, the end of the run); otherwise it sends the next `Begin` straight away —
+//!    messages from one sender (the clock) arrive in order, so every RSU feeds its policy and
+//!    checkpoints before it begins the next slot.
 //!
 //! VEC POOL rounds (see [`crate::pool`]) run between slots when the coordinator opens one:
 //! the participants are fixed when the round opens, each participant draws its own fate from
@@ -127,7 +135,9 @@ pub enum RsuMsg {
     Upload(UploadMsg),
     /// Phase 2: how many uploads to wait for, and the slot's context.
     CloseUploads { expected: u32, ctx: Arc<SlotCtx> },
-    /// Phase 3: everyone's public summaries; `send_uploads` when the oracle refines.
+    /// Phase 3: everyone's public summaries. `send_uploads` when the oracle refines (the RSU
+    /// answers `Proposal` and waits for `Dispatch`); otherwise the RSU goes straight on to
+    /// phase 4 and answers `Dispatched`.
     Decide { summaries: Arc<Vec<LoadSummary>>, send_uploads: bool },
     /// Phase 4: go ahead, with the refined decisions if the oracle changed them.
     Dispatch { decisions: Option<Vec<RsuId>> },
@@ -136,7 +146,7 @@ pub enum RsuMsg {
     /// Phase 5: how many `Migrated` batches to wait for.
     Execute { batches: u32 },
     /// Phase 6.
-    Feedback(Feedback),
+    Feedback { fb: Feedback, ack: bool },
     /// VEC POOL: contribute to round `round` (or skip it, by this RSU's own fault draw).
     PoolRound { round: u64, pool: ActorRef<PoolMsg> },
     /// VEC POOL: the averaged parameters of a round.

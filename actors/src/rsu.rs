@@ -96,6 +96,30 @@ impl RsuState {
         self.reply(ClockMsg::Summary { rsu: self.a.id, summary })
     }
 
+    /// Phase 4: migrate over the wire, one batch per destination RSU.
+    fn dispatch(&mut self) -> Result<(), ActorProcessingErr> {
+        let ctx = self.ctx()?.clone();
+        let w = &*self.a.world;
+        let (sent, lost) =
+            self.cp.node.dispatch(&self.uploads, &self.decisions, &w.specs, &w.scenario.wired, &w.scenario.faults);
+        let mut out: BTreeMap<u32, Vec<ExecTask>> = BTreeMap::new();
+        for s in sent {
+            if s.executor == self.a.id {
+                self.incoming.push(s);
+            } else {
+                out.entry(s.executor.0).or_default().push(s);
+            }
+        }
+        let mut sent_to = Vec::with_capacity(out.len());
+        for (dest, tasks) in out {
+            ctx.rsus[dest as usize]
+                .send_message(RsuMsg::Migrated { from: self.a.id, tasks })
+                .map_err(|e| format!("wired migration to RSU {dest}: {e}"))?;
+            sent_to.push(RsuId(dest));
+        }
+        self.reply(ClockMsg::Dispatched { rsu: self.a.id, sent_to, lost })
+    }
+
     /// Phase 5 closes for this RSU once the clock's count and the batches are all in.
     fn try_execute(&mut self) -> Result<(), ActorProcessingErr> {
         if self.expected_batches != Some(self.batches_in) {
@@ -187,33 +211,18 @@ impl Actor for RsuActor {
                     check_decisions(policy.name(), st.a.id, st.uploads.len(), n, &d);
                     d
                 };
-                let uploads = send_uploads.then(|| st.uploads.clone());
-                st.reply(ClockMsg::Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads })?;
+                if send_uploads {
+                    let uploads = Some(st.uploads.clone());
+                    st.reply(ClockMsg::Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads })?;
+                } else {
+                    st.dispatch()?;
+                }
             }
             RsuMsg::Dispatch { decisions } => {
-                let ctx = st.ctx()?.clone();
                 if let Some(d) = decisions {
                     st.decisions = d;
                 }
-                let w = &*st.a.world;
-                let (sent, lost) =
-                    st.cp.node.dispatch(&st.uploads, &st.decisions, &w.specs, &w.scenario.wired, &w.scenario.faults);
-                let mut out: BTreeMap<u32, Vec<ExecTask>> = BTreeMap::new();
-                for s in sent {
-                    if s.executor == st.a.id {
-                        st.incoming.push(s);
-                    } else {
-                        out.entry(s.executor.0).or_default().push(s);
-                    }
-                }
-                let mut sent_to = Vec::with_capacity(out.len());
-                for (dest, tasks) in out {
-                    ctx.rsus[dest as usize]
-                        .send_message(RsuMsg::Migrated { from: st.a.id, tasks })
-                        .map_err(|e| format!("wired migration to RSU {dest}: {e}"))?;
-                    sent_to.push(RsuId(dest));
-                }
-                st.reply(ClockMsg::Dispatched { rsu: st.a.id, sent_to, lost })?;
+                st.dispatch()?;
             }
             RsuMsg::Migrated { from: _, mut tasks } => {
                 st.incoming.append(&mut tasks);
@@ -224,14 +233,16 @@ impl Actor for RsuActor {
                 st.expected_batches = Some(batches);
                 st.try_execute()?;
             }
-            RsuMsg::Feedback(fb) => {
+            RsuMsg::Feedback { fb, ack } => {
                 if let Some(p) = lock(&st.a.policy).as_mut() {
                     p.feedback(&fb);
                 }
                 st.ctx = None;
                 // Only the node changes during a slot (pool state is stored by pool messages).
                 lock(&st.a.vault).node = st.cp.node.clone();
-                st.reply(ClockMsg::Closed { rsu: st.a.id })?;
+                if ack {
+                    st.reply(ClockMsg::Closed { rsu: st.a.id })?;
+                }
             }
             RsuMsg::PoolRound { round, pool } => {
                 let from = st.a.id.0;

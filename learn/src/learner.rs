@@ -87,6 +87,18 @@ pub struct LearnerOptions {
     /// MASAC: initial temperature α and target entropy as a fraction of `ln(#available RSUs)`.
     pub sac_init_alpha: f32,
     pub sac_target_entropy: f32,
+    /// What each RSU learns from.
+    pub reward: RewardSignal,
+}
+
+/// The reward an RSU's learner maximises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RewardSignal {
+    /// `r_e^t = F^t − F^t_{−e}` (eq. 19), the paper's choice.
+    #[default]
+    Marginal,
+    /// The system reward `F^t` (eq. 18), shared by every RSU (fully cooperative extension).
+    System,
 }
 
 impl Default for LearnerOptions {
@@ -99,6 +111,7 @@ impl Default for LearnerOptions {
             gumbel_tau: 1.0,
             sac_init_alpha: 0.05,
             sac_target_entropy: 0.5,
+            reward: RewardSignal::Marginal,
         }
     }
 }
@@ -193,9 +206,10 @@ impl State {
         let critic = opts.shape.critic(kind.central());
         let agents = (0..rsus)
             .map(|e| {
-                let mut init = rng::stream(seed, Domain::Learner, e as u64);
-                let a = actor.init(&mut init);
-                let c = critic.init(&mut init);
+                // Fed-MADDPG starts every actor from one common initialisation, as FedAvg assumes
+                // (averaging independently initialised networks mixes unrelated features).
+                let a = actor.init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e as u64 }));
+                let c = critic.init(&mut rng::stream(seed, Domain::Learner, (3 << 32) | e as u64));
                 Agent {
                     actor_target: a.clone(),
                     critic_target: c.clone(),
@@ -311,7 +325,10 @@ impl State {
 
     pub fn feedback(&mut self, fb: &Feedback) {
         let e = fb.rsu.index();
-        self.rewards[e] = fb.reward as f32;
+        self.rewards[e] = match self.opts.reward {
+            RewardSignal::Marginal => fb.reward as f32,
+            RewardSignal::System => fb.potential as f32,
+        };
         self.arrived[e] = true;
         self.slot_done |= fb.done;
         if self.arrived.iter().all(|&a| a) {
@@ -398,6 +415,15 @@ impl State {
         self.losses.actor += al as f64;
         self.losses.count += 1;
         true
+    }
+
+    /// A minibatch for agent `e` drawn with its training stream (tests).
+    #[cfg(test)]
+    pub(crate) fn test_minibatch(&mut self, e: usize) -> Option<Minibatch> {
+        let (bi, own) = self.buffer_of(e);
+        let (n, gamma, batch) = (self.cfg.n_step, self.cfg.gamma as f32, self.cfg.batch_size);
+        let samples = self.replays[bi].sample(own, batch, n, gamma, &mut self.agents[e].train_rng);
+        (!samples.is_empty()).then(|| self.minibatch(bi, own, &samples))
     }
 
     fn minibatch(&self, bi: usize, own: usize, samples: &[NStep]) -> Minibatch {

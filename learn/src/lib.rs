@@ -5,6 +5,7 @@
 //! driver and the update-step benchmark. Pure, synchronous and deterministic like the core.
 
 pub mod adam;
+pub mod bench;
 pub mod codec;
 pub mod features;
 pub mod fedavg;
@@ -12,11 +13,18 @@ pub mod gumbel;
 pub mod mlp;
 pub mod nets;
 pub mod replay;
+pub mod checkpoint;
 pub mod learner;
+pub mod train;
+
+#[cfg(test)]
+mod tests;
 pub mod maddpg;
 pub mod masac;
 
-pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet};
+pub use bench::bench_train_step;
+pub use train::{evaluate, load_policies, train, TrainConfig, TrainError};
+pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 
 /// Everything that can go wrong in the learning layer.
 #[derive(Debug, thiserror::Error)]

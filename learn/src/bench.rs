@@ -1,0 +1,166 @@
+//! `vecsim bench train-step`: update-steps/s of one full MADDPG update of every agent with the
+//! anchor's flat shapes (`../shared/anchors/maddpg_step_torch.py`): per agent, a critic step
+//! towards `r + 0.99·Q⁻(o', softmax(μ⁻(o')))`, an actor step through the centralised critic with
+//! a straight-through Gumbel-softmax action, and a soft update of both targets (τ = 0.01).
+//!
+//! It runs on the learners' own code: the same [`Mlp`] forward/backward, [`Adam`],
+//! [`soft_update`] and Gumbel/softmax routines the learners use; only the batch layout differs
+//! (flat `[obs…, act…]` rows instead of the learners' per-task sets). One difference from the
+//! anchor, by design: the actor step does not compute the critic's parameter gradients (PyTorch
+//! computes and then discards them); the learners skip them too.
+
+use crate::adam::{soft_update, Adam};
+use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
+use crate::mlp::{set_threads, Acts, Mlp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+struct AgentNets {
+    actor: Vec<f32>,
+    actor_t: Vec<f32>,
+    critic: Vec<f32>,
+    critic_t: Vec<f32>,
+    aopt: Adam,
+    copt: Adam,
+}
+
+/// Update-steps/s (all `agents` updated once per step) over `steps` timed steps after 3 warm-up
+/// steps, with 2 threads for large products. Shapes: actor `obs → 256-256-256 → act`,
+/// centralised critic `agents·(obs+act) → 512-512-256 → 1`.
+pub fn bench_train_step(obs: usize, act: usize, agents: usize, batch: usize, steps: usize) -> f64 {
+    bench_train_step_threads(obs, act, agents, batch, steps, 2)
+}
+
+pub fn bench_train_step_threads(obs: usize, act: usize, agents: usize, batch: usize, steps: usize, threads: usize) -> f64 {
+    let prev = crate::mlp::threads();
+    set_threads(threads);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let actor = Mlp::new(&[obs, 256, 256, 256, act], false);
+    let xin = agents * (obs + act);
+    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false);
+    let mut nets: Vec<AgentNets> = (0..agents)
+        .map(|_| {
+            let a = actor.init(&mut rng);
+            let c = critic.init(&mut rng);
+            AgentNets { actor_t: a.clone(), critic_t: c.clone(), aopt: Adam::new(a.len(), 1e-5), copt: Adam::new(c.len(), 1e-4), actor: a, critic: c }
+        })
+        .collect();
+    let mut randn = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect() };
+    let o = randn(batch * agents * obs); // [B x E x obs]
+    let a = randn(batch * agents * act);
+    let r = randn(batch * agents);
+    let o2 = randn(batch * agents * obs);
+    let mut st = Bench { actor, critic, batch, agents, obs, act, acts_a: Acts::default(), acts_c: Acts::default(), rng: ChaCha8Rng::seed_from_u64(1) };
+    for _ in 0..3 {
+        st.step(&mut nets, &o, &a, &r, &o2);
+    }
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        st.step(&mut nets, &o, &a, &r, &o2);
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    set_threads(prev);
+    steps as f64 / dt
+}
+
+struct Bench {
+    actor: Mlp,
+    critic: Mlp,
+    batch: usize,
+    agents: usize,
+    obs: usize,
+    act: usize,
+    acts_a: Acts,
+    acts_c: Acts,
+    rng: ChaCha8Rng,
+}
+
+impl Bench {
+    /// Rows of agent `j`'s observations `[B x obs]`.
+    fn obs_of(&self, o: &[f32], j: usize) -> Vec<f32> {
+        let (e, d) = (self.agents, self.obs);
+        (0..self.batch).flat_map(|b| o[(b * e + j) * d..(b * e + j + 1) * d].iter().copied()).collect()
+    }
+
+    /// Critic input rows `[B x E(obs+act)]` from `[B x E x obs]` and `[B x E x act]`.
+    fn joint(&self, o: &[f32], a: &[f32]) -> Vec<f32> {
+        let (e, d, k) = (self.agents, self.obs, self.act);
+        let mut x = Vec::with_capacity(self.batch * e * (d + k));
+        for b in 0..self.batch {
+            x.extend_from_slice(&o[b * e * d..(b + 1) * e * d]);
+            x.extend_from_slice(&a[b * e * k..(b + 1) * e * k]);
+        }
+        x
+    }
+
+    fn step(&mut self, nets: &mut [AgentNets], o: &[f32], a: &[f32], r: &[f32], o2: &[f32]) {
+        let (bn, e, d, k) = (self.batch, self.agents, self.obs, self.act);
+        let mask = vec![true; k];
+        // Target actions of every agent on o'.
+        let mut a2 = vec![0.0f32; bn * e * k];
+        for (j, n) in nets.iter().enumerate() {
+            let oj = self.obs_of(o2, j);
+            self.actor.forward(&n.actor_t, &oj, bn, &mut self.acts_a);
+            let lg = self.acts_a.output();
+            for b in 0..bn {
+                masked_softmax(&lg[b * k..(b + 1) * k], &mask, 1.0, &mut a2[(b * e + j) * k..(b * e + j + 1) * k]);
+            }
+        }
+        let x2 = self.joint(o2, &a2);
+        let x = self.joint(o, a);
+        let xw = e * (d + k);
+        let mut grad_c = vec![0.0f32; self.critic.num_params()];
+        let mut grad_a = vec![0.0f32; self.actor.num_params()];
+        let mut dx = Vec::new();
+        for (ei, n) in nets.iter_mut().enumerate() {
+            // Critic step.
+            self.critic.forward(&n.critic_t, &x2, bn, &mut self.acts_c);
+            let y: Vec<f32> = (0..bn).map(|b| r[b * e + ei] + 0.99 * self.acts_c.output()[b]).collect();
+            self.critic.forward(&n.critic, &x, bn, &mut self.acts_c);
+            let dq: Vec<f32> = self.acts_c.output().iter().zip(&y).map(|(q, y)| 2.0 * (q - y) / bn as f32).collect();
+            grad_c.fill(0.0);
+            self.critic.backward(&n.critic, &x, &mut self.acts_c, &dq, Some(&mut grad_c), None);
+            n.copt.step(&mut n.critic, &grad_c);
+            // Actor step through the critic.
+            let oe = self.obs_of(o, ei);
+            self.actor.forward(&n.actor, &oe, bn, &mut self.acts_a);
+            let logits = self.acts_a.output().to_vec();
+            let mut ysoft = vec![0.0f32; bn * k];
+            let mut xa = x.clone();
+            let mut z = vec![0.0f32; k];
+            for b in 0..bn {
+                for (zi, &l) in z.iter_mut().zip(&logits[b * k..(b + 1) * k]) {
+                    *zi = l + gumbel(&mut self.rng);
+                }
+                masked_softmax(&z, &mask, 1.0, &mut ysoft[b * k..(b + 1) * k]);
+                let h = masked_argmax(&ysoft[b * k..(b + 1) * k], &mask).unwrap();
+                let base = b * xw + e * d + ei * k;
+                xa[base..base + k].fill(0.0);
+                xa[base + h] = 1.0;
+            }
+            self.critic.forward(&n.critic, &xa, bn, &mut self.acts_c);
+            let dq = vec![-1.0 / bn as f32; bn];
+            self.critic.backward(&n.critic, &xa, &mut self.acts_c, &dq, None, Some(&mut dx));
+            let mut dl = vec![0.0f32; bn * k];
+            for b in 0..bn {
+                let base = b * xw + e * d + ei * k;
+                softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[base..base + k], 1.0, &mut dl[b * k..(b + 1) * k]);
+            }
+            grad_a.fill(0.0);
+            self.actor.backward(&n.actor, &oe, &mut self.acts_a, &dl, Some(&mut grad_a), None);
+            n.aopt.step(&mut n.actor, &grad_a);
+            soft_update(&mut n.actor_t, &n.actor, 0.01);
+            soft_update(&mut n.critic_t, &n.critic, 0.01);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bench_runs_on_small_shapes() {
+        let r = super::bench_train_step_threads(8, 4, 2, 16, 2, 1);
+        assert!(r.is_finite() && r > 0.0);
+    }
+}
