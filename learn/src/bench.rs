@@ -141,11 +141,12 @@ impl Bench {
             }
             self.critic.forward(&n.critic, &xa, bn, &mut self.acts_c);
             let dq = vec![-1.0 / bn as f32; bn];
-            self.critic.backward(&n.critic, &xa, &mut self.acts_c, &dq, None, Some(&mut dx));
+            // Only agent e's action columns of the critic's input gradient are needed.
+            let c0 = e * d + ei * k;
+            self.critic.backward_cols(&n.critic, &xa, &mut self.acts_c, &dq, None, Some(&mut dx), c0, c0 + k);
             let mut dl = vec![0.0f32; bn * k];
             for b in 0..bn {
-                let base = b * xw + e * d + ei * k;
-                softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[base..base + k], 1.0, &mut dl[b * k..(b + 1) * k]);
+                softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[b * k..(b + 1) * k], 1.0, &mut dl[b * k..(b + 1) * k]);
             }
             grad_a.fill(0.0);
             self.actor.backward(&n.actor, &oe, &mut self.acts_a, &dl, Some(&mut grad_a), None);

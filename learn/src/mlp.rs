@@ -195,6 +195,15 @@ impl Mlp {
     /// gradient of the loss with respect to the output. Adds parameter gradients into `grad`
     /// (if given) and writes the input gradient `[rows x in]` into `dx` (if given).
     pub fn backward(&self, p: &[f32], x: &[f32], acts: &mut Acts, dy: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>) {
+        self.backward_cols(p, x, acts, dy, grad, dx, 0, self.input());
+    }
+
+    /// [`Mlp::backward`] computing the input gradient only for input columns `c0..c1`
+    /// (`dx` is then `[rows x (c1 - c0)]`): an actor step needs the critic's gradient with
+    /// respect to the action columns only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_cols(&self, p: &[f32], x: &[f32], acts: &mut Acts, dy: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>, c0: usize, c1: usize) {
+        assert!(c0 <= c1 && c1 <= self.input());
         let rows = acts.rows;
         assert_eq!(dy.len(), rows * self.output());
         let mut grad = grad;
@@ -228,11 +237,18 @@ impl Mlp {
                     }
                 }
             }
-            if l > 0 || want_dx {
+            if l > 0 {
                 // dX = dZ · Wᵀ   ([rows x o] · [o x i])
                 gn.resize(rows * i, 0.0);
                 let w = &p[off..off + i * o];
                 matmul(rows, i, o, &mut gn, i, &g, o, 1, w, 1, o, false);
+                std::mem::swap(&mut g, &mut gn);
+            } else if want_dx {
+                // Only columns c0..c1 of the input gradient: rows c0..c1 of W.
+                let n = c1 - c0;
+                gn.resize(rows * n, 0.0);
+                let w = &p[off + c0 * o..off + c1 * o];
+                matmul(rows, n, o, &mut gn, n, &g, o, 1, w, 1, o, false);
                 std::mem::swap(&mut g, &mut gn);
             }
         }
