@@ -9,7 +9,7 @@
 //! never a hang and never a silently wrong report.
 
 use crate::pool::VecPool;
-use crate::protocol::{ClockMsg, PoolMsg, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg};
+use crate::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg};
 use crate::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
 use crate::vehicle::VehicleActor;
 use crate::World;
@@ -89,8 +89,11 @@ pub(crate) struct ClockState {
     // Per-slot buffers, indexed by RSU id.
     present: u32,
     results: Vec<TaskResult>,
+    /// The previous slot's number of results (capacity of the next slot's buffer).
+    results_hint: usize,
     expected_uploads: Vec<u32>,
-    summaries: Vec<LoadSummary>,
+    /// Shared with the RSUs in phase 3 (no copy); unique again by the next slot.
+    summaries: Arc<Vec<LoadSummary>>,
     decisions: Vec<Vec<RsuId>>,
     uploads: Vec<Vec<UploadedTask>>,
     batches: Vec<u32>,
@@ -101,6 +104,12 @@ pub(crate) struct ClockState {
 }
 
 type R = Result<(), ActorProcessingErr>;
+
+/// `v` as `n` copies of `x`, keeping its allocation.
+fn reset<T: Clone>(v: &mut Vec<T>, n: usize, x: T) {
+    v.clear();
+    v.resize(n, x);
+}
 
 fn send<M: ractor::Message>(to: &ActorRef<M>, m: M) -> R {
     to.send_message(m).map_err(|e| format!("send to {}: {e}", to.get_id()).into())
@@ -127,7 +136,7 @@ impl ClockState {
         Ok(())
     }
 
-    /// Phase 0 of slot `self.slot`, or the end of the run.
+    /// Phase 0 of slot `self.slot`, or the end of the run. Phase 1 follows when `pending` is 0.
     fn begin_slot(&mut self) -> R {
         let w = self.a.world.clone();
         if self.slot >= w.clock.slots {
@@ -138,17 +147,26 @@ impl ClockState {
         self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
         let n = self.n();
         self.present = 0;
-        self.results = Vec::new();
-        self.expected_uploads = vec![0; n];
-        self.summaries =
-            vec![LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false }; n];
-        self.decisions = vec![Vec::new(); n];
-        self.uploads = vec![Vec::new(); n];
-        self.batches = vec![0; n];
+        // Buffers are reused from slot to slot; `results` goes out with the report, so it is
+        // allocated once per slot at the size of the previous one.
+        self.results = Vec::with_capacity(self.results_hint);
+        reset(&mut self.expected_uploads, n, 0);
+        let empty = LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false };
+        reset(Arc::make_mut(&mut self.summaries), n, empty);
+        self.decisions.resize_with(n, Vec::new);
+        self.decisions.iter_mut().for_each(Vec::clear);
+        self.uploads.resize_with(n, Vec::new);
+        self.uploads.iter_mut().for_each(Vec::clear);
+        reset(&mut self.batches, n, 0);
+        // Wait for `Ready` only in a slot in which an RSU is scheduled to crash: that barrier
+        // keeps uploads away from an RSU about to crash and lets the supervisor redo the slot
+        // for it. Otherwise phase 1 starts at once: every `Begin` is queued before any vehicle
+        // is stepped, so it reaches its RSU before any upload of the slot.
+        let ack = w.specs.iter().any(|r| w.scenario.faults.crashes(r.id, t));
         self.phase = Phase::Begin;
-        self.pending = n;
+        self.pending = if ack { n } else { 0 };
         for r in &self.rsus {
-            send(r, RsuMsg::Begin { slot: t })?;
+            send(r, RsuMsg::Begin { slot: t, ack })?;
         }
         self.messages += n as u64;
         if n == 0 {
@@ -161,6 +179,7 @@ impl ClockState {
         let t = self.slot;
         let n = self.n();
         let mut results = std::mem::take(&mut self.results);
+        self.results_hint = results.len();
         results.sort_by_key(|r| r.id);
         let sc = score(&results, n);
         let done = t + 1 >= self.a.world.clock.slots;
@@ -208,27 +227,32 @@ impl ClockActor {
         Ok(())
     }
 
-    /// Phase 1: spawn arrivals, step every live vehicle.
+    /// Phase 1: step every live vehicle, spawn arrivals and step them too. The vehicles already
+    /// alive are stepped first, so that they work while the clock awaits each spawn (the order
+    /// in which vehicles are stepped changes nothing: answers are counted, results sorted).
     async fn step_phase(st: &mut ClockState) -> R {
         let t = st.slot;
         let w = st.a.world.clone();
+        let ctx = Arc::new(SlotCtx { slot: t, up: st.up.clone(), rsus: st.rsus.clone(), clock: st.me.clone() });
+        st.ctx = Some(ctx.clone());
+        st.phase = Phase::Step;
+        // Answers are handled only after this handler returns, so `pending` can grow below.
+        st.pending = st.live.len();
+        for (_, _, v) in &st.live {
+            send(v, VehicleMsg::Step(ctx.clone()))?;
+        }
         while let Some(&(first, last, id)) = st.a.schedule.spans.get(st.next_spawn) {
             if first > t {
                 break;
             }
             let v = Vehicle::new(id, st.a.paths[id.index()].clone(), w.scenario.seed);
             let (r, _) = Actor::spawn_linked(None, VehicleActor, (v, w.clone()), st.me.get_cell()).await?;
+            send(&r, VehicleMsg::Step(ctx.clone()))?;
+            st.pending += 1;
             st.live.push((last, id, r));
             st.next_spawn += 1;
         }
         st.peak_live = st.peak_live.max(st.live.len());
-        let ctx = Arc::new(SlotCtx { slot: t, up: st.up.clone(), rsus: st.rsus.clone(), clock: st.me.clone() });
-        st.ctx = Some(ctx.clone());
-        st.phase = Phase::Step;
-        st.pending = st.live.len();
-        for (_, _, v) in &st.live {
-            send(v, VehicleMsg::Step(ctx.clone()))?;
-        }
         st.messages += st.live.len() as u64;
         if st.pending == 0 {
             Self::uploads_phase(st)?;
@@ -278,11 +302,18 @@ impl ClockActor {
         Ok(())
     }
 
-    fn next_slot(st: &mut ClockState) -> R {
+    async fn next_slot(st: &mut ClockState) -> R {
         st.slot += 1;
+        Self::begin(st).await
+    }
+
+    /// Phase 0, then phase 1 at once unless `Ready` is awaited; or the end of the run.
+    async fn begin(st: &mut ClockState) -> R {
         st.begin_slot()?;
         if st.phase == Phase::Done {
             Self::finish(st);
+        } else if st.pending == 0 {
+            Self::step_phase(st).await?;
         }
         Ok(())
     }
@@ -328,8 +359,9 @@ impl Actor for ClockActor {
             up: Vec::new(),
             present: 0,
             results: Vec::new(),
+            results_hint: 0,
             expected_uploads: Vec::new(),
-            summaries: Vec::new(),
+            summaries: Arc::new(Vec::new()),
             decisions: Vec::new(),
             uploads: Vec::new(),
             batches: Vec::new(),
@@ -347,7 +379,9 @@ impl Actor for ClockActor {
         // The hot path (one answer per vehicle per slot) stays out of the big async match.
         let r = match msg {
             ClockMsg::Stepped { vehicle: _, slot, what } => Self::on_stepped(st, slot, what),
-            msg => Self::on_msg(st, msg).await,
+            // Boxed: the cold path's future (it spawns actors) is large, and an unboxed one would
+            // make every hot `Stepped` future as large (copied on each message).
+            msg => Box::pin(Self::on_msg(st, msg)).await,
         };
         if let Err(e) = r {
             Self::abort(st, e.to_string());
@@ -372,7 +406,7 @@ impl Actor for ClockActor {
                     Self::abort(st, format!("cannot restart RSU {e}: {err}"));
                     return Ok(());
                 }
-                if let Err(err) = send(&st.rsus[e], RsuMsg::Begin { slot }) {
+                if let Err(err) = send(&st.rsus[e], RsuMsg::Begin { slot, ack: true }) {
                     Self::abort(st, err.to_string());
                 }
                 st.messages += 1;
@@ -396,7 +430,7 @@ impl ClockActor {
             Stepped::Idle => st.present += 1,
             Stepped::Ended(r) => {
                 st.present += 1;
-                st.results.push(r);
+                st.results.push(*r);
             }
             Stepped::Uploaded(e) => {
                 st.present += 1;
@@ -421,10 +455,7 @@ impl ClockActor {
                     let (p, _) = Actor::spawn_linked(None, VecPool, (), st.me.get_cell()).await?;
                     st.pool = Some(p);
                 }
-                st.begin_slot()?;
-                if st.phase == Phase::Done {
-                    Self::finish(st);
-                }
+                Self::begin(st).await?;
             }
             ClockMsg::Ready { rsu: _, slot } => {
                 st.expect(Phase::Begin, slot, "Ready")?;
@@ -436,10 +467,9 @@ impl ClockActor {
             ClockMsg::Summary { rsu, summary } => {
                 let slot = st.slot;
                 st.expect(Phase::Uploads, slot, "Summary")?;
-                st.summaries[rsu.index()] = summary;
+                Arc::make_mut(&mut st.summaries)[rsu.index()] = summary;
                 if st.pending == 0 {
-                    let summaries = Arc::new(std::mem::take(&mut st.summaries));
-                    st.summaries = summaries.to_vec();
+                    let summaries = st.summaries.clone();
                     // Without an oracle the RSUs dispatch right after deciding.
                     st.phase = if st.a.refiner.is_some() { Phase::Decide } else { Phase::Dispatch };
                     st.pending = st.n();
@@ -450,7 +480,8 @@ impl ClockActor {
                     st.messages += st.n() as u64;
                 }
             }
-            ClockMsg::Proposal { rsu, decisions, uploads } => {
+            ClockMsg::Proposal(p) => {
+                let Proposal { rsu, decisions, uploads } = *p;
                 let slot = st.slot;
                 st.expect(Phase::Decide, slot, "Proposal")?;
                 st.decisions[rsu.index()] = decisions;
@@ -483,7 +514,8 @@ impl ClockActor {
                     st.messages += st.n() as u64;
                 }
             }
-            ClockMsg::Dispatched { rsu: _, sent_to, mut lost } => {
+            ClockMsg::Dispatched(d) => {
+                let Dispatched { rsu: _, sent_to, mut lost } = *d;
                 let slot = st.slot;
                 st.expect(Phase::Dispatch, slot, "Dispatched")?;
                 for d in &sent_to {
@@ -507,7 +539,7 @@ impl ClockActor {
                 if st.pending == 0 {
                     st.close_slot()?;
                     if st.pending == 0 {
-                        Self::next_slot(st)?;
+                        Self::next_slot(st).await?;
                     }
                 }
             }
@@ -521,7 +553,7 @@ impl ClockActor {
                         }
                     }
                     if st.pending == 0 {
-                        Self::next_slot(st)?;
+                        Self::next_slot(st).await?;
                     }
                 }
             }
@@ -530,7 +562,7 @@ impl ClockActor {
                 st.messages -= 1; // counted when the round closed
                 st.expect(Phase::Pool, slot, "PoolApplied")?;
                 if st.pending == 0 {
-                    Self::next_slot(st)?;
+                    Self::next_slot(st).await?;
                 }
             }
         }

@@ -113,14 +113,15 @@ pub enum VehicleMsg {
 }
 
 /// A vehicle's answer in phase 1.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Stepped {
     /// Not in the scenario at the slot's start instant.
     Absent,
     /// Present, no task.
     Idle,
-    /// Present; its task ended before reaching an RSU.
-    Ended(TaskResult),
+    /// Present; its task ended before reaching an RSU (boxed: rare, and it keeps the hot
+    /// `ClockMsg::Stepped` small).
+    Ended(Box<TaskResult>),
     /// Present; its task was sent to this RSU.
     Uploaded(RsuId),
 }
@@ -129,8 +130,9 @@ pub enum Stepped {
 #[derive(Debug)]
 pub enum RsuMsg {
     /// Phase 0. Carries only the slot: a restart in this phase changes the RSU table, so the
-    /// slot's context (with the final table) comes with `CloseUploads`.
-    Begin { slot: u32 },
+    /// slot's context (with the final table) comes with `CloseUploads`. `ack`: answer `Ready`
+    /// (only in slots in which an RSU is scheduled to crash).
+    Begin { slot: u32, ack: bool },
     /// Phase 1, from a vehicle.
     Upload(UploadMsg),
     /// Phase 2: how many uploads to wait for, and the slot's context.
@@ -194,16 +196,10 @@ pub enum ClockMsg {
         rsu: RsuId,
         summary: LoadSummary,
     },
-    Proposal {
-        rsu: RsuId,
-        decisions: Vec<RsuId>,
-        uploads: Option<Vec<UploadedTask>>,
-    },
-    Dispatched {
-        rsu: RsuId,
-        sent_to: Vec<RsuId>,
-        lost: Vec<TaskResult>,
-    },
+    /// Boxed, like `Dispatched`: once per RSU per slot, and a small `ClockMsg` keeps the
+    /// per-vehicle `Stepped` messages small.
+    Proposal(Box<Proposal>),
+    Dispatched(Box<Dispatched>),
     Executed {
         rsu: RsuId,
         results: Vec<TaskResult>,
@@ -216,6 +212,22 @@ pub enum ClockMsg {
         rsu: RsuId,
         round: u64,
     },
+}
+
+/// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
+#[derive(Debug)]
+pub struct Proposal {
+    pub rsu: RsuId,
+    pub decisions: Vec<RsuId>,
+    pub uploads: Option<Vec<UploadedTask>>,
+}
+
+/// Where an RSU sent wired batches (phase 4), and the tasks lost on the wire.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub rsu: RsuId,
+    pub sent_to: Vec<RsuId>,
+    pub lost: Vec<TaskResult>,
 }
 
 /// The outcome of one VEC POOL round.

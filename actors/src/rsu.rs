@@ -6,7 +6,7 @@
 //! clock (its supervisor) restarts it from there after a crash.
 
 use crate::codec::{decode_params, encode_params};
-use crate::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx};
+use crate::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg, SlotCtx};
 use crate::World;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
@@ -91,7 +91,10 @@ impl RsuState {
         let ctx = self.ctx()?.clone();
         let w = &*self.a.world;
         let e = self.a.id.index();
-        self.uploads = self.cp.node.receive_uploads(std::mem::take(&mut self.inbox), &w.scenario.channel);
+        // The core takes the buffer: the next one is sized like this one (no regrowth).
+        let next = Vec::with_capacity(self.inbox.len());
+        let inbox = std::mem::replace(&mut self.inbox, next);
+        self.uploads = self.cp.node.receive_uploads(inbox, &w.scenario.channel);
         let summary = self.cp.node.summary(&self.uploads, w.clock.start_s(ctx.slot), ctx.up[e]);
         self.reply(ClockMsg::Summary { rsu: self.a.id, summary })
     }
@@ -117,7 +120,7 @@ impl RsuState {
                 .map_err(|e| format!("wired migration to RSU {dest}: {e}"))?;
             sent_to.push(RsuId(dest));
         }
-        self.reply(ClockMsg::Dispatched { rsu: self.a.id, sent_to, lost })
+        self.reply(ClockMsg::Dispatched(Box::new(Dispatched { rsu: self.a.id, sent_to, lost })))
     }
 
     /// Phase 5 closes for this RSU once the clock's count and the batches are all in.
@@ -129,7 +132,8 @@ impl RsuState {
         self.batches_in = 0;
         let ctx = self.ctx()?.clone();
         let sc = &*self.a.world.scenario;
-        let tasks = std::mem::take(&mut self.incoming);
+        let next = Vec::with_capacity(self.incoming.len());
+        let tasks = std::mem::replace(&mut self.incoming, next);
         let results = self.cp.node.execute(
             tasks,
             ctx.slot,
@@ -165,7 +169,7 @@ impl Actor for RsuActor {
 
     async fn handle(&self, _me: ActorRef<RsuMsg>, msg: RsuMsg, st: &mut RsuState) -> Result<(), ActorProcessingErr> {
         match msg {
-            RsuMsg::Begin { slot: t } => {
+            RsuMsg::Begin { slot: t, ack } => {
                 if st.a.world.scenario.faults.crashes(st.a.id, t) && st.a.redo_slot != Some(t) {
                     panic!("injected crash of RSU {} at the start of slot {t} (faults.crash_rsu)", st.a.id.0);
                 }
@@ -177,7 +181,9 @@ impl Actor for RsuActor {
                 st.batches_in = 0;
                 st.expected_uploads = None;
                 st.expected_batches = None;
-                st.reply(ClockMsg::Ready { rsu: st.a.id, slot: t })?;
+                if ack {
+                    st.reply(ClockMsg::Ready { rsu: st.a.id, slot: t })?;
+                }
             }
             RsuMsg::Upload(m) => {
                 st.inbox.push(m);
@@ -213,7 +219,8 @@ impl Actor for RsuActor {
                 };
                 if send_uploads {
                     let uploads = Some(st.uploads.clone());
-                    st.reply(ClockMsg::Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads })?;
+                    let p = Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads };
+                    st.reply(ClockMsg::Proposal(Box::new(p)))?;
                 } else {
                     st.dispatch()?;
                 }

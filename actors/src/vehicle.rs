@@ -45,7 +45,7 @@ impl Actor for VehicleActor {
                     Some(pos) => {
                         match st.vehicle.step(ctx.slot, pos, &w.scenario.tasks, &w.specs, &ctx.up, &w.scenario.faults) {
                             VehicleEmit::Idle => Stepped::Idle,
-                            VehicleEmit::Ended(r) => Stepped::Ended(r),
+                            VehicleEmit::Ended(r) => Stepped::Ended(Box::new(r)),
                             VehicleEmit::Upload(m) => {
                                 let e = m.rsu;
                                 ctx.rsus[e.index()]

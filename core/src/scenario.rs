@@ -284,10 +284,19 @@ impl Scenario {
         }
     }
 
-    /// A stable hash of everything that defines the scenario (its canonical JSON form), used by
-    /// checkpoints to refuse weights trained on another scenario.
+    /// A stable hash of the environment a learner is trained for, used by checkpoints to refuse
+    /// weights trained on another scenario. It covers the RSUs, channel, wired network, tasks,
+    /// allocation, mobility, slot length and learning hyper-parameters, and deliberately leaves
+    /// out what may change between training and evaluation of the same scenario: its name, the
+    /// seed, the policy, the number of slots and the fault plan.
     pub fn hash(&self) -> u64 {
-        let json = serde_json::to_string(self).expect("scenario serialises");
+        let mut env = self.clone();
+        env.name = String::new();
+        env.seed = 0;
+        env.policy = String::new();
+        env.time.slots = 0;
+        env.faults = FaultPlan::default();
+        let json = serde_json::to_string(&env).expect("scenario serialises");
         // FNV-1a 64: stable across Rust versions, unlike `DefaultHasher`.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in json.bytes() {
@@ -333,6 +342,33 @@ impl Scenario {
         } else {
             self.rsus.list.len()
         }
+    }
+
+    /// The same scenario with its RSUs written out as an explicit list, so that changing the
+    /// seed afterwards changes traffic but not the RSUs' CPU draws (training on fresh traffic
+    /// per episode keeps one layout).
+    pub fn pinned_layout(&self) -> Scenario {
+        let mut s = self.clone();
+        let specs = self.rsu_specs();
+        s.rsus = RsuConfig {
+            count: None,
+            from_m: None,
+            to_m: None,
+            cpu_ghz: None,
+            bandwidth_mbps: None,
+            range_m: self.rsus.range_m,
+            list: specs
+                .iter()
+                .map(|r| RsuEntry {
+                    x: r.pos.x,
+                    y: r.pos.y,
+                    cpu_ghz: r.cpu_hz / 1e9,
+                    bandwidth_mbps: r.bandwidth_bps / 1e6,
+                    range_m: Some(r.range_m),
+                })
+                .collect(),
+        };
+        s
     }
 
     /// Places the RSUs (SI units). CPU draws come from the layout stream of the seed.
@@ -520,10 +556,35 @@ speed_mps = [10.0, 20.0]
     }
 
     #[test]
-    fn hash_changes_with_content() {
+    fn pinned_layout_keeps_rsus_when_the_seed_changes() {
+        let s = Scenario::parse(MINIMAL).unwrap();
+        let mut pinned = s.pinned_layout();
+        pinned.validate().unwrap();
+        pinned.seed = 12345;
+        let (a, b) = (s.rsu_specs(), pinned.rsu_specs());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.pos, y.pos);
+            assert!((x.cpu_hz - y.cpu_hz).abs() <= x.cpu_hz * 1e-12);
+            assert_eq!(x.bandwidth_bps, y.bandwidth_bps);
+        }
+        let mut reseeded = s.clone();
+        reseeded.seed = 12345;
+        assert_ne!(reseeded.rsu_specs()[0].cpu_hz, a[0].cpu_hz, "an unpinned layout follows the seed");
+    }
+
+    #[test]
+    fn hash_covers_the_environment_not_the_run() {
         let a = Scenario::parse(MINIMAL).unwrap().hash();
-        let b = Scenario::parse(&MINIMAL.replace("slots = 10", "slots = 11")).unwrap().hash();
-        assert_ne!(a, b);
         assert_eq!(a, Scenario::parse(MINIMAL).unwrap().hash());
+        let env_change = Scenario::parse(&MINIMAL.replace("request_rate = 0.5", "request_rate = 0.6")).unwrap().hash();
+        assert_ne!(a, env_change);
+        let layout_change = Scenario::parse(&MINIMAL.replace("count = 2", "count = 3")).unwrap().hash();
+        assert_ne!(a, layout_change);
+        // Same environment, other run settings: the same hash.
+        let run_change = Scenario::parse(&MINIMAL.replace("slots = 10", "slots = 11").replace("name = \"t\"", "name = \"u\"\nseed = 9"))
+            .unwrap()
+            .hash();
+        assert_eq!(a, run_change);
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::adam::{soft_update, Adam};
 use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
-use crate::mlp::{set_threads, Acts, Mlp};
+use crate::mlp::{set_threads, Acts, Backend, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -32,18 +32,53 @@ pub fn bench_train_step(obs: usize, act: usize, agents: usize, batch: usize, ste
     bench_train_step_threads(obs, act, agents, batch, steps, 2)
 }
 
-pub fn bench_train_step_threads(obs: usize, act: usize, agents: usize, batch: usize, steps: usize, threads: usize) -> f64 {
+pub fn bench_train_step_threads(
+    obs: usize,
+    act: usize,
+    agents: usize,
+    batch: usize,
+    steps: usize,
+    threads: usize,
+) -> f64 {
+    bench_train_step_backend(obs, act, agents, batch, steps, threads, Backend::Gemm)
+}
+
+/// [`bench_train_step`] with the networks run by the dfdx backend ([`Backend::Dfdx`]: dfdx's
+/// `Cpu`, or `Cuda` with the `cuda` feature); everything else (Adam, soft updates, Gumbel) is
+/// the same code. For the comparison `vecsim bench train-step` prints beside the gemm rate.
+pub fn bench_train_step_dfdx(obs: usize, act: usize, agents: usize, batch: usize, steps: usize) -> f64 {
+    bench_train_step_backend(obs, act, agents, batch, steps, 2, Backend::Dfdx)
+}
+
+/// The update-step benchmark with the networks run by `backend`. `threads` applies to the gemm
+/// layers; dfdx's CPU matrix products use rayon's global pool (`RAYON_NUM_THREADS`).
+pub fn bench_train_step_backend(
+    obs: usize,
+    act: usize,
+    agents: usize,
+    batch: usize,
+    steps: usize,
+    threads: usize,
+    backend: Backend,
+) -> f64 {
     let prev = crate::mlp::threads();
     set_threads(threads);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let actor = Mlp::new(&[obs, 256, 256, 256, act], false);
+    let actor = Mlp::new(&[obs, 256, 256, 256, act], false).with_backend(backend);
     let xin = agents * (obs + act);
-    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false);
+    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false).with_backend(backend);
     let mut nets: Vec<AgentNets> = (0..agents)
         .map(|_| {
             let a = actor.init(&mut rng);
             let c = critic.init(&mut rng);
-            AgentNets { actor_t: a.clone(), critic_t: c.clone(), aopt: Adam::new(a.len(), 1e-5), copt: Adam::new(c.len(), 1e-4), actor: a, critic: c }
+            AgentNets {
+                actor_t: a.clone(),
+                critic_t: c.clone(),
+                aopt: Adam::new(a.len(), 1e-5),
+                copt: Adam::new(c.len(), 1e-4),
+                actor: a,
+                critic: c,
+            }
         })
         .collect();
     let mut randn = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect() };
@@ -51,7 +86,17 @@ pub fn bench_train_step_threads(obs: usize, act: usize, agents: usize, batch: us
     let a = randn(batch * agents * act);
     let r = randn(batch * agents);
     let o2 = randn(batch * agents * obs);
-    let mut st = Bench { actor, critic, batch, agents, obs, act, acts_a: Acts::default(), acts_c: Acts::default(), rng: ChaCha8Rng::seed_from_u64(1) };
+    let mut st = Bench {
+        actor,
+        critic,
+        batch,
+        agents,
+        obs,
+        act,
+        acts_a: Acts::default(),
+        acts_c: Acts::default(),
+        rng: ChaCha8Rng::seed_from_u64(1),
+    };
     for _ in 0..3 {
         st.step(&mut nets, &o, &a, &r, &o2);
     }
@@ -159,9 +204,23 @@ impl Bench {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn bench_runs_on_small_shapes() {
         let r = super::bench_train_step_threads(8, 4, 2, 16, 2, 1);
         assert!(r.is_finite() && r > 0.0);
+        let r = super::bench_train_step_backend(8, 4, 2, 16, 2, 1, Backend::Dfdx);
+        assert!(r.is_finite() && r > 0.0);
+    }
+
+    /// The anchor shapes through both backends (slow in debug builds):
+    /// `cargo test --release -p vecsim-learn --lib anchor_rates -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn anchor_rates_of_both_backends() {
+        let gemm = bench_train_step(64, 72, 8, 256, 5);
+        let dfdx = bench_train_step_dfdx(64, 72, 8, 256, 5);
+        eprintln!("anchor shapes: gemm {gemm:.2} update-steps/s, dfdx {dfdx:.2} ({:.2}x gemm)", dfdx / gemm);
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub const MAGIC: &[u8; 8] = b"VECSIMCK";
 /// Bumped whenever the payload layout changes (or the codec is swapped).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,9 @@ pub enum CheckpointError {
     NotACheckpoint(PathBuf),
     #[error("{path}: checkpoint format version {found}, this build reads version {expected}")]
     Version { path: PathBuf, found: u32, expected: u32 },
-    #[error("{path}: checkpoint was trained on another scenario (hash {found:016x}, this scenario is {expected:016x})")]
+    #[error(
+        "{path}: checkpoint was trained on another scenario (hash {found:016x}, this scenario is {expected:016x})"
+    )]
     OtherScenario { path: PathBuf, found: u64, expected: u64 },
     #[error("{path}: truncated checkpoint ({got} of {expected} bytes)")]
     Truncated { path: PathBuf, expected: u64, got: u64 },

@@ -51,7 +51,10 @@ mod tests {
         let p = vec![0.0f32, -1.5, f32::MIN_POSITIVE, 3.25e7, f32::NAN];
         let b = encode_params(&p);
         let q = decode_params(&b).unwrap();
-        assert_eq!(p.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), q.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            p.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
         assert!(decode_params(&b[..b.len() - 1]).is_err());
         let mut longer = b.clone();
         longer.push(0);

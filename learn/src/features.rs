@@ -49,13 +49,27 @@ impl RawObs {
                 .tasks
                 .iter()
                 .map(|u| {
-                    [u.task.data_bits as f32, u.task.cycles_per_bit as f32, u.task.deadline_s as f32, u.upload_s as f32, u.distance_m as f32]
+                    [
+                        u.task.data_bits as f32,
+                        u.task.cycles_per_bit as f32,
+                        u.task.deadline_s as f32,
+                        u.upload_s as f32,
+                        u.distance_m as f32,
+                    ]
                 })
                 .collect(),
             cands: obs
                 .candidates
                 .iter()
-                .map(|c| [c.distance_m as f32, c.free_cpu_hz as f32, c.uploaded_load as f32, c.uploaded_tasks as f32, if c.available { 1.0 } else { 0.0 }])
+                .map(|c| {
+                    [
+                        c.distance_m as f32,
+                        c.free_cpu_hz as f32,
+                        c.uploaded_load as f32,
+                        c.uploaded_tasks as f32,
+                        if c.available { 1.0 } else { 0.0 },
+                    ]
+                })
                 .collect(),
         }
     }

@@ -83,7 +83,10 @@ mod tests {
     fn mismatched_lengths_and_empty_rounds_are_errors() {
         let a = [1.0f32, 2.0];
         let b = [1.0f32];
-        assert_eq!(fed_avg(&[(1.0, &a), (1.0, &b)]), Err(FedAvgError::LengthMismatch { index: 1, expected: 2, got: 1 }));
+        assert_eq!(
+            fed_avg(&[(1.0, &a), (1.0, &b)]),
+            Err(FedAvgError::LengthMismatch { index: 1, expected: 2, got: 1 })
+        );
         assert_eq!(fed_avg(&[]), Err(FedAvgError::Empty));
         assert!(fed_avg(&[(0.0, &a)]).is_err());
         assert!(fed_avg(&[(f64::NAN, &a)]).is_err());

@@ -11,10 +11,12 @@
 //! reward; when every RSU's feedback for the slot is in (in any order), the slot's record is
 //! pushed and the update steps run in RSU-id order, so results do not depend on call order.
 
+#![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
+
 use crate::adam::{soft_update, Adam};
 use crate::features::{encode, Enc, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
-use crate::mlp::{Acts, Mlp};
+use crate::mlp::{Acts, Backend, Mlp};
 use crate::nets::{CriticNet, CriticWs, NetShape, SetBatch};
 use crate::replay::{NStep, Replay, SlotRecord};
 use crate::{maddpg, masac, LearnError};
@@ -89,6 +91,9 @@ pub struct LearnerOptions {
     pub sac_target_entropy: f32,
     /// What each RSU learns from.
     pub reward: RewardSignal,
+    /// What runs the networks: the gemm layers (default, fastest on the CPU) or dfdx (CPU, or
+    /// CUDA with the `cuda` feature). Same parameters, same layout; see `docs/learning.md`.
+    pub backend: Backend,
 }
 
 /// The reward an RSU's learner maximises.
@@ -112,6 +117,7 @@ impl Default for LearnerOptions {
             sac_init_alpha: 0.05,
             sac_target_entropy: 0.5,
             reward: RewardSignal::Marginal,
+            backend: Backend::Gemm,
         }
     }
 }
@@ -208,7 +214,8 @@ impl State {
             .map(|e| {
                 // Fed-MADDPG starts every actor from one common initialisation, as FedAvg assumes
                 // (averaging independently initialised networks mixes unrelated features).
-                let a = actor.init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e as u64 }));
+                let a =
+                    actor.init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e as u64 }));
                 let c = critic.init(&mut rng::stream(seed, Domain::Learner, (3 << 32) | e as u64));
                 Agent {
                     actor_target: a.clone(),
@@ -255,11 +262,11 @@ impl State {
     }
 
     pub fn actor_net(&self) -> Mlp {
-        self.opts.shape.actor()
+        self.opts.shape.actor().with_backend(self.opts.backend)
     }
 
     pub fn critic_net(&self) -> CriticNet {
-        self.opts.shape.critic(self.kind.central())
+        self.opts.shape.critic(self.kind.central()).with_backend(self.opts.backend)
     }
 
     /// Returns and resets the loss means.
@@ -429,7 +436,14 @@ impl State {
     fn minibatch(&self, bi: usize, own: usize, samples: &[NStep]) -> Minibatch {
         let buf = &self.replays[bi];
         let enc_all = |rec: &SlotRecord| rec.obs.iter().map(|o| encode(o, &self.scales)).collect::<Vec<_>>();
-        let mut mb = Minibatch { own, cur: Vec::new(), cur_act: Vec::new(), next: Vec::new(), ret: Vec::new(), disc: Vec::new() };
+        let mut mb = Minibatch {
+            own,
+            cur: Vec::new(),
+            cur_act: Vec::new(),
+            next: Vec::new(),
+            ret: Vec::new(),
+            disc: Vec::new(),
+        };
         for s in samples {
             let rec = buf.get(s.idx);
             mb.cur.push(enc_all(rec));
@@ -595,7 +609,9 @@ impl LearnerSet {
     /// One policy per RSU, index = RSU id. They share this set's state.
     pub fn policies(&self) -> Vec<Box<dyn Policy>> {
         (0..self.rsus)
-            .map(|rsu| Box::new(LearnerPolicy { rsu, name: self.kind.name(), state: self.state.clone() }) as Box<dyn Policy>)
+            .map(|rsu| {
+                Box::new(LearnerPolicy { rsu, name: self.kind.name(), state: self.state.clone() }) as Box<dyn Policy>
+            })
             .collect()
     }
 
@@ -620,7 +636,13 @@ pub fn build_learner(name: &str, scenario: &Scenario, rsus: usize, seed: u64) ->
     build_learner_with(name, scenario, rsus, seed, LearnerOptions::default())
 }
 
-pub fn build_learner_with(name: &str, scenario: &Scenario, rsus: usize, seed: u64, opts: LearnerOptions) -> Result<LearnerSet, LearnError> {
+pub fn build_learner_with(
+    name: &str,
+    scenario: &Scenario,
+    rsus: usize,
+    seed: u64,
+    opts: LearnerOptions,
+) -> Result<LearnerSet, LearnError> {
     let kind = Kind::parse(name).ok_or_else(|| LearnError::UnknownPolicy(name.to_string()))?;
     if rsus != scenario.rsu_count() {
         return Err(LearnError::RsuCount { scenario: scenario.rsu_count(), asked: rsus });

@@ -6,25 +6,27 @@
 
 pub mod adam;
 pub mod bench;
+pub mod checkpoint;
 pub mod codec;
+pub mod dfdx_backend;
 pub mod features;
 pub mod fedavg;
 pub mod gumbel;
+pub mod learner;
 pub mod mlp;
 pub mod nets;
 pub mod replay;
-pub mod checkpoint;
-pub mod learner;
 pub mod train;
 
-#[cfg(test)]
-mod tests;
 pub mod maddpg;
 pub mod masac;
+#[cfg(test)]
+mod tests;
 
-pub use bench::bench_train_step;
-pub use train::{evaluate, load_policies, train, TrainConfig, TrainError};
+pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
+pub use mlp::Backend;
+pub use train::{evaluate, load_policies, train, TrainConfig, TrainError};
 
 /// Everything that can go wrong in the learning layer.
 #[derive(Debug, thiserror::Error)]

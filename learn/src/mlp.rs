@@ -6,8 +6,10 @@
 //! mathematics with the `gemm` crate (the kernel dfdx itself calls), bias+ReLU fused into one
 //! pass, reusable activation buffers and gradients written in place, so the learners' parameters,
 //! gradients and Adam moments are plain `Vec<f32>` — trivially `Send`, checkpointable and
-//! federated-averaged without conversion. `dfdx_parity.rs` checks forward and gradients against
-//! a dfdx module (generic over the device, CUDA behind the `cuda` feature) in the tests.
+//! federated-averaged without conversion. Gradients are checked against finite differences in
+//! the tests. Trade-off: these layers run on the CPU only. [`Backend::Dfdx`] runs the same
+//! network through dfdx instead ([`crate::dfdx_backend`], generic over the device: dfdx's `Cpu`,
+//! or `Cuda` with the crate's `cuda` feature), with the parameters in the same flat layout.
 //!
 //! Layout: layer `l` maps `dims[l]` inputs to `dims[l+1]` outputs with `W_l` stored row-major as
 //! `[dims[l] x dims[l+1]]` followed by `b_l`, so `Z = X·W + b` on row-major `X [rows x in]`.
@@ -91,11 +93,44 @@ pub fn matmul(
     }
 }
 
+/// Which implementation runs an [`Mlp`]'s forward and backward passes. Both compute the same
+/// function and gradients in the same flat layout (checked by the parity tests of
+/// [`crate::dfdx_backend`]); they differ in speed and in the device they can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Backend {
+    /// This module's fused f32 layers on the `gemm` crate (CPU). The fastest on the CPU.
+    #[default]
+    Gemm,
+    /// dfdx 0.13 tensors and autodiff ([`crate::dfdx_backend`]) on dfdx's `Cpu`, or on its
+    /// `Cuda` device when the crate is built with the `cuda` feature.
+    Dfdx,
+}
+
+impl Backend {
+    pub fn parse(name: &str) -> Option<Backend> {
+        match name {
+            "gemm" => Some(Backend::Gemm),
+            "dfdx" => Some(Backend::Dfdx),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Gemm => "gemm",
+            Backend::Dfdx => "dfdx",
+        }
+    }
+}
+
 /// Shape of an MLP. The parameters live elsewhere, as a flat `[f32]` of [`Mlp::num_params`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mlp {
     pub dims: Vec<usize>,
     pub relu_last: bool,
+    /// What runs the passes (not part of the network's mathematics).
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 /// Activations of one forward pass, kept for the backward pass. Reused across calls to avoid
@@ -124,7 +159,13 @@ impl Acts {
 impl Mlp {
     pub fn new(dims: &[usize], relu_last: bool) -> Mlp {
         assert!(dims.len() >= 2, "an MLP needs input and output sizes");
-        Mlp { dims: dims.to_vec(), relu_last }
+        Mlp { dims: dims.to_vec(), relu_last, backend: Backend::Gemm }
+    }
+
+    /// The same network run by `backend`.
+    pub fn with_backend(mut self, backend: Backend) -> Mlp {
+        self.backend = backend;
+        self
     }
 
     pub fn input(&self) -> usize {
@@ -170,6 +211,14 @@ impl Mlp {
         assert_eq!(x.len(), rows * self.input(), "input is not rows x in");
         acts.rows = rows;
         acts.out.resize_with(self.layers(), Vec::new);
+        if self.backend == Backend::Dfdx {
+            // Only the output is kept: the dfdx backward pass recomputes the forward with a tape.
+            let y = crate::dfdx_backend::forward_flat(self, p, x, rows);
+            let last = acts.out.last_mut().expect("an MLP has a layer");
+            last.clear();
+            last.extend_from_slice(&y);
+            return;
+        }
         for l in 0..self.layers() {
             let (i, o) = (self.dims[l], self.dims[l + 1]);
             let off = self.offset(l);
@@ -194,7 +243,15 @@ impl Mlp {
     /// Backward pass for the forward pass recorded in `acts` on input `x`, given `dy`, the
     /// gradient of the loss with respect to the output. Adds parameter gradients into `grad`
     /// (if given) and writes the input gradient `[rows x in]` into `dx` (if given).
-    pub fn backward(&self, p: &[f32], x: &[f32], acts: &mut Acts, dy: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        acts: &mut Acts,
+        dy: &[f32],
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+    ) {
         self.backward_cols(p, x, acts, dy, grad, dx, 0, self.input());
     }
 
@@ -202,13 +259,38 @@ impl Mlp {
     /// (`dx` is then `[rows x (c1 - c0)]`): an actor step needs the critic's gradient with
     /// respect to the action columns only.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward_cols(&self, p: &[f32], x: &[f32], acts: &mut Acts, dy: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>, c0: usize, c1: usize) {
+    pub fn backward_cols(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        acts: &mut Acts,
+        dy: &[f32],
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+        c0: usize,
+        c1: usize,
+    ) {
         assert!(c0 <= c1 && c1 <= self.input());
         let rows = acts.rows;
         assert_eq!(dy.len(), rows * self.output());
         let mut grad = grad;
         if let Some(g) = grad.as_deref() {
             assert_eq!(g.len(), self.num_params());
+        }
+        if self.backend == Backend::Dfdx {
+            let (g, full_dx) = crate::dfdx_backend::backward_flat(self, p, x, rows, dy, dx.is_some());
+            if let Some(gr) = grad {
+                gr.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+            }
+            if let (Some(dx), Some(full)) = (dx, full_dx) {
+                let (i, n) = (self.input(), c1 - c0);
+                dx.clear();
+                dx.reserve(rows * n);
+                for r in 0..rows {
+                    dx.extend_from_slice(&full[r * i + c0..r * i + c1]);
+                }
+            }
+            return;
         }
         let mut g = std::mem::take(&mut acts.g0);
         let mut gn = std::mem::take(&mut acts.g1);

@@ -12,7 +12,7 @@
 //!   512-512 (φ) then 256 (ρ).
 
 use crate::features::{Enc, ACTOR_IN, CRITIC_IN, PAIR_F, TASK_F};
-use crate::mlp::{Acts, Mlp};
+use crate::mlp::{Acts, Backend, Mlp};
 use serde::{Deserialize, Serialize};
 
 /// Hidden layer sizes.
@@ -112,6 +112,13 @@ pub struct CriticWs {
 }
 
 impl CriticNet {
+    /// The same critic with both of its MLPs run by `backend`.
+    pub fn with_backend(mut self, backend: Backend) -> CriticNet {
+        self.phi.backend = backend;
+        self.rho.backend = backend;
+        self
+    }
+
     pub fn num_params(&self) -> usize {
         self.phi.num_params() + self.rho.num_params()
     }
@@ -152,7 +159,15 @@ impl CriticNet {
 
     /// Backward of the last [`CriticNet::forward`] given `dq` per item: parameter gradients
     /// added into `grad` (if any), input gradients `[R x CRITIC_IN]` written into `dx` (if any).
-    pub fn backward(&self, p: &[f32], b: &SetBatch, ws: &mut CriticWs, dq: &[f32], grad: Option<&mut [f32]>, dx: Option<&mut Vec<f32>>) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        b: &SetBatch,
+        ws: &mut CriticWs,
+        dq: &[f32],
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+    ) {
         let (pp, pr) = self.split(p);
         let w = *self.phi.dims.last().unwrap();
         let width = self.rho.input();

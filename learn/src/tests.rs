@@ -76,7 +76,8 @@ pub(crate) fn small_options() -> LearnerOptions {
 
 fn baseline_summary(sc: &Scenario, b: Baseline) -> vecsim_core::report::Summary {
     let fleet = vecsim_core::mobility::load(sc, None).unwrap();
-    let policies: Vec<Box<dyn Policy>> = (0..sc.rsu_count()).map(|e| b.build(vecsim_core::ids::RsuId(e as u32), sc.seed)).collect();
+    let policies: Vec<Box<dyn Policy>> =
+        (0..sc.rsu_count()).map(|e| b.build(vecsim_core::ids::RsuId(e as u32), sc.seed)).collect();
     let (stats, _) = Engine::new(Arc::new(sc.clone()), fleet, policies, None).run();
     stats.summary()
 }
@@ -116,7 +117,8 @@ fn the_actor_step_moves_the_actor_and_not_the_critic() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
         let mb = fixed_minibatch(&mut st, 0);
-        let (a0, c0, ct0) = (st.agents[0].actor.clone(), st.agents[0].critic.clone(), st.agents[0].critic_target.clone());
+        let (a0, c0, ct0) =
+            (st.agents[0].actor.clone(), st.agents[0].critic.clone(), st.agents[0].critic_target.clone());
         let alpha = (kind == Kind::Masac).then_some(0.05);
         maddpg::actor_step(&mut st, 0, &mb, alpha);
         assert_ne!(st.agents[0].actor, a0, "{}: actor did not move", kind.name());
@@ -169,17 +171,26 @@ fn checkpoints_round_trip_and_refuse_bad_files() {
     // Another scenario.
     let mut other = sc.clone();
     other.tasks.request_rate = 0.5;
-    assert!(matches!(train::load_checkpoint(dir.path(), &other), Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::OtherScenario { .. }))));
+    assert!(matches!(
+        train::load_checkpoint(dir.path(), &other),
+        Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::OtherScenario { .. }))
+    ));
     // Truncated and corrupt files.
     let path = dir.path().join(CHECKPOINT_FILE);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(matches!(train::load_checkpoint(dir.path(), &sc), Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::Truncated { .. }))));
+    assert!(matches!(
+        train::load_checkpoint(dir.path(), &sc),
+        Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::Truncated { .. }))
+    ));
     let mut bad = bytes.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x40;
     std::fs::write(&path, &bad).unwrap();
-    assert!(matches!(train::load_checkpoint(dir.path(), &sc), Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::Corrupt { .. }))));
+    assert!(matches!(
+        train::load_checkpoint(dir.path(), &sc),
+        Err(train::TrainError::Checkpoint(crate::checkpoint::CheckpointError::Corrupt { .. }))
+    ));
     // Evaluation policies from a checkpoint, and the wrong learner is refused.
     std::fs::write(&path, &bytes).unwrap();
     let eval = train::load_policies(dir.path(), &sc, "fed-maddpg").unwrap();
@@ -246,7 +257,10 @@ fn fed_maddpg_learns_to_migrate() {
             random += baseline_summary(&eval, Baseline::Random).completion_rate / 3.0;
         }
         eprintln!("seed {seed}: completion fed-maddpg {learned:.3} (untrained {untrained:.3}), random {random:.3}, orl {orl:.3}");
-        assert!(learned > random + 0.15 && learned > orl + 0.15, "fed-maddpg {learned:.3}, random {random:.3}, orl {orl:.3}");
+        assert!(
+            learned > random + 0.15 && learned > orl + 0.15,
+            "fed-maddpg {learned:.3}, random {random:.3}, orl {orl:.3}"
+        );
         assert!(learned > untrained + 0.15, "training did not improve: {untrained:.3} -> {learned:.3}");
     }
 }

@@ -26,7 +26,8 @@ use vecsim_core::{Engine, Scenario, ScenarioError};
 /// The checkpoint file inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "learner.ckpt";
 /// Header of the learning-curve CSV.
-pub const CURVE_HEADER: &str = "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round\n";
+pub const CURVE_HEADER: &str =
+    "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -144,10 +145,13 @@ struct Saved {
 }
 
 /// Saves learners and trainer progress into `dir`.
-pub fn save_checkpoint(dir: &Path, scenario: &Scenario, set: &LearnerSet, progress: &TrainProgress) -> Result<(), TrainError> {
-    let payload = set.with_state(|s| {
-        codec::encode(&SavedRef { state: s, progress })
-    });
+pub fn save_checkpoint(
+    dir: &Path,
+    scenario: &Scenario,
+    set: &LearnerSet,
+    progress: &TrainProgress,
+) -> Result<(), TrainError> {
+    let payload = set.with_state(|s| codec::encode(&SavedRef { state: s, progress }));
     let payload = payload.map_err(|e| CheckpointError::Decode { path: dir.to_path_buf(), source: e })?;
     checkpoint::write(&dir.join(CHECKPOINT_FILE), scenario.hash(), &payload)?;
     Ok(())
@@ -208,7 +212,11 @@ pub struct TrainOutcome {
 }
 
 /// Trains `cfg.policy` on `scenario`; `on_episode` sees every episode's row as it closes.
-pub fn train(scenario: &Scenario, cfg: &TrainConfig, on_episode: &mut dyn FnMut(&Progress<'_>)) -> Result<TrainOutcome, TrainError> {
+pub fn train(
+    scenario: &Scenario,
+    cfg: &TrainConfig,
+    on_episode: &mut dyn FnMut(&Progress<'_>),
+) -> Result<TrainOutcome, TrainError> {
     crate::mlp::set_threads(cfg.threads);
     let rsus = scenario.rsu_count();
     let (set, mut progress) = if cfg.resume {
@@ -221,13 +229,24 @@ pub fn train(scenario: &Scenario, cfg: &TrainConfig, on_episode: &mut dyn FnMut(
     } else {
         let set = build_learner_with(&cfg.policy, scenario, rsus, cfg.seed, cfg.options.clone())?;
         let pool_rngs = (0..rsus).map(|e| rng::stream(cfg.seed, Domain::FaultPool, e as u64)).collect();
-        (set, TrainProgress { policy: cfg.policy.clone(), seed: cfg.seed, episodes_done: 0, pool_rngs, curve: Vec::new() })
+        (
+            set,
+            TrainProgress {
+                policy: cfg.policy.clone(),
+                seed: cfg.seed,
+                episodes_done: 0,
+                pool_rngs,
+                curve: Vec::new(),
+            },
+        )
     };
     set.set_training(true);
     let period = scenario.learning.aggregation_period.max(1) as u64;
+    let layout = scenario.pinned_layout();
     while progress.episodes_done < cfg.episodes as u64 {
         let ep = progress.episodes_done;
-        let mut sc = scenario.clone();
+        // Fresh traffic per episode, on the RSU layout of the scenario's own seed.
+        let mut sc = layout.clone();
         if cfg.vary_seed {
             sc.seed = episode_seed(progress.seed, ep);
         }
@@ -244,7 +263,8 @@ pub fn train(scenario: &Scenario, cfg: &TrainConfig, on_episode: &mut dyn FnMut(
                 .collect();
             set.federated_round(&participants)?;
         }
-        let (losses, fed, steps) = set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));
+        let (losses, fed, steps) =
+            set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));
         let row = EpisodeRow {
             episode: ep + 1,
             cumulative_reward: summary.cumulative_reward,

@@ -95,7 +95,8 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     // The floor: as many bare actors as vehicle actors at the peak, the same messages per slot.
     let floor_actors = run.peak_live_vehicles.max(1);
     let per_slot = run.messages / slots.max(1) as u64;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    // The floor runs on the same runtime configuration as the actor engine.
+    let rt = vecsim_actors::runtime(threads)?;
     let floor_s = rt.block_on(vecsim_actors::floor::floor(floor_actors, per_slot, slots)).as_secs_f64();
     let floor_vs = floor_actors as f64 * slots as f64;
 

@@ -8,6 +8,7 @@ mod scenario_cmd;
 mod slot_cmd;
 mod summary;
 mod telemetry;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub enum Command {
     /// Scenario files.
     #[command(subcommand)]
     Scenario(scenario_cmd::ScenarioCmd),
+    /// Train a learner (fed-maddpg, maddpg, masac) on a scenario.
+    Train(train::TrainArgs),
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -61,6 +64,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Slot { file } => slot_cmd::slot(&file),
         Command::Scenario(c) => scenario_cmd::scenario(c),
+        Command::Train(a) => train::train(a),
         Command::Bench(c) => bench::bench(c),
     }
 }

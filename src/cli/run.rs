@@ -15,7 +15,8 @@ use vecsim_core::Scenario;
 pub struct RunArgs {
     /// Scenario file, or a preset name from `scenarios/` (e.g. `paper-noon`).
     pub scenario: String,
-    /// Policy: orl, orm, random, br-ne (default: the scenario's `policy`).
+    /// Policy: orl, orm, random, br-ne, or a trained fed-maddpg, maddpg, masac (default: the
+    /// scenario's `policy`).
     #[arg(long)]
     pub policy: Option<String>,
     /// Master seed (default: the scenario's `seed`).
@@ -27,6 +28,10 @@ pub struct RunArgs {
     /// Trace file replacing the scenario's (trace-based scenarios only).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Checkpoint directory of a trained learner (`vecsim train --checkpoint DIR`), needed by
+    /// `--policy fed-maddpg|maddpg|masac`; the learner runs greedily, without learning.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     /// Directory to write `slots.csv` and `summary.json` into (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -58,11 +63,31 @@ pub fn scenario_with_overrides(a: &RunArgs) -> anyhow::Result<Scenario> {
     Ok(s)
 }
 
-/// One policy instance per RSU, plus the joint refiner of `br-ne`.
-pub fn build_policies(s: &Scenario) -> anyhow::Result<(Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>)> {
+/// One policy instance per RSU, plus the joint refiner of `br-ne`. Learners come from a
+/// checkpoint.
+pub fn build_policies(
+    s: &Scenario,
+    checkpoint: Option<&std::path::Path>,
+) -> anyhow::Result<(Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>)> {
     let n = s.rsu_count();
+    if vecsim_learn::is_learner(&s.policy) {
+        let Some(dir) = checkpoint else {
+            return Err(bad(format!(
+                "--policy {} needs --checkpoint DIR (train one with `vecsim train {} --policy {} --checkpoint DIR`)",
+                s.policy, s.name, s.policy
+            )));
+        };
+        let set = vecsim_learn::load_policies(dir, s, &s.policy).map_err(bad)?;
+        return Ok((set.policies(), None));
+    }
+    if checkpoint.is_some() {
+        return Err(bad(format!("--checkpoint only applies to learners; `{}` is a baseline", s.policy)));
+    }
     let Some(b) = Baseline::parse(&s.policy) else {
-        return Err(bad(format!("unknown policy `{}` (expected one of: orl, orm, random, br-ne)", s.policy)));
+        return Err(bad(format!(
+            "unknown policy `{}` (expected one of: orl, orm, random, br-ne, fed-maddpg, maddpg, masac)",
+            s.policy
+        )));
     };
     let policies = (0..n as u32).map(|e| b.build(vecsim_core::ids::RsuId(e), s.seed)).collect();
     Ok((policies, b.refiner()))
@@ -71,7 +96,7 @@ pub fn build_policies(s: &Scenario) -> anyhow::Result<(Vec<Box<dyn Policy>>, Opt
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let s = scenario_with_overrides(&a)?;
     let fleet = vecsim_core::mobility::load(&s, a.trace.as_deref()).map_err(bad)?;
-    let (policies, refiner) = build_policies(&s)?;
+    let (policies, refiner) = build_policies(&s, a.checkpoint.as_deref())?;
     let mut telemetry = Telemetry::start(&a.metrics, &s)?;
     let started = std::time::Instant::now();
     let (stats, _policies) =

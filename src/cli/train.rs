@@ -1,0 +1,169 @@
+//! `vecsim train`: train a learner (fed-maddpg, maddpg, masac) on a scenario, with a progress
+//! bar, a learning-curve CSV, periodic checkpoints and exact resume.
+
+use super::fault_args::FaultArgs;
+use super::telemetry::{self, MetricsArgs, Telemetry};
+use super::{bad, load_scenario};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::train::{self as trainer, TrainConfig, TrainError};
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Scenario file, or a preset name from `scenarios/`.
+    pub scenario: String,
+    /// Learner: fed-maddpg, maddpg or masac.
+    #[arg(long, default_value = "fed-maddpg")]
+    pub policy: String,
+    /// Episodes (iterations) to train; a resumed run continues up to this total.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: u32,
+    /// Seed of the learners and of the training traffic (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Slots per episode (default: the scenario's `time.slots`).
+    #[arg(long)]
+    pub slots: Option<u32>,
+    /// Checkpoint directory: written every `--checkpoint-every` episodes and at the end.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Episodes between checkpoints.
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_every: u32,
+    /// Continue exactly from the checkpoint in `--checkpoint DIR`.
+    #[arg(long)]
+    pub resume: bool,
+    /// Learning-curve CSV (default: `curve.csv` in the checkpoint directory, else `./curve.csv`).
+    #[arg(long)]
+    pub curve: Option<PathBuf>,
+    /// Train every episode on the scenario's own traffic instead of fresh traffic per episode.
+    #[arg(long)]
+    pub fixed_traffic: bool,
+    /// What each RSU learns from: `marginal` (eq. 19, the paper) or `system` (F^t, cooperative).
+    #[arg(long, value_enum, default_value_t = Reward::Marginal)]
+    pub reward: Reward,
+    /// Network backend: `gemm` (the project's fused f32 layers, fastest on the CPU) or `dfdx`
+    /// (dfdx tensors and autodiff; on CUDA when built with `--features cuda`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
+    pub backend: BackendArg,
+    /// Threads for the learners' matrix products.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendArg {
+    Gemm,
+    Dfdx,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reward {
+    Marginal,
+    System,
+}
+
+/// Input errors (a checkpoint of another scenario, a truncated file...) exit with code 2.
+fn train_error(e: TrainError) -> anyhow::Error {
+    match e {
+        TrainError::Io { .. } => anyhow::Error::new(e),
+        other => bad(other),
+    }
+}
+
+pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    if !vecsim_learn::is_learner(&a.policy) {
+        return Err(bad(format!("unknown learner `{}` (expected fed-maddpg, maddpg or masac)", a.policy)));
+    }
+    if a.resume && a.checkpoint.is_none() {
+        return Err(bad("--resume needs --checkpoint DIR"));
+    }
+    if a.episodes == 0 {
+        return Err(bad("--episodes must be at least 1"));
+    }
+    let mut s = load_scenario(&a.scenario)?;
+    if let Some(slots) = a.slots {
+        s.time.slots = slots;
+    }
+    s.policy = a.policy.clone();
+    a.faults.apply(&mut s)?;
+    s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+    let seed = a.seed.unwrap_or(s.seed);
+
+    let mut cfg = TrainConfig::new(&a.policy, a.episodes, seed);
+    cfg.checkpoint = a.checkpoint.clone();
+    cfg.checkpoint_every = a.checkpoint_every.max(1);
+    cfg.resume = a.resume;
+    cfg.vary_seed = !a.fixed_traffic;
+    cfg.threads = a.threads.max(1);
+    cfg.options.reward = match a.reward {
+        Reward::Marginal => RewardSignal::Marginal,
+        Reward::System => RewardSignal::System,
+    };
+    cfg.options.backend = match a.backend {
+        BackendArg::Gemm => vecsim_learn::Backend::Gemm,
+        BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
+    };
+    let curve = a.curve.clone().unwrap_or_else(|| match &a.checkpoint {
+        Some(dir) => dir.join("curve.csv"),
+        None => PathBuf::from("curve.csv"),
+    });
+    if let Some(dir) = &a.checkpoint {
+        std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+    }
+    cfg.curve_csv = Some(curve.clone());
+
+    let telemetry = Telemetry::start(&a.metrics, &s)?;
+    let bar = ProgressBar::new(a.episodes as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} episode {pos}/{len}  {msg}")
+            .expect("valid template"),
+    );
+    let mut last = None;
+    let outcome = trainer::train(&s, &cfg, &mut |p| {
+        let r = p.row;
+        bar.set_position(r.episode);
+        bar.set_message(format!(
+            "reward {:.2}  completion {:.2} %  critic {:.4}  actor {:.4}  {:.0} update-steps/s  fed rounds {}",
+            r.cumulative_reward,
+            100.0 * r.completion_rate,
+            r.critic_loss,
+            r.actor_loss,
+            p.update_steps_per_s,
+            r.federated_round
+        ));
+        telemetry::set_episode(r.episode);
+        telemetry::record_training(r.episode, r.critic_loss, r.actor_loss, p.update_steps_per_s);
+        if r.federated_round > 0 {
+            telemetry::record_federated_round(r.federated_round, s.rsu_count());
+        }
+        last = Some(r.clone());
+    })
+    .map_err(train_error)?;
+    bar.finish();
+    if let Some(r) = last {
+        println!(
+            "trained {} on {}: {} episodes; last episode: cumulative reward {:.4}, completion rate {:.2} %, average realized potential {:.4}",
+            a.policy,
+            s.name,
+            r.episode,
+            r.cumulative_reward,
+            100.0 * r.completion_rate,
+            r.average_realized_potential
+        );
+    }
+    println!("learning curve: {}", curve.display());
+    if let Some(dir) = &a.checkpoint {
+        println!("checkpoint: {}/{}", dir.display(), trainer::CHECKPOINT_FILE);
+    }
+    drop(outcome);
+    drop(telemetry);
+    Ok(ExitCode::SUCCESS)
+}
