@@ -5,3 +5,4 @@ mod common;
 mod determinism;
 mod faults;
 mod monitoring;
+mod train;
