@@ -14,8 +14,8 @@
 //!  Clock                    Vehicle v (live ones)       RSU e (all)                VEC POOL
 //!  ─────                    ─────────                   ─────                      ────────
 //!  0 begin    Begin(t) ───────────────────────────────▶ crash hook, reset buffers
-//!             ◀────────────────────────────────────────  Ready
-//!  1 step     spawn arrivals; Step(t) ─▶ move, draw task,
+//!             ◀────────────────────────────────────────  Ready (only in a slot with a crash)
+//!  1 step     Step(t), spawn arrivals ─▶ move, draw task,
 //!                                        pick nearest RSU
 //!                                        Upload(task) ───▶ (buffered)
 //!             ◀───────────────────────── Stepped(absent | idle | ended(result) | uploaded(e))
@@ -51,9 +51,13 @@
 //!    (`FaultPlan::crashes`) panics here, before it has done anything in the slot; the clock,
 //!    its supervisor, restarts it from its slot-boundary checkpoint and sends `Begin(t)` again
 //!    (the slot is redone for that RSU; the restarted actor knows not to crash again in `t`).
-//!    This barrier also guarantees no upload is ever sent to an RSU that is about to crash.
-//! 1. **Positions and tasks.** Vehicles whose span starts at `t` are spawned (id order), then
-//!    every live vehicle gets `Step`. A vehicle that uploads sends its task straight to its RSU
+//!    In such a slot the clock waits for every `Ready` before phase 1, which also guarantees
+//!    that no upload is ever sent to an RSU that is about to crash. In any other slot (the
+//!    crash schedule is part of the scenario) no `Ready` is asked for and phase 1 follows at
+//!    once: every `Begin(t)` is queued before the first `Step(t)` is sent, so it reaches its
+//!    RSU before any upload of the slot.
+//! 1. **Positions and tasks.** Every live vehicle gets `Step`; then the vehicles whose span
+//!    starts at `t` are spawned (id order) and stepped (the others work meanwhile). A vehicle that uploads sends its task straight to its RSU
 //!    actor and then answers the clock `Stepped(uploaded(e))`; per-sender FIFO is not needed for
 //!    correctness, because the clock tells each RSU how many uploads to wait for. Vehicles
 //!    whose span ends at `t` are stopped once the phase closes.

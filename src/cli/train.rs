@@ -49,6 +49,17 @@ pub struct TrainArgs {
     /// (dfdx tensors and autodiff; on CUDA when built with `--features cuda`).
     #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
     pub backend: BackendArg,
+    /// Run a round of gradient updates every N slots (Algorithm 1: 1). Larger values trade
+    /// sample efficiency for speed on the CPU.
+    #[arg(long, default_value_t = 1)]
+    pub update_every: u32,
+    /// Hidden layer widths of the actor, comma-separated (reference code: 256,256,256).
+    #[arg(long, value_delimiter = ',', default_value = "256,256,256")]
+    pub actor_hidden: Vec<usize>,
+    /// Widths of the critic's per-task embedding layers, then of its head, as `EMBED/HEAD`
+    /// (reference code 512-512-256: `512,512/256`).
+    #[arg(long, default_value = "512,512/256")]
+    pub critic_hidden: String,
     /// Threads for the learners' matrix products.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -76,6 +87,16 @@ fn train_error(e: TrainError) -> anyhow::Error {
         TrainError::Io { .. } => anyhow::Error::new(e),
         other => bad(other),
     }
+}
+
+/// `512,512/256` → ([512, 512], [256]).
+fn parse_critic(s: &str) -> Option<(Vec<usize>, Vec<usize>)> {
+    let (e, h) = s.split_once('/')?;
+    let widths = |x: &str| -> Option<Vec<usize>> {
+        let v: Vec<usize> = x.split(',').map(|w| w.trim().parse().ok().filter(|&n| n > 0)).collect::<Option<_>>()?;
+        (!v.is_empty()).then_some(v)
+    };
+    Some((widths(e)?, widths(h)?))
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -111,6 +132,18 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         BackendArg::Gemm => vecsim_learn::Backend::Gemm,
         BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
     };
+    if a.update_every == 0 {
+        return Err(bad("--update-every must be at least 1"));
+    }
+    cfg.options.update_every = a.update_every;
+    if a.actor_hidden.is_empty() || a.actor_hidden.contains(&0) {
+        return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
+    }
+    cfg.options.shape.actor_hidden = a.actor_hidden.clone();
+    let (embed, head) = parse_critic(&a.critic_hidden)
+        .ok_or_else(|| bad(format!("--critic-hidden `{}`: expected EMBED/HEAD widths like 512,512/256", a.critic_hidden)))?;
+    cfg.options.shape.critic_embed = embed;
+    cfg.options.shape.critic_head = head;
     let curve = a.curve.clone().unwrap_or_else(|| match &a.checkpoint {
         Some(dir) => dir.join("curve.csv"),
         None => PathBuf::from("curve.csv"),
