@@ -24,11 +24,39 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
+    /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
+    /// the PyTorch anchor, measured in the same run).
+    TrainStep {
+        #[arg(long, default_value_t = 64)]
+        obs: usize,
+        #[arg(long, default_value_t = 72)]
+        act: usize,
+        #[arg(long, default_value_t = 8)]
+        agents: usize,
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Timed update steps (after 3 warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Also time the dfdx backend.
+        #[arg(long)]
+        dfdx: bool,
+        /// A Python with torch installed: runs the PyTorch anchor in the same invocation.
+        #[arg(long)]
+        torch: Option<String>,
+        /// The anchor script.
+        #[arg(long, default_value = "../shared/anchors/maddpg_step_torch.py")]
+        anchor: std::path::PathBuf,
+    },
 }
 
 pub fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads.max(1)),
+        BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => {
+            super::bench_train::train_step(obs, act, agents, batch, steps, dfdx, torch.as_deref().map(|p| (p, anchor.as_path())))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod bench;
+mod bench_train;
 mod engine_args;
 mod fault_args;
 mod run;
