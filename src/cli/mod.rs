@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_train;
+mod compare;
 mod engine_args;
 mod fault_args;
 mod run;
@@ -52,6 +53,8 @@ pub enum Command {
     /// Scenario files.
     #[command(subcommand)]
     Scenario(scenario_cmd::ScenarioCmd),
+    /// Compare policies on one scenario over several seeds (mean ± standard deviation).
+    Compare(compare::CompareArgs),
     /// Train a learner (fed-maddpg, maddpg, masac) on a scenario.
     Train(train::TrainArgs),
     /// Throughput benchmarks.
@@ -66,6 +69,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Slot { file } => slot_cmd::slot(&file),
         Command::Scenario(c) => scenario_cmd::scenario(c),
         Command::Train(a) => train::train(a),
+        Command::Compare(a) => compare::compare(a),
         Command::Bench(c) => bench::bench(c),
     }
 }

@@ -268,3 +268,34 @@ fn bad_traces_and_flags_are_rejected() {
     bad_input(vecsim(&["run", "paper-noon", "--slots", "many"]), &["--slots"]);
     bad_input(vecsim(&["run", "no-such-scenario"]), &["no-such-scenario"]);
 }
+
+#[test]
+fn compare_reports_every_policy_and_seed_like_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("cmp.csv");
+    let text = ok(vecsim(&[
+        "compare",
+        "paper-evening",
+        "--policies",
+        "orl,random",
+        "--seeds",
+        "2",
+        "--slots",
+        "10",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]));
+    assert!(text.contains("orl") && text.contains("random") && text.contains("±"), "{text}");
+    let rows = String::from_utf8(read(&csv)).unwrap();
+    let rows: Vec<Vec<String>> = rows.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    assert_eq!(rows.len(), 4, "2 policies x 2 seeds");
+    // Each row equals the summary of the same run made with `vecsim run`.
+    for r in &rows {
+        let out = ok(vecsim(&["run", "paper-evening", "--policy", &r[0], "--seed", &r[1], "--slots", "10", "--json"]));
+        let s: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(r[2].parse::<f64>().unwrap(), s["completion_rate"].as_f64().unwrap(), "{r:?}");
+        assert_eq!(r[3].parse::<f64>().unwrap(), s["cumulative_reward"].as_f64().unwrap(), "{r:?}");
+    }
+    bad_input(vecsim(&["compare", "paper-evening", "--seeds", "0"]), &["--seeds"]);
+    bad_input(vecsim(&["compare", "paper-evening", "--policies", "orl,psychic", "--seeds", "1"]), &["psychic"]);
+}

@@ -1,0 +1,118 @@
+//! `vecsim compare`: every policy on one scenario over several seeds, with mean and standard
+//! deviation of the paper's metrics (the error bars of its Fig. 4 and 6).
+
+use super::run::build_policies;
+use super::{bad, load_scenario};
+use clap::Args;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use vecsim_core::Engine;
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Scenario file, or a preset name from `scenarios/`.
+    pub scenario: String,
+    /// Policies to compare, comma-separated. Learners need `--checkpoint NAME=DIR`.
+    #[arg(long, value_delimiter = ',', default_value = "orl,orm,random,br-ne")]
+    pub policies: Vec<String>,
+    /// Number of seeds: the scenario's seed and the ones after it.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// Slots per run (default: the scenario's).
+    #[arg(long)]
+    pub slots: Option<u32>,
+    /// Trained learner checkpoints, `NAME=DIR` (e.g. `fed-maddpg=runs/fed`), repeatable.
+    #[arg(long)]
+    pub checkpoint: Vec<String>,
+    /// Also write the per-run rows as CSV.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 { v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (m, var.sqrt())
+}
+
+pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
+    if a.seeds == 0 {
+        return Err(bad("--seeds must be at least 1"));
+    }
+    let base = load_scenario(&a.scenario)?;
+    let mut checkpoints = std::collections::HashMap::new();
+    for c in &a.checkpoint {
+        let (name, dir) =
+            c.split_once('=').ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
+        checkpoints.insert(name.to_string(), PathBuf::from(dir));
+    }
+    let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
+    println!(
+        "{} over {} seeds ({}..={}), {} slots",
+        base.name,
+        a.seeds,
+        base.seed,
+        base.seed + a.seeds - 1,
+        a.slots.unwrap_or(base.time.slots)
+    );
+    println!("  {:<12} {:>22} {:>24} {:>24} {:>12}", "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations");
+    for policy in &a.policies {
+        let (mut rate, mut reward, mut arp, mut mig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 0..a.seeds {
+            let mut s = base.clone();
+            s.seed = base.seed + k;
+            s.policy = policy.clone();
+            if let Some(slots) = a.slots {
+                s.time.slots = slots;
+            }
+            s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+            let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
+            let (policies, refiner) = build_policies(&s, checkpoints.get(policy).map(PathBuf::as_path))?;
+            let (stats, _) = Engine::new(Arc::new(s.clone()), fleet, policies, refiner).run();
+            let sum = stats.summary();
+            let _ = writeln!(
+                csv,
+                "{policy},{},{},{},{},{}",
+                s.seed, sum.completion_rate, sum.cumulative_reward, sum.average_realized_potential, sum.migrations
+            );
+            rate.push(sum.completion_rate);
+            reward.push(sum.cumulative_reward);
+            arp.push(sum.average_realized_potential);
+            mig.push(sum.migrations as f64);
+        }
+        let ((rm, rs), (cm, cs), (am, asd), (mm, _)) = (mean_sd(&rate), mean_sd(&reward), mean_sd(&arp), mean_sd(&mig));
+        println!(
+            "  {:<12} {:>12.2} % ± {:>5.2} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}",
+            policy,
+            100.0 * rm,
+            100.0 * rs,
+            cm,
+            cs,
+            am,
+            asd,
+            mm
+        );
+    }
+    if let Some(path) = &a.csv {
+        std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_sd;
+
+    #[test]
+    fn mean_and_sample_sd_by_hand() {
+        // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sample variance 32/7.
+        let (m, s) = mean_sd(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(m, 5.0);
+        assert!((s - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_sd(&[3.0]), (3.0, 0.0));
+    }
+}
