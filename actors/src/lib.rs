@@ -11,11 +11,11 @@
 //! crashes at a slot start from its checkpoint), the VEC POOL and the vehicle actors.
 
 pub mod clock;
-pub mod codec;
 pub mod floor;
 pub mod pool;
 pub mod protocol;
 pub mod rsu;
+pub mod runner;
 pub mod vehicle;
 
 use clock::{ClockActor, ClockArgs, Event};
@@ -32,6 +32,7 @@ use vecsim_core::scenario::RsuSpec;
 use vecsim_core::Scenario;
 
 pub use protocol::RoundOutcome;
+pub use runner::ActorRunner;
 
 /// Read-only context shared by every actor of a run (one `Arc`).
 #[derive(Debug)]
@@ -39,6 +40,10 @@ pub struct World {
     pub scenario: Arc<Scenario>,
     pub specs: Vec<RsuSpec>,
     pub clock: SlotClock,
+    /// [`ActorOptions::pool_participants`].
+    pub pool_participants: Option<Vec<bool>>,
+    /// [`ActorOptions::weighted_fedavg`].
+    pub weighted_fedavg: bool,
 }
 
 /// What an actor run produced.
@@ -76,8 +81,16 @@ pub struct ActorOptions {
     pub threads: usize,
     /// Open a VEC POOL round after every `k` slots (participants: every RSU).
     pub pool_every: Option<u32>,
-    /// Initial federated parameters per RSU and their sample weights (plain `Vec<f32>`).
+    /// Initial federated parameters per RSU and their sample counts (plain `Vec<f32>`), for
+    /// RSUs whose policy does not federate (a federating policy, `fed-maddpg`, contributes its
+    /// own actor parameters through `Policy::export_params`).
     pub params: Option<Vec<(Vec<f32>, u64)>>,
+    /// Who takes part in every round (`[e]` for RSU e; the others send `Skip`), as decided by
+    /// a trainer; `None`: each RSU draws its fate from `FaultPlan::pool` with its own stream.
+    pub pool_participants: Option<Vec<bool>>,
+    /// Weight each contribution by its sample count instead of equally (with equal weights when
+    /// every contribution's count is 0), as `LearnerOptions::weighted_fedavg` does in-process.
+    pub weighted_fedavg: bool,
 }
 
 /// Runs one episode on the actor engine with `threads` tokio workers. `on_slot` is called on
@@ -139,7 +152,16 @@ pub async fn run_async(
     }
     let cells: Vec<PolicyCell> = policies.into_iter().map(|p| Arc::new(Mutex::new(Some(p)))).collect();
     let paths: Vec<Arc<VehiclePathAlias>> = fleet.paths.into_iter().map(Arc::new).collect();
-    let world = Arc::new(World { scenario, specs, clock });
+    if let Some(p) = &opts.pool_participants {
+        assert_eq!(p.len(), specs.len(), "one participation flag per RSU");
+    }
+    let world = Arc::new(World {
+        scenario,
+        specs,
+        clock,
+        pool_participants: opts.pool_participants.clone(),
+        weighted_fedavg: opts.weighted_fedavg,
+    });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let args = ClockArgs {
         world,

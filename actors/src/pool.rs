@@ -4,18 +4,21 @@
 //! answers exactly once, with its parameters ([`PoolMsg::Contribute`], codec-encoded `Vec<f32>`)
 //! or with [`PoolMsg::Skip`] (its own seeded fault draw, `FaultPlan::pool`, said it misses the
 //! round or its message is lost). The pool closes the round when every participant has
-//! answered — it never waits on wall-clock time — averages what arrived (FedAvg: element-wise
-//! mean, weighted by each contribution's weight, e.g. its sample count; weights of 0 everywhere
-//! mean an unweighted mean), broadcasts the average to every member and answers the
+//! answered — it never waits on wall-clock time — averages what arrived with
+//! [`vecsim_learn::fedavg::fed_avg`] (element-wise mean, weighted by each contribution's
+//! weight: its sample count or 1; weights of 0 everywhere mean an unweighted mean, exactly as
+//! the learners' in-process round), broadcasts the average to every member and answers the
 //! coordinator with a [`RoundOutcome`]. Contributions are averaged in participant-id order, so
-//! the float sums do not depend on arrival order. Answers for another round, or from a
+//! the float sums do not depend on arrival order and equal the in-process round's bit for bit.
+//! Parameter vectors travel encoded by [`vecsim_learn::codec`]. Answers for another round, or from a
 //! non-participant, are errors of the protocol and fail the pool actor (its supervisor sees it).
 
-use crate::codec::{decode_params, encode_params};
 use crate::protocol::{PoolGlobal, PoolMsg, RoundOutcome};
 use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use vecsim_learn::codec::{decode_params, encode_params};
+use vecsim_learn::fedavg::{fed_avg, FedAvgError};
 
 /// The VEC POOL actor.
 pub struct VecPool;
@@ -40,24 +43,18 @@ pub struct PoolState {
     pub rounds: u64,
 }
 
-/// FedAvg of `(weight, params)` in the given order; `None` when empty. Vectors of different
-/// lengths are a protocol error.
-pub fn fed_avg(items: &[(f64, &[f32])]) -> Result<Option<Vec<f32>>, String> {
-    let Some(&(_, first)) = items.first() else { return Ok(None) };
-    let n = first.len();
-    if let Some((_, bad)) = items.iter().find(|(_, p)| p.len() != n) {
-        return Err(format!("parameter vectors differ in length ({n} and {})", bad.len()));
+/// The round's average of `(weight, params)` in the given order: `None` when nobody
+/// contributed; equal weights when every weight is 0 (as `State::federated_round`); otherwise
+/// [`fed_avg`] as given.
+pub fn average(items: &[(f64, &[f32])]) -> Result<Option<Vec<f32>>, FedAvgError> {
+    if items.is_empty() {
+        return Ok(None);
     }
-    let total: f64 = items.iter().map(|(w, _)| *w).sum();
-    let weighted = total > 0.0;
-    let mut acc = vec![0.0f64; n];
-    for (w, p) in items {
-        let w = if weighted { *w / total } else { 1.0 / items.len() as f64 };
-        for (a, x) in acc.iter_mut().zip(p.iter()) {
-            *a += w * *x as f64;
-        }
+    if items.iter().all(|(w, _)| *w == 0.0) {
+        let eq: Vec<(f64, &[f32])> = items.iter().map(|(_, p)| (1.0, *p)).collect();
+        return fed_avg(&eq).map(Some);
     }
-    Ok(Some(acc.into_iter().map(|x| x as f32).collect()))
+    fed_avg(items).map(Some)
 }
 
 impl VecPool {
@@ -102,7 +99,7 @@ impl VecPool {
                 None => skipped.push(id),
             }
         }
-        let global = fed_avg(&items)?.map(|v| Arc::new(encode_params(&v)));
+        let global = average(&items)?.map(|v| Arc::new(encode_params(&v)));
         if let Some(g) = &global {
             for m in &open.members {
                 // A member that has stopped simply misses the broadcast.
@@ -159,16 +156,19 @@ impl Actor for VecPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{decode_params, encode_params};
 
     #[test]
-    fn fed_avg_is_the_weighted_mean() {
+    fn the_average_is_the_learners_fed_avg() {
         let a = [1.0f32, 2.0];
         let b = [3.0f32, 6.0];
-        assert_eq!(fed_avg(&[(0.0, &a), (0.0, &b)]).unwrap(), Some(vec![2.0, 4.0]));
-        assert_eq!(fed_avg(&[(1.0, &a), (3.0, &b)]).unwrap(), Some(vec![2.5, 5.0]));
-        assert_eq!(fed_avg(&[]).unwrap(), None);
-        assert!(fed_avg(&[(1.0, &a), (1.0, &[1.0f32][..])]).is_err());
+        assert_eq!(average(&[(0.0, &a), (0.0, &b)]).unwrap(), Some(vec![2.0, 4.0]));
+        assert_eq!(average(&[(1.0, &a), (3.0, &b)]).unwrap(), Some(vec![2.5, 5.0]));
+        assert_eq!(average(&[]).unwrap(), None);
+        assert!(average(&[(1.0, &a), (1.0, &[1.0f32][..])]).is_err());
+        // Bit for bit what the in-process round computes.
+        let c = [0.1f32, -7.3];
+        let items = [(2.0, &a[..]), (5.0, &b[..]), (1.0, &c[..])];
+        assert_eq!(average(&items).unwrap().unwrap(), fed_avg(&items).unwrap());
     }
 
     /// A member that forwards the broadcast it receives.

@@ -26,7 +26,9 @@ mod tests;
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use mlp::Backend;
-pub use train::{evaluate, load_policies, train, TrainConfig, TrainError};
+pub use train::{
+    evaluate, load_policies, train, EpisodeRun, EpisodeRunner, PoolRound, RoundReport, Runner, TrainConfig, TrainError,
+};
 
 /// Everything that can go wrong in the learning layer.
 #[derive(Debug, thiserror::Error)]

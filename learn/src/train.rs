@@ -1,6 +1,12 @@
-//! The training driver: episodes of a scenario on the sequential engine with the learners'
-//! policies, federated rounds at the VEC POOL, a learning-curve CSV, periodic checkpoints and
-//! exact resume.
+//! The training driver: episodes of a scenario with the learners' policies, federated rounds at
+//! the VEC POOL, a learning-curve CSV, periodic checkpoints and exact resume.
+//!
+//! Episodes run on the sequential engine, with the VEC POOL round held in-process
+//! ([`LearnerSet::federated_round`]), unless [`TrainConfig::runner`] names another engine: an
+//! [`EpisodeRunner`] (the actor engine's lives in `vecsim-actors`, which depends on this crate,
+//! not the other way round). Either way the trainer decides who takes part in each round, from
+//! its own checkpointed per-RSU fault streams, and counts rounds and round dropouts itself, so
+//! both paths give the same curve and the same checkpoint bytes.
 //!
 //! An iteration is one episode (Table III). Each training episode draws fresh traffic from a
 //! seed derived from `(training seed, episode)` (`vary_seed`), so the learners do not memorise one
@@ -15,10 +21,11 @@ use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use vecsim_core::fault::PoolFate;
 use vecsim_core::mobility;
+use vecsim_core::policy::Policy;
 use vecsim_core::report::Summary;
 use vecsim_core::rng::{self, Domain, SimRng};
 use vecsim_core::{Engine, Scenario, ScenarioError};
@@ -43,6 +50,80 @@ pub enum TrainError {
     ResumeWithoutCheckpoint,
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("episode engine: {0}")]
+    Engine(String),
+}
+
+/// The VEC POOL round a runner holds after an episode's last slot.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolRound<'a> {
+    /// `participants[e]`: whether RSU e takes part (drawn by the trainer; the others skip).
+    pub participants: &'a [bool],
+    /// Weight each contribution by its sample count (`LearnerOptions::weighted_fedavg`), with
+    /// equal weights when every participant's count is 0, as [`State::federated_round`] does.
+    pub weighted: bool,
+}
+
+/// Who took part in a VEC POOL round, by RSU id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundReport {
+    /// RSUs whose parameters were averaged (and replaced by the average).
+    pub contributed: Vec<u32>,
+    /// RSUs that missed the round (they keep their own parameters).
+    pub skipped: Vec<u32>,
+}
+
+/// What a runner hands back for one episode.
+#[derive(Clone, Debug)]
+pub struct EpisodeRun {
+    pub summary: Summary,
+    /// The round held after the last slot, when one was asked for.
+    pub round: Option<RoundReport>,
+}
+
+/// Runs training episodes on an engine other than the built-in sequential one.
+pub trait EpisodeRunner: Send {
+    /// A short name (`actors`), for messages.
+    fn name(&self) -> &str;
+
+    /// Runs one episode of `scenario` (with its own seed) with `policies` (one per RSU, index =
+    /// RSU id; they share the learners' state, so their training is the learners'). With
+    /// `round`, holds a VEC POOL round after the last slot: every participant contributes
+    /// `Policy::export_params`, the pool averages them with [`crate::fedavg::fed_avg`] in RSU-id
+    /// order with the weights of [`PoolRound::weighted`], and every participant imports the
+    /// average (`Policy::import_params`); the others keep theirs.
+    fn run(
+        &mut self,
+        scenario: &Scenario,
+        policies: Vec<Box<dyn Policy>>,
+        round: Option<PoolRound<'_>>,
+    ) -> Result<EpisodeRun, TrainError>;
+}
+
+/// A shareable [`EpisodeRunner`] for [`TrainConfig::runner`].
+#[derive(Clone)]
+pub struct Runner(Arc<Mutex<dyn EpisodeRunner>>);
+
+impl Runner {
+    pub fn new(r: impl EpisodeRunner + 'static) -> Runner {
+        Runner(Arc::new(Mutex::new(r)))
+    }
+
+    fn run(
+        &self,
+        scenario: &Scenario,
+        policies: Vec<Box<dyn Policy>>,
+        round: Option<PoolRound<'_>>,
+    ) -> Result<EpisodeRun, TrainError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).run(scenario, policies, round)
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        write!(f, "Runner({})", r.name())
+    }
 }
 
 /// What `vecsim train` asks for.
@@ -66,6 +147,9 @@ pub struct TrainConfig {
     /// Threads for large matrix products.
     pub threads: usize,
     pub options: LearnerOptions,
+    /// The engine episodes run on; `None`: the sequential engine, with VEC POOL rounds held
+    /// in-process ([`LearnerSet::federated_round`]).
+    pub runner: Option<Runner>,
 }
 
 impl TrainConfig {
@@ -81,6 +165,7 @@ impl TrainConfig {
             vary_seed: true,
             threads: 2,
             options: LearnerOptions::default(),
+            runner: None,
         }
     }
 }
@@ -122,6 +207,10 @@ impl EpisodeRow {
 #[derive(Clone, Debug)]
 pub struct Progress<'a> {
     pub row: &'a EpisodeRow,
+    /// The episode's summary (`faults.round_dropouts`: RSUs that missed this episode's round).
+    pub summary: &'a Summary,
+    /// This episode's VEC POOL round, if one was due.
+    pub round: Option<&'a RoundReport>,
     pub total_episodes: u32,
     /// Update steps per second of wall time over this episode (not part of any result).
     pub update_steps_per_s: f64,
@@ -252,17 +341,58 @@ pub fn train(
         }
         let steps_before = set.with_state(|s| s.agents.iter().map(|a| a.updates).sum::<u64>());
         let t0 = Instant::now();
-        let summary = run_episode(&sc, &set)?;
-        let wall = t0.elapsed().as_secs_f64();
         // VEC POOL round every α_tg episodes (fed-maddpg only); RSUs missing it keep their actor.
-        if set.kind() == Kind::FedMaddpg && (ep + 1) % period == 0 {
-            let participants: Vec<bool> = progress
+        // The trainer draws who takes part from its own streams, whichever engine runs.
+        let participants: Option<Vec<bool>> = (set.kind() == Kind::FedMaddpg && (ep + 1) % period == 0).then(|| {
+            progress
                 .pool_rngs
                 .iter_mut()
                 .map(|r| matches!(scenario.faults.pool_round(r), PoolFate::Delivered { .. }))
-                .collect();
-            set.federated_round(&participants)?;
-        }
+                .collect()
+        });
+        let asked = participants.as_deref().map(|p| PoolRound { participants: p, weighted: set_weighted(&set) });
+        let (mut summary, round) = match &cfg.runner {
+            None => {
+                let summary = run_episode(&sc, &set)?;
+                let round = match asked {
+                    Some(r) => {
+                        set.federated_round(r.participants)?;
+                        Some(round_report(r.participants))
+                    }
+                    None => None,
+                };
+                (summary, round)
+            }
+            Some(runner) => {
+                let run = runner.run(&sc, set.policies(), asked)?;
+                let round = match (asked, run.round) {
+                    (Some(r), Some(got)) => {
+                        let want = round_report(r.participants);
+                        if got != want {
+                            return Err(TrainError::Engine(format!(
+                                "the VEC POOL round took {:?} and skipped {:?}; the trainer asked for {:?}",
+                                got.contributed, got.skipped, want.contributed
+                            )));
+                        }
+                        // The in-process round counts itself; a runner's is counted here, on
+                        // the same condition (somebody took part).
+                        if !got.contributed.is_empty() {
+                            set.with_state(|s| s.fed_rounds += 1);
+                        }
+                        Some(got)
+                    }
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(TrainError::Engine("a VEC POOL round was asked for, none held".into()))
+                    }
+                    (None, Some(_)) => return Err(TrainError::Engine("a VEC POOL round was held unasked".into())),
+                };
+                (run.summary, round)
+            }
+        };
+        // Round dropouts are the trainer's count on both paths.
+        summary.faults.round_dropouts = round.as_ref().map_or(0, |r| r.skipped.len() as u64);
+        let wall = t0.elapsed().as_secs_f64();
         let (losses, fed, steps) =
             set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));
         let row = EpisodeRow {
@@ -287,9 +417,32 @@ pub fn train(
             }
         }
         let rate = if wall > 0.0 { (steps - steps_before) as f64 / wall } else { 0.0 };
-        on_episode(&Progress { row: &row, total_episodes: cfg.episodes, update_steps_per_s: rate });
+        on_episode(&Progress {
+            row: &row,
+            summary: &summary,
+            round: round.as_ref(),
+            total_episodes: cfg.episodes,
+            update_steps_per_s: rate,
+        });
     }
     Ok(TrainOutcome { set, curve: progress.curve })
+}
+
+fn set_weighted(set: &LearnerSet) -> bool {
+    set.with_state(|s| s.opts.weighted_fedavg)
+}
+
+/// The round the trainer asked for, as a runner must report it.
+fn round_report(participants: &[bool]) -> RoundReport {
+    let mut r = RoundReport::default();
+    for (e, &p) in participants.iter().enumerate() {
+        if p {
+            r.contributed.push(e as u32);
+        } else {
+            r.skipped.push(e as u32);
+        }
+    }
+    r
 }
 
 /// Writes the whole learning curve as CSV.

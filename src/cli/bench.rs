@@ -6,7 +6,6 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
-use vecsim_core::ids::RsuId;
 use vecsim_core::policy::Baseline;
 use vecsim_core::{Engine, Scenario};
 
@@ -70,14 +69,6 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn policies(
-    s: &Scenario,
-) -> anyhow::Result<(Vec<Box<dyn vecsim_core::policy::Policy>>, Option<Box<dyn vecsim_core::policy::JointRefiner>>)> {
-    let b =
-        Baseline::parse(&s.policy).ok_or_else(|| bad(format!("bench needs a baseline policy, not `{}`", s.policy)))?;
-    Ok(((0..s.rsu_count() as u32).map(|e| b.build(RsuId(e), s.seed)).collect(), b.refiner()))
-}
-
 fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<ExitCode> {
     let mut s = load_scenario(name)?;
     if let Some(n) = slots {
@@ -89,7 +80,7 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     let slots = s.time.slots;
 
     // The actor engine first, on a fresh heap, sampling RSS as slots close.
-    let (p, r) = policies(&s)?;
+    let (p, r) = super::run::build_policies(&s, None)?;
     let fleet_a = fleet.clone();
     let rss0 = rss_bytes();
     let mut rss_peak = rss0;
@@ -114,7 +105,7 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     let steady_vs = (last.1 - f_vs) as f64;
 
     // The sequential engine.
-    let (p, r) = policies(&s)?;
+    let (p, r) = super::run::build_policies(&s, None)?;
     let t0 = Instant::now();
     let (seq_stats, _) = Engine::new(s.clone(), fleet, p, r).run();
     let seq_s = t0.elapsed().as_secs_f64();

@@ -63,12 +63,12 @@ pub fn scenario_with_overrides(a: &RunArgs) -> anyhow::Result<Scenario> {
     Ok(s)
 }
 
+/// One policy per RSU, and the joint refiner of `br-ne` if any.
+pub type PolicySet = (Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>);
+
 /// One policy instance per RSU, plus the joint refiner of `br-ne`. Learners come from a
 /// checkpoint.
-pub fn build_policies(
-    s: &Scenario,
-    checkpoint: Option<&std::path::Path>,
-) -> anyhow::Result<(Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>)> {
+pub fn build_policies(s: &Scenario, checkpoint: Option<&std::path::Path>) -> anyhow::Result<PolicySet> {
     let n = s.rsu_count();
     if vecsim_learn::is_learner(&s.policy) {
         let Some(dir) = checkpoint else {
