@@ -6,8 +6,7 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
-use vecsim_core::policy::Baseline;
-use vecsim_core::{Engine, Scenario};
+use vecsim_core::Engine;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
