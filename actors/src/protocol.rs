@@ -84,8 +84,9 @@
 //!
 //! VEC POOL rounds (see [`crate::pool`]) run between slots when the coordinator opens one:
 //! the participants are fixed when the round opens, each participant draws its own fate from
-//! `FaultPlan::pool` with its `(seed, FaultPool, rsu)` stream and sends either its encoded
-//! parameters or an explicit `Skip`, so the pool closes the round by counting answers. The clock
+//! `FaultPlan::pool` with its `(seed, FaultPool, rsu)` stream (or follows the set a trainer gave,
+//! `ActorOptions::pool_participants`) and sends either its encoded parameters (its policy's
+//! actor network when the policy federates) or an explicit `Skip`, so the pool closes the round by counting answers. The clock
 //! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
@@ -260,7 +261,8 @@ pub enum PoolMsg {
         members: Vec<DerivedActorRef<PoolGlobal>>,
         reply: RpcReplyPort<RoundOutcome>,
     },
-    /// A participant's parameters (codec-encoded `Vec<f32>`), weighted by its sample count.
+    /// A participant's parameters (`vecsim_learn::codec`-encoded `Vec<f32>`) and FedAvg weight
+    /// (1, or its sample count with `ActorOptions::weighted_fedavg`).
     Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
     /// A participant that will not send this round.
     Skip { round: u64, from: u32 },

@@ -5,7 +5,6 @@
 //! to expect, sorts them by id, and calls it. After each slot it stores a [`Checkpoint`]; the
 //! clock (its supervisor) restarts it from there after a crash.
 
-use crate::codec::{decode_params, encode_params};
 use crate::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg, SlotCtx};
 use crate::World;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -20,6 +19,7 @@ use vecsim_core::rsu::RsuNode;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
 use vecsim_core::vehicle::UploadMsg;
+use vecsim_learn::codec::{decode_params, encode_params};
 
 /// An RSU's state at the last slot boundary: what a restarted actor starts from.
 #[derive(Clone, Debug)]
@@ -71,6 +71,8 @@ pub struct RsuState {
     incoming: Vec<ExecTask>,
     batches_in: u32,
     expected_batches: Option<u32>,
+    /// The pool round this RSU last answered: (round, its policy federates, it contributed).
+    pool_round: Option<(u64, bool, bool)>,
 }
 
 impl RsuState {
@@ -164,6 +166,7 @@ impl Actor for RsuActor {
             incoming: Vec::new(),
             batches_in: 0,
             expected_batches: None,
+            pool_round: None,
         })
     }
 
@@ -253,25 +256,52 @@ impl Actor for RsuActor {
             }
             RsuMsg::PoolRound { round, pool } => {
                 let from = st.a.id.0;
-                let fate = st.a.world.scenario.faults.pool(&mut st.cp.pool_rng);
-                let msg = match (fate, &st.cp.params) {
-                    (Delivery::Delivered { extra_s }, Some((p, samples))) => PoolMsg::Contribute {
+                let w = &*st.a.world;
+                // A trainer's participant set, or this RSU's own fault draw.
+                let fate = match &w.pool_participants {
+                    Some(set) if set[st.a.id.index()] => Delivery::Delivered { extra_s: 0.0 },
+                    Some(_) => Delivery::Lost,
+                    None => w.scenario.faults.pool(&mut st.cp.pool_rng),
+                };
+                // A federating policy (fed-maddpg) contributes its actor parameters; other RSUs
+                // their plain parameters, if they have any.
+                let exported = lock(&st.a.policy).as_ref().and_then(|p| p.export_params());
+                let federates = exported.is_some();
+                let params = exported.or_else(|| st.cp.params.as_ref().map(|(p, n)| (*n, p.clone())));
+                let msg = match (fate, params) {
+                    (Delivery::Delivered { extra_s }, Some((samples, p))) => PoolMsg::Contribute {
                         round,
                         from,
-                        weight: *samples as f64,
+                        weight: if w.weighted_fedavg { samples as f64 } else { 1.0 },
                         extra_latency_s: extra_s,
-                        bytes: encode_params(p),
+                        bytes: encode_params(&p),
                     },
                     _ => PoolMsg::Skip { round, from },
                 };
+                st.pool_round = Some((round, federates, matches!(msg, PoolMsg::Contribute { .. })));
                 pool.send_message(msg).map_err(|e| format!("pool round {round}: {e}"))?;
                 *lock(&st.a.vault) = st.cp.clone();
             }
             RsuMsg::PoolGlobal(g) => {
                 let v = decode_params(&g.bytes)?;
-                let samples = st.cp.params.as_ref().map_or(0, |p| p.1);
-                st.cp.params = Some((v, samples));
-                *lock(&st.a.vault) = st.cp.clone();
+                match st.pool_round {
+                    // The policy's networks take the average only if they took part (eq. 28),
+                    // exactly as in the learners' in-process round; a policy that missed the
+                    // round keeps its own parameters.
+                    Some((round, true, contributed)) if round == g.round => {
+                        if contributed {
+                            if let Some(p) = lock(&st.a.policy).as_mut() {
+                                p.import_params(&v);
+                            }
+                        }
+                    }
+                    // Plain parameters: every member stores the global model.
+                    _ => {
+                        let samples = st.cp.params.as_ref().map_or(0, |p| p.1);
+                        st.cp.params = Some((v, samples));
+                        *lock(&st.a.vault) = st.cp.clone();
+                    }
+                }
                 st.reply(ClockMsg::PoolApplied { rsu: st.a.id, round: g.round })?;
             }
         }

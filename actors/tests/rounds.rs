@@ -22,7 +22,13 @@ fn run(threads: usize) -> vecsim_actors::ActorRun {
     let n = s.rsu_count();
     let policies = (0..n as u32).map(|e| Baseline::Orl.build(RsuId(e), s.seed)).collect();
     let params = (0..n).map(|e| (vec![e as f32, 10.0 * e as f32, 1.0], 1 + e as u64)).collect();
-    let opts = ActorOptions { threads, pool_every: Some(3), params: Some(params) };
+    let opts = ActorOptions {
+        threads,
+        pool_every: Some(3),
+        params: Some(params),
+        weighted_fedavg: true,
+        ..Default::default()
+    };
     run_actors_with(s, fleet, policies, None, &opts, &mut |_| {}).unwrap()
 }
 
@@ -46,8 +52,8 @@ fn rounds_average_what_arrives_and_skip_by_seeded_draws() {
         // Expected FedAvg, weighted by samples, in id order.
         let items: Vec<(f64, &[f32])> =
             contributed.iter().map(|&e| (params[e as usize].1 as f64, &params[e as usize].0[..])).collect();
-        let avg = vecsim_actors::pool::fed_avg(&items).unwrap();
-        let got = o.global.as_ref().map(|g| vecsim_actors::codec::decode_params(g).unwrap());
+        let avg = vecsim_actors::pool::average(&items).unwrap();
+        let got = o.global.as_ref().map(|g| vecsim_learn::codec::decode_params(g).unwrap());
         assert_eq!(got, avg, "round {k}");
         if let Some(avg) = avg {
             for p in &mut params {

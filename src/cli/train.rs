@@ -1,6 +1,7 @@
 //! `vecsim train`: train a learner (fed-maddpg, maddpg, masac) on a scenario, with a progress
 //! bar, a learning-curve CSV, periodic checkpoints and exact resume.
 
+use super::engine_args::EngineKind;
 use super::fault_args::FaultArgs;
 use super::telemetry::{self, MetricsArgs, Telemetry};
 use super::{bad, load_scenario};
@@ -9,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vecsim_learn::learner::RewardSignal;
-use vecsim_learn::train::{self as trainer, TrainConfig, TrainError};
+use vecsim_learn::train::{self as trainer, Runner, TrainConfig, TrainError};
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -60,7 +61,13 @@ pub struct TrainArgs {
     /// (reference code 512-512-256: `512,512/256`).
     #[arg(long, default_value = "512,512/256")]
     pub critic_hidden: String,
-    /// Threads for the learners' matrix products.
+    /// Which engine runs the episodes: `actors` (the RSU actors own the learners' policies and
+    /// the VEC POOL actor averages their actor networks) or `sequential` (a plain loop, rounds
+    /// in-process). Same curve, same checkpoint bytes.
+    #[arg(long, value_enum, default_value_t = EngineKind::Actors)]
+    pub engine: EngineKind,
+    /// Threads for the learners' matrix products and the actor engine's tokio workers (the
+    /// numbers never depend on it).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     #[command(flatten)]
@@ -84,7 +91,7 @@ pub enum Reward {
 /// Input errors (a checkpoint of another scenario, a truncated file...) exit with code 2.
 fn train_error(e: TrainError) -> anyhow::Error {
     match e {
-        TrainError::Io { .. } => anyhow::Error::new(e),
+        TrainError::Io { .. } | TrainError::Engine(_) => anyhow::Error::new(e),
         other => bad(other),
     }
 }
@@ -124,6 +131,10 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
     cfg.threads = a.threads.max(1);
+    cfg.runner = match a.engine {
+        EngineKind::Actors => Some(Runner::new(vecsim_actors::ActorRunner::new(cfg.threads))),
+        EngineKind::Sequential => None,
+    };
     cfg.options.reward = match a.reward {
         Reward::Marginal => RewardSignal::Marginal,
         Reward::System => RewardSignal::System,
@@ -140,8 +151,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
     }
     cfg.options.shape.actor_hidden = a.actor_hidden.clone();
-    let (embed, head) = parse_critic(&a.critic_hidden)
-        .ok_or_else(|| bad(format!("--critic-hidden `{}`: expected EMBED/HEAD widths like 512,512/256", a.critic_hidden)))?;
+    let (embed, head) = parse_critic(&a.critic_hidden).ok_or_else(|| {
+        bad(format!("--critic-hidden `{}`: expected EMBED/HEAD widths like 512,512/256", a.critic_hidden))
+    })?;
     cfg.options.shape.critic_embed = embed;
     cfg.options.shape.critic_head = head;
     let curve = a.curve.clone().unwrap_or_else(|| match &a.checkpoint {
@@ -149,7 +161,8 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         None => PathBuf::from("curve.csv"),
     });
     if let Some(dir) = &a.checkpoint {
-        std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
     }
     cfg.curve_csv = Some(curve.clone());
 
@@ -160,6 +173,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
             .expect("valid template"),
     );
     let mut last = None;
+    let mut round_dropouts = 0u64;
     let outcome = trainer::train(&s, &cfg, &mut |p| {
         let r = p.row;
         bar.set_position(r.episode);
@@ -174,8 +188,12 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         ));
         telemetry::set_episode(r.episode);
         telemetry::record_training(r.episode, r.critic_loss, r.actor_loss, p.update_steps_per_s);
-        if r.federated_round > 0 {
-            telemetry::record_federated_round(r.federated_round, s.rsu_count());
+        if let Some(round) = p.round {
+            if !round.contributed.is_empty() {
+                telemetry::record_federated_round(r.federated_round, round.contributed.len());
+            }
+            telemetry::record_fault("round_dropout", round.skipped.len() as u64);
+            round_dropouts += round.skipped.len() as u64;
         }
         last = Some(r.clone());
     })
@@ -191,6 +209,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
             100.0 * r.completion_rate,
             r.average_realized_potential
         );
+    }
+    if round_dropouts > 0 {
+        println!("federated rounds: {round_dropouts} RSU round dropout(s)");
     }
     println!("learning curve: {}", curve.display());
     if let Some(dir) = &a.checkpoint {

@@ -58,7 +58,16 @@ fn resume_continues_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let straight = dir.path().join("straight");
     let split = dir.path().join("split");
-    ok(vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "4", "--checkpoint", straight.to_str().unwrap()]));
+    ok(vecsim(&[
+        "train",
+        SCENARIO,
+        "--policy",
+        "maddpg",
+        "--episodes",
+        "4",
+        "--checkpoint",
+        straight.to_str().unwrap(),
+    ]));
     ok(vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "2", "--checkpoint", split.to_str().unwrap()]));
     ok(vecsim(&[
         "train",
@@ -102,4 +111,40 @@ fn bad_checkpoints_and_learner_flags_are_rejected() {
     // Training flags.
     bad_input(vecsim(&["train", SCENARIO, "--policy", "orl"]), &["orl"]);
     bad_input(vecsim(&["train", SCENARIO, "--resume"]), &["--checkpoint"]);
+}
+
+#[test]
+fn training_on_the_actor_engine_equals_the_sequential_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    for faults in [&[][..], &["--fault", "round_dropout=0.5"][..]] {
+        let mut files = Vec::new();
+        for engine in ["actors", "sequential"] {
+            let ck = dir.path().join(format!("{engine}-{}", faults.len()));
+            let mut args = vec![
+                "train",
+                SCENARIO,
+                "--policy",
+                "fed-maddpg",
+                "--episodes",
+                "3",
+                "--engine",
+                engine,
+                "--checkpoint",
+            ];
+            args.push(ck.to_str().unwrap());
+            args.extend_from_slice(faults);
+            let out = ok(vecsim(&args));
+            files.push((curve(&ck), read(&ck.join("learner.ckpt")), out));
+        }
+        let (a, s) = (&files[0], &files[1]);
+        assert_eq!(a.0, s.0, "curve.csv, faults {faults:?}");
+        assert!(a.1 == s.1, "learner.ckpt differs, faults {faults:?}");
+        // A federated round every episode (aggregation_period = 1), counted on both paths.
+        let rounds: Vec<&str> = a.0.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+        assert_eq!(rounds, ["1", "2", "3"], "faults {faults:?}");
+        // Round dropouts are reported alike (and only with the fault on).
+        let dropouts = |o: &str| o.lines().find(|l| l.contains("round dropout")).map(str::to_string);
+        assert_eq!(dropouts(&a.2), dropouts(&s.2));
+        assert_eq!(dropouts(&a.2).is_some(), !faults.is_empty());
+    }
 }

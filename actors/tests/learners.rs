@@ -1,0 +1,134 @@
+//! The learners' real networks through the VEC POOL: fed-maddpg policies run one episode on the
+//! actor engine, trained online inside their RSU actors, and the round after the last slot
+//! federated-averages their actor parameters exactly as the in-process round does.
+
+use std::sync::Arc;
+use vecsim_actors::{run_actors_with, ActorOptions, ActorRun};
+use vecsim_core::Scenario;
+use vecsim_learn::fedavg::fed_avg;
+use vecsim_learn::learner::LearnerOptions;
+use vecsim_learn::nets::NetShape;
+use vecsim_learn::{build_learner_with, LearnerSet};
+
+const SLOTS: u32 = 10;
+
+fn scenario() -> Scenario {
+    Scenario::parse(&format!(
+        r#"
+name = "pool-learners"
+seed = 5
+policy = "fed-maddpg"
+
+[time]
+slots = {SLOTS}
+slot_s = 1.0
+
+[rsus]
+count = 3
+from_m = [0.0, 0.0]
+to_m = [1500.0, 0.0]
+cpu_ghz = [2.0, 10.0]
+bandwidth_mbps = [450.0]
+range_m = 500.0
+
+[tasks]
+request_rate = 0.25
+data_mbit = [1.0, 3.0]
+cycles_per_bit = [100.0, 300.0]
+deadline_s = [0.2, 1.0]
+
+[mobility]
+source = "generator"
+road_length_m = 1500.0
+lanes = 2
+initial_vehicles = 12
+arrival_rate_per_s = 0.3
+speed_mps = [10.0, 25.0]
+
+[learning]
+batch_size = 4
+replay_capacity = 1000
+target_update_every = 2
+"#
+    ))
+    .unwrap()
+}
+
+fn learner(s: &Scenario, weighted: bool) -> LearnerSet {
+    let opts = LearnerOptions {
+        shape: NetShape { actor_hidden: vec![16, 16], critic_embed: vec![16], critic_head: vec![16] },
+        weighted_fedavg: weighted,
+        ..Default::default()
+    };
+    build_learner_with("fed-maddpg", s, s.rsu_count(), 11, opts).unwrap()
+}
+
+fn episode(s: &Scenario, set: &LearnerSet, round: Option<(&[bool], bool)>) -> ActorRun {
+    let fleet = vecsim_core::mobility::load(s, None).unwrap();
+    let opts = ActorOptions {
+        threads: 2,
+        pool_every: round.map(|_| SLOTS),
+        pool_participants: round.map(|(p, _)| p.to_vec()),
+        weighted_fedavg: round.is_some_and(|(_, w)| w),
+        ..Default::default()
+    };
+    run_actors_with(Arc::new(s.clone()), fleet, set.policies(), None, &opts, &mut |_| {}).unwrap()
+}
+
+fn actors(set: &LearnerSet) -> Vec<Vec<f32>> {
+    set.with_state(|st| st.agents.iter().map(|a| a.actor.clone()).collect())
+}
+
+fn samples(set: &LearnerSet) -> Vec<u64> {
+    set.with_state(|st| st.agents.iter().map(|a| a.samples).collect())
+}
+
+#[test]
+fn the_pool_averages_the_learners_actor_networks() {
+    let s = scenario();
+    for weighted in [false, true] {
+        let participants = [true, false, true];
+        // The same learners twice: one episode with the round after its last slot, one without.
+        let (with, without) = (learner(&s, weighted), learner(&s, weighted));
+        let r = episode(&s, &with, Some((&participants, weighted)));
+        let plain = episode(&s, &without, None);
+        assert!(plain.rounds.is_empty());
+        assert_eq!(r.stats.summary().cumulative_reward, plain.stats.summary().cumulative_reward);
+
+        let before = actors(&without);
+        assert_ne!(before[0], before[2], "the actors trained apart during the episode");
+        let n = samples(&without);
+        assert_ne!(n[0], n[2], "the RSUs took different numbers of decisions");
+        // FedAvg of the participants' actors, in RSU-id order, with the learners' weights.
+        let w = |e: usize| if weighted { n[e] as f64 } else { 1.0 };
+        let avg = fed_avg(&[(w(0), &before[0][..]), (w(2), &before[2][..])]).unwrap();
+        let after = actors(&with);
+        assert_eq!(after[0], avg, "weighted {weighted}");
+        assert_eq!(after[2], avg, "weighted {weighted}");
+        assert_eq!(after[1], before[1], "the RSU that missed the round keeps its own actor");
+
+        assert_eq!(r.rounds.len(), 1);
+        assert_eq!((r.rounds[0].contributed.clone(), r.rounds[0].skipped.clone()), (vec![0, 2], vec![1]));
+        assert_eq!(r.stats.fault_counts().round_dropouts, 1);
+        let global = vecsim_learn::codec::decode_params(r.rounds[0].global.as_ref().unwrap()).unwrap();
+        assert_eq!(global, avg);
+        // Learners keep their parameters in their networks, not as plain vectors.
+        assert!(r.params.iter().all(Option::is_none));
+
+        // Bit for bit the in-process round, and nothing else differs (critics, optimisers...).
+        assert!(without.federated_round(&participants).unwrap());
+        let (a, b) = (with.with_state(|st| st.agents.clone()), without.with_state(|st| st.agents.clone()));
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn a_round_nobody_takes_part_in_changes_nothing() {
+    let s = scenario();
+    let (with, without) = (learner(&s, false), learner(&s, false));
+    let r = episode(&s, &with, Some((&[false, false, false], false)));
+    episode(&s, &without, None);
+    assert_eq!((r.rounds[0].contributed.len(), r.rounds[0].skipped.len()), (0, 3));
+    assert!(r.rounds[0].global.is_none());
+    assert_eq!(actors(&with), actors(&without));
+}
