@@ -185,7 +185,7 @@ impl ClockState {
         let done = t + 1 >= self.a.world.clock.slots;
         // Wait for `Closed` only where every policy must have been fed: before a pool round and
         // after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
-        let round_due = self.a.pool_every.is_some_and(|k| k > 0 && (t + 1) % k == 0);
+        let round_due = self.a.pool_every.is_some_and(|k| k > 0 && (t + 1).is_multiple_of(k));
         let ack = done || round_due;
         self.phase = Phase::Feedback;
         self.pending = if ack { n } else { 0 };
@@ -548,7 +548,7 @@ impl ClockActor {
                 st.expect(Phase::Feedback, slot, "Closed")?;
                 if st.pending == 0 {
                     if let Some(k) = st.a.pool_every {
-                        if k > 0 && (slot + 1) % k == 0 {
+                        if k > 0 && (slot + 1).is_multiple_of(k) {
                             Self::pool_round(st).await?;
                         }
                     }
