@@ -582,9 +582,11 @@ speed_mps = [10.0, 20.0]
         let layout_change = Scenario::parse(&MINIMAL.replace("count = 2", "count = 3")).unwrap().hash();
         assert_ne!(a, layout_change);
         // Same environment, other run settings: the same hash.
-        let run_change = Scenario::parse(&MINIMAL.replace("slots = 10", "slots = 11").replace("name = \"t\"", "name = \"u\"\nseed = 9"))
-            .unwrap()
-            .hash();
+        let run_change = Scenario::parse(
+            &MINIMAL.replace("slots = 10", "slots = 11").replace("name = \"t\"", "name = \"u\"\nseed = 9"),
+        )
+        .unwrap()
+        .hash();
         assert_eq!(a, run_change);
     }
 }

@@ -52,9 +52,15 @@ pub enum BenchCmd {
 pub fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads.max(1)),
-        BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => {
-            super::bench_train::train_step(obs, act, agents, batch, steps, dfdx, torch.as_deref().map(|p| (p, anchor.as_path())))
-        }
+        BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
+            obs,
+            act,
+            agents,
+            batch,
+            steps,
+            dfdx,
+            torch.as_deref().map(|p| (p, anchor.as_path())),
+        ),
     }
 }
 

@@ -45,8 +45,9 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let base = load_scenario(&a.scenario)?;
     let mut checkpoints = std::collections::HashMap::new();
     for c in &a.checkpoint {
-        let (name, dir) =
-            c.split_once('=').ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
+        let (name, dir) = c
+            .split_once('=')
+            .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
         checkpoints.insert(name.to_string(), PathBuf::from(dir));
     }
     let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
@@ -58,7 +59,10 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         base.seed + a.seeds - 1,
         a.slots.unwrap_or(base.time.slots)
     );
-    println!("  {:<12} {:>22} {:>24} {:>24} {:>12}", "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations");
+    println!(
+        "  {:<12} {:>22} {:>24} {:>24} {:>12}",
+        "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
+    );
     for policy in &a.policies {
         let (mut rate, mut reward, mut arp, mut mig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..a.seeds {
