@@ -41,6 +41,42 @@ pub enum Outcome {
     Dropped(DropCause),
 }
 
+impl Outcome {
+    /// Every outcome, in the order of [`Outcome::index`].
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Completed,
+        Outcome::MissedDeadline,
+        Outcome::Uncovered,
+        Outcome::Dropped(DropCause::VehicleDropout),
+        Outcome::Dropped(DropCause::RsuDown),
+        Outcome::Dropped(DropCause::MessageLost),
+    ];
+
+    /// Position in [`Outcome::ALL`], for per-outcome counters.
+    pub const fn index(self) -> usize {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::MissedDeadline => 1,
+            Outcome::Uncovered => 2,
+            Outcome::Dropped(DropCause::VehicleDropout) => 3,
+            Outcome::Dropped(DropCause::RsuDown) => 4,
+            Outcome::Dropped(DropCause::MessageLost) => 5,
+        }
+    }
+
+    /// The label used in reports and metrics (`dropped_<cause>` for drops).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::MissedDeadline => "missed_deadline",
+            Outcome::Uncovered => "uncovered",
+            Outcome::Dropped(DropCause::VehicleDropout) => "dropped_vehicle_dropout",
+            Outcome::Dropped(DropCause::RsuDown) => "dropped_rsu_down",
+            Outcome::Dropped(DropCause::MessageLost) => "dropped_message_lost",
+        }
+    }
+}
+
 /// Everything known about one task at the end of its slot.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
@@ -93,5 +129,18 @@ impl TaskResult {
     /// Whether the task ran on an executor (completed or missed): these have a service time.
     pub fn executed(&self) -> bool {
         matches!(self.outcome, Outcome::Completed | Outcome::MissedDeadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_and_label_follow_all() {
+        for (i, o) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!(o.index(), i);
+        }
+        assert_eq!(Outcome::Dropped(DropCause::RsuDown).label(), format!("dropped_{}", DropCause::RsuDown.name()));
     }
 }

@@ -148,15 +148,7 @@ fn generated_per_slot(s: &Scenario) -> Vec<u64> {
 fn tally(results: &[TaskResult]) -> [u64; 6] {
     let mut c = [0u64; 6];
     for r in results {
-        let i = match r.outcome {
-            Outcome::Completed => 0,
-            Outcome::MissedDeadline => 1,
-            Outcome::Uncovered => 2,
-            Outcome::Dropped(DropCause::VehicleDropout) => 3,
-            Outcome::Dropped(DropCause::RsuDown) => 4,
-            Outcome::Dropped(DropCause::MessageLost) => 5,
-        };
-        c[i] += 1;
+        c[r.outcome.index()] += 1;
     }
     c
 }

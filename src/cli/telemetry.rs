@@ -31,7 +31,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vecsim_core::fault::FaultPlan;
-use vecsim_core::outcome::{DropCause, Outcome};
+use vecsim_core::outcome::Outcome;
 use vecsim_core::report::{FaultCounts, LatencyHistogram, Percentiles, RunStats, SlotReport};
 use vecsim_core::Scenario;
 
@@ -143,14 +143,14 @@ pub const METRICS: &[MetricDoc] = &[
     doc(LIVE_VEHICLE_ACTORS, Kind::Gauge, &[], "Live vehicle actors (the sequential engine reports the vehicles present in the last slot)."),
 ];
 
-/// The values of the `outcome` label of [`TASKS`].
+/// The values of the `outcome` label of [`TASKS`], indexed by [`Outcome::index`].
 pub const OUTCOMES: [&str; 6] = [
-    "completed",
-    "missed_deadline",
-    "uncovered",
-    "dropped_vehicle_dropout",
-    "dropped_rsu_down",
-    "dropped_message_lost",
+    Outcome::ALL[0].label(),
+    Outcome::ALL[1].label(),
+    Outcome::ALL[2].label(),
+    Outcome::ALL[3].label(),
+    Outcome::ALL[4].label(),
+    Outcome::ALL[5].label(),
 ];
 
 /// The values of the `kind` label of [`FAULTS`]: the kinds of [`FaultCounts::by_kind`], a fixed
@@ -176,17 +176,6 @@ pub const SERVICE_TIME_BUCKETS: &[f64] =
 /// Bucket upper bounds of [`SLOT_WALL_TIME`], seconds.
 pub const SLOT_WALL_TIME_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-fn outcome_index(o: Outcome) -> usize {
-    match o {
-        Outcome::Completed => 0,
-        Outcome::MissedDeadline => 1,
-        Outcome::Uncovered => 2,
-        Outcome::Dropped(DropCause::VehicleDropout) => 3,
-        Outcome::Dropped(DropCause::RsuDown) => 4,
-        Outcome::Dropped(DropCause::MessageLost) => 5,
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Exporter.
@@ -422,7 +411,7 @@ impl SlotMetrics {
         let service = histogram!(SERVICE_TIME);
         for t in &r.results {
             let row = t.uploader.map_or(e_count, |u| u.index());
-            tasks[row][outcome_index(t.outcome)] += 1;
+            tasks[row][t.outcome.index()] += 1;
             if let (Some(u), Some(x)) = (t.uploader, t.executor) {
                 if u != x {
                     migrations[u.index()] += 1;
@@ -596,7 +585,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusHandle;
     use std::collections::{BTreeMap, BTreeSet};
     use vecsim_core::ids::{RsuId, TaskId};
-    use vecsim_core::outcome::TaskResult;
+    use vecsim_core::outcome::{DropCause, TaskResult};
 
     fn task(vehicle: u32, up: Option<u32>, ex: Option<u32>, service_s: f64, outcome: Outcome) -> TaskResult {
         let mut t = TaskResult::early(TaskId { slot: 4, vehicle }, up.map(RsuId), 0.01, outcome);
