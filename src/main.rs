@@ -1,8 +1,8 @@
 //! `vecsim`: simulate, train and compare scheduling policies for Vehicular Edge Computing.
 //!
-//! The command line is the outermost layer: it reads scenarios and flags, picks an engine
-//! (`vecsim-actors` or the sequential `vecsim-core` engine) and a policy, and writes reports.
-//! Errors are `anyhow` here only; input errors exit with code 2, other failures with 1.
+//! The command line is the outermost layer: it parses flags, calls the `vecsim` library's run
+//! pipeline and prints. Errors are `anyhow` here only; the exit code comes from the error's
+//! type: bad input (a file, a key, a flag) exits with 2, a failure of the run itself with 1.
 
 mod cli;
 
@@ -13,11 +13,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.downcast_ref::<cli::BadInput>().is_some() {
+            if bad_input(&err) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
             }
         }
     }
+}
+
+/// Whether anything in the error's chain says the user's input was at fault.
+fn bad_input(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<cli::BadInput>().is_some()
+            || e.downcast_ref::<vecsim::pipeline::PipelineError>().is_some_and(|p| p.is_bad_input())
+            || e.downcast_ref::<vecsim_telemetry::TelemetryError>().is_some()
+    })
 }

@@ -30,9 +30,16 @@ use vecsim_core::vehicle::Vehicle;
 
 /// What the clock tells the caller.
 pub(crate) enum Event {
-    Slot(SlotReport),
-    /// An RSU actor crashed and was restarted in the current slot.
-    Crash,
+    /// A slot closed; `live` vehicle actors are alive after it.
+    Slot {
+        report: SlotReport,
+        live: usize,
+    },
+    /// An RSU actor crashed and was restarted to redo `slot`.
+    Crash {
+        rsu: RsuId,
+        slot: u32,
+    },
     Round(RoundOutcome),
     Done(Result<Finish, String>),
 }
@@ -202,7 +209,10 @@ impl ClockState {
         }
         self.messages += n as u64;
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc };
-        self.a.events.send(Event::Slot(report)).map_err(|_| "the caller stopped listening")?;
+        self.a
+            .events
+            .send(Event::Slot { report, live: self.live.len() })
+            .map_err(|_| "the caller stopped listening")?;
         Ok(())
     }
 }
@@ -400,8 +410,8 @@ impl Actor for ClockActor {
                 // The injected crash at the start of the slot: restart from the checkpoint and
                 // redo the slot for this RSU (its `Ready` is still pending).
                 st.crashes += 1;
-                let _ = st.a.events.send(Event::Crash);
                 let slot = st.slot;
+                let _ = st.a.events.send(Event::Crash { rsu: RsuId(e as u32), slot });
                 if let Err(err) = Self::spawn_rsu(st, e, Some(slot)).await {
                     Self::abort(st, format!("cannot restart RSU {e}: {err}"));
                     return Ok(());

@@ -5,7 +5,7 @@
 //! The model itself is `vecsim-core`'s; this crate only moves its inputs and outputs between
 //! actors, in an order that never changes a number (see the determinism contract in
 //! [`protocol`] and `docs/actors.md`), so [`run_actors`] produces the same slot reports as the
-//! sequential [`vecsim_core::Engine`].
+//! sequential [`vecsim_core::Sequential`] engine.
 //!
 //! Supervision tree: the clock is the root; it supervises the RSU actors (restarting one that
 //! crashes at a slot start from its checkpoint), the VEC POOL and the vehicle actors.
@@ -15,7 +15,6 @@ pub mod floor;
 pub mod pool;
 pub mod protocol;
 pub mod rsu;
-pub mod runner;
 pub mod vehicle;
 
 use clock::{ClockActor, ClockArgs, Event};
@@ -23,16 +22,18 @@ use ractor::Actor;
 use rsu::{Checkpoint, PolicyCell};
 use std::sync::{Arc, Mutex};
 use vecsim_core::clock::SlotClock;
-use vecsim_core::engine::SpawnSchedule;
+use vecsim_core::engine::{
+    self, Engine, EngineError, Episode, EpisodeOutput, RoundReport, RoundRequest, SpawnSchedule,
+};
 use vecsim_core::mobility::Fleet;
-use vecsim_core::policy::{JointRefiner, Policy};
-use vecsim_core::report::{RunStats, SlotReport};
+use vecsim_core::observer::{Observer, RunInfo};
+use vecsim_core::policy::{Policy, PolicySet};
+use vecsim_core::report::RunStats;
 use vecsim_core::rsu::RsuNode;
 use vecsim_core::scenario::RsuSpec;
 use vecsim_core::Scenario;
 
 pub use protocol::RoundOutcome;
-pub use runner::ActorRunner;
 
 /// Read-only context shared by every actor of a run (one `Arc`).
 #[derive(Debug)]
@@ -65,13 +66,74 @@ pub struct ActorRun {
 
 /// Why an actor run failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ActorError {
-    #[error("cannot start the tokio runtime: {0}")]
+    /// The tokio runtime could not be built (threads could not be spawned).
+    #[error("cannot start the tokio runtime")]
     Runtime(#[from] std::io::Error),
+    /// The inputs do not fit the scenario (caller misuse).
+    #[error(transparent)]
+    Episode(#[from] EngineError),
+    /// The clock actor could not be spawned or started.
     #[error("cannot spawn the clock actor: {0}")]
     Spawn(String),
+    /// An actor failed beyond what supervision restarts, or the protocol broke.
     #[error("actor run failed: {0}")]
     Failed(String),
+}
+
+impl From<ActorError> for EngineError {
+    fn from(e: ActorError) -> EngineError {
+        match e {
+            ActorError::Runtime(io) => EngineError::Runtime(io),
+            ActorError::Episode(e) => e,
+            other => EngineError::Failed { engine: ENGINE_NAME, message: other.to_string() },
+        }
+    }
+}
+
+/// The engine's name in messages and metrics.
+pub const ENGINE_NAME: &str = "actors";
+
+/// The actor engine as a [`vecsim_core::Sequential`] engine: each episode on a fresh tokio runtime with
+/// `threads` workers; a VEC POOL round, when asked for, after the last slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Actors {
+    /// Tokio worker threads (at least 1; the numbers never depend on it).
+    pub threads: usize,
+}
+
+impl Actors {
+    /// The actor engine on `threads` workers.
+    pub fn new(threads: usize) -> Actors {
+        Actors { threads: threads.max(1) }
+    }
+}
+
+impl Engine for Actors {
+    fn name(&self) -> &'static str {
+        ENGINE_NAME
+    }
+
+    fn run(&mut self, ep: Episode<'_>) -> Result<EpisodeOutput, EngineError> {
+        let slots = ep.scenario.time.slots;
+        let opts = ActorOptions {
+            threads: self.threads,
+            // One round, after the last slot.
+            pool_every: ep.round.as_ref().map(|_| slots),
+            params: None,
+            pool_participants: ep.round.as_ref().map(|r| r.participants.clone()),
+            weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
+        };
+        let run = run_actors(ep.scenario, ep.fleet, ep.policies, &opts, ep.observer)?;
+        if run.rounds.len() > 1 {
+            let message = format!("{} VEC POOL rounds in one episode", run.rounds.len());
+            return Err(EngineError::Failed { engine: ENGINE_NAME, message });
+        }
+        let round =
+            run.rounds.into_iter().next().map(|o| RoundReport { contributed: o.contributed, skipped: o.skipped });
+        Ok(EpisodeOutput { stats: run.stats, policies: run.policies, round })
+    }
 }
 
 /// Options beyond the model: runtime size and VEC POOL rounds.
@@ -93,30 +155,17 @@ pub struct ActorOptions {
     pub weighted_fedavg: bool,
 }
 
-/// Runs one episode on the actor engine with `threads` tokio workers. `on_slot` is called on
-/// the calling thread, in slot order, as each slot closes.
+/// Runs one episode on the actor engine; `observer` is called on the calling thread, in slot
+/// order, as each slot closes.
 pub fn run_actors(
     scenario: Arc<Scenario>,
     fleet: Fleet,
-    policies: Vec<Box<dyn Policy>>,
-    refiner: Option<Box<dyn JointRefiner>>,
-    threads: usize,
-    on_slot: &mut dyn FnMut(&SlotReport),
-) -> Result<ActorRun, ActorError> {
-    run_actors_with(scenario, fleet, policies, refiner, &ActorOptions { threads, ..Default::default() }, on_slot)
-}
-
-/// [`run_actors`] with [`ActorOptions`].
-pub fn run_actors_with(
-    scenario: Arc<Scenario>,
-    fleet: Fleet,
-    policies: Vec<Box<dyn Policy>>,
-    refiner: Option<Box<dyn JointRefiner>>,
+    policies: PolicySet,
     opts: &ActorOptions,
-    on_slot: &mut dyn FnMut(&SlotReport),
+    observer: &mut dyn Observer,
 ) -> Result<ActorRun, ActorError> {
     let rt = runtime(opts.threads)?;
-    rt.block_on(run_async(scenario, fleet, policies, refiner, opts, on_slot))
+    rt.block_on(run_async(scenario, fleet, policies, opts, observer))
 }
 
 /// The tokio runtime the actor engine runs on, and the floor too (`vecsim bench engine`), so
@@ -130,17 +179,25 @@ pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 pub async fn run_async(
     scenario: Arc<Scenario>,
     fleet: Fleet,
-    policies: Vec<Box<dyn Policy>>,
-    refiner: Option<Box<dyn JointRefiner>>,
+    policies: PolicySet,
     opts: &ActorOptions,
-    on_slot: &mut dyn FnMut(&SlotReport),
+    observer: &mut dyn Observer,
 ) -> Result<ActorRun, ActorError> {
+    let round = opts.pool_participants.as_ref().map(|p| RoundRequest { participants: p.clone(), weighted: false });
+    engine::check_episode(&scenario, &policies, round.as_ref())?;
+    let PolicySet { per_rsu: policies, refiner } = policies;
     let specs = scenario.rsu_specs();
-    assert_eq!(policies.len(), specs.len(), "one policy per RSU");
     let clock = SlotClock::from_scenario(&scenario);
     let schedule = SpawnSchedule::new(&fleet, &clock);
-    let mut stats =
-        RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len()).with_faults(&scenario.faults);
+    let mut stats = RunStats::new(&scenario.name, scenario.policy.as_str(), scenario.seed, specs.len())
+        .with_faults(&scenario.faults);
+    observer.episode_started(&RunInfo {
+        scenario: scenario.name.clone(),
+        policy: scenario.policy.to_string(),
+        seed: scenario.seed,
+        engine: ENGINE_NAME,
+        rsus: specs.len(),
+    });
     let vaults: Vec<Arc<Mutex<Checkpoint>>> = specs
         .iter()
         .map(|s| Arc::new(Mutex::new(Checkpoint::new(RsuNode::new(s.clone(), scenario.seed), scenario.seed))))
@@ -152,9 +209,6 @@ pub async fn run_async(
     }
     let cells: Vec<PolicyCell> = policies.into_iter().map(|p| Arc::new(Mutex::new(Some(p)))).collect();
     let paths: Vec<Arc<VehiclePathAlias>> = fleet.paths.into_iter().map(Arc::new).collect();
-    if let Some(p) = &opts.pool_participants {
-        assert_eq!(p.len(), specs.len(), "one participation flag per RSU");
-    }
     let world = Arc::new(World {
         scenario,
         specs,
@@ -179,14 +233,19 @@ pub async fn run_async(
     let mut rounds = Vec::new();
     let finish = loop {
         match rx.recv().await {
-            Some(Event::Slot(r)) => {
-                stats.add(&r);
-                on_slot(&r);
+            Some(Event::Slot { report, live }) => {
+                stats.add(&report);
+                observer.live_vehicles(live);
+                observer.slot_closed(&report, &stats);
             }
             // A crash comes before the report of the slot it redoes.
-            Some(Event::Crash) => stats.record_crash(),
+            Some(Event::Crash { rsu, slot }) => {
+                stats.record_crash();
+                observer.rsu_restarted(rsu, slot, &stats);
+            }
             Some(Event::Round(o)) => {
                 stats.record_round_dropouts(o.skipped.len() as u64);
+                observer.round_closed(&RoundReport { contributed: o.contributed.clone(), skipped: o.skipped.clone() });
                 rounds.push(o);
             }
             Some(Event::Done(f)) => break f.map_err(ActorError::Failed)?,
@@ -194,6 +253,7 @@ pub async fn run_async(
         }
     };
     let _ = handle.await;
+    observer.episode_finished(&stats);
     let policies = cells
         .iter()
         .map(|c| rsu::lock(c).take().ok_or_else(|| ActorError::Failed("a policy was lost".into())))

@@ -5,20 +5,20 @@
 //! or with [`PoolMsg::Skip`] (its own seeded fault draw, `FaultPlan::pool`, said it misses the
 //! round or its message is lost). The pool closes the round when every participant has
 //! answered — it never waits on wall-clock time — averages what arrived with
-//! [`vecsim_learn::fedavg::fed_avg`] (element-wise mean, weighted by each contribution's
+//! [`vecsim_core::fedavg::fed_avg`] (element-wise mean, weighted by each contribution's
 //! weight: its sample count or 1; weights of 0 everywhere mean an unweighted mean, exactly as
 //! the learners' in-process round), broadcasts the average to every member and answers the
 //! coordinator with a [`RoundOutcome`]. Contributions are averaged in participant-id order, so
 //! the float sums do not depend on arrival order and equal the in-process round's bit for bit.
-//! Parameter vectors travel encoded by [`vecsim_learn::codec`]. Answers for another round, or from a
+//! Parameter vectors travel encoded by [`vecsim_core::codec`]. Answers for another round, or from a
 //! non-participant, are errors of the protocol and fail the pool actor (its supervisor sees it).
 
 use crate::protocol::{PoolGlobal, PoolMsg, RoundOutcome};
 use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use vecsim_learn::codec::{decode_params, encode_params};
-use vecsim_learn::fedavg::{fed_avg, FedAvgError};
+use vecsim_core::codec::{decode_params, encode_params};
+use vecsim_core::fedavg;
 
 /// The VEC POOL actor.
 pub struct VecPool;
@@ -41,20 +41,6 @@ pub struct PoolState {
     early: Vec<PoolMsg>,
     pub last_global: Option<Arc<Vec<u8>>>,
     pub rounds: u64,
-}
-
-/// The round's average of `(weight, params)` in the given order: `None` when nobody
-/// contributed; equal weights when every weight is 0 (as `State::federated_round`); otherwise
-/// [`fed_avg`] as given.
-pub fn average(items: &[(f64, &[f32])]) -> Result<Option<Vec<f32>>, FedAvgError> {
-    if items.is_empty() {
-        return Ok(None);
-    }
-    if items.iter().all(|(w, _)| *w == 0.0) {
-        let eq: Vec<(f64, &[f32])> = items.iter().map(|(_, p)| (1.0, *p)).collect();
-        return fed_avg(&eq).map(Some);
-    }
-    fed_avg(items).map(Some)
 }
 
 impl VecPool {
@@ -99,7 +85,7 @@ impl VecPool {
                 None => skipped.push(id),
             }
         }
-        let global = average(&items)?.map(|v| Arc::new(encode_params(&v)));
+        let global = fedavg::average(&items)?.map(|v| Arc::new(encode_params(&v)));
         if let Some(g) = &global {
             for m in &open.members {
                 // A member that has stopped simply misses the broadcast.

@@ -10,6 +10,7 @@ use crate::World;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use vecsim_core::codec::{decode_params, encode_params};
 use vecsim_core::engine::check_decisions;
 use vecsim_core::fault::Delivery;
 use vecsim_core::ids::RsuId;
@@ -19,7 +20,6 @@ use vecsim_core::rsu::RsuNode;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
 use vecsim_core::vehicle::UploadMsg;
-use vecsim_learn::codec::{decode_params, encode_params};
 
 /// An RSU's state at the last slot boundary: what a restarted actor starts from.
 #[derive(Clone, Debug)]
@@ -217,7 +217,7 @@ impl Actor for RsuActor {
                     let mut guard = lock(&st.a.policy);
                     let policy = guard.as_mut().ok_or("the RSU's policy is gone")?;
                     let d = policy.decide(&obs);
-                    check_decisions(policy.name(), st.a.id, st.uploads.len(), n, &d);
+                    check_decisions(policy.name(), st.a.id, st.uploads.len(), n, &d)?;
                     d
                 };
                 if send_uploads {

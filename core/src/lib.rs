@@ -14,15 +14,19 @@
 pub mod allocation;
 pub mod channel;
 pub mod clock;
+pub mod codec;
 pub mod engine;
 pub mod error;
 pub mod fault;
+pub mod fedavg;
 pub mod geometry;
 pub mod ids;
 pub mod kkt;
 pub mod learning;
 pub mod mobility;
+pub mod observer;
 pub mod outcome;
+pub mod overrides;
 pub mod policy;
 pub mod report;
 pub mod rng;
@@ -33,6 +37,6 @@ pub mod task;
 pub mod vehicle;
 pub mod wired;
 
-pub use engine::Engine;
+pub use engine::{Engine, Sequential};
 pub use error::{ScenarioError, TraceError};
 pub use scenario::Scenario;

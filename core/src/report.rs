@@ -59,6 +59,18 @@ impl OutcomeCounts {
         }
     }
 
+    /// The count of one outcome.
+    pub fn of(&self, o: Outcome) -> u64 {
+        match o {
+            Outcome::Completed => self.completed,
+            Outcome::MissedDeadline => self.missed_deadline,
+            Outcome::Uncovered => self.uncovered,
+            Outcome::Dropped(DropCause::VehicleDropout) => self.dropped_vehicle_dropout,
+            Outcome::Dropped(DropCause::RsuDown) => self.dropped_rsu_down,
+            Outcome::Dropped(DropCause::MessageLost) => self.dropped_message_lost,
+        }
+    }
+
     pub fn dropped(&self) -> u64 {
         self.dropped_vehicle_dropout + self.dropped_rsu_down + self.dropped_message_lost
     }
@@ -271,6 +283,8 @@ pub struct RunStats {
     seed: u64,
     slots: u32,
     counts: OutcomeCounts,
+    /// Outcome counts by uploading RSU; the last row holds tasks that never reached an RSU.
+    by_uploader: Vec<OutcomeCounts>,
     per_rsu: Vec<RsuTotals>,
     cumulative_reward: f64,
     reward_total: f64,
@@ -298,6 +312,7 @@ impl RunStats {
             seed,
             slots: 0,
             counts: OutcomeCounts::default(),
+            by_uploader: vec![OutcomeCounts::default(); rsus + 1],
             per_rsu: (0..rsus).map(|e| RsuTotals { rsu: RsuId(e as u32), ..Default::default() }).collect(),
             cumulative_reward: 0.0,
             reward_total: 0.0,
@@ -343,8 +358,10 @@ impl RunStats {
     pub fn add(&mut self, r: &SlotReport) {
         let mut c = OutcomeCounts::default();
         let mut f = FaultCounts::default();
+        let none_row = self.by_uploader.len() - 1;
         for t in &r.results {
             c.add(t);
+            self.by_uploader[t.uploader.map_or(none_row, |u| u.index())].add(t);
             f.add_result(t);
             if t.executed() {
                 self.service.record_s(t.service_s);
@@ -416,6 +433,27 @@ impl RunStats {
 
     pub fn counts(&self) -> OutcomeCounts {
         self.counts
+    }
+
+    /// Outcome counts by uploading RSU (index = RSU id), then one row for the tasks that never
+    /// reached an RSU (uncovered, or dropped before their upload arrived).
+    pub fn counts_by_uploader(&self) -> &[OutcomeCounts] {
+        &self.by_uploader
+    }
+
+    /// Per-RSU totals so far (completion rates are filled in by [`RunStats::summary`]).
+    pub fn per_rsu(&self) -> &[RsuTotals] {
+        &self.per_rsu
+    }
+
+    /// `Σ_t F^t` so far.
+    pub fn cumulative_reward(&self) -> f64 {
+        self.cumulative_reward
+    }
+
+    /// Slots folded in so far.
+    pub fn slots(&self) -> u32 {
+        self.slots
     }
 
     /// The `slots.csv` text so far.

@@ -77,7 +77,7 @@ pub struct Scenario {
     pub seed: u64,
     /// Default policy for `vecsim run` (`orl`, `orm`, `random`, `br-ne`, learners).
     #[serde(default = "default_policy")]
-    pub policy: String,
+    pub policy: crate::policy::PolicyName,
     pub time: TimeConfig,
     pub rsus: RsuConfig,
     #[serde(default)]
@@ -100,8 +100,8 @@ pub struct Scenario {
 fn default_seed() -> u64 {
     1
 }
-fn default_policy() -> String {
-    "orl".to_string()
+fn default_policy() -> crate::policy::PolicyName {
+    crate::policy::PolicyName::Orl
 }
 
 /// Episode length.
@@ -293,7 +293,7 @@ impl Scenario {
         let mut env = self.clone();
         env.name = String::new();
         env.seed = 0;
-        env.policy = String::new();
+        env.policy = crate::policy::PolicyName::Orl;
         env.time.slots = 0;
         env.faults = FaultPlan::default();
         let json = serde_json::to_string(&env).expect("scenario serialises");

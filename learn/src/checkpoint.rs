@@ -6,8 +6,8 @@
 //! error before anything is decoded. Files are written to a temporary name and renamed, so a
 //! crash mid-write leaves the previous checkpoint intact.
 
-use crate::codec::CodecError;
 use std::path::{Path, PathBuf};
+use vecsim_core::codec::CodecError;
 
 pub const MAGIC: &[u8; 8] = b"VECSIMCK";
 /// Bumped whenever the payload layout changes (or the codec is swapped).

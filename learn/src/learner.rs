@@ -524,15 +524,7 @@ impl State {
                 (w, self.agents[e].actor.as_slice())
             })
             .collect();
-        if ups.is_empty() {
-            return Ok(false);
-        }
-        let avg = if ups.iter().all(|(w, _)| *w == 0.0) {
-            let eq: Vec<(f64, &[f32])> = ups.iter().map(|(_, p)| (1.0, *p)).collect();
-            crate::fedavg::fed_avg(&eq)?
-        } else {
-            crate::fedavg::fed_avg(&ups)?
-        };
+        let Some(avg) = vecsim_core::fedavg::average(&ups)? else { return Ok(false) };
         for e in 0..self.rsus {
             if participants.get(e).copied().unwrap_or(false) {
                 self.agents[e].actor.copy_from_slice(&avg);

@@ -7,10 +7,8 @@
 pub mod adam;
 pub mod bench;
 pub mod checkpoint;
-pub mod codec;
 pub mod dfdx_backend;
 pub mod features;
-pub mod fedavg;
 pub mod gumbel;
 pub mod learner;
 pub mod mlp;
@@ -26,9 +24,7 @@ mod tests;
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use mlp::Backend;
-pub use train::{
-    evaluate, load_policies, train, EpisodeRun, EpisodeRunner, PoolRound, RoundReport, Runner, TrainConfig, TrainError,
-};
+pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 
 /// Everything that can go wrong in the learning layer.
 #[derive(Debug, thiserror::Error)]
@@ -40,5 +36,5 @@ pub enum LearnError {
     #[error("invalid learner options: {0}")]
     Options(String),
     #[error(transparent)]
-    FedAvg(#[from] fedavg::FedAvgError),
+    FedAvg(#[from] vecsim_core::fedavg::FedAvgError),
 }

@@ -5,8 +5,9 @@
 use crate::learner::{Kind, LearnerOptions, RewardSignal, State};
 use crate::nets::NetShape;
 use crate::train::{self, evaluate, TrainConfig, CHECKPOINT_FILE};
-use crate::{build_learner_with, codec, maddpg};
+use crate::{build_learner_with, maddpg};
 use std::sync::Arc;
+use vecsim_core::codec;
 use vecsim_core::policy::{Baseline, Policy};
 use vecsim_core::{Engine, Scenario};
 

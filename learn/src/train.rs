@@ -1,12 +1,12 @@
 //! The training driver: episodes of a scenario with the learners' policies, federated rounds at
 //! the VEC POOL, a learning-curve CSV, periodic checkpoints and exact resume.
 //!
-//! Episodes run on the sequential engine, with the VEC POOL round held in-process
-//! ([`LearnerSet::federated_round`]), unless [`TrainConfig::runner`] names another engine: an
-//! [`EpisodeRunner`] (the actor engine's lives in `vecsim-actors`, which depends on this crate,
-//! not the other way round). Either way the trainer decides who takes part in each round, from
+//! Episodes run on any [`Engine`] (the sequential loop, or the actor runtime where the VEC POOL
+//! actor averages the RSU actors' networks by message), which holds the VEC POOL round after an
+//! episode's last slot when one is due. The trainer decides who takes part in each round, from
 //! its own checkpointed per-RSU fault streams, and counts rounds and round dropouts itself, so
-//! both paths give the same curve and the same checkpoint bytes.
+//! every engine gives the same curve and the same checkpoint bytes. A [`TrainObserver`] sees
+//! every slot of every episode (live metrics, pacing) and every finished episode.
 //!
 //! An iteration is one episode (Table III). Each training episode draws fresh traffic from a
 //! seed derived from `(training seed, episode)` (`vary_seed`), so the learners do not memorise one
@@ -15,20 +15,22 @@
 //! k, save, load, k more give bit-identical weights and curves.
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::codec;
 use crate::learner::{LearnerOptions, LearnerSet, State};
 use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
+use vecsim_core::codec;
+use vecsim_core::engine::{Engine, EngineError, Episode, RoundReport, RoundRequest};
 use vecsim_core::fault::PoolFate;
 use vecsim_core::mobility;
-use vecsim_core::policy::Policy;
+use vecsim_core::observer::{NoObserver, Observer};
+use vecsim_core::policy::PolicySet;
 use vecsim_core::report::Summary;
 use vecsim_core::rng::{self, Domain, SimRng};
-use vecsim_core::{Engine, Scenario, ScenarioError};
+use vecsim_core::{Scenario, ScenarioError, Sequential};
 
 /// The checkpoint file inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "learner.ckpt";
@@ -48,83 +50,26 @@ pub enum TrainError {
     WrongLearner { found: String, asked: String },
     #[error("--resume needs --checkpoint DIR")]
     ResumeWithoutCheckpoint,
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("episode engine: {0}")]
-    Engine(String),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("episode engine")]
+    Engine(#[from] EngineError),
+    #[error("the VEC POOL round took {got:?} and skipped {skipped:?}; the trainer asked for {asked:?}")]
+    RoundMismatch { got: Vec<u32>, skipped: Vec<u32>, asked: Vec<u32> },
 }
 
-/// The VEC POOL round a runner holds after an episode's last slot.
-#[derive(Clone, Copy, Debug)]
-pub struct PoolRound<'a> {
-    /// `participants[e]`: whether RSU e takes part (drawn by the trainer; the others skip).
-    pub participants: &'a [bool],
-    /// Weight each contribution by its sample count (`LearnerOptions::weighted_fedavg`), with
-    /// equal weights when every participant's count is 0, as [`State::federated_round`] does.
-    pub weighted: bool,
+/// Watches a training run: every slot of every episode (through [`Observer`]) and every
+/// finished episode.
+pub trait TrainObserver: Observer {
+    /// An episode finished; its curve row is written.
+    fn episode_closed(&mut self, _progress: &Progress<'_>) {}
 }
 
-/// Who took part in a VEC POOL round, by RSU id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoundReport {
-    /// RSUs whose parameters were averaged (and replaced by the average).
-    pub contributed: Vec<u32>,
-    /// RSUs that missed the round (they keep their own parameters).
-    pub skipped: Vec<u32>,
-}
-
-/// What a runner hands back for one episode.
-#[derive(Clone, Debug)]
-pub struct EpisodeRun {
-    pub summary: Summary,
-    /// The round held after the last slot, when one was asked for.
-    pub round: Option<RoundReport>,
-}
-
-/// Runs training episodes on an engine other than the built-in sequential one.
-pub trait EpisodeRunner: Send {
-    /// A short name (`actors`), for messages.
-    fn name(&self) -> &str;
-
-    /// Runs one episode of `scenario` (with its own seed) with `policies` (one per RSU, index =
-    /// RSU id; they share the learners' state, so their training is the learners'). With
-    /// `round`, holds a VEC POOL round after the last slot: every participant contributes
-    /// `Policy::export_params`, the pool averages them with [`crate::fedavg::fed_avg`] in RSU-id
-    /// order with the weights of [`PoolRound::weighted`], and every participant imports the
-    /// average (`Policy::import_params`); the others keep theirs.
-    fn run(
-        &mut self,
-        scenario: &Scenario,
-        policies: Vec<Box<dyn Policy>>,
-        round: Option<PoolRound<'_>>,
-    ) -> Result<EpisodeRun, TrainError>;
-}
-
-/// A shareable [`EpisodeRunner`] for [`TrainConfig::runner`].
-#[derive(Clone)]
-pub struct Runner(Arc<Mutex<dyn EpisodeRunner>>);
-
-impl Runner {
-    pub fn new(r: impl EpisodeRunner + 'static) -> Runner {
-        Runner(Arc::new(Mutex::new(r)))
-    }
-
-    fn run(
-        &self,
-        scenario: &Scenario,
-        policies: Vec<Box<dyn Policy>>,
-        round: Option<PoolRound<'_>>,
-    ) -> Result<EpisodeRun, TrainError> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).run(scenario, policies, round)
-    }
-}
-
-impl std::fmt::Debug for Runner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let r = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        write!(f, "Runner({})", r.name())
-    }
-}
+impl TrainObserver for NoObserver {}
 
 /// What `vecsim train` asks for.
 #[derive(Clone, Debug)]
@@ -147,9 +92,6 @@ pub struct TrainConfig {
     /// Threads for large matrix products.
     pub threads: usize,
     pub options: LearnerOptions,
-    /// The engine episodes run on; `None`: the sequential engine, with VEC POOL rounds held
-    /// in-process ([`LearnerSet::federated_round`]).
-    pub runner: Option<Runner>,
 }
 
 impl TrainConfig {
@@ -165,7 +107,6 @@ impl TrainConfig {
             vary_seed: true,
             threads: 2,
             options: LearnerOptions::default(),
-            runner: None,
         }
     }
 }
@@ -277,12 +218,18 @@ pub fn episode_seed(seed: u64, episode: u64) -> u64 {
     rand::Rng::gen(&mut r)
 }
 
-/// Runs one episode of `scenario` (with its own seed) with the set's policies; returns the summary.
+/// Runs one episode of `scenario` (with its own seed) with the set's policies on the
+/// sequential engine; returns the summary.
 pub fn run_episode(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, TrainError> {
     let fleet = mobility::load(scenario, None)?;
-    let engine = Engine::new(Arc::new(scenario.clone()), fleet, set.policies(), None);
-    let (stats, _) = engine.run();
-    Ok(stats.summary())
+    let episode = Episode {
+        scenario: Arc::new(scenario.clone()),
+        fleet,
+        policies: PolicySet::new(set.policies()),
+        round: None,
+        observer: &mut NoObserver,
+    };
+    Ok(Sequential.run(episode)?.stats.summary())
 }
 
 /// Evaluates the set greedily on the scenario as written (its seed); training mode is restored.
@@ -300,11 +247,13 @@ pub struct TrainOutcome {
     pub curve: Vec<EpisodeRow>,
 }
 
-/// Trains `cfg.policy` on `scenario`; `on_episode` sees every episode's row as it closes.
+/// Trains `cfg.policy` on `scenario`, running the episodes on `engine`; `observer` sees every
+/// slot and every episode's row as it closes.
 pub fn train(
     scenario: &Scenario,
     cfg: &TrainConfig,
-    on_episode: &mut dyn FnMut(&Progress<'_>),
+    engine: &mut dyn Engine,
+    observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
     crate::mlp::set_threads(cfg.threads);
     let rsus = scenario.rsu_count();
@@ -350,46 +299,42 @@ pub fn train(
                 .map(|r| matches!(scenario.faults.pool_round(r), PoolFate::Delivered { .. }))
                 .collect()
         });
-        let asked = participants.as_deref().map(|p| PoolRound { participants: p, weighted: set_weighted(&set) });
-        let (mut summary, round) = match &cfg.runner {
-            None => {
-                let summary = run_episode(&sc, &set)?;
-                let round = match asked {
-                    Some(r) => {
-                        set.federated_round(r.participants)?;
-                        Some(round_report(r.participants))
-                    }
-                    None => None,
-                };
-                (summary, round)
+        let asked = participants.map(|p| RoundRequest { participants: p, weighted: set_weighted(&set) });
+        let fleet = mobility::load(&sc, None)?;
+        let out = engine.run(Episode {
+            scenario: Arc::new(sc),
+            fleet,
+            policies: PolicySet::new(set.policies()),
+            round: asked.clone(),
+            observer: &mut *observer,
+        })?;
+        let round = match (asked, out.round) {
+            (Some(r), Some(got)) => {
+                let want = RoundReport::of(&r.participants);
+                if got != want {
+                    return Err(TrainError::RoundMismatch {
+                        got: got.contributed,
+                        skipped: got.skipped,
+                        asked: want.contributed,
+                    });
+                }
+                // A round counts when somebody took part.
+                if !got.contributed.is_empty() {
+                    set.with_state(|s| s.fed_rounds += 1);
+                }
+                Some(got)
             }
-            Some(runner) => {
-                let run = runner.run(&sc, set.policies(), asked)?;
-                let round = match (asked, run.round) {
-                    (Some(r), Some(got)) => {
-                        let want = round_report(r.participants);
-                        if got != want {
-                            return Err(TrainError::Engine(format!(
-                                "the VEC POOL round took {:?} and skipped {:?}; the trainer asked for {:?}",
-                                got.contributed, got.skipped, want.contributed
-                            )));
-                        }
-                        // The in-process round counts itself; a runner's is counted here, on
-                        // the same condition (somebody took part).
-                        if !got.contributed.is_empty() {
-                            set.with_state(|s| s.fed_rounds += 1);
-                        }
-                        Some(got)
-                    }
-                    (None, None) => None,
-                    (Some(_), None) => {
-                        return Err(TrainError::Engine("a VEC POOL round was asked for, none held".into()))
-                    }
-                    (None, Some(_)) => return Err(TrainError::Engine("a VEC POOL round was held unasked".into())),
-                };
-                (run.summary, round)
+            (None, None) => None,
+            (Some(_), None) => {
+                let message = "a VEC POOL round was asked for, none held".to_string();
+                return Err(EngineError::Failed { engine: engine.name(), message }.into());
+            }
+            (None, Some(_)) => {
+                let message = "a VEC POOL round was held unasked".to_string();
+                return Err(EngineError::Failed { engine: engine.name(), message }.into());
             }
         };
+        let mut summary = out.stats.summary();
         // Round dropouts are the trainer's count on both paths.
         summary.faults.round_dropouts = round.as_ref().map_or(0, |r| r.skipped.len() as u64);
         let wall = t0.elapsed().as_secs_f64();
@@ -417,7 +362,7 @@ pub fn train(
             }
         }
         let rate = if wall > 0.0 { (steps - steps_before) as f64 / wall } else { 0.0 };
-        on_episode(&Progress {
+        observer.episode_closed(&Progress {
             row: &row,
             summary: &summary,
             round: round.as_ref(),
@@ -430,19 +375,6 @@ pub fn train(
 
 fn set_weighted(set: &LearnerSet) -> bool {
     set.with_state(|s| s.opts.weighted_fedavg)
-}
-
-/// The round the trainer asked for, as a runner must report it.
-fn round_report(participants: &[bool]) -> RoundReport {
-    let mut r = RoundReport::default();
-    for (e, &p) in participants.iter().enumerate() {
-        if p {
-            r.contributed.push(e as u32);
-        } else {
-            r.skipped.push(e as u32);
-        }
-    }
-    r
 }
 
 /// Writes the whole learning curve as CSV.

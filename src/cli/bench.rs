@@ -1,15 +1,18 @@
 //! `vecsim bench engine SCENARIO`: throughput of the actor engine, of the sequential engine,
 //! and of the bare runtime (the floor), in one run.
 
-use super::{bad, load_scenario};
 use clap::Subcommand;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
-use vecsim_core::Engine;
+use vecsim::pipeline;
+use vecsim_actors::ActorOptions;
+use vecsim_core::engine::SequentialRun;
+use vecsim_core::observer::OnSlot;
+use vecsim_core::overrides::Overrides;
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCmd {
+pub(crate) enum BenchCmd {
     /// Vehicle-slots per second of the actor engine, the sequential engine and bare ractor
     /// actors exchanging the same number of messages (the floor), plus memory per vehicle actor.
     Engine {
@@ -49,7 +52,7 @@ pub enum BenchCmd {
     },
 }
 
-pub fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+pub(super) fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads.max(1)),
         BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
@@ -75,17 +78,14 @@ fn rss_bytes() -> u64 {
 }
 
 fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<ExitCode> {
-    let mut s = load_scenario(name)?;
-    if let Some(n) = slots {
-        s.time.slots = n;
-    }
-    s.validate().map_err(|e| bad(format!("{name}: {e}")))?;
+    let s = pipeline::load_scenario(name, &Overrides { slots, ..Default::default() })?;
+    let fleet = vecsim_core::mobility::load(&s, None)
+        .map_err(|source| pipeline::PipelineError::Scenario { origin: name.to_string(), source })?;
     let s = Arc::new(s);
-    let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
     let slots = s.time.slots;
 
     // The actor engine first, on a fresh heap, sampling RSS as slots close.
-    let (p, r) = super::run::build_policies(&s, None)?;
+    let policies = pipeline::build_policies(&s, None)?;
     let fleet_a = fleet.clone();
     let rss0 = rss_bytes();
     let mut rss_peak = rss0;
@@ -94,7 +94,8 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     let mut last = (Instant::now(), 0u64);
     let mut seen = 0u64;
     let t0 = Instant::now();
-    let run = vecsim_actors::run_actors(s.clone(), fleet_a, p, r, threads, &mut |rep| {
+    let opts = ActorOptions { threads, ..Default::default() };
+    let mut watch = OnSlot(|rep: &vecsim_core::report::SlotReport| {
         rss_peak = rss_peak.max(rss_bytes());
         seen += rep.vehicles as u64;
         let now = Instant::now();
@@ -102,7 +103,8 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
             first = Some((now, seen));
         }
         last = (now, seen);
-    })?;
+    });
+    let run = vecsim_actors::run_actors(s.clone(), fleet_a, policies, &opts, &mut watch)?;
     let actors_s = t0.elapsed().as_secs_f64();
     let vs = run.stats.summary().vehicle_slots;
     let (f_at, f_vs) = first.unwrap_or((t0, 0));
@@ -110,9 +112,9 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     let steady_vs = (last.1 - f_vs) as f64;
 
     // The sequential engine.
-    let (p, r) = super::run::build_policies(&s, None)?;
+    let policies = pipeline::build_policies(&s, None)?;
     let t0 = Instant::now();
-    let (seq_stats, _) = Engine::new(s.clone(), fleet, p, r).run();
+    let (seq_stats, _) = SequentialRun::new(s.clone(), fleet, policies)?.run()?;
     let seq_s = t0.elapsed().as_secs_f64();
     anyhow::ensure!(seq_stats.summary() == run.stats.summary(), "the engines disagree on {name}");
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 ///
 /// With `torch = Some(python)`, the PyTorch anchor script runs in the same invocation, right after,
 /// and the ratio is printed (machines are noisy: compare two rates measured together).
-pub fn train_step(
+pub(super) fn train_step(
     obs: usize,
     act: usize,
     agents: usize,

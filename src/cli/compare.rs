@@ -1,22 +1,24 @@
 //! `vecsim compare`: every policy on one scenario over several seeds, with mean and standard
 //! deviation of the paper's metrics (the error bars of its Fig. 4 and 6).
 
-use super::run::build_policies;
+use super::engine_args::EngineArgs;
 use super::{bad, load_scenario};
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use vecsim_core::Engine;
+use vecsim::pipeline;
+use vecsim_core::observer::NoObserver;
+use vecsim_core::overrides::Overrides;
+use vecsim_core::policy::PolicyName;
 
 #[derive(Args, Debug, Clone)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// Scenario file, or a preset name from `scenarios/`.
     pub scenario: String,
     /// Policies to compare, comma-separated. Learners need `--checkpoint NAME=DIR`.
     #[arg(long, value_delimiter = ',', default_value = "orl,orm,random,br-ne")]
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyName>,
     /// Number of seeds: the scenario's seed and the ones after it.
     #[arg(long, default_value_t = 5)]
     pub seeds: u64,
@@ -29,6 +31,8 @@ pub struct CompareArgs {
     /// Also write the per-run rows as CSV.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -38,7 +42,7 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     if a.seeds == 0 {
         return Err(bad("--seeds must be at least 1"));
     }
@@ -48,7 +52,8 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         let (name, dir) = c
             .split_once('=')
             .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
-        checkpoints.insert(name.to_string(), PathBuf::from(dir));
+        let name: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
+        checkpoints.insert(name, PathBuf::from(dir));
     }
     let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
     println!(
@@ -63,24 +68,22 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         "  {:<12} {:>22} {:>24} {:>24} {:>12}",
         "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
     );
-    for policy in &a.policies {
+    let mut engine = a.engine.build();
+    for &policy in &a.policies {
         let (mut rate, mut reward, mut arp, mut mig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..a.seeds {
+            let overrides =
+                Overrides { seed: Some(base.seed + k), slots: a.slots, policy: Some(policy), faults: Vec::new() };
             let mut s = base.clone();
-            s.seed = base.seed + k;
-            s.policy = policy.clone();
-            if let Some(slots) = a.slots {
-                s.time.slots = slots;
-            }
-            s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
-            let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
-            let (policies, refiner) = build_policies(&s, checkpoints.get(policy).map(PathBuf::as_path))?;
-            let (stats, _) = Engine::new(Arc::new(s.clone()), fleet, policies, refiner).run();
-            let sum = stats.summary();
+            overrides.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+            let policies = pipeline::build_policies(&s, checkpoints.get(&policy).map(PathBuf::as_path))?;
+            let seed = s.seed;
+            let out = pipeline::run_episode(s, None, policies, &mut *engine, &mut NoObserver)?;
+            let sum = out.stats.summary();
             let _ = writeln!(
                 csv,
                 "{policy},{},{},{},{},{}",
-                s.seed, sum.completion_rate, sum.cumulative_reward, sum.average_realized_potential, sum.migrations
+                seed, sum.completion_rate, sum.cumulative_reward, sum.average_realized_potential, sum.migrations
             );
             rate.push(sum.completion_rate);
             reward.push(sum.cumulative_reward);

@@ -5,21 +5,21 @@ mod bench_train;
 mod compare;
 mod engine_args;
 mod fault_args;
+mod metrics_args;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;
 mod summary;
-mod telemetry;
 mod train;
 
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use vecsim_core::Scenario;
 
 /// An error in what the user gave us (a file, a flag): exit code 2.
 #[derive(Debug)]
-pub struct BadInput(pub String);
+pub(crate) struct BadInput(pub String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,19 +30,19 @@ impl std::fmt::Display for BadInput {
 impl std::error::Error for BadInput {}
 
 /// Wraps any error as bad input.
-pub fn bad(e: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn bad(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(e.to_string()))
 }
 
 #[derive(Parser, Debug)]
 #[command(name = "vecsim", version, about = "Actor-based simulator and trainer for Vehicular Edge Computing")]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a scenario with a policy and report the paper's metrics.
     Run(run::RunArgs),
     /// Evaluate one explicit slot given as JSON (a file, or - for stdin) and print its outcome.
@@ -62,7 +62,7 @@ pub enum Command {
     Bench(bench::BenchCmd),
 }
 
-pub fn main() -> anyhow::Result<ExitCode> {
+pub(crate) fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => run::run(a),
@@ -74,24 +74,28 @@ pub fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Finds a scenario: an existing path, or a preset name under `scenarios/` (in the current
-/// directory, or in the source tree this binary was built from).
-pub fn resolve_scenario(arg: &str) -> PathBuf {
-    let p = PathBuf::from(arg);
-    if p.exists() {
-        return p;
-    }
-    let name = if arg.ends_with(".toml") { arg.to_string() } else { format!("{arg}.toml") };
-    for base in [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")] {
-        let c = base.join(&name);
-        if c.exists() {
-            return c;
-        }
-    }
-    p
+/// Loads a scenario by path or preset name, with no overrides.
+pub(crate) fn load_scenario(arg: &str) -> anyhow::Result<Scenario> {
+    Ok(vecsim::pipeline::load_scenario(arg, &Default::default())?)
 }
 
-/// Loads a scenario by path or preset name; errors are bad input.
-pub fn load_scenario(arg: &str) -> anyhow::Result<Scenario> {
-    Scenario::load(&resolve_scenario(arg)).map_err(bad)
+/// Starts telemetry for a run: `--metrics-addr` etc.; a bad address is bad input.
+pub(crate) fn start_telemetry(
+    args: &metrics_args::MetricsArgs,
+    s: &Scenario,
+    engine: &'static str,
+) -> anyhow::Result<vecsim_telemetry::Telemetry> {
+    let config = args.config().map_err(bad)?;
+    let info = vecsim_core::observer::RunInfo {
+        scenario: s.name.clone(),
+        policy: s.policy.to_string(),
+        seed: s.seed,
+        engine,
+        rsus: s.rsu_count(),
+    };
+    let t = vecsim_telemetry::Telemetry::start(config, &info)?;
+    if let Some(addr) = t.addr() {
+        eprintln!("serving Prometheus metrics on http://{addr}/metrics");
+    }
+    Ok(t)
 }

@@ -1,18 +1,18 @@
 //! `vecsim run`: one episode of a scenario with one policy.
 
-use super::engine_args::{self, EngineArgs};
+use super::engine_args::EngineArgs;
 use super::fault_args::FaultArgs;
-use super::telemetry::{MetricsArgs, Telemetry};
-use super::{bad, load_scenario, summary};
+use super::metrics_args::MetricsArgs;
+use super::{bad, start_telemetry, summary};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use vecsim_core::policy::{Baseline, JointRefiner, Policy};
-use vecsim_core::Scenario;
+use vecsim::pipeline;
+use vecsim_core::overrides::Overrides;
+use vecsim_telemetry::latency_table;
 
 #[derive(Args, Debug, Clone)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario file, or a preset name from `scenarios/` (e.g. `paper-noon`).
     pub scenario: String,
     /// Policy: orl, orm, random, br-ne, or a trained fed-maddpg, maddpg, masac (default: the
@@ -46,62 +46,30 @@ pub struct RunArgs {
     pub faults: FaultArgs,
 }
 
-/// The scenario after command-line overrides, re-validated.
-pub fn scenario_with_overrides(a: &RunArgs) -> anyhow::Result<Scenario> {
-    let mut s = load_scenario(&a.scenario)?;
-    if let Some(seed) = a.seed {
-        s.seed = seed;
+impl RunArgs {
+    /// The overrides these flags ask for.
+    pub(crate) fn overrides(&self) -> anyhow::Result<Overrides> {
+        let policy = self.policy.as_deref().map(str::parse).transpose().map_err(bad)?;
+        Ok(Overrides { seed: self.seed, slots: self.slots, policy, faults: self.faults.fault.clone() })
     }
-    if let Some(slots) = a.slots {
-        s.time.slots = slots;
-    }
-    if let Some(p) = &a.policy {
-        s.policy = p.clone();
-    }
-    a.faults.apply(&mut s)?;
-    s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
-    Ok(s)
 }
 
-/// One policy per RSU, and the joint refiner of `br-ne` if any.
-pub type PolicySet = (Vec<Box<dyn Policy>>, Option<Box<dyn JointRefiner>>);
-
-/// One policy instance per RSU, plus the joint refiner of `br-ne`. Learners come from a
-/// checkpoint.
-pub fn build_policies(s: &Scenario, checkpoint: Option<&std::path::Path>) -> anyhow::Result<PolicySet> {
-    let n = s.rsu_count();
-    if vecsim_learn::is_learner(&s.policy) {
-        let Some(dir) = checkpoint else {
-            return Err(bad(format!(
-                "--policy {} needs --checkpoint DIR (train one with `vecsim train {} --policy {} --checkpoint DIR`)",
-                s.policy, s.name, s.policy
-            )));
-        };
-        let set = vecsim_learn::load_policies(dir, s, &s.policy).map_err(bad)?;
-        return Ok((set.policies(), None));
-    }
-    if checkpoint.is_some() {
-        return Err(bad(format!("--checkpoint only applies to learners; `{}` is a baseline", s.policy)));
-    }
-    let Some(b) = Baseline::parse(&s.policy) else {
-        return Err(bad(format!(
-            "unknown policy `{}` (expected one of: orl, orm, random, br-ne, fed-maddpg, maddpg, masac)",
-            s.policy
-        )));
-    };
-    let policies = (0..n as u32).map(|e| b.build(vecsim_core::ids::RsuId(e), s.seed)).collect();
-    Ok((policies, b.refiner()))
-}
-
-pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let s = scenario_with_overrides(&a)?;
-    let fleet = vecsim_core::mobility::load(&s, a.trace.as_deref()).map_err(bad)?;
-    let (policies, refiner) = build_policies(&s, a.checkpoint.as_deref())?;
-    let mut telemetry = Telemetry::start(&a.metrics, &s)?;
+pub(super) fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
+    let policies = pipeline::build_policies(&s, a.checkpoint.as_deref())?;
+    let mut engine = a.engine.build();
+    let mut telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let started = std::time::Instant::now();
-    let (stats, _policies) =
-        engine_args::drive(&a.engine, Arc::new(s), fleet, policies, refiner, &mut |r| telemetry.on_slot(r))?;
+    let out = pipeline::run_episode(s, a.trace.as_deref(), policies, &mut *engine, &mut telemetry)?;
     let wall = started.elapsed();
+    let stats = out.stats;
+    if stats.fault_counts().crashes > 0 {
+        eprintln!(
+            "{}: {} RSU actor crash(es) restarted by the supervisor",
+            engine.name(),
+            stats.fault_counts().crashes
+        );
+    }
     let sum = stats.summary();
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -118,7 +86,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    // Last: prints the latency table and, with --serve-after, keeps serving metrics.
-    telemetry.finish(&stats)?;
+    // Last, on stderr (so `--json` stays clean): latency percentiles; then, with
+    // --serve-after, keep serving metrics.
+    eprint!("{}", latency_table(&stats.service_histogram().percentiles(), &telemetry.slot_wall_time()));
+    telemetry.linger();
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
-pub enum ScenarioCmd {
+pub(crate) enum ScenarioCmd {
     /// Check a scenario file (keys, values, and that its trace loads); exit 2 if invalid.
     Validate {
         /// Scenario file or preset name.
@@ -12,14 +12,14 @@ pub enum ScenarioCmd {
     },
 }
 
-pub fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
+pub(super) fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ScenarioCmd::Validate { file } => {
             let s = super::load_scenario(&file)?;
             let fleet = vecsim_core::mobility::load(&s, None).map_err(super::bad)?;
             println!(
                 "{}: ok ({} RSUs, {} slots of {} s, {} vehicles)",
-                super::resolve_scenario(&file).display(),
+                vecsim::pipeline::resolve_scenario(&file).display(),
                 s.rsu_count(),
                 s.time.slots,
                 s.time.slot_s,

@@ -85,7 +85,7 @@ fn positive(what: &str, v: f64) -> anyhow::Result<()> {
     }
 }
 
-pub fn slot(file: &Path) -> anyhow::Result<ExitCode> {
+pub(super) fn slot(file: &Path) -> anyhow::Result<ExitCode> {
     let (name, text) = if file == Path::new("-") {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map_err(|e| bad(format!("cannot read standard input: {e}")))?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 use vecsim_core::report::Summary;
 
-pub fn print(s: &Summary, wall: Duration) {
+pub(super) fn print(s: &Summary, wall: Duration) {
     let pct = |x: f64| format!("{:.2} %", 100.0 * x);
     println!("scenario {}  policy {}  seed {}  slots {}", s.scenario, s.policy, s.seed, s.slots);
     println!("  vehicles                 peak {}  vehicle-slots {}", s.peak_vehicles, s.vehicle_slots);

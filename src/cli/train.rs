@@ -1,24 +1,32 @@
 //! `vecsim train`: train a learner (fed-maddpg, maddpg, masac) on a scenario, with a progress
 //! bar, a learning-curve CSV, periodic checkpoints and exact resume.
 
-use super::engine_args::EngineKind;
+use super::engine_args::EngineArgs;
 use super::fault_args::FaultArgs;
-use super::telemetry::{self, MetricsArgs, Telemetry};
-use super::{bad, load_scenario};
+use super::metrics_args::MetricsArgs;
+use super::{bad, start_telemetry};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vecsim::pipeline;
+use vecsim_core::engine::RoundReport;
+use vecsim_core::ids::RsuId;
+use vecsim_core::observer::{Observer, RunInfo};
+use vecsim_core::overrides::Overrides;
+use vecsim_core::policy::PolicyName;
+use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_learn::learner::RewardSignal;
-use vecsim_learn::train::{self as trainer, Runner, TrainConfig, TrainError};
+use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
+use vecsim_telemetry::Telemetry;
 
 #[derive(Args, Debug, Clone)]
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// Scenario file, or a preset name from `scenarios/`.
     pub scenario: String,
     /// Learner: fed-maddpg, maddpg or masac.
-    #[arg(long, default_value = "fed-maddpg")]
-    pub policy: String,
+    #[arg(long, default_value_t = PolicyName::FedMaddpg)]
+    pub policy: PolicyName,
     /// Episodes (iterations) to train; a resumed run continues up to this total.
     #[arg(long, default_value_t = 100)]
     pub episodes: u32,
@@ -61,15 +69,12 @@ pub struct TrainArgs {
     /// (reference code 512-512-256: `512,512/256`).
     #[arg(long, default_value = "512,512/256")]
     pub critic_hidden: String,
-    /// Which engine runs the episodes: `actors` (the RSU actors own the learners' policies and
-    /// the VEC POOL actor averages their actor networks) or `sequential` (a plain loop, rounds
-    /// in-process). Same curve, same checkpoint bytes.
-    #[arg(long, value_enum, default_value_t = EngineKind::Actors)]
-    pub engine: EngineKind,
-    /// Threads for the learners' matrix products and the actor engine's tokio workers (the
-    /// numbers never depend on it).
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
+    /// Which engine runs the episodes (`actors`: the RSU actors own the learners' policies and
+    /// the VEC POOL actor averages their actor networks; `sequential`: a plain loop, rounds
+    /// in-process; same curve, same checkpoint bytes), and the threads for the actor engine's
+    /// tokio workers and the learners' matrix products.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -77,13 +82,13 @@ pub struct TrainArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendArg {
+pub(crate) enum BackendArg {
     Gemm,
     Dfdx,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reward {
+pub(crate) enum Reward {
     Marginal,
     System,
 }
@@ -91,8 +96,59 @@ pub enum Reward {
 /// Input errors (a checkpoint of another scenario, a truncated file...) exit with code 2.
 fn train_error(e: TrainError) -> anyhow::Error {
     match e {
-        TrainError::Io { .. } | TrainError::Engine(_) => anyhow::Error::new(e),
+        TrainError::Io { .. } | TrainError::Engine(_) | TrainError::RoundMismatch { .. } => anyhow::Error::new(e),
         other => bad(other),
+    }
+}
+
+/// What a training run shows as it goes: live metrics and pacing for every slot (telemetry),
+/// a progress bar and training metrics for every episode.
+struct TrainWatch {
+    telemetry: Telemetry,
+    bar: ProgressBar,
+    last: Option<EpisodeRow>,
+    round_dropouts: u64,
+}
+
+impl Observer for TrainWatch {
+    fn episode_started(&mut self, info: &RunInfo) {
+        self.telemetry.episode_started(info)
+    }
+    fn slot_closed(&mut self, report: &SlotReport, stats: &RunStats) {
+        self.telemetry.slot_closed(report, stats)
+    }
+    fn rsu_restarted(&mut self, rsu: RsuId, slot: u32, stats: &RunStats) {
+        self.telemetry.rsu_restarted(rsu, slot, stats)
+    }
+    fn round_closed(&mut self, round: &RoundReport) {
+        self.telemetry.round_closed(round)
+    }
+    fn live_vehicles(&mut self, n: usize) {
+        self.telemetry.live_vehicles(n)
+    }
+    fn episode_finished(&mut self, stats: &RunStats) {
+        self.telemetry.episode_finished(stats)
+    }
+}
+
+impl TrainObserver for TrainWatch {
+    fn episode_closed(&mut self, p: &Progress<'_>) {
+        let r = p.row;
+        self.bar.set_position(r.episode);
+        self.bar.set_message(format!(
+            "reward {:.2}  completion {:.2} %  critic {:.4}  actor {:.4}  {:.0} update-steps/s  fed rounds {}",
+            r.cumulative_reward,
+            100.0 * r.completion_rate,
+            r.critic_loss,
+            r.actor_loss,
+            p.update_steps_per_s,
+            r.federated_round
+        ));
+        self.telemetry.record_training(r.episode, r.critic_loss, r.actor_loss, p.update_steps_per_s, r.federated_round);
+        if let Some(round) = p.round {
+            self.round_dropouts += round.skipped.len() as u64;
+        }
+        self.last = Some(r.clone());
     }
 }
 
@@ -106,9 +162,9 @@ fn parse_critic(s: &str) -> Option<(Vec<usize>, Vec<usize>)> {
     Some((widths(e)?, widths(h)?))
 }
 
-pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    if !vecsim_learn::is_learner(&a.policy) {
-        return Err(bad(format!("unknown learner `{}` (expected fed-maddpg, maddpg or masac)", a.policy)));
+pub(super) fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    if !a.policy.is_learner() {
+        return Err(bad(format!("`{}` is not a learner (expected fed-maddpg, maddpg or masac)", a.policy)));
     }
     if a.resume && a.checkpoint.is_none() {
         return Err(bad("--resume needs --checkpoint DIR"));
@@ -116,25 +172,16 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     if a.episodes == 0 {
         return Err(bad("--episodes must be at least 1"));
     }
-    let mut s = load_scenario(&a.scenario)?;
-    if let Some(slots) = a.slots {
-        s.time.slots = slots;
-    }
-    s.policy = a.policy.clone();
-    a.faults.apply(&mut s)?;
-    s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+    let overrides = Overrides { seed: None, slots: a.slots, policy: Some(a.policy), faults: a.faults.fault.clone() };
+    let s = pipeline::load_scenario(&a.scenario, &overrides)?;
     let seed = a.seed.unwrap_or(s.seed);
 
-    let mut cfg = TrainConfig::new(&a.policy, a.episodes, seed);
+    let mut cfg = TrainConfig::new(a.policy.as_str(), a.episodes, seed);
     cfg.checkpoint = a.checkpoint.clone();
     cfg.checkpoint_every = a.checkpoint_every.max(1);
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
-    cfg.threads = a.threads.max(1);
-    cfg.runner = match a.engine {
-        EngineKind::Actors => Some(Runner::new(vecsim_actors::ActorRunner::new(cfg.threads))),
-        EngineKind::Sequential => None,
-    };
+    cfg.threads = a.engine.threads.max(1);
     cfg.options.reward = match a.reward {
         Reward::Marginal => RewardSignal::Marginal,
         Reward::System => RewardSignal::System,
@@ -166,38 +213,16 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     cfg.curve_csv = Some(curve.clone());
 
-    let telemetry = Telemetry::start(&a.metrics, &s)?;
+    let mut engine = a.engine.build();
+    let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let bar = ProgressBar::new(a.episodes as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} episode {pos}/{len}  {msg}")
             .expect("valid template"),
     );
-    let mut last = None;
-    let mut round_dropouts = 0u64;
-    let outcome = trainer::train(&s, &cfg, &mut |p| {
-        let r = p.row;
-        bar.set_position(r.episode);
-        bar.set_message(format!(
-            "reward {:.2}  completion {:.2} %  critic {:.4}  actor {:.4}  {:.0} update-steps/s  fed rounds {}",
-            r.cumulative_reward,
-            100.0 * r.completion_rate,
-            r.critic_loss,
-            r.actor_loss,
-            p.update_steps_per_s,
-            r.federated_round
-        ));
-        telemetry::set_episode(r.episode);
-        telemetry::record_training(r.episode, r.critic_loss, r.actor_loss, p.update_steps_per_s);
-        if let Some(round) = p.round {
-            if !round.contributed.is_empty() {
-                telemetry::record_federated_round(r.federated_round, round.contributed.len());
-            }
-            telemetry::record_fault("round_dropout", round.skipped.len() as u64);
-            round_dropouts += round.skipped.len() as u64;
-        }
-        last = Some(r.clone());
-    })
-    .map_err(train_error)?;
+    let mut watch = TrainWatch { telemetry, bar, last: None, round_dropouts: 0 };
+    let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
+    let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
     if let Some(r) = last {
         println!(
@@ -218,6 +243,6 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         println!("checkpoint: {}/{}", dir.display(), trainer::CHECKPOINT_FILE);
     }
     drop(outcome);
-    drop(telemetry);
+    telemetry.linger();
     Ok(ExitCode::SUCCESS)
 }

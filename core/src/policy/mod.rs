@@ -7,11 +7,13 @@
 //! [`JointRefiner`] run once per slot over everyone's proposals.
 
 mod brne;
+mod name;
 mod orl;
 mod orm;
 mod random;
 
 pub use brne::BestResponse;
+pub use name::{PolicyName, UnknownPolicy};
 pub use orl::Orl;
 pub use orm::Orm;
 pub use random::RandomPolicy;
@@ -98,6 +100,35 @@ pub trait Policy: Send {
 pub trait JointRefiner: Send + Sync {
     /// Rewrites `decisions[e][i]`, the executing RSU of the i-th task uploaded to RSU e.
     fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]);
+}
+
+/// One policy per RSU (index = RSU id), and the joint refiner of `br-ne` if any: what an
+/// engine runs.
+pub struct PolicySet {
+    /// `per_rsu[e]` decides for RSU e.
+    pub per_rsu: Vec<Box<dyn Policy>>,
+    /// Joint post-processing of every RSU's decisions (`br-ne` only).
+    pub refiner: Option<Box<dyn JointRefiner>>,
+}
+
+impl PolicySet {
+    /// A set without a joint refiner.
+    pub fn new(per_rsu: Vec<Box<dyn Policy>>) -> PolicySet {
+        PolicySet { per_rsu, refiner: None }
+    }
+
+    /// One instance of baseline `b` per RSU (each with its own seeded stream), plus `br-ne`'s
+    /// refiner.
+    pub fn baseline(b: Baseline, rsus: usize, seed: u64) -> PolicySet {
+        PolicySet { per_rsu: (0..rsus as u32).map(|e| b.build(RsuId(e), seed)).collect(), refiner: b.refiner() }
+    }
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.per_rsu.iter().map(|p| p.name()).collect();
+        f.debug_struct("PolicySet").field("per_rsu", &names).field("refiner", &self.refiner.is_some()).finish()
+    }
 }
 
 /// The baseline policies built into the core. Learners live in `vecsim-learn`.

@@ -1,15 +1,16 @@
-//! The sequential engine: the slot protocol run as a plain loop, no actors.
+//! The sequential engine's loop: the slot protocol run step by step, no actors.
 //!
 //! It is the reference the actor engine must match byte for byte, and the fast path for
 //! training. Both engines call the same per-entity code ([`Vehicle::step`],
 //! [`RsuNode`]'s phases, [`score`]); only the plumbing differs. See `actors/src/protocol.rs`
 //! for the slot protocol written as messages.
 
+use super::{check_decisions, EngineError};
 use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
-use crate::policy::{Feedback, JointRefiner, Observation, Policy};
+use crate::policy::{Feedback, JointRefiner, Observation, Policy, PolicySet};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
@@ -42,16 +43,9 @@ impl SpawnSchedule {
     }
 }
 
-/// Checks a policy's answer; a wrong-length or out-of-range decision is a bug in the policy.
-pub fn check_decisions(policy: &str, rsu: RsuId, tasks: usize, rsus: usize, d: &[RsuId]) {
-    assert_eq!(d.len(), tasks, "policy {policy} at {rsu} returned {} decisions for {tasks} tasks", d.len());
-    if let Some(bad) = d.iter().find(|x| x.index() >= rsus) {
-        panic!("policy {policy} at {rsu} chose {bad}, but the scenario has {rsus} RSUs");
-    }
-}
-
-/// A scenario ready to run sequentially.
-pub struct Engine {
+/// A scenario ready to run sequentially, one slot per [`SequentialRun::step`] (tests and
+/// benchmarks drive it directly; [`super::Sequential`] is the [`super::Engine`] around it).
+pub struct SequentialRun {
     scenario: Arc<Scenario>,
     clock: SlotClock,
     specs: Vec<RsuSpec>,
@@ -67,22 +61,18 @@ pub struct Engine {
     stats: RunStats,
 }
 
-impl Engine {
-    /// `policies[e]` decides for RSU e.
-    pub fn new(
-        scenario: Arc<Scenario>,
-        fleet: Fleet,
-        policies: Vec<Box<dyn Policy>>,
-        refiner: Option<Box<dyn JointRefiner>>,
-    ) -> Engine {
+impl SequentialRun {
+    /// `policies.per_rsu[e]` decides for RSU e.
+    pub fn new(scenario: Arc<Scenario>, fleet: Fleet, policies: PolicySet) -> Result<SequentialRun, EngineError> {
+        super::check_episode(&scenario, &policies, None)?;
+        let PolicySet { per_rsu: policies, refiner } = policies;
         let specs = scenario.rsu_specs();
-        assert_eq!(policies.len(), specs.len(), "one policy per RSU");
         let clock = SlotClock::from_scenario(&scenario);
         let schedule = SpawnSchedule::new(&fleet, &clock);
-        let stats =
-            RunStats::new(&scenario.name, &scenario.policy, scenario.seed, specs.len()).with_faults(&scenario.faults);
+        let stats = RunStats::new(&scenario.name, scenario.policy.as_str(), scenario.seed, specs.len())
+            .with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
-        Engine {
+        Ok(SequentialRun {
             scenario,
             clock,
             specs,
@@ -95,7 +85,7 @@ impl Engine {
             refiner,
             slot: 0,
             stats,
-        }
+        })
     }
 
     pub fn clock(&self) -> &SlotClock {
@@ -106,9 +96,14 @@ impl Engine {
         &self.stats
     }
 
-    /// Gives the policies back (a trainer reuses them across episodes).
-    pub fn into_policies(self) -> Vec<Box<dyn Policy>> {
-        self.policies
+    /// The statistics and the policies (a trainer reuses them across episodes).
+    pub fn into_parts(self) -> (RunStats, Vec<Box<dyn Policy>>) {
+        (self.stats, self.policies)
+    }
+
+    /// Vehicles the loop holds now (entered and not yet left).
+    pub fn live_vehicles(&self) -> usize {
+        self.active.len()
     }
 
     pub fn policies_mut(&mut self) -> &mut [Box<dyn Policy>] {
@@ -121,7 +116,7 @@ impl Engine {
     }
 
     /// Runs the next slot through every phase of the protocol.
-    pub fn step(&mut self) -> SlotReport {
+    pub fn step(&mut self) -> Result<SlotReport, EngineError> {
         let t = self.slot;
         let sc = &*self.scenario;
         let n = self.specs.len();
@@ -178,7 +173,7 @@ impl Engine {
                 allocator: sc.allocation.allocator,
             };
             let d = policy.decide(&obs);
-            check_decisions(policy.name(), RsuId(e as u32), uploads[e].len(), n, &d);
+            check_decisions(policy.name(), RsuId(e as u32), uploads[e].len(), n, &d)?;
             decisions.push(d);
         }
         if let Some(refiner) = &self.refiner {
@@ -234,14 +229,14 @@ impl Engine {
         let report = SlotReport { slot: t, vehicles: present, results, score: sc_score };
         self.stats.add(&report);
         self.slot += 1;
-        report
+        Ok(report)
     }
 
-    /// Runs the remaining slots; returns the statistics.
-    pub fn run(mut self) -> (RunStats, Vec<Box<dyn Policy>>) {
+    /// Runs the remaining slots; returns the statistics and the policies.
+    pub fn run(mut self) -> Result<(RunStats, Vec<Box<dyn Policy>>), EngineError> {
         while !self.finished() {
-            self.step();
+            self.step()?;
         }
-        (self.stats, self.policies)
+        Ok(self.into_parts())
     }
 }

@@ -44,6 +44,22 @@ pub fn fed_avg(updates: &[(f64, &[f32])]) -> Result<Vec<f32>, FedAvgError> {
     Ok(acc.into_iter().map(|a| a as f32).collect())
 }
 
+/// One VEC POOL round's average of `(weight, params)`, in the given order: `None` when nobody
+/// contributed; equal weights when every weight is 0 (a weighted round in which no RSU has a
+/// sample yet must still average, not fail); otherwise [`fed_avg`] as given. This is the one
+/// round rule: the VEC POOL actor, the sequential engine and the learners' in-process round all
+/// call it, so their results agree bit for bit.
+pub fn average(items: &[(f64, &[f32])]) -> Result<Option<Vec<f32>>, FedAvgError> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if items.iter().all(|(w, _)| *w == 0.0) {
+        let eq: Vec<(f64, &[f32])> = items.iter().map(|(_, p)| (1.0, *p)).collect();
+        return fed_avg(&eq).map(Some);
+    }
+    fed_avg(items).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +106,15 @@ mod tests {
         assert_eq!(fed_avg(&[]), Err(FedAvgError::Empty));
         assert!(fed_avg(&[(0.0, &a)]).is_err());
         assert!(fed_avg(&[(f64::NAN, &a)]).is_err());
+    }
+
+    #[test]
+    fn round_average_treats_all_zero_weights_as_equal_and_nobody_as_none() {
+        let a = [1.0f32, 3.0];
+        let b = [3.0f32, 5.0];
+        assert_eq!(average(&[(0.0, &a), (0.0, &b)]).unwrap(), Some(vec![2.0, 4.0]));
+        // One zero weight among positive ones is a real zero weight.
+        assert_eq!(average(&[(0.0, &a), (2.0, &b)]).unwrap(), Some(vec![3.0, 5.0]));
+        assert_eq!(average(&[]).unwrap(), None);
     }
 }

@@ -1,0 +1,217 @@
+//! One run pipeline: scenario and overrides → policies → engine → observers → report.
+//!
+//! `vecsim run`, `train`, `compare`, `bench` and the experiments all load scenarios with
+//! [`load_scenario`], build policies with [`build_policies`], pick an engine with
+//! [`EngineKind::build`] and run with [`run_episode`], so a rule (validation, "one baseline per
+//! RSU", which engine does what) lives in one place.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput};
+use vecsim_core::observer::Observer;
+use vecsim_core::overrides::{OverrideError, Overrides};
+use vecsim_core::policy::{PolicyName, PolicySet};
+use vecsim_core::{Scenario, ScenarioError, Sequential};
+use vecsim_learn::TrainError;
+
+/// Why the pipeline could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// The scenario file, a preset or its trace is unreadable or invalid.
+    #[error("{origin}")]
+    Scenario {
+        /// The scenario as named by the user.
+        origin: String,
+        /// What is wrong.
+        #[source]
+        source: ScenarioError,
+    },
+    /// A command-line override does not apply.
+    #[error("{origin}")]
+    Override {
+        /// The scenario as named by the user.
+        origin: String,
+        /// What is wrong.
+        #[source]
+        source: OverrideError,
+    },
+    /// A learner was asked for without a checkpoint to run.
+    #[error("--policy {policy} needs --checkpoint DIR (train one with `vecsim train {scenario} --policy {policy} --checkpoint DIR`)")]
+    NeedsCheckpoint {
+        /// The learner.
+        policy: PolicyName,
+        /// The scenario's name.
+        scenario: String,
+    },
+    /// A checkpoint was given for a baseline.
+    #[error("--checkpoint only applies to learners; `{0}` is a baseline")]
+    CheckpointForBaseline(PolicyName),
+    /// A checkpoint could not be loaded (another scenario, another learner, corrupt).
+    #[error("checkpoint {}", dir.display())]
+    Checkpoint {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: TrainError,
+    },
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl PipelineError {
+    /// Whether the error is in what the user gave (a file, a flag): the command line exits
+    /// with code 2 for these, 1 for failures of the run itself.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            PipelineError::Engine(EngineError::Runtime(_) | EngineError::Failed { .. }) => false,
+            PipelineError::Checkpoint { source: TrainError::Io { .. }, .. } => false,
+            _ => true,
+        }
+    }
+}
+
+/// Which engine drives the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineKind {
+    /// One actor per vehicle, RSU and the VEC POOL, advanced by a clock actor (ractor).
+    #[default]
+    Actors,
+    /// The same model as a plain loop.
+    Sequential,
+}
+
+impl EngineKind {
+    /// Both engines.
+    pub const ALL: [EngineKind; 2] = [EngineKind::Actors, EngineKind::Sequential];
+
+    /// The engine's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Actors => vecsim_actors::ENGINE_NAME,
+            EngineKind::Sequential => "sequential",
+        }
+    }
+
+    /// The engine, with `threads` tokio workers for the actor engine (the numbers never depend
+    /// on it).
+    pub fn build(self, threads: usize) -> Box<dyn Engine> {
+        match self {
+            EngineKind::Actors => Box::new(vecsim_actors::Actors::new(threads)),
+            EngineKind::Sequential => Box::new(Sequential),
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<EngineKind, String> {
+        EngineKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown engine `{s}` (expected actors or sequential)"))
+    }
+}
+
+/// Finds a scenario: an existing path, or a preset name under `scenarios/` (in the current
+/// directory, or in the source tree this binary was built from).
+pub fn resolve_scenario(arg: &str) -> PathBuf {
+    let p = PathBuf::from(arg);
+    if p.exists() {
+        return p;
+    }
+    let name = if arg.ends_with(".toml") { arg.to_string() } else { format!("{arg}.toml") };
+    for base in [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")] {
+        let c = base.join(&name);
+        if c.exists() {
+            return c;
+        }
+    }
+    p
+}
+
+/// Loads a scenario by path or preset name and applies `overrides` (validated again).
+pub fn load_scenario(arg: &str, overrides: &Overrides) -> Result<Scenario, PipelineError> {
+    let mut s = Scenario::load(&resolve_scenario(arg))
+        .map_err(|source| PipelineError::Scenario { origin: arg.to_string(), source })?;
+    overrides.apply(&mut s).map_err(|source| PipelineError::Override { origin: arg.to_string(), source })?;
+    Ok(s)
+}
+
+/// One policy instance per RSU for the scenario's policy: a baseline, or a trained learner
+/// from `checkpoint` (greedy, not learning).
+pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicySet, PipelineError> {
+    match (s.policy.baseline(), checkpoint) {
+        (Some(b), None) => Ok(PolicySet::baseline(b, s.rsu_count(), s.seed)),
+        (Some(_), Some(_)) => Err(PipelineError::CheckpointForBaseline(s.policy)),
+        (None, None) => Err(PipelineError::NeedsCheckpoint { policy: s.policy, scenario: s.name.clone() }),
+        (None, Some(dir)) => {
+            let set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
+                .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source })?;
+            Ok(PolicySet::new(set.policies()))
+        }
+    }
+}
+
+/// Runs one episode of `s` (mobility from its own source, or from `trace`) with `policies` on
+/// `engine`, `observer` watching.
+pub fn run_episode(
+    s: Scenario,
+    trace: Option<&Path>,
+    policies: PolicySet,
+    engine: &mut dyn Engine,
+    observer: &mut dyn Observer,
+) -> Result<EpisodeOutput, PipelineError> {
+    let fleet = vecsim_core::mobility::load(&s, trace)
+        .map_err(|source| PipelineError::Scenario { origin: s.name.clone(), source })?;
+    let episode = Episode { scenario: Arc::new(s), fleet, policies, round: None, observer };
+    Ok(engine.run(episode)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vecsim_core::observer::NoObserver;
+
+    #[test]
+    fn engine_names_round_trip() {
+        for k in EngineKind::ALL {
+            assert_eq!(k.as_str().parse::<EngineKind>(), Ok(k));
+            assert_eq!(k.build(1).name(), k.as_str());
+        }
+        assert!("actor".parse::<EngineKind>().unwrap_err().contains("actors or sequential"));
+    }
+
+    #[test]
+    fn learners_need_a_checkpoint_and_baselines_refuse_one() {
+        let ov = Overrides { policy: Some(PolicyName::Masac), slots: Some(2), ..Default::default() };
+        let s = load_scenario("paper-noon", &ov).unwrap();
+        let e = build_policies(&s, None).unwrap_err();
+        assert!(matches!(e, PipelineError::NeedsCheckpoint { policy: PolicyName::Masac, .. }) && e.is_bad_input());
+        let s = load_scenario("paper-noon", &Overrides { slots: Some(2), ..Default::default() }).unwrap();
+        let e = build_policies(&s, Some(Path::new("nowhere"))).unwrap_err();
+        assert!(matches!(e, PipelineError::CheckpointForBaseline(PolicyName::Orl)));
+    }
+
+    #[test]
+    fn a_wrong_policy_count_is_an_error_not_a_panic() {
+        let s = load_scenario("paper-noon", &Overrides { slots: Some(2), ..Default::default() }).unwrap();
+        for kind in EngineKind::ALL {
+            let one = PolicySet::baseline(vecsim_core::policy::Baseline::Orl, 1, 0);
+            let e = run_episode(s.clone(), None, one, &mut *kind.build(1), &mut NoObserver).unwrap_err();
+            assert!(matches!(e, PipelineError::Engine(EngineError::PolicyCount { got: 1, .. })), "{kind}: {e}");
+        }
+    }
+}

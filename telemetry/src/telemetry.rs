@@ -1,0 +1,332 @@
+//! [`Telemetry`]: the observer that publishes a run's metrics, paces it and measures slot wall
+//! time.
+
+use crate::catalogue::*;
+use crate::exporter;
+use crate::TelemetryError;
+use metrics::{counter, gauge, histogram};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use vecsim_core::engine::RoundReport;
+use vecsim_core::ids::RsuId;
+use vecsim_core::observer::{Observer, RunInfo};
+use vecsim_core::outcome::Outcome;
+use vecsim_core::report::{LatencyHistogram, Percentiles, RunStats, SlotReport};
+
+/// What the user asked of telemetry (`--metrics-addr`, `--serve-after`, `--pace`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TelemetryConfig {
+    /// Serve Prometheus metrics here while the run lasts.
+    pub addr: Option<SocketAddr>,
+    /// Keep serving this many seconds after the run ends.
+    pub serve_after_s: Option<f64>,
+    /// Close at most this many slots per wall-clock second.
+    pub pace_slots_per_s: Option<f64>,
+}
+
+/// Counter values of one span of slots (the finished episodes, or the current one).
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    /// `[uploading RSU or none][outcome index]`.
+    tasks: Vec<[u64; 6]>,
+    /// By uploading RSU.
+    migrations: Vec<u64>,
+    slots: u64,
+    /// By [`fault_kinds`] index.
+    faults: Vec<u64>,
+}
+
+impl Totals {
+    fn of(stats: &RunStats) -> Totals {
+        let rows = stats.counts_by_uploader();
+        let tasks = rows.iter().map(|c| Outcome::ALL.map(|o| c.of(o))).collect();
+        let migrations = rows[..rows.len() - 1].iter().map(|c| c.migrations).collect();
+        let faults = stats.fault_counts().by_kind().iter().map(|(_, n)| *n).collect();
+        Totals { tasks, migrations, slots: stats.slots() as u64, faults }
+    }
+
+    fn add(&mut self, o: &Totals) {
+        fn grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) {
+            if v.len() < n {
+                v.resize(n, T::default());
+            }
+        }
+        // Rows are RSUs then `none`: align `none` rows when RSU counts differ.
+        let (mine, theirs) = (self.tasks.len().max(1) - 1, o.tasks.len().max(1) - 1);
+        let rsus = mine.max(theirs);
+        let mut tasks = vec![[0u64; 6]; rsus + 1];
+        for (src, n) in [(&self.tasks, mine), (&o.tasks, theirs)] {
+            for (i, row) in src.iter().enumerate() {
+                let at = if i == n { rsus } else { i };
+                for k in 0..6 {
+                    tasks[at][k] += row[k];
+                }
+            }
+        }
+        self.tasks = tasks;
+        grow(&mut self.migrations, o.migrations.len());
+        for (a, b) in self.migrations.iter_mut().zip(&o.migrations) {
+            *a += b;
+        }
+        grow(&mut self.faults, o.faults.len());
+        for (a, b) in self.faults.iter_mut().zip(&o.faults) {
+            *a += b;
+        }
+        self.slots += o.slots;
+    }
+}
+
+/// The telemetry of one process: metrics (when an address is configured), pacing, and the slot
+/// wall-time histogram. An engine [`Observer`]; a training run keeps one across its episodes,
+/// so counters keep counting while episode-scoped gauges (rates, cumulative reward) restart.
+pub struct Telemetry {
+    config: TelemetryConfig,
+    exporting: bool,
+    pace: Option<Duration>,
+    /// When the next slot may close under pacing.
+    next_due: Instant,
+    /// When the current slot's computation started (end of the previous slot).
+    slot_started: Instant,
+    wall: LatencyHistogram,
+    rsu_labels: Vec<String>,
+    /// Counters of the finished episodes.
+    carried: Totals,
+    /// Counters of the current episode, as last published.
+    current: Totals,
+    rounds: u64,
+}
+
+impl Telemetry {
+    /// Starts telemetry for a run of `info`: installs the exporter when `config.addr` is set and
+    /// registers every series (so dashboards show 0 or NaN rather than "no data").
+    pub fn start(config: TelemetryConfig, info: &RunInfo) -> Result<Telemetry, TelemetryError> {
+        if let Some(addr) = config.addr {
+            exporter::install(addr)?;
+        }
+        let mut t = Telemetry::unexported(config);
+        t.exporting = t.config.addr.is_some();
+        if t.exporting {
+            t.register(info);
+        }
+        Ok(t)
+    }
+
+    /// Telemetry that records into whatever recorder is current (tests use a local one).
+    pub fn with_current_recorder(config: TelemetryConfig, info: &RunInfo) -> Telemetry {
+        let mut t = Telemetry::unexported(config);
+        t.exporting = true;
+        t.register(info);
+        t
+    }
+
+    fn unexported(config: TelemetryConfig) -> Telemetry {
+        let now = Instant::now();
+        Telemetry {
+            pace: config.pace_slots_per_s.map(|p| Duration::from_secs_f64(1.0 / p)),
+            config,
+            exporting: false,
+            next_due: now,
+            slot_started: now,
+            wall: LatencyHistogram::default(),
+            rsu_labels: Vec::new(),
+            carried: Totals::default(),
+            current: Totals::default(),
+            rounds: 0,
+        }
+    }
+
+    /// Where metrics are served, if anywhere.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.config.addr
+    }
+
+    fn register(&mut self, info: &RunInfo) {
+        let seed = info.seed.to_string();
+        gauge!(RUN_INFO, "scenario" => info.scenario.clone(), "policy" => info.policy.clone(), "seed" => seed, "engine" => info.engine)
+            .set(1.0);
+        for k in fault_kinds() {
+            counter!(FAULTS, "kind" => k).absolute(0);
+        }
+        counter!(SLOTS).absolute(0);
+        counter!(FEDERATED_ROUNDS).absolute(0);
+        gauge!(FEDERATED_ROUND).set(0.0);
+        gauge!(FEDERATED_PARTICIPANTS).set(0.0);
+        gauge!(CRITIC_LOSS).set(f64::NAN);
+        gauge!(ACTOR_LOSS).set(f64::NAN);
+        gauge!(UPDATE_STEPS_PER_SECOND).set(0.0);
+        gauge!(LIVE_VEHICLE_ACTORS).set(0.0);
+        gauge!(EPISODE).set(0.0);
+        gauge!(POTENTIAL).set(0.0);
+        gauge!(SLOT).set(0.0);
+        // A task without an uploader can only be uncovered or dropped before its upload.
+        for o in OUTCOMES.into_iter().filter(|o| *o == "uncovered" || o.starts_with("dropped_")) {
+            counter!(TASKS, "rsu" => NO_RSU, "outcome" => o).absolute(0);
+        }
+        self.grow(info.rsus);
+        self.reset_episode_gauges();
+    }
+
+    fn grow(&mut self, rsus: usize) {
+        while self.rsu_labels.len() < rsus {
+            let label = format!("rsu{}", self.rsu_labels.len());
+            // An RSU's tasks are never uncovered (that outcome has no RSU).
+            for o in OUTCOMES.into_iter().filter(|o| *o != "uncovered") {
+                counter!(TASKS, "rsu" => label.clone(), "outcome" => o).absolute(0);
+            }
+            counter!(MIGRATIONS, "rsu" => label.clone()).absolute(0);
+            gauge!(RSU_COMPLETION_RATE, "rsu" => label.clone()).set(f64::NAN);
+            gauge!(RSU_REWARD, "rsu" => label.clone()).set(0.0);
+            self.rsu_labels.push(label);
+        }
+    }
+
+    fn reset_episode_gauges(&self) {
+        gauge!(CUMULATIVE_REWARD).set(0.0);
+        gauge!(COMPLETION_RATE).set(f64::NAN);
+        for l in &self.rsu_labels {
+            gauge!(RSU_COMPLETION_RATE, "rsu" => l.clone()).set(f64::NAN);
+        }
+    }
+
+    /// Publishes the counters: the finished episodes' plus the current one's.
+    fn publish_counters(&self) {
+        let mut t = self.carried.clone();
+        t.add(&self.current);
+        let none = t.tasks.len().saturating_sub(1);
+        for (row, counts) in t.tasks.iter().enumerate() {
+            let label = if row == none { NO_RSU.to_string() } else { self.rsu_labels[row].clone() };
+            for (o, &n) in OUTCOMES.iter().zip(counts) {
+                if n > 0 {
+                    counter!(TASKS, "rsu" => label.clone(), "outcome" => *o).absolute(n);
+                }
+            }
+        }
+        for (e, &n) in t.migrations.iter().enumerate() {
+            counter!(MIGRATIONS, "rsu" => self.rsu_labels[e].clone()).absolute(n);
+        }
+        for (k, &n) in fault_kinds().into_iter().zip(&t.faults) {
+            counter!(FAULTS, "kind" => k).absolute(n);
+        }
+        counter!(SLOTS).absolute(t.slots);
+    }
+
+    /// A training episode closed: its number, mean losses, update rate and the federated
+    /// rounds held so far.
+    pub fn record_training(&mut self, episode: u64, critic_loss: f64, actor_loss: f64, steps_per_s: f64, rounds: u64) {
+        if !self.exporting {
+            return;
+        }
+        gauge!(EPISODE).set(episode as f64);
+        gauge!(CRITIC_LOSS).set(critic_loss);
+        gauge!(ACTOR_LOSS).set(actor_loss);
+        gauge!(UPDATE_STEPS_PER_SECOND).set(steps_per_s);
+        gauge!(FEDERATED_ROUND).set(rounds as f64);
+    }
+
+    /// Slot wall-time percentiles so far.
+    pub fn slot_wall_time(&self) -> Percentiles {
+        self.wall.percentiles()
+    }
+
+    /// Keeps serving metrics for `--serve-after` seconds (call after the run's output).
+    pub fn linger(&self) {
+        if let (Some(addr), Some(s)) = (self.config.addr, self.config.serve_after_s) {
+            if s > 0.0 {
+                eprintln!("run finished; serving metrics on http://{addr}/metrics for {s} s more");
+                std::thread::sleep(Duration::from_secs_f64(s));
+            }
+        }
+    }
+}
+
+impl Observer for Telemetry {
+    fn episode_started(&mut self, info: &RunInfo) {
+        if self.exporting {
+            self.grow(info.rsus);
+            self.reset_episode_gauges();
+        }
+        self.slot_started = Instant::now();
+    }
+
+    fn slot_closed(&mut self, r: &SlotReport, stats: &RunStats) {
+        let wall = self.slot_started.elapsed().as_secs_f64();
+        self.wall.record_s(wall);
+        if self.exporting {
+            histogram!(SLOT_WALL_TIME).record(wall);
+            let service = histogram!(SERVICE_TIME);
+            for t in r.results.iter().filter(|t| t.executed() && t.service_s.is_finite()) {
+                service.record(t.service_s);
+            }
+            self.current = Totals::of(stats);
+            self.publish_counters();
+            for (e, t) in stats.per_rsu().iter().enumerate() {
+                if t.uploaded > 0 {
+                    let rate = t.completed as f64 / t.uploaded as f64;
+                    gauge!(RSU_COMPLETION_RATE, "rsu" => self.rsu_labels[e].clone()).set(rate);
+                }
+            }
+            let c = stats.counts();
+            if c.uploaded > 0 {
+                gauge!(COMPLETION_RATE).set(c.completed as f64 / c.uploaded as f64);
+            }
+            gauge!(POTENTIAL).set(r.score.potential);
+            gauge!(CUMULATIVE_REWARD).set(stats.cumulative_reward());
+            for (e, &rw) in r.score.rewards.iter().enumerate() {
+                gauge!(RSU_REWARD, "rsu" => self.rsu_labels[e].clone()).set(rw);
+            }
+            gauge!(SLOT).set(r.slot as f64);
+        }
+        if let Some(period) = self.pace {
+            let now = Instant::now();
+            if self.next_due > now {
+                std::thread::sleep(self.next_due - now);
+            }
+            self.next_due = self.next_due.max(now) + period;
+        }
+        self.slot_started = Instant::now();
+    }
+
+    fn rsu_restarted(&mut self, _rsu: RsuId, _slot: u32, stats: &RunStats) {
+        if self.exporting {
+            self.current = Totals::of(stats);
+            self.publish_counters();
+        }
+    }
+
+    fn round_closed(&mut self, round: &RoundReport) {
+        if self.exporting && !round.contributed.is_empty() {
+            self.rounds += 1;
+            counter!(FEDERATED_ROUNDS).absolute(self.rounds);
+            gauge!(FEDERATED_PARTICIPANTS).set(round.contributed.len() as f64);
+        }
+    }
+
+    fn live_vehicles(&mut self, n: usize) {
+        if self.exporting {
+            gauge!(LIVE_VEHICLE_ACTORS).set(n as f64);
+        }
+    }
+
+    fn episode_finished(&mut self, stats: &RunStats) {
+        if self.exporting {
+            self.current = Totals::of(stats);
+            self.publish_counters();
+        }
+        let done = std::mem::take(&mut self.current);
+        self.carried.add(&done);
+    }
+}
+
+/// The end-of-run latency table (HDR histogram percentiles).
+pub fn latency_table(service: &Percentiles, wall: &Percentiles) -> String {
+    let row = |name: &str, p: &Percentiles| {
+        format!("  {name:<22} {:>8}  {:>11.6}  {:>11.6}  {:>11.6}  {:>11.6}\n", p.count, p.p50, p.p90, p.p99, p.max)
+    };
+    let mut s = format!(
+        "latency percentiles (s)  {:>8}  {:>11}  {:>11}  {:>11}  {:>11}\n",
+        "count", "p50", "p90", "p99", "max"
+    );
+    s += &row("service time (model)", service);
+    s += &row("slot wall time", wall);
+    s
+}
