@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-/// Anchor shapes (`../shared/anchors/maddpg_step_torch.py`): observation 64, action 72, 8 agents,
+/// Anchor shapes (`benches/maddpg_step_torch.py`): observation 64, action 72, 8 agents,
 /// batch 256; actor 256-256-256, centralised critic 512-512-256.
 ///
 /// With `torch = Some(python)`, the PyTorch anchor script runs in the same invocation, right after,
@@ -32,9 +32,15 @@ pub fn train_step(
     }
     match torch {
         None => println!(
-            "  compare with --torch PYTHON (runs ../shared/anchors/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
+            "  compare with --torch PYTHON (runs benches/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
         ),
         Some((python, script)) => {
+            if !script.is_file() {
+                return Err(super::bad(format!(
+                    "PyTorch anchor script {} not found; give its location with --anchor FILE",
+                    script.display()
+                )));
+            }
             let out = std::process::Command::new(python)
                 .arg(script)
                 .args([obs, act, agents, batch, steps].map(|v| v.to_string()))

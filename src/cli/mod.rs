@@ -13,8 +13,9 @@ mod telemetry;
 mod train;
 
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use vecsim::presets::{self, Preset};
 use vecsim_core::Scenario;
 
 /// An error in what the user gave us (a file, a flag): exit code 2.
@@ -74,24 +75,42 @@ pub fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Finds a scenario: an existing path, or a preset name under `scenarios/` (in the current
-/// directory, or in the source tree this binary was built from).
-pub fn resolve_scenario(arg: &str) -> PathBuf {
-    let p = PathBuf::from(arg);
-    if p.exists() {
-        return p;
-    }
-    let name = if arg.ends_with(".toml") { arg.to_string() } else { format!("{arg}.toml") };
-    for base in [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")] {
-        let c = base.join(&name);
-        if c.exists() {
-            return c;
+/// What a scenario argument names: a file (an existing path wins) or an embedded preset.
+pub enum ScenarioRef {
+    File(PathBuf),
+    Preset(&'static Preset),
+}
+
+impl std::fmt::Display for ScenarioRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScenarioRef::File(p) => write!(f, "{}", p.display()),
+            ScenarioRef::Preset(p) => f.write_str(&p.origin()),
         }
     }
-    p
+}
+
+/// Finds a scenario: an existing path, else a preset compiled into the binary (see
+/// [`vecsim::presets`]), so that preset names work from any directory. Neither is bad input.
+pub fn resolve_scenario(arg: &str) -> anyhow::Result<ScenarioRef> {
+    let p = PathBuf::from(arg);
+    if p.exists() {
+        return Ok(ScenarioRef::File(p));
+    }
+    if let Some(preset) = presets::find(arg) {
+        return Ok(ScenarioRef::Preset(preset));
+    }
+    if arg.contains(std::path::MAIN_SEPARATOR) || arg.contains('/') {
+        // Plainly a path: reading it reports the missing file.
+        return Ok(ScenarioRef::File(p));
+    }
+    Err(bad(format!("no scenario file {arg} and no preset of that name (presets: {})", presets::names())))
 }
 
 /// Loads a scenario by path or preset name; errors are bad input.
 pub fn load_scenario(arg: &str) -> anyhow::Result<Scenario> {
-    Scenario::load(&resolve_scenario(arg)).map_err(bad)
+    match resolve_scenario(arg)? {
+        ScenarioRef::File(p) => Scenario::load(&p).map_err(bad),
+        ScenarioRef::Preset(preset) => preset.load().map_err(bad),
+    }
 }

@@ -5,4 +5,5 @@ mod common;
 mod determinism;
 mod faults;
 mod monitoring;
+mod presets;
 mod train;
