@@ -10,46 +10,27 @@ use vecsim_learn::learner::LearnerOptions;
 use vecsim_learn::nets::NetShape;
 use vecsim_learn::{build_learner_with, LearnerSet};
 
+#[path = "../../tests/fixtures/fixture.rs"]
+mod fixture;
+
 const SLOTS: u32 = 10;
 
+/// `train-small` with fewer vehicles and tasks and a smaller replay batch, for short episodes.
 fn scenario() -> Scenario {
-    Scenario::parse(&format!(
-        r#"
-name = "pool-learners"
-seed = 5
-policy = "fed-maddpg"
-
-[time]
-slots = {SLOTS}
-slot_s = 1.0
-
-[rsus]
-count = 3
-from_m = [0.0, 0.0]
-to_m = [1500.0, 0.0]
-cpu_ghz = [2.0, 10.0]
-bandwidth_mbps = [450.0]
-range_m = 500.0
-
-[tasks]
-request_rate = 0.25
-data_mbit = [1.0, 3.0]
-cycles_per_bit = [100.0, 300.0]
-deadline_s = [0.2, 1.0]
-
-[mobility]
-source = "generator"
-road_length_m = 1500.0
-lanes = 2
-initial_vehicles = 12
-arrival_rate_per_s = 0.3
-speed_mps = [10.0, 25.0]
-
-[learning]
-batch_size = 4
-replay_capacity = 1000
-target_update_every = 2
-"#
+    let slots = SLOTS.to_string();
+    Scenario::parse(&fixture::fixture_with(
+        "train-small.toml",
+        &[
+            ("name", "\"pool-learners\""),
+            ("seed", "5"),
+            ("time.slots", &slots),
+            ("tasks.request_rate", "0.25"),
+            ("mobility.initial_vehicles", "12"),
+            ("learning.batch_size", "4"),
+            ("learning.replay_capacity", "1000"),
+            ("learning.aggregation_period", "500"),
+            ("learning.target_update_every", "2"),
+        ],
     ))
     .unwrap()
 }

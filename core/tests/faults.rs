@@ -15,8 +15,12 @@ use vecsim_core::rng::{self, Domain};
 use vecsim_core::task::Task;
 use vecsim_core::{Engine, Scenario};
 
-/// A small generated scenario: `rsus` RSUs 1 km apart with a 400 m range (so some vehicles
-/// are uncovered), `slots` slots, and the `[faults]` text appended as is.
+#[path = "../../tests/fixtures/fixture.rs"]
+mod fixture;
+
+/// A small generated scenario (`tests/fixtures/faults-small.toml`): `rsus` RSUs 1 km apart with
+/// a 400 m range (so some vehicles are uncovered), `slots` slots, and the `[faults]` text
+/// appended as is.
 #[derive(Clone, Debug)]
 struct Small {
     rsus: u32,
@@ -31,53 +35,24 @@ struct Small {
 
 impl Small {
     fn toml(&self, faults: &str) -> String {
-        format!(
-            r#"
-name = "faults-test"
-seed = {seed}
-policy = "{policy}"
-
-[time]
-slots = {slots}
-slot_s = 1.0
-
-[rsus]
-count = {rsus}
-from_m = [0.0, 0.0]
-to_m = [{len}.0, 0.0]
-cpu_ghz = [2.0, 8.0]
-bandwidth_mbps = [54.0, 450.0]
-range_m = 400.0
-
-[tasks]
-request_rate = {rate}
-data_mbit = [1.0, 5.0]
-cycles_per_bit = [100.0, 300.0]
-deadline_s = [0.2, 1.0]
-
-[allocation]
-allocator = "{allocator}"
-carry_over = {carry}
-
-[mobility]
-source = "generator"
-road_length_m = {len}.0
-lanes = 2
-initial_vehicles = {veh}
-arrival_rate_per_s = 0.5
-speed_mps = [10.0, 25.0]
-{faults}
-"#,
-            seed = self.seed,
-            policy = self.policy,
-            slots = self.slots,
-            rsus = self.rsus,
-            len = self.rsus * 1000,
-            rate = self.request_rate,
-            allocator = self.allocator,
-            carry = self.carry_over,
-            veh = self.initial_vehicles,
-        )
+        let (len, rate) = (self.rsus * 1000, self.request_rate);
+        let mut text = fixture::fixture_with(
+            "faults-small.toml",
+            &[
+                ("seed", &self.seed.to_string()),
+                ("policy", &format!("\"{}\"", self.policy)),
+                ("time.slots", &self.slots.to_string()),
+                ("rsus.count", &self.rsus.to_string()),
+                ("rsus.to_m", &format!("[{len}.0, 0.0]")),
+                ("tasks.request_rate", &format!("{rate}")),
+                ("allocation.allocator", &format!("\"{}\"", self.allocator)),
+                ("allocation.carry_over", &self.carry_over.to_string()),
+                ("mobility.road_length_m", &format!("{len}.0")),
+                ("mobility.initial_vehicles", &self.initial_vehicles.to_string()),
+            ],
+        );
+        text.push_str(faults);
+        text
     }
 
     fn scenario(&self, faults: &str) -> Scenario {

@@ -10,60 +10,12 @@ use std::sync::Arc;
 use vecsim_core::policy::{Baseline, Policy};
 use vecsim_core::{Engine, Scenario};
 
+#[path = "../../tests/fixtures/fixture.rs"]
+mod fixture;
+
 pub(crate) fn tiny_scenario(slots: u32) -> Scenario {
-    let text = format!(
-        r#"
-name = "two-rsu-fast-slow"
-seed = 7
-policy = "orl"
-
-[time]
-slots = {slots}
-slot_s = 1.0
-
-[rsus]
-range_m = 600.0
-
-[[rsus.list]]
-x = 0.0
-y = 0.0
-cpu_ghz = 1.0
-bandwidth_mbps = 100.0
-
-[[rsus.list]]
-x = 1000.0
-y = 0.0
-cpu_ghz = 30.0
-bandwidth_mbps = 100.0
-range_m = 1.0
-
-[tasks]
-request_rate = 0.8
-data_mbit = [1.0, 2.0]
-cycles_per_bit = [100.0, 200.0]
-deadline_s = [0.4, 0.8]
-
-[mobility]
-source = "generator"
-road_length_m = 300.0
-lanes = 1
-initial_vehicles = 6
-arrival_rate_per_s = 0.05
-speed_mps = [1.0, 2.0]
-
-[learning]
-replay_capacity = 20000
-batch_size = 32
-gamma = 0.5
-epsilon = 0.3
-critic_lr = 0.001
-actor_lr = 0.0005
-target_update_every = 1
-tau = 0.05
-aggregation_period = 2
-n_step = 2
-"#
-    );
+    let slots = slots.to_string();
+    let text = fixture::fixture_with("two-rsu-fast-slow.toml", &[("time.slots", &slots)]);
     Scenario::parse(&text).expect("tiny scenario parses")
 }
 
