@@ -20,6 +20,15 @@ pub fn train_step(
     if obs == 0 || act == 0 || agents == 0 || batch == 0 || steps == 0 {
         return Err(super::bad("bench train-step: every size must be at least 1"));
     }
+    // Before the long Rust measurement, not after it.
+    if let Some((_, script)) = torch {
+        if !script.is_file() {
+            return Err(super::bad(format!(
+                "PyTorch anchor script {} not found; give its location with --anchor FILE",
+                script.display()
+            )));
+        }
+    }
     println!(
         "bench train-step: observation {obs}, action {act}, {agents} agents, batch {batch}, actor 256-256-256, centralised critic 512-512-256, {steps} timed steps"
     );
@@ -35,12 +44,6 @@ pub fn train_step(
             "  compare with --torch PYTHON (runs benches/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
         ),
         Some((python, script)) => {
-            if !script.is_file() {
-                return Err(super::bad(format!(
-                    "PyTorch anchor script {} not found; give its location with --anchor FILE",
-                    script.display()
-                )));
-            }
             let out = std::process::Command::new(python)
                 .arg(script)
                 .args([obs, act, agents, batch, steps].map(|v| v.to_string()))

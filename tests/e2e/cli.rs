@@ -275,3 +275,17 @@ fn compare_reports_every_policy_and_seed_like_run_does() {
     bad_input(vecsim(&["compare", "paper-evening", "--seeds", "0"]), &["--seeds"]);
     bad_input(vecsim(&["compare", "paper-evening", "--policies", "orl,psychic", "--seeds", "1"]), &["psychic"]);
 }
+
+/// The PyTorch anchor ships in the repository and is `bench train-step`'s default; a missing one
+/// is bad input before any timing starts.
+#[test]
+fn the_bench_anchor_defaults_to_the_repository_copy() {
+    let anchor = root().join("benches/maddpg_step_torch.py");
+    assert!(read(&anchor).starts_with(b"#!/usr/bin/env python3\n\"\"\"Anchor: time one MADDPG update step"));
+    let help = ok(vecsim(&["bench", "train-step", "--help"]));
+    assert!(help.contains(&format!("[default: {}]", anchor.display())), "{help}");
+    bad_input(
+        vecsim(&["bench", "train-step", "--torch", "python3", "--anchor", "/nonexistent/anchor.py"]),
+        &["/nonexistent/anchor.py", "--anchor FILE"],
+    );
+}
