@@ -2,8 +2,9 @@
 //!
 //! The library behind the `vecsim` command line: one [`pipeline`] that every front end (run,
 //! train, compare, bench, experiments, your own code) goes through — scenario and overrides →
-//! policies → engine → observers → report. The model, the actor runtime, the learners and the
-//! telemetry are their own crates, re-exported here so that one dependency is enough:
+//! policies → engine → observers → report — and the [`presets`] compiled into the binary. The
+//! model, the actor runtime, the learners and the telemetry are their own crates, re-exported
+//! here so that one dependency is enough:
 //!
 //! - [`core`] (`vecsim-core`): the pure, synchronous, deterministic model, the [`Engine`]
 //!   trait and the sequential engine;
@@ -14,6 +15,7 @@
 //! [`Engine`]: vecsim_core::Engine
 
 pub mod pipeline;
+pub mod presets;
 
 pub use vecsim_actors as actors;
 pub use vecsim_core as core;

@@ -16,10 +16,20 @@ use vecsim_core::policy::{PolicyName, PolicySet};
 use vecsim_core::{Scenario, ScenarioError, Sequential};
 use vecsim_learn::TrainError;
 
+use crate::presets::{self, Preset};
+
 /// Why the pipeline could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
+    /// Neither a scenario file nor a preset.
+    #[error("no scenario file {arg} and no preset of that name (presets: {presets})")]
+    UnknownScenario {
+        /// What was given.
+        arg: String,
+        /// The presets there are.
+        presets: String,
+    },
     /// The scenario file, a preset or its trace is unreadable or invalid.
     #[error("{origin}")]
     Scenario {
@@ -125,27 +135,48 @@ impl FromStr for EngineKind {
     }
 }
 
-/// Finds a scenario: an existing path, or a preset name under `scenarios/` (in the current
-/// directory, or in the source tree this binary was built from).
-pub fn resolve_scenario(arg: &str) -> PathBuf {
-    let p = PathBuf::from(arg);
-    if p.exists() {
-        return p;
-    }
-    let name = if arg.ends_with(".toml") { arg.to_string() } else { format!("{arg}.toml") };
-    for base in [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")] {
-        let c = base.join(&name);
-        if c.exists() {
-            return c;
+/// What a scenario argument names: a file (an existing path wins) or an embedded preset.
+#[derive(Clone, Debug)]
+pub enum ScenarioRef {
+    /// A scenario file.
+    File(PathBuf),
+    /// A preset compiled into the binary.
+    Preset(&'static Preset),
+}
+
+impl fmt::Display for ScenarioRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioRef::File(p) => write!(f, "{}", p.display()),
+            ScenarioRef::Preset(p) => f.write_str(&p.origin()),
         }
     }
-    p
+}
+
+/// Finds a scenario: an existing path, else a preset compiled into the binary (see
+/// [`crate::presets`]), so that preset names work from any directory.
+pub fn resolve_scenario(arg: &str) -> Result<ScenarioRef, PipelineError> {
+    let p = PathBuf::from(arg);
+    if p.exists() {
+        return Ok(ScenarioRef::File(p));
+    }
+    if let Some(preset) = presets::find(arg) {
+        return Ok(ScenarioRef::Preset(preset));
+    }
+    if arg.contains(std::path::MAIN_SEPARATOR) || arg.contains('/') {
+        // Plainly a path: reading it reports the missing file.
+        return Ok(ScenarioRef::File(p));
+    }
+    Err(PipelineError::UnknownScenario { arg: arg.to_string(), presets: presets::names() })
 }
 
 /// Loads a scenario by path or preset name and applies `overrides` (validated again).
 pub fn load_scenario(arg: &str, overrides: &Overrides) -> Result<Scenario, PipelineError> {
-    let mut s = Scenario::load(&resolve_scenario(arg))
-        .map_err(|source| PipelineError::Scenario { origin: arg.to_string(), source })?;
+    let loaded = match resolve_scenario(arg)? {
+        ScenarioRef::File(p) => Scenario::load(&p),
+        ScenarioRef::Preset(preset) => preset.load(),
+    };
+    let mut s = loaded.map_err(|source| PipelineError::Scenario { origin: arg.to_string(), source })?;
     overrides.apply(&mut s).map_err(|source| PipelineError::Override { origin: arg.to_string(), source })?;
     Ok(s)
 }

@@ -143,20 +143,6 @@ impl Actor for VecPool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_average_is_the_learners_fed_avg() {
-        let a = [1.0f32, 2.0];
-        let b = [3.0f32, 6.0];
-        assert_eq!(average(&[(0.0, &a), (0.0, &b)]).unwrap(), Some(vec![2.0, 4.0]));
-        assert_eq!(average(&[(1.0, &a), (3.0, &b)]).unwrap(), Some(vec![2.5, 5.0]));
-        assert_eq!(average(&[]).unwrap(), None);
-        assert!(average(&[(1.0, &a), (1.0, &[1.0f32][..])]).is_err());
-        // Bit for bit what the in-process round computes.
-        let c = [0.1f32, -7.3];
-        let items = [(2.0, &a[..]), (5.0, &b[..]), (1.0, &c[..])];
-        assert_eq!(average(&items).unwrap().unwrap(), fed_avg(&items).unwrap());
-    }
-
     /// A member that forwards the broadcast it receives.
     struct Member;
     impl Actor for Member {

@@ -1,10 +1,12 @@
 //! VEC POOL rounds driven by the clock through the RSU actors, with seeded round dropouts.
 
 use std::sync::Arc;
-use vecsim_actors::{run_actors_with, ActorOptions};
+use vecsim_actors::{run_actors, ActorOptions};
 use vecsim_core::fault::{Delivery, FaultPlan};
 use vecsim_core::ids::RsuId;
+use vecsim_core::observer::NoObserver;
 use vecsim_core::policy::Baseline;
+use vecsim_core::policy::PolicySet;
 use vecsim_core::rng::{self, Domain};
 use vecsim_core::Scenario;
 
@@ -20,7 +22,7 @@ fn run(threads: usize) -> vecsim_actors::ActorRun {
     let s = Arc::new(scenario());
     let fleet = vecsim_core::mobility::load(&s, None).unwrap();
     let n = s.rsu_count();
-    let policies = (0..n as u32).map(|e| Baseline::Orl.build(RsuId(e), s.seed)).collect();
+    let policies = PolicySet::baseline(Baseline::Orl, n, s.seed);
     let params = (0..n).map(|e| (vec![e as f32, 10.0 * e as f32, 1.0], 1 + e as u64)).collect();
     let opts = ActorOptions {
         threads,
@@ -29,7 +31,7 @@ fn run(threads: usize) -> vecsim_actors::ActorRun {
         weighted_fedavg: true,
         ..Default::default()
     };
-    run_actors_with(s, fleet, policies, None, &opts, &mut |_| {}).unwrap()
+    run_actors(s, fleet, policies, &opts, &mut NoObserver).unwrap()
 }
 
 #[test]
@@ -52,8 +54,8 @@ fn rounds_average_what_arrives_and_skip_by_seeded_draws() {
         // Expected FedAvg, weighted by samples, in id order.
         let items: Vec<(f64, &[f32])> =
             contributed.iter().map(|&e| (params[e as usize].1 as f64, &params[e as usize].0[..])).collect();
-        let avg = vecsim_actors::pool::average(&items).unwrap();
-        let got = o.global.as_ref().map(|g| vecsim_learn::codec::decode_params(g).unwrap());
+        let avg = vecsim_core::fedavg::average(&items).unwrap();
+        let got = o.global.as_ref().map(|g| vecsim_core::codec::decode_params(g).unwrap());
         assert_eq!(got, avg, "round {k}");
         if let Some(avg) = avg {
             for p in &mut params {

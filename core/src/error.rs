@@ -14,6 +14,9 @@ pub enum ScenarioError {
     Invalid { file: Option<PathBuf>, key: String, message: String },
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// The trace a scenario names is not there: the message says how to point at it instead.
+    #[error("{}trace {} not found ({source}); give its location with `--trace FILE`", if origin.is_empty() { String::new() } else { format!("{origin}: ") }, path.display())]
+    TraceNotFound { origin: String, path: PathBuf, source: std::io::Error },
 }
 
 impl ScenarioError {

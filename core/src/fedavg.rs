@@ -116,5 +116,10 @@ mod tests {
         // One zero weight among positive ones is a real zero weight.
         assert_eq!(average(&[(0.0, &a), (2.0, &b)]).unwrap(), Some(vec![3.0, 5.0]));
         assert_eq!(average(&[]).unwrap(), None);
+        assert!(average(&[(1.0, &a), (1.0, &[1.0f32][..])]).is_err());
+        // With any positive weight it is fed_avg as given, bit for bit.
+        let c = [0.1f32, -7.3];
+        let items = [(2.0, &a[..]), (5.0, &b[..]), (1.0, &c[..])];
+        assert_eq!(average(&items).unwrap().unwrap(), fed_avg(&items).unwrap());
     }
 }

@@ -95,6 +95,24 @@ pub struct Scenario {
     /// Directory the file was read from; relative trace paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Where the text came from (the file's path, or a label such as `preset paper-noon`), so
+    /// that errors found after parsing (a missing trace) can still name it. Empty for
+    /// [`Scenario::parse`].
+    #[serde(skip)]
+    pub origin: String,
+    /// Files compiled into the program alongside the scenario text (an embedded preset's trace),
+    /// read instead of the file system so that the scenario runs from any directory.
+    #[serde(skip)]
+    pub bundled: Vec<BundledFile>,
+}
+
+/// A file a scenario refers to, shipped as text with it rather than read from disk.
+#[derive(Clone, Debug)]
+pub struct BundledFile {
+    /// The path exactly as the scenario writes it (e.g. `../traces/didi-sample.csv`).
+    pub path: PathBuf,
+    /// The file's contents.
+    pub text: &'static str,
 }
 
 fn default_seed() -> u64 {
@@ -264,7 +282,23 @@ impl Scenario {
             std::fs::read_to_string(path).map_err(|e| ScenarioError::Io { path: path.to_path_buf(), source: e })?;
         let mut s = Scenario::parse(&text).map_err(|e| e.in_file(path))?;
         s.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        s.origin = path.display().to_string();
         Ok(s)
+    }
+
+    /// Parses and validates scenario text that did not come from a file of its own (a preset
+    /// compiled into the program). Errors name `origin` where [`Scenario::load`] names the file,
+    /// and relative trace paths resolve against `base_dir`.
+    pub fn from_toml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        let mut s = Scenario::parse(text).map_err(|e| e.in_file(Path::new(origin)))?;
+        s.base_dir = base_dir.to_path_buf();
+        s.origin = origin.to_string();
+        Ok(s)
+    }
+
+    /// The bundled text of `path` (as written in the scenario), if it was shipped with it.
+    pub fn bundled_file(&self, path: &Path) -> Option<&'static str> {
+        self.bundled.iter().find(|f| f.path == path).map(|f| f.text)
     }
 
     /// Parses and validates scenario TOML text.

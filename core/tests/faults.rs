@@ -4,19 +4,24 @@
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 use vecsim_core::clock::SlotClock;
+use vecsim_core::engine::SequentialRun;
 use vecsim_core::fault::{Crash, FaultPlan, Latency, LinkLatency, LinkLoss, Outage};
 use vecsim_core::geometry::Point;
 use vecsim_core::ids::{RsuId, TaskId};
 use vecsim_core::mobility::{self, Fleet, VehiclePath};
 use vecsim_core::outcome::{DropCause, Outcome, TaskResult};
-use vecsim_core::policy::{Baseline, Observation, Policy};
+use vecsim_core::policy::{Baseline, Observation, Policy, PolicyName, PolicySet};
 use vecsim_core::report::{FaultCounts, RunStats, SlotReport, Summary};
 use vecsim_core::rng::{self, Domain};
 use vecsim_core::task::Task;
-use vecsim_core::{Engine, Scenario};
+use vecsim_core::Scenario;
 
-/// A small generated scenario: `rsus` RSUs 1 km apart with a 400 m range (so some vehicles
-/// are uncovered), `slots` slots, and the `[faults]` text appended as is.
+#[path = "../../tests/fixtures/fixture.rs"]
+mod fixture;
+
+/// A small generated scenario (`tests/fixtures/faults-small.toml`): `rsus` RSUs 1 km apart with
+/// a 400 m range (so some vehicles are uncovered), `slots` slots, and the `[faults]` text
+/// appended as is.
 #[derive(Clone, Debug)]
 struct Small {
     rsus: u32,
@@ -31,53 +36,24 @@ struct Small {
 
 impl Small {
     fn toml(&self, faults: &str) -> String {
-        format!(
-            r#"
-name = "faults-test"
-seed = {seed}
-policy = "{policy}"
-
-[time]
-slots = {slots}
-slot_s = 1.0
-
-[rsus]
-count = {rsus}
-from_m = [0.0, 0.0]
-to_m = [{len}.0, 0.0]
-cpu_ghz = [2.0, 8.0]
-bandwidth_mbps = [54.0, 450.0]
-range_m = 400.0
-
-[tasks]
-request_rate = {rate}
-data_mbit = [1.0, 5.0]
-cycles_per_bit = [100.0, 300.0]
-deadline_s = [0.2, 1.0]
-
-[allocation]
-allocator = "{allocator}"
-carry_over = {carry}
-
-[mobility]
-source = "generator"
-road_length_m = {len}.0
-lanes = 2
-initial_vehicles = {veh}
-arrival_rate_per_s = 0.5
-speed_mps = [10.0, 25.0]
-{faults}
-"#,
-            seed = self.seed,
-            policy = self.policy,
-            slots = self.slots,
-            rsus = self.rsus,
-            len = self.rsus * 1000,
-            rate = self.request_rate,
-            allocator = self.allocator,
-            carry = self.carry_over,
-            veh = self.initial_vehicles,
-        )
+        let (len, rate) = (self.rsus * 1000, self.request_rate);
+        let mut text = fixture::fixture_with(
+            "faults-small.toml",
+            &[
+                ("seed", &self.seed.to_string()),
+                ("policy", &format!("\"{}\"", self.policy)),
+                ("time.slots", &self.slots.to_string()),
+                ("rsus.count", &self.rsus.to_string()),
+                ("rsus.to_m", &format!("[{len}.0, 0.0]")),
+                ("tasks.request_rate", &format!("{rate}")),
+                ("allocation.allocator", &format!("\"{}\"", self.allocator)),
+                ("allocation.carry_over", &self.carry_over.to_string()),
+                ("mobility.road_length_m", &format!("{len}.0")),
+                ("mobility.initial_vehicles", &self.initial_vehicles.to_string()),
+            ],
+        );
+        text.push_str(faults);
+        text
     }
 
     fn scenario(&self, faults: &str) -> Scenario {
@@ -99,11 +75,9 @@ fn default_small() -> Small {
     }
 }
 
-type Policies = (Vec<Box<dyn Policy>>, Option<Box<dyn vecsim_core::policy::JointRefiner>>);
-
-fn policies(s: &Scenario) -> Policies {
-    let b = Baseline::parse(&s.policy).expect("known baseline");
-    ((0..s.rsu_count() as u32).map(|e| b.build(RsuId(e), s.seed)).collect(), b.refiner())
+fn policies(s: &Scenario) -> PolicySet {
+    let b = s.policy.baseline().expect("known baseline");
+    PolicySet::baseline(b, s.rsu_count(), s.seed)
 }
 
 /// Runs a scenario with its own generated fleet; returns every slot report and the stats.
@@ -113,11 +87,10 @@ fn run(s: &Scenario) -> (Vec<SlotReport>, RunStats) {
 }
 
 fn run_with(s: &Scenario, fleet: Fleet) -> (Vec<SlotReport>, RunStats) {
-    let (p, r) = policies(s);
-    let mut engine = Engine::new(Arc::new(s.clone()), fleet, p, r);
+    let mut engine = SequentialRun::new(Arc::new(s.clone()), fleet, policies(s)).expect("one policy per RSU");
     let mut reports = Vec::new();
     while !engine.finished() {
-        reports.push(engine.step());
+        reports.push(engine.step().expect("valid decisions"));
     }
     (reports, engine.stats().clone())
 }
@@ -386,10 +359,10 @@ fn run_recording(s: &Scenario) -> (Vec<SlotReport>, Vec<Task>) {
             Box::new(Recorder { inner: Baseline::Orm.build(RsuId(0), s.seed), seen: seen.clone() }) as Box<dyn Policy>
         })
         .collect();
-    let mut engine = Engine::new(Arc::new(s.clone()), fleet, p, None);
+    let mut engine = SequentialRun::new(Arc::new(s.clone()), fleet, PolicySet::new(p)).expect("one policy per RSU");
     let mut reports = Vec::new();
     while !engine.finished() {
-        reports.push(engine.step());
+        reports.push(engine.step().expect("valid decisions"));
     }
     let mut tasks = seen.lock().unwrap().clone();
     tasks.sort_by_key(|t| t.id);
@@ -656,7 +629,7 @@ fn presets_parse_and_conserve() {
         let mut s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!s.faults.is_empty(), "{name} injects nothing");
         s.time.slots = 160; // long enough for the dropout preset's outage window
-        s.policy = "orm".into(); // migrates, so wired faults show
+        s.policy = PolicyName::Orm; // migrates, so wired faults show
         s.validate().unwrap();
         let (reports, stats) = run(&s);
         check_conservation(&s, &reports, &stats);

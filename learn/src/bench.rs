@@ -1,5 +1,5 @@
 //! `vecsim bench train-step`: update-steps/s of one full MADDPG update of every agent with the
-//! anchor's flat shapes (`../shared/anchors/maddpg_step_torch.py`): per agent, a critic step
+//! anchor's flat shapes (`benches/maddpg_step_torch.py` at the repository root): per agent, a critic step
 //! towards `r + 0.99·Q⁻(o', softmax(μ⁻(o')))`, an actor step through the centralised critic with
 //! a straight-through Gumbel-softmax action, and a soft update of both targets (τ = 0.01).
 //!

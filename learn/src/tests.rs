@@ -8,63 +8,17 @@ use crate::train::{self, evaluate, TrainConfig, CHECKPOINT_FILE};
 use crate::{build_learner_with, maddpg};
 use std::sync::Arc;
 use vecsim_core::codec;
-use vecsim_core::policy::{Baseline, Policy};
-use vecsim_core::{Engine, Scenario};
+use vecsim_core::engine::SequentialRun;
+use vecsim_core::observer::NoObserver;
+use vecsim_core::policy::{Baseline, PolicySet};
+use vecsim_core::{Scenario, Sequential};
+
+#[path = "../../tests/fixtures/fixture.rs"]
+mod fixture;
 
 pub(crate) fn tiny_scenario(slots: u32) -> Scenario {
-    let text = format!(
-        r#"
-name = "two-rsu-fast-slow"
-seed = 7
-policy = "orl"
-
-[time]
-slots = {slots}
-slot_s = 1.0
-
-[rsus]
-range_m = 600.0
-
-[[rsus.list]]
-x = 0.0
-y = 0.0
-cpu_ghz = 1.0
-bandwidth_mbps = 100.0
-
-[[rsus.list]]
-x = 1000.0
-y = 0.0
-cpu_ghz = 30.0
-bandwidth_mbps = 100.0
-range_m = 1.0
-
-[tasks]
-request_rate = 0.8
-data_mbit = [1.0, 2.0]
-cycles_per_bit = [100.0, 200.0]
-deadline_s = [0.4, 0.8]
-
-[mobility]
-source = "generator"
-road_length_m = 300.0
-lanes = 1
-initial_vehicles = 6
-arrival_rate_per_s = 0.05
-speed_mps = [1.0, 2.0]
-
-[learning]
-replay_capacity = 20000
-batch_size = 32
-gamma = 0.5
-epsilon = 0.3
-critic_lr = 0.001
-actor_lr = 0.0005
-target_update_every = 1
-tau = 0.05
-aggregation_period = 2
-n_step = 2
-"#
-    );
+    let slots = slots.to_string();
+    let text = fixture::fixture_with("two-rsu-fast-slow.toml", &[("time.slots", &slots)]);
     Scenario::parse(&text).expect("tiny scenario parses")
 }
 
@@ -77,9 +31,8 @@ pub(crate) fn small_options() -> LearnerOptions {
 
 fn baseline_summary(sc: &Scenario, b: Baseline) -> vecsim_core::report::Summary {
     let fleet = vecsim_core::mobility::load(sc, None).unwrap();
-    let policies: Vec<Box<dyn Policy>> =
-        (0..sc.rsu_count()).map(|e| b.build(vecsim_core::ids::RsuId(e as u32), sc.seed)).collect();
-    let (stats, _) = Engine::new(Arc::new(sc.clone()), fleet, policies, None).run();
+    let policies = PolicySet::baseline(b, sc.rsu_count(), sc.seed);
+    let (stats, _) = SequentialRun::new(Arc::new(sc.clone()), fleet, policies).unwrap().run().unwrap();
     stats.summary()
 }
 
@@ -164,7 +117,7 @@ fn cfg(episodes: u32, dir: Option<&std::path::Path>, resume: bool) -> TrainConfi
 fn checkpoints_round_trip_and_refuse_bad_files() {
     let sc = tiny_scenario(20);
     let dir = tempfile::tempdir().unwrap();
-    let out = train::train(&sc, &cfg(2, Some(dir.path()), false), &mut |_| {}).unwrap();
+    let out = train::train(&sc, &cfg(2, Some(dir.path()), false), &mut Sequential, &mut NoObserver).unwrap();
     let (loaded, progress) = train::load_checkpoint(dir.path(), &sc).unwrap();
     assert_eq!(state_bytes(&loaded), state_bytes(&out.set));
     assert_eq!(progress.episodes_done, 2);
@@ -202,10 +155,10 @@ fn checkpoints_round_trip_and_refuse_bad_files() {
 #[test]
 fn resume_is_exact() {
     let sc = tiny_scenario(20);
-    let straight = train::train(&sc, &cfg(4, None, false), &mut |_| {}).unwrap();
+    let straight = train::train(&sc, &cfg(4, None, false), &mut Sequential, &mut NoObserver).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    train::train(&sc, &cfg(2, Some(dir.path()), false), &mut |_| {}).unwrap();
-    let resumed = train::train(&sc, &cfg(4, Some(dir.path()), true), &mut |_| {}).unwrap();
+    train::train(&sc, &cfg(2, Some(dir.path()), false), &mut Sequential, &mut NoObserver).unwrap();
+    let resumed = train::train(&sc, &cfg(4, Some(dir.path()), true), &mut Sequential, &mut NoObserver).unwrap();
     assert!(straight.curve.iter().any(|r| r.critic_loss != 0.0), "updates ran");
     assert_eq!(straight.curve, resumed.curve);
     assert_eq!(state_bytes(&straight.set), state_bytes(&resumed.set));
@@ -247,7 +200,7 @@ fn fed_maddpg_learns_to_migrate() {
         c.options.weighted_fedavg = true;
         c.threads = 1;
         let untrained_set = build_learner_with("fed-maddpg", &sc, 2, seed, c.options.clone()).unwrap();
-        let out = train::train(&sc, &c, &mut |_| {}).unwrap();
+        let out = train::train(&sc, &c, &mut Sequential, &mut NoObserver).unwrap();
         let mut eval = sc.clone();
         let (mut learned, mut orl, mut random, mut untrained) = (0.0, 0.0, 0.0, 0.0);
         for s in [1u64, 2, 3] {

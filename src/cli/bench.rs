@@ -46,8 +46,9 @@ pub(crate) enum BenchCmd {
         /// A Python with torch installed: runs the PyTorch anchor in the same invocation.
         #[arg(long)]
         torch: Option<String>,
-        /// The anchor script.
-        #[arg(long, default_value = "../shared/anchors/maddpg_step_torch.py")]
+        /// The PyTorch anchor script; default: `benches/maddpg_step_torch.py` of the source tree
+        /// this binary was built from (the anchor ships with the repository, not the binary).
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/maddpg_step_torch.py"))]
         anchor: std::path::PathBuf,
     },
 }

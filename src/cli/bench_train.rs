@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-/// Anchor shapes (`../shared/anchors/maddpg_step_torch.py`): observation 64, action 72, 8 agents,
+/// Anchor shapes (`benches/maddpg_step_torch.py`): observation 64, action 72, 8 agents,
 /// batch 256; actor 256-256-256, centralised critic 512-512-256.
 ///
 /// With `torch = Some(python)`, the PyTorch anchor script runs in the same invocation, right after,
@@ -20,6 +20,15 @@ pub(super) fn train_step(
     if obs == 0 || act == 0 || agents == 0 || batch == 0 || steps == 0 {
         return Err(super::bad("bench train-step: every size must be at least 1"));
     }
+    // Before the long Rust measurement, not after it.
+    if let Some((_, script)) = torch {
+        if !script.is_file() {
+            return Err(super::bad(format!(
+                "PyTorch anchor script {} not found; give its location with --anchor FILE",
+                script.display()
+            )));
+        }
+    }
     println!(
         "bench train-step: observation {obs}, action {act}, {agents} agents, batch {batch}, actor 256-256-256, centralised critic 512-512-256, {steps} timed steps"
     );
@@ -32,7 +41,7 @@ pub(super) fn train_step(
     }
     match torch {
         None => println!(
-            "  compare with --torch PYTHON (runs ../shared/anchors/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
+            "  compare with --torch PYTHON (runs benches/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
         ),
         Some((python, script)) => {
             let out = std::process::Command::new(python)

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 use std::process::ExitCode;
+use vecsim::presets::PRESETS;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ScenarioCmd {
@@ -10,6 +11,8 @@ pub(crate) enum ScenarioCmd {
         /// Scenario file or preset name.
         file: String,
     },
+    /// List the presets built into this binary: name, RSUs, slots and a one-line description.
+    List,
 }
 
 pub(super) fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
@@ -19,12 +22,22 @@ pub(super) fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
             let fleet = vecsim_core::mobility::load(&s, None).map_err(super::bad)?;
             println!(
                 "{}: ok ({} RSUs, {} slots of {} s, {} vehicles)",
-                vecsim::pipeline::resolve_scenario(&file).display(),
+                vecsim::pipeline::resolve_scenario(&file)?,
                 s.rsu_count(),
                 s.time.slots,
                 s.time.slot_s,
                 fleet.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        ScenarioCmd::List => {
+            let width = PRESETS.iter().map(|p| p.name.len()).max().unwrap_or(0);
+            println!("{:width$}  {:>5}  {:>5}  description", "preset", "RSUs", "slots");
+            for p in PRESETS {
+                // A preset that does not load is a bug in this binary, not bad input.
+                let s = p.load()?;
+                println!("{:width$}  {:>5}  {:>5}  {}", p.name, s.rsu_count(), s.time.slots, p.description());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

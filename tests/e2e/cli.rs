@@ -200,25 +200,6 @@ fn slot_command_rejects_bad_input_with_exit_code_2() {
     bad_input(vecsim(&["slot", "/nonexistent/slot.json"]), &["/nonexistent/slot.json"]);
 }
 
-const GOOD: &str = r#"name = "t"
-[time]
-slots = 5
-[rsus]
-count = 2
-to_m = [1000.0, 0.0]
-cpu_ghz = [3.0, 10.0]
-[tasks]
-request_rate = 0.5
-data_mbit = [1.0, 2.0]
-cycles_per_bit = [100.0, 200.0]
-deadline_s = [0.5, 1.0]
-[mobility]
-source = "generator"
-road_length_m = 1000.0
-arrival_rate_per_s = 1.0
-speed_mps = [10.0, 20.0]
-"#;
-
 #[test]
 fn bad_scenarios_are_rejected_naming_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,25 +212,20 @@ fn bad_scenarios_are_rejected_naming_file_and_key() {
         bad_input(vecsim(&["scenario", "validate", path]), &want);
         bad_input(vecsim(&["run", path]), &want);
     };
-    ok(vecsim(&["scenario", "validate", &{
-        let p = dir.path().join("good.toml");
-        std::fs::write(&p, GOOD).unwrap();
-        p.to_str().unwrap().to_string()
-    }]));
-    case("unknown-key", GOOD.replace("request_rate = 0.5", "request_rate = 0.5\nsize_mb = 3"), &["size_mb"]);
-    case("negative-cpu", GOOD.replace("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [-1.0, 10.0]"), &["rsus.cpu_ghz"]);
-    case("no-rsus", GOOD.replace("count = 2", "count = 0"), &["rsus.count"]);
-    case(
-        "empty-bandwidths",
-        GOOD.replace("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [3.0, 10.0]\nbandwidth_mbps = []"),
-        &["rsus.bandwidth_mbps"],
-    );
-    case(
-        "min-over-max",
-        GOOD.replace("deadline_s = [0.5, 1.0]", "deadline_s = [1.5, 1.0]"),
-        &["tasks.deadline_s", "greater than"],
-    );
-    case("bad-speed", GOOD.replace("speed_mps = [10.0, 20.0]", "speed_mps = [0.0, 20.0]"), &["mobility.speed_mps"]);
+    ok(vecsim(&["scenario", "validate", fixture_path("minimal.toml").to_str().unwrap()]));
+    let good = fixture("minimal.toml");
+    // Adds a line after `after`, which must be in the fixture.
+    let add = |after: &str, line: &str| {
+        assert!(good.contains(after), "minimal.toml has no `{after}`");
+        good.replace(after, &format!("{after}\n{line}"))
+    };
+    let set = |key: &str, value: &str| fixture_with("minimal.toml", &[(key, value)]);
+    case("unknown-key", add("request_rate = 0.5", "size_mb = 3"), &["size_mb"]);
+    case("negative-cpu", set("rsus.cpu_ghz", "[-1.0, 10.0]"), &["rsus.cpu_ghz"]);
+    case("no-rsus", set("rsus.count", "0"), &["rsus.count"]);
+    case("empty-bandwidths", add("cpu_ghz = [3.0, 10.0]", "bandwidth_mbps = []"), &["rsus.bandwidth_mbps"]);
+    case("min-over-max", set("tasks.deadline_s", "[1.5, 1.0]"), &["tasks.deadline_s", "greater than"]);
+    case("bad-speed", set("mobility.speed_mps", "[0.0, 20.0]"), &["mobility.speed_mps"]);
     case("not-toml", "name = ".to_string(), &["line 1"]);
     bad_input(vecsim(&["scenario", "validate", "/nonexistent/x.toml"]), &["/nonexistent/x.toml"]);
 }
@@ -298,4 +274,18 @@ fn compare_reports_every_policy_and_seed_like_run_does() {
     }
     bad_input(vecsim(&["compare", "paper-evening", "--seeds", "0"]), &["--seeds"]);
     bad_input(vecsim(&["compare", "paper-evening", "--policies", "orl,psychic", "--seeds", "1"]), &["psychic"]);
+}
+
+/// The PyTorch anchor ships in the repository and is `bench train-step`'s default; a missing one
+/// is bad input before any timing starts.
+#[test]
+fn the_bench_anchor_defaults_to_the_repository_copy() {
+    let anchor = root().join("benches/maddpg_step_torch.py");
+    assert!(read(&anchor).starts_with(b"#!/usr/bin/env python3\n\"\"\"Anchor: time one MADDPG update step"));
+    let help = ok(vecsim(&["bench", "train-step", "--help"]));
+    assert!(help.contains(&format!("[default: {}]", anchor.display())), "{help}");
+    bad_input(
+        vecsim(&["bench", "train-step", "--torch", "python3", "--anchor", "/nonexistent/anchor.py"]),
+        &["/nonexistent/anchor.py", "--anchor FILE"],
+    );
 }

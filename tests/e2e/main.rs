@@ -5,4 +5,6 @@ mod common;
 mod determinism;
 mod faults;
 mod monitoring;
+mod pool_learners;
+mod presets;
 mod train;

@@ -80,6 +80,17 @@ pub struct EpisodeOutput {
     pub round: Option<RoundReport>,
 }
 
+impl std::fmt::Debug for EpisodeOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.policies.iter().map(|p| p.name()).collect();
+        f.debug_struct("EpisodeOutput")
+            .field("stats", &self.stats)
+            .field("policies", &names)
+            .field("round", &self.round)
+            .finish()
+    }
+}
+
 /// Why an engine could not run an episode. Bad input is caught before (scenario validation);
 /// these are misuse by the caller and failures of the runtime.
 #[derive(Debug, thiserror::Error)]

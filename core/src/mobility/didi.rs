@@ -41,7 +41,13 @@ struct Row {
 
 /// Reads a Didi trace into a fleet whose ids follow the sorted (numeric) `vehicle_id`s.
 pub fn read(path: &Path) -> Result<Fleet, TraceError> {
-    let io_err = |e: std::io::Error| TraceError::Io { path: path.to_path_buf(), source: e };
+    let file = std::fs::File::open(path).map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
+    read_from(BufReader::new(file), path)
+}
+
+/// Reads a Didi trace from any reader (a trace compiled into the program); `path` only labels
+/// errors.
+pub fn read_from<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
     // `read_line` fails with `InvalidData` on bytes that are not UTF-8: report the line it was on.
     let read_err = |line: usize, e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::InvalidData {
@@ -52,8 +58,6 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
     };
     let line_err = |line: usize, message: String| TraceError::Line { path: path.to_path_buf(), line, message };
 
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::new(file);
     let mut buf = String::new();
     let mut line_no = 0usize;
 

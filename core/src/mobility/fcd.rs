@@ -33,6 +33,12 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
     parse(BufReader::with_capacity(1 << 16, file), path)
 }
 
+/// Reads an FCD trace from any reader (a trace compiled into the program); `path` only labels
+/// errors.
+pub fn read_from<R: BufRead>(reader: R, path: &Path) -> Result<Fleet, TraceError> {
+    parse(reader, path)
+}
+
 /// One vehicle sample: time (s, as in the file), position (m), and the line of its tag.
 struct Sample {
     t_s: f64,

@@ -8,7 +8,7 @@ pub mod didi;
 pub mod fcd;
 pub mod generator;
 
-use crate::error::ScenarioError;
+use crate::error::{ScenarioError, TraceError};
 use crate::geometry::Point;
 use crate::ids::VehicleId;
 use crate::scenario::{MobilityConfig, Scenario};
@@ -104,15 +104,17 @@ impl Fleet {
 
 /// Loads the fleet a scenario describes. `trace_override` replaces the scenario's trace path
 /// (the `--trace` flag); it is an error for the generator.
+///
+/// A trace bundled with the scenario ([`Scenario::bundled`]) is read from memory; a missing
+/// trace file the scenario names is [`ScenarioError::TraceNotFound`], whose message points at
+/// `--trace`.
 pub fn load(scenario: &Scenario, trace_override: Option<&Path>) -> Result<Fleet, ScenarioError> {
     match &scenario.mobility {
         MobilityConfig::Didi { trace } => {
-            let p = trace_override.map(Path::to_path_buf).unwrap_or_else(|| scenario.resolve(trace));
-            Ok(didi::read(&p)?)
+            read_trace(scenario, trace, trace_override, didi::read, |t, p| didi::read_from(t.as_bytes(), p))
         }
         MobilityConfig::Fcd { trace } => {
-            let p = trace_override.map(Path::to_path_buf).unwrap_or_else(|| scenario.resolve(trace));
-            Ok(fcd::read(&p)?)
+            read_trace(scenario, trace, trace_override, fcd::read, |t, p| fcd::read_from(t.as_bytes(), p))
         }
         MobilityConfig::Generator(g) => {
             if trace_override.is_some() {
@@ -124,6 +126,29 @@ pub fn load(scenario: &Scenario, trace_override: Option<&Path>) -> Result<Fleet,
             Ok(generator::generate(g, scenario.seed, scenario.time.slots as f64 * scenario.time.slot_s))
         }
     }
+}
+
+/// Reads the scenario's trace `trace`: the override if any, else the bundled copy, else the file.
+fn read_trace(
+    scenario: &Scenario,
+    trace: &Path,
+    trace_override: Option<&Path>,
+    from_file: fn(&Path) -> Result<Fleet, TraceError>,
+    from_text: fn(&'static str, &Path) -> Result<Fleet, TraceError>,
+) -> Result<Fleet, ScenarioError> {
+    if let Some(p) = trace_override {
+        return Ok(from_file(p)?);
+    }
+    let p = scenario.resolve(trace);
+    if let Some(text) = scenario.bundled_file(trace) {
+        return Ok(from_text(text, &p)?);
+    }
+    from_file(&p).map_err(|e| match e {
+        TraceError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            ScenarioError::TraceNotFound { origin: scenario.origin.clone(), path, source }
+        }
+        other => other.into(),
+    })
 }
 
 #[cfg(test)]

@@ -2,54 +2,35 @@
 //! actor engine, trained online inside their RSU actors, and the round after the last slot
 //! federated-averages their actor parameters exactly as the in-process round does.
 
+use crate::common::fixture_with;
 use std::sync::Arc;
-use vecsim_actors::{run_actors_with, ActorOptions, ActorRun};
+use vecsim_actors::{run_actors, ActorOptions, ActorRun};
+use vecsim_core::fedavg::fed_avg;
+use vecsim_core::observer::NoObserver;
+use vecsim_core::policy::PolicySet;
 use vecsim_core::Scenario;
-use vecsim_learn::fedavg::fed_avg;
 use vecsim_learn::learner::LearnerOptions;
 use vecsim_learn::nets::NetShape;
 use vecsim_learn::{build_learner_with, LearnerSet};
 
 const SLOTS: u32 = 10;
 
+/// `train-small` with fewer vehicles and tasks and a smaller replay batch, for short episodes.
 fn scenario() -> Scenario {
-    Scenario::parse(&format!(
-        r#"
-name = "pool-learners"
-seed = 5
-policy = "fed-maddpg"
-
-[time]
-slots = {SLOTS}
-slot_s = 1.0
-
-[rsus]
-count = 3
-from_m = [0.0, 0.0]
-to_m = [1500.0, 0.0]
-cpu_ghz = [2.0, 10.0]
-bandwidth_mbps = [450.0]
-range_m = 500.0
-
-[tasks]
-request_rate = 0.25
-data_mbit = [1.0, 3.0]
-cycles_per_bit = [100.0, 300.0]
-deadline_s = [0.2, 1.0]
-
-[mobility]
-source = "generator"
-road_length_m = 1500.0
-lanes = 2
-initial_vehicles = 12
-arrival_rate_per_s = 0.3
-speed_mps = [10.0, 25.0]
-
-[learning]
-batch_size = 4
-replay_capacity = 1000
-target_update_every = 2
-"#
+    let slots = SLOTS.to_string();
+    Scenario::parse(&fixture_with(
+        "train-small.toml",
+        &[
+            ("name", "\"pool-learners\""),
+            ("seed", "5"),
+            ("time.slots", &slots),
+            ("tasks.request_rate", "0.25"),
+            ("mobility.initial_vehicles", "12"),
+            ("learning.batch_size", "4"),
+            ("learning.replay_capacity", "1000"),
+            ("learning.aggregation_period", "500"),
+            ("learning.target_update_every", "2"),
+        ],
     ))
     .unwrap()
 }
@@ -72,7 +53,7 @@ fn episode(s: &Scenario, set: &LearnerSet, round: Option<(&[bool], bool)>) -> Ac
         weighted_fedavg: round.is_some_and(|(_, w)| w),
         ..Default::default()
     };
-    run_actors_with(Arc::new(s.clone()), fleet, set.policies(), None, &opts, &mut |_| {}).unwrap()
+    run_actors(Arc::new(s.clone()), fleet, PolicySet::new(set.policies()), &opts, &mut NoObserver).unwrap()
 }
 
 fn actors(set: &LearnerSet) -> Vec<Vec<f32>> {
@@ -110,7 +91,7 @@ fn the_pool_averages_the_learners_actor_networks() {
         assert_eq!(r.rounds.len(), 1);
         assert_eq!((r.rounds[0].contributed.clone(), r.rounds[0].skipped.clone()), (vec![0, 2], vec![1]));
         assert_eq!(r.stats.fault_counts().round_dropouts, 1);
-        let global = vecsim_learn::codec::decode_params(r.rounds[0].global.as_ref().unwrap()).unwrap();
+        let global = vecsim_core::codec::decode_params(r.rounds[0].global.as_ref().unwrap()).unwrap();
         assert_eq!(global, avg);
         // Learners keep their parameters in their networks, not as plain vectors.
         assert!(r.params.iter().all(Option::is_none));
