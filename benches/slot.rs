@@ -5,6 +5,9 @@
 //! Target (issue 2): at least 1,000,000 tasks/s on one core for `orl` with `kkt`.
 //! With `CI` set the measurement time is shrunk so the bench still runs quickly.
 
+// `criterion_group!` defines a public, undocumented function.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use std::time::Duration;

@@ -77,11 +77,11 @@ impl PipelineError {
     /// Whether the error is in what the user gave (a file, a flag): the command line exits
     /// with code 2 for these, 1 for failures of the run itself.
     pub fn is_bad_input(&self) -> bool {
-        match self {
-            PipelineError::Engine(EngineError::Runtime(_) | EngineError::Failed { .. }) => false,
-            PipelineError::Checkpoint { source: TrainError::Io { .. }, .. } => false,
-            _ => true,
-        }
+        !matches!(
+            self,
+            PipelineError::Engine(EngineError::Runtime(_) | EngineError::Failed { .. })
+                | PipelineError::Checkpoint { source: TrainError::Io { .. }, .. }
+        )
     }
 }
 

@@ -38,8 +38,11 @@ pub use protocol::RoundOutcome;
 /// Read-only context shared by every actor of a run (one `Arc`).
 #[derive(Debug)]
 pub struct World {
+    /// The scenario being run.
     pub scenario: Arc<Scenario>,
+    /// The RSUs' specs, indexed by RSU id.
     pub specs: Vec<RsuSpec>,
+    /// Slot timing: slot length and start instants.
     pub clock: SlotClock,
     /// [`ActorOptions::pool_participants`].
     pub pool_participants: Option<Vec<bool>>,
@@ -49,6 +52,7 @@ pub struct World {
 
 /// What an actor run produced.
 pub struct ActorRun {
+    /// The run's aggregated statistics over all slots.
     pub stats: RunStats,
     /// The policies, back from their RSU actors (a trainer reuses them).
     pub policies: Vec<Box<dyn Policy>>,

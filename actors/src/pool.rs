@@ -39,7 +39,9 @@ pub struct PoolState {
     /// Answers that arrived before their round was opened (participants may be told by the
     /// coordinator before the pool is), keyed by round.
     early: Vec<PoolMsg>,
+    /// The last average broadcast (codec-encoded), if any round produced one.
     pub last_global: Option<Arc<Vec<u8>>>,
+    /// Rounds closed so far.
     pub rounds: u64,
 }
 

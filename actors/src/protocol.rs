@@ -102,11 +102,13 @@ use vecsim_core::vehicle::UploadMsg;
 /// What every actor needs to know about the current slot; one `Arc` per slot.
 #[derive(Debug)]
 pub struct SlotCtx {
+    /// The slot index `t` (0-based).
     pub slot: u32,
     /// `up[e]`: whether RSU e is up this slot (outages).
     pub up: Vec<bool>,
     /// The RSU actors, by id (refreshed after a restart).
     pub rsus: Vec<ActorRef<RsuMsg>>,
+    /// The clock actor, to which every phase answer goes.
     pub clock: ActorRef<ClockMsg>,
 }
 
@@ -137,25 +139,63 @@ pub enum RsuMsg {
     /// Phase 0. Carries only the slot: a restart in this phase changes the RSU table, so the
     /// slot's context (with the final table) comes with `CloseUploads`. `ack`: answer `Ready`
     /// (only in slots in which an RSU is scheduled to crash).
-    Begin { slot: u32, ack: bool },
+    Begin {
+        /// The slot being opened.
+        slot: u32,
+        /// Whether the clock waits for a `Ready` answer.
+        ack: bool,
+    },
     /// Phase 1, from a vehicle.
     Upload(UploadMsg),
     /// Phase 2: how many uploads to wait for, and the slot's context.
-    CloseUploads { expected: u32, ctx: Arc<SlotCtx> },
+    CloseUploads {
+        /// The number of uploads vehicles sent to this RSU in phase 1.
+        expected: u32,
+        /// The slot's context, with the RSU table as it stands after any restart.
+        ctx: Arc<SlotCtx>,
+    },
     /// Phase 3: everyone's public summaries. `send_uploads` when the oracle refines (the RSU
     /// answers `Proposal` and waits for `Dispatch`); otherwise the RSU goes straight on to
     /// phase 4 and answers `Dispatched`.
-    Decide { summaries: Arc<Vec<LoadSummary>>, send_uploads: bool },
+    Decide {
+        /// Every RSU's load summary from phase 2, indexed by RSU id.
+        summaries: Arc<Vec<LoadSummary>>,
+        /// Whether to answer `Proposal` (with the uploads) and wait for `Dispatch`.
+        send_uploads: bool,
+    },
     /// Phase 4: go ahead, with the refined decisions if the oracle changed them.
-    Dispatch { decisions: Option<Vec<RsuId>> },
+    Dispatch {
+        /// The oracle's final executor per upload (in task-id order); `None`: keep the
+        /// RSU's own decisions.
+        decisions: Option<Vec<RsuId>>,
+    },
     /// Phase 4, from another RSU: tasks migrated here over the wire.
-    Migrated { from: RsuId, tasks: Vec<ExecTask> },
+    Migrated {
+        /// The sending RSU.
+        from: RsuId,
+        /// The tasks this RSU is to execute, as they came off the wire.
+        tasks: Vec<ExecTask>,
+    },
     /// Phase 5: how many `Migrated` batches to wait for.
-    Execute { batches: u32 },
-    /// Phase 6.
-    Feedback { fb: Feedback, ack: bool },
+    Execute {
+        /// The number of `Migrated` batches other RSUs sent to this RSU in phase 4.
+        batches: u32,
+    },
+    /// Phase 6: the slot's feedback for the policy; the RSU then checkpoints.
+    Feedback {
+        /// The reward and outcome of the slot, for `Policy::feedback`.
+        fb: Feedback,
+        /// Whether the clock waits for a `Closed` answer (before a pool round and after the
+        /// last slot).
+        ack: bool,
+    },
     /// VEC POOL: contribute to round `round` (or skip it, by this RSU's own fault draw).
-    PoolRound { round: u64, pool: ActorRef<PoolMsg> },
+    PoolRound {
+        /// The round number.
+        round: u64,
+        /// The VEC POOL actor to send `Contribute` or `Skip` to.
+        pool: ActorRef<PoolMsg>,
+    },
     /// VEC POOL: the averaged parameters of a round.
     PoolGlobal(PoolGlobal),
 }
@@ -163,7 +203,9 @@ pub enum RsuMsg {
 /// The VEC POOL's broadcast of a round's average (codec-encoded `Vec<f32>`).
 #[derive(Clone, Debug)]
 pub struct PoolGlobal {
+    /// The round whose average this is.
     pub round: u64,
+    /// The averaged parameters, codec-encoded (shared by every member).
     pub bytes: Arc<Vec<u8>>,
 }
 
@@ -188,33 +230,52 @@ impl TryFrom<RsuMsg> for PoolGlobal {
 pub enum ClockMsg {
     /// Starts the episode.
     Start,
+    /// Phase 0: this RSU has begun the slot (asked for only in a slot with a crash).
     Ready {
+        /// The answering RSU.
         rsu: RsuId,
+        /// The slot it began.
         slot: u32,
     },
+    /// Phase 1: a vehicle has stepped (and sent its upload, if any).
     Stepped {
+        /// The answering vehicle.
         vehicle: VehicleId,
+        /// The slot it stepped in.
         slot: u32,
+        /// What it did.
         what: Stepped,
     },
+    /// Phase 2: an RSU holds all its uploads; its public load summary.
     Summary {
+        /// The answering RSU.
         rsu: RsuId,
+        /// Its load summary for the slot.
         summary: LoadSummary,
     },
     /// Boxed, like `Dispatched`: once per RSU per slot, and a small `ClockMsg` keeps the
     /// per-vehicle `Stepped` messages small.
     Proposal(Box<Proposal>),
+    /// Phase 4: where an RSU sent its wired batches, and what was lost on the wire.
     Dispatched(Box<Dispatched>),
+    /// Phase 5: the outcomes of the tasks an RSU executed.
     Executed {
+        /// The answering RSU.
         rsu: RsuId,
+        /// The results of the tasks it executed (the clock sorts them by task id).
         results: Vec<TaskResult>,
     },
+    /// Phase 6: an RSU has fed its policy and stored its checkpoint (asked for only before a
+    /// pool round and after the last slot).
     Closed {
+        /// The answering RSU.
         rsu: RsuId,
     },
     /// VEC POOL: this RSU applied the broadcast average of `round`.
     PoolApplied {
+        /// The answering RSU.
         rsu: RsuId,
+        /// The round whose average it applied.
         round: u64,
     },
 }
@@ -222,22 +283,29 @@ pub enum ClockMsg {
 /// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
 #[derive(Debug)]
 pub struct Proposal {
+    /// The proposing RSU.
     pub rsu: RsuId,
+    /// Its policy's executor per upload, in task-id order.
     pub decisions: Vec<RsuId>,
+    /// Its uploads, in task-id order, for the oracle's joint refinement.
     pub uploads: Option<Vec<UploadedTask>>,
 }
 
 /// Where an RSU sent wired batches (phase 4), and the tasks lost on the wire.
 #[derive(Debug)]
 pub struct Dispatched {
+    /// The answering RSU.
     pub rsu: RsuId,
+    /// The RSUs it sent one `Migrated` batch each, in id order.
     pub sent_to: Vec<RsuId>,
+    /// Results of the tasks lost to wired faults.
     pub lost: Vec<TaskResult>,
 }
 
 /// The outcome of one VEC POOL round.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoundOutcome {
+    /// The round number.
     pub round: u64,
     /// Participants whose parameters were averaged, by id.
     pub contributed: Vec<u32>,
@@ -245,7 +313,8 @@ pub struct RoundOutcome {
     pub skipped: Vec<u32>,
     /// The encoded average (`None` when nobody contributed: the old global model stands).
     pub global: Option<Arc<Vec<u8>>>,
-    /// The round's simulated latency: the largest injected pool latency among contributions.
+    /// The round's simulated latency (s): the largest injected pool latency among
+    /// contributions.
     pub latency_s: f64,
 }
 
@@ -256,14 +325,34 @@ pub enum PoolMsg {
     /// once every participant has contributed or skipped.
     /// `members` receive the average (participants or not: the global model goes to everyone).
     Open {
+        /// The round number.
         round: u64,
+        /// The RSU ids expected to answer `Contribute` or `Skip`.
         participants: Vec<u32>,
+        /// Everyone that receives the broadcast average.
         members: Vec<DerivedActorRef<PoolGlobal>>,
+        /// Where the round's outcome goes.
         reply: RpcReplyPort<RoundOutcome>,
     },
     /// A participant's parameters (`vecsim_learn::codec`-encoded `Vec<f32>`) and FedAvg weight
     /// (1, or its sample count with `ActorOptions::weighted_fedavg`).
-    Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
+    Contribute {
+        /// The round answered.
+        round: u64,
+        /// The participant's RSU id.
+        from: u32,
+        /// Its FedAvg weight (1 or its sample count).
+        weight: f64,
+        /// Its injected pool latency (s), from its `FaultPlan::pool` draw.
+        extra_latency_s: f64,
+        /// Its parameters, codec-encoded.
+        bytes: Vec<u8>,
+    },
     /// A participant that will not send this round.
-    Skip { round: u64, from: u32 },
+    Skip {
+        /// The round skipped.
+        round: u64,
+        /// The participant's RSU id.
+        from: u32,
+    },
 }

@@ -24,6 +24,7 @@ use vecsim_core::vehicle::UploadMsg;
 /// An RSU's state at the last slot boundary: what a restarted actor starts from.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
+    /// The RSU's model state at the boundary: spec, tasks still running, wired-fault stream.
     pub node: RsuNode,
     /// Its `(seed, FaultPool, rsu)` stream: round dropouts and pool latency.
     pub pool_rng: SimRng,
@@ -32,6 +33,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The checkpoint before the first slot: `node` as built, the pool stream drawn from the
+    /// run's `seed`, no federated parameters.
     pub fn new(node: RsuNode, seed: u64) -> Checkpoint {
         let id = node.spec.id.0 as u64;
         Checkpoint { node, pool_rng: rng::stream(seed, Domain::FaultPool, id), params: None }
@@ -50,16 +53,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The RSU actor.
 pub struct RsuActor;
 
+/// What an RSU actor is spawned (or restarted) with.
 pub struct RsuArgs {
+    /// The RSU's id.
     pub id: RsuId,
+    /// The run's shared, read-only context.
     pub world: Arc<World>,
+    /// Its slot-boundary checkpoint, shared with the supervisor for restarts.
     pub vault: Arc<Mutex<Checkpoint>>,
+    /// Its policy.
     pub policy: PolicyCell,
     /// Set on a restart: the slot being redone, in which the injected crash must not recur.
     pub redo_slot: Option<u32>,
+    /// The clock actor, its supervisor, to answer.
     pub clock: ActorRef<ClockMsg>,
 }
 
+/// An RSU actor's state: its arguments, its working copy of the checkpoint, and the current
+/// slot's buffers.
 pub struct RsuState {
     a: RsuArgs,
     cp: Checkpoint,

@@ -13,6 +13,7 @@ use vecsim_core::vehicle::{Vehicle, VehicleEmit};
 /// The vehicle actor.
 pub struct VehicleActor;
 
+/// A vehicle actor's state: the core's vehicle and the shared world.
 pub struct VehicleState {
     vehicle: Vehicle,
     world: Arc<World>,

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use vecsim_actors::{run_actors, ActorOptions};
 use vecsim_core::fault::{Delivery, FaultPlan};
-use vecsim_core::ids::RsuId;
 use vecsim_core::observer::NoObserver;
 use vecsim_core::policy::Baseline;
 use vecsim_core::policy::PolicySet;

@@ -38,6 +38,7 @@ impl FromStr for AllocatorKind {
 }
 
 impl AllocatorKind {
+    /// The allocator's name as written in scenario files and reports (`kkt`, `equal`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Self::Kkt => "kkt",

@@ -18,6 +18,7 @@ pub enum ChannelMode {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
+    /// How the uplink rate is found: paper (full `B_e`) or Shannon.
     #[serde(default)]
     pub mode: ChannelMode,
     /// Total band `W`, Hz.

@@ -14,10 +14,12 @@ pub struct SlotClock {
 }
 
 impl SlotClock {
+    /// A clock of `slots` slots of `slot_s` seconds each.
     pub fn new(slot_s: f64, slots: u32) -> SlotClock {
         SlotClock { slot_s, slots }
     }
 
+    /// The clock of a scenario's `[time]` section (`Δ` seconds, `T` slots).
     pub fn from_scenario(s: &Scenario) -> SlotClock {
         SlotClock::new(s.time.slot_s, s.time.slots)
     }

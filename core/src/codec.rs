@@ -11,14 +11,18 @@ use serde::{de::DeserializeOwned, Serialize};
 /// A value that could not be decoded: truncated, corrupt, or of another type.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
+    /// Serialisation failed; the message is the encoder's.
     #[error("cannot encode: {0}")]
     Encode(String),
+    /// The bytes are truncated, corrupt or of another type; the message is the decoder's.
     #[error("cannot decode: {0}")]
     Decode(String),
+    /// The value decoded but this many bytes were left over after it.
     #[error("{0} trailing bytes after the value")]
     Trailing(usize),
 }
 
+/// Encodes one value to bytes (bincode 2, standard config).
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(v, bincode::config::standard()).map_err(|e| CodecError::Encode(e.to_string()))
 }
@@ -38,6 +42,7 @@ pub fn encode_params(p: &[f32]) -> Vec<u8> {
     encode(&p).expect("a float vector always encodes")
 }
 
+/// Decodes a flat parameter vector written by [`encode_params`].
 pub fn decode_params(bytes: &[u8]) -> Result<Vec<f32>, CodecError> {
     decode(bytes)
 }

@@ -15,11 +15,22 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Latency {
     /// Always `s` seconds.
-    Fixed { s: f64 },
+    Fixed {
+        /// The delay, seconds.
+        s: f64,
+    },
     /// Uniform in `[min_s, max_s]`.
-    Uniform { min_s: f64, max_s: f64 },
+    Uniform {
+        /// Smallest delay, seconds.
+        min_s: f64,
+        /// Largest delay, seconds.
+        max_s: f64,
+    },
     /// Exponential with mean `mean_s`.
-    Exponential { mean_s: f64 },
+    Exponential {
+        /// Mean delay, seconds.
+        mean_s: f64,
+    },
 }
 
 impl Latency {
@@ -73,10 +84,13 @@ pub struct LinkLatency {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkLoss {
+    /// Probability in `[0, 1]` that a vehicle → RSU upload is lost.
     #[serde(default)]
     pub upload: f64,
+    /// Probability in `[0, 1]` that an RSU → RSU wired migration is lost.
     #[serde(default)]
     pub wired: f64,
+    /// Probability in `[0, 1]` that an RSU ↔ VEC POOL parameter message is lost.
     #[serde(default)]
     pub pool: f64,
 }
@@ -85,8 +99,11 @@ pub struct LinkLoss {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
+    /// Id of the RSU that goes down.
     pub rsu: u32,
+    /// First slot of the outage (inclusive).
     pub from_slot: u32,
+    /// Last slot of the outage (inclusive).
     pub to_slot: u32,
 }
 
@@ -95,7 +112,9 @@ pub struct Outage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
+    /// Id of the RSU whose actor panics.
     pub rsu: u32,
+    /// Slot at whose start it panics.
     pub slot: u32,
 }
 
@@ -106,15 +125,19 @@ pub struct FaultPlan {
     /// Probability that a present vehicle is disconnected for a slot.
     #[serde(default)]
     pub vehicle_dropout: f64,
+    /// Extra delay per link kind (none by default).
     #[serde(default)]
     pub latency: LinkLatency,
+    /// Message-loss probability per link kind (0 by default).
     #[serde(default)]
     pub loss: LinkLoss,
+    /// RSU outage windows; tasks a down RSU executes fail with cause `rsu_down`.
     #[serde(default)]
     pub rsu_outage: Vec<Outage>,
     /// Probability that an RSU misses a federated round.
     #[serde(default)]
     pub round_dropout: f64,
+    /// Scheduled RSU actor crashes (actor engine only).
     #[serde(default)]
     pub crash_rsu: Vec<Crash>,
 }
@@ -124,8 +147,10 @@ pub struct FaultPlan {
 pub enum Delivery {
     /// Arrived after this much extra latency, seconds.
     Delivered {
+        /// Extra latency, seconds of simulated time.
         extra_s: f64,
     },
+    /// Lost on the way (counted as a fault).
     Lost,
 }
 
@@ -137,7 +162,10 @@ pub enum PoolFate {
     /// Its parameter message was lost (`loss.pool`).
     Lost,
     /// Arrived after this much extra latency, seconds of simulated time.
-    Delivered { extra_s: f64 },
+    Delivered {
+        /// Extra latency, seconds of simulated time.
+        extra_s: f64,
+    },
 }
 
 impl FaultPlan {

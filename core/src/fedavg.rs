@@ -7,12 +7,27 @@
 /// Why a round could not be averaged.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FedAvgError {
+    /// No participant reached the pool: there is nothing to average.
     #[error("no participant reached the pool this round")]
     Empty,
+    /// A participant sent a parameter vector of another length than the first one.
     #[error("participant {index} sent {got} parameters, the first sent {expected}")]
-    LengthMismatch { index: usize, expected: usize, got: usize },
+    LengthMismatch {
+        /// Position of the offending participant in `updates`.
+        index: usize,
+        /// Number of parameters the first participant sent.
+        expected: usize,
+        /// Number of parameters this one sent.
+        got: usize,
+    },
+    /// A weight is negative or not finite, or all weights are 0.
     #[error("participant {index} has weight {weight}; weights must be finite and >= 0 with a positive sum")]
-    BadWeight { index: usize, weight: f64 },
+    BadWeight {
+        /// Position of the offending participant in `updates` (0 when the weights sum to 0).
+        index: usize,
+        /// Its weight (e.g. its sample count).
+        weight: f64,
+    },
 }
 
 /// `Σ_i w_i θ_i / Σ_i w_i` element-wise, accumulated in f64 in participant order (so the result

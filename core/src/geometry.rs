@@ -12,6 +12,7 @@ pub struct Point {
 }
 
 impl Point {
+    /// The point `(x, y)`, both in metres.
     pub const fn new(x: f64, y: f64) -> Self {
         Point { x, y }
     }

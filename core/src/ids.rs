@@ -21,17 +21,21 @@ pub struct VehicleId(pub u32);
 /// (a vehicle generates at most one task per slot). Orders by slot, then vehicle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskId {
+    /// Slot `t` the task was generated in.
     pub slot: u32,
+    /// Dense id ([`VehicleId`]`.0`) of the vehicle that generated it.
     pub vehicle: u32,
 }
 
 impl RsuId {
+    /// The id as a `usize`, for indexing per-RSU vectors.
     pub fn index(self) -> usize {
         self.0 as usize
     }
 }
 
 impl VehicleId {
+    /// The id as a `usize`, for indexing per-vehicle vectors.
     pub fn index(self) -> usize {
         self.0 as usize
     }

@@ -16,8 +16,10 @@ pub enum DropCause {
 }
 
 impl DropCause {
+    /// Every cause, in report order.
     pub const ALL: [DropCause; 3] = [DropCause::VehicleDropout, DropCause::RsuDown, DropCause::MessageLost];
 
+    /// The cause's label in reports (`vehicle_dropout`, `rsu_down`, `message_lost`).
     pub fn name(self) -> &'static str {
         match self {
             DropCause::VehicleDropout => "vehicle_dropout",
@@ -80,6 +82,7 @@ impl Outcome {
 /// Everything known about one task at the end of its slot.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
+    /// The task (slot it was generated in, vehicle that generated it).
     pub id: TaskId,
     /// The RSU the task was uploaded to (`None` if it never arrived at one).
     pub uploader: Option<RsuId>,
@@ -101,6 +104,7 @@ pub struct TaskResult {
     pub exec_s: f64,
     /// Service time `ψ_k = u + w + x`, seconds.
     pub service_s: f64,
+    /// How the task ended.
     pub outcome: Outcome,
 }
 
@@ -122,6 +126,7 @@ impl TaskResult {
         }
     }
 
+    /// Whether the task met its deadline (`ψ_k ≤ t_k`).
     pub fn completed(&self) -> bool {
         self.outcome == Outcome::Completed
     }

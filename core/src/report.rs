@@ -14,31 +14,41 @@ use std::fmt::Write as _;
 /// Everything one slot produced.
 #[derive(Clone, Debug)]
 pub struct SlotReport {
+    /// The slot `t`.
     pub slot: u32,
     /// Vehicles present in the scenario during the slot.
     pub vehicles: u32,
     /// Every task generated in the slot, sorted by task id, each with its one outcome.
     pub results: Vec<TaskResult>,
+    /// Per-RSU completion rates, potential `F^t` and rewards `r_e^t` of the slot.
     pub score: SlotScore,
 }
 
 /// Counts of task outcomes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeCounts {
+    /// Tasks generated (every outcome).
     pub total: u64,
     /// Tasks credited to an uploading RSU (`Σ |K_e^t|`): the completion-rate denominator.
     pub uploaded: u64,
+    /// Tasks that met their deadline (`ψ_k ≤ t_k`).
     pub completed: u64,
+    /// Tasks executed but past their deadline (`ψ_k > t_k`).
     pub missed_deadline: u64,
+    /// Tasks whose vehicle was in no RSU's range.
     pub uncovered: u64,
+    /// Tasks dropped because their vehicle was disconnected for the slot.
     pub dropped_vehicle_dropout: u64,
+    /// Tasks dropped because their executing RSU was down.
     pub dropped_rsu_down: u64,
+    /// Tasks dropped because their upload or migration message was lost.
     pub dropped_message_lost: u64,
     /// Tasks sent to an RSU other than their uploader.
     pub migrations: u64,
 }
 
 impl OutcomeCounts {
+    /// Counts one task result (its outcome, whether it was uploaded and migrated).
     pub fn add(&mut self, r: &TaskResult) {
         self.total += 1;
         if r.uploader.is_some() {
@@ -71,6 +81,7 @@ impl OutcomeCounts {
         }
     }
 
+    /// Tasks dropped by a fault, all causes.
     pub fn dropped(&self) -> u64 {
         self.dropped_vehicle_dropout + self.dropped_rsu_down + self.dropped_message_lost
     }
@@ -84,6 +95,7 @@ impl OutcomeCounts {
 /// Per-RSU totals over the run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RsuTotals {
+    /// The RSU.
     pub rsu: RsuId,
     /// Tasks uploaded to it.
     pub uploaded: u64,
@@ -100,11 +112,17 @@ pub struct RsuTotals {
 /// Percentiles of a latency distribution, seconds.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
+    /// Number of recorded durations.
     pub count: u64,
+    /// Median, seconds.
     pub p50: f64,
+    /// 90th percentile, seconds.
     pub p90: f64,
+    /// 99th percentile, seconds.
     pub p99: f64,
+    /// Largest, seconds.
     pub max: f64,
+    /// Mean, seconds.
     pub mean: f64,
 }
 
@@ -126,6 +144,7 @@ impl LatencyHistogram {
         }
     }
 
+    /// p50/p90/p99, max and mean of the recorded durations, seconds (all 0 when empty).
     pub fn percentiles(&self) -> Percentiles {
         let h = &self.0;
         if h.is_empty() {
@@ -146,20 +165,31 @@ impl LatencyHistogram {
 /// The run summary written to `summary.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
+    /// Scenario name.
     pub scenario: String,
+    /// Policy name (e.g. `orl`, `fed-maddpg`).
     pub policy: String,
+    /// Seed of the run.
     pub seed: u64,
+    /// Slots `T` simulated.
     pub slots: u32,
     /// Σ over slots of vehicles present.
     pub vehicle_slots: u64,
     /// Most vehicles present in one slot.
     pub peak_vehicles: u32,
+    /// Tasks generated.
     pub tasks_total: u64,
+    /// Tasks credited to an uploading RSU: the completion-rate denominator.
     pub tasks_uploaded: u64,
+    /// Tasks that met their deadline.
     pub tasks_completed: u64,
+    /// Tasks executed past their deadline.
     pub tasks_missed_deadline: u64,
+    /// Tasks whose vehicle was in no RSU's range.
     pub tasks_uncovered: u64,
+    /// Tasks dropped by a fault, all causes.
     pub tasks_dropped: u64,
+    /// `tasks_dropped` split by cause.
     pub dropped_by_cause: DroppedByCause,
     /// Injected faults by kind (SPEC §6).
     #[serde(default)]
@@ -172,16 +202,22 @@ pub struct Summary {
     pub average_realized_potential: f64,
     /// Mean over slots of the mean per-RSU completion rate (RSUs without uploads left out).
     pub mean_rsu_completion_rate: f64,
+    /// Tasks executed at an RSU other than their uploader (wired migrations).
     pub migrations: u64,
+    /// Service time `ψ_k` percentiles of executed tasks, seconds.
     pub service_time_s: Percentiles,
+    /// Totals per RSU, by id.
     pub per_rsu: Vec<RsuTotals>,
 }
 
 /// Dropped tasks by cause.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DroppedByCause {
+    /// Tasks whose vehicle was disconnected for the slot.
     pub vehicle_dropout: u64,
+    /// Tasks whose executing RSU was down.
     pub rsu_down: u64,
+    /// Tasks whose upload or migration message was lost.
     pub message_lost: u64,
 }
 
@@ -305,6 +341,7 @@ pub struct RunStats {
 pub const SLOTS_CSV_HEADER: &str = "slot,vehicles,tasks,uploaded,completed,missed_deadline,uncovered,dropped_vehicle_dropout,dropped_rsu_down,dropped_message_lost,migrations,completion_rate,potential,reward_sum,rsus_down,uploads_lost,migrations_lost,uploads_delayed,migrations_delayed,upload_latency_s,wired_latency_s,crashes\n";
 
 impl RunStats {
+    /// Empty stats for a run of `scenario` with `policy` and `seed` over `rsus` RSUs.
     pub fn new(scenario: &str, policy: &str, seed: u64, rsus: usize) -> RunStats {
         RunStats {
             scenario: scenario.to_string(),
@@ -431,6 +468,7 @@ impl RunStats {
         t.migrations += c.migrations;
     }
 
+    /// Outcome counts over the slots added so far.
     pub fn counts(&self) -> OutcomeCounts {
         self.counts
     }
@@ -461,10 +499,12 @@ impl RunStats {
         &self.csv
     }
 
+    /// Histogram of the service times `ψ_k` of executed tasks so far, seconds.
     pub fn service_histogram(&self) -> &LatencyHistogram {
         &self.service
     }
 
+    /// The run summary of the slots added so far (what `summary.json` holds).
     pub fn summary(&self) -> Summary {
         let c = &self.counts;
         let e = self.per_rsu.len().max(1) as f64;

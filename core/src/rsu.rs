@@ -28,9 +28,11 @@ pub struct Running {
 pub struct LoadSummary {
     /// `Σ sqrt(d_k c_k)` over this slot's uploads.
     pub uploaded_load: f64,
+    /// Number of tasks uploaded to this RSU this slot.
     pub uploaded_tasks: u32,
     /// CPU free for new work this slot, cycles/s.
     pub free_cpu_hz: f64,
+    /// False while the RSU is down (fault injection).
     pub available: bool,
 }
 
@@ -38,12 +40,14 @@ pub struct LoadSummary {
 /// restarts a crashed RSU actor from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RsuNode {
+    /// The RSU's static parameters (id, position, CPU, range, bandwidth).
     pub spec: RsuSpec,
     running: Vec<Running>,
     wired_rng: SimRng,
 }
 
 impl RsuNode {
+    /// A fresh RSU with no running work, its wired-fault stream derived from `(seed, id)`.
     pub fn new(spec: RsuSpec, seed: u64) -> RsuNode {
         let id = spec.id.0 as u64;
         RsuNode { spec, running: Vec::new(), wired_rng: rng::stream(seed, Domain::FaultWired, id) }

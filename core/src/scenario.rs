@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(from = "[f64; 2]", into = "[f64; 2]")]
 pub struct Range {
+    /// Lower bound, in the unit of the key it is used for.
     pub min: f64,
+    /// Upper bound, in the unit of the key it is used for.
     pub max: f64,
 }
 
@@ -38,6 +40,7 @@ impl From<Range> for [f64; 2] {
 }
 
 impl Range {
+    /// The interval `[min, max]`.
     pub const fn new(min: f64, max: f64) -> Self {
         Range { min, max }
     }
@@ -78,18 +81,27 @@ pub struct Scenario {
     /// Default policy for `vecsim run` (`orl`, `orm`, `random`, `br-ne`, learners).
     #[serde(default = "default_policy")]
     pub policy: crate::policy::PolicyName,
+    /// `[time]`: slot count `T` and slot length `Δ`.
     pub time: TimeConfig,
+    /// `[rsus]`: RSU placement, CPU, bandwidth and range.
     pub rsus: RsuConfig,
+    /// `[channel]`: how the V2I uplink rate is found (eq. 1).
     #[serde(default)]
     pub channel: ChannelConfig,
+    /// `[wired]`: RSU-to-RSU migration link parameters (eq. 4).
     #[serde(default)]
     pub wired: WiredLink,
+    /// `[tasks]`: task generation rate and ranges of `d_k`, `c_k`, `t_k`.
     pub tasks: TaskConfig,
+    /// `[allocation]`: CPU allocator at executing RSUs and carry-over.
     #[serde(default)]
     pub allocation: AllocationConfig,
+    /// `[mobility]`: where vehicle positions come from (trace or generator).
     pub mobility: MobilityConfig,
+    /// `[faults]`: the fault plan (empty by default).
     #[serde(default)]
     pub faults: FaultPlan,
+    /// `[learning]`: hyper-parameters of the learning policies.
     #[serde(default)]
     pub learning: LearningConfig,
     /// Directory the file was read from; relative trace paths resolve against it.
@@ -188,7 +200,9 @@ pub struct RsuEntry {
 /// A placed RSU, as the model uses it (SI units).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RsuSpec {
+    /// Dense RSU id (file or layout order).
     pub id: RsuId,
+    /// Position `s_e`, metres.
     pub pos: Point,
     /// CPU frequency `c_e`, cycles/s.
     pub cpu_hz: f64,
@@ -216,6 +230,7 @@ pub struct TaskConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationConfig {
+    /// CPU allocator (`kkt` by default, eq. 12–15).
     #[serde(default)]
     pub allocator: AllocatorKind,
     /// Work running past the end of a slot keeps its CPU share busy in later slots.
@@ -234,9 +249,15 @@ impl Default for AllocationConfig {
 #[serde(deny_unknown_fields, tag = "source", rename_all = "kebab-case")]
 pub enum MobilityConfig {
     /// Didi GAIA trajectory CSV (`,vehicle_id,time,longitude,latitude`, metres, 1 s).
-    Didi { trace: PathBuf },
+    Didi {
+        /// Path of the CSV trace (relative paths resolve against the scenario's directory).
+        trace: PathBuf,
+    },
     /// SUMO FCD XML (`sumo --fcd-output`).
-    Fcd { trace: PathBuf },
+    Fcd {
+        /// Path of the FCD XML trace (relative paths resolve against the scenario's directory).
+        trace: PathBuf,
+    },
     /// Seeded road generator.
     Generator(GeneratorConfig),
 }

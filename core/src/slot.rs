@@ -16,7 +16,9 @@ use crate::wired::WiredLink;
 /// A task on its way to (or at) its executing RSU.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExecTask {
+    /// The task as uploaded (with its upload time `u`).
     pub up: UploadedTask,
+    /// The executing RSU `e'` chosen by the policy.
     pub executor: RsuId,
     /// Wired migration time `w` (eq. 4) plus injected latency, seconds; 0 when local.
     pub wired_s: f64,
@@ -123,12 +125,15 @@ pub fn score(results: &[TaskResult], rsus: usize) -> SlotScore {
 /// Used by `vecsim slot` and by the `br-ne` oracle. Faults are not part of it.
 #[derive(Clone, Copy, Debug)]
 pub struct SlotProblem<'a> {
+    /// Every RSU of the scenario, by id.
     pub rsus: &'a [RsuSpec],
     /// CPU free for new work at each RSU this slot, cycles/s.
     pub free_cpu_hz: &'a [f64],
     /// RSUs that can execute work this slot (false while down).
     pub available: &'a [bool],
+    /// Wired link parameters for migration delays (eq. 4).
     pub wired: WiredLink,
+    /// The CPU allocator each executing RSU uses.
     pub allocator: AllocatorKind,
     /// `uploads[e]`: tasks uploaded to RSU e, sorted by task id.
     pub uploads: &'a [Vec<UploadedTask>],

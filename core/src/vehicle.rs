@@ -25,7 +25,9 @@ pub enum VehicleEmit {
 /// vehicles share its channel in the slot.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UploadMsg {
+    /// The task being uploaded.
     pub task: Task,
+    /// The RSU it is uploaded to (the nearest one in range and up).
     pub rsu: RsuId,
     /// Vehicle–RSU distance, metres.
     pub distance_m: f64,
@@ -51,7 +53,9 @@ pub fn nearest_rsu(p: Point, rsus: &[RsuSpec], up: &[bool]) -> Option<(RsuId, f6
 /// One vehicle: its path and its own random streams.
 #[derive(Clone, Debug)]
 pub struct Vehicle {
+    /// The vehicle's dense id.
     pub id: VehicleId,
+    /// Its position over simulated time (shared with the fleet).
     pub path: Arc<VehiclePath>,
     tasks_rng: SimRng,
     dropout_rng: SimRng,
@@ -59,6 +63,7 @@ pub struct Vehicle {
 }
 
 impl Vehicle {
+    /// Vehicle `id` on `path`, its task, dropout and upload streams derived from `(seed, id)`.
     pub fn new(id: VehicleId, path: Arc<VehiclePath>, seed: u64) -> Vehicle {
         let i = id.0 as u64;
         Vehicle {

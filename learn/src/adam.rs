@@ -6,11 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Adam optimiser state for one flat parameter vector (moments sized at construction).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
+    /// Learning rate (Table III: critic `1e-4`, actor `1e-5`).
     pub lr: f32,
+    /// Decay of the first-moment (mean) estimate; 0.9 as in PyTorch.
     pub beta1: f32,
+    /// Decay of the second-moment (uncentred variance) estimate; 0.999 as in PyTorch.
     pub beta2: f32,
+    /// Added to the bias-corrected root of the second moment to avoid division by zero.
     pub eps: f32,
     /// Steps taken, for the bias correction.
     pub t: u64,
@@ -19,6 +24,7 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Fresh optimiser for `n` parameters at learning rate `lr`, PyTorch's default betas and eps.
     pub fn new(n: usize, lr: f64) -> Adam {
         Adam { lr: lr as f32, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![0.0; n], v: vec![0.0; n] }
     }

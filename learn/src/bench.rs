@@ -32,6 +32,7 @@ pub fn bench_train_step(obs: usize, act: usize, agents: usize, batch: usize, ste
     bench_train_step_threads(obs, act, agents, batch, steps, 2)
 }
 
+/// [`bench_train_step`] on the gemm backend with `threads` threads for large matrix products.
 pub fn bench_train_step_threads(
     obs: usize,
     act: usize,

@@ -9,29 +9,72 @@
 use std::path::{Path, PathBuf};
 use vecsim_core::codec::CodecError;
 
+/// First 8 bytes of every checkpoint file; anything else is refused as not a checkpoint.
 pub const MAGIC: &[u8; 8] = b"VECSIMCK";
 /// Bumped whenever the payload layout changes (or the codec is swapped).
 pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
+/// Why a checkpoint could not be written or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// Reading, writing or renaming the file failed.
+    Io {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     #[error("{0}: not a vecsim checkpoint (bad magic header)")]
+    /// The file does not start with [`MAGIC`].
     NotACheckpoint(PathBuf),
     #[error("{path}: checkpoint format version {found}, this build reads version {expected}")]
-    Version { path: PathBuf, found: u32, expected: u32 },
+    /// Written with another [`FORMAT_VERSION`].
+    Version {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Format version in the file's header.
+        found: u32,
+        /// Format version this build reads.
+        expected: u32,
+    },
     #[error(
         "{path}: checkpoint was trained on another scenario (hash {found:016x}, this scenario is {expected:016x})"
     )]
-    OtherScenario { path: PathBuf, found: u64, expected: u64 },
+    /// Trained on a scenario with another [`vecsim_core::Scenario::hash`].
+    OtherScenario {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Scenario hash in the file's header.
+        found: u64,
+        /// Hash of the scenario being loaded into.
+        expected: u64,
+    },
     #[error("{path}: truncated checkpoint ({got} of {expected} bytes)")]
-    Truncated { path: PathBuf, expected: u64, got: u64 },
+    /// The file is shorter than its header says.
+    Truncated {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Bytes the file should hold: the header, or header plus the payload length it states.
+        expected: u64,
+        /// Bytes actually in the file.
+        got: u64,
+    },
     #[error("{path}: corrupt checkpoint (checksum mismatch)")]
-    Corrupt { path: PathBuf },
+    /// The payload's FNV-1a-64 checksum does not match the header's.
+    Corrupt {
+        /// The checkpoint file.
+        path: PathBuf,
+    },
     #[error("{path}: cannot decode checkpoint payload: {source}")]
-    Decode { path: PathBuf, source: CodecError },
+    /// The framing is sound but the payload does not decode.
+    Decode {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The codec's error.
+        source: CodecError,
+    },
 }
 
 /// FNV-1a 64-bit: stable and dependency-free; detects accidental corruption (not tampering).

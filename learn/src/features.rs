@@ -42,6 +42,7 @@ pub struct RawObs {
 }
 
 impl RawObs {
+    /// Copies the parts of a policy's [`Observation`] the networks use (SI units, as `f32`).
     pub fn from_observation(obs: &Observation<'_>) -> RawObs {
         RawObs {
             self_idx: obs.rsu.0,
@@ -83,18 +84,26 @@ impl RawObs {
 /// Normalisers taken from the scenario, so features are O(1) whatever the units' magnitudes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scales {
+    /// Largest task size `d_max`, bits.
     pub data_bits: f32,
+    /// Largest task intensity `c_max`, CPU cycles per bit.
     pub cycles_per_bit: f32,
+    /// Longest task deadline `t_max`, s.
     pub deadline_s: f32,
+    /// Largest RSU V2I range, m (at least 1).
     pub range_m: f32,
+    /// Largest RSU-to-RSU distance, m (at least 1).
     pub wired_m: f32,
+    /// Largest RSU CPU frequency, Hz (cycles/s; at least 1).
     pub cpu_hz: f32,
     /// `sqrt(d_max c_max)`, the load of one largest task.
     pub sqrt_work: f32,
+    /// The scenario's wired link, to predict migration delays (eq. 4).
     pub wired: WiredLink,
 }
 
 impl Scales {
+    /// Takes the normalisers from the scenario's task ranges and RSU specs.
     pub fn from_scenario(s: &Scenario) -> Scales {
         let specs = s.rsu_specs();
         let mut wired_m: f64 = 1.0;
@@ -121,7 +130,9 @@ impl Scales {
 /// An encoded observation: features ready to be laid out as network rows.
 #[derive(Clone, Debug, Default)]
 pub struct Enc {
+    /// Number of tasks uploaded to the deciding RSU this slot.
     pub n_tasks: usize,
+    /// Number of candidate executing RSUs.
     pub n_cands: usize,
     /// `[n_tasks x TASK_F]`.
     pub task: Vec<f32>,
@@ -129,10 +140,12 @@ pub struct Enc {
     pub pair: Vec<f32>,
     /// Which candidates may be chosen.
     pub mask: Vec<bool>,
+    /// Pooled summary of the RSU's tasks (see [`SUM_F`]).
     pub summary: [f32; SUM_F],
 }
 
 impl Enc {
+    /// The `PAIR_F` features of task `k` sent to candidate `j`.
     pub fn pair(&self, k: usize, j: usize) -> &[f32] {
         let o = (k * self.n_cands + j) * PAIR_F;
         &self.pair[o..o + PAIR_F]

@@ -41,8 +41,10 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every learner, in the order they are listed to users.
     pub const ALL: [Kind; 3] = [Kind::FedMaddpg, Kind::Maddpg, Kind::Masac];
 
+    /// The learner called `name` (`fed-maddpg`, `maddpg`, `masac`), or `None`.
     pub fn parse(name: &str) -> Option<Kind> {
         match name {
             "fed-maddpg" => Some(Kind::FedMaddpg),
@@ -52,6 +54,7 @@ impl Kind {
         }
     }
 
+    /// The policy name, as [`Kind::parse`] accepts it.
     pub fn name(self) -> &'static str {
         match self {
             Kind::FedMaddpg => "fed-maddpg",
@@ -60,10 +63,12 @@ impl Kind {
         }
     }
 
+    /// Whether its critics are centralised over all RSUs (one joint replay buffer).
     pub fn central(self) -> bool {
         !matches!(self, Kind::FedMaddpg)
     }
 
+    /// Whether its actors are averaged at the VEC POOL (Fed-MADDPG only).
     pub fn federated(self) -> bool {
         matches!(self, Kind::FedMaddpg)
     }
@@ -77,10 +82,12 @@ pub fn is_learner(name: &str) -> bool {
 /// Learner settings that are not in the scenario's `[learning]` table (Table III).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LearnerOptions {
+    /// Hidden layer sizes of the actor and critic networks.
     pub shape: NetShape,
     /// Update rounds (one gradient step per agent each) after every `update_every` slots.
     /// Algorithm 1 does one per slot.
     pub updates_per_slot: u32,
+    /// Slots between update rounds (1: every slot).
     pub update_every: u32,
     /// Weight FedAvg by each RSU's number of decisions instead of equally (eq. 27).
     pub weighted_fedavg: bool,
@@ -88,6 +95,7 @@ pub struct LearnerOptions {
     pub gumbel_tau: f32,
     /// MASAC: initial temperature α and target entropy as a fraction of `ln(#available RSUs)`.
     pub sac_init_alpha: f32,
+    /// MASAC: target entropy per task, as a fraction of `ln(#available RSUs)`.
     pub sac_target_entropy: f32,
     /// What each RSU learns from.
     pub reward: RewardSignal,
@@ -125,42 +133,61 @@ impl Default for LearnerOptions {
 /// One RSU's networks, optimisers and random streams.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
+    /// Flat actor (policy) parameters.
     pub actor: Vec<f32>,
+    /// Target actor parameters, soft-updated towards `actor` (eq. 25).
     pub actor_target: Vec<f32>,
+    /// Flat critic parameters.
     pub critic: Vec<f32>,
+    /// Target critic parameters, soft-updated towards `critic` (eq. 25).
     pub critic_target: Vec<f32>,
+    /// Adam state of the actor (actor lr, Table III).
     pub actor_opt: Adam,
+    /// Adam state of the critic (critic lr, Table III).
     pub critic_opt: Adam,
     /// MASAC temperature, `ln α`, and its optimiser.
     pub log_alpha: f32,
+    /// Adam state of `log_alpha` (MASAC only).
     pub alpha_opt: Adam,
     /// Exploration draws at decision time.
     pub explore_rng: SimRng,
     /// Minibatch sampling and Gumbel noise in updates.
     pub train_rng: SimRng,
+    /// Gradient updates done (drives the target update every `t_tg`).
     pub updates: u64,
     /// Decisions taken while training (FedAvg weight option).
     pub samples: u64,
+    /// Critic loss (mean squared TD error, before the step) of the latest update.
     pub last_critic_loss: f32,
+    /// Actor loss (`−mean Q`, less `α·H̄` for MASAC) of the latest update.
     pub last_actor_loss: f32,
 }
 
 /// Running means of the losses since the last [`State::take_losses`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LossMeter {
+    /// Sum (running) or mean (taken) of the critic losses.
     pub critic: f64,
+    /// Sum (running) or mean (taken) of the actor losses.
     pub actor: f64,
+    /// Updates counted.
     pub count: u64,
 }
 
 /// Everything one scenario's learners hold. Serialised whole into checkpoints.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct State {
+    /// Which learner this is.
     pub kind: Kind,
+    /// Table III hyper-parameters, from the scenario's `[learning]` table.
     pub cfg: LearningConfig,
+    /// Learner settings outside Table III.
     pub opts: LearnerOptions,
+    /// Feature normalisers of the scenario.
     pub scales: Scales,
+    /// Number of RSUs (agents).
     pub rsus: usize,
+    /// One agent per RSU, index = RSU id.
     pub agents: Vec<Agent>,
     /// One per RSU (local learners) or one joint buffer (centralised).
     pub replays: Vec<Replay>,
@@ -172,9 +199,11 @@ pub struct State {
     slot_done: bool,
     /// Slots completed and episodes completed.
     pub slots: u64,
+    /// Episodes completed (iterations of Algorithm 1).
     pub episodes: u64,
     /// Federated rounds held.
     pub fed_rounds: u64,
+    /// Loss sums since the last [`State::take_losses`].
     pub losses: LossMeter,
     #[serde(skip)]
     pub(crate) ws: Workspace,
@@ -205,6 +234,7 @@ pub(crate) struct Minibatch {
 }
 
 impl State {
+    /// Fresh learners for `scenario`: initial networks and RNG streams from `seed`, empty buffers.
     pub fn new(kind: Kind, scenario: &Scenario, seed: u64, opts: LearnerOptions) -> State {
         let rsus = scenario.rsu_count();
         let cfg = scenario.learning.clone();
@@ -261,10 +291,12 @@ impl State {
         }
     }
 
+    /// The actor network (shape and backend) the parameters are laid out for.
     pub fn actor_net(&self) -> Mlp {
         self.opts.shape.actor().with_backend(self.opts.backend)
     }
 
+    /// The critic network (local or centralised, with the backend) the parameters are laid out for.
     pub fn critic_net(&self) -> CriticNet {
         self.opts.shape.critic(self.kind.central()).with_backend(self.opts.backend)
     }
@@ -330,6 +362,7 @@ impl State {
         acts.into_iter().map(|a| RsuId(a as u32)).collect()
     }
 
+    /// Records RSU `fb.rsu`'s reward; the slot is stored and trained on once every RSU's is in.
     pub fn feedback(&mut self, fb: &Feedback) {
         let e = fb.rsu.index();
         self.rewards[e] = match self.opts.reward {
@@ -508,6 +541,7 @@ impl State {
         &self.agents[e].actor
     }
 
+    /// Overwrites RSU `e`'s actor parameters (same length required).
     pub fn set_actor_params(&mut self, e: usize, p: &[f32]) {
         assert_eq!(p.len(), self.agents[e].actor.len(), "actor parameter count differs");
         self.agents[e].actor.copy_from_slice(p);
@@ -585,15 +619,18 @@ pub struct LearnerSet {
 }
 
 impl LearnerSet {
+    /// Wraps a state (fresh or loaded from a checkpoint) for sharing among RSU policies.
     pub fn from_state(state: State) -> LearnerSet {
         let (kind, rsus) = (state.kind, state.rsus);
         LearnerSet { state: Arc::new(Mutex::new(state)), kind, rsus }
     }
 
+    /// Which learner this is.
     pub fn kind(&self) -> Kind {
         self.kind
     }
 
+    /// Number of RSUs (one policy each).
     pub fn rsus(&self) -> usize {
         self.rsus
     }
@@ -617,6 +654,7 @@ impl LearnerSet {
         f(&mut lock(&self.state))
     }
 
+    /// One federated round among `participants`; see [`State::federated_round`].
     pub fn federated_round(&self, participants: &[bool]) -> Result<bool, LearnError> {
         lock(&self.state).federated_round(participants)
     }
@@ -628,6 +666,7 @@ pub fn build_learner(name: &str, scenario: &Scenario, rsus: usize, seed: u64) ->
     build_learner_with(name, scenario, rsus, seed, LearnerOptions::default())
 }
 
+/// [`build_learner`] with explicit [`LearnerOptions`]; rejects empty hidden layer lists.
 pub fn build_learner_with(
     name: &str,
     scenario: &Scenario,

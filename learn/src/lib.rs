@@ -30,11 +30,20 @@ pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainOb
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {
     #[error("unknown learner `{0}` (expected fed-maddpg, maddpg or masac)")]
+    /// The policy name is not a learner of this crate.
     UnknownPolicy(String),
     #[error("the scenario has {scenario} RSUs, {asked} were asked for")]
-    RsuCount { scenario: usize, asked: usize },
+    /// The RSU count asked for differs from the scenario's.
+    RsuCount {
+        /// RSUs in the scenario.
+        scenario: usize,
+        /// RSUs asked for.
+        asked: usize,
+    },
     #[error("invalid learner options: {0}")]
+    /// [`LearnerOptions`] that cannot build networks.
     Options(String),
     #[error(transparent)]
+    /// A federated average failed.
     FedAvg(#[from] vecsim_core::fedavg::FedAvgError),
 }

@@ -28,6 +28,7 @@ pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
+/// How many threads large matrix products may use (set by [`set_threads`], default 1).
 pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
@@ -107,6 +108,7 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend called `name` (`gemm` or `dfdx`), or `None`.
     pub fn parse(name: &str) -> Option<Backend> {
         match name {
             "gemm" => Some(Backend::Gemm),
@@ -115,6 +117,7 @@ impl Backend {
         }
     }
 
+    /// The backend's name, as [`Backend::parse`] accepts it.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Gemm => "gemm",
@@ -126,7 +129,9 @@ impl Backend {
 /// Shape of an MLP. The parameters live elsewhere, as a flat `[f32]` of [`Mlp::num_params`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mlp {
+    /// Layer widths: input, hidden layers, output (at least two entries).
     pub dims: Vec<usize>,
+    /// Whether the last layer is followed by a ReLU too (hidden layers always are).
     pub relu_last: bool,
     /// What runs the passes (not part of the network's mathematics).
     #[serde(default)]
@@ -151,12 +156,15 @@ impl Acts {
         let last = self.out.last().expect("forward ran");
         &last[..]
     }
+
+    /// Number of input rows of the forward pass these activations hold.
     pub fn rows(&self) -> usize {
         self.rows
     }
 }
 
 impl Mlp {
+    /// An MLP with layer widths `dims` on the gemm backend; panics with fewer than two widths.
     pub fn new(dims: &[usize], relu_last: bool) -> Mlp {
         assert!(dims.len() >= 2, "an MLP needs input and output sizes");
         Mlp { dims: dims.to_vec(), relu_last, backend: Backend::Gemm }
@@ -168,18 +176,22 @@ impl Mlp {
         self
     }
 
+    /// Input width (features per row).
     pub fn input(&self) -> usize {
         self.dims[0]
     }
 
+    /// Output width (values per row).
     pub fn output(&self) -> usize {
         *self.dims.last().unwrap()
     }
 
+    /// Number of linear layers.
     pub fn layers(&self) -> usize {
         self.dims.len() - 1
     }
 
+    /// Length of the flat parameter vector (all weights and biases).
     pub fn num_params(&self) -> usize {
         (0..self.layers()).map(|l| self.dims[l] * self.dims[l + 1] + self.dims[l + 1]).sum()
     }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Hidden layer sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetShape {
+    /// The actor's hidden layer widths (reference code: 256-256-256).
     pub actor_hidden: Vec<usize>,
     /// φ's layers; the pooled width is the last one.
     pub critic_embed: Vec<usize>,
@@ -32,6 +33,7 @@ impl Default for NetShape {
 }
 
 impl NetShape {
+    /// The actor: `ACTOR_IN → actor_hidden → 1` logit per (task, candidate) row.
     pub fn actor(&self) -> Mlp {
         let mut d = vec![ACTOR_IN];
         d.extend(&self.actor_hidden);
@@ -39,6 +41,7 @@ impl NetShape {
         Mlp::new(&d, false)
     }
 
+    /// The critic, centralised over every RSU's tasks when `central`, else local.
     pub fn critic(&self, central: bool) -> CriticNet {
         let mut d = vec![CRITIC_IN];
         d.extend(&self.critic_embed);
@@ -56,23 +59,33 @@ impl NetShape {
 /// of the evaluated RSU's own tasks and of all tasks (equal for the local critic).
 #[derive(Clone, Debug, Default)]
 pub struct SetBatch {
+    /// Critic input rows, row-major `[R x CRITIC_IN]`.
     pub x: Vec<f32>,
+    /// Per batch item, the row range `[start, end)` of the evaluated RSU's own tasks.
     pub own: Vec<(usize, usize)>,
+    /// Per batch item, the row range `[start, end)` of all its tasks.
     pub all: Vec<(usize, usize)>,
 }
 
 impl SetBatch {
+    /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
         self.x.clear();
         self.own.clear();
         self.all.clear();
     }
+
+    /// Number of task rows over all batch items.
     pub fn rows(&self) -> usize {
         self.x.len() / CRITIC_IN
     }
+
+    /// Number of batch items.
     pub fn len(&self) -> usize {
         self.own.len()
     }
+
+    /// Whether the batch holds no items.
     pub fn is_empty(&self) -> bool {
         self.own.is_empty()
     }
@@ -94,10 +107,14 @@ impl SetBatch {
     }
 }
 
+/// The set critic: per-task embedding `φ`, mean-pooled, then head `ρ` giving Q.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CriticNet {
+    /// Per-task embedding `φ` (ReLU on its last layer too).
     pub phi: Mlp,
+    /// Head `ρ` from the pooled embedding(s) to one Q value.
     pub rho: Mlp,
+    /// Whether it also pools every RSU's tasks (maddpg, masac) besides the own ones.
     pub central: bool,
 }
 
@@ -119,10 +136,12 @@ impl CriticNet {
         self
     }
 
+    /// Length of the flat parameter vector: `φ`'s then `ρ`'s.
     pub fn num_params(&self) -> usize {
         self.phi.num_params() + self.rho.num_params()
     }
 
+    /// Fresh parameters, PyTorch's `nn.Linear` initialisation for `φ` then `ρ`.
     pub fn init<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> Vec<f32> {
         let mut p = self.phi.init(rng);
         p.extend(self.rho.init(rng));

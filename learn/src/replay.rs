@@ -14,6 +14,7 @@ use crate::features::RawObs;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// What one slot leaves in a buffer: the covered RSUs' observations, actions and rewards.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlotRecord {
     /// One observation per RSU the buffer covers.
@@ -29,6 +30,7 @@ pub struct SlotRecord {
 /// A sampled n-step transition for one RSU.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NStep {
+    /// Logical index of the record the transition starts from.
     pub idx: u64,
     /// `Σ_{n<N} γ^n r`.
     pub ret: f32,
@@ -38,6 +40,7 @@ pub struct NStep {
     pub next: Option<u64>,
 }
 
+/// Ring buffer of [`SlotRecord`]s with a fixed capacity (Table III: `10^6`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Replay {
     capacity: usize,
@@ -49,18 +52,22 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// An empty buffer of `capacity` records (at least 1) covering `covered` RSUs.
     pub fn new(capacity: usize, covered: usize) -> Replay {
         Replay { capacity: capacity.max(1), ring: Vec::new(), total: 0, decisions: vec![0; covered] }
     }
 
+    /// Records held now (at most the capacity).
     pub fn len(&self) -> usize {
         self.ring.len()
     }
 
+    /// Whether no record is held.
     pub fn is_empty(&self) -> bool {
         self.ring.is_empty()
     }
 
+    /// Records ever pushed, evicted ones included; the next record's logical index.
     pub fn total(&self) -> u64 {
         self.total
     }
@@ -70,6 +77,7 @@ impl Replay {
         self.decisions[i]
     }
 
+    /// Appends a record, evicting the oldest when full.
     pub fn push(&mut self, r: SlotRecord) {
         for (i, a) in r.act.iter().enumerate() {
             if !a.is_empty() {
@@ -90,10 +98,12 @@ impl Replay {
         self.total += 1;
     }
 
+    /// Logical index of the oldest record still held.
     pub fn oldest(&self) -> u64 {
         self.total - self.ring.len() as u64
     }
 
+    /// The record at logical index `idx`; panics if it is not held.
     pub fn get(&self, idx: u64) -> &SlotRecord {
         assert!(idx >= self.oldest() && idx < self.total, "record {idx} is not in the buffer");
         &self.ring[(idx % self.capacity as u64) as usize]

@@ -38,28 +38,51 @@ pub const CHECKPOINT_FILE: &str = "learner.ckpt";
 pub const CURVE_HEADER: &str =
     "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round\n";
 
+/// Why a training run, checkpoint load or evaluation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// Building or updating the learners failed.
     #[error(transparent)]
     Learn(#[from] LearnError),
+    /// Writing or reading the checkpoint failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The scenario (or its mobility source) could not be loaded.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error("checkpoint holds a `{found}` learner, `{asked}` was asked for")]
-    WrongLearner { found: String, asked: String },
+    /// The checkpoint was trained by another learner than the one asked for.
+    WrongLearner {
+        /// Learner name stored in the checkpoint.
+        found: String,
+        /// Learner name asked for.
+        asked: String,
+    },
+    /// `resume` was set without a checkpoint directory.
     #[error("--resume needs --checkpoint DIR")]
     ResumeWithoutCheckpoint,
+    /// Writing the learning-curve CSV (or creating its directory) failed.
     #[error("{}", path.display())]
     Io {
+        /// The file or directory being written.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The engine failed to run an episode.
     #[error("episode engine")]
     Engine(#[from] EngineError),
     #[error("the VEC POOL round took {got:?} and skipped {skipped:?}; the trainer asked for {asked:?}")]
-    RoundMismatch { got: Vec<u32>, skipped: Vec<u32>, asked: Vec<u32> },
+    /// The engine's VEC POOL round did not take exactly the RSUs the trainer asked for.
+    RoundMismatch {
+        /// RSU ids whose parameters the round averaged.
+        got: Vec<u32>,
+        /// RSU ids the round skipped.
+        skipped: Vec<u32>,
+        /// RSU ids the trainer asked to take part.
+        asked: Vec<u32>,
+    },
 }
 
 /// Watches a training run: every slot of every episode (through [`Observer`]) and every
@@ -82,6 +105,7 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Checkpoint directory (written every `checkpoint_every` episodes and at the end).
     pub checkpoint: Option<PathBuf>,
+    /// Episodes between checkpoints.
     pub checkpoint_every: u32,
     /// Continue from the checkpoint in `checkpoint`.
     pub resume: bool,
@@ -91,10 +115,13 @@ pub struct TrainConfig {
     pub vary_seed: bool,
     /// Threads for large matrix products.
     pub threads: usize,
+    /// Learner settings outside Table III.
     pub options: LearnerOptions,
 }
 
 impl TrainConfig {
+    /// `episodes` of `policy` from `seed`: no checkpoint or curve file, fresh traffic per episode,
+    /// 2 threads, default [`LearnerOptions`].
     pub fn new(policy: &str, episodes: u32, seed: u64) -> TrainConfig {
         TrainConfig {
             policy: policy.to_string(),
@@ -118,10 +145,13 @@ pub struct EpisodeRow {
     pub episode: u64,
     /// `Σ_t F^t`.
     pub cumulative_reward: f64,
+    /// Task completion rate over the episode (completed / covered tasks).
     pub completion_rate: f64,
+    /// `Σ_e Σ_t r_e^t / E` over the episode.
     pub average_realized_potential: f64,
     /// Mean losses of the episode's update steps (0 before the first update).
     pub critic_loss: f64,
+    /// Mean actor loss of the episode's update steps (0 before the first update).
     pub actor_loss: f64,
     /// Federated rounds held so far.
     pub federated_round: u64,
@@ -130,6 +160,7 @@ pub struct EpisodeRow {
 }
 
 impl EpisodeRow {
+    /// The row as a line of the curve CSV ([`CURVE_HEADER`]'s columns, newline-terminated).
     pub fn csv_line(&self) -> String {
         format!(
             "{},{},{},{},{},{},{}\n",
@@ -147,11 +178,13 @@ impl EpisodeRow {
 /// Progress reported after each episode (for the CLI's progress bar).
 #[derive(Clone, Debug)]
 pub struct Progress<'a> {
+    /// The episode's curve row.
     pub row: &'a EpisodeRow,
     /// The episode's summary (`faults.round_dropouts`: RSUs that missed this episode's round).
     pub summary: &'a Summary,
     /// This episode's VEC POOL round, if one was due.
     pub round: Option<&'a RoundReport>,
+    /// Episodes the run is going to (the configured total).
     pub total_episodes: u32,
     /// Update steps per second of wall time over this episode (not part of any result).
     pub update_steps_per_s: f64,
@@ -160,11 +193,15 @@ pub struct Progress<'a> {
 /// The trainer's own state, saved beside the learners'.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainProgress {
+    /// Learner name (`fed-maddpg`, `maddpg`, `masac`).
     pub policy: String,
+    /// Training seed (learners and traffic).
     pub seed: u64,
+    /// Training episodes completed.
     pub episodes_done: u64,
     /// One stream per RSU for federated-round faults (`faults.round_dropout`, `loss.pool`).
     pub pool_rngs: Vec<SimRng>,
+    /// Learning-curve rows so far, one per episode.
     pub curve: Vec<EpisodeRow>,
 }
 
@@ -243,7 +280,9 @@ pub fn evaluate(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, TrainE
 
 /// What a finished training run hands back.
 pub struct TrainOutcome {
+    /// The trained learners.
     pub set: LearnerSet,
+    /// The learning curve, one row per episode (resumed rows included).
     pub curve: Vec<EpisodeRow>,
 }
 

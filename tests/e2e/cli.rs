@@ -289,3 +289,20 @@ fn the_bench_anchor_defaults_to_the_repository_copy() {
         &["/nonexistent/anchor.py", "--anchor FILE"],
     );
 }
+
+#[test]
+fn compare_runs_on_either_engine_with_the_same_numbers() {
+    let args = ["compare", "paper-noon", "--slots", "8", "--seeds", "2", "--policies", "orl,orm,br-ne"];
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = Vec::new();
+    for engine in ["actors", "sequential"] {
+        let path = dir.path().join(format!("{engine}.csv"));
+        let out = ok(vecsim(&[&args[..], &["--engine", engine, "--csv", path.to_str().unwrap()]].concat()));
+        assert!(out.contains("br-ne"), "{out}");
+        csv.push(std::fs::read_to_string(&path).unwrap());
+    }
+    assert_eq!(csv[0], csv[1], "the engines disagree");
+    assert_eq!(csv[0].lines().count(), 1 + 3 * 2, "one row per (policy, seed):\n{}", csv[0]);
+    bad_input(vecsim(&[&args[..], &["--engine", "threads"]].concat()), &["--engine"]);
+    bad_input(vecsim(&["compare", "paper-noon", "--policies", "orl,bogus"]), &["bogus", "fed-maddpg"]);
+}

@@ -5,20 +5,20 @@ use std::process::{Command, Output};
 
 #[path = "../fixtures/fixture.rs"]
 mod fixture;
-pub use fixture::{fixture, fixture_path, fixture_with};
+pub(crate) use fixture::{fixture, fixture_path, fixture_with};
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `vecsim` with arguments, run from the repository root.
-pub fn vecsim(args: &[&str]) -> Output {
+pub(crate) fn vecsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vecsim")).args(args).current_dir(root()).output().expect("vecsim runs")
 }
 
 /// `vecsim` with a string on standard input.
-pub fn vecsim_stdin(args: &[&str], input: &str) -> Output {
+pub(crate) fn vecsim_stdin(args: &[&str], input: &str) -> Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_vecsim"))
@@ -33,22 +33,22 @@ pub fn vecsim_stdin(args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Asserts success and returns stdout.
-pub fn ok(o: Output) -> String {
+pub(crate) fn ok(o: Output) -> String {
     assert!(o.status.success(), "vecsim failed ({:?}):\n{}", o.status.code(), stderr(&o));
     stdout(&o)
 }
 
 /// Asserts exit code 2 and that stderr mentions every `needle`; returns stderr.
-pub fn bad_input(o: Output, needles: &[&str]) -> String {
+pub(crate) fn bad_input(o: Output, needles: &[&str]) -> String {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "expected exit code 2, got {:?}; stderr:\n{err}", o.status.code());
     for n in needles {
@@ -59,11 +59,11 @@ pub fn bad_input(o: Output, needles: &[&str]) -> String {
 }
 
 /// Path to the real Didi trace in `../shared/data`, if present.
-pub fn shared_didi() -> Option<PathBuf> {
+pub(crate) fn shared_didi() -> Option<PathBuf> {
     let p = root().join("../shared/data/didi-chengdu-20161116-0800-0805.csv");
     p.exists().then_some(p)
 }
 
-pub fn read(p: &Path) -> Vec<u8> {
+pub(crate) fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }

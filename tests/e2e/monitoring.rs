@@ -285,3 +285,80 @@ fn pacing_and_metrics_change_no_number() {
     bad_input(vecsim(&[&base[..], &["--serve-after", "5"]].concat()), &["--metrics-addr"]);
     bad_input(vecsim(&[&base[..], &["--metrics-addr", "no-port"]].concat()), &["--metrics-addr"]);
 }
+
+/// The value of an unlabelled sample in Prometheus text, if present.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Samples of a metric (any labels) in Prometheus text: `(labels, value)`.
+fn samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix('{')?;
+            let (labels, value) = rest.split_once("} ")?;
+            Some((labels, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn training_shows_live_metrics_mid_way_and_honours_pace() {
+    use super::common::fixture_path;
+    // train-small: 3 RSUs, 12 slots per episode, a VEC POOL round every episode.
+    const EPISODES: u32 = 4;
+    const PACE: f64 = 12.0;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = fixture_path("train-small.toml");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_vecsim"))
+        .args(["train", scenario.to_str().unwrap(), "--policy", "fed-maddpg", "--episodes", &EPISODES.to_string()])
+        .args(["--actor-hidden", "16", "--critic-hidden", "16/16", "--pace", &PACE.to_string()])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .args(["--checkpoint", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vecsim train");
+    let mut guard = Guard(child);
+    // Scrape until the first episode has closed (a slot of the second is running).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let text = loop {
+        assert!(Instant::now() < deadline, "no episode closed within 120 s");
+        if let Ok((200, body)) = http_get(port, "/metrics") {
+            if sample(&body, "vecsim_episode").is_some_and(|e| e >= 1.0) {
+                break body;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let total_slots = f64::from(EPISODES * 12);
+    let slots = sample(&text, "vecsim_slots_total").expect("vecsim_slots_total");
+    assert!((12.0..total_slots).contains(&slots), "mid-way, slots {slots}");
+    let rate = sample(&text, "vecsim_completion_rate").expect("vecsim_completion_rate");
+    assert!((0.0..=1.0).contains(&rate), "completion rate {rate} is a rate, not NaN");
+    let rsu_rates = samples(&text, "vecsim_rsu_completion_rate");
+    assert_eq!(rsu_rates.len(), 3, "{rsu_rates:?}");
+    assert!(rsu_rates.iter().any(|(_, v)| (0.0..=1.0).contains(v)), "{rsu_rates:?}");
+    let tasks: f64 = samples(&text, "vecsim_tasks_total").iter().map(|(_, v)| v).sum();
+    assert!(tasks > 0.0, "tasks counted during training");
+    assert!(sample(&text, "vecsim_federated_rounds_total").is_some_and(|r| r >= 1.0), "a round per episode");
+    assert!(sample(&text, "vecsim_training_critic_loss").is_some_and(f64::is_finite), "critic loss reported");
+    assert!(sample(&text, "vecsim_live_vehicle_actors").is_some_and(|n| n > 0.0), "live vehicle actors");
+    let info = samples(&text, "vecsim_run_info");
+    assert!(
+        info.iter().any(|(l, v)| *v == 1.0
+            && l.contains("policy=\"fed-maddpg\"")
+            && l.contains("engine=\"actors\"")
+            && l.contains("scenario=\"train-small\"")),
+        "{info:?}"
+    );
+    // Let it finish: pacing holds every slot to 1/PACE s at least.
+    let status = guard.0.wait().expect("wait for vecsim train");
+    let took = started.elapsed().as_secs_f64();
+    assert!(status.success(), "vecsim train failed");
+    assert!(took >= (total_slots - 1.0) / PACE, "{total_slots} slots at {PACE}/s took only {took:.2} s");
+    let curve = std::fs::read_to_string(dir.path().join("curve.csv")).expect("curve.csv");
+    assert_eq!(curve.lines().count(), 1 + EPISODES as usize, "{curve}");
+}

@@ -28,6 +28,7 @@ pub struct SpawnSchedule {
 }
 
 impl SpawnSchedule {
+    /// The slot span of every vehicle of `fleet` that exists during the episode of `clock`.
     pub fn new(fleet: &Fleet, clock: &SlotClock) -> SpawnSchedule {
         let mut spans: Vec<(u32, u32, VehicleId)> = fleet
             .paths
@@ -88,10 +89,12 @@ impl SequentialRun {
         })
     }
 
+    /// The episode's slot clock (`Δ` seconds, `T` slots).
     pub fn clock(&self) -> &SlotClock {
         &self.clock
     }
 
+    /// The statistics of the slots run so far.
     pub fn stats(&self) -> &RunStats {
         &self.stats
     }
@@ -106,6 +109,7 @@ impl SequentialRun {
         self.active.len()
     }
 
+    /// The per-RSU policies (index = RSU id), e.g. to exchange federated parameters between slots.
     pub fn policies_mut(&mut self) -> &mut [Box<dyn Policy>] {
         &mut self.policies
     }

@@ -19,9 +19,23 @@ use std::path::Path;
 pub enum VehiclePath {
     /// Timestamped samples (seconds, sorted, strictly increasing), linearly interpolated.
     /// The vehicle exists from the first to the last sample, inclusive.
-    Samples { times_s: Vec<f64>, points: Vec<Point> },
+    Samples {
+        /// Sample instants, seconds from the episode start.
+        times_s: Vec<f64>,
+        /// Position at each instant, metres (same length as `times_s`).
+        points: Vec<Point>,
+    },
     /// Constant velocity from `start` at `enter_s` until `exit_s` (exclusive).
-    Linear { enter_s: f64, exit_s: f64, start: Point, velocity_mps: (f64, f64) },
+    Linear {
+        /// Instant the vehicle enters, seconds from the episode start.
+        enter_s: f64,
+        /// Instant it leaves (exclusive), seconds from the episode start.
+        exit_s: f64,
+        /// Position at `enter_s`, metres.
+        start: Point,
+        /// Velocity `(vx, vy)`, m/s.
+        velocity_mps: (f64, f64),
+    },
 }
 
 impl VehiclePath {
@@ -76,14 +90,17 @@ pub struct Fleet {
 }
 
 impl Fleet {
+    /// Number of vehicles `V`.
     pub fn len(&self) -> usize {
         self.paths.len()
     }
 
+    /// True when the fleet has no vehicle.
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()
     }
 
+    /// Every dense vehicle id, `0..V`, in order.
     pub fn ids(&self) -> impl Iterator<Item = VehicleId> {
         (0..self.paths.len() as u32).map(VehicleId)
     }

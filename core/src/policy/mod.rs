@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 /// time. No private state of other RSUs is in here: Fed-MADDPG's privacy claim rests on it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
+    /// The candidate executing RSU.
     pub rsu: RsuId,
     /// Wired distance from the deciding RSU, metres (0 for itself).
     pub distance_m: f64,
@@ -44,7 +45,9 @@ pub struct Candidate {
 /// One RSU's view of a slot.
 #[derive(Clone, Debug)]
 pub struct Observation<'a> {
+    /// The deciding (uploading) RSU.
     pub rsu: RsuId,
+    /// Current slot `t`.
     pub slot: u32,
     /// Slot length, seconds.
     pub slot_s: f64,
@@ -61,7 +64,9 @@ pub struct Observation<'a> {
 /// What one RSU learns after the slot closed.
 #[derive(Clone, Debug)]
 pub struct Feedback {
+    /// The RSU this feedback is for.
     pub rsu: RsuId,
+    /// The slot `t` that just closed.
     pub slot: u32,
     /// `r_e^t = F^t − F^t_{−e}` (eq. 19).
     pub reward: f64,
@@ -135,15 +140,21 @@ impl std::fmt::Debug for PolicySet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Baseline {
+    /// `orl`: every task runs at its uploading RSU.
     Orl,
+    /// `orm`: greedy migration to the lowest predicted service time.
     Orm,
+    /// `random`: uniformly random available executing RSU.
     Random,
+    /// `br-ne`: best-response dynamics to a pure Nash equilibrium (oracle).
     BrNe,
 }
 
 impl Baseline {
+    /// Every baseline, in report order.
     pub const ALL: [Baseline; 4] = [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe];
 
+    /// The baseline named `name` on the command line (`orl`, `orm`, `random`, `br-ne`), if any.
     pub fn parse(name: &str) -> Option<Baseline> {
         match name {
             "orl" => Some(Baseline::Orl),
@@ -154,6 +165,7 @@ impl Baseline {
         }
     }
 
+    /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Baseline::Orl => "orl",

@@ -14,7 +14,7 @@ pub struct Orm;
 
 /// Predicted service time, seconds, of a task with upload time `u`, wired delay `w`, and
 /// `sqrt_w = sqrt(d·c)` joining load `load` at free CPU `free_hz`.
-pub fn predicted_service_s(u: f64, w: f64, sqrt_w: f64, load: f64, free_hz: f64) -> f64 {
+pub(super) fn predicted_service_s(u: f64, w: f64, sqrt_w: f64, load: f64, free_hz: f64) -> f64 {
     if free_hz <= 0.0 {
         return f64::INFINITY;
     }

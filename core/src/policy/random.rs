@@ -12,6 +12,7 @@ pub struct RandomPolicy {
 }
 
 impl RandomPolicy {
+    /// The policy of RSU `rsu`, drawing from its own `(seed, rsu)` policy stream.
     pub fn new(seed: u64, rsu: RsuId) -> Self {
         RandomPolicy { rng: rng::stream(seed, Domain::Policy, rsu.0 as u64) }
     }
