@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(slots, 60, "the observer saw every slot");
     assert_eq!(summary.slots, 60);
     // Every task ends in exactly one outcome.
-    let ended = summary.tasks_completed + summary.tasks_missed_deadline + summary.tasks_uncovered + summary.tasks_dropped;
+    let ended =
+        summary.tasks_completed + summary.tasks_missed_deadline + summary.tasks_uncovered + summary.tasks_dropped;
     assert_eq!(ended, summary.tasks_total);
     println!(
         "{} with {}: {} tasks, completion rate {:.1} %, {} migrations",
