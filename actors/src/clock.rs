@@ -97,6 +97,8 @@ pub(crate) struct ClockState {
     decisions: Vec<Vec<RsuId>>,
     uploads: Vec<Vec<UploadedTask>>,
     batches: Vec<u32>,
+    /// Whether this slot's joint refiner stopped without converging.
+    unconverged: bool,
     round: u64,
     crashes: u64,
     peak_live: usize,
@@ -147,6 +149,7 @@ impl ClockState {
         self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
         let n = self.n();
         self.present = 0;
+        self.unconverged = false;
         // Buffers are reused from slot to slot; `results` goes out with the report, so it is
         // allocated once per slot at the size of the previous one.
         self.results = Vec::with_capacity(self.results_hint);
@@ -201,7 +204,7 @@ impl ClockState {
             send(r, RsuMsg::Feedback { fb, ack })?;
         }
         self.messages += n as u64;
-        let report = SlotReport { slot: t, vehicles: self.present, results, score: sc };
+        let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };
         self.a.events.send(Event::Slot(report)).map_err(|_| "the caller stopped listening")?;
         Ok(())
     }
@@ -365,6 +368,7 @@ impl Actor for ClockActor {
             decisions: Vec::new(),
             uploads: Vec::new(),
             batches: Vec::new(),
+            unconverged: false,
             round: 0,
             crashes: 0,
             peak_live: 0,
@@ -502,7 +506,7 @@ impl ClockActor {
                             allocator: w.scenario.allocation.allocator,
                             uploads: &st.uploads,
                         };
-                        refiner.refine(&problem, &mut st.decisions);
+                        st.unconverged = !refiner.refine(&problem, &mut st.decisions);
                         refined = true;
                     }
                     st.phase = Phase::Dispatch;

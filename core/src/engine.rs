@@ -181,6 +181,7 @@ impl Engine {
             check_decisions(policy.name(), RsuId(e as u32), uploads[e].len(), n, &d);
             decisions.push(d);
         }
+        let mut unconverged = false;
         if let Some(refiner) = &self.refiner {
             let free: Vec<f64> = summaries.iter().map(|s| s.free_cpu_hz).collect();
             let problem = SlotProblem {
@@ -191,7 +192,7 @@ impl Engine {
                 allocator: sc.allocation.allocator,
                 uploads: &uploads,
             };
-            refiner.refine(&problem, &mut decisions);
+            unconverged = !refiner.refine(&problem, &mut decisions);
         }
 
         // Phase 4: wired migrations.
@@ -231,7 +232,7 @@ impl Engine {
                 done,
             });
         }
-        let report = SlotReport { slot: t, vehicles: present, results, score: sc_score };
+        let report = SlotReport { slot: t, vehicles: present, results, score: sc_score, unconverged };
         self.stats.add(&report);
         self.slot += 1;
         report

@@ -41,7 +41,7 @@ fn completion_rate_cumulative_reward_and_realized_potential_by_hand() {
     let mut stats = RunStats::new("hand", "orl", 1, 2);
     for (t, results) in slots.into_iter().enumerate() {
         let sc = score(&results, 2);
-        stats.add(&SlotReport { slot: t as u32, vehicles: 4, results, score: sc });
+        stats.add(&SlotReport { slot: t as u32, vehicles: 4, results, score: sc, unconverged: false });
     }
     let s = stats.summary();
     assert_eq!(s.tasks_total, 8);
@@ -51,13 +51,13 @@ fn completion_rate_cumulative_reward_and_realized_potential_by_hand() {
     assert_eq!(s.tasks_uncovered, 1);
     assert_eq!(s.migrations, 1);
     // Task-weighted completion rate: 5 of 7 uploaded tasks.
-    assert_eq!(s.completion_rate, 5.0 / 7.0);
+    assert_eq!(s.completion_rate, Some(5.0 / 7.0));
     // Cumulative reward Σ_t F^t = 1 + 0.75.
     assert_eq!(s.cumulative_reward, 1.75);
     // Average realized potential Σ_e Σ_t r_e / E = (1/2 + 1/2 + 3/4) / 2.
     assert_eq!(s.average_realized_potential, 0.875);
     // Mean per-slot RSU rate: slot 0 (1 + 0)/2, slot 1 only RSU1 (0.75).
-    assert_eq!(s.mean_rsu_completion_rate, (0.5 + 0.75) / 2.0);
+    assert_eq!(s.mean_rsu_completion_rate, Some((0.5 + 0.75) / 2.0));
     assert_eq!(s.per_rsu[0].completion_rate, Some(1.0));
     assert_eq!(s.per_rsu[1].completion_rate, Some(3.0 / 5.0));
     // RSU1 executed b and c in slot 0 and all four tasks of slot 1.

@@ -80,25 +80,26 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(
                 csv,
                 "{policy},{},{},{},{},{}",
-                s.seed, sum.completion_rate, sum.cumulative_reward, sum.average_realized_potential, sum.migrations
+                s.seed,
+                sum.completion_rate.map_or(String::new(), |r| r.to_string()),
+                sum.cumulative_reward,
+                sum.average_realized_potential,
+                sum.migrations
             );
-            rate.push(sum.completion_rate);
+            // A seed with no covered task has no rate; the mean is over the seeds that have one.
+            rate.extend(sum.completion_rate);
             reward.push(sum.cumulative_reward);
             arp.push(sum.average_realized_potential);
             mig.push(sum.migrations as f64);
         }
-        let ((rm, rs), (cm, cs), (am, asd), (mm, _)) = (mean_sd(&rate), mean_sd(&reward), mean_sd(&arp), mean_sd(&mig));
-        println!(
-            "  {:<12} {:>12.2} % ± {:>5.2} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}",
-            policy,
-            100.0 * rm,
-            100.0 * rs,
-            cm,
-            cs,
-            am,
-            asd,
-            mm
-        );
+        let ((cm, cs), (am, asd), (mm, _)) = (mean_sd(&reward), mean_sd(&arp), mean_sd(&mig));
+        let rate_text = if rate.is_empty() {
+            format!("{:>22}", "-")
+        } else {
+            let (rm, rs) = mean_sd(&rate);
+            format!("{:>12.2} % ± {:>5.2}", 100.0 * rm, 100.0 * rs)
+        };
+        println!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", policy, rate_text, cm, cs, am, asd, mm);
     }
     if let Some(path) = &a.csv {
         std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

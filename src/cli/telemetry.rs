@@ -87,6 +87,7 @@ pub const CRITIC_LOSS: &str = "vecsim_training_critic_loss";
 pub const ACTOR_LOSS: &str = "vecsim_training_actor_loss";
 pub const UPDATE_STEPS_PER_SECOND: &str = "vecsim_training_update_steps_per_second";
 pub const LIVE_VEHICLE_ACTORS: &str = "vecsim_live_vehicle_actors";
+pub const BRNE_UNCONVERGED: &str = "vecsim_brne_unconverged_slots_total";
 
 /// Prometheus metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +122,7 @@ const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], he
 
 /// Every metric vecsim exports (the table in the README).
 pub const METRICS: &[MetricDoc] = &[
-    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by uploading RSU (`none`: never reached one) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
+    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by the RSU they were uploaded (or sent) to (`none`: uncovered or disconnected vehicle) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),
     doc(RSU_COMPLETION_RATE, Kind::Gauge, &["rsu"], "Completed / uploaded tasks credited to the uploading RSU, over the episode so far (NaN while it has no uploads)."),
     doc(COMPLETION_RATE, Kind::Gauge, &[], "Completed / uploaded tasks over all RSUs, over the episode so far (task-weighted, as in summary.json)."),
@@ -141,6 +142,7 @@ pub const METRICS: &[MetricDoc] = &[
     doc(ACTOR_LOSS, Kind::Gauge, &[], "Mean actor loss of the last training update (NaN until training reports one)."),
     doc(UPDATE_STEPS_PER_SECOND, Kind::Gauge, &[], "Training update (gradient) steps per wall-clock second."),
     doc(LIVE_VEHICLE_ACTORS, Kind::Gauge, &[], "Live vehicle actors (the sequential engine reports the vehicles present in the last slot)."),
+    doc(BRNE_UNCONVERGED, Kind::Counter, &[], "Slots in which the br-ne oracle stopped at its pass limit without reaching an equilibrium (summary.json's `brne_unconverged_slots`)."),
 ];
 
 /// The values of the `outcome` label of [`TASKS`], indexed by [`Outcome::index`].
@@ -244,6 +246,7 @@ pub fn register_process_metrics() {
         counter!(FAULTS, "kind" => k).increment(0);
     }
     counter!(SLOTS).increment(0);
+    counter!(BRNE_UNCONVERGED).increment(0);
     counter!(FEDERATED_ROUNDS).increment(0);
     gauge!(FEDERATED_ROUND).set(0.0);
     gauge!(FEDERATED_PARTICIPANTS).set(0.0);
@@ -347,7 +350,8 @@ impl SlotMetrics {
             cumulative_reward: 0.0,
         };
         m.grow(rsus);
-        // A task without an uploader can only be uncovered or dropped before its upload.
+        // A task without an RSU was uncovered or its vehicle disconnected (a lost upload counts
+        // against the RSU it was sent to).
         for o in OUTCOMES.into_iter().filter(|o| *o == "uncovered" || o.starts_with("dropped_")) {
             counter!(TASKS, "rsu" => NO_RSU, "outcome" => o).increment(0);
         }
@@ -468,6 +472,9 @@ impl SlotMetrics {
 
         gauge!(SLOT).set(r.slot as f64);
         counter!(SLOTS).increment(1);
+        if r.unconverged {
+            counter!(BRNE_UNCONVERGED).increment(1);
+        }
         set_live_vehicle_actors(r.vehicles as usize);
     }
 }
@@ -599,8 +606,9 @@ mod tests {
     /// Slot 4 of a 3-RSU scenario, worked out by hand:
     /// rsu0 uploads 3 (2 completed, one of them migrated to rsu1; 1 missed),
     /// rsu1 uploads 2 (1 completed; 1 migrated to rsu2 and lost on the wire),
-    /// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered, 1 vehicle dropout and 1 upload lost
-    /// (no RSU). Task 0's upload was delayed by an injected 0.05 s.
+    /// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered and 1 vehicle dropout (no RSU), and
+    /// 1 upload lost on its way to rsu0 (it counts against rsu0). Task 0's upload was delayed by
+    /// an injected 0.05 s. The br-ne oracle did not converge in this slot.
     fn synthetic_report() -> SlotReport {
         use Outcome::*;
         let mut delayed = task(0, Some(0), Some(0), 0.1, Completed);
@@ -614,10 +622,10 @@ mod tests {
             task(5, Some(2), Some(2), 0.0, Dropped(DropCause::RsuDown)),
             task(6, None, None, 0.0, Dropped(DropCause::VehicleDropout)),
             task(7, Some(1), Some(2), 0.0, Dropped(DropCause::MessageLost)),
-            task(8, None, None, 0.0, Dropped(DropCause::MessageLost)),
+            task(8, Some(0), None, 0.0, Dropped(DropCause::MessageLost)),
         ];
         let score = vecsim_core::slot::score(&results, 3);
-        SlotReport { slot: 4, vehicles: 11, results, score }
+        SlotReport { slot: 4, vehicles: 11, results, score, unconverged: true }
     }
 
     /// A plan with rsu2 down over slots 3..=5 (so in slot 4).
@@ -734,7 +742,8 @@ mod tests {
         assert_eq!(tasks("rsu2", "completed"), 0.0, "pre-registered at zero");
         assert_eq!(tasks("none", "uncovered"), 1.0);
         assert_eq!(tasks("none", "dropped_vehicle_dropout"), 1.0);
-        assert_eq!(tasks("none", "dropped_message_lost"), 1.0);
+        assert_eq!(tasks("rsu0", "dropped_message_lost"), 1.0, "a lost upload counts against its RSU");
+        assert_eq!(tasks("none", "dropped_message_lost"), 0.0);
         let total: f64 = s.iter().filter(|x| x.0 == TASKS).map(|x| x.2).sum();
         assert_eq!(total, 9.0, "conservation: every task counted once");
         assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu0")]), 1.0);
@@ -751,18 +760,19 @@ mod tests {
         assert_eq!(fault("crash"), 2.0);
         assert_eq!(fault("round_dropout"), 1.0);
         assert_eq!(s.iter().filter(|x| x.0 == FAULTS).count(), fault_kinds().len(), "bounded kinds");
-        // Rates: rsu0 2/3, rsu1 1/2, rsu2 0/1; overall 3/6.
-        assert!((value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu0")]) - 2.0 / 3.0).abs() < 1e-12);
+        // Rates: rsu0 2/4 (its lost upload counts), rsu1 1/2, rsu2 0/1; overall 3/7.
+        assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu0")]), 0.5);
         assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu1")]), 0.5);
         assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu2")]), 0.0);
-        assert_eq!(value(&s, COMPLETION_RATE, &[]), 0.5);
-        // F = 2/3 + 1/2 + 0; r_e = Σ_u c_{u,e}/|K_u|: rsu0 runs 1 of rsu0's, rsu1 runs 1 of rsu0's
+        assert!((value(&s, COMPLETION_RATE, &[]) - 3.0 / 7.0).abs() < 1e-12);
+        // F = 2/4 + 1/2 + 0; r_e = Σ_u c_{u,e}/|K_u|: rsu0 runs 1 of rsu0's, rsu1 runs 1 of rsu0's
         // and 1 of rsu1's.
-        let f = 2.0 / 3.0 + 0.5;
+        let f = 0.5 + 0.5;
         assert!((value(&s, POTENTIAL, &[]) - f).abs() < 1e-12);
         assert!((value(&s, CUMULATIVE_REWARD, &[]) - f).abs() < 1e-12);
-        assert!((value(&s, RSU_REWARD, &[("rsu", "rsu0")]) - 1.0 / 3.0).abs() < 1e-12);
-        assert!((value(&s, RSU_REWARD, &[("rsu", "rsu1")]) - (1.0 / 3.0 + 0.5)).abs() < 1e-12);
+        assert!((value(&s, RSU_REWARD, &[("rsu", "rsu0")]) - 0.25).abs() < 1e-12);
+        assert!((value(&s, RSU_REWARD, &[("rsu", "rsu1")]) - (0.25 + 0.5)).abs() < 1e-12);
+        assert_eq!(value(&s, BRNE_UNCONVERGED, &[]), 1.0);
         assert_eq!(value(&s, RSU_REWARD, &[("rsu", "rsu2")]), 0.0);
         // Service time: the 4 executed tasks, 0.1 + 0.3 + 1.5 + 0.2 s.
         assert_eq!(value(&s, &format!("{SERVICE_TIME}_count"), &[]), 4.0);
@@ -795,8 +805,8 @@ mod tests {
         });
         let s = parse_samples(&handle.render());
         assert_eq!(value(&s, TASKS, &[("rsu", "rsu0"), ("outcome", "completed")]), 4.0, "counters keep counting");
-        assert_eq!(value(&s, COMPLETION_RATE, &[]), 0.5);
-        assert!((value(&s, CUMULATIVE_REWARD, &[]) - (2.0 / 3.0 + 0.5)).abs() < 1e-12);
+        assert!((value(&s, COMPLETION_RATE, &[]) - 3.0 / 7.0).abs() < 1e-12);
+        assert!((value(&s, CUMULATIVE_REWARD, &[]) - 1.0).abs() < 1e-12);
         assert_eq!(value(&s, EPISODE, &[]), 2.0);
     }
 

@@ -91,8 +91,8 @@ impl BestResponse {
 }
 
 impl JointRefiner for BestResponse {
-    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) {
-        self.run(problem, decisions);
+    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool {
+        self.run(problem, decisions)
     }
 }
 

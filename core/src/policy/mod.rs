@@ -97,8 +97,14 @@ pub trait Policy: Send {
 /// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).
 pub trait JointRefiner: Send + Sync {
     /// Rewrites `decisions[e][i]`, the executing RSU of the i-th task uploaded to RSU e.
-    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]);
+    /// Returns whether the refinement converged (reached its fixed point rather than an
+    /// iteration limit); an unconverged slot is counted in the run summary.
+    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool;
 }
+
+/// Every policy name a scenario (or `--policy`) may give: the baselines built into the core and
+/// the learners of `vecsim-learn` (which need a checkpoint to run).
+pub const POLICY_NAMES: [&str; 7] = ["orl", "orm", "random", "br-ne", "fed-maddpg", "maddpg", "masac"];
 
 /// The baseline policies built into the core. Learners live in `vecsim-learn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
