@@ -860,6 +860,20 @@ speed_mps = [10.0, 20.0]
         assert!(e.contains("diagonal"), "{e}");
     }
 
+    /// The paper presets use the paper's layout: 3, 4, ..., 10 GHz, whatever the seed.
+    #[test]
+    fn paper_presets_spread_capacities_evenly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        for name in ["paper-morning", "paper-noon", "paper-evening", "faults-latency", "faults-dropout"] {
+            let mut s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap();
+            for seed in [1, 7] {
+                s.seed = seed;
+                let ghz: Vec<f64> = s.rsu_specs().iter().map(|r| r.cpu_hz / 1e9).collect();
+                assert_eq!(ghz, vec![3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], "{name}");
+            }
+        }
+    }
+
     /// Issue 10, item 7: the estimate is a function of the sizes alone.
     #[test]
     fn memory_estimate_by_hand() {

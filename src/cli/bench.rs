@@ -18,8 +18,8 @@ pub enum BenchCmd {
         /// Number of slots (default: the scenario's).
         #[arg(long)]
         slots: Option<u32>,
-        /// Tokio worker threads for the actor engine and the floor.
-        #[arg(long, default_value_t = 2)]
+        /// Tokio worker threads for the actor engine and the floor (1 to 1024).
+        #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
         threads: usize,
     },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
@@ -81,7 +81,8 @@ fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<Exit
     }
     s.validate().map_err(|e| bad(format!("{name}: {e}")))?;
     let s = Arc::new(s);
-    let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
+    let fleet = super::load_fleet(&s, None)?;
+    super::engine_args::check_threads(threads)?;
     let slots = s.time.slots;
 
     // The actor engine first, on a fresh heap, sampling RSS as slots close.

@@ -73,7 +73,7 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
                 s.time.slots = slots;
             }
             s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
-            let fleet = vecsim_core::mobility::load(&s, None).map_err(bad)?;
+            let fleet = super::load_fleet(&s, None)?;
             let (policies, refiner) = build_policies(&s, checkpoints.get(policy).map(PathBuf::as_path))?;
             let (stats, _) = Engine::new(Arc::new(s.clone()), fleet, policies, refiner).run();
             let sum = stats.summary();

@@ -39,6 +39,23 @@ pub fn bad(e: impl std::fmt::Display) -> anyhow::Error {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Refuse scenarios whose estimated memory (from their vehicles, RSUs and slots, before
+    /// anything is allocated) exceeds this many GiB.
+    #[arg(long, global = true, value_name = "GIB", default_value_t = DEFAULT_MAX_MEMORY_GIB, value_parser = parse_gib)]
+    pub max_memory: f64,
+}
+
+/// The default of `--max-memory`, GiB.
+pub const DEFAULT_MAX_MEMORY_GIB: f64 = 16.0;
+
+/// The `--max-memory` of this process (set once in [`main`]).
+static MAX_MEMORY_GIB: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+fn parse_gib(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a memory size in GiB (a finite number > 0)")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +81,7 @@ pub enum Command {
 
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    let _ = MAX_MEMORY_GIB.set(cli.max_memory);
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Slot { file } => slot_cmd::slot(&file),
@@ -89,6 +107,31 @@ pub fn resolve_scenario(arg: &str) -> PathBuf {
         }
     }
     p
+}
+
+/// Refuses a scenario whose estimated memory is above `--max-memory` (bad input, exit 2), before
+/// anything big is allocated; `trace` is a `--trace` override.
+pub fn check_memory(s: &Scenario, trace: Option<&Path>) -> anyhow::Result<()> {
+    let limit = *MAX_MEMORY_GIB.get().unwrap_or(&DEFAULT_MAX_MEMORY_GIB);
+    let m = s.memory_estimate(trace);
+    if m.gib() > limit {
+        let size = if m.gib() >= 1.0 { format!("{:.1} GiB", m.gib()) } else { format!("{:.1} MiB", m.gib() * 1024.0) };
+        return Err(bad(format!(
+            "scenario `{}` needs an estimated {size} of memory ({}), above the limit of {limit} GiB: \
+             shrink it, or raise the limit with --max-memory GIB (e.g. --max-memory {})",
+            s.name,
+            m.breakdown(),
+            m.gib().ceil()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the memory estimate ([`check_memory`]), then loads the scenario's fleet; errors are
+/// bad input.
+pub fn load_fleet(s: &Scenario, trace: Option<&Path>) -> anyhow::Result<vecsim_core::mobility::Fleet> {
+    check_memory(s, trace)?;
+    vecsim_core::mobility::load(s, trace).map_err(bad)
 }
 
 /// Loads a scenario by path or preset name; errors are bad input.

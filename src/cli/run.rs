@@ -95,7 +95,10 @@ pub fn build_policies(s: &Scenario, checkpoint: Option<&std::path::Path>) -> any
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let s = scenario_with_overrides(&a)?;
-    let fleet = vecsim_core::mobility::load(&s, a.trace.as_deref()).map_err(bad)?;
+    let fleet = super::load_fleet(&s, a.trace.as_deref())?;
+    for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
+        eprintln!("warning: {w}");
+    }
     let (policies, refiner) = build_policies(&s, a.checkpoint.as_deref())?;
     let mut telemetry = Telemetry::start(&a.metrics, &s)?;
     let started = std::time::Instant::now();

@@ -15,8 +15,13 @@ pub enum ScenarioCmd {
 pub fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ScenarioCmd::Validate { file } => {
+            // Everything `run` would reject (keys, values, the policy name, the memory estimate,
+            // the trace) is rejected here too.
             let s = super::load_scenario(&file)?;
-            let fleet = vecsim_core::mobility::load(&s, None).map_err(super::bad)?;
+            let fleet = super::load_fleet(&s, None)?;
+            for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
+                eprintln!("warning: {}: {w}", super::resolve_scenario(&file).display());
+            }
             println!(
                 "{}: ok ({} RSUs, {} slots of {} s, {} vehicles)",
                 super::resolve_scenario(&file).display(),

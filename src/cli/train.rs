@@ -68,7 +68,7 @@ pub struct TrainArgs {
     pub engine: EngineKind,
     /// Threads for the learners' matrix products and the actor engine's tokio workers (the
     /// numbers never depend on it).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
     pub threads: usize,
     #[command(flatten)]
     pub metrics: MetricsArgs,
@@ -123,6 +123,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     s.policy = a.policy.clone();
     a.faults.apply(&mut s)?;
     s.validate().map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+    super::check_memory(&s, None)?;
     let seed = a.seed.unwrap_or(s.seed);
 
     let mut cfg = TrainConfig::new(&a.policy, a.episodes, seed);
@@ -132,7 +133,10 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     cfg.vary_seed = !a.fixed_traffic;
     cfg.threads = a.threads.max(1);
     cfg.runner = match a.engine {
-        EngineKind::Actors => Some(Runner::new(vecsim_actors::ActorRunner::new(cfg.threads))),
+        EngineKind::Actors => {
+            super::engine_args::check_threads(cfg.threads)?;
+            Some(Runner::new(vecsim_actors::ActorRunner::new(cfg.threads)))
+        }
         EngineKind::Sequential => None,
     };
     cfg.options.reward = match a.reward {

@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod determinism;
 mod faults;
+mod limits;
 mod monitoring;
 mod train;
