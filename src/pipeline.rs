@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput};
+use vecsim_core::mobility::Fleet;
 use vecsim_core::observer::Observer;
 use vecsim_core::overrides::{OverrideError, Overrides};
 use vecsim_core::policy::{PolicyName, PolicySet};
@@ -68,9 +69,89 @@ pub enum PipelineError {
         #[source]
         source: TrainError,
     },
+    /// The scenario would need more memory than allowed.
+    #[error(
+        "scenario `{scenario}` needs an estimated {} of memory ({breakdown}), above the limit of {limit_gib} GiB: \
+         shrink it, or raise the limit with --max-memory GIB (e.g. --max-memory {})",
+        human_gib(*estimate_gib),
+        estimate_gib.ceil()
+    )]
+    Memory {
+        /// The scenario's name.
+        scenario: String,
+        /// The estimate, GiB.
+        estimate_gib: f64,
+        /// How the estimate is made up.
+        breakdown: String,
+        /// The limit, GiB.
+        limit_gib: f64,
+    },
+    /// A thread count outside 1..=[`MAX_THREADS`].
+    #[error("--threads {0}: expected 1 to {MAX_THREADS}")]
+    ThreadCount(usize),
+    /// The OS refused the actor engine's worker threads (a thread or memory limit).
+    #[error("--threads {threads}: cannot start {threads} worker threads; use fewer")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The OS's refusal.
+        #[source]
+        source: std::io::Error,
+    },
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+fn human_gib(gib: f64) -> String {
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else {
+        format!("{:.1} MiB", gib * 1024.0)
+    }
+}
+
+/// The most worker threads an engine accepts.
+pub const MAX_THREADS: usize = 1024;
+
+/// Resource limits checked before a run allocates anything big.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Refuse scenarios whose estimated memory exceeds this, GiB.
+    pub max_memory_gib: f64,
+}
+
+impl Limits {
+    /// The default memory limit, GiB.
+    pub const DEFAULT_MAX_MEMORY_GIB: f64 = 16.0;
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_memory_gib: Limits::DEFAULT_MAX_MEMORY_GIB }
+    }
+}
+
+/// Refuses a scenario whose estimated memory ([`Scenario::memory_estimate`]) is above the
+/// limit, before anything big is allocated; `trace` is a `--trace` override.
+pub fn check_memory(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Result<(), PipelineError> {
+    let m = s.memory_estimate(trace);
+    if m.gib() > limits.max_memory_gib {
+        return Err(PipelineError::Memory {
+            scenario: s.name.clone(),
+            estimate_gib: m.gib(),
+            breakdown: m.breakdown(),
+            limit_gib: limits.max_memory_gib,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the memory estimate, then loads the scenario's vehicles (from its own mobility
+/// source, or from `trace`).
+pub fn load_fleet(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Result<Fleet, PipelineError> {
+    check_memory(s, trace, limits)?;
+    vecsim_core::mobility::load(s, trace).map_err(|source| PipelineError::Scenario { origin: s.name.clone(), source })
 }
 
 impl PipelineError {
@@ -109,12 +190,19 @@ impl EngineKind {
     }
 
     /// The engine, with `threads` tokio workers for the actor engine (the numbers never depend
-    /// on it).
-    pub fn build(self, threads: usize) -> Box<dyn Engine> {
-        match self {
-            EngineKind::Actors => Box::new(vecsim_actors::Actors::new(threads)),
-            EngineKind::Sequential => Box::new(Sequential),
+    /// on it). The actor engine asks the OS for its threads first, so that a refusal (a thread
+    /// or memory limit) is a clear error rather than a failure inside the runtime.
+    pub fn build(self, threads: usize) -> Result<Box<dyn Engine>, PipelineError> {
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(PipelineError::ThreadCount(threads));
         }
+        Ok(match self {
+            EngineKind::Actors => {
+                vecsim_actors::probe_threads(threads).map_err(|source| PipelineError::Threads { threads, source })?;
+                Box::new(vecsim_actors::Actors::new(threads))
+            }
+            EngineKind::Sequential => Box::new(Sequential),
+        })
     }
 }
 
@@ -196,23 +284,36 @@ pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicyS
     }
 }
 
-/// Runs one episode of `s` (mobility from its own source, or from `trace`) with `policies` on
+/// Runs one episode of `s` with its vehicles `fleet` ([`load_fleet`]) and `policies` on
 /// `engine`, `observer` watching.
 pub fn run_episode(
     s: Scenario,
-    trace: Option<&Path>,
+    fleet: Fleet,
     policies: PolicySet,
     engine: &mut dyn Engine,
     observer: &mut dyn Observer,
 ) -> Result<EpisodeOutput, PipelineError> {
-    let fleet = vecsim_core::mobility::load(&s, trace)
-        .map_err(|source| PipelineError::Scenario { origin: s.name.clone(), source })?;
     let episode = Episode { scenario: Arc::new(s), fleet, policies, round: None, observer };
     Ok(engine.run(episode)?)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_huge_scenario_is_refused_before_allocating_with_its_estimate() {
+        let ov = Overrides { slots: Some(2), ..Default::default() };
+        let mut s = load_scenario("paper-noon", &ov).unwrap();
+        assert!(check_memory(&s, None, &Limits::default()).is_ok());
+        if let vecsim_core::scenario::MobilityConfig::Generator(g) = &mut s.mobility {
+            g.initial_vehicles = 4_000_000_000;
+        }
+        let e = load_fleet(&s, None, &Limits::default()).unwrap_err();
+        let msg = e.to_string();
+        assert!(e.is_bad_input() && msg.contains("--max-memory") && msg.contains("GiB"), "{msg}");
+        let roomy = Limits { max_memory_gib: 1e6 };
+        assert!(check_memory(&s, None, &roomy).is_ok());
+    }
+
     use super::*;
     use vecsim_core::observer::NoObserver;
 
@@ -220,7 +321,9 @@ mod tests {
     fn engine_names_round_trip() {
         for k in EngineKind::ALL {
             assert_eq!(k.as_str().parse::<EngineKind>(), Ok(k));
-            assert_eq!(k.build(1).name(), k.as_str());
+            assert_eq!(k.build(1).unwrap().name(), k.as_str());
+            assert!(matches!(k.build(0), Err(PipelineError::ThreadCount(0))));
+            assert!(matches!(k.build(MAX_THREADS + 1), Err(PipelineError::ThreadCount(_))));
         }
         assert!("actor".parse::<EngineKind>().unwrap_err().contains("actors or sequential"));
     }
@@ -241,7 +344,8 @@ mod tests {
         let s = load_scenario("paper-noon", &Overrides { slots: Some(2), ..Default::default() }).unwrap();
         for kind in EngineKind::ALL {
             let one = PolicySet::baseline(vecsim_core::policy::Baseline::Orl, 1, 0);
-            let e = run_episode(s.clone(), None, one, &mut *kind.build(1), &mut NoObserver).unwrap_err();
+            let fleet = load_fleet(&s, None, &Limits::default()).unwrap();
+            let e = run_episode(s.clone(), fleet, one, &mut *kind.build(1).unwrap(), &mut NoObserver).unwrap_err();
             assert!(matches!(e, PipelineError::Engine(EngineError::PolicyCount { got: 1, .. })), "{kind}: {e}");
         }
     }

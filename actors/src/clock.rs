@@ -104,6 +104,8 @@ pub(crate) struct ClockState {
     decisions: Vec<Vec<RsuId>>,
     uploads: Vec<Vec<UploadedTask>>,
     batches: Vec<u32>,
+    /// Whether this slot's joint refiner stopped without converging.
+    unconverged: bool,
     round: u64,
     crashes: u64,
     peak_live: usize,
@@ -154,6 +156,7 @@ impl ClockState {
         self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
         let n = self.n();
         self.present = 0;
+        self.unconverged = false;
         // Buffers are reused from slot to slot; `results` goes out with the report, so it is
         // allocated once per slot at the size of the previous one.
         self.results = Vec::with_capacity(self.results_hint);
@@ -208,7 +211,7 @@ impl ClockState {
             send(r, RsuMsg::Feedback { fb, ack })?;
         }
         self.messages += n as u64;
-        let report = SlotReport { slot: t, vehicles: self.present, results, score: sc };
+        let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };
         self.a
             .events
             .send(Event::Slot { report, live: self.live.len() })
@@ -375,6 +378,7 @@ impl Actor for ClockActor {
             decisions: Vec::new(),
             uploads: Vec::new(),
             batches: Vec::new(),
+            unconverged: false,
             round: 0,
             crashes: 0,
             peak_live: 0,
@@ -512,7 +516,7 @@ impl ClockActor {
                             allocator: w.scenario.allocation.allocator,
                             uploads: &st.uploads,
                         };
-                        refiner.refine(&problem, &mut st.decisions);
+                        st.unconverged = !refiner.refine(&problem, &mut st.decisions);
                         refined = true;
                     }
                     st.phase = Phase::Dispatch;

@@ -175,8 +175,77 @@ pub fn run_actors(
 /// The tokio runtime the actor engine runs on, and the floor too (`vecsim bench engine`), so
 /// that both measure the same runtime: `threads` workers, all drivers. (Without the I/O driver
 /// the floor got faster and the engine did not: measured, not kept.)
+///
+/// The OS is asked first ([`probe_threads`]): tokio panics when it cannot start a worker and may
+/// then wait forever for it, so a refusal must come back as an error before tokio tries.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()
+    let threads = threads.max(1);
+    probe_threads(threads)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_stack_size(WORKER_STACK_BYTES)
+        .enable_all()
+        .build()
+}
+
+/// Stack size of the runtime's worker threads: tokio's default, set explicitly so that
+/// [`probe_threads`] asks for what the runtime will.
+pub const WORKER_STACK_BYTES: usize = 2 << 20;
+
+/// Starts `n` threads with the workers' stack size, holds them all at once, then stops them:
+/// an error says the OS would refuse a runtime of `n` workers (thread limit, memory limit).
+pub fn probe_threads(n: usize) -> std::io::Result<()> {
+    use std::sync::Condvar;
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let mut handles = Vec::with_capacity(n);
+    let mut result = Ok(());
+    for i in 0..n {
+        let g = gate.clone();
+        let spawned = std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn(move || {
+            let (open, cv) = &*g;
+            let mut guard = open.lock().unwrap_or_else(|p| p.into_inner());
+            while !*guard {
+                guard = cv.wait(guard).unwrap_or_else(|p| p.into_inner());
+            }
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                result =
+                    Err(std::io::Error::new(e.kind(), format!("the OS refused worker thread {} of {n}: {e}", i + 1)));
+                break;
+            }
+        }
+    }
+    *gate.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    gate.1.notify_all();
+    for h in handles {
+        let _ = h.join();
+    }
+    result
+}
+
+/// How the panic message of an injected `crash_rsu` starts.
+pub const INJECTED_CRASH: &str = "injected crash";
+
+/// Installs (once per process) a panic hook that prints an injected crash (`faults.crash_rsu`,
+/// a panic whose message starts with [`INJECTED_CRASH`]) as one line saying so, without the
+/// panic banner or a backtrace, and hands every other panic to the hook that was there before.
+pub fn install_crash_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let p = info.payload();
+            let msg = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied());
+            match msg {
+                Some(m) if m.starts_with(INJECTED_CRASH) => {
+                    eprintln!("actors: {m}; the supervisor restarts it from its last checkpoint")
+                }
+                _ => previous(info),
+            }
+        }));
+    });
 }
 
 /// The engine inside an existing tokio runtime (multi-threaded or not).
@@ -187,6 +256,9 @@ pub async fn run_async(
     opts: &ActorOptions,
     observer: &mut dyn Observer,
 ) -> Result<ActorRun, ActorError> {
+    if !scenario.faults.crash_rsu.is_empty() {
+        install_crash_hook();
+    }
     let round = opts.pool_participants.as_ref().map(|p| RoundRequest { participants: p.clone(), weighted: false });
     engine::check_episode(&scenario, &policies, round.as_ref())?;
     let PolicySet { per_rsu: policies, refiner } = policies;

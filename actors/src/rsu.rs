@@ -185,7 +185,13 @@ impl Actor for RsuActor {
         match msg {
             RsuMsg::Begin { slot: t, ack } => {
                 if st.a.world.scenario.faults.crashes(st.a.id, t) && st.a.redo_slot != Some(t) {
-                    panic!("injected crash of RSU {} at the start of slot {t} (faults.crash_rsu)", st.a.id.0);
+                    // A real panic, so that supervision is exercised; the hook installed by
+                    // `run_async` prints it as one line (see `crate::install_crash_hook`).
+                    std::panic::panic_any(format!(
+                        "{} of RSU {} at the start of slot {t} (faults.crash_rsu)",
+                        crate::INJECTED_CRASH,
+                        st.a.id.0
+                    ));
                 }
                 st.ctx = None;
                 st.inbox.clear();

@@ -70,7 +70,7 @@ pub fn allocate(kind: AllocatorKind, capacity_hz: f64, demands: &[Demand]) -> Ve
         AllocatorKind::Equal => vec![capacity_hz / demands.len() as f64; demands.len()],
         AllocatorKind::Proportional => {
             let total: f64 = demands.iter().map(|d| d.work_cycles).sum();
-            demands.iter().map(|d| capacity_hz * d.work_cycles / total).collect()
+            demands.iter().map(|d| kkt::share(capacity_hz, d.work_cycles, total)).collect()
         }
         AllocatorKind::Deadline => kkt::deadline_first(capacity_hz, demands),
     }

@@ -34,6 +34,9 @@ pub enum Latency {
 }
 
 impl Latency {
+    /// The largest latency value (fixed, a uniform bound, an exponential mean) a plan may hold.
+    pub const MAX_S: f64 = 1e9;
+
     /// One draw, seconds. A fixed latency draws nothing.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match *self {
@@ -50,18 +53,23 @@ impl Latency {
     }
 
     fn validate(&self, key: &str) -> Result<(), ScenarioError> {
-        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        // Bounded so that sums of latencies, times and draws (an exponential draw is a few
+        // dozen means at most) stay finite: 1e9 s is about 32 years of simulated time.
+        let ok = |v: f64| v.is_finite() && (0.0..=Latency::MAX_S).contains(&v);
+        let range = format!("must be >= 0 and <= {:e} seconds", Latency::MAX_S);
         match *self {
-            Latency::Fixed { s } if !ok(s) => Err(ScenarioError::invalid(&format!("{key}.s"), "must be >= 0 seconds")),
+            Latency::Fixed { s } if !ok(s) => {
+                Err(ScenarioError::invalid(&format!("{key}.s"), format!("{range}, got {s}")))
+            }
             Latency::Uniform { min_s, max_s } if !(ok(min_s) && ok(max_s)) => {
-                Err(ScenarioError::invalid(key, "uniform bounds must be >= 0 seconds"))
+                Err(ScenarioError::invalid(key, format!("uniform bounds {range}, got [{min_s}, {max_s}]")))
             }
             Latency::Uniform { min_s, max_s } if min_s > max_s => Err(ScenarioError::invalid(
                 &format!("{key}.min_s"),
                 format!("min_s {min_s} is greater than max_s {max_s}"),
             )),
             Latency::Exponential { mean_s } if !ok(mean_s) => {
-                Err(ScenarioError::invalid(&format!("{key}.mean_s"), "must be >= 0 seconds"))
+                Err(ScenarioError::invalid(&format!("{key}.mean_s"), format!("{range}, got {mean_s}")))
             }
             _ => Ok(()),
         }

@@ -20,7 +20,18 @@ pub fn kkt(capacity_hz: f64, demands: &[Demand]) -> Vec<f64> {
     if total <= 0.0 {
         return vec![capacity_hz / demands.len() as f64; demands.len()];
     }
-    roots.iter().map(|r| capacity_hz * r / total).collect()
+    roots.iter().map(|r| share(capacity_hz, *r, total)).collect()
+}
+
+/// `capacity · part / total` without overflow: the plain product is kept whenever it is finite
+/// (so ordinary numbers round exactly as always), else the fraction is taken first.
+pub(crate) fn share(capacity: f64, part: f64, total: f64) -> f64 {
+    let s = capacity * part / total;
+    if s.is_finite() {
+        s
+    } else {
+        capacity * (part / total)
+    }
 }
 
 /// Deadline-first: tasks sorted by their need `W_k / slack_k` (ascending; ties by position) get
@@ -69,6 +80,20 @@ mod tests {
 
     fn d(w: f64, slack: f64) -> Demand {
         Demand { work_cycles: w, slack_s: slack }
+    }
+
+    /// Issue 10, item 6: shares of a huge capacity stay finite (the plain `C · r` overflows).
+    #[test]
+    fn kkt_shares_do_not_overflow() {
+        // Roots 1e150 and 3e150 of W = 1e300 and 9e300: shares 1/4 and 3/4 of 1e308 Hz.
+        let s = kkt(1e308, &[d(1e300, 1.0), d(9e300, 1.0)]);
+        assert!((s[0] / 2.5e307 - 1.0).abs() < 1e-12 && (s[1] / 7.5e307 - 1.0).abs() < 1e-12, "{s:?}");
+        let p = crate::allocation::allocate(
+            crate::allocation::AllocatorKind::Proportional,
+            1e308,
+            &[d(1e300, 1.0), d(3e300, 1.0)],
+        );
+        assert!((p[0] / 2.5e307 - 1.0).abs() < 1e-12 && (p[1] / 7.5e307 - 1.0).abs() < 1e-12, "{p:?}");
     }
 
     #[test]

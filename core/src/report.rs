@@ -22,6 +22,9 @@ pub struct SlotReport {
     pub results: Vec<TaskResult>,
     /// Per-RSU completion rates, potential `F^t` and rewards `r_e^t` of the slot.
     pub score: SlotScore,
+    /// Whether the slot's joint refiner (the `br-ne` oracle) stopped at its pass limit without
+    /// reaching an equilibrium (always false without a refiner).
+    pub unconverged: bool,
 }
 
 /// Counts of task outcomes.
@@ -112,8 +115,12 @@ pub struct RsuTotals {
 /// Percentiles of a latency distribution, seconds.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
-    /// Number of recorded durations.
+    /// Durations in the histogram (the percentiles are over these).
     pub count: u64,
+    /// Durations above the histogram's range ([`LatencyHistogram::MAX_S`]) or not finite
+    /// (a task that got no CPU never finishes): counted here, left out of the percentiles.
+    #[serde(default)]
+    pub out_of_range: u64,
     /// Median, seconds.
     pub p50: f64,
     /// 90th percentile, seconds.
@@ -126,33 +133,46 @@ pub struct Percentiles {
     pub mean: f64,
 }
 
-/// HDR histogram of durations with 1 µs resolution and 3 significant digits, up to 1000 s.
+/// HDR histogram of durations with 1 µs resolution and 3 significant digits, up to
+/// [`LatencyHistogram::MAX_S`]; longer and infinite durations are counted apart.
 #[derive(Clone, Debug)]
-pub struct LatencyHistogram(Histogram<u64>);
+pub struct LatencyHistogram(Histogram<u64>, u64);
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
-        LatencyHistogram(Histogram::new_with_bounds(1, 1_000_000_000, 3).expect("valid histogram bounds"))
+        LatencyHistogram(Histogram::new_with_bounds(1, 1_000_000_000, 3).expect("valid histogram bounds"), 0)
     }
 }
 
 impl LatencyHistogram {
-    /// Records a duration in seconds (non-finite values are not durations and are skipped).
+    /// The longest duration the histogram holds, seconds.
+    pub const MAX_S: f64 = 1000.0;
+
+    /// Records a duration in seconds. One above [`Self::MAX_S`], infinite or NaN is not
+    /// clamped or skipped silently: it is counted in [`Percentiles::out_of_range`].
     pub fn record_s(&mut self, s: f64) {
-        if s.is_finite() && s >= 0.0 {
+        if s.is_finite() && (0.0..=Self::MAX_S).contains(&s) {
             self.0.saturating_record((s * 1e6).round().max(1.0) as u64);
+        } else {
+            self.1 += 1;
         }
+    }
+
+    /// Durations counted out of range so far.
+    pub fn out_of_range(&self) -> u64 {
+        self.1
     }
 
     /// p50/p90/p99, max and mean of the recorded durations, seconds (all 0 when empty).
     pub fn percentiles(&self) -> Percentiles {
         let h = &self.0;
         if h.is_empty() {
-            return Percentiles::default();
+            return Percentiles { out_of_range: self.1, ..Percentiles::default() };
         }
         let s = |us: u64| us as f64 / 1e6;
         Percentiles {
             count: h.len(),
+            out_of_range: self.1,
             p50: s(h.value_at_quantile(0.5)),
             p90: s(h.value_at_quantile(0.9)),
             p99: s(h.value_at_quantile(0.99)),
@@ -194,16 +214,22 @@ pub struct Summary {
     /// Injected faults by kind (SPEC §6).
     #[serde(default)]
     pub faults: FaultCounts,
-    /// completed / uploaded tasks over the window (task-weighted).
-    pub completion_rate: f64,
+    /// completed / uploaded tasks over the window (task-weighted); `null` when no task was
+    /// uploaded (a run with no covered task has no rate, as an RSU without uploads has none).
+    pub completion_rate: Option<f64>,
     /// `Σ_t F^t`.
     pub cumulative_reward: f64,
     /// `Σ_e Σ_t r_e^t / E`.
     pub average_realized_potential: f64,
-    /// Mean over slots of the mean per-RSU completion rate (RSUs without uploads left out).
-    pub mean_rsu_completion_rate: f64,
+    /// Mean over slots of the mean per-RSU completion rate (RSUs without uploads left out);
+    /// `null` when no slot had an upload.
+    pub mean_rsu_completion_rate: Option<f64>,
     /// Tasks executed at an RSU other than their uploader (wired migrations).
     pub migrations: u64,
+    /// Slots in which the `br-ne` oracle's best-response dynamics stopped at its pass limit
+    /// without reaching an equilibrium (0 for every other policy).
+    #[serde(default)]
+    pub brne_unconverged_slots: u64,
     /// Service time `ψ_k` percentiles of executed tasks, seconds.
     pub service_time_s: Percentiles,
     /// Totals per RSU, by id.
@@ -257,7 +283,8 @@ impl FaultCounts {
         match r.outcome {
             Outcome::Dropped(DropCause::VehicleDropout) => self.vehicle_dropouts += 1,
             Outcome::Dropped(DropCause::RsuDown) => self.tasks_rsu_down += 1,
-            Outcome::Dropped(DropCause::MessageLost) if r.uploader.is_none() => self.uploads_lost += 1,
+            // A lost upload never reached an executor; a lost migration was on its way to one.
+            Outcome::Dropped(DropCause::MessageLost) if r.executor.is_none() => self.uploads_lost += 1,
             Outcome::Dropped(DropCause::MessageLost) => self.migrations_lost += 1,
             _ => {}
         }
@@ -334,6 +361,7 @@ pub struct RunStats {
     faults: FaultCounts,
     /// Crashes recorded since the last slot was added (they go into that slot's row).
     pending_crashes: u64,
+    unconverged: u64,
     csv: String,
 }
 
@@ -361,6 +389,7 @@ impl RunStats {
             plan: FaultPlan::default(),
             faults: FaultCounts::default(),
             pending_crashes: 0,
+            unconverged: 0,
             csv: SLOTS_CSV_HEADER.to_string(),
         }
     }
@@ -425,6 +454,7 @@ impl RunStats {
         self.vehicle_slots += r.vehicles as u64;
         self.peak_vehicles = self.peak_vehicles.max(r.vehicles);
         self.slots += 1;
+        self.unconverged += r.unconverged as u64;
         let rate = if c.uploaded > 0 { (c.completed as f64 / c.uploaded as f64).to_string() } else { String::new() };
         let down = self.plan.rsus_down(self.per_rsu.len(), r.slot);
         f.rsu_outage_slots = down as u64;
@@ -444,15 +474,15 @@ impl RunStats {
             c.dropped_message_lost,
             c.migrations,
             rate,
-            r.score.potential,
-            reward_sum,
+            no_neg_zero(r.score.potential),
+            no_neg_zero(reward_sum),
             down,
             f.uploads_lost,
             f.migrations_lost,
             f.uploads_delayed,
             f.migrations_delayed,
-            f.upload_latency_s,
-            f.wired_latency_s,
+            no_neg_zero(f.upload_latency_s),
+            no_neg_zero(f.wired_latency_s),
             crashes
         );
         self.faults.merge(&f);
@@ -494,6 +524,11 @@ impl RunStats {
         self.slots
     }
 
+    /// Slots so far in which the `br-ne` oracle stopped at its pass limit.
+    pub fn brne_unconverged_slots(&self) -> u64 {
+        self.unconverged
+    }
+
     /// The `slots.csv` text so far.
     pub fn slots_csv(&self) -> &str {
         &self.csv
@@ -527,15 +562,13 @@ impl RunStats {
                 message_lost: c.dropped_message_lost,
             },
             faults: self.faults,
-            completion_rate: if c.uploaded > 0 { c.completed as f64 / c.uploaded as f64 } else { 0.0 },
-            cumulative_reward: self.cumulative_reward,
-            average_realized_potential: self.reward_total / e,
-            mean_rsu_completion_rate: if self.rate_mean_slots > 0 {
-                self.rate_mean_sum / self.rate_mean_slots as f64
-            } else {
-                0.0
-            },
+            completion_rate: (c.uploaded > 0).then(|| c.completed as f64 / c.uploaded as f64),
+            cumulative_reward: no_neg_zero(self.cumulative_reward),
+            average_realized_potential: no_neg_zero(self.reward_total / e),
+            mean_rsu_completion_rate: (self.rate_mean_slots > 0)
+                .then(|| self.rate_mean_sum / self.rate_mean_slots as f64),
             migrations: c.migrations,
+            brne_unconverged_slots: self.unconverged,
             service_time_s: self.service.percentiles(),
             per_rsu: self
                 .per_rsu
@@ -546,6 +579,16 @@ impl RunStats {
                 })
                 .collect(),
         }
+    }
+}
+
+/// `x` with a negative zero turned into `0` (an empty `f64` sum is `-0.0`, which would print
+/// as `-0`); every other value unchanged.
+pub fn no_neg_zero(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x
     }
 }
 
@@ -577,5 +620,50 @@ mod tests {
         assert!(near(p.p99, 0.099), "{}", p.p99);
         assert!(near(p.max, 0.100), "{}", p.max);
         assert!((p.mean - 0.0505).abs() < 1e-4);
+    }
+
+    /// Issue 10, item 4: durations past 1000 s and infinite ones are counted, not clamped or
+    /// dropped silently.
+    #[test]
+    fn histogram_counts_what_it_cannot_hold() {
+        let mut h = LatencyHistogram::default();
+        for s in [0.5, 2000.0, f64::INFINITY, f64::NAN, 1000.0] {
+            h.record_s(s);
+        }
+        let p = h.percentiles();
+        assert_eq!((p.count, p.out_of_range), (2, 3));
+        assert!((p.max - 1000.0).abs() <= 1.0, "{}", p.max);
+        let mut only_inf = LatencyHistogram::default();
+        only_inf.record_s(f64::INFINITY);
+        assert_eq!(only_inf.percentiles(), Percentiles { out_of_range: 1, ..Percentiles::default() });
+    }
+
+    /// Issue 10, items 4 and 5: a run without tasks has no completion rate (null, not 0), its
+    /// rows print no `-0`, and unconverged br-ne slots are counted.
+    #[test]
+    fn empty_runs_have_no_rate_and_no_negative_zero() {
+        let mut st = RunStats::new("t", "br-ne", 1, 2);
+        let empty = |slot, unconverged| SlotReport {
+            slot,
+            vehicles: 0,
+            results: Vec::new(),
+            score: crate::slot::score(&[], 2),
+            unconverged,
+        };
+        st.add(&empty(0, false));
+        st.add(&empty(1, true));
+        st.add(&empty(2, true));
+        let sum = st.summary();
+        assert_eq!(sum.completion_rate, None);
+        assert_eq!(sum.mean_rsu_completion_rate, None);
+        assert_eq!(sum.brne_unconverged_slots, 2);
+        let json = sum.to_json();
+        assert!(json.contains("\"completion_rate\": null"), "{json}");
+        assert!(json.contains("\"brne_unconverged_slots\": 2"), "{json}");
+        assert!(!json.contains("-0"), "{json}");
+        // slot,vehicles,tasks,uploaded,completed,...,completion_rate (empty),potential,reward_sum,...
+        let row = st.slots_csv().lines().nth(1).unwrap();
+        assert_eq!(row, "0,0,0,0,0,0,0,0,0,0,0,,0,0,0,0,0,0,0,0,0,0");
+        assert!(!st.slots_csv().contains("-0"));
     }
 }

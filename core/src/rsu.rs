@@ -144,9 +144,10 @@ impl RsuNode {
     ///
     /// Outages of this RSU in `faults` (SPEC §6): a down RSU fails every task sent to it with
     /// cause `rsu_down` (and, with `carry_over`, drops what it was still running); an up RSU
-    /// whose next outage starts before a task would finish (`t0 + ψ_k` past the start of the
-    /// outage's first slot) fails that task with cause `rsu_down` too: it was still executing
-    /// when the RSU went down.
+    /// whose next outage starts while a task is still pending fails that task with cause
+    /// `rsu_down` too. A task ends with the first thing that happens to it: it completes at
+    /// `t0 + ψ_k`, or misses its deadline at `t0 + t_k`; an outage starting strictly later
+    /// changes nothing (a task that had already missed stays `missed_deadline`).
     pub fn execute(
         &mut self,
         mut tasks: Vec<ExecTask>,
@@ -190,10 +191,12 @@ impl RsuNode {
             }
         }
         if down_s.is_finite() {
-            for r in &mut results {
-                // NaN-safe: a task that never finishes is still running at the outage.
-                let finishes_before = t0 + r.service_s <= down_s;
-                if !finishes_before {
+            for (r, t) in results.iter_mut().zip(&tasks) {
+                // A task ends with the first thing that happens to it: it completes at `t0 + ψ`,
+                // or misses its deadline at `t0 + t_k` (whatever its ψ, even an infinite one);
+                // only if the outage starts before that is it dropped with cause `rsu_down`.
+                let ends_s = t0 + if r.completed() { r.service_s } else { t.up.task.deadline_s };
+                if ends_s > down_s {
                     r.outcome = Outcome::Dropped(DropCause::RsuDown);
                 }
             }
@@ -226,5 +229,35 @@ mod tests {
         let mut fresh = RsuNode::new(node.spec.clone(), 1);
         fresh.execute(vec![t], 0, 1.0, AllocatorKind::Kkt, false, &FaultPlan::default());
         assert_eq!(fresh.free_cpu_hz(1.0), 4e9);
+    }
+
+    /// Issue 10, item 2: a task ends with the first thing that happens to it. RSU 0 at 1 GHz is
+    /// down from slot 2 (t = 2 s); each task runs alone in slot 1 (t0 = 1 s), upload 0, so
+    /// ψ = work / 1e9 exactly.
+    #[test]
+    fn outage_attribution_first_event_wins() {
+        use crate::fault::Outage;
+        let spec = RsuSpec { id: RsuId(0), pos: Point::new(0.0, 0.0), cpu_hz: 1e9, bandwidth_bps: 1e9, range_m: 500.0 };
+        let plan = FaultPlan { rsu_outage: vec![Outage { rsu: 0, from_slot: 2, to_slot: 3 }], ..Default::default() };
+        let run = |cpb: f64, deadline_s: f64| {
+            let task = Task { id: TaskId { slot: 1, vehicle: 0 }, data_bits: 1e6, cycles_per_bit: cpb, deadline_s };
+            let up = UploadedTask { task, uploader: RsuId(0), distance_m: 1.0, upload_s: 0.0, upload_extra_s: 0.0 };
+            let t = ExecTask { up, executor: RsuId(0), wired_s: 0.0, wired_extra_s: 0.0 };
+            let mut node = RsuNode::new(spec.clone(), 1);
+            let r = node.execute(vec![t], 1, 1.0, AllocatorKind::Kkt, false, &plan);
+            (r[0].service_s, r[0].outcome)
+        };
+        let down = Outcome::Dropped(DropCause::RsuDown);
+        // ψ = 1.5 s, deadline 0.5 s: missed at 1.5 s, before the outage at 2 s (it would
+        // "finish" at 2.5 s, which used to make it rsu_down).
+        assert_eq!(run(1500.0, 0.5), (1.5, Outcome::MissedDeadline));
+        // Deadline at exactly the outage start (1 + 1.0 = 2.0 s): missed first.
+        assert_eq!(run(1500.0, 1.0), (1.5, Outcome::MissedDeadline));
+        // ψ = 1.5 s, deadline 1.2 s: would miss at 2.2 s, but the outage comes first.
+        assert_eq!(run(1500.0, 1.2), (1.5, down));
+        // ψ = 1.5 s ≤ deadline 2.0 s: would complete at 2.5 s, after the outage started.
+        assert_eq!(run(1500.0, 2.0), (1.5, down));
+        // ψ = 0.8 s: completes at 1.8 s, before the outage.
+        assert_eq!(run(800.0, 1.0), (0.8, Outcome::Completed));
     }
 }

@@ -162,9 +162,14 @@ pub struct RsuConfig {
     /// End of the line, metres.
     #[serde(default)]
     pub to_m: Option<[f64; 2]>,
-    /// CPU frequency range, GHz; each RSU draws uniformly from it (layout stream).
+    /// CPU frequency range, GHz (default `[3, 10]`), spread over the RSUs by `cpu_layout`.
     #[serde(default)]
     pub cpu_ghz: Option<Range>,
+    /// How the RSUs' CPU frequencies fill `cpu_ghz`: `uniform` (the default) draws each from
+    /// the seed's layout stream; `even` spaces them evenly over the range by RSU id, as the
+    /// paper does (the same layout for every seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_layout: Option<CpuLayout>,
     /// Uplink bandwidths, Mbit/s, assigned to RSUs by id, cycling through the list.
     #[serde(default)]
     pub bandwidth_mbps: Option<Vec<f64>>,
@@ -178,6 +183,18 @@ pub struct RsuConfig {
 
 fn default_range_m() -> f64 {
     500.0
+}
+
+/// How `rsus.count` RSUs get their CPU frequencies from `rsus.cpu_ghz`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuLayout {
+    /// Each RSU draws uniformly from the range (layout stream of the seed).
+    #[default]
+    Uniform,
+    /// RSU `i` of `n` gets `min + (max − min) · i / (n − 1)` (the midpoint when `n = 1`): the
+    /// paper's capacities evenly over the range, independent of the seed.
+    Even,
 }
 
 /// One explicitly placed RSU.
@@ -369,6 +386,9 @@ impl Scenario {
         if !(self.time.slot_s.is_finite() && self.time.slot_s > 0.0) {
             return Err(ScenarioError::invalid("time.slot_s", "must be > 0 seconds"));
         }
+        if !(self.time.slot_s * self.time.slots as f64).is_finite() {
+            return Err(ScenarioError::invalid("time.slot_s", "the episode (slots × slot_s) is not a finite time"));
+        }
         self.rsus.validate()?;
         self.channel.validate()?;
         self.wired.validate()?;
@@ -380,8 +400,44 @@ impl Scenario {
             ));
         }
         t.data_mbit.check("tasks.data_mbit", true)?;
+        si_finite("tasks.data_mbit", t.data_mbit.max, 1e6, "Mbit", "bits")?;
         t.cycles_per_bit.check("tasks.cycles_per_bit", true)?;
+        let work = t.data_mbit.max * 1e6 * t.cycles_per_bit.max;
+        if !work.is_finite() {
+            return Err(ScenarioError::invalid(
+                "tasks.cycles_per_bit",
+                format!(
+                    "the largest task's work d·c = {:e} Mbit × 1e6 × {:e} cycles/bit is not a finite number of cycles",
+                    t.data_mbit.max, t.cycles_per_bit.max
+                ),
+            ));
+        }
+        let min_mbps = if self.rsus.list.is_empty() {
+            self.rsus.bandwidth_mbps.as_deref().unwrap_or(&[54.0]).iter().copied().fold(f64::INFINITY, f64::min)
+        } else {
+            self.rsus.list.iter().map(|e| e.bandwidth_mbps).fold(f64::INFINITY, f64::min)
+        };
+        if !(t.data_mbit.max / min_mbps).is_finite() {
+            return Err(ScenarioError::invalid(
+                "tasks.data_mbit",
+                format!(
+                    "uploading {:e} Mbit at {min_mbps:e} Mbit/s takes longer than any finite number of seconds",
+                    t.data_mbit.max
+                ),
+            ));
+        }
         t.deadline_s.check("tasks.deadline_s", true)?;
+        if !self.allocation.carry_over && t.deadline_s.max > self.time.slot_s {
+            return Err(ScenarioError::invalid(
+                "tasks.deadline_s",
+                format!(
+                    "deadlines up to {} s are longer than a slot (time.slot_s = {} s); without \
+                     allocation.carry_over = true every slot hands the whole CPU out again, so work still \
+                     running would be booked twice: set carry_over = true or keep deadlines <= slot_s",
+                    t.deadline_s.max, self.time.slot_s
+                ),
+            ));
+        }
         if let MobilityConfig::Generator(g) = &self.mobility {
             g.validate()?;
         }
@@ -410,6 +466,7 @@ impl Scenario {
             from_m: None,
             to_m: None,
             cpu_ghz: None,
+            cpu_layout: None,
             bandwidth_mbps: None,
             range_m: self.rsus.range_m,
             list: specs
@@ -448,19 +505,124 @@ impl Scenario {
         let to = r.to_m.unwrap_or([0.0, 0.0]);
         let cpu = r.cpu_ghz.unwrap_or(Range::new(3.0, 10.0));
         let bw = r.bandwidth_mbps.clone().unwrap_or_else(|| vec![54.0, 450.0, 866.7]);
+        let layout = r.cpu_layout.unwrap_or_default();
         let mut rng = rng::stream(self.seed, Domain::Layout, 0);
         (0..n)
             .map(|i| {
                 let f = (i as f64 + 0.5) / n as f64;
+                let ghz = match layout {
+                    CpuLayout::Uniform => cpu.sample(&mut rng),
+                    CpuLayout::Even if n == 1 => (cpu.min + cpu.max) / 2.0,
+                    CpuLayout::Even => cpu.min + (cpu.max - cpu.min) * i as f64 / (n - 1) as f64,
+                };
                 RsuSpec {
                     id: RsuId(i as u32),
                     pos: Point::new(from[0] + (to[0] - from[0]) * f, from[1] + (to[1] - from[1]) * f),
-                    cpu_hz: cpu.sample(&mut rng) * 1e9,
+                    cpu_hz: ghz * 1e9,
                     bandwidth_bps: bw[i % bw.len()] * 1e6,
                     range_m: r.range_m,
                 }
             })
             .collect()
+    }
+}
+
+/// What a run of a scenario will roughly hold in memory, estimated from its sizes alone
+/// (before a fleet, an RSU table or a report is allocated), so that a typo like
+/// `initial_vehicles = 4e9` is refused with a message instead of aborting on a failed
+/// allocation. Deliberately generous: each count is charged what one entity costs at most in
+/// either engine (a vehicle: its path, name, live state, actor and task results; an RSU: node,
+/// policy, actor, per-slot buffers; a slot: its `slots.csv` row and per-slot bookkeeping).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryEstimate {
+    /// Vehicles expected over the episode (generator: initial + arrival rate × horizon).
+    pub vehicles: f64,
+    pub rsus: f64,
+    pub slots: f64,
+    /// Bytes a trace file expands to once read (0 for the generator).
+    pub trace_bytes: f64,
+    /// The total, bytes.
+    pub bytes: f64,
+}
+
+impl MemoryEstimate {
+    pub const BYTES_PER_VEHICLE: f64 = 2048.0;
+    pub const BYTES_PER_RSU: f64 = 16384.0;
+    pub const BYTES_PER_SLOT: f64 = 256.0;
+    /// A read trace takes about this many times its (uncompressed) file size.
+    pub const TRACE_FACTOR: f64 = 2.0;
+    /// A gzip-compressed trace is assumed to expand this much.
+    pub const GZIP_FACTOR: f64 = 10.0;
+
+    /// The total in GiB.
+    pub fn gib(&self) -> f64 {
+        self.bytes / (1u64 << 30) as f64
+    }
+
+    /// What the estimate is made of, for messages, e.g.
+    /// `4000000000 vehicles × 2 KiB + 8 RSUs × 16 KiB + 300 slots × 256 B`.
+    pub fn breakdown(&self) -> String {
+        let mut s = format!(
+            "{} vehicles × {} KiB + {} RSUs × {} KiB + {} slots × {} B",
+            self.vehicles.round(),
+            Self::BYTES_PER_VEHICLE / 1024.0,
+            self.rsus,
+            Self::BYTES_PER_RSU / 1024.0,
+            self.slots,
+            Self::BYTES_PER_SLOT
+        );
+        if self.trace_bytes > 0.0 {
+            let _ = std::fmt::Write::write_fmt(
+                &mut s,
+                format_args!(" + trace {:.1} MiB", self.trace_bytes / (1u64 << 20) as f64),
+            );
+        }
+        s
+    }
+}
+
+impl Scenario {
+    /// Estimates the memory a run needs from the scenario's sizes (see [`MemoryEstimate`]);
+    /// `trace` replaces the scenario's trace path (`--trace`). Allocates nothing and reads no
+    /// file (a trace is sized from its metadata).
+    pub fn memory_estimate(&self, trace: Option<&Path>) -> MemoryEstimate {
+        let horizon_s = self.time.slots as f64 * self.time.slot_s;
+        let (vehicles, trace_bytes) = match &self.mobility {
+            MobilityConfig::Generator(g) => {
+                let arrivals = if g.arrival_rate_per_s > 0.0 { g.arrival_rate_per_s * horizon_s } else { 0.0 };
+                (g.initial_vehicles as f64 + arrivals, 0.0)
+            }
+            MobilityConfig::Didi { trace: t } | MobilityConfig::Fcd { trace: t } => {
+                let p = trace.map(Path::to_path_buf).unwrap_or_else(|| self.resolve(t));
+                let size = std::fs::metadata(&p).map(|m| m.len() as f64).unwrap_or(0.0);
+                let gz = std::fs::File::open(&p)
+                    .and_then(|mut f| {
+                        let mut b = [0u8; 2];
+                        std::io::Read::read_exact(&mut f, &mut b).map(|_| b == [0x1f, 0x8b])
+                    })
+                    .unwrap_or(false);
+                (0.0, size * MemoryEstimate::TRACE_FACTOR * if gz { MemoryEstimate::GZIP_FACTOR } else { 1.0 })
+            }
+        };
+        let rsus = self.rsu_count() as f64;
+        let slots = self.time.slots as f64;
+        let bytes = vehicles * MemoryEstimate::BYTES_PER_VEHICLE
+            + rsus * MemoryEstimate::BYTES_PER_RSU
+            + slots * MemoryEstimate::BYTES_PER_SLOT
+            + trace_bytes;
+        MemoryEstimate { vehicles, rsus, slots, trace_bytes, bytes }
+    }
+}
+
+/// Checks that `v` (in `unit`) is still a finite number once converted to SI (`× factor`).
+fn si_finite(key: &str, v: f64, factor: f64, unit: &str, si: &str) -> Result<(), ScenarioError> {
+    if (v * factor).is_finite() {
+        Ok(())
+    } else {
+        Err(ScenarioError::invalid(
+            key,
+            format!("{v:e} {unit} is not a finite number of {si} ({v:e} × {factor:e} overflows)"),
+        ))
     }
 }
 
@@ -475,6 +637,7 @@ impl RsuConfig {
                 ("rsus.from_m", self.from_m.is_some()),
                 ("rsus.to_m", self.to_m.is_some()),
                 ("rsus.cpu_ghz", self.cpu_ghz.is_some()),
+                ("rsus.cpu_layout", self.cpu_layout.is_some()),
                 ("rsus.bandwidth_mbps", self.bandwidth_mbps.is_some()),
             ];
             if let Some((k, _)) = layout_keys.iter().find(|(_, set)| *set) {
@@ -488,12 +651,14 @@ impl RsuConfig {
                 if !(e.cpu_ghz.is_finite() && e.cpu_ghz > 0.0) {
                     return Err(ScenarioError::invalid(&key("cpu_ghz"), format!("must be > 0 GHz, got {}", e.cpu_ghz)));
                 }
+                si_finite(&key("cpu_ghz"), e.cpu_ghz, 1e9, "GHz", "Hz")?;
                 if !(e.bandwidth_mbps.is_finite() && e.bandwidth_mbps > 0.0) {
                     return Err(ScenarioError::invalid(
                         &key("bandwidth_mbps"),
                         format!("must be > 0 Mbit/s, got {}", e.bandwidth_mbps),
                     ));
                 }
+                si_finite(&key("bandwidth_mbps"), e.bandwidth_mbps, 1e6, "Mbit/s", "bit/s")?;
                 if let Some(r) = e.range_m {
                     if !(r.is_finite() && r > 0.0) {
                         return Err(ScenarioError::invalid(&key("range_m"), "must be > 0 metres"));
@@ -514,8 +679,16 @@ impl RsuConfig {
         if self.to_m.is_none() {
             return Err(ScenarioError::invalid("rsus.to_m", "required with rsus.count (end of the RSU line, metres)"));
         }
+        for (k, p) in [("rsus.from_m", self.from_m), ("rsus.to_m", self.to_m)] {
+            if let Some(p) = p {
+                if !(p[0].is_finite() && p[1].is_finite()) {
+                    return Err(ScenarioError::invalid(k, format!("must be finite metres, got [{}, {}]", p[0], p[1])));
+                }
+            }
+        }
         if let Some(c) = &self.cpu_ghz {
             c.check("rsus.cpu_ghz", true)?;
+            si_finite("rsus.cpu_ghz", c.max, 1e9, "GHz", "Hz")?;
         }
         if let Some(b) = &self.bandwidth_mbps {
             if b.is_empty() {
@@ -523,6 +696,9 @@ impl RsuConfig {
             }
             if let Some(bad) = b.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
                 return Err(ScenarioError::invalid("rsus.bandwidth_mbps", format!("must be > 0 Mbit/s, got {bad}")));
+            }
+            for v in b {
+                si_finite("rsus.bandwidth_mbps", *v, 1e6, "Mbit/s", "bit/s")?;
             }
         }
         Ok(())
@@ -643,5 +819,130 @@ speed_mps = [10.0, 20.0]
         .unwrap()
         .hash();
         assert_eq!(a, run_change);
+    }
+
+    /// Issue 10, item 3: deadlines longer than a slot need carry-over.
+    #[test]
+    fn deadlines_longer_than_a_slot_need_carry_over() {
+        let long = MINIMAL.replace("deadline_s = [0.5, 1.0]", "deadline_s = [0.5, 60.0]");
+        let e = err(&long);
+        assert!(e.contains("tasks.deadline_s") && e.contains("carry_over"), "{e}");
+        // With carry-over they are modelled (the CPU stays booked until the work ends).
+        Scenario::parse(&format!("{long}\n[allocation]\ncarry_over = true\n")).unwrap();
+        // A deadline of exactly one slot is fine without it.
+        Scenario::parse(&MINIMAL.replace("deadline_s = [0.5, 1.0]", "deadline_s = [0.5, 1.0]\n")).unwrap();
+        let e = err(&MINIMAL.replace("slots = 10", "slots = 10\nslot_s = 0.5"));
+        assert!(e.contains("tasks.deadline_s"), "{e}");
+    }
+
+    /// Issue 10, item 6: values finite in the file but not in SI units, and NaN positions.
+    #[test]
+    fn values_that_overflow_in_si_units_are_named() {
+        for (from, to, key) in [
+            ("cpu_ghz = [3.0, 10.0]", "cpu_ghz = [1e300, 1e300]", "rsus.cpu_ghz"),
+            ("data_mbit = [1.0, 2.0]", "data_mbit = [1.0, 1e303]", "tasks.data_mbit"),
+            ("cycles_per_bit = [100.0, 200.0]", "cycles_per_bit = [100.0, 1e303]", "tasks.cycles_per_bit"),
+            ("to_m = [1000.0, 0.0]", "to_m = [1000.0, 0.0]\nfrom_m = [nan, 0.0]", "rsus.from_m"),
+            ("to_m = [1000.0, 0.0]", "to_m = [nan, 0.0]", "rsus.to_m"),
+            ("to_m = [1000.0, 0.0]", "to_m = [1000.0, 0.0]\nbandwidth_mbps = [1e303]", "rsus.bandwidth_mbps"),
+            ("slots = 10", "slots = 10\nslot_s = 1e308", "time.slot_s"),
+        ] {
+            assert!(MINIMAL.contains(from));
+            let e = err(&MINIMAL.replace(from, to));
+            assert!(e.contains(key), "{to}: {e}");
+        }
+        // 1e10 Mbit at 1e-300 Mbit/s: an upload time of 1e310 s.
+        let slow = MINIMAL
+            .replace("to_m = [1000.0, 0.0]", "to_m = [1000.0, 0.0]\nbandwidth_mbps = [1e-300]")
+            .replace("data_mbit = [1.0, 2.0]", "data_mbit = [1.0, 1e10]");
+        let e = err(&slow);
+        assert!(e.contains("tasks.data_mbit") && e.contains("1e-300 Mbit/s"), "{e}");
+        assert!(e.len() < 300, "numbers are written compactly: {e}");
+        let e = err(&format!("{MINIMAL}\n[faults]\nlatency.upload = {{ kind = \"fixed\", s = 1e308 }}\n"));
+        assert!(e.contains("faults.latency.upload.s"), "{e}");
+        let list = MINIMAL.replace(
+            "count = 2\nto_m = [1000.0, 0.0]\ncpu_ghz = [3.0, 10.0]",
+            "[[rsus.list]]\nx = 0.0\ny = 0.0\ncpu_ghz = 1e300\nbandwidth_mbps = 10.0",
+        );
+        let e = err(&list);
+        assert!(e.contains("rsus.list[0].cpu_ghz"), "{e}");
+    }
+
+    /// Issue 10, item 9: reading a scenario rejects the policy `run` would reject (the name is
+    /// typed, so a typo fails where the file is parsed, with its line).
+    #[test]
+    fn unknown_policy_is_named() {
+        let e = err(&MINIMAL.replace("name = \"t\"", "name = \"t\"\npolicy = \"bogus\""));
+        assert!(e.contains("line 2") && e.contains("`bogus`") && e.contains("fed-maddpg"), "{e}");
+        for p in crate::policy::PolicyName::ALL {
+            let text = MINIMAL.replace("name = \"t\"", &format!("name = \"t\"\npolicy = \"{p}\""));
+            assert_eq!(Scenario::parse(&text).unwrap().policy, p);
+        }
+    }
+
+    /// Issue 10, item 12: `even` spreads the capacities evenly by id, whatever the seed.
+    #[test]
+    fn even_cpu_layout() {
+        let text = |layout: &str, seed: u64| {
+            MINIMAL
+                .replace("count = 2", "count = 8")
+                .replace("cpu_ghz = [3.0, 10.0]", &format!("cpu_ghz = [3.0, 10.0]\ncpu_layout = \"{layout}\""))
+                .replace("name = \"t\"", &format!("name = \"t\"\nseed = {seed}"))
+        };
+        for seed in [1, 2, 99] {
+            let ghz: Vec<f64> =
+                Scenario::parse(&text("even", seed)).unwrap().rsu_specs().iter().map(|r| r.cpu_hz / 1e9).collect();
+            assert_eq!(ghz, vec![3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
+        }
+        let a = Scenario::parse(&text("uniform", 1)).unwrap().rsu_specs();
+        let b = Scenario::parse(&text("uniform", 2)).unwrap().rsu_specs();
+        assert_ne!(a[0].cpu_hz, b[0].cpu_hz, "uniform follows the seed");
+        // The default is uniform (the draws of a file without the key are unchanged).
+        let default = Scenario::parse(&MINIMAL.replace("count = 2", "count = 8")).unwrap().rsu_specs();
+        assert_eq!(default, a);
+        // One RSU sits in the middle of the range.
+        let one = Scenario::parse(&text("even", 1).replace("count = 8", "count = 1")).unwrap().rsu_specs();
+        assert_eq!(one[0].cpu_hz, 6.5e9);
+        let e = err(&text("diagonal", 1));
+        assert!(e.contains("diagonal"), "{e}");
+    }
+
+    /// The paper presets use the paper's layout: 3, 4, ..., 10 GHz, whatever the seed.
+    #[test]
+    fn paper_presets_spread_capacities_evenly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        for name in ["paper-morning", "paper-noon", "paper-evening", "faults-latency", "faults-dropout"] {
+            let mut s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap();
+            for seed in [1, 7] {
+                s.seed = seed;
+                let ghz: Vec<f64> = s.rsu_specs().iter().map(|r| r.cpu_hz / 1e9).collect();
+                assert_eq!(ghz, vec![3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], "{name}");
+            }
+        }
+    }
+
+    /// Issue 10, item 7: the estimate is a function of the sizes alone.
+    #[test]
+    fn memory_estimate_by_hand() {
+        // 10 slots of 1 s, generator with 0 initial vehicles and 1 vehicle/s: 10 vehicles.
+        let s = Scenario::parse(&MINIMAL).unwrap();
+        let m = s.memory_estimate(None);
+        assert_eq!((m.vehicles, m.rsus, m.slots, m.trace_bytes), (10.0, 2.0, 10.0, 0.0));
+        assert_eq!(m.bytes, 10.0 * 2048.0 + 2.0 * 16384.0 + 10.0 * 256.0);
+        // Four billion initial vehicles: about 7.45 TiB, estimated without allocating them.
+        let big = Scenario::parse(
+            &MINIMAL.replace("road_length_m = 1000.0", "road_length_m = 1000.0\ninitial_vehicles = 4000000000"),
+        )
+        .unwrap();
+        let m = big.memory_estimate(None);
+        assert_eq!(m.vehicles, 4e9 + 10.0);
+        assert!(
+            (m.gib() - (4e9 + 10.0) * 2048.0 / 1073741824.0 - (2.0 * 16384.0 + 2560.0) / 1073741824.0).abs() < 1e-6
+        );
+        assert!(
+            m.breakdown().starts_with("4000000010 vehicles × 2 KiB + 2 RSUs × 16 KiB + 10 slots × 256 B"),
+            "{}",
+            m.breakdown()
+        );
     }
 }

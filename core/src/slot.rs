@@ -105,7 +105,8 @@ pub fn score(results: &[TaskResult], rsus: usize) -> SlotScore {
     }
     let rates: Vec<Option<f64>> =
         uploaded.iter().zip(&completed).map(|(&k, &c)| (k > 0).then(|| c as f64 / k as f64)).collect();
-    let potential = rates.iter().flatten().sum();
+    // Folded from +0.0: an empty f64 `sum()` is -0.0, which would print as `-0`.
+    let potential = rates.iter().flatten().fold(0.0, |a, r| a + r);
     pairs.sort_unstable();
     let mut rewards = vec![0.0; rsus];
     let mut i = 0;

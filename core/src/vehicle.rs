@@ -101,8 +101,10 @@ impl Vehicle {
             return VehicleEmit::Ended(TaskResult::early(id, None, 0.0, Outcome::Uncovered));
         };
         match faults.upload(&mut self.upload_rng) {
+            // A task lost on its way up was covered and failed: it counts against the RSU it was
+            // sent to (SPEC §2: the completion rate is over covered tasks).
             Delivery::Lost => {
-                VehicleEmit::Ended(TaskResult::early(id, None, 0.0, Outcome::Dropped(DropCause::MessageLost)))
+                VehicleEmit::Ended(TaskResult::early(id, Some(rsu), 0.0, Outcome::Dropped(DropCause::MessageLost)))
             }
             Delivery::Delivered { extra_s } => {
                 VehicleEmit::Upload(UploadMsg { task, rsu, distance_m, extra_latency_s: extra_s })

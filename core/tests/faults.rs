@@ -155,6 +155,22 @@ fn check_conservation(s: &Scenario, reports: &[SlotReport], stats: &RunStats) {
                 assert!(s.faults.rsu_up(e, rep.slot), "slot {}: task {:?} executed at down {e}", rep.slot, r.id);
             }
         }
+        // The completion-rate denominator (SPEC §2): every covered task, including those lost
+        // on their way up or on the wire, is credited to the RSU it was sent to; only
+        // uncovered and disconnected vehicles' tasks have no RSU.
+        let mut k = vec![0u32; s.rsu_count()];
+        for r in &rep.results {
+            let credited = !matches!(r.outcome, Outcome::Uncovered | Outcome::Dropped(DropCause::VehicleDropout));
+            assert_eq!(r.uploader.is_some(), credited, "slot {}: {r:?}", rep.slot);
+            if let Some(u) = r.uploader {
+                k[u.index()] += 1;
+            }
+        }
+        assert_eq!(rep.score.uploaded, k, "slot {}", rep.slot);
+        for (e, rate) in rep.score.rates.iter().enumerate() {
+            let want = (k[e] > 0).then(|| rep.score.completed[e] as f64 / k[e] as f64);
+            assert_eq!(*rate, want, "slot {} rsu {e}", rep.slot);
+        }
         for (t, x) in total.iter_mut().zip(c) {
             *t += x;
         }
@@ -183,6 +199,19 @@ fn check_conservation(s: &Scenario, reports: &[SlotReport], stats: &RunStats) {
         total
     );
     assert!(stats.counts().conserved());
+    // The run's rate: completed over every covered task (null with none).
+    let covered = sum.tasks_total - sum.tasks_uncovered - sum.dropped_by_cause.vehicle_dropout;
+    assert_eq!(sum.tasks_uploaded, covered);
+    assert_eq!(sum.completion_rate, (covered > 0).then(|| sum.tasks_completed as f64 / covered as f64));
+    assert_eq!(sum.per_rsu.iter().map(|r| r.uploaded).sum::<u64>(), covered);
+    for r in &sum.per_rsu {
+        assert_eq!(r.completion_rate, (r.uploaded > 0).then(|| r.completed as f64 / r.uploaded as f64));
+    }
+    if s.faults.loss.upload == 1.0 {
+        // Every upload lost: every covered task failed.
+        assert_eq!(sum.tasks_completed, 0);
+        assert_eq!(sum.faults.uploads_lost, covered);
+    }
     // Fault counters agree with the causes.
     let f = sum.faults;
     assert_eq!(f.vehicle_dropouts, sum.dropped_by_cause.vehicle_dropout);
@@ -306,6 +335,87 @@ proptest! {
             prop_assert_eq!(ids(a), ids(b), "slot {}", a.slot);
         }
     }
+}
+
+/// Random plans that always lose uploads (issue 10, item 1).
+fn lossy_case_strategy() -> impl Strategy<Value = (Small, FaultPlan)> {
+    (case_strategy(), prop_oneof![Just(1.0), 0.05..=1.0f64]).prop_map(|((small, mut plan), p)| {
+        plan.loss.upload = p;
+        (small, plan)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Lost uploads stay in the completion-rate denominator of the RSU they were sent to, under
+    /// random fault plans with upload loss (checked slot by slot and in total by
+    /// `check_conservation`); conservation still holds.
+    #[test]
+    fn lost_uploads_count_against_their_rsu((small, plan) in lossy_case_strategy()) {
+        let s = small.scenario(&faults_toml(&plan));
+        let (reports, stats) = run(&s);
+        check_conservation(&s, &reports, &stats);
+        let lost: Vec<&TaskResult> = reports
+            .iter()
+            .flat_map(|r| &r.results)
+            .filter(|r| r.outcome == Outcome::Dropped(DropCause::MessageLost) && r.executor.is_none())
+            .collect();
+        prop_assert_eq!(stats.summary().faults.uploads_lost, lost.len() as u64);
+        // Each lost upload is credited to an RSU that was up in its slot.
+        for r in lost {
+            let u = r.uploader.expect("a lost upload names its RSU");
+            prop_assert!(s.faults.rsu_up(u, r.id.slot));
+        }
+    }
+}
+
+/// A hand-worked lost upload: one parked vehicle in range of RSU0, every upload lost.
+#[test]
+fn lost_uploads_hand_worked() {
+    let text = r#"
+name = "lost"
+seed = 3
+[time]
+slots = 4
+[rsus]
+list = [{ x = 0.0, y = 0.0, cpu_ghz = 4.0, bandwidth_mbps = 1000.0 }]
+[tasks]
+request_rate = 1.0
+data_mbit = [1.0, 1.0]
+cycles_per_bit = [100.0, 100.0]
+deadline_s = [1.0, 1.0]
+[mobility]
+source = "generator"
+road_length_m = 1000.0
+arrival_rate_per_s = 0.0
+speed_mps = [10.0, 10.0]
+[faults]
+loss = { upload = 1.0 }
+"#;
+    let s = Scenario::parse(text).unwrap();
+    let fleet = Fleet {
+        paths: vec![VehiclePath::Linear {
+            enter_s: 0.0,
+            exit_s: 100.0,
+            start: Point::new(100.0, 0.0),
+            velocity_mps: (0.0, 0.0),
+        }],
+        names: vec!["parked".into()],
+    };
+    let (reports, stats) = run_with(&s, fleet);
+    // 4 tasks, all sent to RSU0 and lost: RSU0's rate is 0 / 1 in every slot, and the run's
+    // 0 / 4 (it used to be "no rate" per slot and a run rate over the survivors only).
+    for r in &reports {
+        assert_eq!(r.score.uploaded, vec![1]);
+        assert_eq!(r.score.rates, vec![Some(0.0)]);
+        assert_eq!((r.results[0].uploader, r.results[0].executor), (Some(RsuId(0)), None));
+    }
+    let sum = stats.summary();
+    assert_eq!((sum.tasks_total, sum.tasks_uploaded, sum.faults.uploads_lost), (4, 4, 4));
+    assert_eq!(sum.completion_rate, Some(0.0));
+    assert_eq!(sum.per_rsu[0].completion_rate, Some(0.0));
+    assert_eq!(sum.faults.migrations_lost, 0);
 }
 
 #[test]
@@ -527,8 +637,8 @@ speed_mps = [10.0, 10.0]
 #[test]
 fn outage_rehomes_and_fails_running_tasks() {
     // RSU0 at 0 and RSU1 at 600 m (both 500 m range); the parked vehicle at 250 m is nearer
-    // RSU0. Its 6e9-cycle task runs 1.5 s on RSU0's 4 GHz (deadline 2 s) and so is still
-    // executing when RSU0 goes down at the start of slot 3.
+    // RSU0. Its 6e9-cycle task runs 1.5 s on a free 4 GHz (deadline 2 s, longer than the 1 s
+    // slot, so carry-over is on: a task running into the next slot keeps its CPU there).
     let text = r#"
 name = "outage"
 seed = 5
@@ -542,6 +652,8 @@ request_rate = 1.0
 data_mbit = [1.0, 1.0]
 cycles_per_bit = [6000.0, 6000.0]
 deadline_s = [2.0, 2.0]
+[allocation]
+carry_over = true
 [mobility]
 source = "generator"
 road_length_m = 1000.0
@@ -562,22 +674,22 @@ rsu_outage = [{ rsu = 0, from_slot = 3, to_slot = 4 }]
     };
     let (reports, stats) = run_with(&s, fleet);
     let r: Vec<&TaskResult> = reports.iter().map(|r| &r.results[0]).collect();
-    // Slot 0, 1: RSU0 stays up for the whole run of the task (ends at t + 1.501 ≤ 3).
-    for (t, r) in r.iter().enumerate().take(2) {
-        assert_eq!((r.uploader, r.outcome), (Some(RsuId(0)), Outcome::Completed), "slot {t}");
-    }
-    // Slot 2: the task would end at 3.501 s, after RSU0 goes down at 3 s.
-    assert_eq!((r[2].uploader, r[2].outcome), (Some(RsuId(0)), Outcome::Dropped(DropCause::RsuDown)));
-    // Slots 3, 4: re-homed to RSU1 (350 m away, in range), executed there.
-    for (t, r) in r.iter().enumerate().skip(3).take(2) {
-        assert_eq!(
-            (r.uploader, r.executor, r.outcome),
-            (Some(RsuId(1)), Some(RsuId(1)), Outcome::Completed),
-            "slot {t}"
-        );
-    }
-    // Slot 5: RSU0 is back.
-    assert_eq!(r[5].uploader, Some(RsuId(0)));
+    let up0 = (Some(RsuId(0)), Some(RsuId(0)));
+    let at = |r: &TaskResult| ((r.uploader, r.executor), r.outcome);
+    // Slot 0: 4 GHz free, ψ = 0.001 + 1.5 s ≤ 2 s: completed at 1.501 s (RSU0 goes down at 3 s).
+    assert_eq!(at(r[0]), (up0, Outcome::Completed));
+    // Slot 1: slot 0's task holds all 4 GHz until 1.501 s, so this one gets none and misses its
+    // deadline at 1 + 2 = 3 s, the instant RSU0 goes down: missed first, not rsu_down.
+    assert_eq!(at(r[1]), (up0, Outcome::MissedDeadline));
+    // Slot 2: 4 GHz free again; it would complete at 3.501 s, after RSU0 goes down at 3 s.
+    assert_eq!(at(r[2]), (up0, Outcome::Dropped(DropCause::RsuDown)));
+    // Slots 3, 4: re-homed to RSU1 (350 m away, in range): completed in slot 3, and in slot 4
+    // RSU1's CPU is held by it (until 4.501 s), so that one misses.
+    let up1 = (Some(RsuId(1)), Some(RsuId(1)));
+    assert_eq!(at(r[3]), (up1, Outcome::Completed));
+    assert_eq!(at(r[4]), (up1, Outcome::MissedDeadline));
+    // Slot 5: RSU0 is back, with nothing left running (the outage dropped its work).
+    assert_eq!(at(r[5]), (up0, Outcome::Completed));
     let sum = stats.summary();
     assert_eq!(sum.dropped_by_cause.rsu_down, 1);
     assert_eq!(sum.faults.tasks_rsu_down, 1);

@@ -41,7 +41,7 @@ fn completion_rate_cumulative_reward_and_realized_potential_by_hand() {
     let mut stats = RunStats::new("hand", "orl", 1, 2);
     for (t, results) in slots.into_iter().enumerate() {
         let sc = score(&results, 2);
-        stats.add(&SlotReport { slot: t as u32, vehicles: 4, results, score: sc });
+        stats.add(&SlotReport { slot: t as u32, vehicles: 4, results, score: sc, unconverged: false });
     }
     let s = stats.summary();
     assert_eq!(s.tasks_total, 8);
@@ -51,13 +51,13 @@ fn completion_rate_cumulative_reward_and_realized_potential_by_hand() {
     assert_eq!(s.tasks_uncovered, 1);
     assert_eq!(s.migrations, 1);
     // Task-weighted completion rate: 5 of 7 uploaded tasks.
-    assert_eq!(s.completion_rate, 5.0 / 7.0);
+    assert_eq!(s.completion_rate, Some(5.0 / 7.0));
     // Cumulative reward Σ_t F^t = 1 + 0.75.
     assert_eq!(s.cumulative_reward, 1.75);
     // Average realized potential Σ_e Σ_t r_e / E = (1/2 + 1/2 + 3/4) / 2.
     assert_eq!(s.average_realized_potential, 0.875);
     // Mean per-slot RSU rate: slot 0 (1 + 0)/2, slot 1 only RSU1 (0.75).
-    assert_eq!(s.mean_rsu_completion_rate, (0.5 + 0.75) / 2.0);
+    assert_eq!(s.mean_rsu_completion_rate, Some((0.5 + 0.75) / 2.0));
     assert_eq!(s.per_rsu[0].completion_rate, Some(1.0));
     assert_eq!(s.per_rsu[1].completion_rate, Some(3.0 / 5.0));
     // RSU1 executed b and c in slot 0 and all four tasks of slot 1.
@@ -93,4 +93,35 @@ fn task_draws_respect_ranges_and_request_rate() {
     }
     // Binomial(20000, 0.3): mean 6000, sd ≈ 64.8; accept ±5 sd.
     assert!((drawn as f64 - 6000.0).abs() < 5.0 * 64.8, "{drawn}");
+}
+
+/// Issue 10, item 5: slots where br-ne stops at its pass limit are counted in the summary,
+/// one per slot whose refinement returned "not converged", by both the report and the oracle.
+#[test]
+fn brne_unconverged_slots_are_reported() {
+    use std::sync::Arc;
+    use vecsim_core::ids::RsuId;
+    use vecsim_core::policy::{Baseline, BestResponse, JointRefiner, Policy};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut s = vecsim_core::Scenario::load(&dir.join("paper-noon.toml")).unwrap();
+    s.time.slots = 20;
+    s.policy = "br-ne".into();
+    let fleet = vecsim_core::mobility::load(&s, None).unwrap();
+    let run = |passes: u32| {
+        let policies: Vec<Box<dyn Policy>> = (0..8).map(|e| Baseline::BrNe.build(RsuId(e), s.seed)).collect();
+        let refiner: Box<dyn JointRefiner> = Box::new(BestResponse::with_max_passes(passes));
+        let mut engine = vecsim_core::Engine::new(Arc::new(s.clone()), fleet.clone(), policies, Some(refiner));
+        let mut flagged = 0;
+        while !engine.finished() {
+            flagged += engine.step().unconverged as u64;
+        }
+        (flagged, engine.stats().summary().brne_unconverged_slots)
+    };
+    // One pass: every slot where the first pass switched a task ends unconverged. ORM's
+    // proposals at noon are improved in most slots.
+    let (flagged, counted) = run(1);
+    assert_eq!(flagged, counted);
+    assert!(counted > 10, "{counted}");
+    // The default limit (100 passes) converges everywhere here.
+    assert_eq!(run(100), (0, 0));
 }

@@ -205,10 +205,10 @@ fn fed_maddpg_learns_to_migrate() {
         let (mut learned, mut orl, mut random, mut untrained) = (0.0, 0.0, 0.0, 0.0);
         for s in [1u64, 2, 3] {
             eval.seed = s;
-            untrained += evaluate(&eval, &untrained_set).unwrap().completion_rate / 3.0;
-            learned += evaluate(&eval, &out.set).unwrap().completion_rate / 3.0;
-            orl += baseline_summary(&eval, Baseline::Orl).completion_rate / 3.0;
-            random += baseline_summary(&eval, Baseline::Random).completion_rate / 3.0;
+            untrained += evaluate(&eval, &untrained_set).unwrap().completion_rate.unwrap() / 3.0;
+            learned += evaluate(&eval, &out.set).unwrap().completion_rate.unwrap() / 3.0;
+            orl += baseline_summary(&eval, Baseline::Orl).completion_rate.unwrap() / 3.0;
+            random += baseline_summary(&eval, Baseline::Random).completion_rate.unwrap() / 3.0;
         }
         eprintln!("seed {seed}: completion fed-maddpg {learned:.3} (untrained {untrained:.3}), random {random:.3}, orl {orl:.3}");
         assert!(

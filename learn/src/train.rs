@@ -382,7 +382,8 @@ pub fn train(
         let row = EpisodeRow {
             episode: ep + 1,
             cumulative_reward: summary.cumulative_reward,
-            completion_rate: summary.completion_rate,
+            // An episode with no covered task has no rate: NaN in the curve, not a fake 0.
+            completion_rate: summary.completion_rate.unwrap_or(f64::NAN),
             average_realized_potential: summary.average_realized_potential,
             critic_loss: losses.critic,
             actor_loss: losses.actor,

@@ -21,8 +21,8 @@ pub(crate) enum BenchCmd {
         /// Number of slots (default: the scenario's).
         #[arg(long)]
         slots: Option<u32>,
-        /// Tokio worker threads for the actor engine and the floor.
-        #[arg(long, default_value_t = 2)]
+        /// Tokio worker threads for the actor engine and the floor (1 to 1024).
+        #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
         threads: usize,
     },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
@@ -53,9 +53,9 @@ pub(crate) enum BenchCmd {
     },
 }
 
-pub(super) fn bench(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+pub(super) fn bench(cmd: BenchCmd, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads.max(1)),
+        BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads, limits),
         BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
             obs,
             act,
@@ -78,10 +78,10 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn engine(name: &str, slots: Option<u32>, threads: usize) -> anyhow::Result<ExitCode> {
+fn engine(name: &str, slots: Option<u32>, threads: usize, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     let s = pipeline::load_scenario(name, &Overrides { slots, ..Default::default() })?;
-    let fleet = vecsim_core::mobility::load(&s, None)
-        .map_err(|source| pipeline::PipelineError::Scenario { origin: name.to_string(), source })?;
+    let fleet = pipeline::load_fleet(&s, None, limits)?;
+    pipeline::EngineKind::Actors.build(threads)?;
     let s = Arc::new(s);
     let slots = s.time.slots;
 

@@ -42,7 +42,7 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     if a.seeds == 0 {
         return Err(bad("--seeds must be at least 1"));
     }
@@ -68,7 +68,7 @@ pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         "  {:<12} {:>22} {:>24} {:>24} {:>12}",
         "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
     );
-    let mut engine = a.engine.build();
+    let mut engine = a.engine.build()?;
     for &policy in &a.policies {
         let (mut rate, mut reward, mut arp, mut mig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..a.seeds {
@@ -78,30 +78,32 @@ pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
             overrides.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
             let policies = pipeline::build_policies(&s, checkpoints.get(&policy).map(PathBuf::as_path))?;
             let seed = s.seed;
-            let out = pipeline::run_episode(s, None, policies, &mut *engine, &mut NoObserver)?;
+            let fleet = pipeline::load_fleet(&s, None, limits)?;
+            let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut NoObserver)?;
             let sum = out.stats.summary();
             let _ = writeln!(
                 csv,
                 "{policy},{},{},{},{},{}",
-                seed, sum.completion_rate, sum.cumulative_reward, sum.average_realized_potential, sum.migrations
+                seed,
+                sum.completion_rate.map_or(String::new(), |r| r.to_string()),
+                sum.cumulative_reward,
+                sum.average_realized_potential,
+                sum.migrations
             );
-            rate.push(sum.completion_rate);
+            // A seed with no covered task has no rate; the mean is over the seeds that have one.
+            rate.extend(sum.completion_rate);
             reward.push(sum.cumulative_reward);
             arp.push(sum.average_realized_potential);
             mig.push(sum.migrations as f64);
         }
-        let ((rm, rs), (cm, cs), (am, asd), (mm, _)) = (mean_sd(&rate), mean_sd(&reward), mean_sd(&arp), mean_sd(&mig));
-        println!(
-            "  {:<12} {:>12.2} % ± {:>5.2} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}",
-            policy,
-            100.0 * rm,
-            100.0 * rs,
-            cm,
-            cs,
-            am,
-            asd,
-            mm
-        );
+        let ((cm, cs), (am, asd), (mm, _)) = (mean_sd(&reward), mean_sd(&arp), mean_sd(&mig));
+        let rate_text = if rate.is_empty() {
+            format!("{:>22}", "-")
+        } else {
+            let (rm, rs) = mean_sd(&rate);
+            format!("{:>12.2} % ± {:>5.2}", 100.0 * rm, 100.0 * rs)
+        };
+        println!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", policy, rate_text, cm, cs, am, asd, mm);
     }
     if let Some(path) = &a.csv {
         std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

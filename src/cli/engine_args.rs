@@ -1,7 +1,7 @@
 //! `--engine` and `--threads`: which engine drives a run.
 
 use clap::Args;
-use vecsim::pipeline::EngineKind;
+use vecsim::pipeline::{EngineKind, PipelineError, MAX_THREADS};
 use vecsim_core::Engine;
 
 #[derive(Args, Debug, Clone)]
@@ -10,14 +10,23 @@ pub(crate) struct EngineArgs {
     /// POOL) or `sequential` (the same model as a plain loop). Same numbers, byte for byte.
     #[arg(long, default_value_t = EngineKind::Actors)]
     pub engine: EngineKind,
-    /// Tokio worker threads for the actor engine (the numbers never depend on it).
-    #[arg(long, default_value_t = 2)]
+    /// Tokio worker threads for the actor engine, 1 to 1024 (the numbers never depend on it).
+    #[arg(long, default_value_t = 2, value_parser = parse_threads)]
     pub threads: usize,
+}
+
+/// `--threads N`: 1 ≤ N ≤ [`MAX_THREADS`].
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} threads: expected 1 to {MAX_THREADS}")),
+        Err(_) => Err(format!("`{s}` is not a thread count (expected 1 to {MAX_THREADS})")),
+    }
 }
 
 impl EngineArgs {
     /// The engine asked for.
-    pub(crate) fn build(&self) -> Box<dyn Engine> {
+    pub(crate) fn build(&self) -> Result<Box<dyn Engine>, PipelineError> {
         self.engine.build(self.threads)
     }
 }

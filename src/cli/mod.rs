@@ -15,6 +15,7 @@ mod train;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vecsim::pipeline::Limits;
 use vecsim_core::Scenario;
 
 /// An error in what the user gave us (a file, a flag): exit code 2.
@@ -39,6 +40,17 @@ pub(crate) fn bad(e: impl std::fmt::Display) -> anyhow::Error {
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Refuse scenarios whose estimated memory (from their vehicles, RSUs and slots, before
+    /// anything is allocated) exceeds this many GiB.
+    #[arg(long, global = true, value_name = "GIB", default_value_t = Limits::DEFAULT_MAX_MEMORY_GIB, value_parser = parse_gib)]
+    pub max_memory: f64,
+}
+
+fn parse_gib(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a memory size in GiB (a finite number > 0)")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,13 +76,14 @@ pub(crate) enum Command {
 
 pub(crate) fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    let limits = Limits { max_memory_gib: cli.max_memory };
     match cli.command {
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(a, &limits),
         Command::Slot { file } => slot_cmd::slot(&file),
-        Command::Scenario(c) => scenario_cmd::scenario(c),
-        Command::Train(a) => train::train(a),
-        Command::Compare(a) => compare::compare(a),
-        Command::Bench(c) => bench::bench(c),
+        Command::Scenario(c) => scenario_cmd::scenario(c, &limits),
+        Command::Train(a) => train::train(a, &limits),
+        Command::Compare(a) => compare::compare(a, &limits),
+        Command::Bench(c) => bench::bench(c, &limits),
     }
 }
 

@@ -54,22 +54,19 @@ impl RunArgs {
     }
 }
 
-pub(super) fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
+    let fleet = pipeline::load_fleet(&s, a.trace.as_deref(), limits)?;
+    for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
+        eprintln!("warning: {w}");
+    }
     let policies = pipeline::build_policies(&s, a.checkpoint.as_deref())?;
-    let mut engine = a.engine.build();
+    let mut engine = a.engine.build()?;
     let mut telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let started = std::time::Instant::now();
-    let out = pipeline::run_episode(s, a.trace.as_deref(), policies, &mut *engine, &mut telemetry)?;
+    let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut telemetry)?;
     let wall = started.elapsed();
     let stats = out.stats;
-    if stats.fault_counts().crashes > 0 {
-        eprintln!(
-            "{}: {} RSU actor crash(es) restarted by the supervisor",
-            engine.name(),
-            stats.fault_counts().crashes
-        );
-    }
     let sum = stats.summary();
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;

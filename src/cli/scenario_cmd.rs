@@ -15,11 +15,16 @@ pub(crate) enum ScenarioCmd {
     List,
 }
 
-pub(super) fn scenario(cmd: ScenarioCmd) -> anyhow::Result<ExitCode> {
+pub(super) fn scenario(cmd: ScenarioCmd, limits: &vecsim::pipeline::Limits) -> anyhow::Result<ExitCode> {
     match cmd {
         ScenarioCmd::Validate { file } => {
+            // Everything `run` would reject (keys, values, the policy name, the memory estimate,
+            // the trace) is rejected here too.
             let s = super::load_scenario(&file)?;
-            let fleet = vecsim_core::mobility::load(&s, None).map_err(super::bad)?;
+            let fleet = vecsim::pipeline::load_fleet(&s, None, limits)?;
+            for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
+                eprintln!("warning: {}: {w}", vecsim::pipeline::resolve_scenario(&file)?);
+            }
             println!(
                 "{}: ok ({} RSUs, {} slots of {} s, {} vehicles)",
                 vecsim::pipeline::resolve_scenario(&file)?,

@@ -152,6 +152,22 @@ fn evaluate(input: SlotIn) -> anyhow::Result<SlotOut> {
         positive(&what("data_bits"), t.data_bits)?;
         positive(&what("cycles_per_bit"), t.cycles_per_bit)?;
         positive(&what("deadline_s"), t.deadline_s)?;
+        if !(t.data_bits * t.cycles_per_bit).is_finite() {
+            anyhow::bail!(
+                "{}: the task's work data_bits × cycles_per_bit = {} × {} is not a finite number of cycles",
+                what("cycles_per_bit"),
+                t.data_bits,
+                t.cycles_per_bit
+            );
+        }
+        let upload_s = t.data_bits / rsus[up].bandwidth_bps;
+        let wired_s = wired.delay_s(t.data_bits, rsus[up].pos.distance(rsus[ex].pos));
+        if !(upload_s + wired_s).is_finite() {
+            anyhow::bail!(
+                "{}: upload time {upload_s} s plus wired time {wired_s} s is not a finite number of seconds",
+                what("data_bits")
+            );
+        }
         let task = Task {
             id: TaskId { slot: 0, vehicle: rank as u32 },
             data_bits: t.data_bits,
@@ -162,7 +178,7 @@ fn evaluate(input: SlotIn) -> anyhow::Result<SlotOut> {
             task,
             uploader: RsuId(up as u32),
             distance_m: 0.0,
-            upload_s: t.data_bits / rsus[up].bandwidth_bps,
+            upload_s,
             upload_extra_s: 0.0,
         });
         decisions[up].push(RsuId(ex as u32));

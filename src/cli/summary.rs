@@ -7,13 +7,28 @@ pub(super) fn print(s: &Summary, wall: Duration) {
     let pct = |x: f64| format!("{:.2} %", 100.0 * x);
     println!("scenario {}  policy {}  seed {}  slots {}", s.scenario, s.policy, s.seed, s.slots);
     println!("  vehicles                 peak {}  vehicle-slots {}", s.peak_vehicles, s.vehicle_slots);
-    println!("  task completion rate     {}", pct(s.completion_rate));
+    // No covered task, no rate: "-", as in the per-RSU rows.
+    println!("  task completion rate     {}", s.completion_rate.map_or("-".to_string(), pct));
     println!("  cumulative reward        {:.4}", s.cumulative_reward);
     println!("  avg realized potential   {:.4}", s.average_realized_potential);
     println!(
         "  service time             p50 {:.4} s  p90 {:.4} s  p99 {:.4} s  max {:.4} s",
         s.service_time_s.p50, s.service_time_s.p90, s.service_time_s.p99, s.service_time_s.max
     );
+    if s.service_time_s.out_of_range > 0 {
+        println!(
+            "                           {} executed task(s) took longer than {} s or never finished (no CPU): \
+             counted, not in the percentiles",
+            s.service_time_s.out_of_range,
+            vecsim_core::report::LatencyHistogram::MAX_S
+        );
+    }
+    if s.brne_unconverged_slots > 0 {
+        println!(
+            "  br-ne                    {} slot(s) stopped at the pass limit without reaching an equilibrium",
+            s.brne_unconverged_slots
+        );
+    }
     println!(
         "  tasks                    {} total: {} completed, {} missed deadline, {} uncovered, {} dropped",
         s.tasks_total, s.tasks_completed, s.tasks_missed_deadline, s.tasks_uncovered, s.tasks_dropped

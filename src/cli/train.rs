@@ -162,7 +162,7 @@ fn parse_critic(s: &str) -> Option<(Vec<usize>, Vec<usize>)> {
     Some((widths(e)?, widths(h)?))
 }
 
-pub(super) fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     if !a.policy.is_learner() {
         return Err(bad(format!("`{}` is not a learner (expected fed-maddpg, maddpg or masac)", a.policy)));
     }
@@ -174,6 +174,7 @@ pub(super) fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let overrides = Overrides { seed: None, slots: a.slots, policy: Some(a.policy), faults: a.faults.fault.clone() };
     let s = pipeline::load_scenario(&a.scenario, &overrides)?;
+    pipeline::check_memory(&s, None, limits)?;
     let seed = a.seed.unwrap_or(s.seed);
 
     let mut cfg = TrainConfig::new(a.policy.as_str(), a.episodes, seed);
@@ -213,7 +214,7 @@ pub(super) fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     cfg.curve_csv = Some(curve.clone());
 
-    let mut engine = a.engine.build();
+    let mut engine = a.engine.build()?;
     let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let bar = ProgressBar::new(a.episodes as u64);
     bar.set_style(

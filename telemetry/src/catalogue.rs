@@ -44,6 +44,8 @@ pub const ACTOR_LOSS: &str = "vecsim_training_actor_loss";
 pub const UPDATE_STEPS_PER_SECOND: &str = "vecsim_training_update_steps_per_second";
 /// `vecsim_live_vehicle_actors`: see [`METRICS`] for its type, labels and meaning.
 pub const LIVE_VEHICLE_ACTORS: &str = "vecsim_live_vehicle_actors";
+/// `vecsim_brne_unconverged_slots_total`: see [`METRICS`] for its type, labels and meaning.
+pub const BRNE_UNCONVERGED: &str = "vecsim_brne_unconverged_slots_total";
 /// `vecsim_run_info`: see [`METRICS`] for its type, labels and meaning.
 pub const RUN_INFO: &str = "vecsim_run_info";
 
@@ -88,7 +90,7 @@ const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], he
 
 /// Every metric vecsim exports (the table in the README).
 pub const METRICS: &[MetricDoc] = &[
-    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by uploading RSU (`none`: never reached one) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
+    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by the RSU they were uploaded (or sent) to (`none`: uncovered or disconnected vehicle) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),
     doc(RSU_COMPLETION_RATE, Kind::Gauge, &["rsu"], "Completed / uploaded tasks credited to the uploading RSU, over the episode so far (NaN while it has no uploads)."),
     doc(COMPLETION_RATE, Kind::Gauge, &[], "Completed / uploaded tasks over all RSUs, over the episode so far (task-weighted, as in summary.json)."),
@@ -108,6 +110,7 @@ pub const METRICS: &[MetricDoc] = &[
     doc(ACTOR_LOSS, Kind::Gauge, &[], "Mean actor loss of the last training update (NaN until training reports one)."),
     doc(UPDATE_STEPS_PER_SECOND, Kind::Gauge, &[], "Training update (gradient) steps per wall-clock second."),
     doc(LIVE_VEHICLE_ACTORS, Kind::Gauge, &[], "Live vehicle actors, as the actor engine counts them (the sequential engine: vehicles its loop holds)."),
+    doc(BRNE_UNCONVERGED, Kind::Counter, &[], "Slots in which the br-ne oracle stopped at its pass limit without reaching an equilibrium (summary.json's `brne_unconverged_slots`)."),
     doc(RUN_INFO, Kind::Gauge, &["scenario", "policy", "seed", "engine"], "Always 1; its labels say what this process runs (scenario, policy, master seed, engine)."),
 ];
 

@@ -32,6 +32,7 @@ struct Totals {
     /// By uploading RSU.
     migrations: Vec<u64>,
     slots: u64,
+    brne_unconverged: u64,
     /// By [`fault_kinds`] index.
     faults: Vec<u64>,
 }
@@ -42,7 +43,13 @@ impl Totals {
         let tasks = rows.iter().map(|c| Outcome::ALL.map(|o| c.of(o))).collect();
         let migrations = rows[..rows.len() - 1].iter().map(|c| c.migrations).collect();
         let faults = stats.fault_counts().by_kind().iter().map(|(_, n)| *n).collect();
-        Totals { tasks, migrations, slots: stats.slots() as u64, faults }
+        Totals {
+            tasks,
+            migrations,
+            slots: stats.slots() as u64,
+            brne_unconverged: stats.brne_unconverged_slots(),
+            faults,
+        }
     }
 
     fn add(&mut self, o: &Totals) {
@@ -73,6 +80,7 @@ impl Totals {
             *a += b;
         }
         self.slots += o.slots;
+        self.brne_unconverged += o.brne_unconverged;
     }
 }
 
@@ -148,6 +156,7 @@ impl Telemetry {
             counter!(FAULTS, "kind" => k).absolute(0);
         }
         counter!(SLOTS).absolute(0);
+        counter!(BRNE_UNCONVERGED).absolute(0);
         counter!(FEDERATED_ROUNDS).absolute(0);
         gauge!(FEDERATED_ROUND).set(0.0);
         gauge!(FEDERATED_PARTICIPANTS).set(0.0);
@@ -158,7 +167,8 @@ impl Telemetry {
         gauge!(EPISODE).set(0.0);
         gauge!(POTENTIAL).set(0.0);
         gauge!(SLOT).set(0.0);
-        // A task without an uploader can only be uncovered or dropped before its upload.
+        // A task without an RSU was uncovered or its vehicle disconnected (a lost upload counts
+        // against the RSU it was sent to).
         for o in OUTCOMES.into_iter().filter(|o| *o == "uncovered" || o.starts_with("dropped_")) {
             counter!(TASKS, "rsu" => NO_RSU, "outcome" => o).absolute(0);
         }
@@ -208,6 +218,7 @@ impl Telemetry {
             counter!(FAULTS, "kind" => k).absolute(n);
         }
         counter!(SLOTS).absolute(t.slots);
+        counter!(BRNE_UNCONVERGED).absolute(t.brne_unconverged);
     }
 
     /// A training episode closed: its number, mean losses, update rate and the federated

@@ -25,8 +25,9 @@ fn task(vehicle: u32, up: Option<u32>, ex: Option<u32>, service_s: f64, outcome:
 /// Slot 4 of a 3-RSU scenario, worked out by hand:
 /// rsu0 uploads 3 (2 completed, one of them migrated to rsu1; 1 missed),
 /// rsu1 uploads 2 (1 completed; 1 migrated to rsu2 and lost on the wire),
-/// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered, 1 vehicle dropout and 1 upload lost
-/// (no RSU). Task 0's upload was delayed by an injected 0.05 s.
+/// rsu2 uploads 1 (dropped: rsu2 down), plus 1 uncovered and 1 vehicle dropout (no RSU), and
+/// 1 upload lost on its way to rsu0 (it counts against rsu0). Task 0's upload was delayed by
+/// an injected 0.05 s. The br-ne oracle did not converge in this slot.
 fn synthetic_report() -> SlotReport {
     use Outcome::*;
     let mut delayed = task(0, Some(0), Some(0), 0.1, Completed);
@@ -40,10 +41,10 @@ fn synthetic_report() -> SlotReport {
         task(5, Some(2), Some(2), 0.0, Dropped(DropCause::RsuDown)),
         task(6, None, None, 0.0, Dropped(DropCause::VehicleDropout)),
         task(7, Some(1), Some(2), 0.0, Dropped(DropCause::MessageLost)),
-        task(8, None, None, 0.0, Dropped(DropCause::MessageLost)),
+        task(8, Some(0), None, 0.0, Dropped(DropCause::MessageLost)),
     ];
     let score = vecsim_core::slot::score(&results, 3);
-    SlotReport { slot: 4, vehicles: 11, results, score }
+    SlotReport { slot: 4, vehicles: 11, results, score, unconverged: true }
 }
 
 /// A plan with rsu2 down over slots 3..=5 (so in slot 4).
@@ -166,7 +167,8 @@ fn values_match_the_slot_worked_out_by_hand() {
     assert_eq!(tasks("rsu2", "completed"), 0.0, "pre-registered at zero");
     assert_eq!(tasks("none", "uncovered"), 1.0);
     assert_eq!(tasks("none", "dropped_vehicle_dropout"), 1.0);
-    assert_eq!(tasks("none", "dropped_message_lost"), 1.0);
+    assert_eq!(tasks("rsu0", "dropped_message_lost"), 1.0, "a lost upload counts against its RSU");
+    assert_eq!(tasks("none", "dropped_message_lost"), 0.0);
     let total: f64 = s.iter().filter(|x| x.0 == TASKS).map(|x| x.2).sum();
     assert_eq!(total, 9.0, "conservation: every task counted once");
     assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu0")]), 1.0);
@@ -183,18 +185,19 @@ fn values_match_the_slot_worked_out_by_hand() {
     assert_eq!(fault("crash"), 2.0);
     assert_eq!(fault("round_dropout"), 1.0);
     assert_eq!(s.iter().filter(|x| x.0 == FAULTS).count(), fault_kinds().len(), "bounded kinds");
-    // Rates: rsu0 2/3, rsu1 1/2, rsu2 0/1; overall 3/6.
-    assert!((value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu0")]) - 2.0 / 3.0).abs() < 1e-12);
+    // Rates: rsu0 2/4 (its lost upload counts), rsu1 1/2, rsu2 0/1; overall 3/7.
+    assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu0")]), 0.5);
     assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu1")]), 0.5);
     assert_eq!(value(&s, RSU_COMPLETION_RATE, &[("rsu", "rsu2")]), 0.0);
-    assert_eq!(value(&s, COMPLETION_RATE, &[]), 0.5);
-    // F = 2/3 + 1/2 + 0; r_e = Σ_u c_{u,e}/|K_u|: rsu0 runs 1 of rsu0's, rsu1 runs 1 of rsu0's
+    assert!((value(&s, COMPLETION_RATE, &[]) - 3.0 / 7.0).abs() < 1e-12);
+    // F = 2/4 + 1/2 + 0; r_e = Σ_u c_{u,e}/|K_u|: rsu0 runs 1 of rsu0's, rsu1 runs 1 of rsu0's
     // and 1 of rsu1's.
-    let f = 2.0 / 3.0 + 0.5;
+    let f = 0.5 + 0.5;
     assert!((value(&s, POTENTIAL, &[]) - f).abs() < 1e-12);
     assert!((value(&s, CUMULATIVE_REWARD, &[]) - f).abs() < 1e-12);
-    assert!((value(&s, RSU_REWARD, &[("rsu", "rsu0")]) - 1.0 / 3.0).abs() < 1e-12);
-    assert!((value(&s, RSU_REWARD, &[("rsu", "rsu1")]) - (1.0 / 3.0 + 0.5)).abs() < 1e-12);
+    assert!((value(&s, RSU_REWARD, &[("rsu", "rsu0")]) - 0.25).abs() < 1e-12);
+    assert!((value(&s, RSU_REWARD, &[("rsu", "rsu1")]) - (0.25 + 0.5)).abs() < 1e-12);
+    assert_eq!(value(&s, BRNE_UNCONVERGED, &[]), 1.0);
     assert_eq!(value(&s, RSU_REWARD, &[("rsu", "rsu2")]), 0.0);
     // Service time: the 4 executed tasks, 0.1 + 0.3 + 1.5 + 0.2 s.
     assert_eq!(value(&s, &format!("{SERVICE_TIME}_count"), &[]), 4.0);
@@ -236,8 +239,9 @@ fn a_new_episode_restarts_episode_scoped_gauges_and_counters_keep_counting() {
     let s = parse_samples(&handle.render());
     assert_eq!(value(&s, TASKS, &[("rsu", "rsu0"), ("outcome", "completed")]), 4.0, "counters keep counting");
     assert_eq!(value(&s, SLOTS, &[]), 2.0);
-    assert_eq!(value(&s, COMPLETION_RATE, &[]), 0.5);
-    assert!((value(&s, CUMULATIVE_REWARD, &[]) - (2.0 / 3.0 + 0.5)).abs() < 1e-12, "episode-scoped");
+    assert!((value(&s, COMPLETION_RATE, &[]) - 3.0 / 7.0).abs() < 1e-12);
+    assert!((value(&s, CUMULATIVE_REWARD, &[]) - 1.0).abs() < 1e-12, "episode-scoped");
+    assert_eq!(value(&s, BRNE_UNCONVERGED, &[]), 2.0, "counters keep counting");
     assert_eq!(value(&s, EPISODE, &[]), 2.0);
 }
 

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod determinism;
 mod faults;
+mod limits;
 mod monitoring;
 mod pool_learners;
 mod presets;

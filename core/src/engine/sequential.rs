@@ -180,6 +180,7 @@ impl SequentialRun {
             check_decisions(policy.name(), RsuId(e as u32), uploads[e].len(), n, &d)?;
             decisions.push(d);
         }
+        let mut unconverged = false;
         if let Some(refiner) = &self.refiner {
             let free: Vec<f64> = summaries.iter().map(|s| s.free_cpu_hz).collect();
             let problem = SlotProblem {
@@ -190,7 +191,7 @@ impl SequentialRun {
                 allocator: sc.allocation.allocator,
                 uploads: &uploads,
             };
-            refiner.refine(&problem, &mut decisions);
+            unconverged = !refiner.refine(&problem, &mut decisions);
         }
 
         // Phase 4: wired migrations.
@@ -230,7 +231,7 @@ impl SequentialRun {
                 done,
             });
         }
-        let report = SlotReport { slot: t, vehicles: present, results, score: sc_score };
+        let report = SlotReport { slot: t, vehicles: present, results, score: sc_score, unconverged };
         self.stats.add(&report);
         self.slot += 1;
         Ok(report)

@@ -8,8 +8,11 @@
 //! </fcd-export>
 //! ```
 //!
-//! Only `timestep/@time` and `vehicle/@id,@x,@y` matter; every other attribute and element
-//! (`person`, `container`, comments, the `<?xml?>` prolog, a DOCTYPE) is skipped. FCD files of
+//! Only `timestep/@time` and `vehicle/@id,@x,@y` matter; every other attribute, the other
+//! elements SUMO writes into FCD output (`person`, `container`, `param`), comments, the `<?xml?>`
+//! prolog and a DOCTYPE are skipped. Any other element is an error naming its line: a misspelled
+//! `<vehicel>` must not silently drop a vehicle. A file whose first bytes are the gzip magic
+//! (`sumo --fcd-output trace.xml.gz` writes it natively) is decompressed on the fly. FCD files of
 //! large simulations run to gigabytes, so this is a small streaming parser over a buffered reader
 //! rather than a DOM: memory is the fleet plus one tag. It is hand-rolled because the core has no
 //! XML dependency and FCD uses a tiny, regular subset of XML.
@@ -27,10 +30,30 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-/// Reads an FCD trace into a fleet whose ids follow the sorted vehicle ids.
+/// Elements of SUMO FCD output besides `fcd-export`, `timestep` and `vehicle`; skipped.
+const SKIPPED_ELEMENTS: [&str; 3] = ["person", "container", "param"];
+
+/// Reads an FCD trace (plain or gzip-compressed XML) into a fleet whose ids follow the sorted
+/// vehicle ids.
 pub fn read(path: &Path) -> Result<Fleet, TraceError> {
-    let file = std::fs::File::open(path).map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
-    parse(BufReader::with_capacity(1 << 16, file), path)
+    use std::io::Read as _;
+    let io_err = |e| TraceError::Io { path: path.to_path_buf(), source: e };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut magic[got..]).map_err(io_err)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let file = std::io::Read::chain(std::io::Cursor::new(magic[..got].to_vec()), file);
+    if magic[..got] == [0x1f, 0x8b] {
+        let gz = flate2::read::MultiGzDecoder::new(file);
+        parse(BufReader::with_capacity(1 << 16, gz), path)
+    } else {
+        parse(BufReader::with_capacity(1 << 16, file), path)
+    }
 }
 
 /// Reads an FCD trace from any reader (a trace compiled into the program); `path` only labels
@@ -135,7 +158,17 @@ impl<'a> Builder<'a> {
                     }
                 }
             }
-            _ => {} // fcd-export, person, container, ...: structure only
+            "fcd-export" => {}
+            other if SKIPPED_ELEMENTS.contains(&other) => {}
+            other => {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "unknown element `<{other}>` (an FCD file holds fcd-export, timestep, vehicle, {})",
+                        SKIPPED_ELEMENTS.join(", ")
+                    ),
+                ))
+            }
         }
         if !self_closing {
             self.stack.push((name.to_string(), line));
@@ -623,5 +656,57 @@ mod tests {
         assert_eq!(t_max, 119.0);
         assert!(leave_early > 0, "some vehicles must cross the road and leave");
         assert!(f.paths.iter().filter(|p| p.position_at(0.0).is_some()).count() < f.len());
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn reads_gzip_compressed_traces() {
+        let plain_name = temp_xml(&gzip(GOOD.as_bytes()));
+        let p = plain_name.with_extension("xml.gz");
+        std::fs::rename(&plain_name, &p).unwrap();
+        let f = read(&p);
+        let _ = std::fs::remove_file(&p);
+        let (f, g) = (f.unwrap(), read_str(GOOD).unwrap());
+        assert_eq!((f.names, f.paths), (g.names, g.paths));
+        // Errors in a compressed file name the line of the decompressed text.
+        let p = temp_xml(&gzip(
+            b"<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"/>\n</timestep></fcd-export>",
+        ));
+        let r = read(&p);
+        let _ = std::fs::remove_file(&p);
+        assert_eq!(line_of(r.unwrap_err()).0, 3);
+        // A truncated gzip stream is an error about the file, not a panic.
+        let mut cut = gzip(GOOD.as_bytes());
+        cut.truncate(cut.len() / 2);
+        let p = temp_xml(&cut);
+        let r = read(&p);
+        let _ = std::fs::remove_file(&p);
+        assert!(matches!(r.unwrap_err(), TraceError::Io { .. } | TraceError::Line { .. }));
+        // A one-byte file is not mistaken for gzip.
+        assert!(matches!(read_str("<").unwrap_err(), TraceError::Line { line: 1, .. }));
+    }
+
+    #[test]
+    fn misspelled_elements_are_errors_naming_the_line() {
+        let (l, m) = err_line(
+            "<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"1\"/>\n<vehicel id=\"b\" x=\"2\" y=\"1\"/>\n</timestep></fcd-export>",
+        );
+        assert_eq!(l, 4);
+        assert!(m.contains("`<vehicel>`"), "{m}");
+        let (l, m) = err_line("<fcd-export>\n<timestpe time=\"0\">\n</timestpe></fcd-export>");
+        assert_eq!(l, 2);
+        assert!(m.contains("timestpe"), "{m}");
+        // What SUMO writes besides vehicles is still skipped.
+        let f = read_str(
+            "<fcd-export><timestep time=\"0\"><person id=\"p\" x=\"0\" y=\"0\"/><container id=\"c\" x=\"0\" y=\"0\"/><vehicle id=\"a\" x=\"1\" y=\"2\"><param key=\"k\" value=\"v\"/></vehicle></timestep></fcd-export>",
+        )
+        .unwrap();
+        assert_eq!(f.names, vec!["a"]);
     }
 }

@@ -11,7 +11,7 @@ pub mod generator;
 use crate::error::{ScenarioError, TraceError};
 use crate::geometry::Point;
 use crate::ids::VehicleId;
-use crate::scenario::{MobilityConfig, Scenario};
+use crate::scenario::{MobilityConfig, RsuSpec, Scenario};
 use std::path::Path;
 
 /// Where one vehicle is, as a function of simulated time (seconds from the episode start).
@@ -119,6 +119,62 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// The bounding box `(min, max)` of every sample of a trace fleet (paths read from a file),
+    /// or `None` when the fleet has no samples (e.g. the generator's).
+    pub fn trace_bounds(&self) -> Option<(Point, Point)> {
+        let mut b: Option<(Point, Point)> = None;
+        for p in self.sample_points() {
+            b = Some(match b {
+                None => (p, p),
+                Some((lo, hi)) => (Point::new(lo.x.min(p.x), lo.y.min(p.y)), Point::new(hi.x.max(p.x), hi.y.max(p.y))),
+            });
+        }
+        b
+    }
+
+    fn sample_points(&self) -> impl Iterator<Item = Point> + '_ {
+        self.paths
+            .iter()
+            .flat_map(|p| match p {
+                VehiclePath::Samples { points, .. } => points.as_slice(),
+                VehiclePath::Linear { .. } => &[],
+            })
+            .copied()
+    }
+}
+
+/// Warnings about a trace against the RSUs it is to be used with (SPEC §5: positions are
+/// metres on the RSUs' map): coordinates that look like degrees, and a trace no position of
+/// which is in any RSU's range. Each names the trace's bounding box. Empty for the generator.
+pub fn trace_warnings(fleet: &Fleet, rsus: &[RsuSpec]) -> Vec<String> {
+    let Some((lo, hi)) = fleet.trace_bounds() else { return Vec::new() };
+    let bbox = format!("x in [{}, {}], y in [{}, {}]", lo.x, hi.x, lo.y, hi.y);
+    let mut out = Vec::new();
+    let in_degrees = lo.x >= -180.0 && hi.x <= 180.0 && lo.y >= -90.0 && hi.y <= 90.0;
+    if in_degrees && hi.x - lo.x <= 2.0 && hi.y - lo.y <= 2.0 {
+        out.push(format!(
+            "the trace's coordinates look like degrees (longitude/latitude), not metres: its bounding box is {bbox}; \
+             vecsim needs positions in metres (SUMO: --fcd-output without --fcd-output.geo)"
+        ));
+    }
+    let covered = fleet.sample_points().any(|p| rsus.iter().any(|r| p.distance(r.pos) <= r.range_m));
+    if !covered && !rsus.is_empty() {
+        let (rlo, rhi) = rsus.iter().fold(
+            (Point::new(f64::INFINITY, f64::INFINITY), Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY)),
+            |(lo, hi), r| {
+                (Point::new(lo.x.min(r.pos.x), lo.y.min(r.pos.y)), Point::new(hi.x.max(r.pos.x), hi.y.max(r.pos.y)))
+            },
+        );
+        out.push(format!(
+            "the trace covers no RSU: no vehicle position is within range of any RSU, so every task would be \
+             uncovered; the trace's bounding box is {bbox} (metres), the RSUs lie in x in [{}, {}], y in [{}, {}]",
+            rlo.x, rhi.x, rlo.y, rhi.y
+        ));
+    }
+    out
+}
+
 /// Loads the fleet a scenario describes. `trace_override` replaces the scenario's trace path
 /// (the `--trace` flag); it is an error for the generator.
 ///
@@ -200,5 +256,46 @@ mod tests {
             VehiclePath::Linear { enter_s: 0.0, exit_s: 1.0, start: Point::new(0.0, 0.0), velocity_mps: (0.0, 0.0) };
         let f = Fleet::from_named(vec![("10".into(), path.clone()), ("9".into(), path.clone()), ("0.0".into(), path)]);
         assert_eq!(f.names, vec!["0.0", "9", "10"]);
+    }
+
+    fn trace(points: &[(f64, f64)]) -> Fleet {
+        let path = VehiclePath::Samples {
+            times_s: (0..points.len()).map(|i| i as f64).collect(),
+            points: points.iter().map(|&(x, y)| Point::new(x, y)).collect(),
+        };
+        Fleet::from_named(vec![("a".into(), path)])
+    }
+
+    #[test]
+    fn trace_warnings_name_the_bounding_box() {
+        let rsu = |x: f64| RsuSpec {
+            id: crate::ids::RsuId(0),
+            pos: Point::new(x, 0.0),
+            cpu_hz: 1e9,
+            bandwidth_bps: 1e6,
+            range_m: 500.0,
+        };
+        // Metres, passing 100 m from an RSU: nothing to say.
+        assert!(trace_warnings(&trace(&[(0.0, 100.0), (1000.0, 100.0), (2000.0, 100.0)]), &[rsu(1000.0)]).is_empty());
+        // Chengdu in degrees: looks like degrees, and (RSUs in metres) covers nothing.
+        let w = trace_warnings(&trace(&[(104.04, 30.65), (104.08, 30.69)]), &[rsu(1500.0)]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("degrees") && w[0].contains("x in [104.04, 104.08], y in [30.65, 30.69]"), "{}", w[0]);
+        assert!(w[1].contains("covers no RSU") && w[1].contains("RSUs lie in x in [1500, 1500]"), "{}", w[1]);
+        // Metres, but 10 km away from the only RSU (range 500 m).
+        let w = trace_warnings(&trace(&[(10000.0, 0.0), (12000.0, 5.0)]), &[rsu(0.0)]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("x in [10000, 12000], y in [0, 5]"), "{}", w[0]);
+        // The generator's fleets have no samples: no warnings.
+        let g = Fleet {
+            paths: vec![VehiclePath::Linear {
+                enter_s: 0.0,
+                exit_s: 1.0,
+                start: Point::new(1e6, 0.0),
+                velocity_mps: (1.0, 0.0),
+            }],
+            names: vec!["g".into()],
+        };
+        assert!(trace_warnings(&g, &[rsu(0.0)]).is_empty());
     }
 }

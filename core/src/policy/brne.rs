@@ -29,6 +29,11 @@ impl Default for BestResponse {
 }
 
 impl BestResponse {
+    /// Best response with at most `max_passes` full passes per slot.
+    pub fn with_max_passes(max_passes: u32) -> BestResponse {
+        BestResponse { max_passes, unconverged: AtomicU64::new(0) }
+    }
+
     /// Slots in which the dynamics stopped at `max_passes` instead of an equilibrium.
     pub fn unconverged(&self) -> u64 {
         self.unconverged.load(Ordering::Relaxed)
@@ -91,8 +96,8 @@ impl BestResponse {
 }
 
 impl JointRefiner for BestResponse {
-    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) {
-        self.run(problem, decisions);
+    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool {
+        self.run(problem, decisions)
     }
 }
 
@@ -173,5 +178,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 10, item 5: a run stopped at the pass limit says so (return value and counter).
+    #[test]
+    fn pass_limit_is_reported() {
+        // RSU0 (1 GHz) has two 1e9-cycle tasks with 1 s deadlines; RSU1 (10 GHz, 100 m away) has
+        // none. Pass 1 moves both to RSU1 (alone at RSU0 the second would still take 1.001 s;
+        // at RSU1 they share 10 GHz: 0.2 s each); pass 2 changes nothing: the equilibrium.
+        let rsus: Vec<RsuSpec> = [1e9, 10e9]
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| RsuSpec {
+                id: RsuId(i as u32),
+                pos: Point::new(i as f64 * 100.0, 0.0),
+                cpu_hz: c,
+                bandwidth_bps: 1e9,
+                range_m: 500.0,
+            })
+            .collect();
+        let task = |v: u32| UploadedTask {
+            task: Task { id: TaskId { slot: 0, vehicle: v }, data_bits: 1e6, cycles_per_bit: 1000.0, deadline_s: 1.0 },
+            uploader: RsuId(0),
+            distance_m: 10.0,
+            upload_s: 1e-3,
+            upload_extra_s: 0.0,
+        };
+        let uploads = vec![vec![task(0), task(1)], vec![]];
+        let free = [1e9, 10e9];
+        let p = SlotProblem {
+            rsus: &rsus,
+            free_cpu_hz: &free,
+            available: &[true, true],
+            wired: WiredLink::default(),
+            allocator: AllocatorKind::Kkt,
+            uploads: &uploads,
+        };
+        let one = BestResponse::with_max_passes(1);
+        let mut d = vec![vec![RsuId(0), RsuId(0)], vec![]];
+        assert!(!JointRefiner::refine(&one, &p, &mut d));
+        assert_eq!(d[0], vec![RsuId(1), RsuId(1)]);
+        assert_eq!(one.unconverged(), 1);
+        let two = BestResponse::with_max_passes(2);
+        let mut d = vec![vec![RsuId(0), RsuId(0)], vec![]];
+        assert!(JointRefiner::refine(&two, &p, &mut d));
+        assert_eq!(two.unconverged(), 0);
     }
 }

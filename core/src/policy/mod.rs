@@ -104,7 +104,9 @@ pub trait Policy: Send {
 /// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).
 pub trait JointRefiner: Send + Sync {
     /// Rewrites `decisions[e][i]`, the executing RSU of the i-th task uploaded to RSU e.
-    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]);
+    /// Returns whether the refinement converged (reached its fixed point rather than an
+    /// iteration limit); an unconverged slot is counted in the run summary.
+    fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool;
 }
 
 /// One policy per RSU (index = RSU id), and the joint refiner of `br-ne` if any: what an
