@@ -8,7 +8,7 @@
 //!
 //! `cargo run --release --example custom_policy`
 
-use vecsim::pipeline::{self, EngineKind};
+use vecsim::pipeline::{self, EngineKind, Limits};
 use vecsim_core::ids::RsuId;
 use vecsim_core::observer::NoObserver;
 use vecsim_core::overrides::Overrides;
@@ -38,18 +38,25 @@ impl Policy for LeastLoaded {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let limits = Limits::default();
     let overrides = Overrides { slots: Some(100), policy: Some(PolicyName::Orl), ..Default::default() };
     let scenario = pipeline::load_scenario("paper-evening", &overrides)?;
-    let mut engine = EngineKind::Sequential.build(1);
+    let mut engine = EngineKind::Sequential.build(1)?;
 
     let ours = PolicySet::new((0..scenario.rsu_count()).map(|_| Box::new(LeastLoaded) as Box<dyn Policy>).collect());
-    let mine = pipeline::run_episode(scenario.clone(), None, ours, &mut *engine, &mut NoObserver)?.stats.summary();
+    let fleet = pipeline::load_fleet(&scenario, None, &limits)?;
+    let mine = pipeline::run_episode(scenario.clone(), fleet, ours, &mut *engine, &mut NoObserver)?.stats.summary();
     let orl = pipeline::build_policies(&scenario, None)?;
-    let base = pipeline::run_episode(scenario, None, orl, &mut *engine, &mut NoObserver)?.stats.summary();
+    let fleet = pipeline::load_fleet(&scenario, None, &limits)?;
+    let base = pipeline::run_episode(scenario, fleet, orl, &mut *engine, &mut NoObserver)?.stats.summary();
 
     // Same traffic for both: the same tasks were generated.
     assert_eq!(mine.tasks_total, base.tasks_total);
     assert!(mine.migrations > 0 && base.migrations == 0, "ORL never migrates; least-loaded does");
-    println!("least-loaded {:.1} %  vs  orl {:.1} %", 100.0 * mine.completion_rate, 100.0 * base.completion_rate);
+    println!(
+        "least-loaded {:.1} %  vs  orl {:.1} %",
+        100.0 * mine.completion_rate.unwrap_or(f64::NAN),
+        100.0 * base.completion_rate.unwrap_or(f64::NAN)
+    );
     Ok(())
 }

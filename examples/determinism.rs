@@ -4,12 +4,13 @@
 //!
 //! `cargo run --release --example determinism`
 
-use vecsim::pipeline::{self, EngineKind};
+use vecsim::pipeline::{self, EngineKind, Limits};
 use vecsim_core::observer::NoObserver;
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let limits = Limits::default();
     let overrides = Overrides {
         slots: Some(40),
         policy: Some(PolicyName::Orm),
@@ -20,7 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut outputs = Vec::new();
     for (kind, threads) in [(EngineKind::Sequential, 1), (EngineKind::Actors, 1), (EngineKind::Actors, 4)] {
         let policies = pipeline::build_policies(&scenario, None)?;
-        let out = pipeline::run_episode(scenario.clone(), None, policies, &mut *kind.build(threads), &mut NoObserver)?;
+        let fleet = pipeline::load_fleet(&scenario, None, &limits)?;
+        let out =
+            pipeline::run_episode(scenario.clone(), fleet, policies, &mut *kind.build(threads)?, &mut NoObserver)?;
         let bytes = (out.stats.slots_csv().to_string(), out.stats.summary().to_json());
         println!("{kind} ({threads} threads): {} bytes of slots.csv", bytes.0.len());
         outputs.push((kind, bytes));

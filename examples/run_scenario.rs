@@ -3,20 +3,22 @@
 //!
 //! `cargo run --release --example run_scenario`
 
-use vecsim::pipeline::{self, EngineKind};
+use vecsim::pipeline::{self, EngineKind, Limits};
 use vecsim_core::observer::OnSlot;
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let limits = Limits::default();
     // The paper's road at noon, 60 slots, greedy migration (ORM).
     let overrides = Overrides { slots: Some(60), policy: Some(PolicyName::Orm), ..Default::default() };
     let scenario = pipeline::load_scenario("paper-noon", &overrides)?;
     let policies = pipeline::build_policies(&scenario, None)?;
-    let mut engine = EngineKind::Actors.build(2);
+    let mut engine = EngineKind::Actors.build(2)?;
     let mut slots = 0u32;
     let mut watch = OnSlot(|_report: &vecsim_core::report::SlotReport| slots += 1);
-    let out = pipeline::run_episode(scenario, None, policies, &mut *engine, &mut watch)?;
+    let fleet = pipeline::load_fleet(&scenario, None, &limits)?;
+    let out = pipeline::run_episode(scenario, fleet, policies, &mut *engine, &mut watch)?;
     let summary = out.stats.summary();
     assert_eq!(slots, 60, "the observer saw every slot");
     assert_eq!(summary.slots, 60);
@@ -29,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         summary.scenario,
         summary.policy,
         summary.tasks_total,
-        100.0 * summary.completion_rate,
+        100.0 * summary.completion_rate.unwrap_or(f64::NAN),
         summary.migrations
     );
     Ok(())

@@ -31,15 +31,10 @@ pub enum PipelineError {
         /// The presets there are.
         presets: String,
     },
-    /// The scenario file, a preset or its trace is unreadable or invalid.
-    #[error("{origin}")]
-    Scenario {
-        /// The scenario as named by the user.
-        origin: String,
-        /// What is wrong.
-        #[source]
-        source: ScenarioError,
-    },
+    /// The scenario file, a preset or its trace is unreadable or invalid (the error names the
+    /// file, the preset or the trace).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
     /// A command-line override does not apply.
     #[error("{origin}")]
     Override {
@@ -151,7 +146,7 @@ pub fn check_memory(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Resu
 /// source, or from `trace`).
 pub fn load_fleet(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Result<Fleet, PipelineError> {
     check_memory(s, trace, limits)?;
-    vecsim_core::mobility::load(s, trace).map_err(|source| PipelineError::Scenario { origin: s.name.clone(), source })
+    Ok(vecsim_core::mobility::load(s, trace)?)
 }
 
 impl PipelineError {
@@ -264,7 +259,7 @@ pub fn load_scenario(arg: &str, overrides: &Overrides) -> Result<Scenario, Pipel
         ScenarioRef::File(p) => Scenario::load(&p),
         ScenarioRef::Preset(preset) => preset.load(),
     };
-    let mut s = loaded.map_err(|source| PipelineError::Scenario { origin: arg.to_string(), source })?;
+    let mut s = loaded?;
     overrides.apply(&mut s).map_err(|source| PipelineError::Override { origin: arg.to_string(), source })?;
     Ok(s)
 }

@@ -537,7 +537,9 @@ impl Scenario {
 pub struct MemoryEstimate {
     /// Vehicles expected over the episode (generator: initial + arrival rate × horizon).
     pub vehicles: f64,
+    /// RSUs in the layout.
     pub rsus: f64,
+    /// Slots in the episode.
     pub slots: f64,
     /// Bytes a trace file expands to once read (0 for the generator).
     pub trace_bytes: f64,
@@ -546,8 +548,11 @@ pub struct MemoryEstimate {
 }
 
 impl MemoryEstimate {
+    /// Bytes per vehicle: its path, its actor, its task stream.
     pub const BYTES_PER_VEHICLE: f64 = 2048.0;
+    /// Bytes per RSU: its node, policy, actor and per-slot buffers.
     pub const BYTES_PER_RSU: f64 = 16384.0;
+    /// Bytes per slot: its `slots.csv` row and per-slot bookkeeping.
     pub const BYTES_PER_SLOT: f64 = 256.0;
     /// A read trace takes about this many times its (uncompressed) file size.
     pub const TRACE_FACTOR: f64 = 2.0;
@@ -873,7 +878,7 @@ speed_mps = [10.0, 20.0]
     #[test]
     fn unknown_policy_is_named() {
         let e = err(&MINIMAL.replace("name = \"t\"", "name = \"t\"\npolicy = \"bogus\""));
-        assert!(e.contains("line 2") && e.contains("`bogus`") && e.contains("fed-maddpg"), "{e}");
+        assert!(e.contains("line 3") && e.contains("`bogus`") && e.contains("fed-maddpg"), "{e}");
         for p in crate::policy::PolicyName::ALL {
             let text = MINIMAL.replace("name = \"t\"", &format!("name = \"t\"\npolicy = \"{p}\""));
             assert_eq!(Scenario::parse(&text).unwrap().policy, p);
@@ -925,7 +930,7 @@ speed_mps = [10.0, 20.0]
     #[test]
     fn memory_estimate_by_hand() {
         // 10 slots of 1 s, generator with 0 initial vehicles and 1 vehicle/s: 10 vehicles.
-        let s = Scenario::parse(&MINIMAL).unwrap();
+        let s = Scenario::parse(MINIMAL).unwrap();
         let m = s.memory_estimate(None);
         assert_eq!((m.vehicles, m.rsus, m.slots, m.trace_bytes), (10.0, 2.0, 10.0, 0.0));
         assert_eq!(m.bytes, 10.0 * 2048.0 + 2.0 * 16384.0 + 10.0 * 256.0);

@@ -105,15 +105,16 @@ fn brne_unconverged_slots_are_reported() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut s = vecsim_core::Scenario::load(&dir.join("paper-noon.toml")).unwrap();
     s.time.slots = 20;
-    s.policy = "br-ne".into();
+    s.policy = vecsim_core::policy::PolicyName::BrNe;
     let fleet = vecsim_core::mobility::load(&s, None).unwrap();
     let run = |passes: u32| {
         let policies: Vec<Box<dyn Policy>> = (0..8).map(|e| Baseline::BrNe.build(RsuId(e), s.seed)).collect();
         let refiner: Box<dyn JointRefiner> = Box::new(BestResponse::with_max_passes(passes));
-        let mut engine = vecsim_core::Engine::new(Arc::new(s.clone()), fleet.clone(), policies, Some(refiner));
+        let set = vecsim_core::policy::PolicySet { per_rsu: policies, refiner: Some(refiner) };
+        let mut engine = vecsim_core::engine::SequentialRun::new(Arc::new(s.clone()), fleet.clone(), set).unwrap();
         let mut flagged = 0;
         while !engine.finished() {
-            flagged += engine.step().unconverged as u64;
+            flagged += engine.step().unwrap().unconverged as u64;
         }
         (flagged, engine.stats().summary().brne_unconverged_slots)
     };

@@ -253,7 +253,10 @@ fn fcd_scenario(dir: &Path, trace: &Path) -> PathBuf {
 fn validate_checks_what_run_checks_and_warns_about_traces() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = variant(dir.path(), "paper-noon", "bogus.toml", &[("policy = \"orl\"", "policy = \"bogus\"")]);
-    bad_input(vecsim(&["scenario", "validate", bogus.to_str().unwrap()]), &["policy", "unknown policy `bogus`"]);
+    bad_input(
+        vecsim(&["scenario", "validate", bogus.to_str().unwrap()]),
+        &["line 9", "policy = \"bogus\"", "unknown variant `bogus`", "fed-maddpg"],
+    );
 
     let degrees = dir.path().join("degrees.fcd.xml");
     std::fs::write(
