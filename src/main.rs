@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match cli::main() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             if bad_input(&err) {
                 ExitCode::from(2)
             } else {
@@ -20,6 +20,20 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its sources, each once: a typed error often shows its source's text in its
+/// own message already, so a source whose text is already there is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 /// Whether anything in the error's chain says the user's input was at fault.

@@ -15,12 +15,12 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The text is not valid TOML or does not match the scenario schema (e.g. an unknown key).
-    #[error("{}{message}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    #[error("{}{source}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
     Parse {
         /// The file it came from, once known.
         file: Option<PathBuf>,
-        /// What is wrong, naming the key.
-        message: String,
+        /// What is wrong, with the line, column and key.
+        source: toml::de::Error,
     },
     /// A value parsed but is impossible (out of range, inconsistent with another key).
     #[error("{}invalid value for `{key}`: {message}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
@@ -56,7 +56,7 @@ impl ScenarioError {
     /// Attaches the file the error came from.
     pub fn in_file(self, path: &std::path::Path) -> Self {
         match self {
-            ScenarioError::Parse { message, .. } => ScenarioError::Parse { file: Some(path.to_path_buf()), message },
+            ScenarioError::Parse { source, .. } => ScenarioError::Parse { file: Some(path.to_path_buf()), source },
             ScenarioError::Invalid { key, message, .. } => {
                 ScenarioError::Invalid { file: Some(path.to_path_buf()), key, message }
             }

@@ -342,7 +342,7 @@ impl Scenario {
     /// Parses and validates scenario TOML text.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         let s: Scenario =
-            toml::from_str(text).map_err(|e| ScenarioError::Parse { file: None, message: e.to_string() })?;
+            toml::from_str(text).map_err(|source| ScenarioError::Parse { file: None, source })?;
         s.validate()?;
         Ok(s)
     }
