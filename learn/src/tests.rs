@@ -273,3 +273,15 @@ fn reward_signal_option_is_used() {
     let set = build_learner_with("maddpg", &sc, 2, 1, o).unwrap();
     train::run_episode(&sc, &set).unwrap();
 }
+
+/// The names a scenario's `policy` may take (checked by `Scenario::validate`) are exactly the
+/// baselines and the learners.
+#[test]
+fn policy_names_are_baselines_and_learners() {
+    let mut known: Vec<&str> = Baseline::ALL.iter().map(|b| b.name()).collect();
+    known.extend(["fed-maddpg", "maddpg", "masac"].iter().filter(|n| crate::is_learner(n)));
+    assert_eq!(known, vecsim_core::policy::POLICY_NAMES.to_vec());
+    for n in vecsim_core::policy::POLICY_NAMES {
+        assert!(Baseline::parse(n).is_some() ^ crate::is_learner(n), "{n}");
+    }
+}
