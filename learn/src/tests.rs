@@ -227,3 +227,16 @@ fn reward_signal_option_is_used() {
     let set = build_learner_with("maddpg", &sc, 2, 1, o).unwrap();
     train::run_episode(&sc, &set).unwrap();
 }
+
+/// The typed policy names a scenario may give are exactly the baselines and this crate's
+/// learners: a learner name is a learner here, a baseline name is a baseline in the core.
+#[test]
+fn policy_names_are_baselines_and_learners() {
+    for p in vecsim_core::policy::PolicyName::ALL {
+        assert!(p.baseline().is_some() ^ crate::is_learner(p.as_str()), "{p}");
+        assert_eq!(p.is_learner(), crate::is_learner(p.as_str()), "{p}");
+    }
+    for b in Baseline::ALL {
+        assert_eq!(vecsim_core::policy::PolicyName::from(b).as_str(), b.name());
+    }
+}
