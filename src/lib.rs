@@ -15,6 +15,7 @@
 //! [`Engine`]: vecsim_core::Engine
 
 pub mod pipeline;
+pub mod plot;
 pub mod presets;
 
 pub use vecsim_actors as actors;
