@@ -274,7 +274,7 @@ macro_rules! legend {
     ($chart:expr, $e:expr) => {
         $chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FONT, 12))
@@ -293,6 +293,8 @@ fn draw_bars<DB: DrawingBackend>(p: &BarPanel, area: &DrawingArea<DB, Shift>) ->
         }
     }
     let (y0, y1) = pad_range(0.0, hi, true);
+    // Headroom for the legend (upper right).
+    let y1 = y0 + (y1 - y0) * 1.45;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, 16))
         .margin(10)
@@ -304,6 +306,7 @@ fn draw_bars<DB: DrawingBackend>(p: &BarPanel, area: &DrawingArea<DB, Shift>) ->
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
+        .light_line_style(TRANSPARENT)
         .x_desc(p.x_label.as_str())
         .y_desc(p.y_label.as_str())
         .label_style((FONT, 13))
@@ -395,6 +398,7 @@ fn draw_lines<DB: DrawingBackend>(p: &LinePanel, area: &DrawingArea<DB, Shift>) 
         xhi = xlo + 1.0;
     }
     let (y0, y1) = pad_range(ylo, yhi, false);
+    let y1 = y0 + (y1 - y0) * 1.4;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, 16))
         .margin(10)

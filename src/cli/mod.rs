@@ -4,8 +4,10 @@ mod bench;
 mod bench_train;
 mod compare;
 mod engine_args;
+mod experiment;
 mod fault_args;
 mod metrics_args;
+mod plot;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;
@@ -69,6 +71,10 @@ pub(crate) enum Command {
     Compare(compare::CompareArgs),
     /// Train a learner (fed-maddpg, maddpg, masac) on a scenario.
     Train(train::TrainArgs),
+    /// Run one of the paper's experiments (Fig. 4–7): a CSV of every run, a PNG and an SVG figure.
+    Experiment(experiment::ExperimentArgs),
+    /// Draw figures (PNG and SVG) of slots.csv, curve.csv, compare --csv or experiment CSVs.
+    Plot(plot::PlotArgs),
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -84,6 +90,8 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::train(a, &limits),
         Command::Compare(a) => compare::compare(a, &limits),
         Command::Bench(c) => bench::bench(c, &limits),
+        Command::Experiment(a) => experiment::experiment(a, &limits),
+        Command::Plot(a) => plot::plot(a),
     }
 }
 

@@ -1,0 +1,158 @@
+//! `vecsim experiment traffic|aggregation|capacity|convergence`: the paper's Fig. 4–7 (the
+//! library's `vecsim::experiment`), with a progress bar and an ETA, then a table of means.
+
+use super::bad;
+use super::engine_args::parse_threads;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vecsim::experiment::{self, Budget, ExperimentConfig, ExperimentError, ExperimentKind, ExperimentObserver, RunRow};
+use vecsim::pipeline::Limits;
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ExperimentArgs {
+    /// traffic (Fig. 4), aggregation (Fig. 5), capacity (Fig. 6) or convergence (Fig. 7).
+    pub experiment: ExperimentKind,
+    /// The smallest budget, for CI and smoke tests (same as `--budget quick`).
+    #[arg(long, conflicts_with = "budget")]
+    pub quick: bool,
+    /// Compute budget: quick, small (about half an hour for all four on 2 cores), medium, or
+    /// paper (Table III: 6,100 iterations of 300 slots, GPU-scale).
+    #[arg(long, default_value = "small")]
+    pub budget: Budget,
+    /// Evaluation traffic seeds per setting (default: the budget's).
+    #[arg(long)]
+    pub seeds: Option<u32>,
+    /// Training seeds per learner (default: the budget's).
+    #[arg(long)]
+    pub learner_seeds: Option<u32>,
+    /// Output directory: EXPERIMENT.csv, EXPERIMENT.png/.svg and training checkpoints under
+    /// train/; runs already there are reused (default: results/BUDGET).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads for the learners' matrix products.
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
+    pub threads: usize,
+}
+
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl ExperimentObserver for Bar {
+    fn planned(&mut self, units: u64, todo: usize, reused: usize) {
+        self.bar.set_length(units.max(1));
+        if reused > 0 {
+            self.bar.println(format!("reusing {reused} run(s) found in the output directory; {todo} to run"));
+        }
+    }
+    fn working_on(&mut self, what: &str) {
+        self.bar.set_message(what.to_string());
+    }
+    fn advanced(&mut self, units: u64) {
+        self.bar.inc(units);
+    }
+    fn run_finished(&mut self, _row: &RunRow) {}
+}
+
+fn experiment_error(e: ExperimentError) -> anyhow::Error {
+    if e.is_bad_input() {
+        bad(format!("{}", Chain(&e)))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// An error with its sources, each once.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut msg = self.0.to_string();
+        let mut src = self.0.source();
+        while let Some(s) = src {
+            let t = s.to_string();
+            if !msg.contains(&t) {
+                msg.push_str(": ");
+                msg.push_str(&t);
+            }
+            src = s.source();
+        }
+        f.write_str(&msg)
+    }
+}
+
+pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
+    let budget = if a.quick { Budget::quick() } else { a.budget.clone() };
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results").join(budget.name));
+    let mut cfg = ExperimentConfig::new(a.experiment, budget, out);
+    if let Some(n) = a.seeds {
+        cfg.traffic_seeds = n;
+    }
+    if let Some(n) = a.learner_seeds {
+        cfg.learner_seeds = n;
+    }
+    cfg.threads = a.threads;
+    cfg.limits = *limits;
+    println!("experiment {} — budget {}", cfg.kind, cfg.budget.describe());
+    println!(
+        "{} traffic seed(s) ({}..={}), {} learner seed(s); output {}",
+        cfg.traffic_seeds,
+        experiment::EVAL_SEED_BASE + 1,
+        experiment::EVAL_SEED_BASE + cfg.traffic_seeds as u64,
+        cfg.learner_seeds,
+        cfg.out.display()
+    );
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% ETA {eta}  {msg}")
+            .expect("valid template"),
+    );
+    let mut watch = Bar { bar };
+    let result = experiment::run(&cfg, &mut watch);
+    watch.bar.finish_and_clear();
+    let out = result.map_err(experiment_error)?;
+    print_table(&out.rows);
+    println!("{} run(s): {} computed, {} reused, {:.1} s", out.rows.len(), out.computed, out.reused, out.wall_s);
+    println!("wrote {}", out.csv.display());
+    for f in &out.figures {
+        println!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(rows: &[RunRow]) {
+    let settings = experiment_distinct(rows, |r| r.setting.clone());
+    let policies = experiment_distinct(rows, |r| r.policy.clone());
+    println!(
+        "  {:<18} {:<12} {:>22} {:>24} {:>6}",
+        "setting", "policy", "completion rate", "avg realized potential", "runs"
+    );
+    for s in &settings {
+        for p in &policies {
+            let sel: Vec<&RunRow> = rows.iter().filter(|r| &r.setting == s && &r.policy == p).collect();
+            if sel.is_empty() {
+                continue;
+            }
+            let rate: Vec<f64> = sel.iter().filter_map(|r| r.completion_rate).collect();
+            let arp: Vec<f64> = sel.iter().map(|r| r.average_realized_potential).collect();
+            let rate = vecsim::plot::MeanErr::of(&rate)
+                .map_or(format!("{:>22}", "-"), |m| format!("{:>12.2} % ± {:>5.2}", 100.0 * m.mean, 100.0 * m.err));
+            let arp = vecsim::plot::MeanErr::of(&arp)
+                .map_or(format!("{:>24}", "-"), |m| format!("{:>14.3} ± {:>7.3}", m.mean, m.err));
+            println!("  {:<18} {:<12} {} {} {:>6}", s, p, rate, arp, sel.len());
+        }
+    }
+}
+
+fn experiment_distinct(rows: &[RunRow], f: impl Fn(&RunRow) -> String) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for r in rows {
+        let x = f(r);
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    v
+}
