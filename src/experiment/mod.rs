@@ -309,12 +309,15 @@ fn fnv(text: &str) -> u64 {
     h
 }
 
-/// The checkpoint directory of a training: `OUT/train/SETTING-LEARNER-lSEED-HASH`, the hash
-/// covering the training scenario and the budget, so that trainings are shared exactly when
-/// they are the same.
+/// The checkpoint directory of a training: `OUT/train/SCENARIO-LEARNER-lSEED-HASH`, the hash
+/// covering the training scenario (with its α_tg and CPU range) and the budget, so that
+/// trainings are shared exactly when they are the same (the traffic and convergence
+/// experiments' trainings; aggregation periods that scale to the same α_tg; the capacity
+/// experiment's 3–10 GHz and the traffic experiment's noon).
 fn training_dir(out: &Path, setting: &Setting, policy: PolicyName, seed: u64, budget: &Budget) -> PathBuf {
     let key = format!("{}|{}|{}|{:?}", setting.scenario.hash(), policy, seed, budget);
-    out.join("train").join(format!("{}-{}-l{}-{:08x}", slug(&setting.name), policy, seed, fnv(&key) as u32))
+    let name = slug(&setting.scenario.name);
+    out.join("train").join(format!("{name}-{policy}-l{seed}-{:08x}", fnv(&key) as u32))
 }
 
 struct TrainWatch<'a> {

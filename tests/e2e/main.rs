@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod determinism;
+mod experiment;
 mod faults;
 mod limits;
 mod monitoring;
