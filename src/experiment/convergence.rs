@@ -66,7 +66,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
             .filter_map(|p| stat(rows, w, p.as_str(), |r| Some(r.cumulative_reward)).map(|m| (p.to_string(), m.mean)))
             .collect();
         panels.push(Panel::Lines(LinePanel {
-            title: format!("{w}"),
+            title: w.to_string(),
             x_label: "training iteration (episode)".into(),
             y_label: format!("cumulative reward per {}-slot episode", budget.slots),
             series,

@@ -51,7 +51,7 @@ const TRAIN_SLOT_UNITS: u64 = 20;
 pub enum ExperimentError {
     /// A scenario could not be loaded or run.
     #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    Pipeline(Box<PipelineError>),
     /// Training a learner failed.
     #[error("training {what}")]
     Train {
@@ -59,7 +59,7 @@ pub enum ExperimentError {
         what: String,
         /// Why.
         #[source]
-        source: TrainError,
+        source: Box<TrainError>,
     },
     /// The output directory holds runs of another budget or experiment, or a runs file that is
     /// not one.
@@ -88,6 +88,12 @@ pub enum ExperimentError {
         /// The flag.
         flag: &'static str,
     },
+}
+
+impl From<PipelineError> for ExperimentError {
+    fn from(e: PipelineError) -> ExperimentError {
+        ExperimentError::Pipeline(Box::new(e))
+    }
 }
 
 impl ExperimentError {
@@ -333,6 +339,7 @@ impl TrainObserver for TrainWatch<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn row_of(
     cfg: &ExperimentConfig,
     setting: &Setting,
@@ -468,15 +475,19 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 }
                 let what = format!("{} {p} learner seed {l}", s.name);
                 obs.working_on(&format!("training {what}"));
-                let (set, train_s) = train_one(cfg, s, p, l, &dir, obs)
-                    .map_err(|source| ExperimentError::Train { what: format!("{what} ({})", dir.display()), source })?;
+                let (set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| ExperimentError::Train {
+                    what: format!("{what} ({})", dir.display()),
+                    source: Box::new(source),
+                })?;
                 for t in missing {
                     obs.working_on(&format!("{} {p} learner seed {l} traffic seed {t}", s.name));
                     let e = eval_scenario(s, p, t);
                     pipeline::check_memory(&e, None, &cfg.limits)?;
                     let t0 = Instant::now();
-                    let sum = trainer::evaluate(&e, &set)
-                        .map_err(|source| ExperimentError::Train { what: format!("evaluating {what}"), source })?;
+                    let sum = trainer::evaluate(&e, &set).map_err(|source| ExperimentError::Train {
+                        what: format!("evaluating {what}"),
+                        source: Box::new(source),
+                    })?;
                     let row =
                         row_of(cfg, s, p, Some(l), t, &sum, (b.train_episodes, train_s), t0.elapsed().as_secs_f64());
                     runs::append(&csv, &row)?;

@@ -36,7 +36,8 @@ pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
 /// Bars per setting for `bars`, dashed reference lines for `refs`, one panel per metric.
 pub(crate) fn bar_panels(rows: &[RunRow], x_label: &str, bars: &[PolicyName], refs: &[PolicyName]) -> Vec<Panel> {
     let settings = distinct(rows, |r| r.setting.clone());
-    let metrics: [(&str, &str, fn(&RunRow) -> Option<f64>); 2] = [
+    type Metric = fn(&RunRow) -> Option<f64>;
+    let metrics: [(&str, &str, Metric); 2] = [
         ("Task completion rate", "completion rate (mean ± sd)", |r| r.completion_rate),
         ("Average realized potential", "Σ_e Σ_t r_e / E (mean ± sd)", |r| Some(r.average_realized_potential)),
     ];
