@@ -878,7 +878,7 @@ speed_mps = [10.0, 20.0]
     #[test]
     fn memory_estimate_by_hand() {
         // 10 slots of 1 s, generator with 0 initial vehicles and 1 vehicle/s: 10 vehicles.
-        let s = Scenario::parse(&MINIMAL).unwrap();
+        let s = Scenario::parse(MINIMAL).unwrap();
         let m = s.memory_estimate(None);
         assert_eq!((m.vehicles, m.rsus, m.slots, m.trace_bytes), (10.0, 2.0, 10.0, 0.0));
         assert_eq!(m.bytes, 10.0 * 2048.0 + 2.0 * 16384.0 + 10.0 * 256.0);
