@@ -20,7 +20,7 @@ pub enum ScenarioError {
         /// The file it came from, once known.
         file: Option<PathBuf>,
         /// What is wrong, with the line, column and key.
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     /// A value parsed but is impossible (out of range, inconsistent with another key).
     #[error("{}invalid value for `{key}`: {message}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]

@@ -341,7 +341,7 @@ impl Scenario {
 
     /// Parses and validates scenario TOML text.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        let s: Scenario = toml::from_str(text).map_err(|source| ScenarioError::Parse { file: None, source })?;
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse { file: None, source: Box::new(e) })?;
         s.validate()?;
         Ok(s)
     }

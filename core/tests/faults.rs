@@ -95,6 +95,19 @@ fn run_with(s: &Scenario, fleet: Fleet) -> (Vec<SlotReport>, RunStats) {
     (reports, engine.stats().clone())
 }
 
+/// One vehicle parked at `x_m` metres on the road (y = 0) for the first 100 s.
+fn parked_at(x_m: f64) -> Fleet {
+    Fleet {
+        paths: vec![VehiclePath::Linear {
+            enter_s: 0.0,
+            exit_s: 100.0,
+            start: Point::new(x_m, 0.0),
+            velocity_mps: (0.0, 0.0),
+        }],
+        names: vec!["parked".into()],
+    }
+}
+
 /// Tasks generated per slot, replayed from the vehicles' task streams alone (no engine, no
 /// faults): what "generated" means in the conservation law.
 fn generated_per_slot(s: &Scenario) -> Vec<u64> {
@@ -394,15 +407,7 @@ speed_mps = [10.0, 10.0]
 loss = { upload = 1.0 }
 "#;
     let s = Scenario::parse(text).unwrap();
-    let fleet = Fleet {
-        paths: vec![VehiclePath::Linear {
-            enter_s: 0.0,
-            exit_s: 100.0,
-            start: Point::new(100.0, 0.0),
-            velocity_mps: (0.0, 0.0),
-        }],
-        names: vec!["parked".into()],
-    };
+    let fleet = parked_at(100.0);
     let (reports, stats) = run_with(&s, fleet);
     // 4 tasks, all sent to RSU0 and lost: RSU0's rate is 0 / 1 in every slot, and the run's
     // 0 / 4 (it used to be "no rate" per slot and a run rate over the survivors only).
@@ -599,15 +604,7 @@ speed_mps = [10.0, 10.0]
     };
     let lat =
         "[faults]\nlatency.upload = { kind = \"fixed\", s = 0.05 }\nlatency.wired = { kind = \"fixed\", s = 0.02 }\n";
-    let fleet = || Fleet {
-        paths: vec![VehiclePath::Linear {
-            enter_s: 0.0,
-            exit_s: 100.0,
-            start: Point::new(100.0, 0.0),
-            velocity_mps: (0.0, 0.0),
-        }],
-        names: vec!["parked".into()],
-    };
+    let fleet = || parked_at(100.0);
     let one = |policy: &str, faults: &str| -> Vec<TaskResult> {
         let s = Scenario::parse(&text(policy, faults)).unwrap();
         let (reports, stats) = run_with(&s, fleet());
@@ -663,15 +660,7 @@ speed_mps = [10.0, 10.0]
 rsu_outage = [{ rsu = 0, from_slot = 3, to_slot = 4 }]
 "#;
     let s = Scenario::parse(text).unwrap();
-    let fleet = Fleet {
-        paths: vec![VehiclePath::Linear {
-            enter_s: 0.0,
-            exit_s: 100.0,
-            start: Point::new(250.0, 0.0),
-            velocity_mps: (0.0, 0.0),
-        }],
-        names: vec!["parked".into()],
-    };
+    let fleet = parked_at(250.0);
     let (reports, stats) = run_with(&s, fleet);
     let r: Vec<&TaskResult> = reports.iter().map(|r| &r.results[0]).collect();
     let up0 = (Some(RsuId(0)), Some(RsuId(0)));

@@ -339,5 +339,13 @@ pub fn latency_table(service: &Percentiles, wall: &Percentiles) -> String {
     );
     s += &row("service time (model)", service);
     s += &row("slot wall time", wall);
+    for (name, p) in [("service times", service), ("slot wall times", wall)] {
+        if p.out_of_range > 0 {
+            s += &format!(
+                "  {} {name} out of range (over 1000 s, or endless: no CPU), not in the percentiles\n",
+                p.out_of_range
+            );
+        }
+    }
     s
 }

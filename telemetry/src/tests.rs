@@ -253,6 +253,11 @@ fn latency_table_has_both_rows() {
     for w in ["p50", "p90", "p99", "max", "service time", "slot wall time"] {
         assert!(t.contains(w), "{t}");
     }
+    assert!(!t.contains("out of range"), "{t}");
+    h.record_s(f64::INFINITY);
+    h.record_s(5000.0);
+    let t = latency_table(&h.percentiles(), &Percentiles::default());
+    assert!(t.contains("2 service times out of range"), "{t}");
 }
 
 #[test]
