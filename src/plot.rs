@@ -355,7 +355,7 @@ fn draw_bars<DB: DrawingBackend>(p: &BarPanel, area: &DrawingArea<DB, Shift>) ->
         for (g, v) in r.values.iter().enumerate() {
             let Some(v) = v else { continue };
             let seg = DashedPathElement::new(
-                vec![(g as f64 - 0.45, v.mean), (g as f64 + 0.45, v.mean)].into_iter(),
+                vec![(g as f64 - 0.45, v.mean), (g as f64 + 0.45, v.mean)],
                 6,
                 4,
                 c.stroke_width(2),
@@ -432,7 +432,7 @@ fn draw_lines<DB: DrawingBackend>(p: &LinePanel, area: &DrawingArea<DB, Shift>) 
     }
     for (i, (name, y)) in p.hlines.iter().enumerate() {
         let c = colour(name, p.series.len() + i);
-        let line = DashedPathElement::new(vec![(xlo, *y), (xhi, *y)].into_iter(), 6, 4, c.stroke_width(2));
+        let line = DashedPathElement::new(vec![(xlo, *y), (xhi, *y)], 6, 4, c.stroke_width(2));
         chart
             .draw_series(std::iter::once(line))
             .map_err(e)?
