@@ -6,6 +6,7 @@ mod compare;
 mod engine_args;
 mod fault_args;
 mod metrics_args;
+mod node;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;
@@ -72,6 +73,9 @@ pub(crate) enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// A worker node of a cluster run: hosts the RSU actors a coordinator (`vecsim run
+    /// --cluster`) assigns to it.
+    Node(node::NodeArgs),
 }
 
 pub(crate) fn main() -> anyhow::Result<ExitCode> {
@@ -84,6 +88,7 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::train(a, &limits),
         Command::Compare(a) => compare::compare(a, &limits),
         Command::Bench(c) => bench::bench(c, &limits),
+        Command::Node(a) => node::node(a),
     }
 }
 
