@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use vecsim_actors::ActorOptions;
 use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput};
 
-pub use node::{run_node, PolicyBuilder};
+pub use node::{run_node, run_node_with, PolicyBuilder};
 
 /// The process group every node's hub joins (how a coordinator finds it after connecting).
 pub const NODE_GROUP: &str = "vecsim.node";

@@ -37,6 +37,19 @@ pub fn run_node(
     threads: usize,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ClusterError> {
+    run_node_with(listen, cookie, build, threads, None, ready)
+}
+
+/// [`run_node`], for fault tests: with `die_at_slot`, the process exits abruptly (as if killed)
+/// when it is told to begin that slot.
+pub fn run_node_with(
+    listen: SocketAddr,
+    cookie: String,
+    build: PolicyBuilder,
+    threads: usize,
+    die_at_slot: Option<u32>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ClusterError> {
     let rt = vecsim_actors::runtime(threads).map_err(ClusterError::Runtime)?;
     rt.block_on(async move {
         let name = format!("vecsim-node@{listen}");
@@ -53,7 +66,7 @@ pub fn run_node(
         let (_server, server_handle) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
-        let (hub, hub_handle) = Actor::spawn(None, NodeHub, build)
+        let (hub, hub_handle) = Actor::spawn(None, NodeHub, (build, die_at_slot))
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
@@ -95,6 +108,7 @@ impl Hosted {
 
 struct HubState {
     build: PolicyBuilder,
+    die_at_slot: Option<u32>,
     me: ActorRef<HubMsg>,
     run: Option<Hosted>,
 }
@@ -226,10 +240,14 @@ impl NodeHub {
 impl Actor for NodeHub {
     type Msg = HubMsg;
     type State = HubState;
-    type Arguments = PolicyBuilder;
+    type Arguments = (PolicyBuilder, Option<u32>);
 
-    async fn pre_start(&self, me: ActorRef<HubMsg>, build: PolicyBuilder) -> Result<HubState, ActorProcessingErr> {
-        Ok(HubState { build, me, run: None })
+    async fn pre_start(
+        &self,
+        me: ActorRef<HubMsg>,
+        (build, die_at_slot): (PolicyBuilder, Option<u32>),
+    ) -> Result<HubState, ActorProcessingErr> {
+        Ok(HubState { build, die_at_slot, me, run: None })
     }
 
     async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut HubState) -> Result<(), ActorProcessingErr> {
@@ -240,6 +258,10 @@ impl Actor for NodeHub {
                     st.run.take().map(Hosted::stop);
                 }
                 Ok(())
+            }
+            HubMsg::Net(Wire::Rsu { msg: RsuWire::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
+                eprintln!("vecsim node: exiting at the start of slot {slot} (--die-at-slot)");
+                std::process::exit(137);
             }
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
                 Some(run) => Self::deliver(run, rsu, msg),

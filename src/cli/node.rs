@@ -21,6 +21,9 @@ pub(crate) struct NodeArgs {
     /// Tokio worker threads for the RSU actors hosted here (the numbers never depend on it).
     #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
     pub threads: usize,
+    /// Fault tests: exit abruptly, as if killed, when told to begin this slot.
+    #[arg(long, hide = true)]
+    pub die_at_slot: Option<u32>,
 }
 
 pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
@@ -28,7 +31,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     // The policies of the RSUs hosted here, built as `vecsim run` builds them.
     let build: vecsim_cluster::PolicyBuilder =
         Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));
-    vecsim_cluster::run_node(a.listen, cookie, build, a.threads, |addr| {
+    vecsim_cluster::run_node_with(a.listen, cookie, build, a.threads, a.die_at_slot, |addr| {
         use std::io::Write as _;
         println!("vecsim node listening on {addr}");
         let _ = std::io::stdout().flush();
