@@ -390,7 +390,7 @@ impl CoordState {
         self.clock.clone().ok_or_else(|| "an answer before the clock started".into())
     }
 
-    fn to_clock(&mut self, m: ClockMsg) -> Result<(), String> {
+    fn tell_clock(&mut self, m: ClockMsg) -> Result<(), String> {
         self.clock()?.send_message(m).map_err(|e| format!("the clock is gone: {e}"))
     }
 
@@ -411,7 +411,7 @@ impl CoordState {
     }
 
     /// A message from the clock (through a stand-in) to RSU `e`.
-    fn to_rsu(&mut self, e: usize, msg: RsuMsg) -> Result<(), String> {
+    fn send_rsu(&mut self, e: usize, msg: RsuMsg) -> Result<(), String> {
         let ask = match &msg {
             RsuMsg::Begin { slot, ack } => {
                 self.slot_start(e, *slot);
@@ -464,7 +464,7 @@ impl CoordState {
     }
 
     /// An RSU's answer to the clock, from its node.
-    fn from_node(&mut self, w: ClockWire) -> Result<(), String> {
+    fn answer_from_node(&mut self, w: ClockWire) -> Result<(), String> {
         let e = w.rsu().index();
         if e >= self.rsus.len() {
             return Err(format!("an answer from RSU {e}, which is not in the scenario"));
@@ -489,7 +489,7 @@ impl CoordState {
             ClockWire::Closed { .. } => self.answered(e, |a| *a == Ask::Closed),
             ClockWire::PoolApplied { .. } => self.answered(e, |a| matches!(a, Ask::PoolApplied(_))),
         }
-        self.to_clock(w.into_msg())
+        self.tell_clock(w.into_msg())
     }
 
     /// A wired batch from an RSU on one node to an RSU on another: relayed.
@@ -508,7 +508,7 @@ impl CoordState {
         let src_node = self.a.owner[src];
         self.nodes[src_node].done.extend(tasks.iter().map(|t| t.up.task.id));
         let msg = msg.into_msg(|_, _| unreachable!("not a CloseUploads"), || None)?;
-        self.to_rsu(dest, msg)
+        self.send_rsu(dest, msg)
     }
 
     fn pool_answer(&mut self, w: PoolWire) -> Result<(), String> {
@@ -527,19 +527,19 @@ impl CoordState {
         let rsu = RsuId(e as u32);
         let node = self.a.owner[e];
         match ask {
-            Ask::Ready(slot) => self.to_clock(ClockMsg::Ready { rsu, slot }),
+            Ask::Ready(slot) => self.tell_clock(ClockMsg::Ready { rsu, slot }),
             Ask::Summary => {
                 let summary = LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false };
-                self.to_clock(ClockMsg::Summary { rsu, summary })
+                self.tell_clock(ClockMsg::Summary { rsu, summary })
             }
-            Ask::Proposal => self.to_clock(ClockMsg::Proposal(Box::new(Proposal {
+            Ask::Proposal => self.tell_clock(ClockMsg::Proposal(Box::new(Proposal {
                 rsu,
                 decisions: Vec::new(),
                 uploads: Some(Vec::new()),
             }))),
             Ask::Dispatched => {
                 let sent_to = self.rsus[e].relayed_to.iter().map(|&d| RsuId(d)).collect();
-                self.to_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new() })))
+                self.tell_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new() })))
             }
             Ask::Executed => {
                 // Every task that entered the node this slot and was neither reported nor
@@ -553,14 +553,14 @@ impl CoordState {
                     }
                 }
                 nd.counted += results.len() as u64;
-                self.to_clock(ClockMsg::Executed { rsu, results })
+                self.tell_clock(ClockMsg::Executed { rsu, results })
             }
-            Ask::Closed => self.to_clock(ClockMsg::Closed { rsu }),
+            Ask::Closed => self.tell_clock(ClockMsg::Closed { rsu }),
             Ask::PoolAnswer(round) => {
                 let pool = self.pool.clone().ok_or("a pool round without a pool")?;
                 pool.send_message(PoolMsg::Skip { round, from: rsu.0 }).map_err(|e| e.to_string())
             }
-            Ask::PoolApplied(round) => self.to_clock(ClockMsg::PoolApplied { rsu, round }),
+            Ask::PoolApplied(round) => self.tell_clock(ClockMsg::PoolApplied { rsu, round }),
         }
     }
 
@@ -586,7 +586,7 @@ impl CoordState {
                 for d in sent_to {
                     if !self.rsus[e].relayed_to.contains(&d.0) && !self.nodes[self.a.owner[d.index()]].lost {
                         self.rsus[e].relayed_to.insert(d.0);
-                        self.to_rsu(d.index(), RsuMsg::Migrated { from: RsuId(e as u32), tasks: Vec::new() })?;
+                        self.send_rsu(d.index(), RsuMsg::Migrated { from: RsuId(e as u32), tasks: Vec::new() })?;
                     }
                 }
             }
@@ -629,8 +629,8 @@ impl Actor for CoordHub {
 
     async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut CoordState) -> Result<(), ActorProcessingErr> {
         let r = match msg {
-            HubMsg::Rsu { rsu, msg } => st.to_rsu(rsu as usize, msg),
-            HubMsg::Net(Wire::Clock(w)) => st.from_node(w),
+            HubMsg::Rsu { rsu, msg } => st.send_rsu(rsu as usize, msg),
+            HubMsg::Net(Wire::Clock(w)) => st.answer_from_node(w),
             HubMsg::Net(Wire::Rsu { rsu, msg }) => st.relay(rsu as usize, msg),
             HubMsg::Net(Wire::Pool(w)) => st.pool_answer(w),
             HubMsg::Net(Wire::SetupDone { run: _, node, error }) => {

@@ -255,7 +255,9 @@ impl Actor for NodeHub {
             HubMsg::Net(Wire::Setup(s)) => Self::setup(st, *s).await,
             HubMsg::Net(Wire::End { run }) => {
                 if st.run.as_ref().is_some_and(|h| h.setup.run == run) {
-                    st.run.take().map(Hosted::stop);
+                    if let Some(h) = st.run.take() {
+                        h.stop();
+                    }
                 }
                 Ok(())
             }

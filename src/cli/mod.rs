@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod bench;
+mod bench_cluster;
 mod bench_train;
 mod compare;
 mod engine_args;
