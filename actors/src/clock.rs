@@ -60,6 +60,8 @@ pub(crate) struct ClockArgs {
     pub refiner: Option<Box<dyn JointRefiner>>,
     /// Open a VEC POOL round after every `k` slots.
     pub pool_every: Option<u32>,
+    /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
+    pub remote: Option<crate::RemoteRsus>,
     pub events: UnboundedSender<Event>,
 }
 
@@ -154,6 +156,12 @@ impl ClockState {
         }
         let t = self.slot;
         self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
+        if let Some(remote) = &self.a.remote {
+            // An RSU whose process was lost is an outage from the first slot opened after.
+            for (up, lost) in self.up.iter_mut().zip(remote.lost.iter()) {
+                *up &= !lost.load(std::sync::atomic::Ordering::SeqCst);
+            }
+        }
         let n = self.n();
         self.present = 0;
         self.unconverged = false;
@@ -462,8 +470,14 @@ impl ClockActor {
         match msg {
             ClockMsg::Start => {
                 let n = st.a.world.specs.len();
-                for e in 0..n {
-                    Self::spawn_rsu(st, e, None).await?;
+                if let Some(remote) = &st.a.remote {
+                    // RSUs hosted elsewhere: their stand-ins, which answer this clock.
+                    *crate::rsu::lock(&remote.clock) = Some(st.me.clone());
+                    st.rsus = remote.rsus.clone();
+                } else {
+                    for e in 0..n {
+                        Self::spawn_rsu(st, e, None).await?;
+                    }
                 }
                 if st.a.pool_every.is_some() {
                     let (p, _) = Actor::spawn_linked(None, VecPool, (), st.me.get_cell()).await?;

@@ -31,6 +31,10 @@ enum FloorMsg {
     Ack,
 }
 
+// Explicit, as for the engine's messages (ractor's `cluster` feature; see `crate::protocol`).
+impl ractor::Message for BareMsg {}
+impl ractor::Message for FloorMsg {}
+
 struct FloorClock;
 
 struct FloorArgs {

@@ -128,6 +128,7 @@ impl Engine for Actors {
             params: None,
             pool_participants: ep.round.as_ref().map(|r| r.participants.clone()),
             weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
+            remote: None,
         };
         let run = run_actors(ep.scenario, ep.fleet, ep.policies, &opts, ep.observer)?;
         if run.rounds.len() > 1 {
@@ -157,6 +158,26 @@ pub struct ActorOptions {
     /// Weight each contribution by its sample count instead of equally (with equal weights when
     /// every contribution's count is 0), as `LearnerOptions::weighted_fedavg` does in-process.
     pub weighted_fedavg: bool,
+    /// RSUs hosted by other processes (`vecsim-cluster`): the clock uses the given stand-ins
+    /// instead of spawning RSU actors. `None`: every RSU actor runs in this process.
+    pub remote: Option<RemoteRsus>,
+}
+
+/// RSU actors hosted by other processes, as the clock sees them (`vecsim-cluster`).
+///
+/// The protocol does not change: the clock sends every [`RsuMsg`](protocol::RsuMsg) to the
+/// stand-in of RSU `e`, a local actor that forwards it to the process hosting `e`, and the
+/// answers come back to the clock as [`ClockMsg`](protocol::ClockMsg)s. Stand-ins keep the
+/// order of what they are sent (one mailbox each), which is all the protocol asks of a link.
+#[derive(Clone, Debug)]
+pub struct RemoteRsus {
+    /// Stand-ins for every RSU actor, indexed by RSU id.
+    pub rsus: Vec<ractor::ActorRef<protocol::RsuMsg>>,
+    /// `lost[e]`: the process hosting RSU e is gone; the clock treats RSU e as down (an outage)
+    /// in every slot it opens from then on.
+    pub lost: Arc<Vec<std::sync::atomic::AtomicBool>>,
+    /// Set by the clock when the run starts, so that the stand-ins can answer it.
+    pub clock: Arc<Mutex<Option<ractor::ActorRef<protocol::ClockMsg>>>>,
 }
 
 /// Runs one episode on the actor engine; `observer` is called on the calling thread, in slot
@@ -301,6 +322,7 @@ pub async fn run_async(
         vaults: vaults.clone(),
         refiner,
         pool_every: opts.pool_every,
+        remote: opts.remote.clone(),
         events: tx,
     };
     let (clock_ref, handle) =

@@ -356,3 +356,13 @@ pub enum PoolMsg {
         from: u32,
     },
 }
+
+// Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
+// its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
+// None of these is serialisable: they never leave their process. Across processes,
+// `vecsim-cluster` carries them in its own wire messages, encoded with `vecsim_core::codec`.
+impl ractor::Message for VehicleMsg {}
+impl ractor::Message for RsuMsg {}
+impl ractor::Message for PoolGlobal {}
+impl ractor::Message for ClockMsg {}
+impl ractor::Message for PoolMsg {}

@@ -13,11 +13,15 @@ pub enum DropCause {
     RsuDown,
     /// The upload or the wired migration message was lost.
     MessageLost,
+    /// The process hosting the RSU that held the task was lost (`vecsim-cluster`: a node
+    /// killed mid-run).
+    NodeLost,
 }
 
 impl DropCause {
     /// Every cause, in report order.
-    pub const ALL: [DropCause; 3] = [DropCause::VehicleDropout, DropCause::RsuDown, DropCause::MessageLost];
+    pub const ALL: [DropCause; 4] =
+        [DropCause::VehicleDropout, DropCause::RsuDown, DropCause::MessageLost, DropCause::NodeLost];
 
     /// The cause's label in reports (`vehicle_dropout`, `rsu_down`, `message_lost`).
     pub fn name(self) -> &'static str {
@@ -25,6 +29,7 @@ impl DropCause {
             DropCause::VehicleDropout => "vehicle_dropout",
             DropCause::RsuDown => "rsu_down",
             DropCause::MessageLost => "message_lost",
+            DropCause::NodeLost => "node_lost",
         }
     }
 }
@@ -45,13 +50,14 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order of [`Outcome::index`].
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Completed,
         Outcome::MissedDeadline,
         Outcome::Uncovered,
         Outcome::Dropped(DropCause::VehicleDropout),
         Outcome::Dropped(DropCause::RsuDown),
         Outcome::Dropped(DropCause::MessageLost),
+        Outcome::Dropped(DropCause::NodeLost),
     ];
 
     /// Position in [`Outcome::ALL`], for per-outcome counters.
@@ -63,6 +69,7 @@ impl Outcome {
             Outcome::Dropped(DropCause::VehicleDropout) => 3,
             Outcome::Dropped(DropCause::RsuDown) => 4,
             Outcome::Dropped(DropCause::MessageLost) => 5,
+            Outcome::Dropped(DropCause::NodeLost) => 6,
         }
     }
 
@@ -75,6 +82,7 @@ impl Outcome {
             Outcome::Dropped(DropCause::VehicleDropout) => "dropped_vehicle_dropout",
             Outcome::Dropped(DropCause::RsuDown) => "dropped_rsu_down",
             Outcome::Dropped(DropCause::MessageLost) => "dropped_message_lost",
+            Outcome::Dropped(DropCause::NodeLost) => "dropped_node_lost",
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct OutcomeCounts {
     pub dropped_rsu_down: u64,
     /// Tasks dropped because their upload or migration message was lost.
     pub dropped_message_lost: u64,
+    /// Tasks dropped because the process hosting their RSU was lost (`vecsim-cluster`).
+    #[serde(default)]
+    pub dropped_node_lost: u64,
     /// Tasks sent to an RSU other than their uploader.
     pub migrations: u64,
 }
@@ -69,6 +72,7 @@ impl OutcomeCounts {
             Outcome::Dropped(DropCause::VehicleDropout) => self.dropped_vehicle_dropout += 1,
             Outcome::Dropped(DropCause::RsuDown) => self.dropped_rsu_down += 1,
             Outcome::Dropped(DropCause::MessageLost) => self.dropped_message_lost += 1,
+            Outcome::Dropped(DropCause::NodeLost) => self.dropped_node_lost += 1,
         }
     }
 
@@ -81,12 +85,13 @@ impl OutcomeCounts {
             Outcome::Dropped(DropCause::VehicleDropout) => self.dropped_vehicle_dropout,
             Outcome::Dropped(DropCause::RsuDown) => self.dropped_rsu_down,
             Outcome::Dropped(DropCause::MessageLost) => self.dropped_message_lost,
+            Outcome::Dropped(DropCause::NodeLost) => self.dropped_node_lost,
         }
     }
 
     /// Tasks dropped by a fault, all causes.
     pub fn dropped(&self) -> u64 {
-        self.dropped_vehicle_dropout + self.dropped_rsu_down + self.dropped_message_lost
+        self.dropped_vehicle_dropout + self.dropped_rsu_down + self.dropped_message_lost + self.dropped_node_lost
     }
 
     /// Conservation: every task has exactly one outcome.
@@ -245,6 +250,14 @@ pub struct DroppedByCause {
     pub rsu_down: u64,
     /// Tasks whose upload or migration message was lost.
     pub message_lost: u64,
+    /// Tasks held by a cluster node that was lost (`vecsim-cluster`); written only when not 0,
+    /// so that reports of runs without a cluster are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub node_lost: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Injected faults by kind, over a slot or a run (SPEC §6: nothing is lost without a count).
@@ -470,7 +483,9 @@ impl RunStats {
             c.missed_deadline,
             c.uncovered,
             c.dropped_vehicle_dropout,
-            c.dropped_rsu_down,
+            // A lost cluster node's RSUs are down: its tasks count here (summary.json splits
+            // them out as `node_lost`; no column was added, so that files keep their bytes).
+            c.dropped_rsu_down + c.dropped_node_lost,
             c.dropped_message_lost,
             c.migrations,
             rate,
@@ -495,6 +510,7 @@ impl RunStats {
         t.dropped_vehicle_dropout += c.dropped_vehicle_dropout;
         t.dropped_rsu_down += c.dropped_rsu_down;
         t.dropped_message_lost += c.dropped_message_lost;
+        t.dropped_node_lost += c.dropped_node_lost;
         t.migrations += c.migrations;
     }
 
@@ -560,6 +576,7 @@ impl RunStats {
                 vehicle_dropout: c.dropped_vehicle_dropout,
                 rsu_down: c.dropped_rsu_down,
                 message_lost: c.dropped_message_lost,
+                node_lost: c.dropped_node_lost,
             },
             faults: self.faults,
             completion_rate: (c.uploaded > 0).then(|| c.completed as f64 / c.uploaded as f64),

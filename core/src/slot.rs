@@ -14,7 +14,7 @@ use crate::task::UploadedTask;
 use crate::wired::WiredLink;
 
 /// A task on its way to (or at) its executing RSU.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecTask {
     /// The task as uploaded (with its upload time `u`).
     pub up: UploadedTask,

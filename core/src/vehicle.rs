@@ -23,7 +23,7 @@ pub enum VehicleEmit {
 
 /// A V2I upload on its way to an RSU. The RSU computes the upload time when it knows how many
 /// vehicles share its channel in the slot.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadMsg {
     /// The task being uploaded.
     pub task: Task,

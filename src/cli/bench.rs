@@ -25,6 +25,22 @@ pub(crate) enum BenchCmd {
         #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
         threads: usize,
     },
+    /// Vehicle-slots per second of one process and of the same run with its RSUs on local
+    /// `vecsim node` processes (started and stopped by the bench), with a check that both
+    /// reports are identical.
+    Cluster {
+        /// Scenario file or preset name (e.g. `large-10k`).
+        scenario: String,
+        /// Number of slots (default: the scenario's).
+        #[arg(long)]
+        slots: Option<u32>,
+        /// Local node processes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Tokio worker threads per process (1 to 1024).
+        #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
+        threads: usize,
+    },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
     /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
     /// the PyTorch anchor, measured in the same run).
@@ -56,6 +72,9 @@ pub(crate) enum BenchCmd {
 pub(super) fn bench(cmd: BenchCmd, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads, limits),
+        BenchCmd::Cluster { scenario, slots, nodes, threads } => {
+            super::bench_cluster::cluster(&scenario, slots, nodes.max(1), threads, limits)
+        }
         BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
             obs,
             act,

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod bench;
+mod bench_cluster;
 mod bench_train;
 mod compare;
 mod engine_args;
@@ -8,6 +9,7 @@ mod experiment;
 mod fault_args;
 mod metrics_args;
 mod plot;
+mod node;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;
@@ -78,6 +80,9 @@ pub(crate) enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// A worker node of a cluster run: hosts the RSU actors a coordinator (`vecsim run
+    /// --cluster`) assigns to it.
+    Node(node::NodeArgs),
 }
 
 pub(crate) fn main() -> anyhow::Result<ExitCode> {
@@ -92,6 +97,7 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
         Command::Bench(c) => bench::bench(c, &limits),
         Command::Experiment(a) => experiment::experiment(a, &limits),
         Command::Plot(a) => plot::plot(a),
+        Command::Node(a) => node::node(a),
     }
 }
 

@@ -38,6 +38,11 @@ pub(crate) struct RunArgs {
     /// Print the summary as JSON on stdout instead of the readable table.
     #[arg(long)]
     pub json: bool,
+    /// Run the RSUs on the worker nodes of this cluster file (`cookie_file = "PATH"` and one
+    /// `[[nodes]]` table with `addr = "HOST:PORT"` per `vecsim node`); this process runs the
+    /// clock, the vehicles and the VEC POOL. Same numbers as one process, byte for byte.
+    #[arg(long, value_name = "CLUSTER.toml")]
+    pub cluster: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -61,11 +66,31 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         eprintln!("warning: {w}");
     }
     let policies = pipeline::build_policies(&s, a.checkpoint.as_deref())?;
-    let mut engine = a.engine.build()?;
+    let mut losses = None;
+    let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
+        None => a.engine.build()?,
+        Some(file) => {
+            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            let mut c = vecsim_cluster::Cluster::new(cfg, a.engine.threads);
+            if let Some(dir) = &a.checkpoint {
+                c = c.with_checkpoint(dir).map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
+            }
+            losses = Some(c.losses());
+            Box::new(c)
+        }
+    };
     let mut telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let started = std::time::Instant::now();
     let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut telemetry)?;
     let wall = started.elapsed();
+    if let Some(l) = losses {
+        for l in l.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            eprintln!(
+                "cluster: node {} was lost in slot {}; RSUs {:?} were an outage from then on; {} tasks it held counted as node_lost",
+                l.addr, l.slot, l.rsus, l.tasks
+            );
+        }
+    }
     let stats = out.stats;
     let sum = stats.summary();
     if let Some(dir) = &a.out {

@@ -115,13 +115,14 @@ pub const METRICS: &[MetricDoc] = &[
 ];
 
 /// The values of the `outcome` label of [`TASKS`], indexed by [`Outcome::index`].
-pub const OUTCOMES: [&str; 6] = [
+pub const OUTCOMES: [&str; 7] = [
     Outcome::ALL[0].label(),
     Outcome::ALL[1].label(),
     Outcome::ALL[2].label(),
     Outcome::ALL[3].label(),
     Outcome::ALL[4].label(),
     Outcome::ALL[5].label(),
+    Outcome::ALL[6].label(),
 ];
 
 /// The values of the `kind` label of [`FAULTS`]: the kinds of [`FaultCounts::by_kind`], a fixed

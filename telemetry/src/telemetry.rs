@@ -28,7 +28,7 @@ pub struct TelemetryConfig {
 #[derive(Clone, Debug, Default)]
 struct Totals {
     /// `[uploading RSU or none][outcome index]`.
-    tasks: Vec<[u64; 6]>,
+    tasks: Vec<[u64; Outcome::ALL.len()]>,
     /// By uploading RSU.
     migrations: Vec<u64>,
     slots: u64,
@@ -61,7 +61,7 @@ impl Totals {
         // Rows are RSUs then `none`: align `none` rows when RSU counts differ.
         let (mine, theirs) = (self.tasks.len().max(1) - 1, o.tasks.len().max(1) - 1);
         let rsus = mine.max(theirs);
-        let mut tasks = vec![[0u64; 6]; rsus + 1];
+        let mut tasks = vec![[0u64; Outcome::ALL.len()]; rsus + 1];
         for (src, n) in [(&self.tasks, mine), (&o.tasks, theirs)] {
             for (i, row) in src.iter().enumerate() {
                 let at = if i == n { rsus } else { i };

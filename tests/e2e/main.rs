@@ -1,6 +1,7 @@
 //! End-to-end tests of the `vecsim` command line: one test binary, one module per area.
 
 mod cli;
+mod cluster;
 mod common;
 mod determinism;
 mod experiment;

@@ -62,7 +62,7 @@ pub struct Observation<'a> {
 }
 
 /// What one RSU learns after the slot closed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Feedback {
     /// The RSU this feedback is for.
     pub rsu: RsuId,

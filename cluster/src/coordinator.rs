@@ -1,0 +1,660 @@
+//! The coordinator: the clock, the vehicle actors and the VEC POOL run here (the actor engine's
+//! own, [`vecsim_actors::run_async`]); every RSU runs on a node. The clock talks to stand-ins of
+//! the RSUs; each stand-in hands what it is sent to the hub, which encodes it and casts it to
+//! the node hosting the RSU. What nodes send (answers to the clock and the pool, wired
+//! migrations to RSUs on other nodes) comes back to the hub, which decodes it and delivers it.
+//!
+//! The hub is also where a lost node is handled. It sees every message to and from every node,
+//! so it knows, for the current slot, which tasks entered each node (uploads, migrations relayed
+//! in), which left it (migrations relayed out) and which the node reported (results, lost
+//! migrations). When a node's session closes, the hub answers for its RSUs from then on, as the
+//! protocol expects them to (the phases still close by counts), reports every task the node
+//! still held with the cause `node_lost`, and flags the RSUs lost, so that the clock treats them
+//! as down from the next slot it opens: every task still ends in exactly one outcome.
+
+use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
+use crate::{ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_cluster::node::NodeServerSessionInformation;
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use vecsim_actors::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg};
+use vecsim_actors::{ActorOptions, ActorRun, RemoteRsus};
+use vecsim_core::ids::{RsuId, TaskId};
+use vecsim_core::mobility::Fleet;
+use vecsim_core::observer::Observer;
+use vecsim_core::outcome::{DropCause, Outcome, TaskResult};
+use vecsim_core::policy::PolicySet;
+use vecsim_core::rsu::LoadSummary;
+use vecsim_core::Scenario;
+
+/// How long to wait for a node to accept the connection and authenticate.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the nodes to build their RSU actors (a learner's networks included).
+const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the hub tells the driver.
+#[derive(Debug)]
+enum HubEvent {
+    SetupDone { node: usize, error: Option<String> },
+    Lost(NodeLoss),
+    Flushed,
+    Failed(String),
+}
+
+/// Session events from the node server, by `ractor_cluster` node id.
+#[derive(Debug)]
+enum SessionEvent {
+    Authenticated(u64),
+    Ready(u64),
+    Disconnected { node_id: u64 },
+}
+
+struct Events(UnboundedSender<SessionEvent>);
+
+impl NodeEventSubscription for Events {
+    fn node_session_opened(&self, _: NodeServerSessionInformation) {}
+    fn node_session_disconnected(&self, s: NodeServerSessionInformation) {
+        let _ = self.0.send(SessionEvent::Disconnected { node_id: s.node_id });
+    }
+    fn node_session_authenticated(&self, s: NodeServerSessionInformation) {
+        let _ = self.0.send(SessionEvent::Authenticated(s.node_id));
+    }
+    fn node_session_ready(&self, s: NodeServerSessionInformation) {
+        let _ = self.0.send(SessionEvent::Ready(s.node_id));
+    }
+}
+
+/// A connected node.
+struct Node {
+    addr: String,
+    node_id: u64,
+    hub: ActorRef<HubMsg>,
+}
+
+/// Starts this process's node server and connects to every node of `cfg`, in order: an
+/// unreachable node and a node that refuses the cookie are errors naming the node.
+async fn connect(
+    cfg: &ClusterConfig,
+    run: u64,
+) -> Result<(ActorRef<NodeServerMessage>, Vec<Node>, UnboundedReceiver<SessionEvent>), ClusterError> {
+    let name = format!("vecsim-coordinator-{}-{run}", std::process::id());
+    // Port 0 on loopback: the coordinator only dials out.
+    let server = ractor_cluster::NodeServer::new(
+        0,
+        cfg.cookie.clone(),
+        name,
+        "localhost".into(),
+        None,
+        Some(ractor_cluster::node::NodeConnectionMode::Isolated),
+    )
+    .with_listen_addr(std::net::IpAddr::from([127, 0, 0, 1]))
+    .with_max_inbound_frame_size(MAX_FRAME_BYTES);
+    let (server, _) = Actor::spawn(None, server, ())
+        .await
+        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), message: e.to_string() })?;
+    let (tx, mut rx) = unbounded_channel();
+    server
+        .cast(NodeServerMessage::SubscribeToEvents { id: "vecsim".into(), subscription: Box::new(Events(tx)) })
+        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), message: e.to_string() })?;
+    let mut nodes: Vec<Node> = Vec::new();
+    for addr in &cfg.nodes {
+        let unreachable = |message: String| ClusterError::Unreachable { addr: addr.clone(), message };
+        let sock: SocketAddr = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host(addr.as_str()))
+            .await
+            .map_err(|_| unreachable("name lookup timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?
+            .next()
+            .ok_or_else(|| unreachable("the name has no address".into()))?;
+        tokio::time::timeout(CONNECT_TIMEOUT, ractor_cluster::client_connect(&server, sock))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(connect_error(&e)))?;
+        // Wait for this session to authenticate and be ready, or to be refused.
+        let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+        let mut authenticated = None;
+        let node_id = loop {
+            let ev = tokio::time::timeout_at(deadline, rx.recv()).await.map_err(|_| ClusterError::Handshake {
+                addr: addr.clone(),
+                message: format!("no handshake within {} s", CONNECT_TIMEOUT.as_secs()),
+            })?;
+            match ev {
+                Some(SessionEvent::Authenticated(id)) => authenticated = Some(id),
+                Some(SessionEvent::Ready(id)) => break id,
+                Some(SessionEvent::Disconnected { node_id, .. })
+                    if authenticated.is_none() || authenticated == Some(node_id) =>
+                {
+                    return Err(if authenticated.is_none() {
+                        ClusterError::Refused { addr: addr.clone() }
+                    } else {
+                        ClusterError::Handshake { addr: addr.clone(), message: "the session closed".into() }
+                    });
+                }
+                Some(SessionEvent::Disconnected { .. }) => {}
+                None => {
+                    return Err(ClusterError::Handshake { addr: addr.clone(), message: "node server stopped".into() })
+                }
+            }
+        };
+        // The node's hub, as the session synchronised its process groups (bounded wait).
+        let mut hub = None;
+        while hub.is_none() {
+            hub = ractor::pg::get_members(&NODE_GROUP.to_string())
+                .into_iter()
+                .find(|c| c.get_id().node() == node_id && !c.get_id().is_local())
+                .map(ActorRef::<HubMsg>::from);
+            if hub.is_none() {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(ClusterError::Handshake {
+                        addr: addr.clone(),
+                        message: "it is not a vecsim node (no hub in its process groups)".into(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        nodes.push(Node { addr: addr.clone(), node_id, hub: hub.expect("found") });
+    }
+    Ok((server, nodes, rx))
+}
+
+fn connect_error(e: &ractor_cluster::ClientConnectErr) -> String {
+    match e {
+        ractor_cluster::ClientConnectErr::Socket(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Which node hosts each RSU: contiguous groups of (almost) equal size, in id order.
+pub fn assign(rsus: usize, nodes: usize) -> Vec<usize> {
+    (0..rsus).map(|e| e * nodes / rsus.max(1)).collect()
+}
+
+/// One run on the cluster. The scenario, the fleet and the coordinator's policies (only the
+/// `br-ne` refiner is used here: the RSUs' policies are built on the nodes, from the scenario
+/// and `checkpoint`).
+pub(crate) async fn run_cluster(
+    cfg: &ClusterConfig,
+    scenario: Arc<Scenario>,
+    fleet: Fleet,
+    policies: PolicySet,
+    checkpoint: Option<Vec<(String, Vec<u8>)>>,
+    opts: &ActorOptions,
+    observer: &mut dyn Observer,
+) -> Result<(ActorRun, Vec<NodeLoss>), ClusterError> {
+    if !scenario.faults.crash_rsu.is_empty() {
+        return Err(ClusterError::Unsupported("faults.crash_rsu (restarting an RSU actor on another node)".into()));
+    }
+    let run: u64 =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+            ^ ((std::process::id() as u64) << 32);
+    let (server, nodes, mut sessions) = connect(cfg, run).await?;
+    let n = scenario.rsu_count();
+    let owner = assign(n, nodes.len());
+    let scenario_toml = toml::to_string(&*scenario).map_err(|e| ClusterError::Unsupported(format!("scenario: {e}")))?;
+    let lost: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
+    let clock_slot: Arc<Mutex<Option<ActorRef<ClockMsg>>>> = Arc::new(Mutex::new(None));
+    let (events_tx, mut events) = unbounded_channel();
+    let hub_args = CoordArgs {
+        nodes: nodes.iter().map(|nd| (nd.addr.clone(), nd.node_id, nd.hub.clone())).collect(),
+        owner: owner.clone(),
+        lost: lost.clone(),
+        clock: clock_slot.clone(),
+        events: events_tx,
+    };
+    let (hub, hub_handle) =
+        Actor::spawn(None, CoordHub, hub_args).await.map_err(|e| ClusterError::Failed(e.to_string()))?;
+    ractor::pg::join(format!("{COORDINATOR_GROUP_PREFIX}{run}"), vec![hub.get_cell()]);
+    // Session events go to the hub from now on (a lost node is a message among the others).
+    let h = hub.clone();
+    let ids: Vec<u64> = nodes.iter().map(|nd| nd.node_id).collect();
+    let forwarder = tokio::spawn(async move {
+        while let Some(ev) = sessions.recv().await {
+            if let SessionEvent::Disconnected { node_id } = ev {
+                if ids.contains(&node_id) {
+                    let _ = h.send_message(HubMsg::Down { node_id });
+                }
+            }
+        }
+    });
+    let result = async {
+        for (i, nd) in nodes.iter().enumerate() {
+            let rsus = (0..n as u32).filter(|&e| owner[e as usize] == i).collect();
+            let setup = Setup {
+                run,
+                node: i as u32,
+                scenario_toml: scenario_toml.clone(),
+                rsus,
+                checkpoint: checkpoint.clone(),
+                pool_participants: opts.pool_participants.clone(),
+                weighted_fedavg: opts.weighted_fedavg,
+            };
+            nd.hub
+                .send_message(HubMsg::Net(Wire::Setup(Box::new(setup))))
+                .map_err(|e| ClusterError::Failed(format!("node {}: {e}", nd.addr)))?;
+        }
+        let mut ready = 0;
+        while ready < nodes.len() {
+            match tokio::time::timeout(SETUP_TIMEOUT, events.recv()).await {
+                Ok(Some(HubEvent::SetupDone { node: _, error: None })) => ready += 1,
+                Ok(Some(HubEvent::SetupDone { node, error: Some(e) })) => {
+                    return Err(ClusterError::Setup { addr: nodes[node].addr.clone(), message: e })
+                }
+                Ok(Some(HubEvent::Lost(l))) => {
+                    return Err(ClusterError::Setup { addr: l.addr, message: "the node was lost".into() })
+                }
+                Ok(Some(HubEvent::Failed(e))) => return Err(ClusterError::Failed(e)),
+                Ok(Some(HubEvent::Flushed)) => {}
+                Ok(None) => return Err(ClusterError::Failed("the hub stopped".into())),
+                Err(_) => return Err(ClusterError::Failed("the nodes did not set up in time".into())),
+            }
+        }
+        // The RSU stand-ins the clock talks to.
+        let mut stand_ins = Vec::with_capacity(n);
+        for e in 0..n as u32 {
+            let h = hub.clone();
+            let fwd: Forward<RsuMsg> = Box::new(move |msg| {
+                h.send_message(HubMsg::Rsu { rsu: e, msg }).map_err(|e| format!("the hub is gone: {e}"))
+            });
+            let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd)
+                .await
+                .map_err(|e| ClusterError::Failed(e.to_string()))?;
+            stand_ins.push(r);
+        }
+        let mut opts = opts.clone();
+        opts.remote = Some(RemoteRsus { rsus: stand_ins.clone(), lost: lost.clone(), clock: clock_slot.clone() });
+        let run_fut = vecsim_actors::run_async(scenario.clone(), fleet, policies, &opts, observer);
+        tokio::pin!(run_fut);
+        let out = loop {
+            tokio::select! {
+                r = &mut run_fut => break r.map_err(|e| ClusterError::Failed(e.to_string())),
+                ev = events.recv() => match ev {
+                    Some(HubEvent::Failed(e)) => {
+                        if let Some(c) = lock(&clock_slot).clone() { c.stop(None); }
+                        break Err(ClusterError::Failed(e));
+                    }
+                    Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed) => {}
+                    None => break Err(ClusterError::Failed("the hub stopped".into())),
+                }
+            }
+        };
+        for s in stand_ins {
+            s.stop(None);
+        }
+        // The lost nodes, with the tasks counted for them (final now that the run is over).
+        let mut losses = Vec::new();
+        if hub.send_message(HubMsg::Flush).is_ok() {
+            while let Some(ev) = events.recv().await {
+                match ev {
+                    HubEvent::Lost(l) => losses.push(l),
+                    HubEvent::Flushed => break,
+                    _ => {}
+                }
+            }
+        }
+        out.map(|o| (o, losses))
+    }
+    .await;
+    for nd in &nodes {
+        let _ = nd.hub.send_message(HubMsg::Net(Wire::End { run }));
+    }
+    hub.stop(None);
+    let _ = hub_handle.await;
+    forwarder.abort();
+    // Let the ends reach the nodes before the sessions close.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.stop(None);
+    result
+}
+
+/// A request the clock (or the pool) sent to an RSU, awaiting its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask {
+    Ready(u32),
+    Summary,
+    Proposal,
+    Dispatched,
+    Executed,
+    Closed,
+    PoolAnswer(u64),
+    PoolApplied(u64),
+}
+
+/// What the hub knows of an RSU on a node in the current slot.
+#[derive(Default)]
+struct RsuTrack {
+    slot: Option<u32>,
+    asks: Vec<Ask>,
+    /// RSUs it sent a relayed wired batch to.
+    relayed_to: BTreeSet<u32>,
+    /// The destinations in its `Dispatched` answer, once received.
+    dispatched_to: Option<Vec<RsuId>>,
+}
+
+/// What the hub knows of a node in the current slot.
+#[derive(Default)]
+struct NodeTrack {
+    addr: String,
+    node_id: u64,
+    rsus: Vec<u32>,
+    lost: bool,
+    lost_slot: u32,
+    slot: Option<u32>,
+    /// Tasks that entered the node this slot, as the result they get if the node is lost.
+    held: BTreeMap<TaskId, TaskResult>,
+    /// Tasks the node reported or passed on.
+    done: BTreeSet<TaskId>,
+    /// Tasks counted `node_lost` so far.
+    counted: u64,
+}
+
+struct CoordHub;
+
+struct CoordArgs {
+    nodes: Vec<(String, u64, ActorRef<HubMsg>)>,
+    owner: Vec<usize>,
+    lost: Arc<Vec<AtomicBool>>,
+    clock: Arc<Mutex<Option<ActorRef<ClockMsg>>>>,
+    events: UnboundedSender<HubEvent>,
+}
+
+struct CoordState {
+    a: CoordArgs,
+    clock: Option<ActorRef<ClockMsg>>,
+    pool: Option<ActorRef<PoolMsg>>,
+    slot: u32,
+    rsus: Vec<RsuTrack>,
+    nodes: Vec<NodeTrack>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn node_lost(id: TaskId, uploader: Option<RsuId>, executor: Option<RsuId>) -> TaskResult {
+    let mut r = TaskResult::early(id, uploader, 0.0, Outcome::Dropped(DropCause::NodeLost));
+    r.executor = executor;
+    r
+}
+
+impl CoordState {
+    fn clock(&mut self) -> Result<ActorRef<ClockMsg>, String> {
+        if self.clock.is_none() {
+            self.clock = lock(&self.a.clock).clone();
+        }
+        self.clock.clone().ok_or_else(|| "an answer before the clock started".into())
+    }
+
+    fn tell_clock(&mut self, m: ClockMsg) -> Result<(), String> {
+        self.clock()?.send_message(m).map_err(|e| format!("the clock is gone: {e}"))
+    }
+
+    fn slot_start(&mut self, e: usize, slot: u32) {
+        let t = &mut self.rsus[e];
+        if t.slot != Some(slot) {
+            t.slot = Some(slot);
+            t.relayed_to.clear();
+            t.dispatched_to = None;
+        }
+        let nd = &mut self.nodes[self.a.owner[e]];
+        if nd.slot != Some(slot) {
+            nd.slot = Some(slot);
+            nd.held.clear();
+            nd.done.clear();
+        }
+        self.slot = slot;
+    }
+
+    /// A message from the clock (through a stand-in) to RSU `e`.
+    fn send_rsu(&mut self, e: usize, msg: RsuMsg) -> Result<(), String> {
+        let ask = match &msg {
+            RsuMsg::Begin { slot, ack } => {
+                self.slot_start(e, *slot);
+                ack.then_some(Ask::Ready(*slot))
+            }
+            RsuMsg::Upload(u) => {
+                let r = node_lost(u.task.id, Some(RsuId(e as u32)), None);
+                self.nodes[self.a.owner[e]].held.insert(u.task.id, r);
+                None
+            }
+            RsuMsg::CloseUploads { .. } => Some(Ask::Summary),
+            RsuMsg::Decide { send_uploads: true, .. } => Some(Ask::Proposal),
+            RsuMsg::Decide { send_uploads: false, .. } | RsuMsg::Dispatch { .. } => Some(Ask::Dispatched),
+            RsuMsg::Migrated { tasks, .. } => {
+                let nd = &mut self.nodes[self.a.owner[e]];
+                for t in tasks {
+                    nd.held.insert(t.up.task.id, node_lost(t.up.task.id, Some(t.up.uploader), Some(t.executor)));
+                }
+                None
+            }
+            RsuMsg::Execute { .. } => Some(Ask::Executed),
+            RsuMsg::Feedback { ack, .. } => ack.then_some(Ask::Closed),
+            RsuMsg::PoolRound { round, pool } => {
+                self.pool = Some(pool.clone());
+                Some(Ask::PoolAnswer(*round))
+            }
+            RsuMsg::PoolGlobal(g) => Some(Ask::PoolApplied(g.round)),
+        };
+        let node = self.a.owner[e];
+        if self.nodes[node].lost {
+            if let Some(a) = ask {
+                self.stand_in_answer(e, a)?;
+            }
+            return Ok(());
+        }
+        if let Some(a) = ask {
+            self.rsus[e].asks.push(a);
+        }
+        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg(msg) };
+        // A failed send means the session is closing: the `Down` event follows.
+        let _ = self.a.nodes[node].2.send_message(HubMsg::Net(w));
+        Ok(())
+    }
+
+    fn answered(&mut self, e: usize, pred: impl Fn(&Ask) -> bool) {
+        let asks = &mut self.rsus[e].asks;
+        if let Some(i) = asks.iter().position(pred) {
+            asks.remove(i);
+        }
+    }
+
+    /// An RSU's answer to the clock, from its node.
+    fn answer_from_node(&mut self, w: ClockWire) -> Result<(), String> {
+        let e = w.rsu().index();
+        if e >= self.rsus.len() {
+            return Err(format!("an answer from RSU {e}, which is not in the scenario"));
+        }
+        let node = self.a.owner[e];
+        if self.nodes[node].lost {
+            return Ok(()); // answered for it already
+        }
+        match &w {
+            ClockWire::Ready { .. } => self.answered(e, |a| matches!(a, Ask::Ready(_))),
+            ClockWire::Summary { .. } => self.answered(e, |a| *a == Ask::Summary),
+            ClockWire::Proposal { .. } => self.answered(e, |a| *a == Ask::Proposal),
+            ClockWire::Dispatched { sent_to, lost, .. } => {
+                self.answered(e, |a| *a == Ask::Dispatched);
+                self.rsus[e].dispatched_to = Some(sent_to.clone());
+                self.nodes[node].done.extend(lost.iter().map(|r| r.id));
+            }
+            ClockWire::Executed { results, .. } => {
+                self.answered(e, |a| *a == Ask::Executed);
+                self.nodes[node].done.extend(results.iter().map(|r| r.id));
+            }
+            ClockWire::Closed { .. } => self.answered(e, |a| *a == Ask::Closed),
+            ClockWire::PoolApplied { .. } => self.answered(e, |a| matches!(a, Ask::PoolApplied(_))),
+        }
+        self.tell_clock(w.into_msg())
+    }
+
+    /// A wired batch from an RSU on one node to an RSU on another: relayed.
+    fn relay(&mut self, dest: usize, msg: RsuWire) -> Result<(), String> {
+        let RsuWire::Migrated { from, tasks } = &msg else {
+            return Err(format!("a node sent {msg:?} to RSU {dest}"));
+        };
+        let src = from.index();
+        if dest >= self.rsus.len() || src >= self.rsus.len() {
+            return Err(format!("a wired batch from RSU {src} to RSU {dest}, not in the scenario"));
+        }
+        if self.nodes[self.a.owner[src]].lost {
+            return Ok(());
+        }
+        self.rsus[src].relayed_to.insert(dest as u32);
+        let src_node = self.a.owner[src];
+        self.nodes[src_node].done.extend(tasks.iter().map(|t| t.up.task.id));
+        let msg = msg.into_msg(|_, _| unreachable!("not a CloseUploads"), || None)?;
+        self.send_rsu(dest, msg)
+    }
+
+    fn pool_answer(&mut self, w: PoolWire) -> Result<(), String> {
+        let (PoolWire::Contribute { from, .. } | PoolWire::Skip { from, .. }) = &w;
+        let e = *from as usize;
+        if e >= self.rsus.len() || self.nodes[self.a.owner[e]].lost {
+            return Ok(());
+        }
+        self.answered(e, |a| matches!(a, Ask::PoolAnswer(_)));
+        let pool = self.pool.clone().ok_or("a pool answer without a round")?;
+        pool.send_message(w.into_msg()).map_err(|e| format!("the VEC POOL is gone: {e}"))
+    }
+
+    /// Answers `ask` for RSU `e`, whose node is lost, as an RSU with nothing left would.
+    fn stand_in_answer(&mut self, e: usize, ask: Ask) -> Result<(), String> {
+        let rsu = RsuId(e as u32);
+        let node = self.a.owner[e];
+        match ask {
+            Ask::Ready(slot) => self.tell_clock(ClockMsg::Ready { rsu, slot }),
+            Ask::Summary => {
+                let summary = LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false };
+                self.tell_clock(ClockMsg::Summary { rsu, summary })
+            }
+            Ask::Proposal => self.tell_clock(ClockMsg::Proposal(Box::new(Proposal {
+                rsu,
+                decisions: Vec::new(),
+                uploads: Some(Vec::new()),
+            }))),
+            Ask::Dispatched => {
+                let sent_to = self.rsus[e].relayed_to.iter().map(|&d| RsuId(d)).collect();
+                self.tell_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new() })))
+            }
+            Ask::Executed => {
+                // Every task that entered the node this slot and was neither reported nor
+                // passed on: the clock has all of them by now (it asks for execution only
+                // once every RSU has dispatched).
+                let nd = &mut self.nodes[node];
+                let mut results = Vec::new();
+                for (id, r) in &nd.held {
+                    if nd.done.insert(*id) {
+                        results.push(*r);
+                    }
+                }
+                nd.counted += results.len() as u64;
+                self.tell_clock(ClockMsg::Executed { rsu, results })
+            }
+            Ask::Closed => self.tell_clock(ClockMsg::Closed { rsu }),
+            Ask::PoolAnswer(round) => {
+                let pool = self.pool.clone().ok_or("a pool round without a pool")?;
+                pool.send_message(PoolMsg::Skip { round, from: rsu.0 }).map_err(|e| e.to_string())
+            }
+            Ask::PoolApplied(round) => self.tell_clock(ClockMsg::PoolApplied { rsu, round }),
+        }
+    }
+
+    /// The session with node `node` closed: its RSUs are answered for from now on.
+    fn lose(&mut self, node: usize) -> Result<(), String> {
+        if self.nodes[node].lost {
+            return Ok(());
+        }
+        self.nodes[node].lost = true;
+        self.nodes[node].lost_slot = self.slot;
+        let rsus: Vec<usize> = (0..self.rsus.len()).filter(|&e| self.a.owner[e] == node).collect();
+        eprintln!(
+            "cluster: node {} lost in slot {}: its RSUs {:?} are an outage from then on; the tasks it held count as node_lost",
+            self.nodes[node].addr, self.slot, rsus
+        );
+        for &e in &rsus {
+            self.a.lost[e].store(true, Ordering::SeqCst);
+        }
+        for &e in &rsus {
+            // A wired batch it announced but that never reached the hub: an empty one in its
+            // place, so that the receiver stops waiting (its tasks are counted `node_lost`).
+            if let Some(sent_to) = self.rsus[e].dispatched_to.clone() {
+                for d in sent_to {
+                    if !self.rsus[e].relayed_to.contains(&d.0) && !self.nodes[self.a.owner[d.index()]].lost {
+                        self.rsus[e].relayed_to.insert(d.0);
+                        self.send_rsu(d.index(), RsuMsg::Migrated { from: RsuId(e as u32), tasks: Vec::new() })?;
+                    }
+                }
+            }
+            for ask in std::mem::take(&mut self.rsus[e].asks) {
+                self.stand_in_answer(e, ask)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn report_losses(&mut self) {
+        for nd in self.nodes.iter().filter(|nd| nd.lost) {
+            let loss = NodeLoss { addr: nd.addr.clone(), slot: nd.lost_slot, rsus: nd.rsus.clone(), tasks: nd.counted };
+            let _ = self.a.events.send(HubEvent::Lost(loss));
+        }
+        let _ = self.a.events.send(HubEvent::Flushed);
+    }
+}
+
+impl Actor for CoordHub {
+    type Msg = HubMsg;
+    type State = CoordState;
+    type Arguments = CoordArgs;
+
+    async fn pre_start(&self, _: ActorRef<HubMsg>, a: CoordArgs) -> Result<CoordState, ActorProcessingErr> {
+        let nodes = a
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (addr, id, _))| NodeTrack {
+                addr: addr.clone(),
+                node_id: *id,
+                rsus: (0..a.owner.len()).filter(|&e| a.owner[e] == i).map(|e| e as u32).collect(),
+                ..Default::default()
+            })
+            .collect();
+        let rsus = (0..a.owner.len()).map(|_| RsuTrack::default()).collect();
+        Ok(CoordState { a, clock: None, pool: None, slot: 0, rsus, nodes })
+    }
+
+    async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut CoordState) -> Result<(), ActorProcessingErr> {
+        let r = match msg {
+            HubMsg::Rsu { rsu, msg } => st.send_rsu(rsu as usize, msg),
+            HubMsg::Net(Wire::Clock(w)) => st.answer_from_node(w),
+            HubMsg::Net(Wire::Rsu { rsu, msg }) => st.relay(rsu as usize, msg),
+            HubMsg::Net(Wire::Pool(w)) => st.pool_answer(w),
+            HubMsg::Net(Wire::SetupDone { run: _, node, error }) => {
+                let _ = st.a.events.send(HubEvent::SetupDone { node: node as usize, error });
+                Ok(())
+            }
+            HubMsg::Net(Wire::Failed { node, message }) => {
+                let addr = st.nodes.get(node as usize).map_or("?", |n| n.addr.as_str()).to_string();
+                Err(format!("node {addr}: {message}"))
+            }
+            HubMsg::Down { node_id } => match st.nodes.iter().position(|n| n.node_id == node_id) {
+                Some(i) => st.lose(i),
+                None => Ok(()),
+            },
+            HubMsg::Flush => {
+                st.report_losses();
+                Ok(())
+            }
+            HubMsg::Garbled(why) => Err(format!("undecodable message from a node: {why}")),
+            HubMsg::Net(other) => Err(format!("unexpected message at the coordinator: {other:?}")),
+        };
+        if let Err(e) = r {
+            let _ = st.a.events.send(HubEvent::Failed(e));
+        }
+        Ok(())
+    }
+}

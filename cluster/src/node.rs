@@ -1,0 +1,299 @@
+//! A worker node (`vecsim node`): a `ractor_cluster` node server and a hub actor that hosts
+//! the RSU actors a coordinator assigns to it, for one run at a time.
+//!
+//! The RSU actors are the actor engine's own ([`vecsim_actors::rsu::RsuActor`]), unchanged:
+//! they answer a stand-in of the clock, send wired migrations to stand-ins of the RSUs hosted
+//! elsewhere and answer a stand-in of the VEC POOL; every stand-in encodes what it is sent and
+//! casts it to the coordinator's hub. What the coordinator sends arrives at this node's hub,
+//! which decodes it and hands it to the RSU actor.
+
+use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
+use crate::{ClusterError, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx};
+use vecsim_actors::rsu::{Checkpoint, RsuActor, RsuArgs};
+use vecsim_actors::World;
+use vecsim_core::clock::SlotClock;
+use vecsim_core::ids::RsuId;
+use vecsim_core::policy::PolicySet;
+use vecsim_core::rsu::RsuNode;
+use vecsim_core::Scenario;
+
+/// Builds a run's policies on a node, as the coordinator's process would: the scenario, and
+/// the directory of a learner's checkpoint (`None` for a baseline).
+pub type PolicyBuilder = Arc<dyn Fn(&Scenario, Option<&Path>) -> Result<PolicySet, String> + Send + Sync>;
+
+/// Runs a worker node on `listen` until the process is killed: it accepts coordinators that
+/// know `cookie` and hosts the RSUs they assign, one run at a time. `ready` is called once
+/// the node listens.
+pub fn run_node(
+    listen: SocketAddr,
+    cookie: String,
+    build: PolicyBuilder,
+    threads: usize,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ClusterError> {
+    run_node_with(listen, cookie, build, threads, None, ready)
+}
+
+/// [`run_node`], for fault tests: with `die_at_slot`, the process exits abruptly (as if killed)
+/// when it is told to begin that slot.
+pub fn run_node_with(
+    listen: SocketAddr,
+    cookie: String,
+    build: PolicyBuilder,
+    threads: usize,
+    die_at_slot: Option<u32>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ClusterError> {
+    let rt = vecsim_actors::runtime(threads).map_err(ClusterError::Runtime)?;
+    rt.block_on(async move {
+        let name = format!("vecsim-node@{listen}");
+        let server = ractor_cluster::NodeServer::new(
+            listen.port(),
+            cookie,
+            name,
+            listen.ip().to_string(),
+            None,
+            Some(ractor_cluster::node::NodeConnectionMode::Isolated),
+        )
+        .with_listen_addr(listen.ip())
+        .with_max_inbound_frame_size(MAX_FRAME_BYTES);
+        let (_server, server_handle) = Actor::spawn(None, server, ())
+            .await
+            .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
+        let (hub, hub_handle) = Actor::spawn(None, NodeHub, (build, die_at_slot))
+            .await
+            .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
+        ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
+        ready(listen);
+        let _ = hub_handle.await;
+        let _ = server_handle.await;
+        Ok(())
+    })
+}
+
+struct NodeHub;
+
+/// One run as the node hosts it.
+struct Hosted {
+    setup: Setup,
+    /// RSU id → the local RSU actor, or the stand-in forwarding to the coordinator.
+    table: Vec<ActorRef<RsuMsg>>,
+    local: Vec<bool>,
+    clock: ActorRef<ClockMsg>,
+    pool: ActorRef<PoolMsg>,
+    /// The slot context of the current slot (the same `Arc` for every local RSU).
+    ctx: Option<Arc<SlotCtx>>,
+    coordinator: ActorRef<HubMsg>,
+    checkpoint_dir: Option<PathBuf>,
+}
+
+impl Hosted {
+    fn stop(self) {
+        for r in &self.table {
+            r.stop(None);
+        }
+        self.clock.stop(None);
+        self.pool.stop(None);
+        if let Some(d) = self.checkpoint_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+struct HubState {
+    build: PolicyBuilder,
+    die_at_slot: Option<u32>,
+    me: ActorRef<HubMsg>,
+    run: Option<Hosted>,
+}
+
+fn send_up(to: &ActorRef<HubMsg>, w: Wire) -> Result<(), String> {
+    to.send_message(HubMsg::Net(w)).map_err(|e| format!("the coordinator is gone: {e}"))
+}
+
+/// The coordinator's hub for run `run`, as `ractor_cluster` synchronised it (bounded wait).
+async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, String> {
+    let group = format!("{COORDINATOR_GROUP_PREFIX}{run}");
+    for _ in 0..500 {
+        if let Some(c) = ractor::pg::get_members(&group).into_iter().next() {
+            return Ok(ActorRef::from(c));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(format!("no coordinator hub in process group {group}"))
+}
+
+impl NodeHub {
+    async fn setup(st: &mut HubState, setup: Setup) -> Result<(), String> {
+        if let Some(old) = st.run.take() {
+            old.stop();
+        }
+        let coordinator = coordinator_hub(setup.run).await?;
+        let result = Self::host(st, setup.clone(), coordinator.clone()).await;
+        let error = result.as_ref().err().cloned();
+        send_up(&coordinator, Wire::SetupDone { run: setup.run, node: setup.node, error })?;
+        result
+    }
+
+    async fn host(st: &mut HubState, setup: Setup, coordinator: ActorRef<HubMsg>) -> Result<(), String> {
+        let scenario: Scenario =
+            toml::from_str(&setup.scenario_toml).map_err(|e| format!("the scenario does not parse: {e}"))?;
+        let scenario = Arc::new(scenario);
+        let checkpoint_dir = match &setup.checkpoint {
+            None => None,
+            Some(files) => {
+                let dir = std::env::temp_dir().join(format!("vecsim-node-{}-{}", std::process::id(), setup.run));
+                std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                for (name, bytes) in files {
+                    let name = Path::new(name).file_name().ok_or("a checkpoint file without a name")?;
+                    std::fs::write(dir.join(name), bytes).map_err(|e| format!("cannot write checkpoint: {e}"))?;
+                }
+                Some(dir)
+            }
+        };
+        let set = (st.build)(&scenario, checkpoint_dir.as_deref())?;
+        let PolicySet { per_rsu, refiner: _ } = set;
+        let specs = scenario.rsu_specs();
+        let n = specs.len();
+        if per_rsu.len() != n {
+            return Err(format!("{} policies for {n} RSUs", per_rsu.len()));
+        }
+        let world = Arc::new(World {
+            clock: SlotClock::from_scenario(&scenario),
+            specs: specs.clone(),
+            scenario: scenario.clone(),
+            pool_participants: setup.pool_participants.clone(),
+            weighted_fedavg: setup.weighted_fedavg,
+        });
+        let mut local = vec![false; n];
+        for &e in &setup.rsus {
+            *local.get_mut(e as usize).ok_or_else(|| format!("RSU {e} is not in the scenario"))? = true;
+        }
+        // Stand-ins: the clock, the pool and every RSU hosted elsewhere forward to the coordinator.
+        let up = coordinator.clone();
+        let clock_fwd: Forward<ClockMsg> = Box::new(move |m| send_up(&up, Wire::Clock(ClockWire::from_msg(m)?)));
+        let (clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), clock_fwd).await.map_err(|e| e.to_string())?;
+        let up = coordinator.clone();
+        let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
+        let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd).await.map_err(|e| e.to_string())?;
+        let mut policies: Vec<Option<Box<dyn vecsim_core::policy::Policy>>> = per_rsu.into_iter().map(Some).collect();
+        let mut table = Vec::with_capacity(n);
+        for (e, spec) in specs.iter().enumerate() {
+            let r = if local[e] {
+                let args = RsuArgs {
+                    id: RsuId(e as u32),
+                    world: world.clone(),
+                    vault: Arc::new(Mutex::new(Checkpoint::new(
+                        RsuNode::new(spec.clone(), scenario.seed),
+                        scenario.seed,
+                    ))),
+                    policy: Arc::new(Mutex::new(policies[e].take())),
+                    redo_slot: None,
+                    clock: clock.clone(),
+                };
+                let (r, _) =
+                    Actor::spawn_linked(None, RsuActor, args, st.me.get_cell()).await.map_err(|e| e.to_string())?;
+                r
+            } else {
+                let up = coordinator.clone();
+                let rsu = e as u32;
+                let fwd: Forward<RsuMsg> =
+                    Box::new(move |m| send_up(&up, Wire::Rsu { rsu, msg: RsuWire::from_msg(m) }));
+                let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd).await.map_err(|e| e.to_string())?;
+                r
+            };
+            table.push(r);
+        }
+        st.run = Some(Hosted { setup, table, local, clock, pool, ctx: None, coordinator, checkpoint_dir });
+        Ok(())
+    }
+
+    fn deliver(run: &mut Hosted, rsu: u32, msg: RsuWire) -> Result<(), String> {
+        let e = rsu as usize;
+        if !run.local.get(e).copied().unwrap_or(false) {
+            return Err(format!("RSU {rsu} is not hosted here"));
+        }
+        let table = &run.table;
+        let clock = &run.clock;
+        let cached = &mut run.ctx;
+        let msg = msg.into_msg(
+            |slot, up| match cached {
+                Some(c) if c.slot == slot && c.up == up => c.clone(),
+                _ => {
+                    let c = Arc::new(SlotCtx { slot, up, rsus: table.clone(), clock: clock.clone() });
+                    *cached = Some(c.clone());
+                    c
+                }
+            },
+            || Some(run.pool.clone()),
+        )?;
+        run.table[e].send_message(msg).map_err(|e| format!("RSU {rsu}: {e}"))
+    }
+}
+
+impl Actor for NodeHub {
+    type Msg = HubMsg;
+    type State = HubState;
+    type Arguments = (PolicyBuilder, Option<u32>);
+
+    async fn pre_start(
+        &self,
+        me: ActorRef<HubMsg>,
+        (build, die_at_slot): (PolicyBuilder, Option<u32>),
+    ) -> Result<HubState, ActorProcessingErr> {
+        Ok(HubState { build, die_at_slot, me, run: None })
+    }
+
+    async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut HubState) -> Result<(), ActorProcessingErr> {
+        let r = match msg {
+            HubMsg::Net(Wire::Setup(s)) => Self::setup(st, *s).await,
+            HubMsg::Net(Wire::End { run }) => {
+                if st.run.as_ref().is_some_and(|h| h.setup.run == run) {
+                    if let Some(h) = st.run.take() {
+                        h.stop();
+                    }
+                }
+                Ok(())
+            }
+            HubMsg::Net(Wire::Rsu { msg: RsuWire::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
+                eprintln!("vecsim node: exiting at the start of slot {slot} (--die-at-slot)");
+                std::process::exit(137);
+            }
+            HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
+                Some(run) => Self::deliver(run, rsu, msg),
+                None => Err(format!("a message for RSU {rsu} outside a run")),
+            },
+            HubMsg::Garbled(why) => Err(format!("undecodable message from the coordinator: {why}")),
+            other => Err(format!("unexpected message at a node: {other:?}")),
+        };
+        if let Err(message) = r {
+            eprintln!("vecsim node: {message}");
+            if let Some(run) = &st.run {
+                let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _: ActorRef<HubMsg>,
+        evt: SupervisionEvent,
+        st: &mut HubState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(cell, err) = evt {
+            let message = format!("an RSU actor failed on this node ({}): {err}", cell.get_id());
+            eprintln!("vecsim node: {message}");
+            if let Some(run) = &st.run {
+                let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
+            }
+        }
+        Ok(())
+    }
+}

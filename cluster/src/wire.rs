@@ -1,0 +1,345 @@
+//! What crosses processes: the slot protocol's messages ([`vecsim_actors::protocol`]) in a
+//! serialisable form, encoded with the project's codec ([`vecsim_core::codec`], bincode 2) and
+//! carried by `ractor_cluster` as one cast to the receiving process's hub actor.
+//!
+//! Only values cross: an `Arc<SlotCtx>` becomes its slot and up-mask (the receiver rebuilds the
+//! context with its own actor table), an actor reference becomes nothing (the receiver knows
+//! its own stand-ins), shared buffers become owned ones. Floats are encoded bit for bit, so a
+//! value decoded on the other side is the value that was sent.
+
+use ractor::message::{BoxedDowncastErr, SerializedMessage};
+use ractor::Message;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use vecsim_actors::protocol::{ClockMsg, Dispatched, PoolGlobal, PoolMsg, Proposal, RsuMsg, SlotCtx};
+use vecsim_core::codec;
+use vecsim_core::ids::RsuId;
+use vecsim_core::outcome::TaskResult;
+use vecsim_core::policy::Feedback;
+use vecsim_core::rsu::LoadSummary;
+use vecsim_core::slot::ExecTask;
+use vecsim_core::task::UploadedTask;
+use vecsim_core::vehicle::UploadMsg;
+
+/// A run's set-up for one node: what it hosts and how to build it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Setup {
+    /// The run, so that a node never mixes two runs' messages.
+    pub run: u64,
+    /// The node's index in the cluster file.
+    pub node: u32,
+    /// The scenario, resolved (overrides applied), as TOML.
+    pub scenario_toml: String,
+    /// The RSUs this node hosts, by id.
+    pub rsus: Vec<u32>,
+    /// The files of a learner's checkpoint directory (name, bytes), for `--checkpoint`.
+    pub checkpoint: Option<Vec<(String, Vec<u8>)>>,
+    /// `ActorOptions::pool_participants`.
+    pub pool_participants: Option<Vec<bool>>,
+    /// `ActorOptions::weighted_fedavg`.
+    pub weighted_fedavg: bool,
+}
+
+/// A message between the coordinator and a node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Wire {
+    /// Coordinator → node: host these RSUs for this run.
+    Setup(Box<Setup>),
+    /// Coordinator → node: the run is over; stop its actors.
+    End {
+        /// The run that ended.
+        run: u64,
+    },
+    /// Either way: a message to RSU `rsu` (node → coordinator only for a wired migration to
+    /// an RSU hosted elsewhere, which the coordinator relays).
+    Rsu {
+        /// The addressee.
+        rsu: u32,
+        /// The message.
+        msg: RsuWire,
+    },
+    /// Node → coordinator: the node's RSU actors are up (or why not).
+    SetupDone {
+        /// The run.
+        run: u64,
+        /// The node's index.
+        node: u32,
+        /// `Some(why)` when the node could not host its RSUs.
+        error: Option<String>,
+    },
+    /// Node → coordinator: an RSU's answer to the clock.
+    Clock(ClockWire),
+    /// Node → coordinator: an RSU's answer to the VEC POOL.
+    Pool(PoolWire),
+    /// Node → coordinator: an actor failed on the node (the run cannot go on).
+    Failed {
+        /// The node's index.
+        node: u32,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// [`RsuMsg`] as it crosses processes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum RsuWire {
+    Begin { slot: u32, ack: bool },
+    Upload(UploadMsg),
+    CloseUploads { expected: u32, slot: u32, up: Vec<bool> },
+    Decide { summaries: Vec<LoadSummary>, send_uploads: bool },
+    Dispatch { decisions: Option<Vec<RsuId>> },
+    Migrated { from: RsuId, tasks: Vec<ExecTask> },
+    Execute { batches: u32 },
+    Feedback { fb: Feedback, ack: bool },
+    PoolRound { round: u64 },
+    PoolGlobal { round: u64, bytes: Vec<u8> },
+}
+
+/// [`ClockMsg`] answers of an RSU as they cross processes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum ClockWire {
+    Ready { rsu: RsuId, slot: u32 },
+    Summary { rsu: RsuId, summary: LoadSummary },
+    Proposal { rsu: RsuId, decisions: Vec<RsuId>, uploads: Option<Vec<UploadedTask>> },
+    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult> },
+    Executed { rsu: RsuId, results: Vec<TaskResult> },
+    Closed { rsu: RsuId },
+    PoolApplied { rsu: RsuId, round: u64 },
+}
+
+/// [`PoolMsg`] answers of an RSU as they cross processes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum PoolWire {
+    Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
+    Skip { round: u64, from: u32 },
+}
+
+impl RsuWire {
+    /// The wire form of `m` (`None` for nothing that can cross).
+    pub fn from_msg(m: RsuMsg) -> RsuWire {
+        match m {
+            RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
+            RsuMsg::Upload(u) => RsuWire::Upload(u),
+            RsuMsg::CloseUploads { expected, ctx } => {
+                RsuWire::CloseUploads { expected, slot: ctx.slot, up: ctx.up.clone() }
+            }
+            RsuMsg::Decide { summaries, send_uploads } => {
+                RsuWire::Decide { summaries: summaries.as_ref().clone(), send_uploads }
+            }
+            RsuMsg::Dispatch { decisions } => RsuWire::Dispatch { decisions },
+            RsuMsg::Migrated { from, tasks } => RsuWire::Migrated { from, tasks },
+            RsuMsg::Execute { batches } => RsuWire::Execute { batches },
+            RsuMsg::Feedback { fb, ack } => RsuWire::Feedback { fb, ack },
+            RsuMsg::PoolRound { round, pool: _ } => RsuWire::PoolRound { round },
+            RsuMsg::PoolGlobal(g) => RsuWire::PoolGlobal { round: g.round, bytes: g.bytes.as_ref().clone() },
+        }
+    }
+
+    /// Back to an [`RsuMsg`] in the receiving process: `ctx` builds the slot's context from the
+    /// slot and up-mask, `pool` is the local stand-in of the VEC POOL.
+    pub fn into_msg(
+        self,
+        ctx: impl FnOnce(u32, Vec<bool>) -> Arc<SlotCtx>,
+        pool: impl FnOnce() -> Option<ractor::ActorRef<PoolMsg>>,
+    ) -> Result<RsuMsg, String> {
+        Ok(match self {
+            RsuWire::Begin { slot, ack } => RsuMsg::Begin { slot, ack },
+            RsuWire::Upload(u) => RsuMsg::Upload(u),
+            RsuWire::CloseUploads { expected, slot, up } => RsuMsg::CloseUploads { expected, ctx: ctx(slot, up) },
+            RsuWire::Decide { summaries, send_uploads } => {
+                RsuMsg::Decide { summaries: Arc::new(summaries), send_uploads }
+            }
+            RsuWire::Dispatch { decisions } => RsuMsg::Dispatch { decisions },
+            RsuWire::Migrated { from, tasks } => RsuMsg::Migrated { from, tasks },
+            RsuWire::Execute { batches } => RsuMsg::Execute { batches },
+            RsuWire::Feedback { fb, ack } => RsuMsg::Feedback { fb, ack },
+            RsuWire::PoolRound { round } => {
+                RsuMsg::PoolRound { round, pool: pool().ok_or("a pool round without a VEC POOL")? }
+            }
+            RsuWire::PoolGlobal { round, bytes } => RsuMsg::PoolGlobal(PoolGlobal { round, bytes: Arc::new(bytes) }),
+        })
+    }
+}
+
+impl ClockWire {
+    /// The wire form of an RSU's answer (`Err` for the clock's own messages, which never cross).
+    pub fn from_msg(m: ClockMsg) -> Result<ClockWire, String> {
+        Ok(match m {
+            ClockMsg::Ready { rsu, slot } => ClockWire::Ready { rsu, slot },
+            ClockMsg::Summary { rsu, summary } => ClockWire::Summary { rsu, summary },
+            ClockMsg::Proposal(p) => {
+                let Proposal { rsu, decisions, uploads } = *p;
+                ClockWire::Proposal { rsu, decisions, uploads }
+            }
+            ClockMsg::Dispatched(d) => {
+                let Dispatched { rsu, sent_to, lost } = *d;
+                ClockWire::Dispatched { rsu, sent_to, lost }
+            }
+            ClockMsg::Executed { rsu, results } => ClockWire::Executed { rsu, results },
+            ClockMsg::Closed { rsu } => ClockWire::Closed { rsu },
+            ClockMsg::PoolApplied { rsu, round } => ClockWire::PoolApplied { rsu, round },
+            other => return Err(format!("{other:?} never leaves the coordinator")),
+        })
+    }
+
+    /// The answering RSU.
+    pub fn rsu(&self) -> RsuId {
+        match self {
+            ClockWire::Ready { rsu, .. }
+            | ClockWire::Summary { rsu, .. }
+            | ClockWire::Proposal { rsu, .. }
+            | ClockWire::Dispatched { rsu, .. }
+            | ClockWire::Executed { rsu, .. }
+            | ClockWire::Closed { rsu }
+            | ClockWire::PoolApplied { rsu, .. } => *rsu,
+        }
+    }
+
+    /// Back to the clock's message.
+    pub fn into_msg(self) -> ClockMsg {
+        match self {
+            ClockWire::Ready { rsu, slot } => ClockMsg::Ready { rsu, slot },
+            ClockWire::Summary { rsu, summary } => ClockMsg::Summary { rsu, summary },
+            ClockWire::Proposal { rsu, decisions, uploads } => {
+                ClockMsg::Proposal(Box::new(Proposal { rsu, decisions, uploads }))
+            }
+            ClockWire::Dispatched { rsu, sent_to, lost } => {
+                ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost }))
+            }
+            ClockWire::Executed { rsu, results } => ClockMsg::Executed { rsu, results },
+            ClockWire::Closed { rsu } => ClockMsg::Closed { rsu },
+            ClockWire::PoolApplied { rsu, round } => ClockMsg::PoolApplied { rsu, round },
+        }
+    }
+}
+
+impl PoolWire {
+    /// The wire form of an RSU's answer to the pool (`Err` for `Open`, the coordinator's).
+    pub fn from_msg(m: PoolMsg) -> Result<PoolWire, String> {
+        Ok(match m {
+            PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes } => {
+                PoolWire::Contribute { round, from, weight, extra_latency_s, bytes }
+            }
+            PoolMsg::Skip { round, from } => PoolWire::Skip { round, from },
+            PoolMsg::Open { .. } => return Err("PoolMsg::Open never leaves the coordinator".into()),
+        })
+    }
+
+    /// Back to the pool's message.
+    pub fn into_msg(self) -> PoolMsg {
+        match self {
+            PoolWire::Contribute { round, from, weight, extra_latency_s, bytes } => {
+                PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes }
+            }
+            PoolWire::Skip { round, from } => PoolMsg::Skip { round, from },
+        }
+    }
+}
+
+/// The message type of both hubs (the coordinator's and a node's): [`Wire`] from the network,
+/// plus local messages from the process's own stand-ins and node events.
+///
+/// Only `Net` is serialisable: `ractor_cluster` calls [`Message::serialize`] when the addressee
+/// is in another process, which encodes the [`Wire`] with [`vecsim_core::codec`].
+#[derive(Debug)]
+pub enum HubMsg {
+    /// A message from (or to) another process.
+    Net(Wire),
+    /// Bytes from another process that did not decode (a version mismatch, corruption).
+    Garbled(String),
+    /// Local: a message a stand-in of RSU `rsu` was sent.
+    Rsu {
+        /// The RSU the message is for.
+        rsu: u32,
+        /// The message.
+        msg: RsuMsg,
+    },
+    /// Local (coordinator): report the lost nodes (at the end of a run).
+    Flush,
+    /// Local (coordinator): the session with a node closed.
+    Down {
+        /// `ractor_cluster`'s id of the node session.
+        node_id: u64,
+    },
+}
+
+const VARIANT: &str = "vecsim";
+
+impl Message for HubMsg {
+    fn serializable() -> bool {
+        true
+    }
+
+    fn serialize(self) -> Result<SerializedMessage, BoxedDowncastErr> {
+        match self {
+            HubMsg::Net(w) => {
+                let args = codec::encode(&w).map_err(|_| BoxedDowncastErr)?;
+                Ok(SerializedMessage::Cast { variant: VARIANT.into(), args, metadata: None })
+            }
+            _ => Err(BoxedDowncastErr),
+        }
+    }
+
+    fn deserialize(m: SerializedMessage) -> Result<HubMsg, BoxedDowncastErr> {
+        match m {
+            SerializedMessage::Cast { args, .. } => Ok(match codec::decode::<Wire>(&args) {
+                Ok(w) => HubMsg::Net(w),
+                Err(e) => HubMsg::Garbled(e.to_string()),
+            }),
+            _ => Err(BoxedDowncastErr),
+        }
+    }
+}
+
+/// A stand-in for an actor of another process: a local actor of the message type the protocol
+/// expects (`ActorRef<RsuMsg>`, `ActorRef<ClockMsg>`, `ActorRef<PoolMsg>`) that hands what it
+/// is sent to `forward`, in the order it was sent.
+pub(crate) struct StandIn<M>(std::marker::PhantomData<fn() -> M>);
+
+impl<M> StandIn<M> {
+    pub(crate) fn new() -> StandIn<M> {
+        StandIn(std::marker::PhantomData)
+    }
+}
+
+/// What a stand-in does with a message (`Err`: the stand-in stops with that error).
+pub(crate) type Forward<M> = Box<dyn FnMut(M) -> Result<(), String> + Send + 'static>;
+
+impl<M: Message> ractor::Actor for StandIn<M> {
+    type Msg = M;
+    type State = Forward<M>;
+    type Arguments = Forward<M>;
+
+    async fn pre_start(&self, _: ractor::ActorRef<M>, f: Forward<M>) -> Result<Forward<M>, ractor::ActorProcessingErr> {
+        Ok(f)
+    }
+
+    async fn handle(&self, _: ractor::ActorRef<M>, m: M, f: &mut Forward<M>) -> Result<(), ractor::ActorProcessingErr> {
+        f(m).map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vecsim_core::ids::TaskId;
+    use vecsim_core::outcome::Outcome;
+
+    #[test]
+    fn a_wire_message_round_trips_through_the_codec_bit_for_bit() {
+        let r = TaskResult::early(TaskId { slot: 3, vehicle: 7 }, Some(RsuId(2)), 0.1 + 0.2, Outcome::Uncovered);
+        let w = Wire::Clock(ClockWire::Executed { rsu: RsuId(2), results: vec![r] });
+        let m = HubMsg::Net(w).serialize().unwrap();
+        let HubMsg::Net(Wire::Clock(ClockWire::Executed { rsu, results })) = HubMsg::deserialize(m).unwrap() else {
+            panic!("not the message sent")
+        };
+        assert_eq!(rsu, RsuId(2));
+        assert_eq!(results[0].upload_s.to_bits(), (0.1f64 + 0.2).to_bits());
+        assert!(results[0].service_s.is_nan());
+        let garbled = SerializedMessage::Cast { variant: VARIANT.into(), args: vec![200, 1], metadata: None };
+        assert!(matches!(HubMsg::deserialize(garbled), Ok(HubMsg::Garbled(_))));
+    }
+}

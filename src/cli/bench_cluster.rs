@@ -1,0 +1,105 @@
+//! `vecsim bench cluster SCENARIO`: vehicle-slots per second of one process and of the same
+//! run with its RSUs on local `vecsim node` processes, in one invocation.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use vecsim::pipeline;
+use vecsim_core::observer::NoObserver;
+use vecsim_core::overrides::Overrides;
+
+/// Local node processes, killed when dropped.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_nodes(n: usize, cookie_file: &std::path::Path, threads: usize) -> anyhow::Result<(Nodes, Vec<String>)> {
+    let exe = std::env::current_exe()?;
+    let mut nodes = Nodes(Vec::new());
+    let mut addrs = Vec::new();
+    for _ in 0..n {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(&exe)
+            .args(["node", "--listen", &addr, "--cookie-file"])
+            .arg(cookie_file)
+            .args(["--threads", &threads.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let out = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout from vecsim node"))?;
+        nodes.0.push(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) if l.contains("listening on") => addrs.push(addr),
+            _ => anyhow::bail!("vecsim node on {addr} did not start"),
+        }
+    }
+    Ok((nodes, addrs))
+}
+
+pub(super) fn cluster(
+    name: &str,
+    slots: Option<u32>,
+    nodes: usize,
+    threads: usize,
+    limits: &pipeline::Limits,
+) -> anyhow::Result<ExitCode> {
+    let s = pipeline::load_scenario(name, &Overrides { slots, ..Default::default() })?;
+    let fleet = pipeline::load_fleet(&s, None, limits)?;
+    let dir = std::env::temp_dir().join(format!("vecsim-bench-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let cookie_file = dir.join("cookie");
+    let secret = format!("bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
+    std::fs::write(&cookie_file, &secret)?;
+    let (guard, addrs) = start_nodes(nodes, &cookie_file, threads)?;
+    let cfg = vecsim_cluster::ClusterConfig { cookie: secret, nodes: addrs };
+
+    // One process: the actor engine.
+    let t = Instant::now();
+    let mut one = pipeline::EngineKind::Actors.build(threads)?;
+    let a = pipeline::run_episode(
+        s.clone(),
+        fleet.clone(),
+        pipeline::build_policies(&s, None)?,
+        &mut *one,
+        &mut NoObserver,
+    )?;
+    let one_s = t.elapsed().as_secs_f64();
+
+    // The same run with its RSUs on the nodes (connection and set-up included).
+    let t = Instant::now();
+    let mut cl = vecsim_cluster::Cluster::new(cfg, threads);
+    let b = pipeline::run_episode(s.clone(), fleet, pipeline::build_policies(&s, None)?, &mut cl, &mut NoObserver)?;
+    let cl_s = t.elapsed().as_secs_f64();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let vs = a.stats.summary().vehicle_slots;
+    let same = a.stats.slots_csv() == b.stats.slots_csv() && a.stats.summary().to_json() == b.stats.summary().to_json();
+    println!(
+        "bench cluster {}: {} slots, {} RSUs, {vs} vehicle-slots, {threads} worker threads per process",
+        s.name,
+        s.time.slots,
+        s.rsu_count()
+    );
+    println!("  one process   {:>12.0} vehicle-slots/s  ({one_s:.2} s)", vs as f64 / one_s);
+    println!(
+        "  {nodes} local nodes {:>12.0} vehicle-slots/s  ({cl_s:.2} s, connecting and setting up the nodes included)",
+        vs as f64 / cl_s
+    );
+    println!("  cluster/one   {:.2}   reports identical: {}", one_s / cl_s, if same { "yes" } else { "NO" });
+    Ok(if same { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

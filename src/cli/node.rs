@@ -1,0 +1,40 @@
+//! `vecsim node`: a worker node of a cluster run (see `vecsim run --cluster`).
+
+use super::bad;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use vecsim::pipeline;
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct NodeArgs {
+    /// Address to listen on for coordinators, `HOST:PORT` (e.g. `0.0.0.0:4000`; a loopback
+    /// address keeps it to this host).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// File holding the cluster's shared secret: only a coordinator with the same cookie is
+    /// accepted. The cookie authenticates; it does not encrypt the traffic.
+    #[arg(long)]
+    pub cookie_file: PathBuf,
+    /// Tokio worker threads for the RSU actors hosted here (the numbers never depend on it).
+    #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
+    pub threads: usize,
+    /// Fault tests: exit abruptly, as if killed, when told to begin this slot.
+    #[arg(long, hide = true)]
+    pub die_at_slot: Option<u32>,
+}
+
+pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
+    let cookie = vecsim_cluster::read_cookie(&a.cookie_file).map_err(bad)?;
+    // The policies of the RSUs hosted here, built as `vecsim run` builds them.
+    let build: vecsim_cluster::PolicyBuilder =
+        Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));
+    vecsim_cluster::run_node_with(a.listen, cookie, build, a.threads, a.die_at_slot, |addr| {
+        use std::io::Write as _;
+        println!("vecsim node listening on {addr}");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,208 @@
+//! `vecsim run --cluster` with `vecsim node` processes on loopback (issue 13): byte-identical
+//! reports to one process, a node lost mid-run, a wrong cookie, an unreachable node.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A `vecsim node` process on a loopback port, killed when dropped.
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts a node with `cookie_file` (and `extra` flags) and waits (bounded) until it listens.
+fn node(cookie_file: &Path, extra: &[&str]) -> Node {
+    for _ in 0..5 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vecsim"))
+            .args(["node", "--listen", &addr, "--cookie-file", cookie_file.to_str().unwrap(), "--threads", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vecsim node starts");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let node = Node { child, addr };
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.contains("listening on") => return node,
+            // The port was taken meanwhile (or the node failed): another port.
+            _ => drop(node),
+        }
+    }
+    panic!("no vecsim node could start");
+}
+
+fn write_cluster(dir: &Path, name: &str, cookie_file: &str, nodes: &[&str]) -> PathBuf {
+    let mut s = format!("cookie_file = \"{cookie_file}\"\n");
+    for n in nodes {
+        s.push_str(&format!("\n[[nodes]]\naddr = \"{n}\"\n"));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn cookie(dir: &Path, name: &str, secret: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    p
+}
+
+/// `vecsim run` into `dir/out`, returning (slots.csv, summary.json).
+fn run_into(dir: &Path, out: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let o = dir.join(out);
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--out", o.to_str().unwrap()]);
+    ok(vecsim(&a));
+    (read(&o.join("slots.csv")), read(&o.join("summary.json")))
+}
+
+#[test]
+fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoint() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    let nodes: Vec<Node> = (0..3).map(|_| node(&c, &[])).collect();
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let cl = cluster.to_str().unwrap();
+    let faults = ["--fault", "vehicle_dropout=0.1", "--fault", "loss.wired=0.1", "--fault", "latency.upload=0.01"];
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("orl", vec!["paper-noon", "--slots", "20"]),
+        ("br-ne", vec!["paper-noon", "--slots", "20", "--policy", "br-ne"]),
+        ("random-faults", [&["paper-noon", "--slots", "20", "--policy", "random"][..], &faults[..]].concat()),
+    ];
+    for (name, args) in &cases {
+        let one = run_into(d, &format!("{name}-one"), args);
+        let mut a = args.clone();
+        a.extend_from_slice(&["--cluster", cl]);
+        let three = run_into(d, &format!("{name}-three"), &a);
+        assert!(one.0.len() > 200, "{name}: slots.csv looks empty");
+        assert!(one.0 == three.0, "{name}: slots.csv differs between one process and three nodes");
+        assert!(one.1 == three.1, "{name}: summary.json differs between one process and three nodes");
+    }
+    // A trained learner, evaluated from its checkpoint: the nodes build their RSUs' policies
+    // from the checkpoint's bytes.
+    let ck = d.join("ck");
+    let sc = "tests/fixtures/train-small.toml";
+    ok(vecsim(&["train", sc, "--policy", "fed-maddpg", "--episodes", "1", "--checkpoint", ck.to_str().unwrap()]));
+    let args = [sc, "--policy", "fed-maddpg", "--checkpoint", ck.to_str().unwrap()];
+    let one = run_into(d, "ck-one", &args);
+    let three = run_into(d, "ck-three", &[&args[..], &["--cluster", cl]].concat());
+    assert!(one == three, "fed-maddpg from a checkpoint: reports differ between one process and three nodes");
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    // The second node exits abruptly (as if killed) when it is told to begin slot 6.
+    let nodes = [node(&c, &[]), node(&c, &["--die-at-slot", "6"]), node(&c, &[])];
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let out = d.join("out");
+    let o = vecsim(&[
+        "run",
+        "paper-noon",
+        "--slots",
+        "20",
+        "--policy",
+        "orm",
+        "--cluster",
+        cluster.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "the run finishes: {err}");
+    assert!(err.contains(&format!("node {} was lost in slot 6", addrs[1])) && err.contains("node_lost"), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(&read(&out.join("summary.json"))).unwrap();
+    let n = |k: &str| s[k].as_u64().unwrap();
+    let node_lost = s["dropped_by_cause"]["node_lost"].as_u64().unwrap();
+    assert!(node_lost > 0, "tasks held by the lost node are counted: {s}");
+    let dropped: u64 = ["vehicle_dropout", "rsu_down", "message_lost", "node_lost"]
+        .iter()
+        .map(|k| s["dropped_by_cause"][k].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(dropped, n("tasks_dropped"));
+    assert_eq!(
+        n("tasks_completed") + n("tasks_missed_deadline") + n("tasks_uncovered") + n("tasks_dropped"),
+        n("tasks_total"),
+        "conservation: {s}"
+    );
+    // Every slots.csv row adds up too (node_lost tasks are in its rsu_down column).
+    let csv = String::from_utf8(read(&out.join("slots.csv"))).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut total = 0;
+    for row in rows {
+        let f: Vec<u64> = row.split(',').take(11).map(|x| x.parse().unwrap_or(0)).collect();
+        let ends: u64 = [
+            "completed",
+            "missed_deadline",
+            "uncovered",
+            "dropped_vehicle_dropout",
+            "dropped_rsu_down",
+            "dropped_message_lost",
+        ]
+        .iter()
+        .map(|c| f[col(c)])
+        .sum();
+        assert_eq!(ends, f[col("tasks")], "row {row}");
+        total += f[col("tasks")];
+    }
+    assert_eq!(total, n("tasks_total"));
+}
+
+#[test]
+fn a_wrong_cookie_is_refused_and_an_unreachable_node_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "the-right-one");
+    cookie(d, "wrong", "not-the-right-one");
+    let good = node(&c, &[]);
+    let cluster = write_cluster(d, "wrong.toml", "wrong", &[good.addr.as_str()]);
+    let started = Instant::now();
+    let o = vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains(&format!("node {} refused the connection", good.addr)) && err.contains("cookie"), "{err}");
+    // A port nobody listens on: fails fast, with the address.
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let cluster = write_cluster(d, "unreachable.toml", "cookie", &[good.addr.as_str(), nobody.as_str()]);
+    let o = vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains(&format!("node {nobody} is unreachable")), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    // The node is still serving after both failures.
+    let cluster = write_cluster(d, "good.toml", "cookie", &[good.addr.as_str()]);
+    ok(vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]));
+}
