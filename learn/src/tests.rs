@@ -240,3 +240,131 @@ fn policy_names_are_baselines_and_learners() {
         assert_eq!(vecsim_core::policy::PolicyName::from(b).as_str(), b.name());
     }
 }
+
+/// Checks `grad` against central finite differences of `f` at `p` on 200 coordinates drawn
+/// from a fixed stream. The networks are piecewise linear (ReLU), so a step may cross a kink; a
+/// coordinate passes when the central difference at one of the steps 1e-3, 5e-4, 2.5e-4
+/// agrees with the analytic value within 4 % plus the f32 rounding of the loss
+/// (`1e-7 · max(|L|, 0.1) / h`).
+/// A wrong backward pass (a missing factor, a term routed to the wrong row) disagrees at every
+/// step. At least 15 coordinates must carry a gradient clearly above zero, and at most 10 of
+/// 200 may disagree (see the end).
+fn fd_check(what: &str, p: &[f32], grad: &[f32], seed: u64, f: &mut dyn FnMut(&[f32]) -> f64) {
+    use rand::{Rng, SeedableRng};
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut clear = 0;
+    let mut bad = Vec::new();
+    let mut q = p.to_vec();
+    // The f32 rounding of the loss, relative to its size.
+    let noise = 1e-7 * f(p).abs().max(0.1);
+    for _ in 0..200 {
+        let i = r.gen_range(0..p.len());
+        let an = grad[i] as f64;
+        let mut seen = Vec::new();
+        let ok = [1e-3f32, 5e-4, 2.5e-4].iter().any(|&h| {
+            q[i] = p[i] + h;
+            let lp = f(&q);
+            q[i] = p[i] - h;
+            let lm = f(&q);
+            q[i] = p[i];
+            let fd = (lp - lm) / (2.0 * h as f64);
+            seen.push(fd);
+            (fd - an).abs() <= 0.04 * fd.abs().max(an.abs()) + noise / h as f64
+        });
+        if !ok {
+            bad.push(format!("coordinate {i}: finite differences {seen:?} vs analytic {an:.4e}"));
+        }
+        if an.abs() > 20.0 * noise / 1e-3 {
+            clear += 1;
+        }
+    }
+    assert!(clear >= 15, "{what}: only {clear} coordinates with a clear gradient were checked");
+    // Hundreds of rows share each weight, so some coordinates have ReLU kinks at every scale
+    // down to the f32 noise floor; their differences drift towards the analytic value as the
+    // step shrinks but stay outside 4 %. Allow 10 such coordinates of 200: a wrong backward
+    // pass disagrees on most of them.
+    assert!(bad.len() <= 10, "{what}: {} of 200 coordinates disagree: {bad:#?}", bad.len());
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// The whole critic (per-task embedding φ, mean pooling over own and — centralised — all tasks,
+/// head ρ) against finite differences, for each learner's critic: `L = Σ_i c_i Q_i` with fixed
+/// random signs `c`, by parameter (φ's and ρ's) and by input (the path the actor's gradient
+/// takes).
+#[test]
+fn critic_gradients_match_finite_differences() {
+    use rand::{Rng, SeedableRng};
+    for kind in Kind::ALL {
+        let mut st = collected(kind, 3);
+        let mb = fixed_minibatch(&mut st, 0);
+        let net = st.critic_net();
+        let mut batch = crate::nets::SetBatch::default();
+        for (encs, acts) in mb.cur.iter().zip(&mb.cur_act) {
+            let obs: Vec<(&crate::features::Enc, &[u16])> =
+                encs.iter().zip(acts).map(|(en, a)| (en, a.as_slice())).collect();
+            batch.push(&obs, mb.own);
+        }
+        assert!(batch.own.iter().all(|&(a, b)| b > a), "every item has own tasks");
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let c: Vec<f32> = (0..batch.len()).map(|_| if r.gen::<bool>() { 1.0 } else { -1.0 }).collect();
+        let p: Vec<f32> = st.agents[0].critic.iter().map(|&w| w + 0.01 * (r.gen::<f32>() - 0.5)).collect();
+        let mut ws = crate::nets::CriticWs::default();
+        net.forward(&p, &batch, &mut ws);
+        let mut grad = vec![0.0; net.num_params()];
+        let mut dx = Vec::new();
+        net.backward(&p, &batch, &mut ws, &c, Some(&mut grad), Some(&mut dx));
+        // φ's parameters and ρ's, separately so both are sampled.
+        let split = net.phi.num_params();
+        let what = format!("{} critic φ parameters", kind.name());
+        fd_check(&what, &p[..split], &grad[..split], 1, &mut |q| {
+            let full: Vec<f32> = q.iter().chain(&p[split..]).copied().collect();
+            dot(net.forward(&full, &batch, &mut ws), &c)
+        });
+        let what = format!("{} critic ρ parameters", kind.name());
+        fd_check(&what, &p[split..], &grad[split..], 2, &mut |q| {
+            let full: Vec<f32> = p[..split].iter().chain(q).copied().collect();
+            dot(net.forward(&full, &batch, &mut ws), &c)
+        });
+        let what = format!("{} critic inputs", kind.name());
+        let x0 = batch.x.clone();
+        let mut b2 = batch.clone();
+        fd_check(&what, &x0, &dx, 3, &mut |x| {
+            b2.x.copy_from_slice(x);
+            dot(net.forward(&p, &b2, &mut ws), &c)
+        });
+    }
+}
+
+/// The whole actor chain — features → scores (actor MLP) → masked (Gumbel-)softmax → the
+/// critic's action features → Q, plus MASAC's entropy term — against finite differences of the
+/// relaxed actor loss, for every learner. Same Gumbel noise on both sides (the training stream
+/// is restored before each evaluation).
+#[test]
+fn actor_chain_gradients_match_finite_differences() {
+    for kind in Kind::ALL {
+        let mut st = collected(kind, 3);
+        let mb = fixed_minibatch(&mut st, 0);
+        let alpha = (kind == Kind::Masac).then_some(0.3);
+        // Make the critic clearly sensitive to the action: scale φ's first-layer weights on the
+        // action (pair) features. Any critic will do for a gradient check.
+        let out = st.critic_net().phi.dims[1];
+        for row in crate::features::TASK_F..crate::features::TASK_F + crate::features::PAIR_F {
+            for o in 0..out {
+                st.agents[0].critic[row * out + o] *= 100.0;
+            }
+        }
+        let rng0 = st.agents[0].train_rng.clone();
+        let p = st.agents[0].actor.clone();
+        let mut eval = |params: &[f32]| -> (f64, Vec<f32>) {
+            st.agents[0].actor.copy_from_slice(params);
+            st.agents[0].train_rng = rng0.clone();
+            let (l, _) = maddpg::actor_grad(&mut st, 0, &mb, alpha, true);
+            (l as f64, st.ws.grad.clone())
+        };
+        let (_, grad) = eval(&p);
+        fd_check(&format!("{} actor chain", kind.name()), &p, &grad, 4, &mut |q| eval(q).0);
+    }
+}
