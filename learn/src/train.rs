@@ -124,8 +124,8 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Learner settings outside Table III.
     pub options: LearnerOptions,
-    /// Greedy evaluation every this many episodes (and after the last), recorded in the curve;
-    /// 0: never.
+    /// Greedy evaluation after episodes K, 2K, 3K, ... (K = this), recorded in the curve; 0:
+    /// never.
     pub eval_every: u32,
     /// Held-out traffic seeds of each evaluation ([`eval_seed`]`(0..eval_seeds)`).
     pub eval_seeds: u32,
@@ -460,7 +460,8 @@ pub fn train(
         summary.faults.round_dropouts = round.as_ref().map_or(0, |r| r.skipped.len() as u64);
         let wall = t0.elapsed().as_secs_f64();
         let last = progress.episodes_done + 1 == cfg.episodes as u64;
-        let eval_due = cfg.eval_every > 0 && (last || (ep + 1) % cfg.eval_every as u64 == 0);
+        // Episodes K, 2K, ... (not "the last": a resumed run must write the same curve).
+        let eval_due = cfg.eval_every > 0 && (ep + 1) % cfg.eval_every as u64 == 0;
         let eval = if eval_due { Some(evaluate_heldout(scenario, &set, cfg.eval_seeds)?) } else { None };
         let (losses, fed, steps) =
             set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));

@@ -36,9 +36,10 @@ pub(crate) struct TrainArgs {
     /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
     /// ratios (iterations : α_tg, and the targets' time constant against the run's update
     /// steps); see `learn/src/budget.rs`. `--learn`, `--slots`, `--episodes` and the network
-    /// widths given explicitly win over the budget.
-    #[arg(long, value_enum, default_value_t = BudgetArg::Paper)]
-    pub budget: BudgetArg,
+    /// widths given explicitly win over the budget. Without it: the scenario's `[learning]`
+    /// section as written (Table III where it says nothing) and the reference networks.
+    #[arg(long, value_enum)]
+    pub budget: Option<BudgetArg>,
     /// Set one `[learning]` hyper-parameter, `KEY=VALUE`, repeatable, applied in order after the
     /// budget (keys: replay_capacity, batch_size, gamma, epsilon, epsilon_final, epsilon_decay,
     /// critic_lr, actor_lr, target_update_every, tau, aggregation_period, max_iterations,
@@ -71,8 +72,8 @@ pub(crate) struct TrainArgs {
     /// Learning-curve CSV (default: `curve.csv` in the checkpoint directory).
     #[arg(long)]
     pub curve: Option<PathBuf>,
-    /// Greedy evaluation on held-out traffic every N episodes (and after the last), recorded in
-    /// the curve (0: never).
+    /// Greedy evaluation on held-out traffic after episodes N, 2N, ..., recorded in the curve
+    /// (0: never).
     #[arg(long, default_value_t = 5)]
     pub eval_every: u32,
     /// Held-out traffic seeds of each greedy evaluation.
@@ -212,12 +213,14 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let seed = a.seed.unwrap_or(s.seed);
 
     let mut cfg = TrainConfig::new(a.policy.as_str(), 1, seed);
-    let budget = match a.budget {
-        BudgetArg::Quick => Budget::Quick,
-        BudgetArg::Standard => Budget::Standard,
-        BudgetArg::Paper => Budget::Paper,
-    };
-    let plan = budget.apply(&mut s.learning, &mut cfg.options, s.time.slots);
+    let plan_slots = a.budget.and_then(|b| {
+        let budget = match b {
+            BudgetArg::Quick => Budget::Quick,
+            BudgetArg::Standard => Budget::Standard,
+            BudgetArg::Paper => Budget::Paper,
+        };
+        budget.apply(&mut s.learning, &mut cfg.options, s.time.slots).slots
+    });
     for kv in &a.learn {
         let (k, v) = kv.split_once('=').ok_or_else(|| bad(format!("--learn `{kv}`: expected KEY=VALUE")))?;
         s.learning.set(k.trim(), v).map_err(|e| bad(format!("--learn {kv}: {e}")))?;
@@ -225,7 +228,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if let Some(n) = a.update_every {
         s.learning.set("update_every", &n.to_string()).map_err(|e| bad(format!("--update-every {n}: {e}")))?;
     }
-    if let Some(slots) = a.slots.or(plan.slots) {
+    if let Some(slots) = a.slots.or(plan_slots) {
         let o = Overrides { slots: Some(slots), ..Overrides::default() };
         o.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
     }
@@ -277,7 +280,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         )));
     }
     if a.resume && !ckpt.exists() {
-        return Err(bad(format!("--resume: no checkpoint in {}", dir.display())));
+        return Err(bad(format!("--resume: no checkpoint in {} (give the run's --checkpoint DIR)", dir.display())));
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
