@@ -9,9 +9,11 @@
 //! - the targets' time constant `t_tg / τ` as a fraction of the run's update steps
 //!   (Table III: 15,000 of 1.83 M steps at one update per slot of a 300-slot episode, 0.8 %),
 //!
-//! while the learning rates, γ, ε and the batch stay Table III's. What a short budget also
-//! changes is the compute per episode: fewer slots, an update round every few slots, narrower
-//! networks (see [`Budget::apply`]).
+//! while γ, ε, n-step and the replay capacity stay Table III's. What a short budget also changes
+//! is the compute and the step size: fewer slots, an update round every few slots, narrower
+//! networks, a minibatch of 64 and learning rates of 1e-3 (Table III's 1e-5 actor rate moves an
+//! actor by about 0.01 in the 800 Adam steps of a quick run: measured, it does not learn; see
+//! the README's "Does it learn?"). See [`Budget::apply`].
 
 use crate::learner::LearnerOptions;
 use serde::{Deserialize, Serialize};
@@ -21,10 +23,10 @@ use vecsim_core::learning::LearningConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Budget {
     /// A few minutes on a 2-core CPU: 40 episodes of 100 slots, updates every 5 slots, networks
-    /// 64-64 (actor) and 128-64/64 (critic).
+    /// 64-64 (actor) and 128-64/64 (critic), minibatch 64, learning rates 1e-3.
     Quick,
-    /// About ten times `quick`: 400 episodes of 100 slots, updates every 2 slots, the same
-    /// networks.
+    /// About ten times `quick`'s episodes (25 times its update steps): 400 episodes of 100
+    /// slots, updates every 2 slots, `quick`'s networks, minibatch and learning rates.
     Standard,
     /// Table III as written: 6,100 episodes of the scenario's slots, one update per slot, the
     /// reference networks (actor 256-256-256, critic 512-512/256). A GPU-scale budget.
@@ -70,9 +72,27 @@ impl Budget {
     /// Writes the budget's schedule into `cfg` and its network shape into `opts`; returns the
     /// episodes and slots it asks for. `scenario_slots` is the scenario's episode length.
     pub fn apply(self, cfg: &mut LearningConfig, opts: &mut LearnerOptions, scenario_slots: u32) -> BudgetPlan {
-        let paper = LearningConfig::default();
         let (episodes, slots, every) = self.sizes();
-        let slots_per_ep = slots.unwrap_or(scenario_slots).max(1);
+        schedule(cfg, episodes, slots.unwrap_or(scenario_slots), every);
+        if self != Budget::Paper {
+            opts.shape.actor_hidden = vec![64, 64];
+            opts.shape.critic_embed = vec![128, 64];
+            opts.shape.critic_head = vec![64];
+            cfg.batch_size = 64;
+            cfg.critic_lr = 1e-3;
+            cfg.actor_lr = 1e-3;
+        }
+        BudgetPlan { episodes, slots }
+    }
+}
+
+/// Sets `max_iterations = episodes` and `update_every`, and scales `α_tg`, `t_tg` and `τ` with
+/// the run as the module doc says, for `episodes` episodes of `slots_per_episode` slots with an
+/// update round every `update_every` slots.
+pub fn schedule(cfg: &mut LearningConfig, episodes: u32, slots_per_episode: u32, update_every: u32) {
+    {
+        let paper = LearningConfig::default();
+        let (every, slots_per_ep) = (update_every.max(1), slots_per_episode.max(1));
         cfg.max_iterations = episodes;
         cfg.update_every = every;
         // max_iterations : α_tg as in Table III (6100 : 500).
@@ -92,12 +112,6 @@ impl Budget {
             cfg.target_update_every = 1;
             cfg.tau = (1.0 / horizon.max(1.0)).min(1.0);
         }
-        if self != Budget::Paper {
-            opts.shape.actor_hidden = vec![64, 64];
-            opts.shape.critic_embed = vec![128, 64];
-            opts.shape.critic_head = vec![64];
-        }
-        BudgetPlan { episodes, slots }
     }
 }
 
@@ -122,7 +136,8 @@ mod tests {
         assert_eq!(plan, BudgetPlan { episodes: 40, slots: Some(100) });
         assert_eq!((cfg.max_iterations, cfg.aggregation_period, cfg.target_update_every), (40, 3, 1));
         assert!((cfg.tau - 1.0 / (15000.0 / 1_830_000.0 * 800.0)).abs() < 1e-12, "{}", cfg.tau);
-        assert_eq!((cfg.gamma, cfg.critic_lr, cfg.actor_lr, cfg.batch_size), (0.99, 1e-4, 1e-5, 256));
+        assert_eq!((cfg.gamma, cfg.critic_lr, cfg.actor_lr, cfg.batch_size), (0.99, 1e-3, 1e-3, 64));
+        assert_eq!(opts.shape.actor_hidden, [64, 64]);
         // Standard: 400 episodes, 50 slots... 400·100/2 = 20000 steps; 0.82 % = 163.9 steps:
         // t_tg = round(1.639) = 2 with τ 0.01; α_tg = 400/12.2 = 32.8 → 33.
         let mut cfg = LearningConfig::default();

@@ -36,7 +36,9 @@ pub enum Kind {
     FedMaddpg,
     /// Actor per RSU, centralised critics over all RSUs' observations and actions.
     Maddpg,
-    /// Discrete soft actor-critic per RSU with centralised critics and learned temperature.
+    /// Discrete soft actor-critic per RSU with centralised critics and learned temperature, in a
+    /// Gumbel-softmax variant: one critic, straight-through actor gradient, exact categorical
+    /// entropy (not the canonical twin-critic, exact-expectation discrete SAC; see `masac.rs`).
     Masac,
 }
 
@@ -109,12 +111,13 @@ pub struct LearnerOptions {
 pub enum RewardSignal {
     /// `r_e^t = F^t − F^t_{−e}` (eq. 19), the paper's choice: `F_{−e}` counts the tasks RSU `e`
     /// *executes* as failed, so a completed task is credited to its executor.
-    #[default]
     Marginal,
     /// The system reward `F^t` (eq. 18), shared by every RSU (fully cooperative extension).
     System,
     /// The difference reward `F^t − F'^t_{−e}` with the tasks *uploaded at* `e` absent and the
-    /// executors' allocations recomputed without them: credits the RSU that decided.
+    /// executors' allocations recomputed without them: credits the RSU that decided. The
+    /// default: it trains best of the three (measured; README, "Does it learn?").
+    #[default]
     Difference,
 }
 
@@ -146,7 +149,7 @@ impl Default for LearnerOptions {
             gumbel_tau: 1.0,
             sac_init_alpha: 0.05,
             sac_target_entropy: 0.5,
-            reward: RewardSignal::Marginal,
+            reward: RewardSignal::Difference,
             backend: Backend::Gemm,
         }
     }

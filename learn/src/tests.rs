@@ -368,3 +368,51 @@ fn actor_chain_gradients_match_finite_differences() {
         fd_check(&format!("{} actor chain", kind.name()), &p, &grad, 4, &mut |q| eval(q).0);
     }
 }
+
+/// What a federated round does to each RSU (issue 14, item 8), stated and tested: a participant's
+/// actor becomes the FedAvg of the participants' actors (unweighted by default); its target
+/// actor is *not* reset (it keeps following the actor by soft updates, so it drifts towards the
+/// average at rate τ per target update), its actor's Adam moments and step count are kept (the
+/// next steps on the averaged actor use the RSU's own gradient history), and its critic, target
+/// critic and critic optimiser never leave the RSU.
+#[test]
+fn a_federated_round_replaces_the_actor_only() {
+    // Three RSUs that all receive uploads.
+    let sc = Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).unwrap();
+    let mut opts = small_options();
+    opts.updates_per_slot = 0;
+    let set = build_learner_with("fed-maddpg", &sc, 3, 1, opts).unwrap();
+    train::run_episode(&sc, &set).unwrap();
+    let mut st = set.with_state(|s| s.clone());
+    st.cfg.batch_size = 16;
+    for _ in 0..3 {
+        assert!((0..3).all(|e| st.update(e)), "enough data for updates");
+    }
+    let before = st.agents.clone();
+    assert!(before.iter().all(|a| a.actor_opt.t == 3), "the actors took Adam steps");
+    assert_ne!(before[0].actor, before[1].actor);
+    assert_ne!(before[0].actor_target, before[0].actor);
+    assert!(st.federated_round(&[true, true, true]).unwrap());
+    let avg: Vec<f32> = (0..before[0].actor.len())
+        .map(|i| ((before[0].actor[i] as f64 + before[1].actor[i] as f64 + before[2].actor[i] as f64) / 3.0) as f32)
+        .collect();
+    for (e, (now, was)) in st.agents.iter().zip(&before).enumerate() {
+        for (x, y) in now.actor.iter().zip(&avg) {
+            assert!((x - y).abs() <= 1e-6 * y.abs().max(1.0), "RSU {e}: actor is the average");
+        }
+        assert_eq!(now.actor_target, was.actor_target, "RSU {e}: target actor kept");
+        assert_eq!(now.actor_opt, was.actor_opt, "RSU {e}: actor Adam moments kept");
+        assert_eq!(now.critic, was.critic);
+        assert_eq!(now.critic_target, was.critic_target);
+        assert_eq!(now.critic_opt, was.critic_opt);
+    }
+    // The next target update moves the target actor towards the averaged actor by τ.
+    let tau = st.cfg.tau as f32;
+    st.cfg.target_update_every = 1;
+    let (t0, a_before_step) = (st.agents[0].actor_target.clone(), st.agents[0].actor.clone());
+    assert!(st.update(0));
+    let a = &st.agents[0];
+    let i = (0..t0.len()).find(|&i| (a.actor[i] - a_before_step[i]).abs() > 0.0).unwrap_or(0);
+    let want = (1.0 - tau) * t0[i] + tau * a.actor[i];
+    assert!((a.actor_target[i] - want).abs() <= 1e-6 * want.abs().max(1.0), "soft update after the round");
+}

@@ -25,7 +25,9 @@ use vecsim_telemetry::Telemetry;
 pub(crate) struct TrainArgs {
     /// Scenario file, or a preset name from `scenarios/`.
     pub scenario: String,
-    /// Learner: fed-maddpg, maddpg or masac.
+    /// Learner: fed-maddpg, maddpg or masac (masac is a Gumbel-softmax variant of discrete SAC:
+    /// one centralised critic, straight-through actor gradient, exact categorical entropy; not
+    /// the canonical twin-critic, exact-expectation algorithm).
     #[arg(long, default_value_t = PolicyName::FedMaddpg)]
     pub policy: PolicyName,
     /// Episodes (iterations) to train; a resumed run continues up to this total (default: the
