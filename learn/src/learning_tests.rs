@@ -14,8 +14,7 @@ use vecsim_core::observer::NoObserver;
 use vecsim_core::policy::{Baseline, PolicySet};
 use vecsim_core::{Scenario, Sequential};
 
-#[path = "../../tests/fixtures/fixture.rs"]
-mod fixture;
+use crate::tests::fixture;
 
 /// Training episodes of the tests (of the fixture's slots): the quick budget cut to fit CI.
 const TEST_EPISODES: u32 = 20;
