@@ -93,8 +93,16 @@ impl LearningConfig {
     }
 
     /// Sets one key from its command-line text (`--learn KEY=VALUE`), then validates the whole
-    /// section. Errors name the key.
+    /// section. Errors name the key; on an error `self` is unchanged.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
+        let mut next = self.clone();
+        next.set_unchecked(key, value)?;
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn set_unchecked(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
         let name = format!("learning.{key}");
         let int = |v: &str| -> Result<u64, ScenarioError> {
             v.trim()
@@ -133,7 +141,7 @@ impl LearningConfig {
                 ))
             }
         }
-        self.validate()
+        Ok(())
     }
 
     pub(crate) fn validate(&self) -> Result<(), ScenarioError> {
@@ -177,5 +185,52 @@ impl LearningConfig {
             return Err(ScenarioError::invalid("learning.aggregation_period", "must be at least 1"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsilon_decays_linearly_then_stays() {
+        let c = LearningConfig {
+            max_iterations: 100,
+            epsilon: 0.5,
+            epsilon_final: 0.1,
+            epsilon_decay: 0.4,
+            ..Default::default()
+        };
+        // Over 0.4 · 100 = 40 episodes: 0.5 → 0.1, i.e. −0.01 per episode.
+        assert_eq!(c.epsilon_at(0), 0.5);
+        assert!((c.epsilon_at(10) - 0.4).abs() < 1e-12);
+        assert!((c.epsilon_at(40) - 0.1).abs() < 1e-12);
+        assert!((c.epsilon_at(1000) - 0.1).abs() < 1e-12);
+        let fixed = LearningConfig { epsilon_decay: 0.0, ..c };
+        assert_eq!(fixed.epsilon_at(50), 0.5);
+    }
+
+    #[test]
+    fn set_parses_validates_and_names_the_key() {
+        let mut c = LearningConfig::default();
+        c.set("tau", "0.2").unwrap();
+        c.set("aggregation_period", "7").unwrap();
+        assert_eq!((c.tau, c.aggregation_period), (0.2, 7));
+        for (k, v) in [("tau", "2"), ("tau", "x"), ("n_step", "0"), ("batch_size", "-1"), ("nope", "1")] {
+            let before = c.clone();
+            let e = c.set(k, v).unwrap_err().to_string();
+            assert!(e.contains(&format!("learning.{k}")), "{e}");
+            assert_eq!(c, before, "a rejected value changes nothing");
+        }
+        // Every listed key is settable.
+        for k in LEARNING_KEYS {
+            let mut d = LearningConfig::default();
+            let v = if matches!(k, "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau") {
+                "0.5"
+            } else {
+                "300"
+            };
+            d.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
     }
 }
