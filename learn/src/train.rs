@@ -359,6 +359,9 @@ pub struct TrainOutcome {
     pub curve: Vec<EpisodeRow>,
     /// Episodes this call trained (0: a resumed run that had nothing left to do).
     pub episodes_run: u64,
+    /// The run resumed from a checkpoint without replay buffers (`save_replay` off when it was
+    /// written): it continued with empty buffers, so not exactly as an uninterrupted run.
+    pub resumed_without_replay: bool,
 }
 
 /// Trains `cfg.policy` on `scenario`, running the episodes on `engine`; `observer` sees every
@@ -393,6 +396,7 @@ pub fn train(
             },
         )
     };
+    let resumed_without_replay = cfg.resume && !progress.replay_saved;
     progress.replay_saved = cfg.save_replay;
     let start = progress.episodes_done;
     set.set_training(true);
@@ -497,7 +501,12 @@ pub fn train(
             update_steps_per_s: rate,
         });
     }
-    Ok(TrainOutcome { set, curve: progress.curve, episodes_run: progress.episodes_done - start })
+    Ok(TrainOutcome {
+        set,
+        curve: progress.curve,
+        episodes_run: progress.episodes_done - start,
+        resumed_without_replay,
+    })
 }
 
 fn set_weighted(set: &LearnerSet) -> bool {

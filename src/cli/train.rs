@@ -302,6 +302,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
+    if outcome.resumed_without_replay {
+        println!("note: the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
+    }
     if outcome.episodes_run == 0 {
         println!(
             "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",

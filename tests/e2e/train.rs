@@ -235,6 +235,19 @@ fn training_never_loses_a_model() {
     assert!(lean_bytes.len() * 3 < before.len() * 2, "lean {} vs full {} bytes", lean_bytes.len(), before.len());
     assert_eq!(curve(&lean), c, "the replay's absence changes nothing but the file");
     ok(run(&["run", sc, "--policy", "fed-maddpg", "--checkpoint", lean.to_str().unwrap()]));
+    // Resuming a lean checkpoint works, and says it is not exact.
+    let out = ok(run(&[
+        "train",
+        sc,
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "3",
+        "--resume",
+        "--checkpoint",
+        lean.to_str().unwrap(),
+    ]));
+    assert!(out.contains("no replay buffers"), "{out}");
 }
 
 /// `--learn KEY=VALUE` and `--budget` set the schedule; bad input exits 2 naming the key.
