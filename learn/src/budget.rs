@@ -12,8 +12,8 @@
 //! while γ, ε, n-step and the replay capacity stay Table III's. What a short budget also changes
 //! is the compute and the step size: fewer slots, an update round every few slots, narrower
 //! networks, a minibatch of 64 and learning rates of 1e-3 (Table III's 1e-5 actor rate moves an
-//! actor by about 0.01 in the 800 Adam steps of a quick run: measured, it does not learn; see
-//! the README's "Does it learn?"). See [`Budget::apply`].
+//! actor weight by at most about 0.01 in the 800 Adam steps of a quick run; measured in the
+//! README's "Hyper-parameters and budgets"). See [`Budget::apply`].
 
 use crate::learner::LearnerOptions;
 use serde::{Deserialize, Serialize};
