@@ -40,9 +40,9 @@ pub enum PipelineError {
     Override {
         /// The scenario as named by the user.
         origin: String,
-        /// What is wrong.
+        /// What is wrong (boxed, to keep the error small).
         #[source]
-        source: OverrideError,
+        source: Box<OverrideError>,
     },
     /// A learner was asked for without a checkpoint to run.
     #[error("--policy {policy} needs --checkpoint DIR (train one with `vecsim train {scenario} --policy {policy} --checkpoint DIR`)")]
@@ -60,9 +60,9 @@ pub enum PipelineError {
     Checkpoint {
         /// The checkpoint directory.
         dir: PathBuf,
-        /// What is wrong.
+        /// What is wrong (boxed: it is by far the largest error here).
         #[source]
-        source: TrainError,
+        source: Box<TrainError>,
     },
     /// The scenario would need more memory than allowed.
     #[error(
@@ -153,11 +153,11 @@ impl PipelineError {
     /// Whether the error is in what the user gave (a file, a flag): the command line exits
     /// with code 2 for these, 1 for failures of the run itself.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            PipelineError::Engine(EngineError::Runtime(_) | EngineError::Failed { .. })
-                | PipelineError::Checkpoint { source: TrainError::Io { .. }, .. }
-        )
+        match self {
+            PipelineError::Engine(EngineError::Runtime(_) | EngineError::Failed { .. }) => false,
+            PipelineError::Checkpoint { source, .. } => !matches!(**source, TrainError::Io { .. }),
+            _ => true,
+        }
     }
 }
 
@@ -260,7 +260,9 @@ pub fn load_scenario(arg: &str, overrides: &Overrides) -> Result<Scenario, Pipel
         ScenarioRef::Preset(preset) => preset.load(),
     };
     let mut s = loaded?;
-    overrides.apply(&mut s).map_err(|source| PipelineError::Override { origin: arg.to_string(), source })?;
+    overrides
+        .apply(&mut s)
+        .map_err(|source| PipelineError::Override { origin: arg.to_string(), source: Box::new(source) })?;
     Ok(s)
 }
 
@@ -273,7 +275,7 @@ pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicyS
         (None, None) => Err(PipelineError::NeedsCheckpoint { policy: s.policy, scenario: s.name.clone() }),
         (None, Some(dir)) => {
             let set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
-                .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source })?;
+                .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source: Box::new(source) })?;
             Ok(PolicySet::new(set.policies()))
         }
     }

@@ -24,7 +24,7 @@ use vecsim_core::outcome::TaskResult;
 use vecsim_core::policy::{Feedback, JointRefiner};
 use vecsim_core::report::SlotReport;
 use vecsim_core::rsu::LoadSummary;
-use vecsim_core::slot::{score, SlotProblem};
+use vecsim_core::slot::{difference_rewards, score, SlotProblem};
 use vecsim_core::task::UploadedTask;
 use vecsim_core::vehicle::Vehicle;
 
@@ -200,6 +200,9 @@ impl ClockState {
         self.results_hint = results.len();
         results.sort_by_key(|r| r.id);
         let sc = score(&results, n);
+        let free: Vec<f64> = self.summaries.iter().map(|s| s.free_cpu_hz).collect();
+        let allocator = self.a.world.scenario.allocation.allocator;
+        let difference = difference_rewards(&results, &self.uploads, &free, allocator, &sc);
         let done = t + 1 >= self.a.world.clock.slots;
         // Wait for `Closed` only where every policy must have been fed: before a pool round and
         // after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
@@ -213,6 +216,7 @@ impl ClockState {
                 slot: t,
                 reward: sc.rewards[e],
                 potential: sc.potential,
+                difference: difference[e],
                 completion_rate: sc.rates[e],
                 done,
             };
@@ -543,7 +547,7 @@ impl ClockActor {
                 }
             }
             ClockMsg::Dispatched(d) => {
-                let Dispatched { rsu: _, sent_to, mut lost } = *d;
+                let Dispatched { rsu, sent_to, mut lost, uploads } = *d;
                 let slot = st.slot;
                 st.expect(Phase::Dispatch, slot, "Dispatched")?;
                 for d in &sent_to {
@@ -551,6 +555,7 @@ impl ClockActor {
                 }
                 st.messages += sent_to.len() as u64;
                 st.results.append(&mut lost);
+                st.uploads[rsu.index()] = uploads;
                 if st.pending == 0 {
                     st.phase = Phase::Execute;
                     st.pending = st.n();

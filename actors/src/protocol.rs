@@ -300,6 +300,9 @@ pub struct Dispatched {
     pub sent_to: Vec<RsuId>,
     /// Results of the tasks lost to wired faults.
     pub lost: Vec<TaskResult>,
+    /// Its uploads of the slot, in task-id order (the clock scores the difference reward with
+    /// them).
+    pub uploads: Vec<UploadedTask>,
 }
 
 /// The outcome of one VEC POOL round.

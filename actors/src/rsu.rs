@@ -133,7 +133,12 @@ impl RsuState {
                 .map_err(|e| format!("wired migration to RSU {dest}: {e}"))?;
             sent_to.push(RsuId(dest));
         }
-        self.reply(ClockMsg::Dispatched(Box::new(Dispatched { rsu: self.a.id, sent_to, lost })))
+        self.reply(ClockMsg::Dispatched(Box::new(Dispatched {
+            rsu: self.a.id,
+            sent_to,
+            lost,
+            uploads: self.uploads.clone(),
+        })))
     }
 
     /// Phase 5 closes for this RSU once the clock's count and the batches are all in.

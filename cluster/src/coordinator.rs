@@ -539,7 +539,10 @@ impl CoordState {
             }))),
             Ask::Dispatched => {
                 let sent_to = self.rsus[e].relayed_to.iter().map(|&d| RsuId(d)).collect();
-                self.tell_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new() })))
+                // The lost node's uploads are gone with it: its tasks end as `node_lost`, and the
+                // difference reward sees an RSU without uploads.
+                let uploads = Vec::new();
+                self.tell_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new(), uploads })))
             }
             Ask::Executed => {
                 // Every task that entered the node this slot and was neither reported nor

@@ -103,7 +103,7 @@ pub enum ClockWire {
     Ready { rsu: RsuId, slot: u32 },
     Summary { rsu: RsuId, summary: LoadSummary },
     Proposal { rsu: RsuId, decisions: Vec<RsuId>, uploads: Option<Vec<UploadedTask>> },
-    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult> },
+    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult>, uploads: Vec<UploadedTask> },
     Executed { rsu: RsuId, results: Vec<TaskResult> },
     Closed { rsu: RsuId },
     PoolApplied { rsu: RsuId, round: u64 },
@@ -175,8 +175,8 @@ impl ClockWire {
                 ClockWire::Proposal { rsu, decisions, uploads }
             }
             ClockMsg::Dispatched(d) => {
-                let Dispatched { rsu, sent_to, lost } = *d;
-                ClockWire::Dispatched { rsu, sent_to, lost }
+                let Dispatched { rsu, sent_to, lost, uploads } = *d;
+                ClockWire::Dispatched { rsu, sent_to, lost, uploads }
             }
             ClockMsg::Executed { rsu, results } => ClockWire::Executed { rsu, results },
             ClockMsg::Closed { rsu } => ClockWire::Closed { rsu },
@@ -206,8 +206,8 @@ impl ClockWire {
             ClockWire::Proposal { rsu, decisions, uploads } => {
                 ClockMsg::Proposal(Box::new(Proposal { rsu, decisions, uploads }))
             }
-            ClockWire::Dispatched { rsu, sent_to, lost } => {
-                ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost }))
+            ClockWire::Dispatched { rsu, sent_to, lost, uploads } => {
+                ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost, uploads }))
             }
             ClockWire::Executed { rsu, results } => ClockMsg::Executed { rsu, results },
             ClockWire::Closed { rsu } => ClockMsg::Closed { rsu },

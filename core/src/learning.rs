@@ -13,8 +13,13 @@ pub struct LearningConfig {
     pub batch_size: usize,
     /// Discount `γ`.
     pub gamma: f64,
-    /// Exploration probability `ε`.
+    /// Exploration probability `ε` at the start of training (Table III: 0.5).
     pub epsilon: f64,
+    /// Exploration probability at the end of the decay (extension; Table III keeps `ε` fixed).
+    pub epsilon_final: f64,
+    /// Fraction of `max_iterations` over which `ε` falls linearly from `epsilon` to
+    /// `epsilon_final` (0: `ε` stays `epsilon`).
+    pub epsilon_decay: f64,
     /// Critic learning rate.
     pub critic_lr: f64,
     /// Actor learning rate.
@@ -29,6 +34,8 @@ pub struct LearningConfig {
     pub max_iterations: u32,
     /// n of the n-step TD target (eq. 21).
     pub n_step: u32,
+    /// Slots between update rounds (Algorithm 1: 1, one update per slot).
+    pub update_every: u32,
 }
 
 impl Default for LearningConfig {
@@ -38,6 +45,8 @@ impl Default for LearningConfig {
             batch_size: 256,
             gamma: 0.99,
             epsilon: 0.5,
+            epsilon_final: 0.05,
+            epsilon_decay: 0.5,
             critic_lr: 1e-4,
             actor_lr: 1e-5,
             target_update_every: 150,
@@ -45,11 +54,96 @@ impl Default for LearningConfig {
             aggregation_period: 500,
             max_iterations: 6100,
             n_step: 1,
+            update_every: 1,
         }
     }
 }
 
+/// The keys of `[learning]`, as `--learn KEY=VALUE` accepts them.
+pub const LEARNING_KEYS: [&str; 14] = [
+    "replay_capacity",
+    "batch_size",
+    "gamma",
+    "epsilon",
+    "epsilon_final",
+    "epsilon_decay",
+    "critic_lr",
+    "actor_lr",
+    "target_update_every",
+    "tau",
+    "aggregation_period",
+    "max_iterations",
+    "n_step",
+    "update_every",
+];
+
 impl LearningConfig {
+    /// Slots per iteration of the paper's training (300 slots of 0.1 s: Table III's episodes).
+    pub const PAPER_SLOTS: u32 = 300;
+
+    /// `ε` after `episodes` completed training episodes: linear from `epsilon` to
+    /// `epsilon_final` over `epsilon_decay · max_iterations` episodes, then constant.
+    pub fn epsilon_at(&self, episodes: u64) -> f64 {
+        let span = self.epsilon_decay * self.max_iterations as f64;
+        if span <= 0.0 {
+            return self.epsilon;
+        }
+        let f = (episodes as f64 / span).min(1.0);
+        self.epsilon + (self.epsilon_final - self.epsilon) * f
+    }
+
+    /// Sets one key from its command-line text (`--learn KEY=VALUE`), then validates the whole
+    /// section. Errors name the key; on an error `self` is unchanged.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
+        let mut next = self.clone();
+        next.set_unchecked(key, value)?;
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn set_unchecked(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
+        let name = format!("learning.{key}");
+        let int = |v: &str| -> Result<u64, ScenarioError> {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| ScenarioError::invalid(&name, format!("expected a whole number, got `{v}`")))
+        };
+        let real = |v: &str| -> Result<f64, ScenarioError> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| ScenarioError::invalid(&name, format!("expected a number, got `{v}`")))
+        };
+        let small = |v: &str| -> Result<u32, ScenarioError> {
+            u32::try_from(int(v)?).map_err(|_| ScenarioError::invalid(&name, format!("`{v}` is too large")))
+        };
+        match key {
+            "replay_capacity" => self.replay_capacity = int(value)? as usize,
+            "batch_size" => self.batch_size = int(value)? as usize,
+            "gamma" => self.gamma = real(value)?,
+            "epsilon" => self.epsilon = real(value)?,
+            "epsilon_final" => self.epsilon_final = real(value)?,
+            "epsilon_decay" => self.epsilon_decay = real(value)?,
+            "critic_lr" => self.critic_lr = real(value)?,
+            "actor_lr" => self.actor_lr = real(value)?,
+            "target_update_every" => self.target_update_every = small(value)?,
+            "tau" => self.tau = real(value)?,
+            "aggregation_period" => self.aggregation_period = small(value)?,
+            "max_iterations" => self.max_iterations = small(value)?,
+            "n_step" => self.n_step = small(value)?,
+            "update_every" => self.update_every = small(value)?,
+            _ => {
+                return Err(ScenarioError::invalid(
+                    &name,
+                    format!("unknown key (expected one of {})", LEARNING_KEYS.join(", ")),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ScenarioError> {
         let prob = |k: &str, v: f64| {
             if (0.0..=1.0).contains(&v) {
@@ -60,6 +154,8 @@ impl LearningConfig {
         };
         prob("learning.gamma", self.gamma)?;
         prob("learning.epsilon", self.epsilon)?;
+        prob("learning.epsilon_final", self.epsilon_final)?;
+        prob("learning.epsilon_decay", self.epsilon_decay)?;
         prob("learning.tau", self.tau)?;
         if self.batch_size == 0 {
             return Err(ScenarioError::invalid("learning.batch_size", "must be at least 1"));
@@ -76,9 +172,65 @@ impl LearningConfig {
         if self.n_step == 0 {
             return Err(ScenarioError::invalid("learning.n_step", "must be at least 1"));
         }
+        if self.update_every == 0 {
+            return Err(ScenarioError::invalid("learning.update_every", "must be at least 1"));
+        }
+        if self.target_update_every == 0 {
+            return Err(ScenarioError::invalid("learning.target_update_every", "must be at least 1"));
+        }
+        if self.max_iterations == 0 {
+            return Err(ScenarioError::invalid("learning.max_iterations", "must be at least 1"));
+        }
         if self.aggregation_period == 0 {
             return Err(ScenarioError::invalid("learning.aggregation_period", "must be at least 1"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsilon_decays_linearly_then_stays() {
+        let c = LearningConfig {
+            max_iterations: 100,
+            epsilon: 0.5,
+            epsilon_final: 0.1,
+            epsilon_decay: 0.4,
+            ..Default::default()
+        };
+        // Over 0.4 · 100 = 40 episodes: 0.5 → 0.1, i.e. −0.01 per episode.
+        assert_eq!(c.epsilon_at(0), 0.5);
+        assert!((c.epsilon_at(10) - 0.4).abs() < 1e-12);
+        assert!((c.epsilon_at(40) - 0.1).abs() < 1e-12);
+        assert!((c.epsilon_at(1000) - 0.1).abs() < 1e-12);
+        let fixed = LearningConfig { epsilon_decay: 0.0, ..c };
+        assert_eq!(fixed.epsilon_at(50), 0.5);
+    }
+
+    #[test]
+    fn set_parses_validates_and_names_the_key() {
+        let mut c = LearningConfig::default();
+        c.set("tau", "0.2").unwrap();
+        c.set("aggregation_period", "7").unwrap();
+        assert_eq!((c.tau, c.aggregation_period), (0.2, 7));
+        for (k, v) in [("tau", "2"), ("tau", "x"), ("n_step", "0"), ("batch_size", "-1"), ("nope", "1")] {
+            let before = c.clone();
+            let e = c.set(k, v).unwrap_err().to_string();
+            assert!(e.contains(&format!("learning.{k}")), "{e}");
+            assert_eq!(c, before, "a rejected value changes nothing");
+        }
+        // Every listed key is settable.
+        for k in LEARNING_KEYS {
+            let mut d = LearningConfig::default();
+            let v = if matches!(k, "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau") {
+                "0.5"
+            } else {
+                "300"
+            };
+            d.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
     }
 }

@@ -357,9 +357,10 @@ impl Scenario {
 
     /// A stable hash of the environment a learner is trained for, used by checkpoints to refuse
     /// weights trained on another scenario. It covers the RSUs, channel, wired network, tasks,
-    /// allocation, mobility, slot length and learning hyper-parameters, and deliberately leaves
-    /// out what may change between training and evaluation of the same scenario: its name, the
-    /// seed, the policy, the number of slots and the fault plan.
+    /// allocation, mobility and slot length, and deliberately leaves out what may change between
+    /// training and evaluation of the same scenario: its name, the seed, the policy, the number
+    /// of slots, the fault plan and the learning hyper-parameters (a checkpoint keeps the ones
+    /// it was trained with; `--budget` and `--learn` change them on the command line).
     pub fn hash(&self) -> u64 {
         let mut env = self.clone();
         env.name = String::new();
@@ -367,6 +368,7 @@ impl Scenario {
         env.policy = crate::policy::PolicyName::Orl;
         env.time.slots = 0;
         env.faults = FaultPlan::default();
+        env.learning = LearningConfig::default();
         let json = serde_json::to_string(&env).expect("scenario serialises");
         // FNV-1a 64: stable across Rust versions, unlike `DefaultHasher`.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;

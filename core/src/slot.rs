@@ -122,6 +122,72 @@ pub fn score(results: &[TaskResult], rsus: usize) -> SlotScore {
     SlotScore { uploaded, completed, rates, potential, rewards }
 }
 
+/// Difference rewards `r_e^t = F^t − F'^t_{−e}` (issue 14): `F'_{−e}` re-evaluates the slot with
+/// the tasks *uploaded at* `e` absent, so RSU `e`'s term `ψ_e` leaves the sum and every executor
+/// that held one of `e`'s tasks re-allocates its free CPU among the remaining tasks (eq. 5–6) and
+/// re-times them. Unlike eq. 19 ([`SlotScore::rewards`], which credits a completed task to the
+/// RSU that *executes* it), this credits the RSU that *decided*: a good migration pays its
+/// uploader, and crowding a neighbour's CPU costs it.
+///
+/// `uploads[e]`: the tasks uploaded at `e`; `free_cpu_hz[x]`: the CPU `x` had for new work this
+/// slot (its load summary), cycles/s. Tasks that did not run through the allocator (lost, dropped,
+/// uncovered) keep their outcome in `F'`, and their CPU share (zero, or cut short by an outage)
+/// is not redistributed.
+pub fn difference_rewards(
+    results: &[TaskResult],
+    uploads: &[Vec<UploadedTask>],
+    free_cpu_hz: &[f64],
+    allocator: AllocatorKind,
+    score: &SlotScore,
+) -> Vec<f64> {
+    let n = score.uploaded.len();
+    let mut by_id: Vec<(crate::ids::TaskId, &UploadedTask)> =
+        uploads.iter().flatten().map(|u| (u.task.id, u)).collect();
+    by_id.sort_by_key(|(id, _)| *id);
+    let find = |id| by_id.binary_search_by_key(&id, |(i, _)| *i).ok().map(|k| by_id[k].1);
+    // Tasks that went through each executor's allocator, sorted by task id (results are).
+    let mut at: Vec<Vec<ExecTask>> = vec![Vec::new(); n];
+    let mut done_at: Vec<Vec<u32>> = vec![vec![0; n]; n];
+    for r in results {
+        let (Some(x), Some(u)) = (r.executor, r.uploader) else { continue };
+        if !matches!(r.outcome, crate::outcome::Outcome::Completed | crate::outcome::Outcome::MissedDeadline) {
+            continue;
+        }
+        let Some(up) = find(r.id) else { continue };
+        at[x.index()].push(ExecTask { up: *up, executor: x, wired_s: r.wired_s, wired_extra_s: r.wired_extra_s });
+        if r.completed() {
+            done_at[x.index()][u.index()] += 1;
+        }
+    }
+    (0..n)
+        .map(|e| {
+            if score.uploaded[e] == 0 {
+                return 0.0;
+            }
+            let mut completed: Vec<i64> = score.completed.iter().map(|&c| c as i64).collect();
+            for (x, tasks) in at.iter().enumerate() {
+                if !tasks.iter().any(|t| t.up.uploader.index() == e) {
+                    continue;
+                }
+                for (u, c) in completed.iter_mut().enumerate() {
+                    *c -= done_at[x][u] as i64;
+                }
+                let rest: Vec<ExecTask> = tasks.iter().filter(|t| t.up.uploader.index() != e).copied().collect();
+                let free = free_cpu_hz.get(x).copied().unwrap_or(0.0);
+                for r in execute_at(allocator, free, &rest) {
+                    if r.completed() {
+                        completed[r.uploader.map_or(e, |u| u.index())] += 1;
+                    }
+                }
+            }
+            let without: f64 = (0..n)
+                .filter(|&u| u != e && score.uploaded[u] > 0)
+                .fold(0.0, |a, u| a + completed[u] as f64 / score.uploaded[u] as f64);
+            score.potential - without
+        })
+        .collect()
+}
+
 /// A whole slot as a pure problem: who uploaded what where, and the resources available.
 /// Used by `vecsim slot` and by the `br-ne` oracle. Faults are not part of it.
 #[derive(Clone, Copy, Debug)]
@@ -273,6 +339,61 @@ mod tests {
             assert!((s.potential - f(None)).abs() < 1e-12);
             for e in 0..n {
                 assert!((s.rewards[e] - (f(None) - f(Some(e as u32)))).abs() < 1e-12);
+            }
+        }
+    }
+
+    /// The difference reward against a brute-force re-run of the slot without RSU e's uploads.
+    #[test]
+    fn difference_rewards_match_a_rerun_without_the_uploader() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..150 {
+            let n = rng.gen_range(1..5usize);
+            let rsus: Vec<RsuSpec> =
+                (0..n).map(|i| rsu(i as u32, 300.0 * i as f64, rng.gen_range(1.0..10.0))).collect();
+            let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz * rng.gen_range(0.3..1.0)).collect();
+            let mut v = 0;
+            let uploads: Vec<Vec<UploadedTask>> = (0..n)
+                .map(|e| {
+                    (0..rng.gen_range(0..6))
+                        .map(|_| {
+                            v += 1;
+                            up(
+                                v,
+                                e as u32,
+                                rng.gen_range(0.5..4.0),
+                                rng.gen_range(200.0..900.0),
+                                rng.gen_range(0.2..1.0),
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            let decisions: Vec<Vec<RsuId>> =
+                uploads.iter().map(|u| u.iter().map(|_| RsuId(rng.gen_range(0..n as u32))).collect()).collect();
+            let available = vec![true; n];
+            for allocator in [AllocatorKind::Proportional, AllocatorKind::Kkt] {
+                let problem = SlotProblem {
+                    rsus: &rsus,
+                    free_cpu_hz: &free,
+                    available: &available,
+                    wired: WiredLink::default(),
+                    allocator,
+                    uploads: &uploads,
+                };
+                let results = problem.evaluate(&decisions);
+                let s = score(&results, n);
+                let d = difference_rewards(&results, &uploads, &free, allocator, &s);
+                for e in 0..n {
+                    let mut ups = uploads.clone();
+                    ups[e].clear();
+                    let mut dec = decisions.clone();
+                    dec[e].clear();
+                    let without = score(&SlotProblem { uploads: &ups, ..problem }.evaluate(&dec), n).potential;
+                    let want = if uploads[e].is_empty() { 0.0 } else { s.potential - without };
+                    assert!((d[e] - want).abs() < 1e-9, "e={e}: {} vs {want}", d[e]);
+                }
             }
         }
     }

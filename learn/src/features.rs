@@ -174,6 +174,28 @@ impl Enc {
     }
 }
 
+impl Enc {
+    /// Like [`Enc::critic_rows`] with a relaxed action: `weights[k * n_cands + j]` is task k's
+    /// weight on candidate j, and the row carries `Σ_j w_kj · pair_kj` (a one-hot weight gives
+    /// exactly `critic_rows`' row). The actor chain's finite-difference tests use it.
+    pub fn critic_rows_relaxed(&self, weights: &[f32], own: bool, out: &mut Vec<f32>) {
+        assert_eq!(weights.len(), self.n_tasks * self.n_cands, "one weight per (task, candidate)");
+        for k in 0..self.n_tasks {
+            out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
+            let mut p = [0.0f32; PAIR_F];
+            for j in 0..self.n_cands {
+                let w = weights[k * self.n_cands + j];
+                for (a, &b) in p.iter_mut().zip(self.pair(k, j)) {
+                    *a += w * b;
+                }
+            }
+            out.extend_from_slice(&p);
+            out.extend_from_slice(&self.summary);
+            out.push(if own { 1.0 } else { 0.0 });
+        }
+    }
+}
+
 fn ratio(x: f32, t: f32) -> f32 {
     if t > 0.0 && x.is_finite() {
         (x / t).min(RATIO_CAP)

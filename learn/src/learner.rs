@@ -36,7 +36,9 @@ pub enum Kind {
     FedMaddpg,
     /// Actor per RSU, centralised critics over all RSUs' observations and actions.
     Maddpg,
-    /// Discrete soft actor-critic per RSU with centralised critics and learned temperature.
+    /// Discrete soft actor-critic per RSU with centralised critics and learned temperature, in a
+    /// Gumbel-softmax variant: one critic, straight-through actor gradient, exact categorical
+    /// entropy (not the canonical twin-critic, exact-expectation discrete SAC; see `masac.rs`).
     Masac,
 }
 
@@ -84,11 +86,9 @@ pub fn is_learner(name: &str) -> bool {
 pub struct LearnerOptions {
     /// Hidden layer sizes of the actor and critic networks.
     pub shape: NetShape,
-    /// Update rounds (one gradient step per agent each) after every `update_every` slots.
-    /// Algorithm 1 does one per slot.
+    /// Update rounds (one gradient step per agent each) after every `learning.update_every`
+    /// slots. Algorithm 1 does one per slot.
     pub updates_per_slot: u32,
-    /// Slots between update rounds (1: every slot).
-    pub update_every: u32,
     /// Weight FedAvg by each RSU's number of decisions instead of equally (eq. 27).
     pub weighted_fedavg: bool,
     /// Gumbel-softmax temperature of the actor step.
@@ -104,14 +104,40 @@ pub struct LearnerOptions {
     pub backend: Backend,
 }
 
-/// The reward an RSU's learner maximises.
+/// The reward an RSU's learner maximises. The reported metrics (completion rate, cumulative
+/// reward `Σ F^t`, average realized potential `Σ r_e / E` with eq. 19's `r_e`) keep their paper
+/// definitions whichever signal trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RewardSignal {
-    /// `r_e^t = F^t − F^t_{−e}` (eq. 19), the paper's choice.
-    #[default]
+    /// `r_e^t = F^t − F^t_{−e}` (eq. 19), the paper's choice: `F_{−e}` counts the tasks RSU `e`
+    /// *executes* as failed, so a completed task is credited to its executor.
     Marginal,
     /// The system reward `F^t` (eq. 18), shared by every RSU (fully cooperative extension).
     System,
+    /// The difference reward `F^t − F'^t_{−e}` with the tasks *uploaded at* `e` absent and the
+    /// executors' allocations recomputed without them: credits the RSU that decided. The
+    /// default: it trains best of the three (measured; README, "Does it learn?").
+    #[default]
+    Difference,
+}
+
+impl RewardSignal {
+    /// Every signal, in the order they are listed to users.
+    pub const ALL: [RewardSignal; 3] = [RewardSignal::Marginal, RewardSignal::System, RewardSignal::Difference];
+
+    /// The command-line name (`marginal`, `system`, `difference`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RewardSignal::Marginal => "marginal",
+            RewardSignal::System => "system",
+            RewardSignal::Difference => "difference",
+        }
+    }
+
+    /// The signal called `name`, or `None`.
+    pub fn parse(name: &str) -> Option<RewardSignal> {
+        RewardSignal::ALL.into_iter().find(|r| r.name() == name)
+    }
 }
 
 impl Default for LearnerOptions {
@@ -119,12 +145,11 @@ impl Default for LearnerOptions {
         LearnerOptions {
             shape: NetShape::default(),
             updates_per_slot: 1,
-            update_every: 1,
             weighted_fedavg: false,
             gumbel_tau: 1.0,
             sac_init_alpha: 0.05,
             sac_target_entropy: 0.5,
-            reward: RewardSignal::Marginal,
+            reward: RewardSignal::Difference,
             backend: Backend::Gemm,
         }
     }
@@ -330,7 +355,7 @@ impl State {
         let logits = self.logits(&actor, &enc);
         self.agents[e].actor = actor;
         let nc = enc.n_cands;
-        let eps = self.cfg.epsilon;
+        let eps = self.cfg.epsilon_at(self.episodes);
         let training = self.training;
         let soft = self.kind == Kind::Masac;
         let agent = &mut self.agents[e];
@@ -368,6 +393,7 @@ impl State {
         self.rewards[e] = match self.opts.reward {
             RewardSignal::Marginal => fb.reward as f32,
             RewardSignal::System => fb.potential as f32,
+            RewardSignal::Difference => fb.difference as f32,
         };
         self.arrived[e] = true;
         self.slot_done |= fb.done;
@@ -380,13 +406,14 @@ impl State {
         let end = self.slot_done;
         self.arrived.iter_mut().for_each(|a| *a = false);
         self.slot_done = false;
+        if !self.training {
+            // Evaluation leaves the training counters (ε schedule, update cadence) alone.
+            self.pending.iter_mut().for_each(|p| *p = None);
+            return;
+        }
         self.slots += 1;
         if end {
             self.episodes += 1;
-        }
-        if !self.training {
-            self.pending.iter_mut().for_each(|p| *p = None);
-            return;
         }
         let mut obs = Vec::with_capacity(self.rsus);
         let mut act = Vec::with_capacity(self.rsus);
@@ -402,7 +429,7 @@ impl State {
                 self.replays[e].push(SlotRecord { obs: vec![o], act: vec![a], reward: vec![self.rewards[e]], end });
             }
         }
-        if self.slots % self.opts.update_every.max(1) as u64 == 0 {
+        if self.slots % self.cfg.update_every.max(1) as u64 == 0 {
             for _ in 0..self.opts.updates_per_slot {
                 for e in 0..self.rsus {
                     self.update(e);

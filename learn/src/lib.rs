@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod bench;
+pub mod budget;
 pub mod checkpoint;
 pub mod dfdx_backend;
 pub mod features;
@@ -16,12 +17,15 @@ pub mod nets;
 pub mod replay;
 pub mod train;
 
+#[cfg(test)]
+mod learning_tests;
 pub mod maddpg;
 pub mod masac;
 #[cfg(test)]
 mod tests;
 
 pub use bench::{bench_train_step, bench_train_step_dfdx};
+pub use budget::Budget;
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use mlp::Backend;
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};

@@ -106,6 +106,24 @@ pub(crate) fn critic_step(st: &mut State, e: usize, mb: &Minibatch, y: &[f32]) -
 /// `sac_alpha`: also maximise `α ·` mean task entropy (MASAC). Returns the actor loss and the
 /// per-task (entropy, target entropy) pairs for the temperature step.
 pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
+    let (loss, ent) = actor_grad(st, e, mb, sac_alpha, false);
+    let agent = &mut st.agents[e];
+    agent.actor_opt.step(&mut agent.actor, &st.ws.grad);
+    (loss, ent)
+}
+
+/// The actor loss and its gradient (left in `st.ws.grad`) without a step. `relaxed`: the critic
+/// sees the relaxed action `Σ_j y_kj · pair_kj` (y the Gumbel-softmax sample) instead of the
+/// straight-through one-hot, which makes the loss a smooth function of the actor parameters
+/// whose exact gradient this computes (the finite-difference tests use it). Training uses the
+/// straight-through form: the same backward chain, evaluated at the hard action.
+pub(crate) fn actor_grad(
+    st: &mut State,
+    e: usize,
+    mb: &Minibatch,
+    sac_alpha: Option<f32>,
+    relaxed: bool,
+) -> (f32, Vec<(f32, f32)>) {
     let actor_net = st.actor_net();
     let critic_net = st.critic_net();
     let inv_tau = 1.0 / st.opts.gumbel_tau;
@@ -142,6 +160,7 @@ pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Op
     }
     // Critic on (o, a) with the agent's own actions replaced.
     ws.batch.clear();
+    let mut off = 0;
     for (b, encs) in mb.cur.iter().enumerate() {
         let obs: Vec<(&Enc, &[u16])> = encs
             .iter()
@@ -149,6 +168,17 @@ pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Op
             .map(|(j, en)| (en, if j == own { hard[b].as_slice() } else { mb.cur_act[b][j].as_slice() }))
             .collect();
         ws.batch.push(&obs, own);
+        let enc = &encs[own];
+        let n = enc.n_tasks * enc.n_cands;
+        if relaxed {
+            // Overwrite the own rows' action features with the relaxed action.
+            let (o0, _) = ws.batch.own[b];
+            let mut soft = Vec::new();
+            enc.critic_rows_relaxed(&y_soft[off..off + n], true, &mut soft);
+            ws.batch.x[o0 * crate::features::CRITIC_IN..o0 * crate::features::CRITIC_IN + soft.len()]
+                .copy_from_slice(&soft);
+        }
+        off += n;
     }
     let n = mb.cur.len() as f32;
     let q = critic_net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
@@ -194,7 +224,6 @@ pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Op
     ws.grad.clear();
     ws.grad.resize(actor_net.num_params(), 0.0);
     actor_net.backward(&agent.actor, &ws.rows, &mut ws.actor_acts, &dlogits, Some(&mut ws.grad), None);
-    agent.actor_opt.step(&mut agent.actor, &ws.grad);
     (loss, ent)
 }
 

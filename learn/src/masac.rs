@@ -1,5 +1,13 @@
-//! MASAC: discrete soft actor-critic per RSU (the paper's fourth baseline), with centralised
-//! critics like MADDPG and a learned temperature.
+//! MASAC: a *Gumbel-softmax variant* of multi-agent discrete soft actor-critic (the paper's
+//! fourth baseline), with centralised critics like MADDPG and a learned temperature.
+//!
+//! Not the canonical discrete SAC (Christodoulou, 2019), which trains twin critics, takes the
+//! minimum of the two target critics, and replaces the sampled action by the exact expectation
+//! `Σ_a π(a|s) Q(s, a)` over the categorical policy. Here the action is joint over a slot's
+//! tasks (one categorical per task, `n_cands^n_tasks` joint actions) and the critic scores the
+//! whole set, so that expectation is not tractable; this variant keeps one critic and steps
+//! the actor through a straight-through Gumbel-softmax sample, like MADDPG. What is exact is the
+//! entropy: per task, `H = −Σ_j π_j ln π_j` of the categorical, not a sampled `−ln π(a)`.
 //!
 //! The policy factorises over tasks: each task's executing RSU is drawn from its own masked
 //! softmax. Soft target: `Y = R + γ^N (Q⁻(o', a') + α·H̄(o'))`, with `a'` sampled from the current

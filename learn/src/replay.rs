@@ -3,8 +3,9 @@
 //! The buffer stores one record per slot (the observations and actions of the RSUs it covers,
 //! their rewards, and whether the slot ended the episode) in a ring of fixed capacity. A
 //! transition is assembled when sampled: from record `i` the n-step return is
-//! `Σ_{n<N} γ^n r_{i+n}`, stopping at the episode's end (no bootstrap then), and otherwise
-//! bootstrapping from the observation of record `i+N` with discount `γ^N`. Storing slots rather
+//! `Σ_{n<N} γ^n r_{i+n}`, bootstrapping from the observation of record `i+N` with discount
+//! `γ^N`; a window that reaches the episode's last slot (a time limit, not a terminal state)
+//! stops there and bootstraps from it. Storing slots rather
 //! than (o, a, R, o') tuples halves memory and keeps `N` a sampling choice.
 //!
 //! A local learner (fed-maddpg) has one buffer per RSU holding only that RSU's data (no state
@@ -55,6 +56,16 @@ impl Replay {
     /// An empty buffer of `capacity` records (at least 1) covering `covered` RSUs.
     pub fn new(capacity: usize, covered: usize) -> Replay {
         Replay { capacity: capacity.max(1), ring: Vec::new(), total: 0, decisions: vec![0; covered] }
+    }
+
+    /// The capacity, records.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// RSUs each record covers.
+    pub fn covered(&self) -> usize {
+        self.decisions.len()
     }
 
     /// Records held now (at most the capacity).
@@ -111,25 +122,27 @@ impl Replay {
 
     /// The n-step transition of covered RSU `i` from record `idx`, if it is complete and has a
     /// decision.
+    ///
+    /// The end of an episode is a time limit, not a terminal state: the value beyond it is not
+    /// zero. So a window that reaches the episode's last slot stops there and bootstraps from that
+    /// slot's observation (`Σ_{k<m} γ^k r`, discount `γ^m`); the last slot itself, whose successor
+    /// was never observed, is no transition.
     pub fn nstep(&self, idx: u64, i: usize, n: u32, gamma: f32) -> Option<NStep> {
-        if idx < self.oldest() || idx >= self.total || self.get(idx).act[i].is_empty() {
+        if idx < self.oldest() || idx >= self.total || self.get(idx).act[i].is_empty() || self.get(idx).end {
             return None;
         }
         let mut ret = 0.0f32;
         let mut g = 1.0f32;
         for k in 0..n as u64 {
-            if idx + k >= self.total {
+            if idx + k + 1 >= self.total {
                 return None;
             }
             let r = self.get(idx + k);
             ret += g * r.reward[i];
             g *= gamma;
-            if r.end {
-                return Some(NStep { idx, ret, discount: 0.0, next: None });
+            if self.get(idx + k + 1).end {
+                return Some(NStep { idx, ret, discount: g, next: Some(idx + k + 1) });
             }
-        }
-        if idx + n as u64 >= self.total {
-            return None;
         }
         Some(NStep { idx, ret, discount: g, next: Some(idx + n as u64) })
     }
@@ -171,9 +184,13 @@ mod tests {
         }
         // eq. (21) with N = 2, γ = 0.5: 1 + 0.5·2, bootstrapping from record 2 with γ² = 0.25.
         assert_eq!(b.nstep(0, 0, 2, 0.5), Some(NStep { idx: 0, ret: 2.0, discount: 0.25, next: Some(2) }));
-        // From record 2: 4 + 0.5·8, and the episode ended: no bootstrap.
-        assert_eq!(b.nstep(2, 0, 2, 0.5), Some(NStep { idx: 2, ret: 8.0, discount: 0.0, next: None }));
-        assert_eq!(b.nstep(3, 0, 3, 0.5).unwrap().discount, 0.0);
+        // From record 2 the window meets the episode's last slot (record 3, a time limit): 4,
+        // then bootstrap from record 3 with γ = 0.5, not a terminal zero.
+        assert_eq!(b.nstep(2, 0, 2, 0.5), Some(NStep { idx: 2, ret: 4.0, discount: 0.5, next: Some(3) }));
+        // From record 1 with N = 3: 2 + 0.5·4, bootstrapping from record 3 with γ² = 0.25.
+        assert_eq!(b.nstep(1, 0, 3, 0.5), Some(NStep { idx: 1, ret: 4.0, discount: 0.25, next: Some(3) }));
+        // The last slot has no observed successor: no transition.
+        assert_eq!(b.nstep(3, 0, 3, 0.5), None);
     }
 
     #[test]

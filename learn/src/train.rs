@@ -35,8 +35,15 @@ use vecsim_core::{Scenario, ScenarioError, Sequential};
 /// The checkpoint file inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "learner.ckpt";
 /// Header of the learning-curve CSV.
-pub const CURVE_HEADER: &str =
-    "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round\n";
+pub const CURVE_HEADER: &str = "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round,epsilon,eval_completion_rate,eval_cumulative_reward\n";
+
+/// Held-out traffic seeds of the greedy evaluations in the curve (`eval_seed(0..eval_seeds)`).
+/// They do not depend on the training seed, so every run is evaluated on the same traffic, and
+/// they are drawn from their own stream, apart from every training episode's traffic.
+pub fn eval_seed(i: u64) -> u64 {
+    let mut r = rng::stream(0xE7A1, Domain::Mobility, 0x4E1D_0000_0000_0000 | i);
+    rand::Rng::gen(&mut r)
+}
 
 /// Why a training run, checkpoint load or evaluation failed.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +124,14 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Learner settings outside Table III.
     pub options: LearnerOptions,
+    /// Greedy evaluation after episodes K, 2K, 3K, ... (K = this), recorded in the curve; 0:
+    /// never.
+    pub eval_every: u32,
+    /// Held-out traffic seeds of each evaluation ([`eval_seed`]`(0..eval_seeds)`).
+    pub eval_seeds: u32,
+    /// Keep the replay buffers in checkpoints. Exact resume needs them; evaluation does not, and
+    /// without them a long run does not rewrite gigabytes at every checkpoint.
+    pub save_replay: bool,
 }
 
 impl TrainConfig {
@@ -134,6 +149,9 @@ impl TrainConfig {
             vary_seed: true,
             threads: 2,
             options: LearnerOptions::default(),
+            eval_every: 0,
+            eval_seeds: 3,
+            save_replay: true,
         }
     }
 }
@@ -157,20 +175,41 @@ pub struct EpisodeRow {
     pub federated_round: u64,
     /// Gradient update steps (all agents) so far.
     pub update_steps: u64,
+    /// Exploration probability `ε` the episode ran with (fed-maddpg, maddpg; MASAC samples its
+    /// policy instead and records 0).
+    pub epsilon: f64,
+    /// Greedy evaluation after the episode on the held-out traffic seeds, if one was due.
+    pub eval: Option<EvalPoint>,
+}
+
+/// A greedy evaluation of the learners on the held-out traffic seeds (means over the seeds).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    /// Mean completion rate (NaN-free: seeds without covered tasks are left out).
+    pub completion_rate: f64,
+    /// Mean cumulative reward `Σ_t F^t`.
+    pub cumulative_reward: f64,
 }
 
 impl EpisodeRow {
     /// The row as a line of the curve CSV ([`CURVE_HEADER`]'s columns, newline-terminated).
     pub fn csv_line(&self) -> String {
+        let (ec, er) = match &self.eval {
+            Some(e) => (e.completion_rate.to_string(), e.cumulative_reward.to_string()),
+            None => (String::new(), String::new()),
+        };
         format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             self.episode,
             self.cumulative_reward,
             self.completion_rate,
             self.average_realized_potential,
             self.critic_loss,
             self.actor_loss,
-            self.federated_round
+            self.federated_round,
+            self.epsilon,
+            ec,
+            er
         )
     }
 }
@@ -203,6 +242,8 @@ pub struct TrainProgress {
     pub pool_rngs: Vec<SimRng>,
     /// Learning-curve rows so far, one per episode.
     pub curve: Vec<EpisodeRow>,
+    /// Whether the checkpoint holds the replay buffers (exact resume) or left them out.
+    pub replay_saved: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -218,7 +259,18 @@ pub fn save_checkpoint(
     set: &LearnerSet,
     progress: &TrainProgress,
 ) -> Result<(), TrainError> {
-    let payload = set.with_state(|s| codec::encode(&SavedRef { state: s, progress }));
+    let payload = set.with_state(|s| {
+        if progress.replay_saved {
+            return codec::encode(&SavedRef { state: s, progress });
+        }
+        // Leave the buffers out: swap in empty ones of the same shape for the encoding.
+        let empty: Vec<crate::replay::Replay> =
+            s.replays.iter().map(|r| crate::replay::Replay::new(r.capacity(), r.covered())).collect();
+        let full = std::mem::replace(&mut s.replays, empty);
+        let out = codec::encode(&SavedRef { state: s, progress });
+        s.replays = full;
+        out
+    });
     let payload = payload.map_err(|e| CheckpointError::Decode { path: dir.to_path_buf(), source: e })?;
     checkpoint::write(&dir.join(CHECKPOINT_FILE), scenario.hash(), &payload)?;
     Ok(())
@@ -269,6 +321,27 @@ pub fn run_episode(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, Tra
     Ok(Sequential.run(episode)?.stats.summary())
 }
 
+/// Greedy evaluation on the held-out traffic seeds ([`eval_seed`]`(0..seeds)`) on the layout of
+/// `scenario`; the learners' training mode and counters are left as they were.
+pub fn evaluate_heldout(scenario: &Scenario, set: &LearnerSet, seeds: u32) -> Result<EvalPoint, TrainError> {
+    let layout = scenario.pinned_layout();
+    let (mut rate, mut rated, mut reward) = (0.0, 0u32, 0.0);
+    for i in 0..seeds.max(1) as u64 {
+        let mut sc = layout.clone();
+        sc.seed = eval_seed(i);
+        let s = evaluate(&sc, set)?;
+        if let Some(r) = s.completion_rate {
+            rate += r;
+            rated += 1;
+        }
+        reward += s.cumulative_reward;
+    }
+    Ok(EvalPoint {
+        completion_rate: if rated > 0 { rate / rated as f64 } else { f64::NAN },
+        cumulative_reward: reward / seeds.max(1) as f64,
+    })
+}
+
 /// Evaluates the set greedily on the scenario as written (its seed); training mode is restored.
 pub fn evaluate(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, TrainError> {
     let was = set.with_state(|s| s.training);
@@ -284,6 +357,11 @@ pub struct TrainOutcome {
     pub set: LearnerSet,
     /// The learning curve, one row per episode (resumed rows included).
     pub curve: Vec<EpisodeRow>,
+    /// Episodes this call trained (0: a resumed run that had nothing left to do).
+    pub episodes_run: u64,
+    /// The run resumed from a checkpoint without replay buffers (`save_replay` off when it was
+    /// written): it continued with empty buffers, so not exactly as an uninterrupted run.
+    pub resumed_without_replay: bool,
 }
 
 /// Trains `cfg.policy` on `scenario`, running the episodes on `engine`; `observer` sees every
@@ -314,11 +392,16 @@ pub fn train(
                 episodes_done: 0,
                 pool_rngs,
                 curve: Vec::new(),
+                replay_saved: cfg.save_replay,
             },
         )
     };
+    let resumed_without_replay = cfg.resume && !progress.replay_saved;
+    progress.replay_saved = cfg.save_replay;
+    let start = progress.episodes_done;
     set.set_training(true);
-    let period = scenario.learning.aggregation_period.max(1) as u64;
+    // The schedule of the learners' own configuration (a resumed run keeps its checkpoint's).
+    let period = set.with_state(|s| s.cfg.aggregation_period.max(1)) as u64;
     let layout = scenario.pinned_layout();
     while progress.episodes_done < cfg.episodes as u64 {
         let ep = progress.episodes_done;
@@ -327,7 +410,10 @@ pub fn train(
         if cfg.vary_seed {
             sc.seed = episode_seed(progress.seed, ep);
         }
-        let steps_before = set.with_state(|s| s.agents.iter().map(|a| a.updates).sum::<u64>());
+        let (steps_before, epsilon) = set.with_state(|s| {
+            let eps = if s.kind == Kind::Masac { 0.0 } else { s.cfg.epsilon_at(s.episodes) };
+            (s.agents.iter().map(|a| a.updates).sum::<u64>(), eps)
+        });
         let t0 = Instant::now();
         // VEC POOL round every α_tg episodes (fed-maddpg only); RSUs missing it keep their actor.
         // The trainer draws who takes part from its own streams, whichever engine runs.
@@ -377,6 +463,10 @@ pub fn train(
         // Round dropouts are the trainer's count on both paths.
         summary.faults.round_dropouts = round.as_ref().map_or(0, |r| r.skipped.len() as u64);
         let wall = t0.elapsed().as_secs_f64();
+        let last = progress.episodes_done + 1 == cfg.episodes as u64;
+        // Episodes K, 2K, ... (not "the last": a resumed run must write the same curve).
+        let eval_due = cfg.eval_every > 0 && (ep + 1) % cfg.eval_every as u64 == 0;
+        let eval = if eval_due { Some(evaluate_heldout(scenario, &set, cfg.eval_seeds)?) } else { None };
         let (losses, fed, steps) =
             set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));
         let row = EpisodeRow {
@@ -389,13 +479,14 @@ pub fn train(
             actor_loss: losses.actor,
             federated_round: fed,
             update_steps: steps,
+            epsilon,
+            eval,
         };
         progress.curve.push(row.clone());
         progress.episodes_done += 1;
         if let Some(path) = &cfg.curve_csv {
             write_curve(path, &progress.curve)?;
         }
-        let last = progress.episodes_done == cfg.episodes as u64;
         if let Some(dir) = &cfg.checkpoint {
             if last || progress.episodes_done % cfg.checkpoint_every.max(1) as u64 == 0 {
                 save_checkpoint(dir, scenario, &set, &progress)?;
@@ -410,7 +501,12 @@ pub fn train(
             update_steps_per_s: rate,
         });
     }
-    Ok(TrainOutcome { set, curve: progress.curve })
+    Ok(TrainOutcome {
+        set,
+        curve: progress.curve,
+        episodes_run: progress.episodes_done - start,
+        resumed_without_replay,
+    })
 }
 
 fn set_weighted(set: &LearnerSet) -> bool {

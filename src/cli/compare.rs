@@ -25,7 +25,9 @@ pub(crate) struct CompareArgs {
     /// Slots per run (default: the scenario's).
     #[arg(long)]
     pub slots: Option<u32>,
-    /// Trained learner checkpoints, `NAME=DIR` (e.g. `fed-maddpg=runs/fed`), repeatable.
+    /// Trained learner checkpoints, `NAME=DIR` (e.g. `fed-maddpg=runs/fed`), repeatable; each
+    /// adds a row. `NAME#TAG=DIR` (e.g. `fed-maddpg#2=runs/fed-2`) compares several checkpoints of
+    /// one learner side by side.
     #[arg(long)]
     pub checkpoint: Vec<String>,
     /// Also write the per-run rows as CSV.
@@ -47,14 +49,33 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
         return Err(bad("--seeds must be at least 1"));
     }
     let base = load_scenario(&a.scenario)?;
-    let mut checkpoints = std::collections::HashMap::new();
+    // Rows: (label, policy, checkpoint). A learner in --policies without a checkpoint is an
+    // error further down (pipeline::build_policies names it); each --checkpoint adds its row.
+    let mut rows: Vec<(String, PolicyName, Option<PathBuf>)> = Vec::new();
+    let mut checkpointed = Vec::new();
     for c in &a.checkpoint {
-        let (name, dir) = c
+        let (label, dir) = c
             .split_once('=')
             .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
-        let name: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
-        checkpoints.insert(name, PathBuf::from(dir));
+        let name = label.split_once('#').map_or(label, |(n, _)| n);
+        let policy: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
+        if !policy.is_learner() {
+            return Err(bad(format!("--checkpoint `{c}`: `{policy}` is not a learner")));
+        }
+        if rows.iter().any(|(l, _, _)| l == label) {
+            return Err(bad(format!("--checkpoint `{c}`: `{label}` is given twice (tag them: NAME#TAG=DIR)")));
+        }
+        checkpointed.push((label.to_string(), policy, Some(PathBuf::from(dir))));
+        rows.push((label.to_string(), policy, Some(PathBuf::from(dir))));
     }
+    rows.clear();
+    for &p in &a.policies {
+        let mine: Vec<_> = checkpointed.iter().filter(|(_, q, _)| *q == p).cloned().collect();
+        if mine.is_empty() {
+            rows.push((p.to_string(), p, None));
+        }
+    }
+    rows.extend(checkpointed);
     let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
     println!(
         "{} over {} seeds ({}..={}), {} slots",
@@ -69,21 +90,22 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
         "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
     );
     let mut engine = a.engine.build()?;
-    for &policy in &a.policies {
+    for (label, policy, dir) in &rows {
+        let policy = *policy;
         let (mut rate, mut reward, mut arp, mut mig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..a.seeds {
             let overrides =
                 Overrides { seed: Some(base.seed + k), slots: a.slots, policy: Some(policy), faults: Vec::new() };
             let mut s = base.clone();
             overrides.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
-            let policies = pipeline::build_policies(&s, checkpoints.get(&policy).map(PathBuf::as_path))?;
+            let policies = pipeline::build_policies(&s, dir.as_deref())?;
             let seed = s.seed;
             let fleet = pipeline::load_fleet(&s, None, limits)?;
             let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut NoObserver)?;
             let sum = out.stats.summary();
             let _ = writeln!(
                 csv,
-                "{policy},{},{},{},{},{}",
+                "{label},{},{},{},{},{}",
                 seed,
                 sum.completion_rate.map_or(String::new(), |r| r.to_string()),
                 sum.cumulative_reward,
@@ -103,7 +125,7 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
             let (rm, rs) = mean_sd(&rate);
             format!("{:>12.2} % ± {:>5.2}", 100.0 * rm, 100.0 * rs)
         };
-        println!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", policy, rate_text, cm, cs, am, asd, mm);
+        println!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", label, rate_text, cm, cs, am, asd, mm);
     }
     if let Some(path) = &a.csv {
         std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

@@ -18,25 +18,44 @@ use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_learn::learner::RewardSignal;
 use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
+use vecsim_learn::Budget;
 use vecsim_telemetry::Telemetry;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct TrainArgs {
     /// Scenario file, or a preset name from `scenarios/`.
     pub scenario: String,
-    /// Learner: fed-maddpg, maddpg or masac.
+    /// Learner: fed-maddpg, maddpg or masac (masac is a Gumbel-softmax variant of discrete SAC:
+    /// one centralised critic, straight-through actor gradient, exact categorical entropy; not
+    /// the canonical twin-critic, exact-expectation algorithm).
     #[arg(long, default_value_t = PolicyName::FedMaddpg)]
     pub policy: PolicyName,
-    /// Episodes (iterations) to train; a resumed run continues up to this total.
-    #[arg(long, default_value_t = 100)]
-    pub episodes: u32,
+    /// Episodes (iterations) to train; a resumed run continues up to this total (default: the
+    /// budget's, which is `learning.max_iterations`).
+    #[arg(long)]
+    pub episodes: Option<u32>,
+    /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
+    /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
+    /// ratios (iterations : α_tg, and the targets' time constant against the run's update
+    /// steps); see `learn/src/budget.rs`. `--learn`, `--slots`, `--episodes` and the network
+    /// widths given explicitly win over the budget. Without it: the scenario's `[learning]`
+    /// section as written (Table III where it says nothing) and the reference networks.
+    #[arg(long, value_enum)]
+    pub budget: Option<BudgetArg>,
+    /// Set one `[learning]` hyper-parameter, `KEY=VALUE`, repeatable, applied in order after the
+    /// budget (keys: replay_capacity, batch_size, gamma, epsilon, epsilon_final, epsilon_decay,
+    /// critic_lr, actor_lr, target_update_every, tau, aggregation_period, max_iterations,
+    /// n_step, update_every).
+    #[arg(long = "learn", value_name = "KEY=VALUE")]
+    pub learn: Vec<String>,
     /// Seed of the learners and of the training traffic (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Slots per episode (default: the scenario's `time.slots`).
+    /// Slots per episode (default: the budget's, else the scenario's `time.slots`).
     #[arg(long)]
     pub slots: Option<u32>,
-    /// Checkpoint directory: written every `--checkpoint-every` episodes and at the end.
+    /// Checkpoint directory: written every `--checkpoint-every` episodes and at the end
+    /// (default: `runs/POLICY-SCENARIO-seedSEED`, printed).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Episodes between checkpoints.
@@ -45,30 +64,47 @@ pub(crate) struct TrainArgs {
     /// Continue exactly from the checkpoint in `--checkpoint DIR`.
     #[arg(long)]
     pub resume: bool,
-    /// Learning-curve CSV (default: `curve.csv` in the checkpoint directory, else `./curve.csv`).
+    /// Overwrite an existing checkpoint in the directory (without it, training refuses to).
+    #[arg(long)]
+    pub force: bool,
+    /// Leave the replay buffers out of the checkpoints: much smaller files, fine for
+    /// evaluation; a `--resume` from them restarts with empty buffers (not exact).
+    #[arg(long)]
+    pub lean_checkpoints: bool,
+    /// Learning-curve CSV (default: `curve.csv` in the checkpoint directory).
     #[arg(long)]
     pub curve: Option<PathBuf>,
+    /// Greedy evaluation on held-out traffic after episodes N, 2N, ..., recorded in the curve
+    /// (0: never).
+    #[arg(long, default_value_t = 5)]
+    pub eval_every: u32,
+    /// Held-out traffic seeds of each greedy evaluation.
+    #[arg(long, default_value_t = 3)]
+    pub eval_seeds: u32,
     /// Train every episode on the scenario's own traffic instead of fresh traffic per episode.
     #[arg(long)]
     pub fixed_traffic: bool,
-    /// What each RSU learns from: `marginal` (eq. 19, the paper) or `system` (F^t, cooperative).
-    #[arg(long, value_enum, default_value_t = Reward::Marginal)]
+    /// What each RSU learns from: `marginal` (eq. 19, the paper: credit to the executing RSU),
+    /// `difference` (F − F' without the RSU's uploads: credit to the deciding RSU) or `system`
+    /// (F^t, cooperative). The reported metrics are the paper's whichever trains.
+    #[arg(long, value_enum, default_value_t = Reward::Difference)]
     pub reward: Reward,
     /// Network backend: `gemm` (the project's fused f32 layers, fastest on the CPU) or `dfdx`
     /// (dfdx tensors and autodiff; on CUDA when built with `--features cuda`).
     #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
     pub backend: BackendArg,
-    /// Run a round of gradient updates every N slots (Algorithm 1: 1). Larger values trade
-    /// sample efficiency for speed on the CPU.
-    #[arg(long, default_value_t = 1)]
-    pub update_every: u32,
-    /// Hidden layer widths of the actor, comma-separated (reference code: 256,256,256).
-    #[arg(long, value_delimiter = ',', default_value = "256,256,256")]
-    pub actor_hidden: Vec<usize>,
+    /// Run a round of gradient updates every N slots (Algorithm 1: 1); same as
+    /// `--learn update_every=N`.
+    #[arg(long)]
+    pub update_every: Option<u32>,
+    /// Hidden layer widths of the actor, comma-separated (reference code: 256,256,256; default:
+    /// the budget's).
+    #[arg(long, value_delimiter = ',')]
+    pub actor_hidden: Option<Vec<usize>>,
     /// Widths of the critic's per-task embedding layers, then of its head, as `EMBED/HEAD`
-    /// (reference code 512-512-256: `512,512/256`).
-    #[arg(long, default_value = "512,512/256")]
-    pub critic_hidden: String,
+    /// (reference code 512-512-256: `512,512/256`; default: the budget's).
+    #[arg(long)]
+    pub critic_hidden: Option<String>,
     /// Which engine runs the episodes (`actors`: the RSU actors own the learners' policies and
     /// the VEC POOL actor averages their actor networks; `sequential`: a plain loop, rounds
     /// in-process; same curve, same checkpoint bytes), and the threads for the actor engine's
@@ -91,6 +127,14 @@ pub(crate) enum BackendArg {
 pub(crate) enum Reward {
     Marginal,
     System,
+    Difference,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BudgetArg {
+    Quick,
+    Standard,
+    Paper,
 }
 
 /// Input errors (a checkpoint of another scenario, a truncated file...) exit with code 2.
@@ -166,57 +210,90 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if !a.policy.is_learner() {
         return Err(bad(format!("`{}` is not a learner (expected fed-maddpg, maddpg or masac)", a.policy)));
     }
-    if a.resume && a.checkpoint.is_none() {
-        return Err(bad("--resume needs --checkpoint DIR"));
-    }
-    if a.episodes == 0 {
-        return Err(bad("--episodes must be at least 1"));
-    }
-    let overrides = Overrides { seed: None, slots: a.slots, policy: Some(a.policy), faults: a.faults.fault.clone() };
-    let s = pipeline::load_scenario(&a.scenario, &overrides)?;
-    pipeline::check_memory(&s, None, limits)?;
+    let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
+    let mut s = pipeline::load_scenario(&a.scenario, &overrides)?;
     let seed = a.seed.unwrap_or(s.seed);
 
-    let mut cfg = TrainConfig::new(a.policy.as_str(), a.episodes, seed);
-    cfg.checkpoint = a.checkpoint.clone();
+    let mut cfg = TrainConfig::new(a.policy.as_str(), 1, seed);
+    let plan_slots = a.budget.and_then(|b| {
+        let budget = match b {
+            BudgetArg::Quick => Budget::Quick,
+            BudgetArg::Standard => Budget::Standard,
+            BudgetArg::Paper => Budget::Paper,
+        };
+        budget.apply(&mut s.learning, &mut cfg.options, s.time.slots).slots
+    });
+    for kv in &a.learn {
+        let (k, v) = kv.split_once('=').ok_or_else(|| bad(format!("--learn `{kv}`: expected KEY=VALUE")))?;
+        s.learning.set(k.trim(), v).map_err(|e| bad(format!("--learn {kv}: {e}")))?;
+    }
+    if let Some(n) = a.update_every {
+        s.learning.set("update_every", &n.to_string()).map_err(|e| bad(format!("--update-every {n}: {e}")))?;
+    }
+    if let Some(slots) = a.slots.or(plan_slots) {
+        let o = Overrides { slots: Some(slots), ..Overrides::default() };
+        o.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
+    }
+    pipeline::check_memory(&s, None, limits)?;
+    let episodes = a.episodes.unwrap_or(s.learning.max_iterations);
+    if episodes == 0 {
+        return Err(bad("--episodes must be at least 1"));
+    }
+    cfg.episodes = episodes;
     cfg.checkpoint_every = a.checkpoint_every.max(1);
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
     cfg.threads = a.engine.threads.max(1);
+    cfg.eval_every = a.eval_every;
+    cfg.eval_seeds = a.eval_seeds.max(1);
+    cfg.save_replay = !a.lean_checkpoints;
     cfg.options.reward = match a.reward {
         Reward::Marginal => RewardSignal::Marginal,
         Reward::System => RewardSignal::System,
+        Reward::Difference => RewardSignal::Difference,
     };
     cfg.options.backend = match a.backend {
         BackendArg::Gemm => vecsim_learn::Backend::Gemm,
         BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
     };
-    if a.update_every == 0 {
-        return Err(bad("--update-every must be at least 1"));
+    if let Some(h) = &a.actor_hidden {
+        if h.is_empty() || h.contains(&0) {
+            return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
+        }
+        cfg.options.shape.actor_hidden = h.clone();
     }
-    cfg.options.update_every = a.update_every;
-    if a.actor_hidden.is_empty() || a.actor_hidden.contains(&0) {
-        return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
+    if let Some(c) = &a.critic_hidden {
+        let (embed, head) = parse_critic(c)
+            .ok_or_else(|| bad(format!("--critic-hidden `{c}`: expected EMBED/HEAD widths like 512,512/256")))?;
+        cfg.options.shape.critic_embed = embed;
+        cfg.options.shape.critic_head = head;
     }
-    cfg.options.shape.actor_hidden = a.actor_hidden.clone();
-    let (embed, head) = parse_critic(&a.critic_hidden).ok_or_else(|| {
-        bad(format!("--critic-hidden `{}`: expected EMBED/HEAD widths like 512,512/256", a.critic_hidden))
-    })?;
-    cfg.options.shape.critic_embed = embed;
-    cfg.options.shape.critic_head = head;
-    let curve = a.curve.clone().unwrap_or_else(|| match &a.checkpoint {
-        Some(dir) => dir.join("curve.csv"),
-        None => PathBuf::from("curve.csv"),
+    // Never lose a model: a default run directory, and no silent overwrite.
+    let dir = a.checkpoint.clone().unwrap_or_else(|| {
+        let name: String =
+            s.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        PathBuf::from("runs").join(format!("{}-{}-seed{}", a.policy, name, seed))
     });
-    if let Some(dir) = &a.checkpoint {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+    let ckpt = dir.join(trainer::CHECKPOINT_FILE);
+    if !a.resume && ckpt.exists() && !a.force {
+        return Err(bad(format!(
+            "{} already holds a checkpoint: --resume to continue it, --force to overwrite it, or another --checkpoint DIR",
+            dir.display()
+        )));
     }
+    if a.resume && !ckpt.exists() {
+        return Err(bad(format!("--resume: no checkpoint in {} (give the run's --checkpoint DIR)", dir.display())));
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+    println!("run directory: {}", dir.display());
+    cfg.checkpoint = Some(dir.clone());
+    let curve = a.curve.clone().unwrap_or_else(|| dir.join("curve.csv"));
     cfg.curve_csv = Some(curve.clone());
 
     let mut engine = a.engine.build()?;
     let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
-    let bar = ProgressBar::new(a.episodes as u64);
+    let bar = ProgressBar::new(episodes as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} episode {pos}/{len}  {msg}")
             .expect("valid template"),
@@ -225,6 +302,16 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
+    if outcome.resumed_without_replay {
+        println!("note: the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
+    }
+    if outcome.episodes_run == 0 {
+        println!(
+            "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",
+            dir.display(),
+            outcome.curve.len()
+        );
+    }
     if let Some(r) = last {
         println!(
             "trained {} on {}: {} episodes; last episode: cumulative reward {:.4}, completion rate {:.2} %, average realized potential {:.4}",
@@ -240,9 +327,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         println!("federated rounds: {round_dropouts} RSU round dropout(s)");
     }
     println!("learning curve: {}", curve.display());
-    if let Some(dir) = &a.checkpoint {
-        println!("checkpoint: {}/{}", dir.display(), trainer::CHECKPOINT_FILE);
-    }
+    println!("checkpoint: {}", ckpt.display());
     drop(outcome);
     telemetry.linger();
     Ok(ExitCode::SUCCESS)

@@ -140,19 +140,29 @@ impl Budget {
         o.shape.actor_hidden = self.actor_hidden.clone();
         o.shape.critic_embed = self.critic_embed.clone();
         o.shape.critic_head = self.critic_head.clone();
-        o.update_every = self.update_every;
         o
     }
 
     /// Applies the budget to a scenario: slots per run, replay, batch, target period, and the
     /// aggregation period α_tg (already scaled).
+    ///
+    /// The schedule is the trainer's own (`vecsim_learn::budget::schedule`: target time
+    /// constant as a fraction of the run, update rounds every `update_every` slots); short
+    /// budgets also take the trainer's short-budget step sizes (learning rates 1e-3: Table III's
+    /// 1e-5 actor rate barely moves an actor in a few hundred steps), the paper budget Table
+    /// III's. α_tg is the experiment's setting, scaled.
     pub fn apply(&self, s: &mut Scenario, alpha: u32) {
         s.time.slots = self.slots;
+        vecsim_learn::budget::schedule(&mut s.learning, self.train_episodes, self.slots, self.update_every);
         s.learning.batch_size = self.batch_size;
         s.learning.replay_capacity = self.replay_capacity;
-        s.learning.target_update_every = self.target_update_every;
+        if self.name != "paper" {
+            s.learning.critic_lr = 1e-3;
+            s.learning.actor_lr = 1e-3;
+        } else {
+            s.learning.target_update_every = self.target_update_every;
+        }
         s.learning.aggregation_period = alpha.max(1);
-        s.learning.max_iterations = self.train_episodes;
     }
 
     /// One line for reports: `small: 12 episodes × 60 slots, actor 32-32, ...`.

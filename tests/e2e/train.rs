@@ -18,9 +18,13 @@ fn train_writes_curve_and_checkpoint_and_run_evaluates_it() {
     let mut lines = c.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round"
+        "episode,cumulative_reward,completion_rate,average_realized_potential,critic_loss,actor_loss,federated_round,\
+         epsilon,eval_completion_rate,eval_cumulative_reward"
     );
-    let rows: Vec<Vec<f64>> = lines.map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    // Empty evaluation cells (no evaluation due) read as NaN.
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|x| if x.is_empty() { f64::NAN } else { x.parse().unwrap() }).collect())
+        .collect();
     assert_eq!(rows.len(), 3);
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r[0] as usize, i + 1);
@@ -29,6 +33,13 @@ fn train_writes_curve_and_checkpoint_and_run_evaluates_it() {
         assert_eq!(r[6] as usize, i + 1);
     }
     assert!(rows[2][4] > 0.0, "the critic trained (batch 16 fills in the first episode)");
+    // ε: Table III's 0.5, decaying linearly to 0.05 over half of max_iterations (6100):
+    // episode k (0-based) runs with 0.5 − 0.45·k/3050.
+    for (k, r) in rows.iter().enumerate() {
+        assert!((r[7] - (0.5 - 0.45 * k as f64 / 3050.0)).abs() < 1e-12, "ε of episode {k}: {}", r[7]);
+    }
+    // No evaluation was due (every 5 episodes by default).
+    assert!(rows.iter().all(|r| r[8].is_nan() && r[9].is_nan()));
     assert!(ck.join("learner.ckpt").exists());
 
     // Evaluate the trained policy like any other.
@@ -140,11 +151,188 @@ fn training_on_the_actor_engine_equals_the_sequential_engine() {
         assert_eq!(a.0, s.0, "curve.csv, faults {faults:?}");
         assert!(a.1 == s.1, "learner.ckpt differs, faults {faults:?}");
         // A federated round every episode (aggregation_period = 1), counted on both paths.
-        let rounds: Vec<&str> = a.0.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+        let rounds: Vec<&str> = a.0.lines().skip(1).map(|l| l.split(',').nth(6).unwrap()).collect();
         assert_eq!(rounds, ["1", "2", "3"], "faults {faults:?}");
         // Round dropouts are reported alike (and only with the fault on).
         let dropouts = |o: &str| o.lines().find(|l| l.contains("round dropout")).map(str::to_string);
         assert_eq!(dropouts(&a.2), dropouts(&s.2));
         assert_eq!(dropouts(&a.2).is_some(), !faults.is_empty());
     }
+}
+
+/// Training never loses a model (issue 14, item 7): a default run directory, no silent overwrite,
+/// `--resume` with nothing to do says so, lean checkpoints leave the replay out and still
+/// evaluate, and the curve carries greedy evaluations on held-out traffic every K episodes.
+#[test]
+fn training_never_loses_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = root().join(SCENARIO);
+    let sc = scenario.to_str().unwrap();
+    // Small networks, so the replay buffer is a visible part of a checkpoint.
+    let run = |args: &[&str]| {
+        let small = if args[0] == "train" { &["--actor-hidden", "8", "--critic-hidden", "8/8"][..] } else { &[][..] };
+        std::process::Command::new(env!("CARGO_BIN_EXE_vecsim"))
+            .args(args)
+            .args(small)
+            .current_dir(dir.path())
+            .output()
+            .expect("vecsim runs")
+    };
+    // Without --checkpoint: a printed default directory under ./runs, not ./curve.csv.
+    let out = ok(run(&["train", sc, "--policy", "fed-maddpg", "--episodes", "2", "--eval-every", "1"]));
+    let default = dir.path().join("runs/fed-maddpg-train-small-seed3");
+    assert!(out.contains("run directory: runs/fed-maddpg-train-small-seed3"), "{out}");
+    assert!(default.join("learner.ckpt").exists() && default.join("curve.csv").exists());
+    assert!(!dir.path().join("curve.csv").exists());
+    // Every row evaluated (K = 1): a held-out completion rate and reward.
+    let c = curve(&default);
+    for l in c.lines().skip(1) {
+        let v: Vec<&str> = l.split(',').collect();
+        let rate: f64 = v[8].parse().unwrap();
+        assert!((0.0..=1.0).contains(&rate), "{l}");
+        assert!(v[9].parse::<f64>().unwrap() >= 0.0, "{l}");
+    }
+    // The same again is refused, naming the way out; --force overwrites.
+    let before = read(&default.join("learner.ckpt"));
+    bad_input(
+        run(&["train", sc, "--policy", "fed-maddpg", "--episodes", "2"]),
+        &["already holds", "--resume", "--force"],
+    );
+    assert_eq!(read(&default.join("learner.ckpt")), before, "the refused run left the model alone");
+    ok(run(&["train", sc, "--policy", "fed-maddpg", "--episodes", "2", "--eval-every", "1", "--force"]));
+    assert_eq!(read(&default.join("learner.ckpt")), before, "same seed, same bytes");
+    // --resume with nothing left to do says so and changes nothing.
+    let out = ok(run(&[
+        "train",
+        sc,
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "2",
+        "--resume",
+        "--checkpoint",
+        "runs/fed-maddpg-train-small-seed3",
+    ]));
+    assert!(out.contains("nothing left to do"), "{out}");
+    assert_eq!(read(&default.join("learner.ckpt")), before);
+    // Lean checkpoints: no replay, smaller, still evaluate.
+    let lean = dir.path().join("lean");
+    ok(run(&[
+        "train",
+        sc,
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "2",
+        "--eval-every",
+        "1",
+        "--lean-checkpoints",
+        "--checkpoint",
+        lean.to_str().unwrap(),
+    ]));
+    let lean_bytes = read(&lean.join("learner.ckpt"));
+    // Two 12-slot episodes of 3 RSUs' observations are more than a third of the full file here.
+    assert!(lean_bytes.len() * 3 < before.len() * 2, "lean {} vs full {} bytes", lean_bytes.len(), before.len());
+    assert_eq!(curve(&lean), c, "the replay's absence changes nothing but the file");
+    ok(run(&["run", sc, "--policy", "fed-maddpg", "--checkpoint", lean.to_str().unwrap()]));
+    // Resuming a lean checkpoint works, and says it is not exact.
+    let out = ok(run(&[
+        "train",
+        sc,
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "3",
+        "--resume",
+        "--checkpoint",
+        lean.to_str().unwrap(),
+    ]));
+    assert!(out.contains("no replay buffers"), "{out}");
+}
+
+/// `--learn KEY=VALUE` and `--budget` set the schedule; bad input exits 2 naming the key.
+#[test]
+fn learn_overrides_and_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let ck_s = ck.to_str().unwrap();
+    bad_input(vecsim(&["train", SCENARIO, "--learn", "gama=0.5", "--checkpoint", ck_s]), &["learning.gama", "gamma"]);
+    bad_input(vecsim(&["train", SCENARIO, "--learn", "gamma=1.5", "--checkpoint", ck_s]), &["learning.gamma"]);
+    bad_input(
+        vecsim(&["train", SCENARIO, "--learn", "aggregation_period=x", "--checkpoint", ck_s]),
+        &["learning.aggregation_period"],
+    );
+    bad_input(vecsim(&["train", SCENARIO, "--learn", "tau", "--checkpoint", ck_s]), &["KEY=VALUE"]);
+    bad_input(vecsim(&["train", SCENARIO, "--budget", "huge", "--checkpoint", ck_s]), &["huge"]);
+    // aggregation_period=2 and ε constant at 0.2: rounds after episodes 2 and 4.
+    ok(vecsim(&[
+        "train",
+        SCENARIO,
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "4",
+        "--learn",
+        "aggregation_period=2",
+        "--learn",
+        "epsilon=0.2",
+        "--learn",
+        "epsilon_decay=0",
+        "--checkpoint",
+        ck_s,
+    ]));
+    let c = curve(&ck);
+    let cols: Vec<(String, String)> = c
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            (v[6].to_string(), v[7].to_string())
+        })
+        .collect();
+    let want: Vec<(String, String)> = ["0", "1", "1", "2"].iter().map(|r| (r.to_string(), "0.2".to_string())).collect();
+    assert_eq!(cols, want);
+    // The quick budget: 100-slot episodes, 40 of them by default; --episodes wins.
+    let q = dir.path().join("q");
+    let out = ok(vecsim(&[
+        "train",
+        SCENARIO,
+        "--policy",
+        "fed-maddpg",
+        "--budget",
+        "quick",
+        "--episodes",
+        "1",
+        "--checkpoint",
+        q.to_str().unwrap(),
+    ]));
+    assert!(out.contains("1 episodes"), "{out}");
+}
+
+/// `compare --checkpoint NAME=DIR` adds NAME's row even when --policies does not list it, and
+/// `NAME#TAG=DIR` compares several checkpoints of one learner.
+#[test]
+fn compare_adds_checkpointed_learners() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let ck_s = ck.to_str().unwrap();
+    ok(vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "1", "--checkpoint", ck_s]));
+    let a = format!("maddpg={ck_s}");
+    let b = format!("maddpg#2={ck_s}");
+    let out =
+        ok(vecsim(&["compare", SCENARIO, "--seeds", "2", "--policies", "orl", "--checkpoint", &a, "--checkpoint", &b]));
+    let rows: Vec<&str> = out.lines().skip(2).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(rows, ["orl", "maddpg", "maddpg#2"], "{out}");
+    // The two rows of one checkpoint are the same numbers.
+    let nums = |name: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(nums("maddpg"), nums("maddpg#2"));
+    bad_input(vecsim(&["compare", SCENARIO, "--checkpoint", &format!("orl={ck_s}")]), &["not a learner"]);
 }

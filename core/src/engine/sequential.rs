@@ -14,7 +14,7 @@ use crate::policy::{Feedback, JointRefiner, Observation, Policy, PolicySet};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
-use crate::slot::{score, ExecTask, SlotProblem};
+use crate::slot::{difference_rewards, score, ExecTask, SlotProblem};
 use crate::task::UploadedTask;
 use crate::vehicle::{UploadMsg, Vehicle, VehicleEmit};
 use std::sync::Arc;
@@ -220,6 +220,8 @@ impl SequentialRun {
 
         // Phase 6: report, and feedback to the policies.
         let sc_score = score(&results, n);
+        let free: Vec<f64> = summaries.iter().map(|s| s.free_cpu_hz).collect();
+        let difference = difference_rewards(&results, &uploads, &free, sc.allocation.allocator, &sc_score);
         let done = t + 1 >= self.clock.slots;
         for (e, policy) in self.policies.iter_mut().enumerate() {
             policy.feedback(&Feedback {
@@ -227,6 +229,7 @@ impl SequentialRun {
                 slot: t,
                 reward: sc_score.rewards[e],
                 potential: sc_score.potential,
+                difference: difference[e],
                 completion_rate: sc_score.rates[e],
                 done,
             });

@@ -72,6 +72,9 @@ pub struct Feedback {
     pub reward: f64,
     /// System reward `F^t` (eq. 18).
     pub potential: f64,
+    /// Difference reward `F^t − F'^t_{−e}`: the slot re-evaluated without the tasks uploaded at
+    /// `e` (see [`crate::slot::difference_rewards`]).
+    pub difference: f64,
     /// `ψ_e^t`, `None` when the RSU had no uploads.
     pub completion_rate: Option<f64>,
     /// Whether this is the last slot of the episode.
