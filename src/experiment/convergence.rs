@@ -3,24 +3,13 @@
 //! the mean over learner seeds with a band of ± one standard deviation; ORM and ORL (evaluated
 //! on held-out traffic with the same episode length) as reference lines.
 
-use super::{budget_scenario, stat, Budget, ExperimentError, Plan, RunRow, Setting, Training, WINDOWS};
+use super::{stat, Budget, ExperimentError, Plan, RunRow, Training, WINDOWS};
 use crate::plot::{gaussian_smooth, Figure, LinePanel, LineSeries, MeanErr, Panel, Table};
 use vecsim_core::policy::PolicyName;
 
 /// The three windows; the learners plus ORM and ORL.
 pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
-    let settings = WINDOWS
-        .iter()
-        .enumerate()
-        .map(|(i, (w, preset))| {
-            Ok(Setting {
-                name: w.to_string(),
-                window: w.to_string(),
-                x: i as f64,
-                scenario: budget_scenario(preset, budget, super::budget::PAPER_ALPHA)?,
-            })
-        })
-        .collect::<Result<_, ExperimentError>>()?;
+    let settings = super::window_settings(budget)?;
     Ok(Plan {
         settings,
         baselines: vec![PolicyName::Orm, PolicyName::Orl],

@@ -638,3 +638,20 @@ pub fn figure_from_csv(t: &Table) -> Result<Figure, ExperimentError> {
     }
     figure(kind, &budget, &rows, &trainings)
 }
+
+/// One setting per traffic window (x = 0, 1, 2), each at the budget with the paper's α_tg
+/// (scaled): Fig. 4's and Fig. 7's settings.
+pub(crate) fn window_settings(budget: &Budget) -> Result<Vec<Setting>, ExperimentError> {
+    WINDOWS
+        .iter()
+        .enumerate()
+        .map(|(i, (w, preset))| {
+            Ok(Setting {
+                name: w.to_string(),
+                window: w.to_string(),
+                x: i as f64,
+                scenario: budget_scenario(preset, budget, budget::PAPER_ALPHA)?,
+            })
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! windows (lightest to densest), mean and standard deviation over learner seeds × traffic seeds;
 //! `br-ne` (the best-response oracle) and `random` as reference lines.
 
-use super::{budget_scenario, distinct, stat, Budget, ExperimentError, Plan, RunRow, Setting, WINDOWS};
+use super::{distinct, stat, Budget, ExperimentError, Plan, RunRow};
 use crate::plot::{BarPanel, BarSeries, Figure, Panel};
 use vecsim_core::policy::PolicyName;
 
@@ -14,18 +14,7 @@ pub const REFERENCES: [PolicyName; 2] = [PolicyName::BrNe, PolicyName::Random];
 
 /// The three windows at the budget, the paper's α_tg (scaled).
 pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
-    let settings = WINDOWS
-        .iter()
-        .enumerate()
-        .map(|(i, (w, preset))| {
-            Ok(Setting {
-                name: w.to_string(),
-                window: w.to_string(),
-                x: i as f64,
-                scenario: budget_scenario(preset, budget, super::budget::PAPER_ALPHA)?,
-            })
-        })
-        .collect::<Result<_, ExperimentError>>()?;
+    let settings = super::window_settings(budget)?;
     Ok(Plan {
         settings,
         baselines: vec![PolicyName::Orm, PolicyName::Orl, PolicyName::BrNe, PolicyName::Random],
