@@ -40,12 +40,36 @@ pub struct Budget {
     pub traffic_seeds: u32,
     /// Learner seeds when `--learner-seeds` is not given.
     pub learner_seeds: u32,
+    /// Critic and actor learning rate with the trainer's short-budget schedule
+    /// (`vecsim_learn::budget::schedule`); `None`: Table III's rates and `target_update_every`.
+    pub learning_rate: Option<f64>,
 }
 
 impl Budget {
     /// Every profile, smallest first.
-    pub fn all() -> [Budget; 4] {
-        [Budget::quick(), Budget::small(), Budget::medium(), Budget::paper()]
+    pub fn all() -> [Budget; 5] {
+        [Budget::quick(), Budget::small(), Budget::cpu(), Budget::medium(), Budget::paper()]
+    }
+
+    /// The trainer's `vecsim train --budget quick` profile (README: the learning evidence): 40
+    /// episodes of 100 slots, updates every 5 slots, networks 64-64 and 128-64/64, minibatch 64,
+    /// learning rates 1e-3 with the trainer's schedule. Tens of seconds per training.
+    pub fn cpu() -> Budget {
+        Budget {
+            name: "cpu",
+            train_episodes: 40,
+            slots: 100,
+            update_every: 5,
+            actor_hidden: vec![64, 64],
+            critic_embed: vec![128, 64],
+            critic_head: vec![64],
+            batch_size: 64,
+            replay_capacity: 1_000_000,
+            target_update_every: 1,
+            traffic_seeds: 3,
+            learner_seeds: 3,
+            learning_rate: Some(1e-3),
+        }
     }
 
     /// Fits a CI run: two 5-slot episodes of tiny networks, one seed of each kind.
@@ -63,6 +87,7 @@ impl Budget {
             target_update_every: 5,
             traffic_seeds: 1,
             learner_seeds: 1,
+            learning_rate: None,
         }
     }
 
@@ -81,6 +106,7 @@ impl Budget {
             target_update_every: 50,
             traffic_seeds: 3,
             learner_seeds: 2,
+            learning_rate: None,
         }
     }
 
@@ -99,6 +125,7 @@ impl Budget {
             target_update_every: 150,
             traffic_seeds: 5,
             learner_seeds: 3,
+            learning_rate: None,
         }
     }
 
@@ -117,6 +144,7 @@ impl Budget {
             target_update_every: 150,
             traffic_seeds: 5,
             learner_seeds: 3,
+            learning_rate: None,
         }
     }
 
@@ -146,17 +174,27 @@ impl Budget {
     /// Applies the budget to a scenario: slots per run, replay, batch, target period, and the
     /// aggregation period α_tg (already scaled).
     ///
-    /// Table III's learning rates and this budget's target period are kept (the trainer's
-    /// short-budget profile, `vecsim train --budget quick`, also raises the learning rates to
-    /// 1e-3: at this budget's 12 episodes of 60 slots that made every learner collapse to 1–20 %
-    /// completion, measured; see docs/results.md).
+    /// Without a `learning_rate`, Table III's rates and this budget's target period are kept
+    /// (with 1e-3 rates at `small`'s 12 episodes of 60 slots every learner collapsed to 1–20 %
+    /// completion, measured; see docs/results.md). With one, the trainer's short-budget schedule
+    /// (`vecsim_learn::budget::schedule`: the targets' time constant as a fraction of the run)
+    /// and that rate for critic and actor, as `vecsim train --budget quick` does.
     pub fn apply(&self, s: &mut Scenario, alpha: u32) {
         s.time.slots = self.slots;
         s.learning.batch_size = self.batch_size;
         s.learning.replay_capacity = self.replay_capacity;
-        s.learning.target_update_every = self.target_update_every;
-        s.learning.update_every = self.update_every;
-        s.learning.max_iterations = self.train_episodes;
+        match self.learning_rate {
+            Some(lr) => {
+                vecsim_learn::budget::schedule(&mut s.learning, self.train_episodes, self.slots, self.update_every);
+                s.learning.critic_lr = lr;
+                s.learning.actor_lr = lr;
+            }
+            None => {
+                s.learning.target_update_every = self.target_update_every;
+                s.learning.update_every = self.update_every;
+                s.learning.max_iterations = self.train_episodes;
+            }
+        }
         s.learning.aggregation_period = alpha.max(1);
     }
 
@@ -195,7 +233,7 @@ impl FromStr for Budget {
         Budget::all()
             .into_iter()
             .find(|b| b.name == s)
-            .ok_or_else(|| format!("unknown budget `{s}` (expected quick, small, medium or paper)"))
+            .ok_or_else(|| format!("unknown budget `{s}` (expected quick, small, cpu, medium or paper)"))
     }
 }
 
@@ -217,6 +255,6 @@ mod tests {
         for b in Budget::all() {
             assert_eq!(b.name.parse::<Budget>().unwrap(), b);
         }
-        assert!("huge".parse::<Budget>().unwrap_err().contains("quick, small, medium or paper"));
+        assert!("huge".parse::<Budget>().unwrap_err().contains("quick, small, cpu, medium or paper"));
     }
 }
