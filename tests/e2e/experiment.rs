@@ -139,7 +139,7 @@ fn experiment_flags_are_checked() {
         &["--learner-seeds"],
     );
     bad_input(vecsim(&["experiment", "speed", "--quick"]), &["speed", "traffic, aggregation, capacity or convergence"]);
-    bad_input(vecsim(&["experiment", "traffic", "--budget", "huge"]), &["huge", "quick, small, medium or paper"]);
+    bad_input(vecsim(&["experiment", "traffic", "--budget", "huge"]), &["huge", "quick, small, cpu, medium or paper"]);
     bad_input(vecsim(&["experiment", "traffic", "--quick", "--budget", "small"]), &["--quick"]);
 }
 
