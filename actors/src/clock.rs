@@ -21,7 +21,7 @@ use vecsim_core::engine::SpawnSchedule;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
 use vecsim_core::outcome::TaskResult;
-use vecsim_core::policy::{Feedback, JointRefiner};
+use vecsim_core::policy::JointRefiner;
 use vecsim_core::report::SlotReport;
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::{difference_rewards, score, SlotProblem};
@@ -211,16 +211,7 @@ impl ClockState {
         self.phase = Phase::Feedback;
         self.pending = if ack { n } else { 0 };
         for (e, r) in self.rsus.iter().enumerate() {
-            let fb = Feedback {
-                rsu: RsuId(e as u32),
-                slot: t,
-                reward: sc.rewards[e],
-                potential: sc.potential,
-                difference: difference[e],
-                completion_rate: sc.rates[e],
-                done,
-            };
-            send(r, RsuMsg::Feedback { fb, ack })?;
+            send(r, RsuMsg::Feedback { fb: sc.feedback(e, t, difference[e], done), ack })?;
         }
         self.messages += n as u64;
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };

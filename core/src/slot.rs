@@ -82,6 +82,23 @@ pub struct SlotScore {
     pub rewards: Vec<f64>,
 }
 
+impl SlotScore {
+    /// What RSU `e` learns after slot `slot`: its eq. 19 reward, the potential, its
+    /// `difference` reward ([`difference_rewards`]) and its rate. Both engines send exactly
+    /// this, so their policies see the same numbers.
+    pub fn feedback(&self, e: usize, slot: u32, difference: f64, done: bool) -> crate::policy::Feedback {
+        crate::policy::Feedback {
+            rsu: RsuId(e as u32),
+            slot,
+            reward: self.rewards[e],
+            potential: self.potential,
+            difference,
+            completion_rate: self.rates[e],
+            done,
+        }
+    }
+}
+
 /// Scores a slot from all its task results (any order is fine: only counts are used).
 ///
 /// `F_{−e}` is the same slot with every task executed at `e` counted as failed, so

@@ -10,7 +10,7 @@ use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
-use crate::policy::{Feedback, JointRefiner, Observation, Policy, PolicySet};
+use crate::policy::{JointRefiner, Observation, Policy, PolicySet};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
@@ -224,15 +224,7 @@ impl SequentialRun {
         let difference = difference_rewards(&results, &uploads, &free, sc.allocation.allocator, &sc_score);
         let done = t + 1 >= self.clock.slots;
         for (e, policy) in self.policies.iter_mut().enumerate() {
-            policy.feedback(&Feedback {
-                rsu: RsuId(e as u32),
-                slot: t,
-                reward: sc_score.rewards[e],
-                potential: sc_score.potential,
-                difference: difference[e],
-                completion_rate: sc_score.rates[e],
-                done,
-            });
+            policy.feedback(&sc_score.feedback(e, t, difference[e], done));
         }
         let report = SlotReport { slot: t, vehicles: present, results, score: sc_score, unconverged };
         self.stats.add(&report);
