@@ -288,13 +288,7 @@ pub async fn run_async(
     let schedule = SpawnSchedule::new(&fleet, &clock);
     let mut stats = RunStats::new(&scenario.name, scenario.policy.as_str(), scenario.seed, specs.len())
         .with_faults(&scenario.faults);
-    observer.episode_started(&RunInfo {
-        scenario: scenario.name.clone(),
-        policy: scenario.policy.to_string(),
-        seed: scenario.seed,
-        engine: ENGINE_NAME,
-        rsus: specs.len(),
-    });
+    observer.episode_started(&RunInfo::of(&scenario, ENGINE_NAME));
     let vaults: Vec<Arc<Mutex<Checkpoint>>> = specs
         .iter()
         .map(|s| Arc::new(Mutex::new(Checkpoint::new(RsuNode::new(s.clone(), scenario.seed), scenario.seed))))

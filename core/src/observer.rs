@@ -27,6 +27,19 @@ pub struct RunInfo {
     pub rsus: usize,
 }
 
+impl RunInfo {
+    /// What running `scenario` (its name, policy, seed and RSUs) on `engine` is.
+    pub fn of(scenario: &crate::Scenario, engine: &'static str) -> RunInfo {
+        RunInfo {
+            scenario: scenario.name.clone(),
+            policy: scenario.policy.to_string(),
+            seed: scenario.seed,
+            engine,
+            rsus: scenario.rsu_count(),
+        }
+    }
+}
+
 /// Receives the events of a run. Every method has an empty default.
 pub trait Observer {
     /// An episode is about to run its first slot.

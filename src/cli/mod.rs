@@ -113,14 +113,7 @@ pub(crate) fn start_telemetry(
     engine: &'static str,
 ) -> anyhow::Result<vecsim_telemetry::Telemetry> {
     let config = args.config().map_err(bad)?;
-    let info = vecsim_core::observer::RunInfo {
-        scenario: s.name.clone(),
-        policy: s.policy.to_string(),
-        seed: s.seed,
-        engine,
-        rsus: s.rsu_count(),
-    };
-    let t = vecsim_telemetry::Telemetry::start(config, &info)?;
+    let t = vecsim_telemetry::Telemetry::start(config, &vecsim_core::observer::RunInfo::of(s, engine))?;
     if let Some(addr) = t.addr() {
         eprintln!("serving Prometheus metrics on http://{addr}/metrics");
     }

@@ -219,14 +219,7 @@ impl Engine for Sequential {
 
     fn run(&mut self, ep: Episode<'_>) -> Result<EpisodeOutput, EngineError> {
         check_episode(&ep.scenario, &ep.policies, ep.round.as_ref())?;
-        let info = crate::observer::RunInfo {
-            scenario: ep.scenario.name.clone(),
-            policy: ep.scenario.policy.to_string(),
-            seed: ep.scenario.seed,
-            engine: self.name(),
-            rsus: ep.scenario.rsu_count(),
-        };
-        ep.observer.episode_started(&info);
+        ep.observer.episode_started(&crate::observer::RunInfo::of(&ep.scenario, self.name()));
         let mut run = SequentialRun::new(ep.scenario, ep.fleet, ep.policies)?;
         while !run.finished() {
             let report = run.step()?;
