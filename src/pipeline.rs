@@ -276,7 +276,7 @@ pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicyS
         (None, Some(dir)) => {
             let set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
                 .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source: Box::new(source) })?;
-            Ok(PolicySet::new(set.policies()))
+            Ok(PolicySet::new(set.into_policies()))
         }
     }
 }

@@ -21,7 +21,7 @@ use vecsim_core::engine::SpawnSchedule;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
 use vecsim_core::outcome::TaskResult;
-use vecsim_core::policy::JointRefiner;
+use vecsim_core::policy::{JointRefiner, Share};
 use vecsim_core::report::SlotReport;
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::{difference_rewards, score, SlotProblem};
@@ -60,6 +60,8 @@ pub(crate) struct ClockArgs {
     pub refiner: Option<Box<dyn JointRefiner>>,
     /// Open a VEC POOL round after every `k` slots.
     pub pool_every: Option<u32>,
+    /// Some policy trains centrally: exchange shares after every slot (phase 6b).
+    pub sharing: bool,
     /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
     pub remote: Option<crate::RemoteRsus>,
     pub events: UnboundedSender<Event>,
@@ -75,6 +77,7 @@ enum Phase {
     Dispatch,
     Execute,
     Feedback,
+    Joint,
     Pool,
     Done,
 }
@@ -108,6 +111,8 @@ pub(crate) struct ClockState {
     batches: Vec<u32>,
     /// Whether this slot's joint refiner stopped without converging.
     unconverged: bool,
+    /// Phase 6b: the policies' shares of this slot, by RSU id.
+    shares: Vec<Option<Share>>,
     round: u64,
     crashes: u64,
     peak_live: usize,
@@ -208,10 +213,14 @@ impl ClockState {
         // after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
         let round_due = self.a.pool_every.is_some_and(|k| k > 0 && (t + 1).is_multiple_of(k));
         let ack = done || round_due;
+        let share = self.a.sharing;
         self.phase = Phase::Feedback;
-        self.pending = if ack { n } else { 0 };
+        self.pending = if ack || share { n } else { 0 };
+        if share {
+            reset(&mut self.shares, n, None);
+        }
         for (e, r) in self.rsus.iter().enumerate() {
-            send(r, RsuMsg::Feedback { fb: sc.feedback(e, t, difference[e], done), ack })?;
+            send(r, RsuMsg::Feedback { fb: sc.feedback(e, t, difference[e], done), ack, share })?;
         }
         self.messages += n as u64;
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };
@@ -382,6 +391,7 @@ impl Actor for ClockActor {
             uploads: Vec::new(),
             batches: Vec::new(),
             unconverged: false,
+            shares: Vec::new(),
             round: 0,
             crashes: 0,
             peak_live: 0,
@@ -567,9 +577,32 @@ impl ClockActor {
                     }
                 }
             }
+            ClockMsg::Shared { rsu, share } => {
+                let slot = st.slot;
+                st.expect(Phase::Feedback, slot, "Shared")?;
+                st.shares[rsu.index()] = share;
+                if st.pending == 0 {
+                    // Phase 6b: everyone's shares to everyone; the RSUs train in parallel.
+                    let n = st.n();
+                    let done = slot + 1 >= st.a.world.clock.slots;
+                    let round_due = st.a.pool_every.is_some_and(|k| k > 0 && (slot + 1).is_multiple_of(k));
+                    let ack = done || round_due;
+                    let shares = Arc::new(std::mem::take(&mut st.shares));
+                    st.phase = Phase::Joint;
+                    st.pending = if ack { n } else { 0 };
+                    for r in &st.rsus {
+                        send(r, RsuMsg::Joint { shares: shares.clone(), ack })?;
+                    }
+                    st.messages += n as u64;
+                    if st.pending == 0 {
+                        Self::next_slot(st).await?;
+                    }
+                }
+            }
             ClockMsg::Closed { rsu: _ } => {
                 let slot = st.slot;
-                st.expect(Phase::Feedback, slot, "Closed")?;
+                let phase = if st.a.sharing { Phase::Joint } else { Phase::Feedback };
+                st.expect(phase, slot, "Closed")?;
                 if st.pending == 0 {
                     if let Some(k) = st.a.pool_every {
                         if k > 0 && (slot + 1).is_multiple_of(k) {

@@ -81,6 +81,9 @@ pub enum ActorError {
     /// The clock actor could not be spawned or started.
     #[error("cannot spawn the clock actor: {0}")]
     Spawn(String),
+    /// The engine cannot run this combination (yet); the message says which.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// An actor failed beyond what supervision restarts, or the protocol broke.
     #[error("actor run failed: {0}")]
     Failed(String),
@@ -298,6 +301,12 @@ pub async fn run_async(
             rsu::set_params(v, params.clone(), *samples);
         }
     }
+    let sharing = policies.iter().any(|p| p.shares());
+    if sharing && opts.remote.is_some() {
+        return Err(ActorError::Unsupported(
+            "centralised training (maddpg, masac) on a cluster: the joint record does not cross processes yet",
+        ));
+    }
     let cells: Vec<PolicyCell> = policies.into_iter().map(|p| Arc::new(Mutex::new(Some(p)))).collect();
     let paths: Vec<Arc<VehiclePathAlias>> = fleet.paths.into_iter().map(Arc::new).collect();
     let world = Arc::new(World {
@@ -316,6 +325,7 @@ pub async fn run_async(
         vaults: vaults.clone(),
         refiner,
         pool_every: opts.pool_every,
+        sharing,
         remote: opts.remote.clone(),
         events: tx,
     };

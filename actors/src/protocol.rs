@@ -39,6 +39,10 @@
 //!                                                        after the last slot; otherwise the
 //!                                                        next Begin follows at once: FIFO
 //!                                                        from the clock orders them)
+//!  6b joint   [centralised training only: ◀── Shared(policy.share());
+//!             Joint(all shares) ──────────────────────▶ policy.receive: the RSU's learner
+//!                                                       trains, in parallel with the others;
+//!             ◀──────────────────────────────────────── Closed (as above)]
 //!  (rounds)   Open(round, participants) ─────────────────────────────────────────────▶ collect
 //!                                                       Contribute(bytes) | Skip ───────▶ FedAvg
 //!                                                       ◀─────────────── Global(bytes) broadcast
@@ -81,6 +85,11 @@
 //!    (a pool round, the end of the run); otherwise it sends the next `Begin` straight away —
 //!    messages from one sender (the clock) arrive in order, so every RSU feeds its policy and
 //!    checkpoints before it begins the next slot.
+//!    With centralised training (a policy that [`shares`](vecsim_core::policy::Policy::shares):
+//!    maddpg, masac) every RSU answers the feedback with its policy's `Shared` part of the joint
+//!    record; once all are in, the clock sends all of them, by RSU id, to every RSU (`Joint`),
+//!    whose policy trains in its own actor — so RSUs train in parallel, on the same joint
+//!    record whatever the order of the answers. `Closed` then follows `Joint` as above.
 //!
 //! VEC POOL rounds (see [`crate::pool`]) run between slots when the coordinator opens one:
 //! the participants are fixed when the round opens, each participant draws its own fate from
@@ -93,7 +102,7 @@ use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
 use std::sync::Arc;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::outcome::TaskResult;
-use vecsim_core::policy::Feedback;
+use vecsim_core::policy::{Feedback, Share};
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
@@ -188,6 +197,18 @@ pub enum RsuMsg {
         /// Whether the clock waits for a `Closed` answer (before a pool round and after the
         /// last slot).
         ack: bool,
+        /// Centralised training: answer `Shared` with the policy's share (always, instead of
+        /// `Closed`).
+        share: bool,
+    },
+    /// Phase 6b (centralised training): every RSU's share of the slot, by RSU id; the policy
+    /// receives them and trains, here, in this RSU's actor.
+    Joint {
+        /// The shares, index = RSU id.
+        shares: Arc<Vec<Option<Share>>>,
+        /// Whether the clock waits for a `Closed` answer (before a pool round and after the
+        /// last slot).
+        ack: bool,
     },
     /// VEC POOL: contribute to round `round` (or skip it, by this RSU's own fault draw).
     PoolRound {
@@ -266,10 +287,18 @@ pub enum ClockMsg {
         results: Vec<TaskResult>,
     },
     /// Phase 6: an RSU has fed its policy and stored its checkpoint (asked for only before a
-    /// pool round and after the last slot).
+    /// pool round and after the last slot); with centralised training, it has trained on the
+    /// slot's joint record.
     Closed {
         /// The answering RSU.
         rsu: RsuId,
+    },
+    /// Phase 6 with centralised training: an RSU has fed its policy; here is the policy's share.
+    Shared {
+        /// The answering RSU.
+        rsu: RsuId,
+        /// What its policy shares (`Policy::share`).
+        share: Option<Share>,
     },
     /// VEC POOL: this RSU applied the broadcast average of `round`.
     PoolApplied {

@@ -265,13 +265,28 @@ impl Actor for RsuActor {
                 st.expected_batches = Some(batches);
                 st.try_execute()?;
             }
-            RsuMsg::Feedback { fb, ack } => {
-                if let Some(p) = lock(&st.a.policy).as_mut() {
-                    p.feedback(&fb);
-                }
+            RsuMsg::Feedback { fb, ack, share } => {
+                let shared = match lock(&st.a.policy).as_mut() {
+                    Some(p) => {
+                        p.feedback(&fb);
+                        share.then(|| p.share()).flatten()
+                    }
+                    None => None,
+                };
                 st.ctx = None;
                 // Only the node changes during a slot (pool state is stored by pool messages).
                 lock(&st.a.vault).node = st.cp.node.clone();
+                if share {
+                    st.reply(ClockMsg::Shared { rsu: st.a.id, share: shared })?;
+                } else if ack {
+                    st.reply(ClockMsg::Closed { rsu: st.a.id })?;
+                }
+            }
+            RsuMsg::Joint { shares, ack } => {
+                // The learner's update steps run here, in this RSU's actor.
+                if let Some(p) = lock(&st.a.policy).as_mut() {
+                    p.receive(&shares);
+                }
                 if ack {
                     st.reply(ClockMsg::Closed { rsu: st.a.id })?;
                 }

@@ -433,7 +433,7 @@ impl CoordState {
                 None
             }
             RsuMsg::Execute { .. } => Some(Ask::Executed),
-            RsuMsg::Feedback { ack, .. } => ack.then_some(Ask::Closed),
+            RsuMsg::Feedback { ack, .. } | RsuMsg::Joint { ack, .. } => ack.then_some(Ask::Closed),
             RsuMsg::PoolRound { round, pool } => {
                 self.pool = Some(pool.clone());
                 Some(Ask::PoolAnswer(*round))
@@ -450,7 +450,7 @@ impl CoordState {
         if let Some(a) = ask {
             self.rsus[e].asks.push(a);
         }
-        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg(msg) };
+        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg(msg)? };
         // A failed send means the session is closing: the `Down` event follows.
         let _ = self.a.nodes[node].2.send_message(HubMsg::Net(w));
         Ok(())

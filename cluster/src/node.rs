@@ -204,7 +204,7 @@ impl NodeHub {
                 let up = coordinator.clone();
                 let rsu = e as u32;
                 let fwd: Forward<RsuMsg> =
-                    Box::new(move |m| send_up(&up, Wire::Rsu { rsu, msg: RsuWire::from_msg(m) }));
+                    Box::new(move |m| send_up(&up, Wire::Rsu { rsu, msg: RsuWire::from_msg(m)? }));
                 let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd).await.map_err(|e| e.to_string())?;
                 r
             };

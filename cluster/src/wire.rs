@@ -118,9 +118,10 @@ pub enum PoolWire {
 }
 
 impl RsuWire {
-    /// The wire form of `m` (`None` for nothing that can cross).
-    pub fn from_msg(m: RsuMsg) -> RsuWire {
-        match m {
+    /// The wire form of `m` (`Err` for what cannot cross: the joint record of centralised
+    /// training, which a cluster run refuses before it starts).
+    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, String> {
+        Ok(match m {
             RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
             RsuMsg::Upload(u) => RsuWire::Upload(u),
             RsuMsg::CloseUploads { expected, ctx } => {
@@ -132,10 +133,13 @@ impl RsuWire {
             RsuMsg::Dispatch { decisions } => RsuWire::Dispatch { decisions },
             RsuMsg::Migrated { from, tasks } => RsuWire::Migrated { from, tasks },
             RsuMsg::Execute { batches } => RsuWire::Execute { batches },
-            RsuMsg::Feedback { fb, ack } => RsuWire::Feedback { fb, ack },
+            RsuMsg::Feedback { fb, ack, share: false } => RsuWire::Feedback { fb, ack },
             RsuMsg::PoolRound { round, pool: _ } => RsuWire::PoolRound { round },
             RsuMsg::PoolGlobal(g) => RsuWire::PoolGlobal { round: g.round, bytes: g.bytes.as_ref().clone() },
-        }
+            other @ (RsuMsg::Feedback { share: true, .. } | RsuMsg::Joint { .. }) => {
+                return Err(format!("{other:?} does not cross processes (centralised training)"))
+            }
+        })
     }
 
     /// Back to an [`RsuMsg`] in the receiving process: `ctx` builds the slot's context from the
@@ -155,7 +159,7 @@ impl RsuWire {
             RsuWire::Dispatch { decisions } => RsuMsg::Dispatch { decisions },
             RsuWire::Migrated { from, tasks } => RsuMsg::Migrated { from, tasks },
             RsuWire::Execute { batches } => RsuMsg::Execute { batches },
-            RsuWire::Feedback { fb, ack } => RsuMsg::Feedback { fb, ack },
+            RsuWire::Feedback { fb, ack } => RsuMsg::Feedback { fb, ack, share: false },
             RsuWire::PoolRound { round } => {
                 RsuMsg::PoolRound { round, pool: pool().ok_or("a pool round without a VEC POOL")? }
             }

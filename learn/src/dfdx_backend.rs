@@ -158,9 +158,9 @@ pub fn backward_flat(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::learner::{Kind, State};
+    use crate::learner::{Kind, LearnerSet};
     use crate::mlp::{Acts, Backend};
-    use crate::{build_learner_with, maddpg, train};
+    use crate::maddpg;
     use dfdx::tensor::Cpu;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -255,30 +255,26 @@ mod tests {
         }
     }
 
-    /// A fed-maddpg or maddpg learner state with three episodes of data and no updates yet
-    /// (collected with the gemm backend, so both backends start from the same state).
-    fn collected(kind: Kind) -> State {
-        let sc = crate::tests::tiny_scenario(20);
-        let mut opts = crate::tests::small_options();
-        opts.updates_per_slot = 0;
-        let set = build_learner_with(kind.name(), &sc, 2, 1, opts).unwrap();
-        for ep in 0..3u64 {
-            let mut s = sc.clone();
-            s.seed = 100 + ep;
-            train::run_episode(&s, &set).unwrap();
-        }
-        set.with_state(|s| s.clone())
+    /// The learners with three episodes of data and no updates yet (collected with the gemm
+    /// backend, so both backends start from the same state).
+    fn collected(kind: Kind) -> LearnerSet {
+        crate::tests::collected_set(kind, 3)
+    }
+
+    fn set_backend(set: &mut LearnerSet, backend: Backend) {
+        set.learners_mut().iter_mut().for_each(|l| l.opts.backend = backend);
     }
 
     #[test]
     fn a_dfdx_critic_step_lowers_the_critic_loss_on_a_fixed_batch() {
         for kind in Kind::ALL {
-            let mut st = collected(kind);
-            st.opts.backend = Backend::Dfdx;
-            let mb = st.test_minibatch(0).expect("enough data for a minibatch");
-            let y = maddpg::targets(&mut st, 0, &mb, None);
-            let before = maddpg::critic_step(&mut st, 0, &mb, &y);
-            let after = maddpg::critic_step(&mut st, 0, &mb, &y);
+            let mut set = collected(kind);
+            set_backend(&mut set, Backend::Dfdx);
+            let st = &mut set.learners_mut()[0];
+            let mb = st.test_minibatch().expect("enough data for a minibatch");
+            let y = maddpg::targets(st, &mb, None);
+            let before = maddpg::critic_step(st, &mb, &y);
+            let after = maddpg::critic_step(st, &mb, &y);
             assert!(after < before, "{}: critic loss {before} -> {after}", kind.name());
         }
     }
@@ -292,17 +288,18 @@ mod tests {
     fn learners_train_the_same_through_dfdx_and_gemm() {
         for kind in Kind::ALL {
             let gemm = collected(kind);
-            let start: Vec<Vec<f32>> = gemm.agents.iter().map(|a| a.actor.clone()).collect();
+            let start: Vec<Vec<f32>> = gemm.learners().iter().map(|l| l.agent.actor.clone()).collect();
             let mut a = gemm.clone();
             let mut b = gemm;
-            b.opts.backend = Backend::Dfdx;
+            set_backend(&mut b, Backend::Dfdx);
             for _ in 0..3 {
-                for e in 0..a.rsus {
+                for (x, y) in a.learners_mut().iter_mut().zip(b.learners_mut()) {
                     // An agent whose buffer holds too few decisions skips its update on both.
-                    assert_eq!(a.update(e), b.update(e));
+                    assert_eq!(x.update(), y.update());
                 }
             }
-            for (e, (x, y)) in a.agents.iter().zip(&b.agents).enumerate() {
+            for (e, (x, y)) in a.learners().iter().zip(b.learners()).enumerate() {
+                let (x, y) = (&x.agent, &y.agent);
                 assert_eq!(x.updates, y.updates);
                 let what = |n: &str| format!("{} agent {e} {n}", kind.name());
                 assert_close(&what("critic loss"), &[x.last_critic_loss], &[y.last_critic_loss], 1e-3);

@@ -65,8 +65,8 @@ fn trained_rate(sc: &Scenario, policy: &str, seed: u64, episodes: Option<u32>) -
     let mut c = TrainConfig::new(policy, episodes, seed);
     c.options = opts;
     c.threads = 1;
-    let out = train::train(&sc, &c, &mut Sequential, &mut NoObserver).unwrap();
-    evaluate_heldout(&sc, &out.set, EVAL_SEEDS).unwrap().completion_rate
+    let mut out = train::train(&sc, &c, &mut Sequential, &mut NoObserver).unwrap();
+    evaluate_heldout(&sc, &mut out.set, EVAL_SEEDS).unwrap().completion_rate
 }
 
 /// Experiment mode (ignored): every learner, seeds 1–3, with `VECSIM_LEARN="key=value ..."`

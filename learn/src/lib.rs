@@ -15,6 +15,7 @@ pub mod learner;
 pub mod mlp;
 pub mod nets;
 pub mod replay;
+pub mod rsu;
 pub mod train;
 
 #[cfg(test)]
@@ -27,11 +28,13 @@ mod tests;
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
+pub use rsu::{RsuLearner, SlotShare};
 pub use mlp::Backend;
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 
 /// Everything that can go wrong in the learning layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LearnError {
     #[error("unknown learner `{0}` (expected fed-maddpg, maddpg or masac)")]
     /// The policy name is not a learner of this crate.
@@ -47,6 +50,14 @@ pub enum LearnError {
     #[error("invalid learner options: {0}")]
     /// [`LearnerOptions`] that cannot build networks.
     Options(String),
+    #[error("RSU {rsu}'s policy `{name}` is not a learner of this crate")]
+    /// [`LearnerSet::from_policies`] was given a policy that is not an [`RsuLearner`].
+    NotALearner {
+        /// The RSU.
+        rsu: usize,
+        /// Its policy's name.
+        name: &'static str,
+    },
     #[error(transparent)]
     /// A federated average failed.
     FedAvg(#[from] vecsim_core::fedavg::FedAvgError),

@@ -3,7 +3,8 @@
 //! - Critic (eq. 21–23): `Y = Σ_{n<N} γ^n r + γ^N Q⁻(o', μ⁻(o'))`, minimise `mean (Q(o,a) − Y)²`.
 //!   The target policy acts greedily (argmax of the target actor's logits), so the critic only
 //!   ever sees one-hot actions. With a centralised critic, `o'` and `μ⁻` cover every RSU, each
-//!   acting with its own target actor.
+//!   acting with its own target actor as that RSU shared it at the end of the slot
+//!   ([`crate::rsu::SlotShare`]).
 //! - Actor (eq. 24): maximise `Q(o, a)` with `a` the straight-through Gumbel-softmax sample of the
 //!   actor: forward with the hard one-hot, gradient through `softmax((z + g)/τ)`. Only the actor
 //!   takes a step; the critic's parameter gradients are not even computed.
@@ -11,20 +12,20 @@
 
 use crate::features::Enc;
 use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, softmax_backward};
-use crate::learner::{Minibatch, State};
+use crate::rsu::{Minibatch, RsuLearner};
 use crate::nets::action_grad;
 
-/// One update of agent `e`; returns (critic loss, actor loss).
-pub(crate) fn update(st: &mut State, e: usize, mb: &Minibatch) -> (f32, f32) {
-    let y = targets(st, e, mb, None);
-    let cl = critic_step(st, e, mb, &y);
-    let (al, _) = actor_step(st, e, mb, None);
+/// One update of the learner; returns (critic loss, actor loss).
+pub(crate) fn update(st: &mut RsuLearner, mb: &Minibatch) -> (f32, f32) {
+    let y = targets(st, mb, None);
+    let cl = critic_step(st, mb, &y);
+    let (al, _) = actor_step(st, mb, None);
     (cl, al)
 }
 
 /// TD targets of eq. (21). `sac_alpha`: MASAC's soft target (next actions sampled from the
 /// current actors, plus `α ·` the mean task entropy of the agent's own policy).
-pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
+pub(crate) fn targets(st: &mut RsuLearner, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
     let b_n = mb.ret.len();
     let mut y = mb.ret.clone();
     let items: Vec<usize> = (0..b_n).filter(|&b| mb.next[b].is_some()).collect();
@@ -32,24 +33,31 @@ pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Optio
         return y;
     }
     let covered = mb.cur[0].len();
-    let central = st.kind.central();
+    let soft = sac_alpha.is_some();
     let mut next_acts: Vec<Vec<Vec<u16>>> = vec![Vec::with_capacity(covered); items.len()];
     let mut own_ent = vec![0.0f32; items.len()];
-    let mut rng = st.agents[e].train_rng.clone();
+    let mut rng = st.agent.train_rng.clone();
     for j in 0..covered {
-        let who = if central { j } else { e };
-        let params = if sac_alpha.is_some() {
-            std::mem::take(&mut st.agents[who].actor)
-        } else {
-            std::mem::take(&mut st.agents[who].actor_target)
-        };
         let encs: Vec<&Enc> = items.iter().map(|&b| &mb.next[b].as_ref().unwrap()[j]).collect();
-        let (acts, ent) = st.next_actions(&params, &encs, sac_alpha.map(|_| &mut rng));
-        if sac_alpha.is_some() {
-            st.agents[who].actor = params;
-        } else {
-            st.agents[who].actor_target = params;
-        }
+        let rng = sac_alpha.map(|_| &mut rng);
+        let (acts, ent) = match st.peer_actor(if j == mb.own { st.rsu } else { j }) {
+            // Another RSU's actor, as it shared it.
+            Some(params) => st.next_actions(&params, &encs, rng),
+            None => {
+                let params = if soft {
+                    std::mem::take(&mut st.agent.actor)
+                } else {
+                    std::mem::take(&mut st.agent.actor_target)
+                };
+                let r = st.next_actions(&params, &encs, rng);
+                if soft {
+                    st.agent.actor = params;
+                } else {
+                    st.agent.actor_target = params;
+                }
+                r
+            }
+        };
         for (i, a) in acts.into_iter().enumerate() {
             next_acts[i].push(a);
         }
@@ -57,7 +65,7 @@ pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Optio
             own_ent = ent;
         }
     }
-    st.agents[e].train_rng = rng;
+    st.agent.train_rng = rng;
     let net = st.critic_net();
     let ws = &mut st.ws;
     ws.batch.clear();
@@ -66,7 +74,7 @@ pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Optio
         let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(&next_acts[i]).map(|(en, a)| (en, a.as_slice())).collect();
         ws.batch.push(&obs, mb.own);
     }
-    let q = net.forward(&st.agents[e].critic_target, &ws.batch, &mut ws.critic_ws);
+    let q = net.forward(&st.agent.critic_target, &ws.batch, &mut ws.critic_ws);
     for (i, &b) in items.iter().enumerate() {
         let bonus = sac_alpha.map_or(0.0, |a| a * own_ent[i]);
         y[b] += mb.disc[b] * (q[i] + bonus);
@@ -75,7 +83,7 @@ pub(crate) fn targets(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Optio
 }
 
 /// Critic step (eq. 22–23) towards `y`; returns the loss before the step.
-pub(crate) fn critic_step(st: &mut State, e: usize, mb: &Minibatch, y: &[f32]) -> f32 {
+pub(crate) fn critic_step(st: &mut RsuLearner, mb: &Minibatch, y: &[f32]) -> f32 {
     let net = st.critic_net();
     let ws = &mut st.ws;
     ws.batch.clear();
@@ -83,7 +91,7 @@ pub(crate) fn critic_step(st: &mut State, e: usize, mb: &Minibatch, y: &[f32]) -
         let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(acts).map(|(en, a)| (en, a.as_slice())).collect();
         ws.batch.push(&obs, mb.own);
     }
-    let agent = &mut st.agents[e];
+    let agent = &mut st.agent;
     let q = net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
     let n = y.len() as f32;
     let mut loss = 0.0f32;
@@ -105,9 +113,9 @@ pub(crate) fn critic_step(st: &mut State, e: usize, mb: &Minibatch, y: &[f32]) -
 /// Actor step (eq. 24) through the critic with straight-through Gumbel-softmax actions.
 /// `sac_alpha`: also maximise `α ·` mean task entropy (MASAC). Returns the actor loss and the
 /// per-task (entropy, target entropy) pairs for the temperature step.
-pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
-    let (loss, ent) = actor_grad(st, e, mb, sac_alpha, false);
-    let agent = &mut st.agents[e];
+pub(crate) fn actor_step(st: &mut RsuLearner, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
+    let (loss, ent) = actor_grad(st, mb, sac_alpha, false);
+    let agent = &mut st.agent;
     agent.actor_opt.step(&mut agent.actor, &st.ws.grad);
     (loss, ent)
 }
@@ -118,8 +126,7 @@ pub(crate) fn actor_step(st: &mut State, e: usize, mb: &Minibatch, sac_alpha: Op
 /// whose exact gradient this computes (the finite-difference tests use it). Training uses the
 /// straight-through form: the same backward chain, evaluated at the hard action.
 pub(crate) fn actor_grad(
-    st: &mut State,
-    e: usize,
+    st: &mut RsuLearner,
     mb: &Minibatch,
     sac_alpha: Option<f32>,
     relaxed: bool,
@@ -130,7 +137,7 @@ pub(crate) fn actor_grad(
     let target_frac = st.opts.sac_target_entropy;
     let own = mb.own;
     let ws = &mut st.ws;
-    let agent = &mut st.agents[e];
+    let agent = &mut st.agent;
     // Actor forward over every own (task, candidate) pair of the batch.
     ws.rows.clear();
     let mut total = 0;

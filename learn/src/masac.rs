@@ -11,23 +11,23 @@
 //!
 //! The policy factorises over tasks: each task's executing RSU is drawn from its own masked
 //! softmax. Soft target: `Y = R + γ^N (Q⁻(o', a') + α·H̄(o'))`, with `a'` sampled from the current
-//! actors and `H̄` the mean per-task entropy of the agent's policy (the expected `−α ln π`, exact
+//! actors (the other RSUs' as they shared them at the end of the slot) and `H̄` the mean per-task entropy of the agent's policy (the expected `−α ln π`, exact
 //! for a categorical policy). Actor: maximise `Q(o, a) + α·H̄(o)` with `a` the straight-through
 //! Gumbel-softmax sample. Temperature: minimise `α · mean_k (H_k − H*_k)` over `ln α`, with the
 //! target entropy `H*_k` a fraction of `ln(#available RSUs)`. One critic (no twin critics).
 //! MASAC explores by sampling its policy, not by ε.
 
-use crate::learner::{Minibatch, State};
+use crate::rsu::{Minibatch, RsuLearner};
 use crate::maddpg::{actor_step, critic_step, targets};
 
-pub(crate) fn update(st: &mut State, e: usize, mb: &Minibatch) -> (f32, f32) {
-    let alpha = st.agents[e].log_alpha.exp();
-    let y = targets(st, e, mb, Some(alpha));
-    let cl = critic_step(st, e, mb, &y);
-    let (al, ent) = actor_step(st, e, mb, Some(alpha));
+pub(crate) fn update(st: &mut RsuLearner, mb: &Minibatch) -> (f32, f32) {
+    let alpha = st.agent.log_alpha.exp();
+    let y = targets(st, mb, Some(alpha));
+    let cl = critic_step(st, mb, &y);
+    let (al, ent) = actor_step(st, mb, Some(alpha));
     if !ent.is_empty() {
         let g = alpha * ent.iter().map(|(h, t)| h - t).sum::<f32>() / ent.len() as f32;
-        let a = &mut st.agents[e];
+        let a = &mut st.agent;
         let mut la = [a.log_alpha];
         a.alpha_opt.step(&mut la, &[g]);
         a.log_alpha = la[0].clamp(-12.0, 2.0);

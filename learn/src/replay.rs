@@ -8,18 +8,20 @@
 //! stops there and bootstraps from it. Storing slots rather
 //! than (o, a, R, o') tuples halves memory and keeps `N` a sampling choice.
 //!
-//! A local learner (fed-maddpg) has one buffer per RSU holding only that RSU's data (no state
-//! sharing); the centralised learners share one buffer of joint records.
+//! A local learner (fed-maddpg) has one buffer holding only its RSU's data (no state sharing);
+//! each centralised learner (maddpg, masac) holds its own copy of the joint records.
 
 use crate::features::RawObs;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// What one slot leaves in a buffer: the covered RSUs' observations, actions and rewards.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlotRecord {
-    /// One observation per RSU the buffer covers.
-    pub obs: Vec<RawObs>,
+    /// One observation per RSU the buffer covers (shared: every RSU's copy of a joint record
+    /// points at the same observations).
+    pub obs: Vec<Arc<RawObs>>,
     /// The executing-RSU index chosen for each task of each observation.
     pub act: Vec<Vec<u16>>,
     /// `r_e^t` per RSU (eq. 19).
@@ -173,7 +175,7 @@ mod tests {
     use super::*;
 
     fn rec(r: f32, end: bool, has: bool) -> SlotRecord {
-        SlotRecord { obs: vec![RawObs::empty(0)], act: vec![if has { vec![0] } else { vec![] }], reward: vec![r], end }
+        SlotRecord { obs: vec![Arc::new(RawObs::empty(0))], act: vec![if has { vec![0] } else { vec![] }], reward: vec![r], end }
     }
 
     #[test]

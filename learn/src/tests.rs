@@ -2,7 +2,8 @@
 //! the slow one, whose CPU can finish one or two of a slot's tasks before their deadlines, while
 //! the fast one finishes all of them even after the wired migration.
 
-use crate::learner::{Kind, LearnerOptions, RewardSignal, State};
+use crate::learner::{Kind, LearnerOptions, LearnerSet, RewardSignal};
+use crate::rsu::{Minibatch, RsuLearner};
 use crate::nets::NetShape;
 use crate::train::{self, TrainConfig, CHECKPOINT_FILE};
 use crate::{build_learner_with, maddpg};
@@ -29,32 +30,37 @@ pub(crate) fn small_options() -> LearnerOptions {
     }
 }
 
-/// A learner state after `episodes` episodes of data collection (no updates yet).
-fn collected(kind: Kind, episodes: u32) -> State {
+/// The learners after `episodes` episodes of data collection (no updates yet).
+pub(crate) fn collected_set(kind: Kind, episodes: u32) -> LearnerSet {
     let sc = tiny_scenario(20);
     let mut opts = small_options();
     opts.updates_per_slot = 0;
-    let set = build_learner_with(kind.name(), &sc, 2, 1, opts).unwrap();
+    let mut set = build_learner_with(kind.name(), &sc, 2, 1, opts).unwrap();
     for ep in 0..episodes {
         let mut s = sc.clone();
         s.seed = 100 + ep as u64;
-        train::run_episode(&s, &set).unwrap();
+        train::run_episode(&s, &mut set).unwrap();
     }
-    set.with_state(|s| s.clone())
+    set
 }
 
-fn fixed_minibatch(st: &mut State, e: usize) -> crate::learner::Minibatch {
-    st.test_minibatch(e).expect("enough data for a minibatch")
+/// RSU 0's learner after `episodes` episodes of data collection (no updates yet).
+fn collected(kind: Kind, episodes: u32) -> RsuLearner {
+    collected_set(kind, episodes).learners()[0].clone()
+}
+
+fn fixed_minibatch(st: &mut RsuLearner) -> Minibatch {
+    st.test_minibatch().expect("enough data for a minibatch")
 }
 
 #[test]
 fn one_critic_step_lowers_the_critic_loss_on_a_fixed_batch() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
-        let mb = fixed_minibatch(&mut st, 0);
-        let y = maddpg::targets(&mut st, 0, &mb, None);
-        let before = maddpg::critic_step(&mut st, 0, &mb, &y);
-        let after = maddpg::critic_step(&mut st, 0, &mb, &y);
+        let mb = fixed_minibatch(&mut st);
+        let y = maddpg::targets(&mut st, &mb, None);
+        let before = maddpg::critic_step(&mut st, &mb, &y);
+        let after = maddpg::critic_step(&mut st, &mb, &y);
         assert!(after < before, "{}: critic loss {before} -> {after}", kind.name());
     }
 }
@@ -63,14 +69,13 @@ fn one_critic_step_lowers_the_critic_loss_on_a_fixed_batch() {
 fn the_actor_step_moves_the_actor_and_not_the_critic() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
-        let mb = fixed_minibatch(&mut st, 0);
-        let (a0, c0, ct0) =
-            (st.agents[0].actor.clone(), st.agents[0].critic.clone(), st.agents[0].critic_target.clone());
+        let mb = fixed_minibatch(&mut st);
+        let (a0, c0, ct0) = (st.agent.actor.clone(), st.agent.critic.clone(), st.agent.critic_target.clone());
         let alpha = (kind == Kind::Masac).then_some(0.05);
-        maddpg::actor_step(&mut st, 0, &mb, alpha);
-        assert_ne!(st.agents[0].actor, a0, "{}: actor did not move", kind.name());
-        assert_eq!(st.agents[0].critic, c0, "{}: critic moved in the actor step", kind.name());
-        assert_eq!(st.agents[0].critic_target, ct0);
+        maddpg::actor_step(&mut st, &mb, alpha);
+        assert_ne!(st.agent.actor, a0, "{}: actor did not move", kind.name());
+        assert_eq!(st.agent.critic, c0, "{}: critic moved in the actor step", kind.name());
+        assert_eq!(st.agent.critic_target, ct0);
     }
 }
 
@@ -79,21 +84,21 @@ fn the_actor_gradient_flows_through_the_critic() {
     // A critic that ignores actions gives the actor no gradient: zero φ's weights on the
     // action-feature columns and the actor must not move.
     let mut st = collected(Kind::FedMaddpg, 3);
-    let mb = fixed_minibatch(&mut st, 0);
+    let mb = fixed_minibatch(&mut st);
     let phi = st.critic_net().phi;
     let out = phi.dims[1];
     for row in crate::features::TASK_F..crate::features::TASK_F + crate::features::PAIR_F {
         for o in 0..out {
-            st.agents[0].critic[row * out + o] = 0.0;
+            st.agent.critic[row * out + o] = 0.0;
         }
     }
-    let a0 = st.agents[0].actor.clone();
-    maddpg::actor_step(&mut st, 0, &mb, None);
-    assert_eq!(st.agents[0].actor, a0);
+    let a0 = st.agent.actor.clone();
+    maddpg::actor_step(&mut st, &mb, None);
+    assert_eq!(st.agent.actor, a0);
 }
 
-fn state_bytes(set: &crate::LearnerSet) -> Vec<u8> {
-    set.with_state(|s| codec::encode(&*s).unwrap())
+fn state_bytes(set: &LearnerSet) -> Vec<u8> {
+    codec::encode(set).unwrap()
 }
 
 fn cfg(episodes: u32, dir: Option<&std::path::Path>, resume: bool) -> TrainConfig {
@@ -141,7 +146,7 @@ fn checkpoints_round_trip_and_refuse_bad_files() {
     // Evaluation policies from a checkpoint, and the wrong learner is refused.
     std::fs::write(&path, &bytes).unwrap();
     let eval = train::load_policies(dir.path(), &sc, "fed-maddpg").unwrap();
-    assert_eq!(eval.policies().len(), 2);
+    assert_eq!(eval.into_policies().len(), 2);
     assert!(train::load_policies(dir.path(), &sc, "maddpg").is_err());
 }
 
@@ -160,26 +165,24 @@ fn resume_is_exact() {
 #[test]
 fn federated_round_averages_participants_only() {
     let sc = tiny_scenario(5);
-    let set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
-    set.with_state(|s| {
-        let n = s.agents[0].actor.len();
-        s.set_actor_params(0, &vec![1.0; n]);
-        s.set_actor_params(1, &vec![3.0; n]);
-    });
+    let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
+    let n = set.learners()[0].agent.actor.len();
+    set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
+    set.learners_mut()[1].set_actor_params(&vec![3.0; n]);
     assert!(set.federated_round(&[true, false]).unwrap());
-    set.with_state(|s| {
-        assert!(s.agents[0].actor.iter().all(|&x| x == 1.0));
-        assert!(s.agents[1].actor.iter().all(|&x| x == 3.0), "a missing RSU keeps its actor");
-    });
+    assert!(set.learners()[0].agent.actor.iter().all(|&x| x == 1.0));
+    assert!(set.learners()[1].agent.actor.iter().all(|&x| x == 3.0), "a missing RSU keeps its actor");
     assert!(set.federated_round(&[true, true]).unwrap());
-    set.with_state(|s| assert!(s.agents[0].actor.iter().chain(&s.agents[1].actor).all(|&x| x == 2.0)));
+    assert!(set.learners().iter().all(|l| l.agent.actor.iter().all(|&x| x == 2.0)));
     assert!(!set.federated_round(&[false, false]).unwrap());
+    assert_eq!(set.fed_rounds(), 2, "a round nobody took part in is not counted");
     // Through the Policy trait, as the VEC POOL actor does it.
-    let mut pols = set.policies();
+    let mut pols = set.into_policies();
     let (w, p) = pols[0].export_params().unwrap();
     assert_eq!(w, 0);
     pols[1].import_params(&vec![5.0; p.len()]);
-    set.with_state(|s| assert!(s.agents[1].actor.iter().all(|&x| x == 5.0)));
+    let set = LearnerSet::from_policies(pols).unwrap();
+    assert!(set.learners()[1].agent.actor.iter().all(|&x| x == 5.0));
 }
 
 /// A policy that forwards to another and records every feedback it is given.
@@ -199,6 +202,15 @@ impl vecsim_core::policy::Policy for Recording {
         self.log.lock().unwrap().push(fb.clone());
         self.inner.feedback(fb)
     }
+    fn shares(&self) -> bool {
+        self.inner.shares()
+    }
+    fn share(&mut self) -> Option<vecsim_core::policy::Share> {
+        self.inner.share()
+    }
+    fn receive(&mut self, shares: &[Option<vecsim_core::policy::Share>]) {
+        self.inner.receive(shares)
+    }
 }
 
 /// Each reward signal stores exactly its own field of the engine's feedback in the replay: eq.
@@ -216,15 +228,18 @@ fn reward_signal_option_is_used() {
         let set = build_learner_with("fed-maddpg", &sc, 3, 1, o).unwrap();
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let policies: Vec<Box<dyn vecsim_core::policy::Policy>> = set
-            .policies()
+            .into_policies()
             .into_iter()
             .map(|inner| Box::new(Recording { inner, log: log.clone() }) as Box<dyn vecsim_core::policy::Policy>)
             .collect();
         let fleet = vecsim_core::mobility::load(&sc, None).unwrap();
-        SequentialRun::new(Arc::new(sc.clone()), fleet, PolicySet::new(policies)).unwrap().run().unwrap();
+        let (_, back) = SequentialRun::new(Arc::new(sc.clone()), fleet, PolicySet::new(policies)).unwrap().run().unwrap();
+        let inner = back.into_iter().map(|p| p.into_any().downcast::<Recording>().unwrap().inner).collect();
+        let set = LearnerSet::from_policies(inner).unwrap();
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 15 * 3);
-        set.with_state(|st| {
+        {
+            let st = &set;
             for fb in log.iter() {
                 let want = match signal {
                     RewardSignal::Marginal => fb.reward,
@@ -232,12 +247,13 @@ fn reward_signal_option_is_used() {
                     RewardSignal::Difference => fb.difference,
                 } as f32;
                 let e = fb.rsu.index();
-                assert_eq!(st.replays[e].get(fb.slot as u64).reward[0], want, "{signal:?}, RSU {e}, slot {}", fb.slot);
+                let got = st.learners()[e].replay.get(fb.slot as u64).reward[0];
+                assert_eq!(got, want, "{signal:?}, RSU {e}, slot {}", fb.slot);
                 differ[0] |= fb.reward != fb.potential;
                 differ[1] |= fb.reward != fb.difference;
                 differ[2] |= fb.potential != fb.difference;
             }
-        });
+        }
     }
     assert_eq!(differ, [true; 3], "the three signals differ somewhere");
 }
@@ -313,7 +329,7 @@ fn critic_gradients_match_finite_differences() {
     use rand::{Rng, SeedableRng};
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
-        let mb = fixed_minibatch(&mut st, 0);
+        let mb = fixed_minibatch(&mut st);
         let net = st.critic_net();
         let mut batch = crate::nets::SetBatch::default();
         for (encs, acts) in mb.cur.iter().zip(&mb.cur_act) {
@@ -324,7 +340,7 @@ fn critic_gradients_match_finite_differences() {
         assert!(batch.own.iter().all(|&(a, b)| b > a), "every item has own tasks");
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
         let c: Vec<f32> = (0..batch.len()).map(|_| if r.gen::<bool>() { 1.0 } else { -1.0 }).collect();
-        let p: Vec<f32> = st.agents[0].critic.iter().map(|&w| w + 0.01 * (r.gen::<f32>() - 0.5)).collect();
+        let p: Vec<f32> = st.agent.critic.iter().map(|&w| w + 0.01 * (r.gen::<f32>() - 0.5)).collect();
         let mut ws = crate::nets::CriticWs::default();
         net.forward(&p, &batch, &mut ws);
         let mut grad = vec![0.0; net.num_params()];
@@ -360,22 +376,22 @@ fn critic_gradients_match_finite_differences() {
 fn actor_chain_gradients_match_finite_differences() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
-        let mb = fixed_minibatch(&mut st, 0);
+        let mb = fixed_minibatch(&mut st);
         let alpha = (kind == Kind::Masac).then_some(0.3);
         // Make the critic clearly sensitive to the action: scale φ's first-layer weights on the
         // action (pair) features. Any critic will do for a gradient check.
         let out = st.critic_net().phi.dims[1];
         for row in crate::features::TASK_F..crate::features::TASK_F + crate::features::PAIR_F {
             for o in 0..out {
-                st.agents[0].critic[row * out + o] *= 100.0;
+                st.agent.critic[row * out + o] *= 100.0;
             }
         }
-        let rng0 = st.agents[0].train_rng.clone();
-        let p = st.agents[0].actor.clone();
+        let rng0 = st.agent.train_rng.clone();
+        let p = st.agent.actor.clone();
         let mut eval = |params: &[f32]| -> (f64, Vec<f32>) {
-            st.agents[0].actor.copy_from_slice(params);
-            st.agents[0].train_rng = rng0.clone();
-            let (l, _) = maddpg::actor_grad(&mut st, 0, &mb, alpha, true);
+            st.agent.actor.copy_from_slice(params);
+            st.agent.train_rng = rng0.clone();
+            let (l, _) = maddpg::actor_grad(&mut st, &mb, alpha, true);
             (l as f64, st.ws.grad.clone())
         };
         let (_, grad) = eval(&p);
@@ -395,14 +411,13 @@ fn a_federated_round_replaces_the_actor_only() {
     let sc = Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).unwrap();
     let mut opts = small_options();
     opts.updates_per_slot = 0;
-    let set = build_learner_with("fed-maddpg", &sc, 3, 1, opts).unwrap();
-    train::run_episode(&sc, &set).unwrap();
-    let mut st = set.with_state(|s| s.clone());
-    st.cfg.batch_size = 16;
+    let mut st = build_learner_with("fed-maddpg", &sc, 3, 1, opts).unwrap();
+    train::run_episode(&sc, &mut st).unwrap();
+    st.learners_mut().iter_mut().for_each(|l| l.cfg.batch_size = 16);
     for _ in 0..3 {
-        assert!((0..3).all(|e| st.update(e)), "enough data for updates");
+        assert!(st.learners_mut().iter_mut().all(|l| l.update()), "enough data for updates");
     }
-    let before = st.agents.clone();
+    let before: Vec<crate::rsu::Agent> = st.learners().iter().map(|l| l.agent.clone()).collect();
     assert!(before.iter().all(|a| a.actor_opt.t == 3), "the actors took Adam steps");
     assert_ne!(before[0].actor, before[1].actor);
     assert_ne!(before[0].actor_target, before[0].actor);
@@ -410,7 +425,7 @@ fn a_federated_round_replaces_the_actor_only() {
     let avg: Vec<f32> = (0..before[0].actor.len())
         .map(|i| ((before[0].actor[i] as f64 + before[1].actor[i] as f64 + before[2].actor[i] as f64) / 3.0) as f32)
         .collect();
-    for (e, (now, was)) in st.agents.iter().zip(&before).enumerate() {
+    for (e, (now, was)) in st.learners().iter().map(|l| &l.agent).zip(&before).enumerate() {
         for (x, y) in now.actor.iter().zip(&avg) {
             assert!((x - y).abs() <= 1e-6 * y.abs().max(1.0), "RSU {e}: actor is the average");
         }
@@ -421,12 +436,35 @@ fn a_federated_round_replaces_the_actor_only() {
         assert_eq!(now.critic_opt, was.critic_opt);
     }
     // The next target update moves the target actor towards the averaged actor by τ.
-    let tau = st.cfg.tau as f32;
-    st.cfg.target_update_every = 1;
-    let (t0, a_before_step) = (st.agents[0].actor_target.clone(), st.agents[0].actor.clone());
-    assert!(st.update(0));
-    let a = &st.agents[0];
+    let l = &mut st.learners_mut()[0];
+    let tau = l.cfg.tau as f32;
+    l.cfg.target_update_every = 1;
+    let (t0, a_before_step) = (l.agent.actor_target.clone(), l.agent.actor.clone());
+    assert!(l.update());
+    let a = &l.agent;
     let i = (0..t0.len()).find(|&i| (a.actor[i] - a_before_step[i]).abs() > 0.0).unwrap_or(0);
     let want = (1.0 - tau) * t0[i] + tau * a.actor[i];
     assert!((a.actor_target[i] - want).abs() <= 1e-6 * want.abs().max(1.0), "soft update after the round");
+}
+
+/// Each centralised learner keeps its own copy of the joint buffer, built from the RSUs' shares
+/// (issue 11): the copies hold the same records, and in one process the same observations (the
+/// `Arc`s of the shares), so owning a copy per RSU does not multiply the observations' memory.
+/// A local learner (fed-maddpg) holds only its own RSU's records.
+#[test]
+fn each_rsu_owns_its_buffer_and_central_copies_share_observations() {
+    let set = collected_set(Kind::Maddpg, 1);
+    let (a, b) = (&set.learners()[0].replay, &set.learners()[1].replay);
+    assert_eq!(a, b, "the joint copies agree");
+    assert_eq!(a.len(), 20);
+    for i in a.oldest()..a.total() {
+        for (x, y) in a.get(i).obs.iter().zip(&b.get(i).obs) {
+            assert!(Arc::ptr_eq(x, y), "record {i}: observations are shared, not copied");
+        }
+    }
+    let fed = collected_set(Kind::FedMaddpg, 1);
+    for (e, l) in fed.learners().iter().enumerate() {
+        assert_eq!(l.replay.covered(), 1);
+        assert!(l.replay.get(0).obs.iter().all(|o| o.self_idx == e as u32), "RSU {e} holds only its own records");
+    }
 }

@@ -15,7 +15,7 @@
 //! k, save, load, k more give bit-identical weights and curves.
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::learner::{LearnerOptions, LearnerSet, State};
+use crate::learner::{LearnerOptions, LearnerSet};
 use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -248,29 +248,31 @@ pub struct TrainProgress {
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
-    state: State,
+    state: LearnerSet,
     progress: TrainProgress,
 }
 
-/// Saves learners and trainer progress into `dir`.
+/// Saves learners and trainer progress into `dir`. A centralised learner's RSUs hold identical
+/// copies of the joint buffer: it is saved once (with RSU 0's learner) and shared again on load.
 pub fn save_checkpoint(
     dir: &Path,
     scenario: &Scenario,
-    set: &LearnerSet,
+    set: &mut LearnerSet,
     progress: &TrainProgress,
 ) -> Result<(), TrainError> {
-    let payload = set.with_state(|s| {
-        if progress.replay_saved {
-            return codec::encode(&SavedRef { state: s, progress });
+    let central = set.kind().central();
+    // Leave out the buffers not to be saved: swap in empty ones of the same shape meanwhile.
+    let mut kept = Vec::new();
+    for (e, l) in set.learners_mut().iter_mut().enumerate() {
+        if !progress.replay_saved || (central && e > 0) {
+            let empty = crate::replay::Replay::new(l.replay.capacity(), l.replay.covered());
+            kept.push((e, std::mem::replace(&mut l.replay, empty)));
         }
-        // Leave the buffers out: swap in empty ones of the same shape for the encoding.
-        let empty: Vec<crate::replay::Replay> =
-            s.replays.iter().map(|r| crate::replay::Replay::new(r.capacity(), r.covered())).collect();
-        let full = std::mem::replace(&mut s.replays, empty);
-        let out = codec::encode(&SavedRef { state: s, progress });
-        s.replays = full;
-        out
-    });
+    }
+    let payload = codec::encode(&SavedRef { state: set, progress });
+    for (e, r) in kept {
+        set.learners_mut()[e].replay = r;
+    }
     let payload = payload.map_err(|e| CheckpointError::Decode { path: dir.to_path_buf(), source: e })?;
     checkpoint::write(&dir.join(CHECKPOINT_FILE), scenario.hash(), &payload)?;
     Ok(())
@@ -278,7 +280,7 @@ pub fn save_checkpoint(
 
 #[derive(Serialize)]
 struct SavedRef<'a> {
-    state: &'a State,
+    state: &'a LearnerSet,
     progress: &'a TrainProgress,
 }
 
@@ -286,14 +288,22 @@ struct SavedRef<'a> {
 pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, TrainProgress), TrainError> {
     let path = dir.join(CHECKPOINT_FILE);
     let bytes = checkpoint::read(&path, scenario.hash())?;
-    let saved: Saved = codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path, source })?;
-    Ok((LearnerSet::from_state(saved.state), saved.progress))
+    let mut saved: Saved = codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path, source })?;
+    if saved.state.kind().central() {
+        let learners = saved.state.learners_mut();
+        if let Some((first, rest)) = learners.split_first_mut() {
+            for l in rest {
+                l.replay = first.replay.clone();
+            }
+        }
+    }
+    Ok((saved.state, saved.progress))
 }
 
 /// The trained policies of a checkpoint, in evaluation mode (greedy, no learning), for
 /// `vecsim run --policy NAME --checkpoint DIR`. One policy per RSU: `set.policies()`.
 pub fn load_policies(dir: &Path, scenario: &Scenario, policy: &str) -> Result<LearnerSet, TrainError> {
-    let (set, _) = load_checkpoint(dir, scenario)?;
+    let (mut set, _) = load_checkpoint(dir, scenario)?;
     if set.kind().name() != policy {
         return Err(TrainError::WrongLearner { found: set.kind().name().into(), asked: policy.into() });
     }
@@ -307,23 +317,25 @@ pub fn episode_seed(seed: u64, episode: u64) -> u64 {
     rand::Rng::gen(&mut r)
 }
 
-/// Runs one episode of `scenario` (with its own seed) with the set's policies on the
-/// sequential engine; returns the summary.
-pub fn run_episode(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, TrainError> {
+/// Runs one episode of `scenario` (with its own seed) with the set's learners on the
+/// sequential engine, and takes them back; returns the summary.
+pub fn run_episode(scenario: &Scenario, set: &mut LearnerSet) -> Result<Summary, TrainError> {
     let fleet = mobility::load(scenario, None)?;
     let episode = Episode {
         scenario: Arc::new(scenario.clone()),
         fleet,
-        policies: PolicySet::new(set.policies()),
+        policies: PolicySet::new(set.lend()),
         round: None,
         observer: &mut NoObserver,
     };
-    Ok(Sequential.run(episode)?.stats.summary())
+    let out = Sequential.run(episode)?;
+    set.take_back(out.policies)?;
+    Ok(out.stats.summary())
 }
 
 /// Greedy evaluation on the held-out traffic seeds ([`eval_seed`]`(0..seeds)`) on the layout of
 /// `scenario`; the learners' training mode and counters are left as they were.
-pub fn evaluate_heldout(scenario: &Scenario, set: &LearnerSet, seeds: u32) -> Result<EvalPoint, TrainError> {
+pub fn evaluate_heldout(scenario: &Scenario, set: &mut LearnerSet, seeds: u32) -> Result<EvalPoint, TrainError> {
     let layout = scenario.pinned_layout();
     let (mut rate, mut rated, mut reward) = (0.0, 0u32, 0.0);
     for i in 0..seeds.max(1) as u64 {
@@ -343,8 +355,8 @@ pub fn evaluate_heldout(scenario: &Scenario, set: &LearnerSet, seeds: u32) -> Re
 }
 
 /// Evaluates the set greedily on the scenario as written (its seed); training mode is restored.
-pub fn evaluate(scenario: &Scenario, set: &LearnerSet) -> Result<Summary, TrainError> {
-    let was = set.with_state(|s| s.training);
+pub fn evaluate(scenario: &Scenario, set: &mut LearnerSet) -> Result<Summary, TrainError> {
+    let was = set.training();
     set.set_training(false);
     let r = run_episode(scenario, set);
     set.set_training(was);
@@ -374,7 +386,7 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     crate::mlp::set_threads(cfg.threads);
     let rsus = scenario.rsu_count();
-    let (set, mut progress) = if cfg.resume {
+    let (mut set, mut progress) = if cfg.resume {
         let dir = cfg.checkpoint.as_ref().ok_or(TrainError::ResumeWithoutCheckpoint)?;
         let (set, p) = load_checkpoint(dir, scenario)?;
         if p.policy != cfg.policy {
@@ -401,7 +413,7 @@ pub fn train(
     let start = progress.episodes_done;
     set.set_training(true);
     // The schedule of the learners' own configuration (a resumed run keeps its checkpoint's).
-    let period = set.with_state(|s| s.cfg.aggregation_period.max(1)) as u64;
+    let period = set.config().map_or(1, |c| c.aggregation_period.max(1)) as u64;
     let layout = scenario.pinned_layout();
     while progress.episodes_done < cfg.episodes as u64 {
         let ep = progress.episodes_done;
@@ -410,10 +422,11 @@ pub fn train(
         if cfg.vary_seed {
             sc.seed = episode_seed(progress.seed, ep);
         }
-        let (steps_before, epsilon) = set.with_state(|s| {
-            let eps = if s.kind == Kind::Masac { 0.0 } else { s.cfg.epsilon_at(s.episodes) };
-            (s.agents.iter().map(|a| a.updates).sum::<u64>(), eps)
-        });
+        let steps_before = set.update_steps();
+        let epsilon = match set.config() {
+            Some(c) if set.kind() != Kind::Masac => c.epsilon_at(set.episodes()),
+            _ => 0.0,
+        };
         let t0 = Instant::now();
         // VEC POOL round every α_tg episodes (fed-maddpg only); RSUs missing it keep their actor.
         // The trainer draws who takes part from its own streams, whichever engine runs.
@@ -424,15 +437,17 @@ pub fn train(
                 .map(|r| matches!(scenario.faults.pool_round(r), PoolFate::Delivered { .. }))
                 .collect()
         });
-        let asked = participants.map(|p| RoundRequest { participants: p, weighted: set_weighted(&set) });
+        let weighted = set.options().is_some_and(|o| o.weighted_fedavg);
+        let asked = participants.map(|p| RoundRequest { participants: p, weighted });
         let fleet = mobility::load(&sc, None)?;
         let out = engine.run(Episode {
             scenario: Arc::new(sc),
             fleet,
-            policies: PolicySet::new(set.policies()),
+            policies: PolicySet::new(set.lend()),
             round: asked.clone(),
             observer: &mut *observer,
         })?;
+        set.take_back(out.policies)?;
         let round = match (asked, out.round) {
             (Some(r), Some(got)) => {
                 let want = RoundReport::of(&r.participants);
@@ -445,7 +460,7 @@ pub fn train(
                 }
                 // A round counts when somebody took part.
                 if !got.contributed.is_empty() {
-                    set.with_state(|s| s.fed_rounds += 1);
+                    set.count_fed_round();
                 }
                 Some(got)
             }
@@ -466,9 +481,8 @@ pub fn train(
         let last = progress.episodes_done + 1 == cfg.episodes as u64;
         // Episodes K, 2K, ... (not "the last": a resumed run must write the same curve).
         let eval_due = cfg.eval_every > 0 && (ep + 1) % cfg.eval_every as u64 == 0;
-        let eval = if eval_due { Some(evaluate_heldout(scenario, &set, cfg.eval_seeds)?) } else { None };
-        let (losses, fed, steps) =
-            set.with_state(|s| (s.take_losses(), s.fed_rounds, s.agents.iter().map(|a| a.updates).sum::<u64>()));
+        let eval = if eval_due { Some(evaluate_heldout(scenario, &mut set, cfg.eval_seeds)?) } else { None };
+        let (losses, fed, steps) = (set.take_losses(), set.fed_rounds(), set.update_steps());
         let row = EpisodeRow {
             episode: ep + 1,
             cumulative_reward: summary.cumulative_reward,
@@ -489,7 +503,7 @@ pub fn train(
         }
         if let Some(dir) = &cfg.checkpoint {
             if last || progress.episodes_done % cfg.checkpoint_every.max(1) as u64 == 0 {
-                save_checkpoint(dir, scenario, &set, &progress)?;
+                save_checkpoint(dir, scenario, &mut set, &progress)?;
             }
         }
         let rate = if wall > 0.0 { (steps - steps_before) as f64 / wall } else { 0.0 };
@@ -507,10 +521,6 @@ pub fn train(
         episodes_run: progress.episodes_done - start,
         resumed_without_replay,
     })
-}
-
-fn set_weighted(set: &LearnerSet) -> bool {
-    set.with_state(|s| s.opts.weighted_fedavg)
 }
 
 /// Writes the whole learning curve as CSV.

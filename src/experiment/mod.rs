@@ -475,7 +475,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 }
                 let what = format!("{} {p} learner seed {l}", s.name);
                 obs.working_on(&format!("training {what}"));
-                let (set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| ExperimentError::Train {
+                let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| ExperimentError::Train {
                     what: format!("{what} ({})", dir.display()),
                     source: Box::new(source),
                 })?;
@@ -484,7 +484,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                     let e = eval_scenario(s, p, t);
                     pipeline::check_memory(&e, None, &cfg.limits)?;
                     let t0 = Instant::now();
-                    let sum = trainer::evaluate(&e, &set).map_err(|source| ExperimentError::Train {
+                    let sum = trainer::evaluate(&e, &mut set).map_err(|source| ExperimentError::Train {
                         what: format!("evaluating {what}"),
                         source: Box::new(source),
                     })?;

@@ -44,7 +44,8 @@ fn learner(s: &Scenario, weighted: bool) -> LearnerSet {
     build_learner_with("fed-maddpg", s, s.rsu_count(), 11, opts).unwrap()
 }
 
-fn episode(s: &Scenario, set: &LearnerSet, round: Option<(&[bool], bool)>) -> ActorRun {
+/// One episode on the actor engine; the learners come back into `set`.
+fn episode(s: &Scenario, set: &mut LearnerSet, round: Option<(&[bool], bool)>) -> ActorRun {
     let fleet = vecsim_core::mobility::load(s, None).unwrap();
     let opts = ActorOptions {
         threads: 2,
@@ -53,15 +54,17 @@ fn episode(s: &Scenario, set: &LearnerSet, round: Option<(&[bool], bool)>) -> Ac
         weighted_fedavg: round.is_some_and(|(_, w)| w),
         ..Default::default()
     };
-    run_actors(Arc::new(s.clone()), fleet, PolicySet::new(set.policies()), &opts, &mut NoObserver).unwrap()
+    let mut run = run_actors(Arc::new(s.clone()), fleet, PolicySet::new(set.lend()), &opts, &mut NoObserver).unwrap();
+    set.take_back(std::mem::take(&mut run.policies)).unwrap();
+    run
 }
 
 fn actors(set: &LearnerSet) -> Vec<Vec<f32>> {
-    set.with_state(|st| st.agents.iter().map(|a| a.actor.clone()).collect())
+    set.learners().iter().map(|l| l.agent.actor.clone()).collect()
 }
 
 fn samples(set: &LearnerSet) -> Vec<u64> {
-    set.with_state(|st| st.agents.iter().map(|a| a.samples).collect())
+    set.learners().iter().map(|l| l.agent.samples).collect()
 }
 
 #[test]
@@ -70,9 +73,9 @@ fn the_pool_averages_the_learners_actor_networks() {
     for weighted in [false, true] {
         let participants = [true, false, true];
         // The same learners twice: one episode with the round after its last slot, one without.
-        let (with, without) = (learner(&s, weighted), learner(&s, weighted));
-        let r = episode(&s, &with, Some((&participants, weighted)));
-        let plain = episode(&s, &without, None);
+        let (mut with, mut without) = (learner(&s, weighted), learner(&s, weighted));
+        let r = episode(&s, &mut with, Some((&participants, weighted)));
+        let plain = episode(&s, &mut without, None);
         assert!(plain.rounds.is_empty());
         assert_eq!(r.stats.summary().cumulative_reward, plain.stats.summary().cumulative_reward);
 
@@ -98,17 +101,17 @@ fn the_pool_averages_the_learners_actor_networks() {
 
         // Bit for bit the in-process round, and nothing else differs (critics, optimisers...).
         assert!(without.federated_round(&participants).unwrap());
-        let (a, b) = (with.with_state(|st| st.agents.clone()), without.with_state(|st| st.agents.clone()));
-        assert_eq!(a, b);
+        let agents = |set: &LearnerSet| set.learners().iter().map(|l| l.agent.clone()).collect::<Vec<_>>();
+        assert_eq!(agents(&with), agents(&without));
     }
 }
 
 #[test]
 fn a_round_nobody_takes_part_in_changes_nothing() {
     let s = scenario();
-    let (with, without) = (learner(&s, false), learner(&s, false));
-    let r = episode(&s, &with, Some((&[false, false, false], false)));
-    episode(&s, &without, None);
+    let (mut with, mut without) = (learner(&s, false), learner(&s, false));
+    let r = episode(&s, &mut with, Some((&[false, false, false], false)));
+    episode(&s, &mut without, None);
     assert_eq!((r.rounds[0].contributed.len(), r.rounds[0].skipped.len()), (0, 3));
     assert!(r.rounds[0].global.is_none());
     assert_eq!(actors(&with), actors(&without));

@@ -124,22 +124,35 @@ fn bad_checkpoints_and_learner_flags_are_rejected() {
     bad_input(vecsim(&["train", SCENARIO, "--resume"]), &["--checkpoint"]);
 }
 
+/// Each RSU's actor owns its learner and trains in its own handler (issue 11): the curve and the
+/// checkpoint are byte-identical whatever the engine and the actor engine's thread count, for
+/// every learner, with and without faults (an RSU crash restarted by its supervisor; round
+/// dropouts for fed-maddpg's VEC POOL).
 #[test]
 fn training_on_the_actor_engine_equals_the_sequential_engine() {
     let dir = tempfile::tempdir().unwrap();
-    for faults in [&[][..], &["--fault", "round_dropout=0.5"][..]] {
+    let cases: [(&str, &[&str]); 5] = [
+        ("fed-maddpg", &[]),
+        ("fed-maddpg", &["--fault", "round_dropout=0.5"]),
+        ("maddpg", &[]),
+        ("maddpg", &["--fault", "crash_rsu=1:5"]),
+        ("masac", &[]),
+    ];
+    for (k, (policy, faults)) in cases.into_iter().enumerate() {
         let mut files = Vec::new();
-        for engine in ["actors", "sequential"] {
-            let ck = dir.path().join(format!("{engine}-{}", faults.len()));
+        for (engine, threads) in [("actors", "2"), ("actors", "1"), ("sequential", "1")] {
+            let ck = dir.path().join(format!("{k}-{engine}-{threads}"));
             let mut args = vec![
                 "train",
                 SCENARIO,
                 "--policy",
-                "fed-maddpg",
+                policy,
                 "--episodes",
                 "3",
                 "--engine",
                 engine,
+                "--threads",
+                threads,
                 "--checkpoint",
             ];
             args.push(ck.to_str().unwrap());
@@ -147,16 +160,24 @@ fn training_on_the_actor_engine_equals_the_sequential_engine() {
             let out = ok(vecsim(&args));
             files.push((curve(&ck), read(&ck.join("learner.ckpt")), out));
         }
-        let (a, s) = (&files[0], &files[1]);
-        assert_eq!(a.0, s.0, "curve.csv, faults {faults:?}");
-        assert!(a.1 == s.1, "learner.ckpt differs, faults {faults:?}");
-        // A federated round every episode (aggregation_period = 1), counted on both paths.
-        let rounds: Vec<&str> = a.0.lines().skip(1).map(|l| l.split(',').nth(6).unwrap()).collect();
-        assert_eq!(rounds, ["1", "2", "3"], "faults {faults:?}");
-        // Round dropouts are reported alike (and only with the fault on).
-        let dropouts = |o: &str| o.lines().find(|l| l.contains("round dropout")).map(str::to_string);
-        assert_eq!(dropouts(&a.2), dropouts(&s.2));
-        assert_eq!(dropouts(&a.2).is_some(), !faults.is_empty());
+        for other in &files[1..] {
+            let (a, s) = (&files[0], other);
+            assert_eq!(a.0, s.0, "curve.csv, {policy}, faults {faults:?}");
+            assert!(a.1 == s.1, "learner.ckpt differs, {policy}, faults {faults:?}");
+            let dropouts = |o: &str| o.lines().find(|l| l.contains("round dropout")).map(str::to_string);
+            assert_eq!(dropouts(&a.2), dropouts(&s.2));
+        }
+        let a = &files[0];
+        let losses: Vec<f64> = a.0.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse().unwrap()).collect();
+        assert!(losses.last().is_some_and(|&l| l != 0.0), "{policy}: the learners trained: critic losses {losses:?}");
+        if policy == "fed-maddpg" {
+            // A federated round every episode (aggregation_period = 1), counted on both paths.
+            let rounds: Vec<&str> = a.0.lines().skip(1).map(|l| l.split(',').nth(6).unwrap()).collect();
+            assert_eq!(rounds, ["1", "2", "3"], "faults {faults:?}");
+            // Round dropouts are reported (only with the fault on).
+            let dropouts = a.2.lines().any(|l| l.contains("round dropout"));
+            assert_eq!(dropouts, !faults.is_empty());
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
-use crate::policy::{JointRefiner, Observation, Policy, PolicySet};
+use crate::policy::{JointRefiner, Observation, Policy, PolicySet, Share};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
@@ -58,6 +58,8 @@ pub struct SequentialRun {
     active: Vec<Vehicle>,
     policies: Vec<Box<dyn Policy>>,
     refiner: Option<Box<dyn JointRefiner>>,
+    /// Some policy trains centrally: exchange shares after every slot ([`Policy::share`]).
+    sharing: bool,
     slot: u32,
     stats: RunStats,
 }
@@ -73,6 +75,7 @@ impl SequentialRun {
         let stats = RunStats::new(&scenario.name, scenario.policy.as_str(), scenario.seed, specs.len())
             .with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
+        let sharing = policies.iter().any(|p| p.shares());
         Ok(SequentialRun {
             scenario,
             clock,
@@ -84,6 +87,7 @@ impl SequentialRun {
             active: Vec::new(),
             policies,
             refiner,
+            sharing,
             slot: 0,
             stats,
         })
@@ -225,6 +229,13 @@ impl SequentialRun {
         let done = t + 1 >= self.clock.slots;
         for (e, policy) in self.policies.iter_mut().enumerate() {
             policy.feedback(&sc_score.feedback(e, t, difference[e], done));
+        }
+        if self.sharing {
+            // Every share is taken before any is received, as the actor engine's barrier does.
+            let shares: Vec<Option<Share>> = self.policies.iter_mut().map(|p| p.share()).collect();
+            for policy in &mut self.policies {
+                policy.receive(&shares);
+            }
         }
         let report = SlotReport { slot: t, vehicles: present, results, score: sc_score, unconverged };
         self.stats.add(&report);

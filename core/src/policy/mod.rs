@@ -81,8 +81,31 @@ pub struct Feedback {
     pub done: bool,
 }
 
+/// What one RSU's policy hands the others after a slot, for centralised training (maddpg,
+/// masac): opaque to the engines, which only carry it. In one process it is shared, not copied:
+/// every RSU receives the same `Arc`s.
+pub type Share = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// Lets the owner of a boxed [`Policy`] take the concrete policy back from an engine (a trainer
+/// gets its learners back after an episode). Implemented for every `Policy`; nothing to write.
+pub trait IntoAny {
+    /// The policy as `Any`, for `Box::downcast`.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+impl<P: Policy + 'static> IntoAny for P {
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
 /// A scheduling policy for one RSU.
-pub trait Policy: Send {
+///
+/// The slot's calls, in order: `decide` (only when the RSU has uploads), `feedback`; then, in a
+/// run where some policy [`Policy::shares`], `share` on every RSU and `receive` on every RSU
+/// with all shares by RSU id. A policy owns whatever it learns from: engines call these methods
+/// from the RSU's own actor, so RSUs train in parallel.
+pub trait Policy: Send + IntoAny {
     /// The name used on the command line.
     fn name(&self) -> &'static str;
 
@@ -102,6 +125,24 @@ pub trait Policy: Send {
     /// Federated learning at the VEC POOL (eq. 28): replaces the policy-network parameters with
     /// the pool's average. Ignored by policies that do not federate.
     fn import_params(&mut self, _params: &[f32]) {}
+
+    /// Whether this policy takes part in the exchange after every slot ([`Policy::share`],
+    /// [`Policy::receive`]): centralised learners while they train. Asked once per episode,
+    /// before its first slot. Default: no.
+    fn shares(&self) -> bool {
+        false
+    }
+
+    /// Centralised training: this RSU's part of the slot's joint record (its observation,
+    /// actions, reward, and what the others' critics need of its policy), taken after
+    /// `feedback`. Default: nothing.
+    fn share(&mut self) -> Option<Share> {
+        None
+    }
+
+    /// Centralised training: every RSU's share of the slot, index = RSU id (`None` where an RSU
+    /// shared nothing). Learners train here, each in its own RSU's actor. Default: nothing.
+    fn receive(&mut self, _shares: &[Option<Share>]) {}
 }
 
 /// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).
