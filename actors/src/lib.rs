@@ -122,6 +122,10 @@ impl Engine for Actors {
         ENGINE_NAME
     }
 
+    fn parallelism(&self) -> usize {
+        self.threads
+    }
+
     fn run(&mut self, ep: Episode<'_>) -> Result<EpisodeOutput, EngineError> {
         let slots = ep.scenario.time.slots;
         let opts = ActorOptions {

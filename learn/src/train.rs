@@ -120,7 +120,8 @@ pub struct TrainConfig {
     pub curve_csv: Option<PathBuf>,
     /// Fresh traffic per episode (see the module doc).
     pub vary_seed: bool,
-    /// Threads for large matrix products.
+    /// Threads for the learners: the actor engine trains RSUs in parallel on its workers, and
+    /// whatever it leaves of these goes to each RSU's large matrix products.
     pub threads: usize,
     /// Learner settings outside Table III.
     pub options: LearnerOptions,
@@ -384,7 +385,9 @@ pub fn train(
     engine: &mut dyn Engine,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
-    crate::mlp::set_threads(cfg.threads);
+    // RSUs train in parallel on the actor engine's workers; each RSU's matrix products get the
+    // threads left over (results never depend on either).
+    crate::mlp::set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     let rsus = scenario.rsu_count();
     let (mut set, mut progress) = if cfg.resume {
         let dir = cfg.checkpoint.as_ref().ok_or(TrainError::ResumeWithoutCheckpoint)?;

@@ -41,6 +41,30 @@ pub(crate) enum BenchCmd {
         #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
         threads: usize,
     },
+    /// Wall time of one training run on the actor engine at each thread count, measured in one
+    /// run, with the speed-up and a check that the curves and the trained learners are
+    /// byte-identical. Table III's networks and schedule (the `paper` budget), a short episode
+    /// and a small minibatch so that the updates start early.
+    Training {
+        /// Scenario file or preset name.
+        #[arg(default_value = "paper-evening")]
+        scenario: String,
+        /// Learner: fed-maddpg, maddpg or masac.
+        #[arg(long, default_value = "fed-maddpg")]
+        policy: String,
+        /// Episodes per run.
+        #[arg(long, default_value_t = 1)]
+        episodes: u32,
+        /// Slots per episode.
+        #[arg(long, default_value_t = 200)]
+        slots: u32,
+        /// Minibatch size (Table III: 256).
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Worker-thread counts to compare, comma-separated; the first is the reference.
+        #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = super::engine_args::parse_threads)]
+        threads: Vec<usize>,
+    },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
     /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
     /// the PyTorch anchor, measured in the same run).
@@ -74,6 +98,9 @@ pub(super) fn bench(cmd: BenchCmd, limits: &pipeline::Limits) -> anyhow::Result<
         BenchCmd::Engine { scenario, slots, threads } => engine(&scenario, slots, threads, limits),
         BenchCmd::Cluster { scenario, slots, nodes, threads } => {
             super::bench_cluster::cluster(&scenario, slots, nodes.max(1), threads, limits)
+        }
+        BenchCmd::Training { scenario, policy, episodes, slots, batch, threads } => {
+            training(&scenario, &policy, episodes, slots, batch, &threads, limits)
         }
         BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
             obs,
@@ -172,4 +199,53 @@ fn engine(name: &str, slots: Option<u32>, threads: usize, limits: &pipeline::Lim
         rss0 as f64 / 1048576.0
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `vecsim bench training`: see [`vecsim::training_bench`].
+fn training(
+    scenario: &str,
+    policy: &str,
+    episodes: u32,
+    slots: u32,
+    batch: usize,
+    threads: &[usize],
+    limits: &pipeline::Limits,
+) -> anyhow::Result<ExitCode> {
+    let name: vecsim_core::policy::PolicyName =
+        policy.parse().map_err(|e| super::bad(format!("--policy {policy}: {e}")))?;
+    if !name.is_learner() {
+        return Err(super::bad(format!("--policy `{policy}` is not a learner (expected fed-maddpg, maddpg or masac)")));
+    }
+    if episodes == 0 || slots == 0 || batch == 0 || threads.is_empty() {
+        return Err(super::bad("bench training: --episodes, --slots, --batch and --threads must be at least 1"));
+    }
+    let overrides = Overrides { policy: Some(name), ..Overrides::default() };
+    let mut s = pipeline::load_scenario(scenario, &overrides)?;
+    let mut cfg = vecsim_learn::TrainConfig::new(policy, episodes, s.seed);
+    vecsim_learn::Budget::Paper.apply(&mut s.learning, &mut cfg.options, s.time.slots);
+    s.learning.set("batch_size", &batch.to_string()).map_err(|e| super::bad(format!("--batch {batch}: {e}")))?;
+    Overrides { slots: Some(slots), ..Overrides::default() }.apply(&mut s).map_err(|e| super::bad(format!("--slots: {e}")))?;
+    pipeline::check_memory(&s, None, limits)?;
+    cfg.eval_every = 0;
+    println!(
+        "bench training: {policy} on {} ({} RSUs), {episodes} episode(s) of {slots} slots, Table III networks and schedule, batch {batch}, actor engine",
+        s.name,
+        s.rsu_count()
+    );
+    let runs = vecsim::training_bench::train_with_threads(&s, &cfg, threads)?;
+    let base = &runs[0];
+    let mut identical = true;
+    for r in &runs {
+        let same = r.curve == base.curve && r.learners == base.learners;
+        identical &= same;
+        println!(
+            "  threads {:>3}  {:>8.2} s  {:>8.1} update-steps/s  speed-up {:.2}x  {}",
+            r.threads,
+            r.wall_s,
+            r.update_steps as f64 / r.wall_s.max(1e-9),
+            base.wall_s / r.wall_s.max(1e-9),
+            if same { "identical" } else { "DIFFERS from the first run" }
+        );
+    }
+    Ok(if identical { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -357,3 +357,20 @@ fn compare_adds_checkpointed_learners() {
     assert_eq!(nums("maddpg"), nums("maddpg#2"));
     bad_input(vecsim(&["compare", SCENARIO, "--checkpoint", &format!("orl={ck_s}")]), &["not a learner"]);
 }
+
+/// `vecsim bench training` times the same training at several thread counts in one run and
+/// checks that the runs are identical (issue 11); bad arguments are refused.
+#[test]
+fn bench_training_compares_thread_counts() {
+    for policy in ["fed-maddpg", "masac"] {
+        let out = ok(vecsim(&[
+            "bench", "training", SCENARIO, "--policy", policy, "--slots", "12", "--batch", "8", "--threads", "1,2",
+        ]));
+        let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("threads")).collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        assert!(rows.iter().all(|r| r.ends_with("identical")), "{out}");
+        assert!(rows[0].contains("speed-up 1.00x"), "{out}");
+    }
+    bad_input(vecsim(&["bench", "training", SCENARIO, "--policy", "orl"]), &["orl"]);
+    bad_input(vecsim(&["bench", "training", SCENARIO, "--threads", "0"]), &["threads"]);
+}

@@ -145,6 +145,13 @@ pub trait Engine: Send {
 
     /// Runs every slot of `episode`, then its VEC POOL round if one was asked for.
     fn run(&mut self, episode: Episode<'_>) -> Result<EpisodeOutput, EngineError>;
+
+    /// How many RSUs' policies may run at once (their learners' update steps included): 1 for
+    /// a plain loop, the worker threads for the actor engine. A trainer gives each RSU's matrix
+    /// products the threads left over.
+    fn parallelism(&self) -> usize {
+        1
+    }
 }
 
 /// Checks a policy's answer: one decision per task, each an RSU of the scenario.
