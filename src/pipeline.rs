@@ -5,6 +5,7 @@
 //! [`EngineKind::build`] and run with [`run_episode`], so a rule (validation, "one baseline per
 //! RSU", which engine does what) lives in one place.
 
+use vecsim_learn::Device;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -96,6 +97,9 @@ pub enum PipelineError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// `--device` names a device this build or machine cannot provide.
+    #[error("--device")]
+    Device(#[from] vecsim_learn::DeviceError),
 }
 
 fn human_gib(gib: f64) -> String {
@@ -269,13 +273,24 @@ pub fn load_scenario(arg: &str, overrides: &Overrides) -> Result<Scenario, Pipel
 /// One policy instance per RSU for the scenario's policy: a baseline, or a trained learner
 /// from `checkpoint` (greedy, not learning).
 pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicySet, PipelineError> {
+    build_policies_on(s, checkpoint, Device::Cpu)
+}
+
+/// [`build_policies`] with a trained learner's networks on `device` (`--device`): CUDA runs the
+/// dfdx backend (the gemm layers are CPU only). The device is checked first.
+pub fn build_policies_on(s: &Scenario, checkpoint: Option<&Path>, device: Device) -> Result<PolicySet, PipelineError> {
+    device.check()?;
     match (s.policy.baseline(), checkpoint) {
         (Some(b), None) => Ok(PolicySet::baseline(b, s.rsu_count(), s.seed)),
         (Some(_), Some(_)) => Err(PipelineError::CheckpointForBaseline(s.policy)),
         (None, None) => Err(PipelineError::NeedsCheckpoint { policy: s.policy, scenario: s.name.clone() }),
         (None, Some(dir)) => {
-            let set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
+            let mut set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
                 .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source: Box::new(source) })?;
+            set.set_device(device);
+            if device != Device::Cpu {
+                set.learners_mut().iter_mut().for_each(|l| l.opts.backend = vecsim_learn::Backend::Dfdx);
+            }
             Ok(PolicySet::new(set.into_policies()))
         }
     }

@@ -11,6 +11,7 @@
 
 use crate::adam::{soft_update, Adam};
 use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
+use crate::device::Device;
 use crate::mlp::{set_threads, Acts, Backend, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,18 +42,21 @@ pub fn bench_train_step_threads(
     steps: usize,
     threads: usize,
 ) -> f64 {
-    bench_train_step_backend(obs, act, agents, batch, steps, threads, Backend::Gemm)
+    bench_train_step_backend(obs, act, agents, batch, steps, threads, Backend::Gemm, Device::Cpu)
 }
 
-/// [`bench_train_step`] with the networks run by the dfdx backend ([`Backend::Dfdx`]: dfdx's
-/// `Cpu`, or `Cuda` with the `cuda` feature); everything else (Adam, soft updates, Gumbel) is
-/// the same code. For the comparison `vecsim bench train-step` prints beside the gemm rate.
-pub fn bench_train_step_dfdx(obs: usize, act: usize, agents: usize, batch: usize, steps: usize) -> f64 {
-    bench_train_step_backend(obs, act, agents, batch, steps, 2, Backend::Dfdx)
+/// [`bench_train_step`] with the networks run by the dfdx backend ([`Backend::Dfdx`]) on
+/// `device` (dfdx's `Cpu`, or `Cuda` in a build with the `cuda` feature; check it first with
+/// [`Device::check`]); everything else (Adam, soft updates, Gumbel) is the same code. For the
+/// comparison `vecsim bench train-step` prints beside the gemm rate.
+pub fn bench_train_step_dfdx(obs: usize, act: usize, agents: usize, batch: usize, steps: usize, device: Device) -> f64 {
+    bench_train_step_backend(obs, act, agents, batch, steps, 2, Backend::Dfdx, device)
 }
 
-/// The update-step benchmark with the networks run by `backend`. `threads` applies to the gemm
-/// layers; dfdx's CPU matrix products use rayon's global pool (`RAYON_NUM_THREADS`).
+/// The update-step benchmark with the networks run by `backend` (dfdx on `device`). `threads`
+/// applies to the gemm layers; dfdx's CPU matrix products use rayon's global pool
+/// (`RAYON_NUM_THREADS`).
+#[allow(clippy::too_many_arguments)]
 pub fn bench_train_step_backend(
     obs: usize,
     act: usize,
@@ -61,13 +65,14 @@ pub fn bench_train_step_backend(
     steps: usize,
     threads: usize,
     backend: Backend,
+    device: Device,
 ) -> f64 {
     let prev = crate::mlp::threads();
     set_threads(threads);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let actor = Mlp::new(&[obs, 256, 256, 256, act], false).with_backend(backend);
+    let actor = Mlp::new(&[obs, 256, 256, 256, act], false).with_backend(backend).on(device);
     let xin = agents * (obs + act);
-    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false).with_backend(backend);
+    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false).with_backend(backend).on(device);
     let mut nets: Vec<AgentNets> = (0..agents)
         .map(|_| {
             let a = actor.init(&mut rng);
@@ -211,7 +216,7 @@ mod tests {
     fn bench_runs_on_small_shapes() {
         let r = super::bench_train_step_threads(8, 4, 2, 16, 2, 1);
         assert!(r.is_finite() && r > 0.0);
-        let r = super::bench_train_step_backend(8, 4, 2, 16, 2, 1, Backend::Dfdx);
+        let r = super::bench_train_step_backend(8, 4, 2, 16, 2, 1, Backend::Dfdx, Device::Cpu);
         assert!(r.is_finite() && r > 0.0);
     }
 
@@ -221,7 +226,7 @@ mod tests {
     #[ignore]
     fn anchor_rates_of_both_backends() {
         let gemm = bench_train_step(64, 72, 8, 256, 5);
-        let dfdx = bench_train_step_dfdx(64, 72, 8, 256, 5);
+        let dfdx = bench_train_step_dfdx(64, 72, 8, 256, 5, Device::Cpu);
         eprintln!("anchor shapes: gemm {gemm:.2} update-steps/s, dfdx {dfdx:.2} ({:.2}x gemm)", dfdx / gemm);
     }
 }

@@ -2,22 +2,24 @@
 //! ReLU between them, none after the last unless `relu_last`), built from dfdx 0.13 tensors and
 //! differentiated by dfdx's tape, generic over the device `D: Device<f32>`.
 //!
-//! Selected per learner with [`crate::mlp::Backend::Dfdx`] (`LearnerOptions::backend`). It runs
-//! on [`Cpu`] by default and on dfdx's `Cuda` device when the crate's `cuda` cargo feature is on
-//! ([`DefaultDevice`]). The gemm backend stays the default because it is faster on the CPU (see
-//! `docs/learning.md` for the measured rates).
+//! Selected per learner with [`crate::mlp::Backend::Dfdx`] (`LearnerOptions::backend`), on the
+//! run's [`crate::device::Device`] (`--device cpu|cuda[:N]`): dfdx's [`Cpu`], or its `Cuda`
+//! device in a build with the crate's `cuda` feature. The gemm backend stays the default because
+//! it is faster on the CPU (see `docs/learning.md` for the measured rates).
 //!
 //! Design (what stays plain, and what it costs):
 //! - Parameters, gradients and Adam moments stay flat `Vec<f32>` in [`Mlp`]'s layout (`W_l` row
-//!   major `[in x out]`, then `b_l`), so the flat Adam, soft target updates, FedAvg and
-//!   checkpoints work unchanged whatever the backend.
+//!   major `[in x out]`, then `b_l`), so the flat Adam, soft target updates, FedAvg, the joint
+//!   record's shared actors and checkpoints work unchanged whatever the backend.
 //! - The dfdx network ([`DfdxMlp`]) is built from the flat parameters on every call and dropped
-//!   after it: a `Cuda` device is neither `Send` nor `Sync` and a gradient tape is not `Send`,
-//!   while the learner state lives behind an `Arc<Mutex<_>>` shared with the RSU actors and must
-//!   be `Send`. The device itself is one per thread (a `thread_local!`, created on first use).
-//!   Cost: a copy (a host-to-device upload on CUDA) of every parameter per call, and the
-//!   backward pass runs the forward pass again with a tape (the forward pass of an inference
-//!   call keeps no tape), i.e. one extra forward per gradient.
+//!   after it. Each RSU's learner is owned by its RSU actor, which tokio may run on any of its
+//!   worker threads from one message to the next, so the learner must be `Send`; a `Cuda`
+//!   device is neither `Send` nor `Sync` and a gradient tape is not `Send`. The devices are one
+//!   per thread (`thread_local!`, created on first use). Cost: a copy (a host-to-device upload
+//!   on CUDA) of every parameter per call, and the backward pass runs the forward pass again
+//!   with a tape (the forward pass of an inference call keeps no tape), i.e. one extra forward
+//!   per gradient. Networks resident on the device for the whole run need the RSU actor pinned
+//!   to one thread (ractor's thread-local actors) and are not done: see `docs/learning.md`.
 //! - Backward injects the upstream gradient `dy` as a dot product: `sum(y ⊙ dy)` has gradient
 //!   `dy` with respect to `y`, so dfdx's `backward()` gives exactly the vector-Jacobian products
 //!   that [`Mlp::backward`] computes by hand. Only the input carries the tape; dfdx records the
@@ -26,23 +28,60 @@
 use crate::mlp::Mlp;
 use dfdx::shapes::{Axis, HasShape};
 use dfdx::tensor::{Gradients, Merge, NoneTape, Tape, Tensor, Trace};
+use crate::device::Device as RunDevice;
+use dfdx::tensor::Cpu;
 use dfdx::tensor_ops::{Backward, BroadcastTo, Device, SumTo, TryMatMul};
 
-/// The device [`crate::mlp::Backend::Dfdx`] runs on: `Cuda` with the `cuda` feature, else `Cpu`.
-#[cfg(feature = "cuda")]
-pub type DefaultDevice = dfdx::tensor::Cuda;
-/// The device [`crate::mlp::Backend::Dfdx`] runs on: `Cuda` with the `cuda` feature, else `Cpu`.
-#[cfg(not(feature = "cuda"))]
-pub type DefaultDevice = dfdx::tensor::Cpu;
-
 thread_local! {
-    /// One device per thread (see the module docs for why not one per learner).
-    static DEVICE: DefaultDevice = DefaultDevice::default();
+    /// One dfdx `Cpu` per thread, created on first use.
+    static CPU: Cpu = Cpu::default();
 }
 
-/// Runs `f` with this thread's [`DefaultDevice`].
-pub fn with_default_device<R>(f: impl FnOnce(&DefaultDevice) -> R) -> R {
-    DEVICE.with(f)
+#[cfg(feature = "cuda")]
+thread_local! {
+    /// One dfdx `Cuda` per (thread, ordinal), created on first use: a `Cuda` device is neither
+    /// `Send` nor `Sync`, so it cannot be shared between the threads that run RSU actors.
+    static CUDA: std::cell::RefCell<std::collections::BTreeMap<usize, dfdx::tensor::Cuda>> =
+        std::cell::RefCell::new(std::collections::BTreeMap::new());
+}
+
+/// Opens (or reuses) this thread's handle on CUDA device `ordinal`.
+#[cfg(feature = "cuda")]
+pub(crate) fn open_cuda(ordinal: usize) -> Result<(), String> {
+    CUDA.with(|m| {
+        let mut m = m.borrow_mut();
+        if !m.contains_key(&ordinal) {
+            let dev = dfdx::tensor::Cuda::try_build(ordinal, 0).map_err(|e| format!("{e:?}"))?;
+            m.insert(ordinal, dev);
+        }
+        Ok(())
+    })
+}
+
+/// Runs `f` with this thread's dfdx `Cpu`.
+pub fn with_cpu<R>(f: impl FnOnce(&Cpu) -> R) -> R {
+    CPU.with(f)
+}
+
+/// Runs `f` on `device`'s dfdx device (this thread's handle); `f` is generic over the device.
+/// Panics for CUDA in a build without the `cuda` feature or a device that does not open: callers
+/// check [`RunDevice::check`] at start-up.
+fn on_device<R>(device: RunDevice, f: impl DeviceFn<R>) -> R {
+    match device {
+        RunDevice::Cpu => CPU.with(|d| f.call(d)),
+        #[cfg(feature = "cuda")]
+        RunDevice::Cuda(n) => {
+            open_cuda(n).unwrap_or_else(|e| panic!("CUDA device {n} was checked at start-up: {e}"));
+            CUDA.with(|m| f.call(&m.borrow()[&n]))
+        }
+        #[cfg(not(feature = "cuda"))]
+        RunDevice::Cuda(_) => panic!("{}", crate::device::DeviceError::NotBuilt(device)),
+    }
+}
+
+/// A computation generic over the dfdx device.
+trait DeviceFn<R> {
+    fn call<D: Device<f32>>(self, dev: &D) -> R;
 }
 
 type Mat<D, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
@@ -138,12 +177,40 @@ impl<D: Device<f32>> DfdxMlp<D> {
     }
 }
 
-/// [`Mlp::forward`] on the [`DefaultDevice`]: the outputs `[rows x out]`.
-pub fn forward_flat(net: &Mlp, p: &[f32], x: &[f32], rows: usize) -> Vec<f32> {
-    with_default_device(|dev| DfdxMlp::from_flat(net, p, dev).forward(x, rows))
+struct Forward<'a> {
+    net: &'a Mlp,
+    p: &'a [f32],
+    x: &'a [f32],
+    rows: usize,
 }
 
-/// [`Mlp::backward`] on the [`DefaultDevice`]: flat parameter gradients and the input gradient.
+impl DeviceFn<Vec<f32>> for Forward<'_> {
+    fn call<D: Device<f32>>(self, dev: &D) -> Vec<f32> {
+        DfdxMlp::from_flat(self.net, self.p, dev).forward(self.x, self.rows)
+    }
+}
+
+struct BackwardPass<'a> {
+    net: &'a Mlp,
+    p: &'a [f32],
+    x: &'a [f32],
+    rows: usize,
+    dy: &'a [f32],
+    want_dx: bool,
+}
+
+impl DeviceFn<(Vec<f32>, Option<Vec<f32>>)> for BackwardPass<'_> {
+    fn call<D: Device<f32>>(self, dev: &D) -> (Vec<f32>, Option<Vec<f32>>) {
+        DfdxMlp::from_flat(self.net, self.p, dev).backward(self.x, self.rows, self.dy, self.want_dx)
+    }
+}
+
+/// [`Mlp::forward`] on the network's device ([`Mlp::device`]): the outputs `[rows x out]`.
+pub fn forward_flat(net: &Mlp, p: &[f32], x: &[f32], rows: usize) -> Vec<f32> {
+    on_device(net.device, Forward { net, p, x, rows })
+}
+
+/// [`Mlp::backward`] on the network's device: flat parameter gradients and the input gradient.
 pub fn backward_flat(
     net: &Mlp,
     p: &[f32],
@@ -152,7 +219,7 @@ pub fn backward_flat(
     dy: &[f32],
     want_dx: bool,
 ) -> (Vec<f32>, Option<Vec<f32>>) {
-    with_default_device(|dev| DfdxMlp::from_flat(net, p, dev).backward(x, rows, dy, want_dx))
+    on_device(net.device, BackwardPass { net, p, x, rows, dy, want_dx })
 }
 
 #[cfg(test)]
@@ -280,18 +347,19 @@ mod tests {
     }
 
     /// Full update steps (targets, critic step, actor step, soft target updates) of every agent
-    /// from one state, once through gemm and once through dfdx: the parameters stay equal up to
-    /// float rounding. (Adam divides by the gradients' running RMS, so a rounding-level
-    /// difference in a near-zero gradient can move a weight by a fraction of the learning rate;
-    /// hence an absolute tolerance well below the learning rate rather than bit equality.)
-    #[test]
-    fn learners_train_the_same_through_dfdx_and_gemm() {
+    /// from one state, once through gemm and once through dfdx on `device`: the parameters stay
+    /// equal up to float rounding. (Adam divides by the gradients' running RMS, so a
+    /// rounding-level difference in a near-zero gradient can move a weight by a fraction of the
+    /// learning rate; hence an absolute tolerance well below the learning rate rather than bit
+    /// equality.)
+    fn learners_train_the_same(device: RunDevice) {
         for kind in Kind::ALL {
             let gemm = collected(kind);
             let start: Vec<Vec<f32>> = gemm.learners().iter().map(|l| l.agent.actor.clone()).collect();
             let mut a = gemm.clone();
             let mut b = gemm;
             set_backend(&mut b, Backend::Dfdx);
+            b.set_device(device);
             for _ in 0..3 {
                 for (x, y) in a.learners_mut().iter_mut().zip(b.learners_mut()) {
                     // An agent whose buffer holds too few decisions skips its update on both.
@@ -301,7 +369,7 @@ mod tests {
             for (e, (x, y)) in a.learners().iter().zip(b.learners()).enumerate() {
                 let (x, y) = (&x.agent, &y.agent);
                 assert_eq!(x.updates, y.updates);
-                let what = |n: &str| format!("{} agent {e} {n}", kind.name());
+                let what = |n: &str| format!("{} agent {e} {n} on {device}", kind.name());
                 assert_close(&what("critic loss"), &[x.last_critic_loss], &[y.last_critic_loss], 1e-3);
                 assert_close(&what("actor loss"), &[x.last_actor_loss], &[y.last_actor_loss], 1e-3);
                 assert_close(&what("actor"), &x.actor, &y.actor, 2e-5);
@@ -314,5 +382,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn learners_train_the_same_through_dfdx_and_gemm() {
+        learners_train_the_same(RunDevice::Cpu);
+    }
+
+    /// The learners' parity on the GPU (only with the `cuda` feature, on a machine with CUDA;
+    /// `scripts/gpu-check.sh` runs it).
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn learners_train_the_same_on_cuda_and_gemm() {
+        learners_train_the_same(RunDevice::Cuda(0));
     }
 }

@@ -3,6 +3,7 @@
 //! [`crate::rsu`] for what an RSU's learner holds and how centralised learners exchange the
 //! joint record by message).
 
+use crate::device::Device;
 use crate::mlp::Backend;
 use crate::nets::NetShape;
 use crate::rsu::{LossMeter, RsuLearner};
@@ -82,9 +83,13 @@ pub struct LearnerOptions {
     pub sac_target_entropy: f32,
     /// What each RSU learns from.
     pub reward: RewardSignal,
-    /// What runs the networks: the gemm layers (default, fastest on the CPU) or dfdx (CPU, or
-    /// CUDA with the `cuda` feature). Same parameters, same layout; see `docs/learning.md`.
+    /// What runs the networks: the gemm layers (default, fastest on the CPU) or dfdx. Same
+    /// parameters, same layout; see `docs/learning.md`.
     pub backend: Backend,
+    /// Where the dfdx backend runs: the CPU, or a CUDA device in a build with the `cuda`
+    /// feature. A property of the run: not saved in checkpoints.
+    #[serde(skip)]
+    pub device: Device,
 }
 
 /// The reward an RSU's learner maximises. The reported metrics (completion rate, cumulative
@@ -134,6 +139,7 @@ impl Default for LearnerOptions {
             sac_target_entropy: 0.5,
             reward: RewardSignal::Difference,
             backend: Backend::Gemm,
+            device: Device::Cpu,
         }
     }
 }
@@ -208,6 +214,11 @@ impl LearnerSet {
     pub fn take_back(&mut self, policies: Vec<Box<dyn Policy>>) -> Result<(), LearnError> {
         *self = LearnerSet::from_policies(policies)?;
         Ok(())
+    }
+
+    /// Runs the dfdx backend on `device` from now on (a checkpoint does not remember it).
+    pub fn set_device(&mut self, device: Device) {
+        self.learners.iter_mut().for_each(|l| l.opts.device = device);
     }
 
     /// Training (exploration, replay, updates) or evaluation (greedy, nothing stored).

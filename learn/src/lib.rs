@@ -8,6 +8,7 @@ pub mod adam;
 pub mod bench;
 pub mod budget;
 pub mod checkpoint;
+pub mod device;
 pub mod dfdx_backend;
 pub mod features;
 pub mod gumbel;
@@ -29,6 +30,7 @@ pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use rsu::{RsuLearner, SlotShare};
+pub use device::{Device, DeviceError};
 pub use mlp::Backend;
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 

@@ -136,6 +136,9 @@ pub struct Mlp {
     /// What runs the passes (not part of the network's mathematics).
     #[serde(default)]
     pub backend: Backend,
+    /// Where the dfdx backend runs (a property of the run, never saved).
+    #[serde(skip)]
+    pub device: crate::device::Device,
 }
 
 /// Activations of one forward pass, kept for the backward pass. Reused across calls to avoid
@@ -167,12 +170,18 @@ impl Mlp {
     /// An MLP with layer widths `dims` on the gemm backend; panics with fewer than two widths.
     pub fn new(dims: &[usize], relu_last: bool) -> Mlp {
         assert!(dims.len() >= 2, "an MLP needs input and output sizes");
-        Mlp { dims: dims.to_vec(), relu_last, backend: Backend::Gemm }
+        Mlp { dims: dims.to_vec(), relu_last, backend: Backend::Gemm, device: crate::device::Device::Cpu }
     }
 
     /// The same network run by `backend`.
     pub fn with_backend(mut self, backend: Backend) -> Mlp {
         self.backend = backend;
+        self
+    }
+
+    /// The same network with the dfdx backend on `device` (the gemm backend ignores it).
+    pub fn on(mut self, device: crate::device::Device) -> Mlp {
+        self.device = device;
         self
     }
 

@@ -136,6 +136,13 @@ impl CriticNet {
         self
     }
 
+    /// The same critic with its dfdx passes on `device`.
+    pub fn on(mut self, device: crate::device::Device) -> CriticNet {
+        self.phi.device = device;
+        self.rho.device = device;
+        self
+    }
+
     /// Length of the flat parameter vector: `φ`'s then `ρ`'s.
     pub fn num_params(&self) -> usize {
         self.phi.num_params() + self.rho.num_params()

@@ -226,12 +226,12 @@ impl RsuLearner {
 
     /// The actor network (shape and backend) the parameters are laid out for.
     pub fn actor_net(&self) -> Mlp {
-        self.opts.shape.actor().with_backend(self.opts.backend)
+        self.opts.shape.actor().with_backend(self.opts.backend).on(self.opts.device)
     }
 
     /// The critic network (local or centralised, with the backend) the parameters are laid out for.
     pub fn critic_net(&self) -> CriticNet {
-        self.opts.shape.critic(self.kind.central()).with_backend(self.opts.backend)
+        self.opts.shape.critic(self.kind.central()).with_backend(self.opts.backend).on(self.opts.device)
     }
 
     /// Returns and resets the loss sums.

@@ -64,6 +64,10 @@ pub(crate) enum BenchCmd {
         /// Worker-thread counts to compare, comma-separated; the first is the reference.
         #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = super::engine_args::parse_threads)]
         threads: Vec<usize>,
+        /// Where the networks run: `cpu` (the gemm layers), or `cuda` / `cuda:N` (the dfdx
+        /// backend on that GPU; needs a build with `--features cuda`).
+        #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
+        device: vecsim_learn::Device,
     },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
     /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
@@ -83,6 +87,10 @@ pub(crate) enum BenchCmd {
         /// Also time the dfdx backend.
         #[arg(long)]
         dfdx: bool,
+        /// Where the dfdx backend runs: `cpu`, or `cuda` / `cuda:N` (implies `--dfdx`; needs a
+        /// build with `--features cuda`). The gemm layers always run on the CPU.
+        #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
+        device: vecsim_learn::Device,
         /// A Python with torch installed: runs the PyTorch anchor in the same invocation.
         #[arg(long)]
         torch: Option<String>,
@@ -99,18 +107,20 @@ pub(super) fn bench(cmd: BenchCmd, limits: &pipeline::Limits) -> anyhow::Result<
         BenchCmd::Cluster { scenario, slots, nodes, threads } => {
             super::bench_cluster::cluster(&scenario, slots, nodes.max(1), threads, limits)
         }
-        BenchCmd::Training { scenario, policy, episodes, slots, batch, threads } => {
-            training(&scenario, &policy, episodes, slots, batch, &threads, limits)
+        BenchCmd::Training { scenario, policy, episodes, slots, batch, threads, device } => {
+            training(&scenario, &policy, (episodes, slots, batch), &threads, device, limits)
         }
-        BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, torch, anchor } => super::bench_train::train_step(
-            obs,
-            act,
-            agents,
-            batch,
-            steps,
-            dfdx,
-            torch.as_deref().map(|p| (p, anchor.as_path())),
-        ),
+        BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, device, torch, anchor } => {
+            super::bench_train::train_step(
+                obs,
+                act,
+                agents,
+                batch,
+                steps,
+                (dfdx || device != vecsim_learn::Device::Cpu).then_some(device),
+                torch.as_deref().map(|p| (p, anchor.as_path())),
+            )
+        }
     }
 }
 
@@ -205,12 +215,12 @@ fn engine(name: &str, slots: Option<u32>, threads: usize, limits: &pipeline::Lim
 fn training(
     scenario: &str,
     policy: &str,
-    episodes: u32,
-    slots: u32,
-    batch: usize,
+    (episodes, slots, batch): (u32, u32, usize),
     threads: &[usize],
+    device: vecsim_learn::Device,
     limits: &pipeline::Limits,
 ) -> anyhow::Result<ExitCode> {
+    device.check().map_err(|e| super::bad(e.to_string()))?;
     let name: vecsim_core::policy::PolicyName =
         policy.parse().map_err(|e| super::bad(format!("--policy {policy}: {e}")))?;
     if !name.is_learner() {
@@ -227,10 +237,15 @@ fn training(
     Overrides { slots: Some(slots), ..Overrides::default() }.apply(&mut s).map_err(|e| super::bad(format!("--slots: {e}")))?;
     pipeline::check_memory(&s, None, limits)?;
     cfg.eval_every = 0;
+    cfg.options.device = device;
+    if device != vecsim_learn::Device::Cpu {
+        cfg.options.backend = vecsim_learn::Backend::Dfdx;
+    }
     println!(
-        "bench training: {policy} on {} ({} RSUs), {episodes} episode(s) of {slots} slots, Table III networks and schedule, batch {batch}, actor engine",
+        "bench training: {policy} on {} ({} RSUs), {episodes} episode(s) of {slots} slots, Table III networks and schedule, batch {batch}, actor engine, networks on {device} ({})",
         s.name,
-        s.rsu_count()
+        s.rsu_count(),
+        cfg.options.backend.name()
     );
     let runs = vecsim::training_bench::train_with_threads(&s, &cfg, threads)?;
     let base = &runs[0];

@@ -14,9 +14,12 @@ pub(super) fn train_step(
     agents: usize,
     batch: usize,
     steps: usize,
-    dfdx: bool,
+    dfdx: Option<vecsim_learn::Device>,
     torch: Option<(&str, &std::path::Path)>,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(device) = dfdx {
+        device.check().map_err(|e| super::bad(e.to_string()))?;
+    }
     if obs == 0 || act == 0 || agents == 0 || batch == 0 || steps == 0 {
         return Err(super::bad("bench train-step: every size must be at least 1"));
     }
@@ -34,10 +37,11 @@ pub(super) fn train_step(
     );
     let gemm = vecsim_learn::bench_train_step(obs, act, agents, batch, steps);
     println!("  gemm backend (default)   {gemm:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / gemm);
-    if dfdx {
-        let d = vecsim_learn::bench_train_step_dfdx(obs, act, agents, batch, steps);
-        println!("  dfdx backend (Cpu)       {d:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / d);
-        println!("  dfdx/gemm {:.2}", d / gemm);
+    if let Some(device) = dfdx {
+        let d = vecsim_learn::bench_train_step_dfdx(obs, act, agents, batch, steps, device);
+        let name = format!("dfdx backend ({device})");
+        println!("  {name:<24} {d:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / d);
+        println!("  dfdx {device} / gemm cpu {:.2}", d / gemm);
     }
     match torch {
         None => println!(

@@ -4,6 +4,7 @@ mod bench;
 mod bench_cluster;
 mod bench_train;
 mod compare;
+mod device_arg;
 mod engine_args;
 mod experiment;
 mod fault_args;

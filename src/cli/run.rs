@@ -32,6 +32,10 @@ pub(crate) struct RunArgs {
     /// `--policy fed-maddpg|maddpg|masac`; the learner runs greedily, without learning.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// Where a trained learner's networks run: `cpu`, or `cuda` / `cuda:N` (the dfdx backend on
+    /// that GPU; needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
+    pub device: vecsim_learn::Device,
     /// Directory to write `slots.csv` and `summary.json` into (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -65,7 +69,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
         eprintln!("warning: {w}");
     }
-    let policies = pipeline::build_policies(&s, a.checkpoint.as_deref())?;
+    let policies = pipeline::build_policies_on(&s, a.checkpoint.as_deref(), a.device)?;
     let mut losses = None;
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,

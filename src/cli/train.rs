@@ -93,6 +93,10 @@ pub(crate) struct TrainArgs {
     /// (dfdx tensors and autodiff; on CUDA when built with `--features cuda`).
     #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
     pub backend: BackendArg,
+    /// Where the networks run: `cpu`, or `cuda` / `cuda:N` (the dfdx backend on that GPU; needs
+    /// a build with `--features cuda`). Not saved in the checkpoint.
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
+    pub device: vecsim_learn::Device,
     /// Run a round of gradient updates every N slots (Algorithm 1: 1); same as
     /// `--learn update_every=N`.
     #[arg(long)]
@@ -256,6 +260,8 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         BackendArg::Gemm => vecsim_learn::Backend::Gemm,
         BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
     };
+    a.device.check().map_err(|e| bad(e.to_string()))?;
+    cfg.options.device = a.device;
     if let Some(h) = &a.actor_hidden {
         if h.is_empty() || h.contains(&0) {
             return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));

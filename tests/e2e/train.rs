@@ -121,6 +121,19 @@ fn bad_checkpoints_and_learner_flags_are_rejected() {
     bad_input(vecsim(&["run", SCENARIO, "--policy", "masac", "--checkpoint", "/nonexistent/ck"]), &["/nonexistent/ck"]);
     // Training flags.
     bad_input(vecsim(&["train", SCENARIO, "--policy", "orl"]), &["orl"]);
+    // A device this build cannot provide is refused before anything runs, saying how to get it
+    // (CI builds without the `cuda` feature); an unknown device names the choices.
+    if !cfg!(feature = "cuda") {
+        for args in [
+            &["train", SCENARIO, "--device", "cuda", "--episodes", "1"][..],
+            &["run", SCENARIO, "--policy", "masac", "--checkpoint", ck_s, "--device", "cuda:1"][..],
+            &["bench", "train-step", "--device", "cuda", "--steps", "1"][..],
+            &["bench", "training", SCENARIO, "--device", "cuda:0"][..],
+        ] {
+            bad_input(vecsim(args), &["cuda", "--features cuda"]);
+        }
+    }
+    bad_input(vecsim(&["train", SCENARIO, "--device", "gpu"]), &["gpu", "cpu, cuda or cuda:N"]);
     bad_input(vecsim(&["train", SCENARIO, "--resume"]), &["--checkpoint"]);
 }
 
