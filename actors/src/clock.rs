@@ -198,6 +198,14 @@ impl ClockState {
         Ok(())
     }
 
+    /// Whether the clock waits for every RSU's `Closed` after slot `t`: only where every policy
+    /// must have been fed (and, with centralised training, must have trained): before a pool
+    /// round and after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
+    fn must_close(&self, t: u32) -> bool {
+        let done = t + 1 >= self.a.world.clock.slots;
+        done || self.a.pool_every.is_some_and(|k| k > 0 && (t + 1).is_multiple_of(k))
+    }
+
     fn close_slot(&mut self) -> R {
         let t = self.slot;
         let n = self.n();
@@ -209,10 +217,7 @@ impl ClockState {
         let allocator = self.a.world.scenario.allocation.allocator;
         let difference = difference_rewards(&results, &self.uploads, &free, allocator, &sc);
         let done = t + 1 >= self.a.world.clock.slots;
-        // Wait for `Closed` only where every policy must have been fed: before a pool round and
-        // after the last slot. Otherwise the next `Begin` follows (FIFO from one sender).
-        let round_due = self.a.pool_every.is_some_and(|k| k > 0 && (t + 1).is_multiple_of(k));
-        let ack = done || round_due;
+        let ack = self.must_close(t);
         let share = self.a.sharing;
         self.phase = Phase::Feedback;
         self.pending = if ack || share { n } else { 0 };
@@ -584,9 +589,7 @@ impl ClockActor {
                 if st.pending == 0 {
                     // Phase 6b: everyone's shares to everyone; the RSUs train in parallel.
                     let n = st.n();
-                    let done = slot + 1 >= st.a.world.clock.slots;
-                    let round_due = st.a.pool_every.is_some_and(|k| k > 0 && (slot + 1).is_multiple_of(k));
-                    let ack = done || round_due;
+                    let ack = st.must_close(slot);
                     let shares = Arc::new(std::mem::take(&mut st.shares));
                     st.phase = Phase::Joint;
                     st.pending = if ack { n } else { 0 };
