@@ -302,7 +302,7 @@ pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, T
 }
 
 /// The trained policies of a checkpoint, in evaluation mode (greedy, no learning), for
-/// `vecsim run --policy NAME --checkpoint DIR`. One policy per RSU: `set.policies()`.
+/// `vecsim run --policy NAME --checkpoint DIR`. One policy per RSU: `set.into_policies()`.
 pub fn load_policies(dir: &Path, scenario: &Scenario, policy: &str) -> Result<LearnerSet, TrainError> {
     let (mut set, _) = load_checkpoint(dir, scenario)?;
     if set.kind().name() != policy {
