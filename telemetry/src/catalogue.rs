@@ -14,6 +14,8 @@ pub const RSU_COMPLETION_RATE: &str = "vecsim_rsu_completion_rate";
 pub const COMPLETION_RATE: &str = "vecsim_completion_rate";
 /// `vecsim_service_time_seconds`: see [`METRICS`] for its type, labels and meaning.
 pub const SERVICE_TIME: &str = "vecsim_service_time_seconds";
+/// `vecsim_service_time_unbounded_total`: see [`METRICS`] for its type, labels and meaning.
+pub const SERVICE_TIME_UNBOUNDED: &str = "vecsim_service_time_unbounded_total";
 /// `vecsim_slot`: see [`METRICS`] for its type, labels and meaning.
 pub const SLOT: &str = "vecsim_slot";
 /// `vecsim_slots_total`: see [`METRICS`] for its type, labels and meaning.
@@ -94,7 +96,8 @@ pub const METRICS: &[MetricDoc] = &[
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),
     doc(RSU_COMPLETION_RATE, Kind::Gauge, &["rsu"], "Completed / uploaded tasks credited to the uploading RSU, over the episode so far (NaN while it has no uploads)."),
     doc(COMPLETION_RATE, Kind::Gauge, &[], "Completed / uploaded tasks over all RSUs, over the episode so far (task-weighted, as in summary.json)."),
-    doc(SERVICE_TIME, Kind::Histogram, &[], "Service time u + w + x of every executed task (completed or missed deadline), model seconds."),
+    doc(SERVICE_TIME, Kind::Histogram, &[], "Service time u + w + x of every executed task (completed or missed deadline) whose service time is finite, model seconds."),
+    doc(SERVICE_TIME_UNBOUNDED, Kind::Counter, &[], "Executed tasks whose service time is not finite (they never finish, e.g. no CPU share at their executing RSU): left out of vecsim_service_time_seconds, whose sum would become +Inf; summary.json counts them in `service_time_s.out_of_range`."),
     doc(SLOT, Kind::Gauge, &[], "Index of the last slot that closed in the current episode."),
     doc(SLOTS, Kind::Counter, &[], "Slots closed since the process started (all episodes)."),
     doc(EPISODE, Kind::Gauge, &[], "Current episode (0 for `vecsim run`; the training iteration when training)."),

@@ -102,6 +102,9 @@ pub struct Telemetry {
     /// Counters of the current episode, as last published.
     current: Totals,
     rounds: u64,
+    /// Executed tasks whose service time was not finite, since the process started: not in the
+    /// service-time histogram (its `_sum` would become +Inf), so counted beside it.
+    unbounded_service: u64,
 }
 
 impl Telemetry {
@@ -139,6 +142,7 @@ impl Telemetry {
             rsu_labels: Vec::new(),
             carried: Totals::default(),
             current: Totals::default(),
+            unbounded_service: 0,
             rounds: 0,
         }
     }
@@ -157,6 +161,7 @@ impl Telemetry {
         }
         counter!(SLOTS).absolute(0);
         counter!(BRNE_UNCONVERGED).absolute(0);
+        counter!(SERVICE_TIME_UNBOUNDED).absolute(self.unbounded_service);
         counter!(FEDERATED_ROUNDS).absolute(0);
         gauge!(FEDERATED_ROUND).set(0.0);
         gauge!(FEDERATED_PARTICIPANTS).set(0.0);
@@ -265,9 +270,14 @@ impl Observer for Telemetry {
         if self.exporting {
             histogram!(SLOT_WALL_TIME).record(wall);
             let service = histogram!(SERVICE_TIME);
-            for t in r.results.iter().filter(|t| t.executed() && t.service_s.is_finite()) {
-                service.record(t.service_s);
+            for t in r.results.iter().filter(|t| t.executed()) {
+                if t.service_s.is_finite() {
+                    service.record(t.service_s);
+                } else {
+                    self.unbounded_service += 1;
+                }
             }
+            counter!(SERVICE_TIME_UNBOUNDED).absolute(self.unbounded_service);
             self.current = Totals::of(stats);
             self.publish_counters();
             for (e, t) in stats.per_rsu().iter().enumerate() {

@@ -155,6 +155,36 @@ fn every_documented_metric_is_rendered_with_its_labels() {
     }
 }
 
+/// A task that never finishes (service time +∞) is not in the service-time histogram (its sum
+/// would become +Inf) but is counted beside it, so that no executed task goes unseen.
+#[test]
+fn unbounded_service_times_are_counted_beside_the_histogram() {
+    use Outcome::*;
+    let recorder = builder().build_recorder();
+    let handle: PrometheusHandle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        describe_all();
+        let mut t = Telemetry::with_current_recorder(TelemetryConfig::default(), &info());
+        let mut stats = RunStats::new("synthetic", "orm", 7, 3);
+        t.episode_started(&info());
+        for slot in 0..2 {
+            let results = vec![
+                task(3 * slot, Some(0), Some(0), 0.25, Completed),
+                task(3 * slot + 1, Some(0), Some(1), f64::INFINITY, MissedDeadline),
+                task(3 * slot + 2, None, None, f64::INFINITY, Uncovered),
+            ];
+            let score = vecsim_core::slot::score(&results, 3);
+            let r = SlotReport { slot: slot as u32, vehicles: 3, results, score, unconverged: false };
+            stats.add(&r);
+            t.slot_closed(&r, &stats);
+        }
+    });
+    let s = parse_samples(&handle.render());
+    assert_eq!(value(&s, &format!("{SERVICE_TIME}_count"), &[]), 2.0, "the two finite ones");
+    assert!((value(&s, &format!("{SERVICE_TIME}_sum"), &[]) - 0.5).abs() < 1e-12);
+    assert_eq!(value(&s, SERVICE_TIME_UNBOUNDED, &[]), 2.0, "one never-finishing executed task per slot");
+}
+
 #[test]
 fn values_match_the_slot_worked_out_by_hand() {
     let s = parse_samples(&render_synthetic());
