@@ -168,39 +168,40 @@ impl Bench {
             // Critic step.
             self.critic.forward(&n.critic_t, &x2, bn, &mut self.acts_c);
             let y: Vec<f32> = (0..bn).map(|b| r[b * e + ei] + 0.99 * self.acts_c.output()[b]).collect();
-            self.critic.forward(&n.critic, &x, bn, &mut self.acts_c);
-            let dq: Vec<f32> = self.acts_c.output().iter().zip(&y).map(|(q, y)| 2.0 * (q - y) / bn as f32).collect();
             grad_c.fill(0.0);
-            self.critic.backward(&n.critic, &x, &mut self.acts_c, &dq, Some(&mut grad_c), None);
+            let dq_of = |q: &[f32]| -> Vec<f32> { q.iter().zip(&y).map(|(q, y)| 2.0 * (q - y) / bn as f32).collect() };
+            self.critic.forward_backward(&n.critic, &x, bn, &mut self.acts_c, dq_of, Some(&mut grad_c), None, 0..0);
             n.copt.step(&mut n.critic, &grad_c);
-            // Actor step through the critic.
+            // Actor step through the critic; the actor's and the critic's backward passes reuse
+            // their forward passes.
             let oe = self.obs_of(o, ei);
-            self.actor.forward(&n.actor, &oe, bn, &mut self.acts_a);
-            let logits = self.acts_a.output().to_vec();
-            let mut ysoft = vec![0.0f32; bn * k];
-            let mut xa = x.clone();
-            let mut z = vec![0.0f32; k];
-            for b in 0..bn {
-                for (zi, &l) in z.iter_mut().zip(&logits[b * k..(b + 1) * k]) {
-                    *zi = l + gumbel(&mut self.rng);
+            let Bench { actor, critic, acts_a, acts_c, rng, .. } = self;
+            let dl_of = |logits: &[f32]| -> Vec<f32> {
+                let mut ysoft = vec![0.0f32; bn * k];
+                let mut xa = x.clone();
+                let mut z = vec![0.0f32; k];
+                for b in 0..bn {
+                    for (zi, &l) in z.iter_mut().zip(&logits[b * k..(b + 1) * k]) {
+                        *zi = l + gumbel(rng);
+                    }
+                    masked_softmax(&z, &mask, 1.0, &mut ysoft[b * k..(b + 1) * k]);
+                    let h = masked_argmax(&ysoft[b * k..(b + 1) * k], &mask).unwrap();
+                    let base = b * xw + e * d + ei * k;
+                    xa[base..base + k].fill(0.0);
+                    xa[base + h] = 1.0;
                 }
-                masked_softmax(&z, &mask, 1.0, &mut ysoft[b * k..(b + 1) * k]);
-                let h = masked_argmax(&ysoft[b * k..(b + 1) * k], &mask).unwrap();
-                let base = b * xw + e * d + ei * k;
-                xa[base..base + k].fill(0.0);
-                xa[base + h] = 1.0;
-            }
-            self.critic.forward(&n.critic, &xa, bn, &mut self.acts_c);
-            let dq = vec![-1.0 / bn as f32; bn];
-            // Only agent e's action columns of the critic's input gradient are needed.
-            let c0 = e * d + ei * k;
-            self.critic.backward_cols(&n.critic, &xa, &mut self.acts_c, &dq, None, Some(&mut dx), c0, c0 + k);
-            let mut dl = vec![0.0f32; bn * k];
-            for b in 0..bn {
-                softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[b * k..(b + 1) * k], 1.0, &mut dl[b * k..(b + 1) * k]);
-            }
+                // Only agent e's action columns of the critic's input gradient are needed.
+                let c0 = e * d + ei * k;
+                let dq_of = |_: &[f32]| vec![-1.0 / bn as f32; bn];
+                critic.forward_backward(&n.critic, &xa, bn, acts_c, dq_of, None, Some(&mut dx), c0..c0 + k);
+                let mut dl = vec![0.0f32; bn * k];
+                for b in 0..bn {
+                    softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[b * k..(b + 1) * k], 1.0, &mut dl[b * k..(b + 1) * k]);
+                }
+                dl
+            };
             grad_a.fill(0.0);
-            self.actor.backward(&n.actor, &oe, &mut self.acts_a, &dl, Some(&mut grad_a), None);
+            actor.forward_backward(&n.actor, &oe, bn, acts_a, dl_of, Some(&mut grad_a), None, 0..0);
             n.aopt.step(&mut n.actor, &grad_a);
             soft_update(&mut n.actor_t, &n.actor, 0.01);
             soft_update(&mut n.critic_t, &n.critic, 0.01);

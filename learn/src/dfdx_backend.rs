@@ -16,10 +16,13 @@
 //!   worker threads from one message to the next, so the learner must be `Send`; a `Cuda`
 //!   device is neither `Send` nor `Sync` and a gradient tape is not `Send`. The devices are one
 //!   per thread (`thread_local!`, created on first use). Cost: a copy (a host-to-device upload
-//!   on CUDA) of every parameter per call, and the backward pass runs the forward pass again
-//!   with a tape (the forward pass of an inference call keeps no tape), i.e. one extra forward
-//!   per gradient. Networks resident on the device for the whole run need the RSU actor pinned
-//!   to one thread (ractor's thread-local actors) and are not done: see `docs/learning.md`.
+//!   on CUDA) of every parameter per call. Networks resident on the device for the whole run
+//!   need the RSU actor pinned to one thread (ractor's thread-local actors) and are not done:
+//!   see `docs/learning.md`.
+//! - A gradient call traces one forward pass and differentiates that tape
+//!   ([`DfdxMlp::forward_backward`], behind `Mlp::forward_backward`: the output's gradient comes
+//!   from a closure on the output). [`DfdxMlp::backward`] alone (for `Mlp::backward`) runs the
+//!   forward pass again with a tape, since the tape of an earlier call cannot be kept.
 //! - Backward injects the upstream gradient `dy` as a dot product: `sum(y ⊙ dy)` has gradient
 //!   `dy` with respect to `y`, so dfdx's `backward()` gives exactly the vector-Jacobian products
 //!   that [`Mlp::backward`] computes by hand. Only the input carries the tape; dfdx records the
@@ -154,6 +157,37 @@ impl<D: Device<f32>> DfdxMlp<D> {
         self.run(x).as_vec()
     }
 
+    /// The forward pass on `x` with a tape, then the gradients of `sum(y ⊙ dy_of(y))` on that
+    /// same tape: the outputs, the flat parameter gradients and (if `want_dx`) the input
+    /// gradient. One forward pass where [`DfdxMlp::forward`] then [`DfdxMlp::backward`] take two.
+    pub fn forward_backward(
+        &self,
+        x: &[f32],
+        rows: usize,
+        dy_of: impl FnOnce(&[f32]) -> Vec<f32>,
+        want_dx: bool,
+    ) -> (Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+        let (i, o) = (self.dims[0], *self.dims.last().unwrap());
+        assert_eq!(x.len(), rows * i, "input is not rows x in");
+        if rows == 0 {
+            let dy = dy_of(&[]);
+            return (Vec::new(), self.backward(x, 0, &dy, want_dx).0, want_dx.then(Vec::new));
+        }
+        let x = self.dev.tensor_from_vec(x.to_vec(), (rows, i));
+        let y = self.run(x.trace(Gradients::<f32, D>::leaky()));
+        let out = y.as_vec();
+        let dy = dy_of(&out);
+        assert_eq!(dy.len(), rows * o, "output gradient is not rows x out");
+        let up = self.dev.tensor_from_vec(dy, (rows, o));
+        let grads = (y * up).sum::<(), _>().backward();
+        let mut g = Vec::new();
+        for (w, b) in self.weights.iter().zip(&self.biases) {
+            g.extend(grads.get(w).as_vec());
+            g.extend(grads.get(b).as_vec());
+        }
+        (out, g, want_dx.then(|| grads.get(&x).as_vec()))
+    }
+
     /// Gradients of `sum(y ⊙ dy)` for the forward pass on `x`: the parameter gradients in the
     /// flat layout and, if `want_dx`, the input gradient `[rows x in]`.
     pub fn backward(&self, x: &[f32], rows: usize, dy: &[f32], want_dx: bool) -> (Vec<f32>, Option<Vec<f32>>) {
@@ -203,6 +237,35 @@ impl DeviceFn<(Vec<f32>, Option<Vec<f32>>)> for BackwardPass<'_> {
     fn call<D: Device<f32>>(self, dev: &D) -> (Vec<f32>, Option<Vec<f32>>) {
         DfdxMlp::from_flat(self.net, self.p, dev).backward(self.x, self.rows, self.dy, self.want_dx)
     }
+}
+
+struct ForwardBackward<'a, F> {
+    net: &'a Mlp,
+    p: &'a [f32],
+    x: &'a [f32],
+    rows: usize,
+    dy_of: F,
+    want_dx: bool,
+}
+
+impl<F: FnOnce(&[f32]) -> Vec<f32>> DeviceFn<(Vec<f32>, Vec<f32>, Option<Vec<f32>>)> for ForwardBackward<'_, F> {
+    fn call<D: Device<f32>>(self, dev: &D) -> (Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+        DfdxMlp::from_flat(self.net, self.p, dev).forward_backward(self.x, self.rows, self.dy_of, self.want_dx)
+    }
+}
+
+/// [`Mlp::forward_backward`] on the network's device: the outputs, the flat parameter
+/// gradients of `sum(y ⊙ dy_of(y))` and (if `want_dx`) the input gradient, from one traced
+/// forward pass.
+pub fn forward_backward_flat(
+    net: &Mlp,
+    p: &[f32],
+    x: &[f32],
+    rows: usize,
+    dy_of: impl FnOnce(&[f32]) -> Vec<f32>,
+    want_dx: bool,
+) -> (Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+    on_device(net.device, ForwardBackward { net, p, x, rows, dy_of, want_dx })
 }
 
 /// [`Mlp::forward`] on the network's device ([`Mlp::device`]): the outputs `[rows x out]`.
@@ -319,6 +382,37 @@ mod tests {
             assert_close("parameter gradients", &gd, &gg, 1e-4);
             assert_close("input gradient columns", &dxd, &dxg, 1e-4);
             assert_eq!(dxd.len(), rows * 4);
+        }
+    }
+
+    /// The fused pass ([`Mlp::forward_backward`]: one traced forward pass, then the backward
+    /// pass on its tape, with an output gradient that depends on the output) gives what the gemm
+    /// layers' forward then backward give, on both backends, for empty and non-empty inputs.
+    #[test]
+    fn the_fused_pass_matches_forward_then_backward() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let gemm = Mlp::new(&[6, 11, 9, 2], false);
+        let p = gemm.init(&mut rng);
+        for rows in [0usize, 1, 5] {
+            let x: Vec<f32> = (0..rows * 6).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            // A loss of the output: Σ y², so dy = 2y.
+            let dy_of = |y: &[f32]| y.iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
+            let mut a = Acts::default();
+            gemm.forward(&p, &x, rows, &mut a);
+            let dy = dy_of(a.output());
+            let (y0, mut g0, mut dx0) = (a.output().to_vec(), vec![0.25; p.len()], Vec::new());
+            gemm.backward_cols(&p, &x, &mut a, &dy, Some(&mut g0), Some(&mut dx0), 1, 4);
+            for net in [gemm.clone(), gemm.clone().with_backend(Backend::Dfdx)] {
+                let (mut a, mut g, mut dx) = (Acts::default(), vec![0.25; p.len()], Vec::new());
+                net.forward_backward(&p, &x, rows, &mut a, dy_of, Some(&mut g), Some(&mut dx), 1..4);
+                let what = format!("{:?} rows={rows}", net.backend);
+                if rows > 0 {
+                    assert_close(&format!("{what} output"), a.output(), &y0, 1e-5);
+                }
+                assert_close(&format!("{what} parameter gradients"), &g, &g0, 1e-5);
+                assert_close(&format!("{what} input gradient columns"), &dx, &dx0, 1e-5);
+                assert_eq!(dx.len(), rows * 3);
+            }
         }
     }
 

@@ -92,20 +92,20 @@ pub(crate) fn critic_step(st: &mut RsuLearner, mb: &Minibatch, y: &[f32]) -> f32
         ws.batch.push(&obs, mb.own);
     }
     let agent = &mut st.agent;
-    let q = net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
     let n = y.len() as f32;
     let mut loss = 0.0f32;
-    let dq: Vec<f32> = q
-        .iter()
-        .zip(y)
-        .map(|(&q, &y)| {
-            loss += (q - y) * (q - y) / n;
-            2.0 * (q - y) / n
-        })
-        .collect();
     ws.grad.clear();
     ws.grad.resize(net.num_params(), 0.0);
-    net.backward(&agent.critic, &ws.batch, &mut ws.critic_ws, &dq, Some(&mut ws.grad), None);
+    let dq_of = |q: &[f32]| -> Vec<f32> {
+        q.iter()
+            .zip(y)
+            .map(|(&q, &y)| {
+                loss += (q - y) * (q - y) / n;
+                2.0 * (q - y) / n
+            })
+            .collect()
+    };
+    net.forward_backward(&agent.critic, &ws.batch, &mut ws.critic_ws, dq_of, Some(&mut ws.grad), None, 0..0);
     agent.critic_opt.step(&mut agent.critic, &ws.grad);
     loss
 }
@@ -136,101 +136,106 @@ pub(crate) fn actor_grad(
     let inv_tau = 1.0 / st.opts.gumbel_tau;
     let target_frac = st.opts.sac_target_entropy;
     let own = mb.own;
-    let ws = &mut st.ws;
+    let crate::rsu::Workspace { actor_acts, critic_ws, rows, batch, dx, da, grad } = &mut st.ws;
     let agent = &mut st.agent;
-    // Actor forward over every own (task, candidate) pair of the batch.
-    ws.rows.clear();
+    let (actor, critic, train_rng) = (&agent.actor, &agent.critic, &mut agent.train_rng);
+    // Actor forward over every own (task, candidate) pair of the batch; everything from the
+    // logits to their gradient happens inside, so that the backward pass reuses the forward's.
+    rows.clear();
     let mut total = 0;
     for encs in &mb.cur {
-        encs[own].actor_rows(&mut ws.rows);
+        encs[own].actor_rows(rows);
         total += encs[own].n_tasks * encs[own].n_cands;
     }
-    actor_net.forward(&agent.actor, &ws.rows, total, &mut ws.actor_acts);
-    let logits = ws.actor_acts.output().to_vec();
-    // Straight-through Gumbel-softmax samples.
-    let mut y_soft = vec![0.0f32; total];
-    let mut hard: Vec<Vec<u16>> = Vec::with_capacity(mb.cur.len());
-    let mut z = Vec::new();
-    let mut off = 0;
-    for encs in &mb.cur {
-        let enc = &encs[own];
-        let nc = enc.n_cands;
-        let mut h = Vec::with_capacity(enc.n_tasks);
-        for _ in 0..enc.n_tasks {
-            z.clear();
-            z.extend(logits[off..off + nc].iter().map(|&l| l + gumbel(&mut agent.train_rng)));
-            masked_softmax(&z, &enc.mask, inv_tau, &mut y_soft[off..off + nc]);
-            h.push(masked_argmax(&y_soft[off..off + nc], &enc.mask).unwrap_or(0) as u16);
-            off += nc;
-        }
-        hard.push(h);
-    }
-    // Critic on (o, a) with the agent's own actions replaced.
-    ws.batch.clear();
-    let mut off = 0;
-    for (b, encs) in mb.cur.iter().enumerate() {
-        let obs: Vec<(&Enc, &[u16])> = encs
-            .iter()
-            .enumerate()
-            .map(|(j, en)| (en, if j == own { hard[b].as_slice() } else { mb.cur_act[b][j].as_slice() }))
-            .collect();
-        ws.batch.push(&obs, own);
-        let enc = &encs[own];
-        let n = enc.n_tasks * enc.n_cands;
-        if relaxed {
-            // Overwrite the own rows' action features with the relaxed action.
-            let (o0, _) = ws.batch.own[b];
-            let mut soft = Vec::new();
-            enc.critic_rows_relaxed(&y_soft[off..off + n], true, &mut soft);
-            ws.batch.x[o0 * crate::features::CRITIC_IN..o0 * crate::features::CRITIC_IN + soft.len()]
-                .copy_from_slice(&soft);
-        }
-        off += n;
-    }
-    let n = mb.cur.len() as f32;
-    let q = critic_net.forward(&agent.critic, &ws.batch, &mut ws.critic_ws);
-    let mut loss = -q.iter().sum::<f32>() / n;
-    let dq = vec![-1.0 / n; mb.cur.len()];
-    critic_net.backward(&agent.critic, &ws.batch, &mut ws.critic_ws, &dq, None, Some(&mut ws.dx));
-    // Back to the logits.
-    let mut dlogits = vec![0.0f32; total];
-    let mut off = 0;
-    for (b, encs) in mb.cur.iter().enumerate() {
-        let enc = &encs[own];
-        let nc = enc.n_cands;
-        let (r0, r1) = ws.batch.own[b];
-        action_grad(enc, &ws.dx[r0 * crate::features::CRITIC_IN..r1 * crate::features::CRITIC_IN], &mut ws.da);
-        for k in 0..enc.n_tasks {
-            let s = off + k * nc;
-            softmax_backward(&y_soft[s..s + nc], &ws.da[k * nc..(k + 1) * nc], inv_tau, &mut dlogits[s..s + nc]);
-        }
-        off += enc.n_tasks * nc;
-    }
+    let mut loss = 0.0f32;
     let mut ent = Vec::new();
-    if let Some(alpha) = sac_alpha {
-        let tasks = total_tasks(mb, own) as f32;
-        let mut p = Vec::new();
+    let dlogits_of = |logits: &[f32]| -> Vec<f32> {
+        // Straight-through Gumbel-softmax samples.
+        let mut y_soft = vec![0.0f32; total];
+        let mut hard: Vec<Vec<u16>> = Vec::with_capacity(mb.cur.len());
+        let mut z = Vec::new();
         let mut off = 0;
-        let mut hsum = 0.0;
         for encs in &mb.cur {
             let enc = &encs[own];
             let nc = enc.n_cands;
-            p.resize(nc, 0.0);
-            let avail = enc.mask.iter().filter(|&&m| m).count().max(1) as f32;
+            let mut h = Vec::with_capacity(enc.n_tasks);
             for _ in 0..enc.n_tasks {
-                masked_softmax(&logits[off..off + nc], &enc.mask, 1.0, &mut p);
-                // loss −α·H/tasks: gradient −α/tasks · dH/dz.
-                let h = entropy_and_grad(&p, -alpha / tasks, Some(&mut dlogits[off..off + nc]));
-                hsum += h;
-                ent.push((h, target_frac * avail.ln()));
+                z.clear();
+                z.extend(logits[off..off + nc].iter().map(|&l| l + gumbel(train_rng)));
+                masked_softmax(&z, &enc.mask, inv_tau, &mut y_soft[off..off + nc]);
+                h.push(masked_argmax(&y_soft[off..off + nc], &enc.mask).unwrap_or(0) as u16);
                 off += nc;
             }
+            hard.push(h);
         }
-        loss -= alpha * hsum / tasks;
-    }
-    ws.grad.clear();
-    ws.grad.resize(actor_net.num_params(), 0.0);
-    actor_net.backward(&agent.actor, &ws.rows, &mut ws.actor_acts, &dlogits, Some(&mut ws.grad), None);
+        // Critic on (o, a) with the agent's own actions replaced.
+        batch.clear();
+        let mut off = 0;
+        for (b, encs) in mb.cur.iter().enumerate() {
+            let obs: Vec<(&Enc, &[u16])> = encs
+                .iter()
+                .enumerate()
+                .map(|(j, en)| (en, if j == own { hard[b].as_slice() } else { mb.cur_act[b][j].as_slice() }))
+                .collect();
+            batch.push(&obs, own);
+            let enc = &encs[own];
+            let n = enc.n_tasks * enc.n_cands;
+            if relaxed {
+                // Overwrite the own rows' action features with the relaxed action.
+                let (o0, _) = batch.own[b];
+                let mut soft = Vec::new();
+                enc.critic_rows_relaxed(&y_soft[off..off + n], true, &mut soft);
+                batch.x[o0 * crate::features::CRITIC_IN..o0 * crate::features::CRITIC_IN + soft.len()]
+                    .copy_from_slice(&soft);
+            }
+            off += n;
+        }
+        let n = mb.cur.len() as f32;
+        let dq_of = |q: &[f32]| {
+            loss = -q.iter().sum::<f32>() / n;
+            vec![-1.0 / n; q.len()]
+        };
+        critic_net.forward_backward(critic, batch, critic_ws, dq_of, None, Some(dx), 0..crate::features::CRITIC_IN);
+        // Back to the logits.
+        let mut dlogits = vec![0.0f32; total];
+        let mut off = 0;
+        for (b, encs) in mb.cur.iter().enumerate() {
+            let enc = &encs[own];
+            let nc = enc.n_cands;
+            let (r0, r1) = batch.own[b];
+            action_grad(enc, &dx[r0 * crate::features::CRITIC_IN..r1 * crate::features::CRITIC_IN], da);
+            for k in 0..enc.n_tasks {
+                let s = off + k * nc;
+                softmax_backward(&y_soft[s..s + nc], &da[k * nc..(k + 1) * nc], inv_tau, &mut dlogits[s..s + nc]);
+            }
+            off += enc.n_tasks * nc;
+        }
+        if let Some(alpha) = sac_alpha {
+            let tasks = total_tasks(mb, own) as f32;
+            let mut p = Vec::new();
+            let mut off = 0;
+            let mut hsum = 0.0;
+            for encs in &mb.cur {
+                let enc = &encs[own];
+                let nc = enc.n_cands;
+                p.resize(nc, 0.0);
+                let avail = enc.mask.iter().filter(|&&m| m).count().max(1) as f32;
+                for _ in 0..enc.n_tasks {
+                    masked_softmax(&logits[off..off + nc], &enc.mask, 1.0, &mut p);
+                    // loss −α·H/tasks: gradient −α/tasks · dH/dz.
+                    let h = entropy_and_grad(&p, -alpha / tasks, Some(&mut dlogits[off..off + nc]));
+                    hsum += h;
+                    ent.push((h, target_frac * avail.ln()));
+                    off += nc;
+                }
+            }
+            loss -= alpha * hsum / tasks;
+        }
+        dlogits
+    };
+    grad.clear();
+    grad.resize(actor_net.num_params(), 0.0);
+    actor_net.forward_backward(actor, rows, total, actor_acts, dlogits_of, Some(grad), None, 0..0);
     (loss, ent)
 }
 

@@ -261,6 +261,70 @@ impl Mlp {
         }
     }
 
+    /// Adds the dfdx backend's parameter gradients `g` into `grad` and copies columns `c0..c1`
+    /// of its input gradient into `dx`.
+    #[allow(clippy::too_many_arguments)]
+    fn absorb(
+        &self,
+        rows: usize,
+        g: &[f32],
+        full_dx: Option<Vec<f32>>,
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+        c0: usize,
+        c1: usize,
+    ) {
+        if let Some(gr) = grad {
+            gr.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
+        if let (Some(dx), Some(full)) = (dx, full_dx) {
+            let (i, n) = (self.input(), c1 - c0);
+            dx.clear();
+            dx.reserve(rows * n);
+            for r in 0..rows {
+                dx.extend_from_slice(&full[r * i + c0..r * i + c1]);
+            }
+        }
+    }
+
+    /// [`Mlp::forward`], then [`Mlp::backward_cols`] with the output gradient `dy_of(output)`:
+    /// for a loss of the output (a critic step, an actor step through the critic). The gemm
+    /// layers keep their activations between the two anyway; the dfdx backend differentiates
+    /// the forward pass's own tape instead of running the forward pass again. The output stays
+    /// in `acts`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        rows: usize,
+        acts: &mut Acts,
+        dy_of: impl FnOnce(&[f32]) -> Vec<f32>,
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+        cols: std::ops::Range<usize>,
+    ) {
+        assert!(cols.start <= cols.end && cols.end <= self.input());
+        if self.backend != Backend::Dfdx {
+            self.forward(p, x, rows, acts);
+            let dy = dy_of(acts.output());
+            self.backward_cols(p, x, acts, &dy, grad, dx, cols.start, cols.end);
+            return;
+        }
+        assert_eq!(p.len(), self.num_params(), "parameter vector does not fit the network");
+        assert_eq!(x.len(), rows * self.input(), "input is not rows x in");
+        if let Some(g) = grad.as_deref() {
+            assert_eq!(g.len(), self.num_params());
+        }
+        let (y, g, full_dx) = crate::dfdx_backend::forward_backward_flat(self, p, x, rows, dy_of, dx.is_some());
+        acts.rows = rows;
+        acts.out.resize_with(self.layers(), Vec::new);
+        let last = acts.out.last_mut().expect("an MLP has a layer");
+        last.clear();
+        last.extend_from_slice(&y);
+        self.absorb(rows, &g, full_dx, grad, dx, cols.start, cols.end);
+    }
+
     /// Backward pass for the forward pass recorded in `acts` on input `x`, given `dy`, the
     /// gradient of the loss with respect to the output. Adds parameter gradients into `grad`
     /// (if given) and writes the input gradient `[rows x in]` into `dx` (if given).
@@ -300,17 +364,7 @@ impl Mlp {
         }
         if self.backend == Backend::Dfdx {
             let (g, full_dx) = crate::dfdx_backend::backward_flat(self, p, x, rows, dy, dx.is_some());
-            if let Some(gr) = grad {
-                gr.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
-            }
-            if let (Some(dx), Some(full)) = (dx, full_dx) {
-                let (i, n) = (self.input(), c1 - c0);
-                dx.clear();
-                dx.reserve(rows * n);
-                for r in 0..rows {
-                    dx.extend_from_slice(&full[r * i + c0..r * i + c1]);
-                }
-            }
+            self.absorb(rows, &g, full_dx, grad, dx, c0, c1);
             return;
         }
         let mut g = std::mem::take(&mut acts.g0);

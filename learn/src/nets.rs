@@ -162,14 +162,21 @@ impl CriticNet {
     /// Q for each batch item.
     pub fn forward<'w>(&self, p: &[f32], b: &SetBatch, ws: &'w mut CriticWs) -> &'w [f32] {
         let (pp, pr) = self.split(p);
-        let w = *self.phi.dims.last().unwrap();
         self.phi.forward(pp, &b.x, b.rows(), &mut ws.phi);
-        let h = ws.phi.output();
+        self.pool(ws.phi.output(), b, &mut ws.pooled);
+        self.rho.forward(pr, &ws.pooled, b.len(), &mut ws.rho);
+        ws.rho.output()
+    }
+
+    /// The pooled embeddings `[items x ρ's input]`: the mean of the own rows' (and, centralised,
+    /// of all rows') embeddings `h`, and the set sizes.
+    fn pool(&self, h: &[f32], b: &SetBatch, pooled: &mut Vec<f32>) {
+        let w = *self.phi.dims.last().unwrap();
         let width = self.rho.input();
-        ws.pooled.clear();
-        ws.pooled.resize(b.len() * width, 0.0);
+        pooled.clear();
+        pooled.resize(b.len() * width, 0.0);
         for (i, (&(o0, o1), &(a0, a1))) in b.own.iter().zip(&b.all).enumerate() {
-            let dst = &mut ws.pooled[i * width..(i + 1) * width];
+            let dst = &mut pooled[i * width..(i + 1) * width];
             mean_rows(h, w, o0, o1, &mut dst[..w]);
             if self.central {
                 mean_rows(h, w, a0, a1, &mut dst[w..2 * w]);
@@ -179,7 +186,68 @@ impl CriticNet {
                 dst[w] = (1.0 + (o1 - o0) as f32).ln() / 4.0;
             }
         }
-        self.rho.forward(pr, &ws.pooled, b.len(), &mut ws.rho);
+    }
+
+    /// The gradient reaching the embeddings `[R x w]` from the pooled ones' gradient `dpool`.
+    fn unpool(&self, b: &SetBatch, dpool: &[f32], dh: &mut Vec<f32>) {
+        let w = *self.phi.dims.last().unwrap();
+        let width = self.rho.input();
+        dh.clear();
+        dh.resize(b.rows() * w, 0.0);
+        for (i, (&(o0, o1), &(a0, a1))) in b.own.iter().zip(&b.all).enumerate() {
+            let d = &dpool[i * width..(i + 1) * width];
+            spread_rows(dh, w, o0, o1, &d[..w]);
+            if self.central {
+                spread_rows(dh, w, a0, a1, &d[w..2 * w]);
+            }
+        }
+    }
+
+    /// Forward and backward in one call, with the per-item gradient `dq_of(q)` of the loss
+    /// with respect to Q: the same as [`CriticNet::forward`] then [`CriticNet::backward`], but
+    /// each MLP differentiates its own forward pass ([`Mlp::forward_backward`]; the dfdx
+    /// backend then runs no second forward pass). Parameter gradients are added into `grad`
+    /// (if any), columns `cols` of the input gradient written into `dx` (if any).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &self,
+        p: &[f32],
+        b: &SetBatch,
+        ws: &mut CriticWs,
+        dq_of: impl FnOnce(&[f32]) -> Vec<f32>,
+        grad: Option<&mut [f32]>,
+        dx: Option<&mut Vec<f32>>,
+        cols: std::ops::Range<usize>,
+    ) {
+        let (pp, pr) = self.split(p);
+        let (gp, gr) = match grad {
+            Some(g) => {
+                let (a, b) = g.split_at_mut(self.phi.num_params());
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let CriticWs { phi, rho, pooled, dpool, dh } = ws;
+        let width = self.rho.input();
+        self.phi.forward_backward(
+            pp,
+            &b.x,
+            b.rows(),
+            phi,
+            |h| {
+                self.pool(h, b, pooled);
+                self.rho.forward_backward(pr, pooled, b.len(), rho, dq_of, gr, Some(dpool), 0..width);
+                self.unpool(b, dpool, dh);
+                std::mem::take(dh)
+            },
+            gp,
+            dx,
+            cols,
+        );
+    }
+
+    /// Q of the last [`CriticNet::forward_backward`], per item.
+    pub fn last_q<'w>(&self, ws: &'w CriticWs) -> &'w [f32] {
         ws.rho.output()
     }
 
@@ -195,8 +263,6 @@ impl CriticNet {
         dx: Option<&mut Vec<f32>>,
     ) {
         let (pp, pr) = self.split(p);
-        let w = *self.phi.dims.last().unwrap();
-        let width = self.rho.input();
         let (gp, gr) = match grad {
             Some(g) => {
                 let (a, b) = g.split_at_mut(self.phi.num_params());
@@ -206,17 +272,9 @@ impl CriticNet {
         };
         let mut dpool = std::mem::take(&mut ws.dpool);
         self.rho.backward(pr, &ws.pooled, &mut ws.rho, dq, gr, Some(&mut dpool));
-        ws.dh.clear();
-        ws.dh.resize(b.rows() * w, 0.0);
-        for (i, (&(o0, o1), &(a0, a1))) in b.own.iter().zip(&b.all).enumerate() {
-            let d = &dpool[i * width..(i + 1) * width];
-            spread_rows(&mut ws.dh, w, o0, o1, &d[..w]);
-            if self.central {
-                spread_rows(&mut ws.dh, w, a0, a1, &d[w..2 * w]);
-            }
-        }
+        let mut dh = std::mem::take(&mut ws.dh);
+        self.unpool(b, &dpool, &mut dh);
         ws.dpool = dpool;
-        let dh = std::mem::take(&mut ws.dh);
         self.phi.backward(pp, &b.x, &mut ws.phi, &dh, gp, dx);
         ws.dh = dh;
     }

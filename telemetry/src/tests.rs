@@ -174,7 +174,7 @@ fn unbounded_service_times_are_counted_beside_the_histogram() {
                 task(3 * slot + 2, None, None, f64::INFINITY, Uncovered),
             ];
             let score = vecsim_core::slot::score(&results, 3);
-            let r = SlotReport { slot: slot as u32, vehicles: 3, results, score, unconverged: false };
+            let r = SlotReport { slot, vehicles: 3, results, score, unconverged: false };
             stats.add(&r);
             t.slot_closed(&r, &stats);
         }
