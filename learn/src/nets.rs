@@ -159,6 +159,17 @@ impl CriticNet {
         p.split_at(self.phi.num_params())
     }
 
+    /// φ's and ρ's parts of a flat gradient, if there is one.
+    fn split_grad<'a>(&self, grad: Option<&'a mut [f32]>) -> (Option<&'a mut [f32]>, Option<&'a mut [f32]>) {
+        match grad {
+            Some(g) => {
+                let (a, b) = g.split_at_mut(self.phi.num_params());
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        }
+    }
+
     /// Q for each batch item.
     pub fn forward<'w>(&self, p: &[f32], b: &SetBatch, ws: &'w mut CriticWs) -> &'w [f32] {
         let (pp, pr) = self.split(p);
@@ -220,13 +231,7 @@ impl CriticNet {
         cols: std::ops::Range<usize>,
     ) {
         let (pp, pr) = self.split(p);
-        let (gp, gr) = match grad {
-            Some(g) => {
-                let (a, b) = g.split_at_mut(self.phi.num_params());
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
+        let (gp, gr) = self.split_grad(grad);
         let CriticWs { phi, rho, pooled, dpool, dh } = ws;
         let width = self.rho.input();
         self.phi.forward_backward(
@@ -263,13 +268,7 @@ impl CriticNet {
         dx: Option<&mut Vec<f32>>,
     ) {
         let (pp, pr) = self.split(p);
-        let (gp, gr) = match grad {
-            Some(g) => {
-                let (a, b) = g.split_at_mut(self.phi.num_params());
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
+        let (gp, gr) = self.split_grad(grad);
         let mut dpool = std::mem::take(&mut ws.dpool);
         self.rho.backward(pr, &ws.pooled, &mut ws.rho, dq, gr, Some(&mut dpool));
         let mut dh = std::mem::take(&mut ws.dh);
