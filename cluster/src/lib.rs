@@ -7,6 +7,10 @@
 //! engine's ([`vecsim_actors::protocol`]), unchanged: the RSU actors are the engine's own, and
 //! messages that cross processes are encoded with [`vecsim_core::codec`] ([`wire`]).
 //!
+//! Training (`vecsim train --cluster`): with a [`PolicyCodec`] ([`Cluster::with_policy_codec`]),
+//! each RSU's policy (a learner) travels to its node with the episode's set-up and comes back
+//! after the last slot and the VEC POOL round, whose messages cross processes like the others.
+//!
 //! Determinism: every receiver still sorts by id and every phase still closes on counts, so
 //! one process and several nodes give byte-identical reports (tested in `tests/e2e/cluster.rs`).
 //!
