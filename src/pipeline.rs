@@ -289,7 +289,10 @@ pub fn learner_codec() -> vecsim_cluster::PolicyCodec {
     vecsim_cluster::PolicyCodec {
         encode: Arc::new(|p| {
             let name = p.name();
-            let l = p.into_any().downcast::<vecsim_learn::RsuLearner>().map_err(|_| format!("`{name}` is not a learner"))?;
+            let l = p
+                .into_any()
+                .downcast::<vecsim_learn::RsuLearner>()
+                .map_err(|_| format!("`{name}` is not a learner"))?;
             vecsim_core::codec::encode(&*l).map_err(|e| e.to_string())
         }),
         decode: Arc::new(|bytes| {

@@ -42,11 +42,20 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
 /// What the hub tells the driver.
 #[derive(Debug)]
 enum HubEvent {
-    SetupDone { node: usize, error: Option<String> },
+    SetupDone {
+        node: usize,
+        error: Option<String>,
+    },
     /// A node's session closed (its loss is reported again, with its tasks, on `Flush`).
-    Down { node: usize, slot: u32 },
+    Down {
+        node: usize,
+        slot: u32,
+    },
     /// A node's answer to `Wire::Collect`.
-    Policies { node: usize, policies: Result<Vec<(u32, Vec<u8>)>, String> },
+    Policies {
+        node: usize,
+        policies: Result<Vec<(u32, Vec<u8>)>, String>,
+    },
     Lost(NodeLoss),
     Flushed,
     Failed(String),
@@ -288,7 +297,10 @@ pub(crate) async fn run_cluster(
                     return Err(ClusterError::Setup { addr: l.addr, message: "the node was lost".into() })
                 }
                 Ok(Some(HubEvent::Down { node, .. })) => {
-                    return Err(ClusterError::Setup { addr: nodes[node].addr.clone(), message: "the node was lost".into() })
+                    return Err(ClusterError::Setup {
+                        addr: nodes[node].addr.clone(),
+                        message: "the node was lost".into(),
+                    })
                 }
                 Ok(Some(HubEvent::Failed(e))) => return Err(ClusterError::Failed(e)),
                 Ok(Some(HubEvent::Flushed | HubEvent::Policies { .. })) => {}

@@ -311,7 +311,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let mut engine: Box<dyn vecsim_core::Engine> = match cluster {
         None => a.engine.build()?,
         // The learners travel to the nodes for every episode and back.
-        Some(c) => Box::new(vecsim_cluster::Cluster::new(c, a.engine.threads).with_policy_codec(pipeline::learner_codec())),
+        Some(c) => {
+            Box::new(vecsim_cluster::Cluster::new(c, a.engine.threads).with_policy_codec(pipeline::learner_codec()))
+        }
     };
     let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let bar = ProgressBar::new(episodes as u64);

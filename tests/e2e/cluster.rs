@@ -232,7 +232,8 @@ fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_pro
     let cases: [(&str, &[&str]); 2] = [("all", &[]), ("dropouts", &["--fault", "round_dropout=0.5"])];
     for (name, extra) in cases {
         let train = |ck: &Path, more: &[&str]| {
-            let mut a = vec!["train", sc, "--policy", "fed-maddpg", "--episodes", "3", "--checkpoint", ck.to_str().unwrap()];
+            let mut a =
+                vec!["train", sc, "--policy", "fed-maddpg", "--episodes", "3", "--checkpoint", ck.to_str().unwrap()];
             a.extend_from_slice(extra);
             a.extend_from_slice(more);
             ok(vecsim(&a))
@@ -254,7 +255,10 @@ fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_pro
             assert_eq!(rounds, ["1", "2", "3"], "{name}");
         }
         assert!(curve_column(&curve, "critic_loss").iter().any(|l| l != "0"), "{name}: no update step");
-        assert!(curve == read(&three.join("curve.csv")), "{name}: curve.csv differs between one process and three nodes");
+        assert!(
+            curve == read(&three.join("curve.csv")),
+            "{name}: curve.csv differs between one process and three nodes"
+        );
         assert!(
             read(&one.join("learner.ckpt")) == read(&three.join("learner.ckpt")),
             "{name}: learner.ckpt differs between one process and three nodes"
