@@ -359,3 +359,84 @@ impl Engine for Cluster {
         Ok(EpisodeOutput { stats: run.stats, policies: run.policies, round })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vecsim_core::engine::RoundRequest;
+    use vecsim_core::mobility::Fleet;
+    use vecsim_core::observer::NoObserver;
+    use vecsim_core::policy::Share;
+    use vecsim_core::Scenario;
+
+    /// A cluster whose only node nobody listens on: any attempt to connect fails as unreachable,
+    /// so an error of another kind was found before connecting.
+    fn cluster() -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Cluster::new(ClusterConfig { cookie: "c".into(), nodes: vec![format!("127.0.0.1:{port}")] }, 1)
+    }
+
+    fn scenario() -> Arc<Scenario> {
+        Arc::new(Scenario::parse(include_str!("../../tests/fixtures/train-small.toml")).unwrap())
+    }
+
+    /// A centralised learner's stand-in: it shares every slot.
+    struct Sharing;
+
+    impl Policy for Sharing {
+        fn name(&self) -> &'static str {
+            "sharing"
+        }
+        fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+            vec![obs.rsu; obs.tasks.len()]
+        }
+        fn shares(&self) -> bool {
+            true
+        }
+        fn share(&mut self) -> Option<Share> {
+            None
+        }
+    }
+
+    fn codec(encodes: bool) -> PolicyCodec {
+        PolicyCodec {
+            encode: Arc::new(move |p| if encodes { Ok(p.name().as_bytes().to_vec()) } else { Err("no".into()) }),
+            decode: Arc::new(|_| Ok(Box::new(Away) as Box<dyn Policy>)),
+        }
+    }
+
+    fn episode<'a>(
+        policies: Vec<Box<dyn Policy>>,
+        round: Option<RoundRequest>,
+        observer: &'a mut NoObserver,
+    ) -> Episode<'a> {
+        let scenario = scenario();
+        Episode { scenario, fleet: Fleet::from_named(Vec::new()), policies: PolicySet::new(policies), round, observer }
+    }
+
+    #[test]
+    fn a_round_without_travelling_policies_is_refused_before_connecting() {
+        let round = RoundRequest { participants: vec![true; 3], weighted: false };
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = cluster().run(episode(policies, Some(round), &mut NoObserver)).unwrap_err();
+        assert!(e.to_string().contains("policies to travel"), "{e}");
+    }
+
+    #[test]
+    fn centralised_learners_and_policies_that_cannot_travel_are_refused_before_connecting() {
+        let mut c = cluster().with_policy_codec(codec(true));
+        let policies = (0..3).map(|_| Box::new(Sharing) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(&e, ClusterError::Unsupported(m) if m.contains("joint record")), "{e}");
+        assert!(e.is_bad_input());
+        let mut c = cluster().with_policy_codec(codec(false));
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(&e, ClusterError::Policy { rsu: 0, message } if message == "no"), "{e}");
+        // With policies that travel, the run gets as far as connecting.
+        let mut c = cluster().with_policy_codec(codec(true));
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
+    }
+}

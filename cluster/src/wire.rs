@@ -364,6 +364,12 @@ mod tests {
         assert_eq!(rsu, RsuId(2));
         assert_eq!(results[0].upload_s.to_bits(), (0.1f64 + 0.2).to_bits());
         assert!(results[0].service_s.is_nan());
+        let back = Wire::Policies { run: 7, node: 1, policies: Ok(vec![(2, vec![0, 255, 7])]) };
+        let m = HubMsg::Net(back).serialize().unwrap();
+        let HubMsg::Net(Wire::Policies { run: 7, node: 1, policies: Ok(p) }) = HubMsg::deserialize(m).unwrap() else {
+            panic!("not the policies sent")
+        };
+        assert_eq!(p, vec![(2, vec![0, 255, 7])]);
         let garbled = SerializedMessage::Cast { variant: VARIANT.into(), args: vec![200, 1], metadata: None };
         assert!(matches!(HubMsg::deserialize(garbled), Ok(HubMsg::Garbled(_))));
     }
