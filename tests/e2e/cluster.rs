@@ -292,3 +292,34 @@ fn centralised_learners_are_refused_on_a_cluster_naming_the_reason() {
         assert!(!ck.exists(), "{policy}: refused before anything was written");
     }
 }
+
+#[test]
+fn a_node_lost_while_training_fails_the_run_naming_it_and_the_learners_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    // The second node exits abruptly (as if killed) when it is told to begin slot 6.
+    let nodes = [node(&c, &[]), node(&c, &["--die-at-slot", "6"]), node(&c, &[])];
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let ck = d.join("ck");
+    let started = Instant::now();
+    let o = vecsim(&[
+        "train",
+        "tests/fixtures/train-small.toml",
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "2",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--cluster",
+        cluster.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("node {} was lost in slot 6", addrs[1])) && err.contains("learners"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!ck.join("learner.ckpt").exists(), "no checkpoint from an episode whose learners were lost");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
