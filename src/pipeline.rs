@@ -296,6 +296,27 @@ pub fn build_policies_on(s: &Scenario, checkpoint: Option<&Path>, device: Device
     }
 }
 
+/// How learners travel between a cluster's coordinator and its nodes (`vecsim train --cluster`):
+/// each RSU's whole learner ([`vecsim_learn::RsuLearner`]: networks, optimisers, replay buffer,
+/// random streams) encoded with the project's codec, bit for bit. A policy that is not a learner
+/// does not travel.
+pub fn learner_codec() -> vecsim_cluster::PolicyCodec {
+    vecsim_cluster::PolicyCodec {
+        encode: Arc::new(|p| {
+            let name = p.name();
+            let l = p
+                .into_any()
+                .downcast::<vecsim_learn::RsuLearner>()
+                .map_err(|_| format!("`{name}` is not a learner"))?;
+            vecsim_core::codec::encode(&*l).map_err(|e| e.to_string())
+        }),
+        decode: Arc::new(|bytes| {
+            let l: vecsim_learn::RsuLearner = vecsim_core::codec::decode(bytes).map_err(|e| e.to_string())?;
+            Ok(Box::new(l) as Box<dyn vecsim_core::policy::Policy>)
+        }),
+    }
+}
+
 /// Runs one episode of `s` with its vehicles `fleet` ([`load_fleet`]) and `policies` on
 /// `engine`, `observer` watching.
 pub fn run_episode(

@@ -25,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use vecsim_actors::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg};
 use vecsim_actors::{ActorOptions, ActorRun, RemoteRsus};
+use vecsim_core::engine::RoundRequest;
 use vecsim_core::ids::{RsuId, TaskId};
 use vecsim_core::mobility::Fleet;
 use vecsim_core::observer::Observer;
@@ -41,7 +42,20 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
 /// What the hub tells the driver.
 #[derive(Debug)]
 enum HubEvent {
-    SetupDone { node: usize, error: Option<String> },
+    SetupDone {
+        node: usize,
+        error: Option<String>,
+    },
+    /// A node's session closed (its loss is reported again, with its tasks, on `Flush`).
+    Down {
+        node: usize,
+        slot: u32,
+    },
+    /// A node's answer to `Wire::Collect`.
+    Policies {
+        node: usize,
+        policies: Result<Vec<(u32, Vec<u8>)>, String>,
+    },
     Lost(NodeLoss),
     Flushed,
     Failed(String),
@@ -175,28 +189,58 @@ pub fn assign(rsus: usize, nodes: usize) -> Vec<usize> {
     (0..rsus).map(|e| e * nodes / rsus.max(1)).collect()
 }
 
+/// What [`run_cluster`] hands back.
+pub(crate) struct ClusterRun {
+    /// The actor engine's run (its policies are the coordinator's, not the nodes').
+    pub(crate) run: ActorRun,
+    /// The nodes lost during the run.
+    pub(crate) losses: Vec<NodeLoss>,
+    /// The RSUs' policies as they came back from the nodes, encoded, by RSU id (when they
+    /// travelled there).
+    pub(crate) policies: Option<Vec<Vec<u8>>>,
+}
+
 /// One run on the cluster. The scenario, the fleet and the coordinator's policies (only the
 /// `br-ne` refiner is used here: the RSUs' policies are built on the nodes, from the scenario
-/// and `checkpoint`).
+/// and `checkpoint`, or travel to them: `shipped`, encoded, by RSU id, which come back after the
+/// run).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_cluster(
     cfg: &ClusterConfig,
     scenario: Arc<Scenario>,
     fleet: Fleet,
     policies: PolicySet,
     checkpoint: Option<Vec<(String, Vec<u8>)>>,
+    shipped: Option<Vec<Vec<u8>>>,
     opts: &ActorOptions,
     observer: &mut dyn Observer,
-) -> Result<(ActorRun, Vec<NodeLoss>), ClusterError> {
+) -> Result<ClusterRun, ClusterError> {
     if !scenario.faults.crash_rsu.is_empty() {
         return Err(ClusterError::Unsupported("faults.crash_rsu (restarting an RSU actor on another node)".into()));
     }
+    let round = opts.pool_participants.as_ref().map(|p| RoundRequest { participants: p.clone(), weighted: false });
+    vecsim_core::engine::check_episode(&scenario, &policies, round.as_ref())
+        .map_err(|e| ClusterError::Failed(e.to_string()))?;
+    if let Some(s) = &shipped {
+        if s.len() != scenario.rsu_count() {
+            return Err(ClusterError::Failed(format!("{} policies for {} RSUs", s.len(), scenario.rsu_count())));
+        }
+    }
+    let travel = shipped.is_some();
+    let mut shipped = shipped;
     let run: u64 =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
             ^ ((std::process::id() as u64) << 32);
     let (server, nodes, mut sessions) = connect(cfg, run).await?;
     let n = scenario.rsu_count();
     let owner = assign(n, nodes.len());
-    let scenario_toml = toml::to_string(&*scenario).map_err(|e| ClusterError::Unsupported(format!("scenario: {e}")))?;
+    // The seed travels beside the TOML, which cannot hold a u64 above i64::MAX (a training
+    // episode's traffic seed usually is).
+    let scenario_toml = {
+        let mut s = (*scenario).clone();
+        s.seed = 0;
+        toml::to_string(&s).map_err(|e| ClusterError::Unsupported(format!("scenario: {e}")))?
+    };
     let lost: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
     let clock_slot: Arc<Mutex<Option<ActorRef<ClockMsg>>>> = Arc::new(Mutex::new(None));
     let (events_tx, mut events) = unbounded_channel();
@@ -224,13 +268,17 @@ pub(crate) async fn run_cluster(
     });
     let result = async {
         for (i, nd) in nodes.iter().enumerate() {
-            let rsus = (0..n as u32).filter(|&e| owner[e as usize] == i).collect();
+            let rsus: Vec<u32> = (0..n as u32).filter(|&e| owner[e as usize] == i).collect();
+            let policies =
+                shipped.as_mut().map(|all| rsus.iter().map(|&e| std::mem::take(&mut all[e as usize])).collect());
             let setup = Setup {
                 run,
                 node: i as u32,
                 scenario_toml: scenario_toml.clone(),
+                seed: scenario.seed,
                 rsus,
                 checkpoint: checkpoint.clone(),
+                policies,
                 pool_participants: opts.pool_participants.clone(),
                 weighted_fedavg: opts.weighted_fedavg,
             };
@@ -248,8 +296,14 @@ pub(crate) async fn run_cluster(
                 Ok(Some(HubEvent::Lost(l))) => {
                     return Err(ClusterError::Setup { addr: l.addr, message: "the node was lost".into() })
                 }
+                Ok(Some(HubEvent::Down { node, .. })) => {
+                    return Err(ClusterError::Setup {
+                        addr: nodes[node].addr.clone(),
+                        message: "the node was lost".into(),
+                    })
+                }
                 Ok(Some(HubEvent::Failed(e))) => return Err(ClusterError::Failed(e)),
-                Ok(Some(HubEvent::Flushed)) => {}
+                Ok(Some(HubEvent::Flushed | HubEvent::Policies { .. })) => {}
                 Ok(None) => return Err(ClusterError::Failed("the hub stopped".into())),
                 Err(_) => return Err(ClusterError::Failed("the nodes did not set up in time".into())),
             }
@@ -278,7 +332,13 @@ pub(crate) async fn run_cluster(
                         if let Some(c) = lock(&clock_slot).clone() { c.stop(None); }
                         break Err(ClusterError::Failed(e));
                     }
-                    Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed) => {}
+                    Some(
+                        HubEvent::SetupDone { .. }
+                        | HubEvent::Lost(_)
+                        | HubEvent::Flushed
+                        | HubEvent::Down { .. }
+                        | HubEvent::Policies { .. },
+                    ) => {}
                     None => break Err(ClusterError::Failed("the hub stopped".into())),
                 }
             }
@@ -297,7 +357,17 @@ pub(crate) async fn run_cluster(
                 }
             }
         }
-        out.map(|o| (o, losses))
+        let out = out?;
+        // The policies that travelled come back, unless a node was lost with some of them.
+        let policies = if travel {
+            if let Some(l) = losses.first() {
+                return Err(ClusterError::LearnersLost { addr: l.addr.clone(), slot: l.slot, rsus: l.rsus.clone() });
+            }
+            Some(collect(&nodes, &owner, run, &mut events).await?)
+        } else {
+            None
+        };
+        Ok(ClusterRun { run: out, losses, policies })
     }
     .await;
     for nd in &nodes {
@@ -310,6 +380,64 @@ pub(crate) async fn run_cluster(
     tokio::time::sleep(Duration::from_millis(50)).await;
     server.stop(None);
     result
+}
+
+/// Asks every node for the policies that travelled to it and waits (bounded) for them all:
+/// encoded, by RSU id. A node that is lost meanwhile, answers with an error, or sends an RSU it
+/// does not host fails the run.
+async fn collect(
+    nodes: &[Node],
+    owner: &[usize],
+    run: u64,
+    events: &mut UnboundedReceiver<HubEvent>,
+) -> Result<Vec<Vec<u8>>, ClusterError> {
+    for nd in nodes {
+        nd.hub
+            .send_message(HubMsg::Net(Wire::Collect { run }))
+            .map_err(|e| ClusterError::Failed(format!("node {}: {e}", nd.addr)))?;
+    }
+    let mut back: Vec<Option<Vec<u8>>> = vec![None; owner.len()];
+    let mut answered = vec![false; nodes.len()];
+    let deadline = tokio::time::Instant::now() + SETUP_TIMEOUT;
+    while answered.iter().any(|a| !a) {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .map_err(|_| ClusterError::Failed("the nodes did not send the policies back in time".into()))?;
+        match ev {
+            Some(HubEvent::Policies { node, policies }) => {
+                let Some(nd) = nodes.get(node) else {
+                    let why = policies.err().unwrap_or_default();
+                    return Err(ClusterError::Failed(format!("policies from an unknown node: {why}")));
+                };
+                let list = policies.map_err(|m| ClusterError::Failed(format!("node {}: {m}", nd.addr)))?;
+                if std::mem::replace(&mut answered[node], true) {
+                    return Err(ClusterError::Failed(format!("node {} sent its policies twice", nd.addr)));
+                }
+                for (e, bytes) in list {
+                    let e = e as usize;
+                    if owner.get(e) != Some(&node) || back[e].is_some() {
+                        return Err(ClusterError::Failed(format!(
+                            "node {} sent a policy for RSU {e}, which it does not host",
+                            nd.addr
+                        )));
+                    }
+                    back[e] = Some(bytes);
+                }
+            }
+            Some(HubEvent::Down { node, slot }) => {
+                let rsus = (0..owner.len() as u32).filter(|&e| owner[e as usize] == node).collect();
+                let addr = nodes.get(node).map_or_else(|| "?".into(), |nd| nd.addr.clone());
+                return Err(ClusterError::LearnersLost { addr, slot, rsus });
+            }
+            Some(HubEvent::Failed(e)) => return Err(ClusterError::Failed(e)),
+            Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed) => {}
+            None => return Err(ClusterError::Failed("the hub stopped".into())),
+        }
+    }
+    back.into_iter()
+        .enumerate()
+        .map(|(e, b)| b.ok_or_else(|| ClusterError::Failed(format!("no policy came back for RSU {e}"))))
+        .collect()
 }
 
 /// A request the clock (or the pool) sent to an RSU, awaiting its answer.
@@ -574,6 +702,7 @@ impl CoordState {
         }
         self.nodes[node].lost = true;
         self.nodes[node].lost_slot = self.slot;
+        let _ = self.a.events.send(HubEvent::Down { node, slot: self.slot });
         let rsus: Vec<usize> = (0..self.rsus.len()).filter(|&e| self.a.owner[e] == node).collect();
         eprintln!(
             "cluster: node {} lost in slot {}: its RSUs {:?} are an outage from then on; the tasks it held count as node_lost",
@@ -638,6 +767,10 @@ impl Actor for CoordHub {
             HubMsg::Net(Wire::Pool(w)) => st.pool_answer(w),
             HubMsg::Net(Wire::SetupDone { run: _, node, error }) => {
                 let _ = st.a.events.send(HubEvent::SetupDone { node: node as usize, error });
+                Ok(())
+            }
+            HubMsg::Net(Wire::Policies { run: _, node, policies }) => {
+                let _ = st.a.events.send(HubEvent::Policies { node: node as usize, policies });
                 Ok(())
             }
             HubMsg::Net(Wire::Failed { node, message }) => {

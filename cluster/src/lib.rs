@@ -7,6 +7,10 @@
 //! engine's ([`vecsim_actors::protocol`]), unchanged: the RSU actors are the engine's own, and
 //! messages that cross processes are encoded with [`vecsim_core::codec`] ([`wire`]).
 //!
+//! Training (`vecsim train --cluster`): with a [`PolicyCodec`] ([`Cluster::with_policy_codec`]),
+//! each RSU's policy (a learner) travels to its node with the episode's set-up and comes back
+//! after the last slot and the VEC POOL round, whose messages cross processes like the others.
+//!
 //! Determinism: every receiver still sorts by id and every phase still closes on counts, so
 //! one process and several nodes give byte-identical reports (tested in `tests/e2e/cluster.rs`).
 //!
@@ -21,7 +25,9 @@ pub mod wire;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use vecsim_actors::ActorOptions;
-use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput};
+use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput, RoundReport};
+use vecsim_core::ids::RsuId;
+use vecsim_core::policy::{Observation, Policy, PolicySet};
 
 pub use node::{run_node, run_node_with, PolicyBuilder};
 
@@ -88,6 +94,25 @@ pub enum ClusterError {
     /// Something the cluster does not do (yet).
     #[error("not supported on a cluster: {0}")]
     Unsupported(String),
+    /// A policy could not be encoded for its trip to a node, or decoded on its way back.
+    #[error("RSU {rsu}'s policy cannot travel: {message}")]
+    Policy {
+        /// The RSU whose policy it is.
+        rsu: u32,
+        /// Why.
+        message: String,
+    },
+    /// A node was lost during a training episode: the learners of the RSUs it hosted, which
+    /// travelled to it for the episode, were lost with it.
+    #[error("node {addr} was lost in slot {slot}: the learners of its RSUs {rsus:?} were lost with it")]
+    LearnersLost {
+        /// The node's address.
+        addr: String,
+        /// The slot in which its session closed.
+        slot: u32,
+        /// The RSUs it hosted.
+        rsus: Vec<u32>,
+    },
     /// The run failed.
     #[error("cluster run failed: {0}")]
     Failed(String),
@@ -164,18 +189,61 @@ pub struct NodeLoss {
 /// The engine's name in messages and metrics.
 pub const ENGINE_NAME: &str = "cluster";
 
+/// Encodes an RSU's policy for its trip between processes (`Err(why)` for a policy that cannot
+/// travel).
+pub type PolicyEncoder = Arc<dyn Fn(Box<dyn Policy>) -> Result<Vec<u8>, String> + Send + Sync>;
+/// Decodes a policy encoded by the matching [`PolicyEncoder`] (`Err(why)` for bytes that do not
+/// decode).
+pub type PolicyDecoder = Arc<dyn Fn(&[u8]) -> Result<Box<dyn Policy>, String> + Send + Sync>;
+
+/// How RSU policies travel between the coordinator and the nodes (a learner's whole state,
+/// for a training episode). The binary provides it, so that this crate does not depend on the
+/// learners: the coordinator encodes each RSU's policy and ships it to the node hosting the
+/// RSU, the node decodes it into the RSU actor, and after the episode's last slot (and its
+/// VEC POOL round) the node encodes it again and sends it back.
+#[derive(Clone)]
+pub struct PolicyCodec {
+    /// Policy → bytes.
+    pub encode: PolicyEncoder,
+    /// Bytes → policy.
+    pub decode: PolicyDecoder,
+}
+
+impl std::fmt::Debug for PolicyCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PolicyCodec")
+    }
+}
+
+/// What the coordinator's clock holds in place of an RSU's policy while the policy is on the
+/// RSU's node: the clock never asks a remote RSU's policy to decide, and [`Cluster`] replaces
+/// these with the policies that come back. Were it asked, every task would stay where it was
+/// uploaded.
+struct Away;
+
+impl Policy for Away {
+    fn name(&self) -> &'static str {
+        "away"
+    }
+
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+        vec![obs.rsu; obs.tasks.len()]
+    }
+}
+
 /// The actor engine with its RSUs on the nodes of a cluster file, as an [`Engine`].
 pub struct Cluster {
     cfg: ClusterConfig,
     threads: usize,
     checkpoint: Option<Vec<(String, Vec<u8>)>>,
+    codec: Option<PolicyCodec>,
     losses: Arc<Mutex<Vec<NodeLoss>>>,
 }
 
 impl Cluster {
     /// A coordinator for `cfg` on `threads` tokio workers.
     pub fn new(cfg: ClusterConfig, threads: usize) -> Cluster {
-        Cluster { cfg, threads: threads.max(1), checkpoint: None, losses: Arc::default() }
+        Cluster { cfg, threads: threads.max(1), checkpoint: None, codec: None, losses: Arc::default() }
     }
 
     /// Sends the files of a learner's checkpoint directory to the nodes, which build their RSUs'
@@ -193,12 +261,24 @@ impl Cluster {
         Ok(self)
     }
 
+    /// Ships every RSU's policy to its node for each episode, encoded with `codec`, and takes
+    /// it back after the episode's last slot and its VEC POOL round (training: the learners
+    /// travel; the episode's output holds them as they came back). Without it, the nodes build
+    /// their RSUs' policies themselves (a baseline, or a learner from the checkpoint shipped with
+    /// [`Cluster::with_checkpoint`]) and VEC POOL rounds are refused.
+    pub fn with_policy_codec(mut self, codec: PolicyCodec) -> Cluster {
+        self.codec = Some(codec);
+        self
+    }
+
     /// The nodes lost so far (shared: read it after a run).
     pub fn losses(&self) -> Arc<Mutex<Vec<NodeLoss>>> {
         self.losses.clone()
     }
 
-    /// Runs one episode on the cluster.
+    /// Runs one episode on the cluster. With a [`PolicyCodec`], the episode's policies travel
+    /// to the nodes and the returned run holds them as they came back; without one, the run
+    /// returns the policies it was given (the nodes ran their own).
     pub fn run_episode(
         &mut self,
         ep: Episode<'_>,
@@ -206,15 +286,44 @@ impl Cluster {
     ) -> Result<(vecsim_actors::ActorRun, Vec<NodeLoss>), ClusterError> {
         let rt = vecsim_actors::runtime(self.threads).map_err(ClusterError::Runtime)?;
         let Episode { scenario, fleet, policies, round: _, observer } = ep;
-        rt.block_on(coordinator::run_cluster(
+        let (policies, shipped) = match &self.codec {
+            None => (policies, None),
+            Some(codec) => {
+                let PolicySet { per_rsu, refiner } = policies;
+                if per_rsu.iter().any(|p| p.shares()) {
+                    return Err(ClusterError::Unsupported(
+                        "centralised training (maddpg, masac): the joint record of every slot does not cross processes yet"
+                            .into(),
+                    ));
+                }
+                let mut bytes = Vec::with_capacity(per_rsu.len());
+                let mut away: Vec<Box<dyn Policy>> = Vec::with_capacity(per_rsu.len());
+                for (e, p) in per_rsu.into_iter().enumerate() {
+                    bytes.push((codec.encode)(p).map_err(|message| ClusterError::Policy { rsu: e as u32, message })?);
+                    away.push(Box::new(Away));
+                }
+                (PolicySet { per_rsu: away, refiner }, Some(bytes))
+            }
+        };
+        let out = rt.block_on(coordinator::run_cluster(
             &self.cfg,
             scenario,
             fleet,
             policies,
             self.checkpoint.clone(),
+            shipped,
             opts,
             observer,
-        ))
+        ))?;
+        let mut run = out.run;
+        if let (Some(codec), Some(back)) = (&self.codec, out.policies) {
+            run.policies = back
+                .iter()
+                .enumerate()
+                .map(|(e, b)| (codec.decode)(b).map_err(|message| ClusterError::Policy { rsu: e as u32, message }))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok((run, out.losses))
     }
 }
 
@@ -224,17 +333,110 @@ impl Engine for Cluster {
     }
 
     fn run(&mut self, ep: Episode<'_>) -> Result<EpisodeOutput, EngineError> {
-        if ep.round.is_some() {
-            return Err(EngineError::Failed {
-                engine: ENGINE_NAME,
-                message: "training episodes (VEC POOL rounds) are not supported on a cluster yet".into(),
-            });
+        let failed = |message: String| EngineError::Failed { engine: ENGINE_NAME, message };
+        if ep.round.is_some() && self.codec.is_none() {
+            return Err(failed(
+                "a VEC POOL round on a cluster needs the RSUs' policies to travel to the nodes (Cluster::with_policy_codec)"
+                    .into(),
+            ));
         }
-        let opts = ActorOptions { threads: self.threads, ..Default::default() };
-        let (run, losses) = self
-            .run_episode(ep, &opts)
-            .map_err(|e| EngineError::Failed { engine: ENGINE_NAME, message: e.to_string() })?;
+        let slots = ep.scenario.time.slots;
+        let opts = ActorOptions {
+            threads: self.threads,
+            // One round, after the last slot, with the participants the trainer chose.
+            pool_every: ep.round.as_ref().map(|_| slots),
+            pool_participants: ep.round.as_ref().map(|r| r.participants.clone()),
+            weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
+            ..Default::default()
+        };
+        let (run, losses) = self.run_episode(ep, &opts).map_err(|e| failed(e.to_string()))?;
         self.losses.lock().unwrap_or_else(|p| p.into_inner()).extend(losses);
-        Ok(EpisodeOutput { stats: run.stats, policies: run.policies, round: None })
+        if run.rounds.len() > 1 {
+            return Err(failed(format!("{} VEC POOL rounds in one episode", run.rounds.len())));
+        }
+        let round =
+            run.rounds.into_iter().next().map(|o| RoundReport { contributed: o.contributed, skipped: o.skipped });
+        Ok(EpisodeOutput { stats: run.stats, policies: run.policies, round })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vecsim_core::engine::RoundRequest;
+    use vecsim_core::mobility::Fleet;
+    use vecsim_core::observer::NoObserver;
+    use vecsim_core::policy::Share;
+    use vecsim_core::Scenario;
+
+    /// A cluster whose only node nobody listens on: any attempt to connect fails as unreachable,
+    /// so an error of another kind was found before connecting.
+    fn cluster() -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Cluster::new(ClusterConfig { cookie: "c".into(), nodes: vec![format!("127.0.0.1:{port}")] }, 1)
+    }
+
+    fn scenario() -> Arc<Scenario> {
+        Arc::new(Scenario::parse(include_str!("../../tests/fixtures/train-small.toml")).unwrap())
+    }
+
+    /// A centralised learner's stand-in: it shares every slot.
+    struct Sharing;
+
+    impl Policy for Sharing {
+        fn name(&self) -> &'static str {
+            "sharing"
+        }
+        fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+            vec![obs.rsu; obs.tasks.len()]
+        }
+        fn shares(&self) -> bool {
+            true
+        }
+        fn share(&mut self) -> Option<Share> {
+            None
+        }
+    }
+
+    fn codec(encodes: bool) -> PolicyCodec {
+        PolicyCodec {
+            encode: Arc::new(move |p| if encodes { Ok(p.name().as_bytes().to_vec()) } else { Err("no".into()) }),
+            decode: Arc::new(|_| Ok(Box::new(Away) as Box<dyn Policy>)),
+        }
+    }
+
+    fn episode<'a>(
+        policies: Vec<Box<dyn Policy>>,
+        round: Option<RoundRequest>,
+        observer: &'a mut NoObserver,
+    ) -> Episode<'a> {
+        let scenario = scenario();
+        Episode { scenario, fleet: Fleet::from_named(Vec::new()), policies: PolicySet::new(policies), round, observer }
+    }
+
+    #[test]
+    fn a_round_without_travelling_policies_is_refused_before_connecting() {
+        let round = RoundRequest { participants: vec![true; 3], weighted: false };
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = cluster().run(episode(policies, Some(round), &mut NoObserver)).unwrap_err();
+        assert!(e.to_string().contains("policies to travel"), "{e}");
+    }
+
+    #[test]
+    fn centralised_learners_and_policies_that_cannot_travel_are_refused_before_connecting() {
+        let mut c = cluster().with_policy_codec(codec(true));
+        let policies = (0..3).map(|_| Box::new(Sharing) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(&e, ClusterError::Unsupported(m) if m.contains("joint record")), "{e}");
+        assert!(e.is_bad_input());
+        let mut c = cluster().with_policy_codec(codec(false));
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(&e, ClusterError::Policy { rsu: 0, message } if message == "no"), "{e}");
+        // With policies that travel, the run gets as far as connecting.
+        let mut c = cluster().with_policy_codec(codec(true));
+        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
+        assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
     }
 }

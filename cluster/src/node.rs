@@ -8,18 +8,18 @@
 //! which decodes it and hands it to the RSU actor.
 
 use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
-use crate::{ClusterError, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use crate::{ClusterError, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx};
-use vecsim_actors::rsu::{Checkpoint, RsuActor, RsuArgs};
+use vecsim_actors::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
 use vecsim_actors::World;
 use vecsim_core::clock::SlotClock;
 use vecsim_core::ids::RsuId;
-use vecsim_core::policy::PolicySet;
+use vecsim_core::policy::{Policy, PolicySet};
 use vecsim_core::rsu::RsuNode;
 use vecsim_core::Scenario;
 
@@ -29,15 +29,17 @@ pub type PolicyBuilder = Arc<dyn Fn(&Scenario, Option<&Path>) -> Result<PolicySe
 
 /// Runs a worker node on `listen` until the process is killed: it accepts coordinators that
 /// know `cookie` and hosts the RSUs they assign, one run at a time. `ready` is called once
-/// the node listens.
+/// the node listens. Its RSUs' policies are built with `build`, or, when the coordinator ships
+/// them (training), decoded and sent back with `codec` (a node without one refuses them).
 pub fn run_node(
     listen: SocketAddr,
     cookie: String,
     build: PolicyBuilder,
+    codec: Option<PolicyCodec>,
     threads: usize,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ClusterError> {
-    run_node_with(listen, cookie, build, threads, None, ready)
+    run_node_with(listen, cookie, build, codec, threads, None, ready)
 }
 
 /// [`run_node`], for fault tests: with `die_at_slot`, the process exits abruptly (as if killed)
@@ -46,6 +48,7 @@ pub fn run_node_with(
     listen: SocketAddr,
     cookie: String,
     build: PolicyBuilder,
+    codec: Option<PolicyCodec>,
     threads: usize,
     die_at_slot: Option<u32>,
     ready: impl FnOnce(SocketAddr),
@@ -66,7 +69,7 @@ pub fn run_node_with(
         let (_server, server_handle) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
-        let (hub, hub_handle) = Actor::spawn(None, NodeHub, (build, die_at_slot))
+        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot })
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
@@ -89,6 +92,9 @@ struct Hosted {
     pool: ActorRef<PoolMsg>,
     /// The slot context of the current slot (the same `Arc` for every local RSU).
     ctx: Option<Arc<SlotCtx>>,
+    /// The policy cells of the hosted RSUs, by RSU id, when their policies travelled here
+    /// (sent back on `Wire::Collect`).
+    travelled: Option<Vec<(u32, PolicyCell)>>,
     coordinator: ActorRef<HubMsg>,
     checkpoint_dir: Option<PathBuf>,
 }
@@ -106,8 +112,15 @@ impl Hosted {
     }
 }
 
+struct NodeArgs {
+    build: PolicyBuilder,
+    codec: Option<PolicyCodec>,
+    die_at_slot: Option<u32>,
+}
+
 struct HubState {
     build: PolicyBuilder,
+    codec: Option<PolicyCodec>,
     die_at_slot: Option<u32>,
     me: ActorRef<HubMsg>,
     run: Option<Hosted>,
@@ -142,8 +155,9 @@ impl NodeHub {
     }
 
     async fn host(st: &mut HubState, setup: Setup, coordinator: ActorRef<HubMsg>) -> Result<(), String> {
-        let scenario: Scenario =
+        let mut scenario: Scenario =
             toml::from_str(&setup.scenario_toml).map_err(|e| format!("the scenario does not parse: {e}"))?;
+        scenario.seed = setup.seed;
         let scenario = Arc::new(scenario);
         let checkpoint_dir = match &setup.checkpoint {
             None => None,
@@ -157,13 +171,42 @@ impl NodeHub {
                 Some(dir)
             }
         };
-        let set = (st.build)(&scenario, checkpoint_dir.as_deref())?;
-        let PolicySet { per_rsu, refiner: _ } = set;
         let specs = scenario.rsu_specs();
         let n = specs.len();
-        if per_rsu.len() != n {
-            return Err(format!("{} policies for {n} RSUs", per_rsu.len()));
+        let mut local = vec![false; n];
+        for &e in &setup.rsus {
+            let slot = local.get_mut(e as usize).ok_or_else(|| format!("RSU {e} is not in the scenario"))?;
+            if std::mem::replace(slot, true) {
+                return Err(format!("RSU {e} assigned twice"));
+            }
         }
+        if let Some(p) = &setup.pool_participants {
+            if p.len() != n {
+                return Err(format!("VEC POOL participants for {} RSUs, the scenario has {n}", p.len()));
+            }
+        }
+        let mut policies: Vec<Option<Box<dyn Policy>>> = match &setup.policies {
+            // Learners that travelled here for the episode.
+            Some(shipped) => {
+                let codec = st.codec.as_ref().ok_or("this node cannot decode policies sent to it")?;
+                if shipped.len() != setup.rsus.len() {
+                    return Err(format!("{} policies for {} hosted RSUs", shipped.len(), setup.rsus.len()));
+                }
+                let mut v: Vec<Option<Box<dyn Policy>>> = (0..n).map(|_| None).collect();
+                for (&e, bytes) in setup.rsus.iter().zip(shipped) {
+                    v[e as usize] =
+                        Some((codec.decode)(bytes).map_err(|m| format!("RSU {e}'s policy does not decode: {m}"))?);
+                }
+                v
+            }
+            None => {
+                let PolicySet { per_rsu, refiner: _ } = (st.build)(&scenario, checkpoint_dir.as_deref())?;
+                if per_rsu.len() != n {
+                    return Err(format!("{} policies for {n} RSUs", per_rsu.len()));
+                }
+                per_rsu.into_iter().map(Some).collect()
+            }
+        };
         let world = Arc::new(World {
             clock: SlotClock::from_scenario(&scenario),
             specs: specs.clone(),
@@ -171,10 +214,6 @@ impl NodeHub {
             pool_participants: setup.pool_participants.clone(),
             weighted_fedavg: setup.weighted_fedavg,
         });
-        let mut local = vec![false; n];
-        for &e in &setup.rsus {
-            *local.get_mut(e as usize).ok_or_else(|| format!("RSU {e} is not in the scenario"))? = true;
-        }
         // Stand-ins: the clock, the pool and every RSU hosted elsewhere forward to the coordinator.
         let up = coordinator.clone();
         let clock_fwd: Forward<ClockMsg> = Box::new(move |m| send_up(&up, Wire::Clock(ClockWire::from_msg(m)?)));
@@ -182,10 +221,14 @@ impl NodeHub {
         let up = coordinator.clone();
         let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
         let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd).await.map_err(|e| e.to_string())?;
-        let mut policies: Vec<Option<Box<dyn vecsim_core::policy::Policy>>> = per_rsu.into_iter().map(Some).collect();
         let mut table = Vec::with_capacity(n);
+        let mut travelled = setup.policies.is_some().then(Vec::new);
         for (e, spec) in specs.iter().enumerate() {
             let r = if local[e] {
+                let cell: PolicyCell = Arc::new(Mutex::new(policies[e].take()));
+                if let Some(t) = travelled.as_mut() {
+                    t.push((e as u32, cell.clone()));
+                }
                 let args = RsuArgs {
                     id: RsuId(e as u32),
                     world: world.clone(),
@@ -193,7 +236,7 @@ impl NodeHub {
                         RsuNode::new(spec.clone(), scenario.seed),
                         scenario.seed,
                     ))),
-                    policy: Arc::new(Mutex::new(policies[e].take())),
+                    policy: cell,
                     redo_slot: None,
                     clock: clock.clone(),
                 };
@@ -210,8 +253,22 @@ impl NodeHub {
             };
             table.push(r);
         }
-        st.run = Some(Hosted { setup, table, local, clock, pool, ctx: None, coordinator, checkpoint_dir });
+        st.run = Some(Hosted { setup, table, local, clock, pool, ctx: None, travelled, coordinator, checkpoint_dir });
         Ok(())
+    }
+
+    /// The hosted RSUs' policies that travelled here, encoded, by RSU id: asked for after the
+    /// episode's last slot and VEC POOL round, when every RSU actor is done with its policy.
+    fn collect(run: &mut Hosted, codec: Option<&PolicyCodec>) -> Result<Vec<(u32, Vec<u8>)>, String> {
+        let codec = codec.ok_or("this node cannot encode policies")?;
+        let cells = run.travelled.take().ok_or("no policies travelled to this node for the run")?;
+        let mut out = Vec::with_capacity(cells.len());
+        for (e, cell) in cells {
+            let p = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let p = p.ok_or_else(|| format!("RSU {e}'s policy is gone"))?;
+            out.push((e, (codec.encode)(p).map_err(|m| format!("RSU {e}'s policy does not encode: {m}"))?));
+        }
+        Ok(out)
     }
 
     fn deliver(run: &mut Hosted, rsu: u32, msg: RsuWire) -> Result<(), String> {
@@ -240,14 +297,10 @@ impl NodeHub {
 impl Actor for NodeHub {
     type Msg = HubMsg;
     type State = HubState;
-    type Arguments = (PolicyBuilder, Option<u32>);
+    type Arguments = NodeArgs;
 
-    async fn pre_start(
-        &self,
-        me: ActorRef<HubMsg>,
-        (build, die_at_slot): (PolicyBuilder, Option<u32>),
-    ) -> Result<HubState, ActorProcessingErr> {
-        Ok(HubState { build, die_at_slot, me, run: None })
+    async fn pre_start(&self, me: ActorRef<HubMsg>, a: NodeArgs) -> Result<HubState, ActorProcessingErr> {
+        Ok(HubState { build: a.build, codec: a.codec, die_at_slot: a.die_at_slot, me, run: None })
     }
 
     async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut HubState) -> Result<(), ActorProcessingErr> {
@@ -261,6 +314,21 @@ impl Actor for NodeHub {
                 }
                 Ok(())
             }
+            HubMsg::Net(Wire::Collect { run }) => match st.run.as_mut() {
+                Some(h) if h.setup.run == run => {
+                    let policies = Self::collect(h, st.codec.as_ref());
+                    let node = h.setup.node;
+                    send_up(&h.coordinator, Wire::Policies { run, node, policies })
+                }
+                _ => {
+                    // Answer anyway, so that the coordinator does not wait for nothing.
+                    let why = format!("policies of run {run} asked for, which is not hosted here");
+                    if let Ok(c) = coordinator_hub(run).await {
+                        let _ = send_up(&c, Wire::Policies { run, node: u32::MAX, policies: Err(why.clone()) });
+                    }
+                    Err(why)
+                }
+            },
             HubMsg::Net(Wire::Rsu { msg: RsuWire::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
                 eprintln!("vecsim node: exiting at the start of slot {slot} (--die-at-slot)");
                 std::process::exit(137);

@@ -28,12 +28,18 @@ pub struct Setup {
     pub run: u64,
     /// The node's index in the cluster file.
     pub node: u32,
-    /// The scenario, resolved (overrides applied), as TOML.
+    /// The scenario, resolved (overrides applied), as TOML, with seed 0.
     pub scenario_toml: String,
+    /// The scenario's seed (apart: TOML integers stop at `i64::MAX`).
+    pub seed: u64,
     /// The RSUs this node hosts, by id.
     pub rsus: Vec<u32>,
     /// The files of a learner's checkpoint directory (name, bytes), for `--checkpoint`.
     pub checkpoint: Option<Vec<(String, Vec<u8>)>>,
+    /// The hosted RSUs' policies, encoded ([`crate::PolicyCodec`]), in the order of `rsus`:
+    /// learners travelling for a training episode, to be sent back on [`Wire::Collect`].
+    /// `None`: the node builds its RSUs' policies (from the scenario and `checkpoint`).
+    pub policies: Option<Vec<Vec<u8>>>,
     /// `ActorOptions::pool_participants`.
     pub pool_participants: Option<Vec<bool>>,
     /// `ActorOptions::weighted_fedavg`.
@@ -45,6 +51,21 @@ pub struct Setup {
 pub enum Wire {
     /// Coordinator → node: host these RSUs for this run.
     Setup(Box<Setup>),
+    /// Coordinator → node: the episode is over (its last slot and its VEC POOL round): send
+    /// back the hosted RSUs' policies that travelled with the set-up ([`Wire::Policies`]).
+    Collect {
+        /// The run.
+        run: u64,
+    },
+    /// Node → coordinator: the answer to [`Wire::Collect`].
+    Policies {
+        /// The run.
+        run: u64,
+        /// The node's index.
+        node: u32,
+        /// `(RSU id, encoded policy)` for every hosted RSU, or why they could not be sent.
+        policies: Result<Vec<(u32, Vec<u8>)>, String>,
+    },
     /// Coordinator → node: the run is over; stop its actors.
     End {
         /// The run that ended.
@@ -343,6 +364,12 @@ mod tests {
         assert_eq!(rsu, RsuId(2));
         assert_eq!(results[0].upload_s.to_bits(), (0.1f64 + 0.2).to_bits());
         assert!(results[0].service_s.is_nan());
+        let back = Wire::Policies { run: 7, node: 1, policies: Ok(vec![(2, vec![0, 255, 7])]) };
+        let m = HubMsg::Net(back).serialize().unwrap();
+        let HubMsg::Net(Wire::Policies { run: 7, node: 1, policies: Ok(p) }) = HubMsg::deserialize(m).unwrap() else {
+            panic!("not the policies sent")
+        };
+        assert_eq!(p, vec![(2, vec![0, 255, 7])]);
         let garbled = SerializedMessage::Cast { variant: VARIANT.into(), args: vec![200, 1], metadata: None };
         assert!(matches!(HubMsg::deserialize(garbled), Ok(HubMsg::Garbled(_))));
     }

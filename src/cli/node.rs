@@ -31,7 +31,9 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     // The policies of the RSUs hosted here, built as `vecsim run` builds them.
     let build: vecsim_cluster::PolicyBuilder =
         Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));
-    vecsim_cluster::run_node_with(a.listen, cookie, build, a.threads, a.die_at_slot, |addr| {
+    // Learners that travel here for a training episode (`vecsim train --cluster`) and back.
+    let codec = Some(pipeline::learner_codec());
+    vecsim_cluster::run_node_with(a.listen, cookie, build, codec, a.threads, a.die_at_slot, |addr| {
         use std::io::Write as _;
         println!("vecsim node listening on {addr}");
         let _ = std::io::stdout().flush();

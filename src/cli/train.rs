@@ -115,6 +115,13 @@ pub(crate) struct TrainArgs {
     /// tokio workers and the learners' matrix products.
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Train with the RSUs on the worker nodes of this cluster file (as `vecsim run --cluster`):
+    /// each RSU's learner travels to its node for every episode and comes back after the
+    /// episode's last slot and its VEC POOL round; this process runs the clock, the vehicles, the
+    /// VEC POOL and the trainer. Same curve and checkpoint bytes as one process. fed-maddpg only:
+    /// the centralised learners (maddpg, masac) exchange every slot's joint record in-process.
+    #[arg(long, value_name = "CLUSTER.toml")]
+    pub cluster: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -214,6 +221,16 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if !a.policy.is_learner() {
         return Err(bad(format!("`{}` is not a learner (expected fed-maddpg, maddpg or masac)", a.policy)));
     }
+    let cluster = match &a.cluster {
+        None => None,
+        Some(_) if a.policy != PolicyName::FedMaddpg => {
+            return Err(bad(format!(
+                "--cluster: `{}` is a centralised learner, not supported on a cluster yet: its RSUs exchange every slot's joint record in-process, which does not cross processes; train it without --cluster (fed-maddpg trains on a cluster)",
+                a.policy
+            )));
+        }
+        Some(file) => Some(vecsim_cluster::ClusterConfig::load(file).map_err(bad)?),
+    };
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
     let mut s = pipeline::load_scenario(&a.scenario, &overrides)?;
     let seed = a.seed.unwrap_or(s.seed);
@@ -297,7 +314,13 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let curve = a.curve.clone().unwrap_or_else(|| dir.join("curve.csv"));
     cfg.curve_csv = Some(curve.clone());
 
-    let mut engine = a.engine.build()?;
+    let mut engine: Box<dyn vecsim_core::Engine> = match cluster {
+        None => a.engine.build()?,
+        // The learners travel to the nodes for every episode and back.
+        Some(c) => {
+            Box::new(vecsim_cluster::Cluster::new(c, a.engine.threads).with_policy_codec(pipeline::learner_codec()))
+        }
+    };
     let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let bar = ProgressBar::new(episodes as u64);
     bar.set_style(

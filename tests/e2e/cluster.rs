@@ -1,5 +1,6 @@
-//! `vecsim run --cluster` with `vecsim node` processes on loopback (issue 13): byte-identical
-//! reports to one process, a node lost mid-run, a wrong cookie, an unreachable node.
+//! `vecsim run --cluster` and `vecsim train --cluster` with `vecsim node` processes on loopback
+//! (issue 13): byte-identical reports, learning curves and checkpoints to one process, a node
+//! lost mid-run, a wrong cookie, an unreachable node, centralised learners refused.
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
@@ -205,4 +206,120 @@ fn a_wrong_cookie_is_refused_and_an_unreachable_node_is_named() {
     // The node is still serving after both failures.
     let cluster = write_cluster(d, "good.toml", "cookie", &[good.addr.as_str()]);
     ok(vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]));
+}
+
+/// The column `name` of every data row of a curve CSV.
+fn curve_column(csv: &[u8], name: &str) -> Vec<String> {
+    let csv = String::from_utf8(csv.to_vec()).unwrap();
+    let mut rows = csv.lines();
+    let col = rows.next().unwrap().split(',').position(|h| h == name).unwrap();
+    rows.map(|r| r.split(',').nth(col).unwrap().to_string()).collect()
+}
+
+#[test]
+fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_process() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    let nodes: Vec<Node> = (0..3).map(|_| node(&c, &[])).collect();
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let cl = cluster.to_str().unwrap();
+    let sc = "tests/fixtures/train-small.toml";
+    // Every RSU takes part in every round; then RSUs drop out of some rounds (the trainer's
+    // draws: the skipped RSUs' learners keep their actors, on their nodes).
+    let cases: [(&str, &[&str]); 2] = [("all", &[]), ("dropouts", &["--fault", "round_dropout=0.5"])];
+    for (name, extra) in cases {
+        let train = |ck: &Path, more: &[&str]| {
+            let mut a =
+                vec!["train", sc, "--policy", "fed-maddpg", "--episodes", "3", "--checkpoint", ck.to_str().unwrap()];
+            a.extend_from_slice(extra);
+            a.extend_from_slice(more);
+            ok(vecsim(&a))
+        };
+        let (one, three) = (d.join(format!("{name}-one")), d.join(format!("{name}-three")));
+        let out_one = train(&one, &[]);
+        let out_three = train(&three, &["--cluster", cl]);
+        if name == "dropouts" {
+            // Some RSUs missed rounds, and the cluster's rounds skipped the same ones.
+            let dropouts = |out: &str| out.lines().find(|l| l.contains("round dropout")).map(str::to_string);
+            assert!(dropouts(&out_one).is_some(), "{name}: no round dropout drawn:\n{out_one}");
+            assert_eq!(dropouts(&out_one), dropouts(&out_three), "{name}");
+        }
+        let curve = read(&one.join("curve.csv"));
+        // The fixture federates after every episode, and the learners update within the first.
+        let rounds = curve_column(&curve, "federated_round");
+        assert_eq!(rounds.len(), 3, "{name}: {}", String::from_utf8_lossy(&curve));
+        if name == "all" {
+            assert_eq!(rounds, ["1", "2", "3"], "{name}");
+        }
+        assert!(curve_column(&curve, "critic_loss").iter().any(|l| l != "0"), "{name}: no update step");
+        assert!(
+            curve == read(&three.join("curve.csv")),
+            "{name}: curve.csv differs between one process and three nodes"
+        );
+        assert!(
+            read(&one.join("learner.ckpt")) == read(&three.join("learner.ckpt")),
+            "{name}: learner.ckpt differs between one process and three nodes"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(120), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn centralised_learners_are_refused_on_a_cluster_naming_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    cookie(d, "cookie", "loopback-secret");
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &[nobody.as_str()]);
+    for policy in ["maddpg", "masac"] {
+        let ck = d.join(policy);
+        let o = vecsim(&[
+            "train",
+            "tests/fixtures/train-small.toml",
+            "--policy",
+            policy,
+            "--episodes",
+            "1",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--cluster",
+            cluster.to_str().unwrap(),
+        ]);
+        bad_input(o, &["--cluster", policy, "centralised learner", "joint record", "does not cross processes"]);
+        assert!(!ck.exists(), "{policy}: refused before anything was written");
+    }
+}
+
+#[test]
+fn a_node_lost_while_training_fails_the_run_naming_it_and_the_learners_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    // The second node exits abruptly (as if killed) when it is told to begin slot 6.
+    let nodes = [node(&c, &[]), node(&c, &["--die-at-slot", "6"]), node(&c, &[])];
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let ck = d.join("ck");
+    let started = Instant::now();
+    let o = vecsim(&[
+        "train",
+        "tests/fixtures/train-small.toml",
+        "--policy",
+        "fed-maddpg",
+        "--episodes",
+        "2",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--cluster",
+        cluster.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("node {} was lost in slot 6", addrs[1])) && err.contains("learners"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!ck.join("learner.ckpt").exists(), "no checkpoint from an episode whose learners were lost");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }
