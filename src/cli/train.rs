@@ -229,6 +229,12 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
                 a.policy
             )));
         }
+        Some(_) if a.device != vecsim_learn::Device::Cpu => {
+            return Err(bad(format!(
+                "--cluster with --device {}: the nodes run their RSUs' learners on their own CPUs (the device is not part of what travels to them); drop --device or train without --cluster",
+                a.device
+            )));
+        }
         Some(file) => Some(vecsim_cluster::ClusterConfig::load(file).map_err(bad)?),
     };
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };

@@ -291,6 +291,9 @@ fn centralised_learners_are_refused_on_a_cluster_naming_the_reason() {
         bad_input(o, &["--cluster", policy, "centralised learner", "joint record", "does not cross processes"]);
         assert!(!ck.exists(), "{policy}: refused before anything was written");
     }
+    // The device does not travel to the nodes: asking for one with --cluster is refused.
+    let o = vecsim(&["train", "tests/fixtures/train-small.toml", "--device", "cuda:1", "--cluster", cluster.to_str().unwrap()]);
+    bad_input(o, &["--cluster", "--device cuda:1", "nodes"]);
 }
 
 #[test]
