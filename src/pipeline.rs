@@ -5,7 +5,6 @@
 //! [`EngineKind::build`] and run with [`run_episode`], so a rule (validation, "one baseline per
 //! RSU", which engine does what) lives in one place.
 
-use vecsim_learn::Device;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -16,6 +15,7 @@ use vecsim_core::observer::Observer;
 use vecsim_core::overrides::{OverrideError, Overrides};
 use vecsim_core::policy::{PolicyName, PolicySet};
 use vecsim_core::{Scenario, ScenarioError, Sequential};
+use vecsim_learn::Device;
 use vecsim_learn::TrainError;
 
 use crate::presets::{self, Preset};

@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 use vecsim_actors::Actors;
-use vecsim_core::Scenario;
 use vecsim_core::observer::NoObserver;
+use vecsim_core::Scenario;
 use vecsim_learn::train::{EpisodeRow, TrainError};
 use vecsim_learn::{train, TrainConfig};
 

@@ -10,8 +10,8 @@
 //! computes and then discards them); the learners skip them too.
 
 use crate::adam::{soft_update, Adam};
-use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
 use crate::device::Device;
+use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
 use crate::mlp::{set_threads, Acts, Backend, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -196,7 +196,12 @@ impl Bench {
                 critic.forward_backward(&n.critic, &xa, bn, acts_c, dq_of, None, Some(&mut dx), c0..c0 + k);
                 let mut dl = vec![0.0f32; bn * k];
                 for b in 0..bn {
-                    softmax_backward(&ysoft[b * k..(b + 1) * k], &dx[b * k..(b + 1) * k], 1.0, &mut dl[b * k..(b + 1) * k]);
+                    softmax_backward(
+                        &ysoft[b * k..(b + 1) * k],
+                        &dx[b * k..(b + 1) * k],
+                        1.0,
+                        &mut dl[b * k..(b + 1) * k],
+                    );
                 }
                 dl
             };

@@ -28,11 +28,11 @@
 //!   that [`Mlp::backward`] computes by hand. Only the input carries the tape; dfdx records the
 //!   gradients of every tensor an op touches, parameters included.
 
+use crate::device::Device as RunDevice;
 use crate::mlp::Mlp;
 use dfdx::shapes::{Axis, HasShape};
-use dfdx::tensor::{Gradients, Merge, NoneTape, Tape, Tensor, Trace};
-use crate::device::Device as RunDevice;
 use dfdx::tensor::Cpu;
+use dfdx::tensor::{Gradients, Merge, NoneTape, Tape, Tensor, Trace};
 use dfdx::tensor_ops::{Backward, BroadcastTo, Device, SumTo, TryMatMul};
 
 thread_local! {
@@ -289,8 +289,8 @@ pub fn backward_flat(
 mod tests {
     use super::*;
     use crate::learner::{Kind, LearnerSet};
-    use crate::mlp::{Acts, Backend};
     use crate::maddpg;
+    use crate::mlp::{Acts, Backend};
     use dfdx::tensor::Cpu;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;

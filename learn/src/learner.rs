@@ -158,7 +158,8 @@ impl LearnerSet {
     /// Fresh learners for every RSU of `scenario`: initial networks and random streams from
     /// `seed`, empty buffers.
     pub fn new(kind: Kind, scenario: &Scenario, seed: u64, opts: LearnerOptions) -> LearnerSet {
-        let learners = (0..scenario.rsu_count()).map(|e| RsuLearner::new(kind, scenario, e, seed, opts.clone())).collect();
+        let learners =
+            (0..scenario.rsu_count()).map(|e| RsuLearner::new(kind, scenario, e, seed, opts.clone())).collect();
         LearnerSet { kind, learners }
     }
 

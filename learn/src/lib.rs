@@ -28,10 +28,10 @@ mod tests;
 
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
-pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
-pub use rsu::{RsuLearner, SlotShare};
 pub use device::{Device, DeviceError};
+pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use mlp::Backend;
+pub use rsu::{RsuLearner, SlotShare};
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 
 /// Everything that can go wrong in the learning layer.

@@ -12,8 +12,8 @@
 
 use crate::features::Enc;
 use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, softmax_backward};
-use crate::rsu::{Minibatch, RsuLearner};
 use crate::nets::action_grad;
+use crate::rsu::{Minibatch, RsuLearner};
 
 /// One update of the learner; returns (critic loss, actor loss).
 pub(crate) fn update(st: &mut RsuLearner, mb: &Minibatch) -> (f32, f32) {
@@ -44,11 +44,8 @@ pub(crate) fn targets(st: &mut RsuLearner, mb: &Minibatch, sac_alpha: Option<f32
             // Another RSU's actor, as it shared it.
             Some(params) => st.next_actions(&params, &encs, rng),
             None => {
-                let params = if soft {
-                    std::mem::take(&mut st.agent.actor)
-                } else {
-                    std::mem::take(&mut st.agent.actor_target)
-                };
+                let params =
+                    if soft { std::mem::take(&mut st.agent.actor) } else { std::mem::take(&mut st.agent.actor_target) };
                 let r = st.next_actions(&params, &encs, rng);
                 if soft {
                     st.agent.actor = params;

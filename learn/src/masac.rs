@@ -17,8 +17,8 @@
 //! target entropy `H*_k` a fraction of `ln(#available RSUs)`. One critic (no twin critics).
 //! MASAC explores by sampling its policy, not by ε.
 
-use crate::rsu::{Minibatch, RsuLearner};
 use crate::maddpg::{actor_step, critic_step, targets};
+use crate::rsu::{Minibatch, RsuLearner};
 
 pub(crate) fn update(st: &mut RsuLearner, mb: &Minibatch) -> (f32, f32) {
     let alpha = st.agent.log_alpha.exp();

@@ -175,7 +175,12 @@ mod tests {
     use super::*;
 
     fn rec(r: f32, end: bool, has: bool) -> SlotRecord {
-        SlotRecord { obs: vec![Arc::new(RawObs::empty(0))], act: vec![if has { vec![0] } else { vec![] }], reward: vec![r], end }
+        SlotRecord {
+            obs: vec![Arc::new(RawObs::empty(0))],
+            act: vec![if has { vec![0] } else { vec![] }],
+            reward: vec![r],
+            end,
+        }
     }
 
     #[test]

@@ -437,8 +437,14 @@ impl RsuLearner {
     fn minibatch(&self, own: usize, samples: &[NStep]) -> Minibatch {
         let buf = &self.replay;
         let enc_all = |rec: &SlotRecord| rec.obs.iter().map(|o| encode(o, &self.scales)).collect::<Vec<_>>();
-        let mut mb =
-            Minibatch { own, cur: Vec::new(), cur_act: Vec::new(), next: Vec::new(), ret: Vec::new(), disc: Vec::new() };
+        let mut mb = Minibatch {
+            own,
+            cur: Vec::new(),
+            cur_act: Vec::new(),
+            next: Vec::new(),
+            ret: Vec::new(),
+            disc: Vec::new(),
+        };
         for s in samples {
             let rec = buf.get(s.idx);
             mb.cur.push(enc_all(rec));

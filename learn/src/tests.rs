@@ -3,8 +3,8 @@
 //! the fast one finishes all of them even after the wired migration.
 
 use crate::learner::{Kind, LearnerOptions, LearnerSet, RewardSignal};
-use crate::rsu::{Minibatch, RsuLearner};
 use crate::nets::NetShape;
+use crate::rsu::{Minibatch, RsuLearner};
 use crate::train::{self, TrainConfig, CHECKPOINT_FILE};
 use crate::{build_learner_with, maddpg};
 use std::sync::Arc;
@@ -233,7 +233,8 @@ fn reward_signal_option_is_used() {
             .map(|inner| Box::new(Recording { inner, log: log.clone() }) as Box<dyn vecsim_core::policy::Policy>)
             .collect();
         let fleet = vecsim_core::mobility::load(&sc, None).unwrap();
-        let (_, back) = SequentialRun::new(Arc::new(sc.clone()), fleet, PolicySet::new(policies)).unwrap().run().unwrap();
+        let (_, back) =
+            SequentialRun::new(Arc::new(sc.clone()), fleet, PolicySet::new(policies)).unwrap().run().unwrap();
         let inner = back.into_iter().map(|p| p.into_any().downcast::<Recording>().unwrap().inner).collect();
         let set = LearnerSet::from_policies(inner).unwrap();
         let log = log.lock().unwrap();

@@ -234,7 +234,9 @@ fn training(
     let mut cfg = vecsim_learn::TrainConfig::new(policy, episodes, s.seed);
     vecsim_learn::Budget::Paper.apply(&mut s.learning, &mut cfg.options, s.time.slots);
     s.learning.set("batch_size", &batch.to_string()).map_err(|e| super::bad(format!("--batch {batch}: {e}")))?;
-    Overrides { slots: Some(slots), ..Overrides::default() }.apply(&mut s).map_err(|e| super::bad(format!("--slots: {e}")))?;
+    Overrides { slots: Some(slots), ..Overrides::default() }
+        .apply(&mut s)
+        .map_err(|e| super::bad(format!("--slots: {e}")))?;
     pipeline::check_memory(&s, None, limits)?;
     cfg.eval_every = 0;
     cfg.options.device = device;

@@ -475,9 +475,8 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 }
                 let what = format!("{} {p} learner seed {l}", s.name);
                 obs.working_on(&format!("training {what}"));
-                let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| ExperimentError::Train {
-                    what: format!("{what} ({})", dir.display()),
-                    source: Box::new(source),
+                let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| {
+                    ExperimentError::Train { what: format!("{what} ({})", dir.display()), source: Box::new(source) }
                 })?;
                 for t in missing {
                     obs.working_on(&format!("{} {p} learner seed {l} traffic seed {t}", s.name));

@@ -292,7 +292,14 @@ fn centralised_learners_are_refused_on_a_cluster_naming_the_reason() {
         assert!(!ck.exists(), "{policy}: refused before anything was written");
     }
     // The device does not travel to the nodes: asking for one with --cluster is refused.
-    let o = vecsim(&["train", "tests/fixtures/train-small.toml", "--device", "cuda:1", "--cluster", cluster.to_str().unwrap()]);
+    let o = vecsim(&[
+        "train",
+        "tests/fixtures/train-small.toml",
+        "--device",
+        "cuda:1",
+        "--cluster",
+        cluster.to_str().unwrap(),
+    ]);
     bad_input(o, &["--cluster", "--device cuda:1", "nodes"]);
 }
 

@@ -377,7 +377,17 @@ fn compare_adds_checkpointed_learners() {
 fn bench_training_compares_thread_counts() {
     for policy in ["fed-maddpg", "masac"] {
         let out = ok(vecsim(&[
-            "bench", "training", SCENARIO, "--policy", policy, "--slots", "12", "--batch", "8", "--threads", "1,2",
+            "bench",
+            "training",
+            SCENARIO,
+            "--policy",
+            policy,
+            "--slots",
+            "12",
+            "--batch",
+            "8",
+            "--threads",
+            "1,2",
         ]));
         let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("threads")).collect();
         assert_eq!(rows.len(), 2, "{out}");
