@@ -55,6 +55,16 @@ fn node(cookie_file: &Path, extra: &[&str]) -> Node {
     panic!("no vecsim node could start");
 }
 
+/// Three `vecsim node` processes on loopback sharing one cookie (the second with `middle`'s extra
+/// arguments), and the cluster file in `d` naming them.
+fn three_nodes(d: &Path, middle: &[&str]) -> ([Node; 3], PathBuf) {
+    let c = cookie(d, "cookie", "loopback-secret");
+    let nodes = [node(&c, &[]), node(&c, middle), node(&c, &[])];
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    (nodes, cluster)
+}
+
 fn write_cluster(dir: &Path, name: &str, cookie_file: &str, nodes: &[&str]) -> PathBuf {
     let mut s = format!("cookie_file = \"{cookie_file}\"\n");
     for n in nodes {
@@ -86,10 +96,7 @@ fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoi
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let c = cookie(d, "cookie", "loopback-secret");
-    let nodes: Vec<Node> = (0..3).map(|_| node(&c, &[])).collect();
-    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
-    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let (_nodes, cluster) = three_nodes(d, &[]);
     let cl = cluster.to_str().unwrap();
     let faults = ["--fault", "vehicle_dropout=0.1", "--fault", "loss.wired=0.1", "--fault", "latency.upload=0.01"];
     let cases: Vec<(&str, Vec<&str>)> = vec![
@@ -122,11 +129,8 @@ fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoi
 fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let c = cookie(d, "cookie", "loopback-secret");
     // The second node exits abruptly (as if killed) when it is told to begin slot 6.
-    let nodes = [node(&c, &[]), node(&c, &["--die-at-slot", "6"]), node(&c, &[])];
-    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
-    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let (nodes, cluster) = three_nodes(d, &["--die-at-slot", "6"]);
     let out = d.join("out");
     let o = vecsim(&[
         "run",
@@ -142,7 +146,7 @@ fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
     ]);
     let err = stderr(&o);
     assert!(o.status.success(), "the run finishes: {err}");
-    assert!(err.contains(&format!("node {} was lost in slot 6", addrs[1])) && err.contains("node_lost"), "{err}");
+    assert!(err.contains(&format!("node {} was lost in slot 6", nodes[1].addr)) && err.contains("node_lost"), "{err}");
     let s: serde_json::Value = serde_json::from_slice(&read(&out.join("summary.json"))).unwrap();
     let n = |k: &str| s[k].as_u64().unwrap();
     let node_lost = s["dropped_by_cause"]["node_lost"].as_u64().unwrap();
@@ -221,10 +225,7 @@ fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_pro
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let c = cookie(d, "cookie", "loopback-secret");
-    let nodes: Vec<Node> = (0..3).map(|_| node(&c, &[])).collect();
-    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
-    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let (_nodes, cluster) = three_nodes(d, &[]);
     let cl = cluster.to_str().unwrap();
     let sc = "tests/fixtures/train-small.toml";
     // Every RSU takes part in every round; then RSUs drop out of some rounds (the trainer's
@@ -307,11 +308,8 @@ fn centralised_learners_are_refused_on_a_cluster_naming_the_reason() {
 fn a_node_lost_while_training_fails_the_run_naming_it_and_the_learners_lost() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let c = cookie(d, "cookie", "loopback-secret");
     // The second node exits abruptly (as if killed) when it is told to begin slot 6.
-    let nodes = [node(&c, &[]), node(&c, &["--die-at-slot", "6"]), node(&c, &[])];
-    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
-    let cluster = write_cluster(d, "cluster.toml", "cookie", &addrs);
+    let (nodes, cluster) = three_nodes(d, &["--die-at-slot", "6"]);
     let ck = d.join("ck");
     let started = Instant::now();
     let o = vecsim(&[
@@ -328,7 +326,7 @@ fn a_node_lost_while_training_fails_the_run_naming_it_and_the_learners_lost() {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("node {} was lost in slot 6", addrs[1])) && err.contains("learners"), "{err}");
+    assert!(err.contains(&format!("node {} was lost in slot 6", nodes[1].addr)) && err.contains("learners"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!ck.join("learner.ckpt").exists(), "no checkpoint from an episode whose learners were lost");
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
