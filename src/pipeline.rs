@@ -288,9 +288,6 @@ pub fn build_policies_on(s: &Scenario, checkpoint: Option<&Path>, device: Device
             let mut set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
                 .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source: Box::new(source) })?;
             set.set_device(device);
-            if device != Device::Cpu {
-                set.learners_mut().iter_mut().for_each(|l| l.opts.backend = vecsim_learn::Backend::Dfdx);
-            }
             Ok(PolicySet::new(set.into_policies()))
         }
     }

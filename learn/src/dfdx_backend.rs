@@ -170,8 +170,9 @@ impl<D: Device<f32>> DfdxMlp<D> {
         let (i, o) = (self.dims[0], *self.dims.last().unwrap());
         assert_eq!(x.len(), rows * i, "input is not rows x in");
         if rows == 0 {
-            let dy = dy_of(&[]);
-            return (Vec::new(), self.backward(x, 0, &dy, want_dx).0, want_dx.then(Vec::new));
+            assert!(dy_of(&[]).is_empty(), "output gradient is not rows x out");
+            let n = (0..self.layers()).map(|l| self.dims[l] * self.dims[l + 1] + self.dims[l + 1]).sum();
+            return (Vec::new(), vec![0.0; n], want_dx.then(Vec::new));
         }
         let x = self.dev.tensor_from_vec(x.to_vec(), (rows, i));
         let y = self.run(x.trace(Gradients::<f32, D>::leaky()));
@@ -191,23 +192,8 @@ impl<D: Device<f32>> DfdxMlp<D> {
     /// Gradients of `sum(y ⊙ dy)` for the forward pass on `x`: the parameter gradients in the
     /// flat layout and, if `want_dx`, the input gradient `[rows x in]`.
     pub fn backward(&self, x: &[f32], rows: usize, dy: &[f32], want_dx: bool) -> (Vec<f32>, Option<Vec<f32>>) {
-        let (i, o) = (self.dims[0], *self.dims.last().unwrap());
-        assert_eq!(x.len(), rows * i, "input is not rows x in");
-        assert_eq!(dy.len(), rows * o, "output gradient is not rows x out");
-        if rows == 0 {
-            let n = (0..self.layers()).map(|l| self.dims[l] * self.dims[l + 1] + self.dims[l + 1]).sum();
-            return (vec![0.0; n], want_dx.then(Vec::new));
-        }
-        let x = self.dev.tensor_from_vec(x.to_vec(), (rows, i));
-        let up = self.dev.tensor_from_vec(dy.to_vec(), (rows, o));
-        let y = self.run(x.trace(Gradients::<f32, D>::leaky()));
-        let grads = (y * up).sum::<(), _>().backward();
-        let mut g = Vec::new();
-        for (w, b) in self.weights.iter().zip(&self.biases) {
-            g.extend(grads.get(w).as_vec());
-            g.extend(grads.get(b).as_vec());
-        }
-        (g, want_dx.then(|| grads.get(&x).as_vec()))
+        let (_, g, dx) = self.forward_backward(x, rows, |_| dy.to_vec(), want_dx);
+        (g, dx)
     }
 }
 

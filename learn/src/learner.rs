@@ -128,6 +128,17 @@ impl RewardSignal {
     }
 }
 
+impl LearnerOptions {
+    /// Runs the networks on `device`: a CUDA device means the dfdx backend (the gemm layers
+    /// run on the CPU only); the CPU keeps the backend chosen.
+    pub fn set_device(&mut self, device: Device) {
+        self.device = device;
+        if device != Device::Cpu {
+            self.backend = Backend::Dfdx;
+        }
+    }
+}
+
 impl Default for LearnerOptions {
     fn default() -> Self {
         LearnerOptions {
@@ -208,7 +219,7 @@ impl LearnerSet {
     /// Lends every RSU its learner for one episode (as [`LearnerSet::into_policies`]); the set
     /// is empty until [`LearnerSet::take_back`] gets them back.
     pub fn lend(&mut self) -> Vec<Box<dyn Policy>> {
-        std::mem::take(&mut self.learners).into_iter().map(|l| Box::new(l) as Box<dyn Policy>).collect()
+        LearnerSet { kind: self.kind, learners: std::mem::take(&mut self.learners) }.into_policies()
     }
 
     /// Takes back the learners lent with [`LearnerSet::lend`] (an engine's output policies).
@@ -217,9 +228,10 @@ impl LearnerSet {
         Ok(())
     }
 
-    /// Runs the dfdx backend on `device` from now on (a checkpoint does not remember it).
+    /// Runs the networks on `device` from now on ([`LearnerOptions::set_device`]; a checkpoint
+    /// does not remember it).
     pub fn set_device(&mut self, device: Device) {
-        self.learners.iter_mut().for_each(|l| l.opts.device = device);
+        self.learners.iter_mut().for_each(|l| l.opts.set_device(device));
     }
 
     /// Training (exploration, replay, updates) or evaluation (greedy, nothing stored).

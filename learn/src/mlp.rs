@@ -160,6 +160,13 @@ impl Acts {
         &last[..]
     }
 
+    /// Replaces the network output (the dfdx backend keeps only that; `out` is sized already).
+    fn set_output(&mut self, y: &[f32]) {
+        let last = self.out.last_mut().expect("an MLP has a layer");
+        last.clear();
+        last.extend_from_slice(y);
+    }
+
     /// Number of input rows of the forward pass these activations hold.
     pub fn rows(&self) -> usize {
         self.rows
@@ -234,10 +241,7 @@ impl Mlp {
         acts.out.resize_with(self.layers(), Vec::new);
         if self.backend == Backend::Dfdx {
             // Only the output is kept: the dfdx backward pass recomputes the forward with a tape.
-            let y = crate::dfdx_backend::forward_flat(self, p, x, rows);
-            let last = acts.out.last_mut().expect("an MLP has a layer");
-            last.clear();
-            last.extend_from_slice(&y);
+            acts.set_output(&crate::dfdx_backend::forward_flat(self, p, x, rows));
             return;
         }
         for l in 0..self.layers() {
@@ -319,9 +323,7 @@ impl Mlp {
         let (y, g, full_dx) = crate::dfdx_backend::forward_backward_flat(self, p, x, rows, dy_of, dx.is_some());
         acts.rows = rows;
         acts.out.resize_with(self.layers(), Vec::new);
-        let last = acts.out.last_mut().expect("an MLP has a layer");
-        last.clear();
-        last.extend_from_slice(&y);
+        acts.set_output(&y);
         self.absorb(rows, &g, full_dx, grad, dx, cols.start, cols.end);
     }
 

@@ -311,10 +311,15 @@ impl RsuLearner {
             self.awaiting = Stage::Fed;
             return;
         }
-        let (o, a) = self.pending.take().unwrap_or_else(|| (RawObs::empty(self.rsu), Vec::new()));
+        let (o, a) = self.take_pending();
         let rec = SlotRecord { obs: vec![Arc::new(o)], act: vec![a], reward: vec![self.reward], end: self.end };
         self.replay.push(rec);
         self.train_slot();
+    }
+
+    /// The slot's observation and actions, or an empty observation when the RSU had no uploads.
+    fn take_pending(&mut self) -> (RawObs, Vec<u16>) {
+        self.pending.take().unwrap_or_else(|| (RawObs::empty(self.rsu), Vec::new()))
     }
 
     /// This RSU's share of the slot (centralised learners, after feedback).
@@ -323,7 +328,7 @@ impl RsuLearner {
             return None;
         }
         self.awaiting = Stage::Shared;
-        let (o, a) = self.pending.take().unwrap_or_else(|| (RawObs::empty(self.rsu), Vec::new()));
+        let (o, a) = self.take_pending();
         let actor = if self.kind == Kind::Masac { &self.agent.actor } else { &self.agent.actor_target };
         Some(SlotShare { obs: Arc::new(o), act: a, reward: self.reward, end: self.end, actor: Arc::new(actor.clone()) })
     }

@@ -411,11 +411,8 @@ pub fn train(
             },
         )
     };
-    // The device is the run's, not the checkpoint's; CUDA means the dfdx backend.
+    // The device is the run's, not the checkpoint's.
     set.set_device(cfg.options.device);
-    if cfg.options.device != crate::Device::Cpu {
-        set.learners_mut().iter_mut().for_each(|l| l.opts.backend = crate::Backend::Dfdx);
-    }
     let resumed_without_replay = cfg.resume && !progress.replay_saved;
     progress.replay_saved = cfg.save_replay;
     let start = progress.episodes_done;

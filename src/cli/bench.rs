@@ -239,10 +239,7 @@ fn training(
         .map_err(|e| super::bad(format!("--slots: {e}")))?;
     pipeline::check_memory(&s, None, limits)?;
     cfg.eval_every = 0;
-    cfg.options.device = device;
-    if device != vecsim_learn::Device::Cpu {
-        cfg.options.backend = vecsim_learn::Backend::Dfdx;
-    }
+    cfg.options.set_device(device);
     println!(
         "bench training: {policy} on {} ({} RSUs), {episodes} episode(s) of {slots} slots, Table III networks and schedule, batch {batch}, actor engine, networks on {device} ({})",
         s.name,

@@ -284,7 +284,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
     };
     a.device.check().map_err(|e| bad(e.to_string()))?;
-    cfg.options.device = a.device;
+    cfg.options.set_device(a.device);
     if let Some(h) = &a.actor_hidden {
         if h.is_empty() || h.contains(&0) {
             return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
