@@ -9,7 +9,9 @@
 //! never a hang and never a silently wrong report.
 
 use crate::pool::VecPool;
-use crate::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg};
+use crate::protocol::{
+    ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg,
+};
 use crate::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
 use crate::vehicle::VehicleActor;
 use crate::World;
@@ -92,6 +94,8 @@ pub(crate) struct ClockState {
     pool: Option<ActorRef<PoolMsg>>,
     /// Live vehicle actors: (last slot, id, actor).
     live: Vec<(u32, VehicleId, ActorRef<VehicleMsg>)>,
+    /// Live vehicles hosted by other processes (`RemoteRsus::fleet`): (last slot, id).
+    remote_live: Vec<(u32, VehicleId)>,
     next_spawn: usize,
     slot: u32,
     phase: Phase,
@@ -231,7 +235,7 @@ impl ClockState {
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };
         self.a
             .events
-            .send(Event::Slot { report, live: self.live.len() })
+            .send(Event::Slot { report, live: self.live.len() + self.remote_live.len() })
             .map_err(|_| "the caller stopped listening")?;
         Ok(())
     }
@@ -266,6 +270,26 @@ impl ClockActor {
         let ctx = Arc::new(SlotCtx { slot: t, up: st.up.clone(), rsus: st.rsus.clone(), clock: st.me.clone() });
         st.ctx = Some(ctx.clone());
         st.phase = Phase::Step;
+        if let Some(fleet) = st.a.remote.as_ref().map(|r| r.fleet.clone()) {
+            // The vehicles live elsewhere: one message for all of them; each answers.
+            let mut arrivals = Vec::new();
+            while let Some(&(first, last, id)) = st.a.schedule.spans.get(st.next_spawn) {
+                if first > t {
+                    break;
+                }
+                arrivals.push((id, last));
+                st.remote_live.push((last, id));
+                st.next_spawn += 1;
+            }
+            st.pending = st.remote_live.len();
+            st.peak_live = st.peak_live.max(st.remote_live.len());
+            st.messages += st.remote_live.len() as u64;
+            send(&fleet, FleetMsg::Step { ctx, arrivals })?;
+            if st.pending == 0 {
+                Self::uploads_phase(st)?;
+            }
+            return Ok(());
+        }
         // Answers are handled only after this handler returns, so `pending` can grow below.
         st.pending = st.live.len();
         for (_, _, v) in &st.live {
@@ -300,6 +324,8 @@ impl ClockActor {
             }
             keep
         });
+        // Remote vehicles past their last slot are stopped by their host.
+        st.remote_live.retain(|(last, _)| *last > t);
         st.phase = Phase::Uploads;
         st.pending = st.n();
         let ctx = st.ctx.clone().expect("set in phase 1");
@@ -381,6 +407,7 @@ impl Actor for ClockActor {
             rsu_of: HashMap::new(),
             pool: None,
             live: Vec::new(),
+            remote_live: Vec::new(),
             next_spawn: 0,
             slot: 0,
             phase: Phase::Idle,

@@ -174,7 +174,9 @@ pub struct ActorOptions {
 ///
 /// The protocol does not change: the clock sends every [`RsuMsg`](protocol::RsuMsg) to the
 /// stand-in of RSU `e`, a local actor that forwards it to the process hosting `e`, and the
-/// answers come back to the clock as [`ClockMsg`](protocol::ClockMsg)s. Stand-ins keep the
+/// answers come back to the clock as [`ClockMsg`](protocol::ClockMsg)s. Phase 1 goes to one
+/// stand-in for all the vehicles, which are hosted elsewhere too; each of them still answers
+/// `Stepped`. Stand-ins keep the
 /// order of what they are sent (one mailbox each), which is all the protocol asks of a link.
 #[derive(Clone, Debug)]
 pub struct RemoteRsus {
@@ -185,6 +187,10 @@ pub struct RemoteRsus {
     pub lost: Arc<Vec<std::sync::atomic::AtomicBool>>,
     /// Set by the clock when the run starts, so that the stand-ins can answer it.
     pub clock: Arc<Mutex<Option<ractor::ActorRef<protocol::ClockMsg>>>>,
+    /// The stand-in of every vehicle: vehicle actors live in the processes hosting the RSUs
+    /// they are near, so the clock spawns none and opens phase 1 with one
+    /// [`FleetMsg::Step`](protocol::FleetMsg) per slot.
+    pub fleet: ractor::ActorRef<protocol::FleetMsg>,
 }
 
 /// Runs one episode on the actor engine; `observer` is called on the calling thread, in slot

@@ -106,7 +106,7 @@ use vecsim_core::policy::{Feedback, Share};
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
-use vecsim_core::vehicle::UploadMsg;
+use vecsim_core::vehicle::{UploadMsg, VehicleHandover};
 
 /// What every actor needs to know about the current slot; one `Arc` per slot.
 #[derive(Debug)]
@@ -126,6 +126,24 @@ pub struct SlotCtx {
 pub enum VehicleMsg {
     /// Phase 1: move to the slot's position, maybe draw a task and upload it.
     Step(Arc<SlotCtx>),
+    /// Cluster handover (between slots): answer where the vehicle's random streams stand, and
+    /// stop. The vehicle carries on in another process ([`vecsim_core::vehicle::Vehicle::resume`]).
+    Leave(RpcReplyPort<VehicleHandover>),
+}
+
+/// Phase 1 for the vehicles hosted by other processes (`vecsim-cluster`), one message per
+/// slot to the stand-in of all of them ([`crate::RemoteRsus::fleet`]). Each vehicle still
+/// answers the clock with its own [`ClockMsg::Stepped`].
+#[derive(Debug)]
+pub enum FleetMsg {
+    /// Step every vehicle of the slot: those already alive (a vehicle lives from its first to
+    /// its last slot, inclusive) and the `arrivals`.
+    Step {
+        /// The slot's context (its RSU table is the clock's: stand-ins on a coordinator).
+        ctx: Arc<SlotCtx>,
+        /// The vehicles whose first slot this is, in id order: `(vehicle, its last slot)`.
+        arrivals: Vec<(VehicleId, u32)>,
+    },
 }
 
 /// A vehicle's answer in phase 1.
@@ -394,6 +412,7 @@ pub enum PoolMsg {
 // None of these is serialisable: they never leave their process. Across processes,
 // `vecsim-cluster` carries them in its own wire messages, encoded with `vecsim_core::codec`.
 impl ractor::Message for VehicleMsg {}
+impl ractor::Message for FleetMsg {}
 impl ractor::Message for RsuMsg {}
 impl ractor::Message for PoolGlobal {}
 impl ractor::Message for ClockMsg {}

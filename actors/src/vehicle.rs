@@ -34,32 +34,32 @@ impl Actor for VehicleActor {
 
     async fn handle(
         &self,
-        _me: ActorRef<VehicleMsg>,
+        me: ActorRef<VehicleMsg>,
         msg: VehicleMsg,
         st: &mut VehicleState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             VehicleMsg::Step(ctx) => {
                 let w = &*st.world;
-                let what = match st.vehicle.position(ctx.slot, w.clock.slot_s) {
+                let s = &w.scenario;
+                let what = match st.vehicle.advance(ctx.slot, w.clock.slot_s, &s.tasks, &w.specs, &ctx.up, &s.faults) {
                     None => Stepped::Absent,
-                    Some(pos) => {
-                        match st.vehicle.step(ctx.slot, pos, &w.scenario.tasks, &w.specs, &ctx.up, &w.scenario.faults) {
-                            VehicleEmit::Idle => Stepped::Idle,
-                            VehicleEmit::Ended(r) => Stepped::Ended(Box::new(r)),
-                            VehicleEmit::Upload(m) => {
-                                let e = m.rsu;
-                                ctx.rsus[e.index()]
-                                    .send_message(RsuMsg::Upload(m))
-                                    .map_err(|e| format!("upload: {e}"))?;
-                                Stepped::Uploaded(e)
-                            }
-                        }
+                    Some(VehicleEmit::Idle) => Stepped::Idle,
+                    Some(VehicleEmit::Ended(r)) => Stepped::Ended(Box::new(r)),
+                    Some(VehicleEmit::Upload(m)) => {
+                        let e = m.rsu;
+                        ctx.rsus[e.index()].send_message(RsuMsg::Upload(m)).map_err(|e| format!("upload: {e}"))?;
+                        Stepped::Uploaded(e)
                     }
                 };
                 ctx.clock
                     .send_message(ClockMsg::Stepped { vehicle: st.vehicle.id, slot: ctx.slot, what })
                     .map_err(|e| format!("step reply: {e}"))?;
+            }
+            VehicleMsg::Leave(reply) => {
+                // The answer may find nobody waiting (the node's run ended): nothing to do then.
+                let _ = reply.send(st.vehicle.handover());
+                me.stop(None);
             }
         }
         Ok(())

@@ -12,6 +12,8 @@
 //! still held with the cause `node_lost`, and flags the RSUs lost, so that the clock treats them
 //! as down from the next slot it opens: every task still ends in exactly one outcome.
 
+mod fleet;
+
 use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
 use crate::{ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use vecsim_actors::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg};
+use vecsim_actors::protocol::{ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RsuMsg};
 use vecsim_actors::{ActorOptions, ActorRun, RemoteRsus};
 use vecsim_core::engine::RoundRequest;
 use vecsim_core::ids::{RsuId, TaskId};
@@ -57,7 +59,10 @@ enum HubEvent {
         policies: Result<Vec<(u32, Vec<u8>)>, String>,
     },
     Lost(NodeLoss),
-    Flushed,
+    /// Every loss has been reported; the run's count of vehicle handovers between nodes.
+    Flushed {
+        handovers: u64,
+    },
     Failed(String),
 }
 
@@ -198,6 +203,8 @@ pub(crate) struct ClusterRun {
     /// The RSUs' policies as they came back from the nodes, encoded, by RSU id (when they
     /// travelled there).
     pub(crate) policies: Option<Vec<Vec<u8>>>,
+    /// Vehicles handed over between nodes.
+    pub(crate) handovers: u64,
 }
 
 /// One run on the cluster. The scenario, the fleet and the coordinator's policies (only the
@@ -244,7 +251,11 @@ pub(crate) async fn run_cluster(
     let lost: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
     let clock_slot: Arc<Mutex<Option<ActorRef<ClockMsg>>>> = Arc::new(Mutex::new(None));
     let (events_tx, mut events) = unbounded_channel();
+    let paths = fleet.paths.iter().map(|p| Arc::new(p.clone())).collect();
     let hub_args = CoordArgs {
+        run,
+        scenario: scenario.clone(),
+        paths,
         nodes: nodes.iter().map(|nd| (nd.addr.clone(), nd.node_id, nd.hub.clone())).collect(),
         owner: owner.clone(),
         lost: lost.clone(),
@@ -303,7 +314,7 @@ pub(crate) async fn run_cluster(
                     })
                 }
                 Ok(Some(HubEvent::Failed(e))) => return Err(ClusterError::Failed(e)),
-                Ok(Some(HubEvent::Flushed | HubEvent::Policies { .. })) => {}
+                Ok(Some(HubEvent::Flushed { .. } | HubEvent::Policies { .. })) => {}
                 Ok(None) => return Err(ClusterError::Failed("the hub stopped".into())),
                 Err(_) => return Err(ClusterError::Failed("the nodes did not set up in time".into())),
             }
@@ -320,8 +331,20 @@ pub(crate) async fn run_cluster(
                 .map_err(|e| ClusterError::Failed(e.to_string()))?;
             stand_ins.push(r);
         }
+        // The vehicles' stand-in: phase 1 goes to the hub, which steps them on their nodes.
+        let h = hub.clone();
+        let fwd: Forward<FleetMsg> =
+            Box::new(move |msg| h.send_message(HubMsg::Fleet(msg)).map_err(|e| format!("the hub is gone: {e}")));
+        let (fleet_ref, _) = Actor::spawn(None, StandIn::<FleetMsg>::new(), fwd)
+            .await
+            .map_err(|e| ClusterError::Failed(e.to_string()))?;
         let mut opts = opts.clone();
-        opts.remote = Some(RemoteRsus { rsus: stand_ins.clone(), lost: lost.clone(), clock: clock_slot.clone() });
+        opts.remote = Some(RemoteRsus {
+            rsus: stand_ins.clone(),
+            lost: lost.clone(),
+            clock: clock_slot.clone(),
+            fleet: fleet_ref.clone(),
+        });
         let run_fut = vecsim_actors::run_async(scenario.clone(), fleet, policies, &opts, observer);
         tokio::pin!(run_fut);
         let out = loop {
@@ -335,7 +358,7 @@ pub(crate) async fn run_cluster(
                     Some(
                         HubEvent::SetupDone { .. }
                         | HubEvent::Lost(_)
-                        | HubEvent::Flushed
+                        | HubEvent::Flushed { .. }
                         | HubEvent::Down { .. }
                         | HubEvent::Policies { .. },
                     ) => {}
@@ -346,13 +369,18 @@ pub(crate) async fn run_cluster(
         for s in stand_ins {
             s.stop(None);
         }
+        fleet_ref.stop(None);
         // The lost nodes, with the tasks counted for them (final now that the run is over).
         let mut losses = Vec::new();
+        let mut handovers = 0;
         if hub.send_message(HubMsg::Flush).is_ok() {
             while let Some(ev) = events.recv().await {
                 match ev {
                     HubEvent::Lost(l) => losses.push(l),
-                    HubEvent::Flushed => break,
+                    HubEvent::Flushed { handovers: h } => {
+                        handovers = h;
+                        break;
+                    }
                     _ => {}
                 }
             }
@@ -367,7 +395,7 @@ pub(crate) async fn run_cluster(
         } else {
             None
         };
-        Ok(ClusterRun { run: out, losses, policies })
+        Ok(ClusterRun { run: out, losses, policies, handovers })
     }
     .await;
     for nd in &nodes {
@@ -430,7 +458,7 @@ async fn collect(
                 return Err(ClusterError::LearnersLost { addr, slot, rsus });
             }
             Some(HubEvent::Failed(e)) => return Err(ClusterError::Failed(e)),
-            Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed) => {}
+            Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed { .. }) => {}
             None => return Err(ClusterError::Failed("the hub stopped".into())),
         }
     }
@@ -484,6 +512,9 @@ struct NodeTrack {
 struct CoordHub;
 
 struct CoordArgs {
+    run: u64,
+    scenario: Arc<vecsim_core::Scenario>,
+    paths: Vec<Arc<vecsim_core::mobility::VehiclePath>>,
     nodes: Vec<(String, u64, ActorRef<HubMsg>)>,
     owner: Vec<usize>,
     lost: Arc<Vec<AtomicBool>>,
@@ -498,6 +529,7 @@ struct CoordState {
     slot: u32,
     rsus: Vec<RsuTrack>,
     nodes: Vec<NodeTrack>,
+    fleet: fleet::Fleet,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -543,7 +575,12 @@ impl CoordState {
         let ask = match &msg {
             RsuMsg::Begin { slot, ack } => {
                 self.slot_start(e, *slot);
-                ack.then_some(Ask::Ready(*slot))
+                let a = ack.then_some(Ask::Ready(*slot));
+                let slot = *slot;
+                // Sent below; phase 1 may go out once every RSU has been sent it.
+                let r = self.forward_rsu(e, msg, a);
+                self.begun(slot)?;
+                return r;
             }
             RsuMsg::Upload(u) => {
                 let r = node_lost(u.task.id, Some(RsuId(e as u32)), None);
@@ -568,6 +605,12 @@ impl CoordState {
             }
             RsuMsg::PoolGlobal(g) => Some(Ask::PoolApplied(g.round)),
         };
+        self.forward_rsu(e, msg, ask)
+    }
+
+    /// Sends `msg` to RSU `e`'s node, remembering what answer it asks for, or answers it here
+    /// when the node is lost.
+    fn forward_rsu(&mut self, e: usize, msg: RsuMsg, ask: Option<Ask>) -> Result<(), String> {
         let node = self.a.owner[e];
         if self.nodes[node].lost {
             if let Some(a) = ask {
@@ -620,8 +663,15 @@ impl CoordState {
         self.tell_clock(w.into_msg())
     }
 
-    /// A wired batch from an RSU on one node to an RSU on another: relayed.
+    /// A wired batch from an RSU on one node to an RSU on another, or a vehicle's upload to an
+    /// RSU on another node: relayed.
     fn relay(&mut self, dest: usize, msg: RsuWire) -> Result<(), String> {
+        if let RsuWire::Upload(u) = msg {
+            if dest >= self.rsus.len() || u.rsu.index() != dest {
+                return Err(format!("an upload to RSU {dest} addressed to RSU {}", u.rsu.0));
+            }
+            return self.relay_upload(dest, u);
+        }
         let RsuWire::Migrated { from, tasks } = &msg else {
             return Err(format!("a node sent {msg:?} to RSU {dest}"));
         };
@@ -711,6 +761,8 @@ impl CoordState {
         for &e in &rsus {
             self.a.lost[e].store(true, Ordering::SeqCst);
         }
+        // Its vehicles first: their answers and uploads of the slot may still be owed.
+        self.recover_vehicles(node)?;
         for &e in &rsus {
             // A wired batch it announced but that never reached the hub: an empty one in its
             // place, so that the receiver stops waiting (its tasks are counted `node_lost`).
@@ -730,11 +782,17 @@ impl CoordState {
     }
 
     fn report_losses(&mut self) {
-        for nd in self.nodes.iter().filter(|nd| nd.lost) {
-            let loss = NodeLoss { addr: nd.addr.clone(), slot: nd.lost_slot, rsus: nd.rsus.clone(), tasks: nd.counted };
+        for (i, nd) in self.nodes.iter().enumerate().filter(|(_, nd)| nd.lost) {
+            let loss = NodeLoss {
+                addr: nd.addr.clone(),
+                slot: nd.lost_slot,
+                rsus: nd.rsus.clone(),
+                tasks: nd.counted,
+                vehicles: self.fleet.recovered[i],
+            };
             let _ = self.a.events.send(HubEvent::Lost(loss));
         }
-        let _ = self.a.events.send(HubEvent::Flushed);
+        let _ = self.a.events.send(HubEvent::Flushed { handovers: self.fleet.handovers });
     }
 }
 
@@ -743,7 +801,7 @@ impl Actor for CoordHub {
     type State = CoordState;
     type Arguments = CoordArgs;
 
-    async fn pre_start(&self, _: ActorRef<HubMsg>, a: CoordArgs) -> Result<CoordState, ActorProcessingErr> {
+    async fn pre_start(&self, _: ActorRef<HubMsg>, mut a: CoordArgs) -> Result<CoordState, ActorProcessingErr> {
         let nodes = a
             .nodes
             .iter()
@@ -756,12 +814,15 @@ impl Actor for CoordHub {
             })
             .collect();
         let rsus = (0..a.owner.len()).map(|_| RsuTrack::default()).collect();
-        Ok(CoordState { a, clock: None, pool: None, slot: 0, rsus, nodes })
+        let fleet = fleet::Fleet::new(a.scenario.clone(), std::mem::take(&mut a.paths), a.nodes.len());
+        Ok(CoordState { a, clock: None, pool: None, slot: 0, rsus, nodes, fleet })
     }
 
     async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut CoordState) -> Result<(), ActorProcessingErr> {
         let r = match msg {
             HubMsg::Rsu { rsu, msg } => st.send_rsu(rsu as usize, msg),
+            HubMsg::Fleet(FleetMsg::Step { ctx, arrivals }) => st.fleet_step(ctx, arrivals),
+            HubMsg::Net(Wire::Stepped(s)) => st.vehicles_stepped(*s),
             HubMsg::Net(Wire::Clock(w)) => st.answer_from_node(w),
             HubMsg::Net(Wire::Rsu { rsu, msg }) => st.relay(rsu as usize, msg),
             HubMsg::Net(Wire::Pool(w)) => st.pool_answer(w),
@@ -786,6 +847,7 @@ impl Actor for CoordHub {
                 Ok(())
             }
             HubMsg::Garbled(why) => Err(format!("undecodable message from a node: {why}")),
+            HubMsg::Stepped { vehicle, .. } => Err(format!("vehicle {} answered the coordinator's hub", vehicle.0)),
             HubMsg::Net(other) => Err(format!("unexpected message at the coordinator: {other:?}")),
         };
         if let Err(e) = r {

@@ -184,6 +184,19 @@ pub struct NodeLoss {
     pub rsus: Vec<u32>,
     /// Tasks it held when it was lost, counted with the cause `node_lost`.
     pub tasks: u64,
+    /// Vehicles it hosted, recovered by the coordinator (replayed from their own random
+    /// streams) and hosted by the nodes left.
+    pub vehicles: u64,
+}
+
+/// What a [`Cluster`] saw beyond the reports, over its episodes so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterReport {
+    /// The nodes lost.
+    pub losses: Vec<NodeLoss>,
+    /// Vehicles handed over between nodes (a vehicle whose home moved to an RSU on another
+    /// node, once per move).
+    pub handovers: u64,
 }
 
 /// The engine's name in messages and metrics.
@@ -237,13 +250,13 @@ pub struct Cluster {
     threads: usize,
     checkpoint: Option<Vec<(String, Vec<u8>)>>,
     codec: Option<PolicyCodec>,
-    losses: Arc<Mutex<Vec<NodeLoss>>>,
+    report: Arc<Mutex<ClusterReport>>,
 }
 
 impl Cluster {
     /// A coordinator for `cfg` on `threads` tokio workers.
     pub fn new(cfg: ClusterConfig, threads: usize) -> Cluster {
-        Cluster { cfg, threads: threads.max(1), checkpoint: None, codec: None, losses: Arc::default() }
+        Cluster { cfg, threads: threads.max(1), checkpoint: None, codec: None, report: Arc::default() }
     }
 
     /// Sends the files of a learner's checkpoint directory to the nodes, which build their RSUs'
@@ -271,9 +284,9 @@ impl Cluster {
         self
     }
 
-    /// The nodes lost so far (shared: read it after a run).
-    pub fn losses(&self) -> Arc<Mutex<Vec<NodeLoss>>> {
-        self.losses.clone()
+    /// The nodes lost and the vehicle handovers so far (shared: read it after a run).
+    pub fn report(&self) -> Arc<Mutex<ClusterReport>> {
+        self.report.clone()
     }
 
     /// Runs one episode on the cluster. With a [`PolicyCodec`], the episode's policies travel
@@ -283,7 +296,7 @@ impl Cluster {
         &mut self,
         ep: Episode<'_>,
         opts: &ActorOptions,
-    ) -> Result<(vecsim_actors::ActorRun, Vec<NodeLoss>), ClusterError> {
+    ) -> Result<(vecsim_actors::ActorRun, ClusterReport), ClusterError> {
         let rt = vecsim_actors::runtime(self.threads).map_err(ClusterError::Runtime)?;
         let Episode { scenario, fleet, policies, round: _, observer } = ep;
         let (policies, shipped) = match &self.codec {
@@ -323,7 +336,7 @@ impl Cluster {
                 .map(|(e, b)| (codec.decode)(b).map_err(|message| ClusterError::Policy { rsu: e as u32, message }))
                 .collect::<Result<_, _>>()?;
         }
-        Ok((run, out.losses))
+        Ok((run, ClusterReport { losses: out.losses, handovers: out.handovers }))
     }
 }
 
@@ -349,8 +362,11 @@ impl Engine for Cluster {
             weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
             ..Default::default()
         };
-        let (run, losses) = self.run_episode(ep, &opts).map_err(|e| failed(e.to_string()))?;
-        self.losses.lock().unwrap_or_else(|p| p.into_inner()).extend(losses);
+        let (run, seen) = self.run_episode(ep, &opts).map_err(|e| failed(e.to_string()))?;
+        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        report.losses.extend(seen.losses);
+        report.handovers += seen.handovers;
+        drop(report);
         if run.rounds.len() > 1 {
             return Err(failed(format!("{} VEC POOL rounds in one episode", run.rounds.len())));
         }

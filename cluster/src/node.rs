@@ -7,20 +7,25 @@
 //! casts it to the coordinator's hub. What the coordinator sends arrives at this node's hub,
 //! which decodes it and hands it to the RSU actor.
 
-use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
+use crate::wire::{
+    ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
+};
 use crate::{ClusterError, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx};
+use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx, Stepped, VehicleMsg};
 use vecsim_actors::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
+use vecsim_actors::vehicle::VehicleActor;
 use vecsim_actors::World;
 use vecsim_core::clock::SlotClock;
-use vecsim_core::ids::RsuId;
+use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::policy::{Policy, PolicySet};
 use vecsim_core::rsu::RsuNode;
+use vecsim_core::vehicle::Vehicle;
 use vecsim_core::Scenario;
 
 /// Builds a run's policies on a node, as the coordinator's process would: the scenario, and
@@ -97,6 +102,22 @@ struct Hosted {
     travelled: Option<Vec<(u32, PolicyCell)>>,
     coordinator: ActorRef<HubMsg>,
     checkpoint_dir: Option<PathBuf>,
+    world: Arc<World>,
+    /// The vehicles hosted here: id → (last slot, actor).
+    vehicles: BTreeMap<VehicleId, (u32, ActorRef<VehicleMsg>)>,
+    /// What the hosted vehicles answer in phase 1 instead of the clock: it hands each answer
+    /// to this node's hub, which sends them up together.
+    vehicle_clock: ActorRef<ClockMsg>,
+    /// The phase 1 in progress.
+    step: Option<StepInProgress>,
+}
+
+/// Phase 1 of a slot on this node, until every hosted vehicle has answered.
+struct StepInProgress {
+    slot: u32,
+    waiting: usize,
+    answers: Vec<(VehicleId, SteppedWire)>,
+    depart: Vec<VehicleId>,
 }
 
 impl Hosted {
@@ -104,6 +125,10 @@ impl Hosted {
         for r in &self.table {
             r.stop(None);
         }
+        for (_, v) in self.vehicles.values() {
+            v.stop(None);
+        }
+        self.vehicle_clock.stop(None);
         self.clock.stop(None);
         self.pool.stop(None);
         if let Some(d) = self.checkpoint_dir {
@@ -253,8 +278,118 @@ impl NodeHub {
             };
             table.push(r);
         }
-        st.run = Some(Hosted { setup, table, local, clock, pool, ctx: None, travelled, coordinator, checkpoint_dir });
+        let hub = st.me.clone();
+        let answer: Forward<ClockMsg> = Box::new(move |m| match m {
+            ClockMsg::Stepped { vehicle, slot, what } => hub
+                .send_message(HubMsg::Stepped { vehicle, slot, what })
+                .map_err(|e| format!("the node's hub is gone: {e}")),
+            other => Err(format!("a vehicle sent {other:?}")),
+        });
+        let (vehicle_clock, _) =
+            Actor::spawn(None, StandIn::<ClockMsg>::new(), answer).await.map_err(|e| e.to_string())?;
+        st.run = Some(Hosted {
+            setup,
+            table,
+            local,
+            clock,
+            pool,
+            ctx: None,
+            travelled,
+            coordinator,
+            checkpoint_dir,
+            world,
+            vehicles: BTreeMap::new(),
+            vehicle_clock,
+            step: None,
+        });
         Ok(())
+    }
+
+    /// Phase 1 on this node: the arriving vehicles join (as actors of this process), then every
+    /// hosted vehicle steps; the answers go up together once all are in ([`Self::stepped`]).
+    async fn step(st: &mut HubState, vs: VehicleStep) -> Result<(), String> {
+        let me = st.me.clone();
+        let run = st.run.as_mut().ok_or("vehicles to step outside a run")?;
+        if vs.run != run.setup.run {
+            return Err(format!("vehicles of run {} in run {}", vs.run, run.setup.run));
+        }
+        if run.step.is_some() {
+            return Err(format!("slot {}: vehicles to step before the previous slot's answers went up", vs.slot));
+        }
+        if vs.up.len() != run.table.len() {
+            return Err(format!("an up-mask of {} RSUs for {}", vs.up.len(), run.table.len()));
+        }
+        let seed = run.world.scenario.seed;
+        for v in vs.arrive {
+            let id = v.handover.id;
+            let vehicle = Vehicle::resume(&v.handover, Arc::new(v.path), seed);
+            let (r, _) = Actor::spawn_linked(None, VehicleActor, (vehicle, run.world.clone()), me.get_cell())
+                .await
+                .map_err(|e| format!("vehicle {}: {e}", id.0))?;
+            if let Some((_, old)) = run.vehicles.insert(id, (v.last, r)) {
+                old.stop(None);
+                return Err(format!("vehicle {} arrived twice", id.0));
+            }
+        }
+        for id in &vs.depart {
+            if !run.vehicles.contains_key(id) {
+                return Err(format!("vehicle {} is to leave, but it is not hosted here", id.0));
+            }
+        }
+        let ctx =
+            Arc::new(SlotCtx { slot: vs.slot, up: vs.up, rsus: run.table.clone(), clock: run.vehicle_clock.clone() });
+        for (_, v) in run.vehicles.values() {
+            v.send_message(VehicleMsg::Step(ctx.clone())).map_err(|e| format!("vehicle step: {e}"))?;
+        }
+        run.step = Some(StepInProgress {
+            slot: vs.slot,
+            waiting: run.vehicles.len(),
+            answers: Vec::with_capacity(run.vehicles.len()),
+            depart: vs.depart,
+        });
+        if run.vehicles.is_empty() {
+            Self::finish_step(run).await?;
+        }
+        Ok(())
+    }
+
+    /// A hosted vehicle's answer.
+    async fn stepped(run: &mut Hosted, vehicle: VehicleId, slot: u32, what: Stepped) -> Result<(), String> {
+        let step = run.step.as_mut().ok_or("a vehicle answered outside phase 1")?;
+        if step.slot != slot || step.waiting == 0 {
+            return Err(format!("vehicle {} answered for slot {slot} out of turn", vehicle.0));
+        }
+        step.answers.push((vehicle, what.into()));
+        step.waiting -= 1;
+        if step.waiting == 0 {
+            Self::finish_step(run).await?;
+        }
+        Ok(())
+    }
+
+    /// Every hosted vehicle has stepped: the departing ones hand their streams over and stop,
+    /// those at their last slot stop, and the answers go up in one message.
+    async fn finish_step(run: &mut Hosted) -> Result<(), String> {
+        let Some(mut step) = run.step.take() else { return Ok(()) };
+        let mut departed = Vec::with_capacity(step.depart.len());
+        for id in &step.depart {
+            let (_, v) = run.vehicles.remove(id).ok_or_else(|| format!("vehicle {} is gone", id.0))?;
+            // It has answered its step, so this is the next message it handles.
+            let h = ractor::call!(v, VehicleMsg::Leave).map_err(|e| format!("vehicle {}: {e}", id.0))?;
+            departed.push(h);
+        }
+        let slot = step.slot;
+        run.vehicles.retain(|_, (last, v)| {
+            let keep = *last > slot;
+            if !keep {
+                v.stop(None);
+            }
+            keep
+        });
+        step.answers.sort_unstable_by_key(|(id, _)| *id);
+        let node = run.setup.node;
+        let msg = VehiclesStepped { node, slot, answers: step.answers, departed };
+        send_up(&run.coordinator, Wire::Stepped(Box::new(msg)))
     }
 
     /// The hosted RSUs' policies that travelled here, encoded, by RSU id: asked for after the
@@ -333,6 +468,11 @@ impl Actor for NodeHub {
                 eprintln!("vecsim node: exiting at the start of slot {slot} (--die-at-slot)");
                 std::process::exit(137);
             }
+            HubMsg::Net(Wire::Vehicles(vs)) => Self::step(st, *vs).await,
+            HubMsg::Stepped { vehicle, slot, what } => match st.run.as_mut() {
+                Some(run) => Self::stepped(run, vehicle, slot, what).await,
+                None => Ok(()), // the run ended meanwhile
+            },
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
                 Some(run) => Self::deliver(run, rsu, msg),
                 None => Err(format!("a message for RSU {rsu} outside a run")),
@@ -356,7 +496,7 @@ impl Actor for NodeHub {
         st: &mut HubState,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(cell, err) = evt {
-            let message = format!("an RSU actor failed on this node ({}): {err}", cell.get_id());
+            let message = format!("an actor failed on this node ({}): {err}", cell.get_id());
             eprintln!("vecsim node: {message}");
             if let Some(run) = &st.run {
                 let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });

@@ -11,15 +11,18 @@ use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::Message;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use vecsim_actors::protocol::{ClockMsg, Dispatched, PoolGlobal, PoolMsg, Proposal, RsuMsg, SlotCtx};
+use vecsim_actors::protocol::{
+    ClockMsg, Dispatched, FleetMsg, PoolGlobal, PoolMsg, Proposal, RsuMsg, SlotCtx, Stepped,
+};
 use vecsim_core::codec;
-use vecsim_core::ids::RsuId;
+use vecsim_core::ids::{RsuId, VehicleId};
+use vecsim_core::mobility::VehiclePath;
 use vecsim_core::outcome::TaskResult;
 use vecsim_core::policy::Feedback;
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
-use vecsim_core::vehicle::UploadMsg;
+use vecsim_core::vehicle::{UploadMsg, VehicleHandover};
 
 /// A run's set-up for one node: what it hosts and how to build it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,6 +95,11 @@ pub enum Wire {
     Clock(ClockWire),
     /// Node → coordinator: an RSU's answer to the VEC POOL.
     Pool(PoolWire),
+    /// Coordinator → node: phase 1 of a slot for the vehicles the node hosts.
+    Vehicles(Box<VehicleStep>),
+    /// Node → coordinator: every hosted vehicle has stepped (the answer to
+    /// [`Wire::Vehicles`]).
+    Stepped(Box<VehiclesStepped>),
     /// Node → coordinator: an actor failed on the node (the run cannot go on).
     Failed {
         /// The node's index.
@@ -99,6 +107,79 @@ pub enum Wire {
         /// What failed.
         message: String,
     },
+}
+
+/// A vehicle on its way to the node that hosts it next: new (its streams at their start),
+/// handed over from another node, or recovered from a lost one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VehicleWire {
+    /// Where its random streams stand.
+    pub handover: VehicleHandover,
+    /// Its path (the node needs nothing else of the fleet).
+    pub path: VehiclePath,
+    /// Its last slot: the node stops it after stepping it then.
+    pub last: u32,
+}
+
+/// Phase 1 of slot `slot` on one node: step every vehicle hosted there, the `arrive`ing ones
+/// included, then hand the `depart`ing ones back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VehicleStep {
+    /// The run.
+    pub run: u64,
+    /// The slot.
+    pub slot: u32,
+    /// Which RSUs are up in the slot (by id).
+    pub up: Vec<bool>,
+    /// Vehicles that join the node before the step.
+    pub arrive: Vec<VehicleWire>,
+    /// Vehicles that leave the node after the step (their next slot is hosted elsewhere).
+    pub depart: Vec<VehicleId>,
+}
+
+/// A node's answer to [`VehicleStep`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VehiclesStepped {
+    /// The node's index.
+    pub node: u32,
+    /// The slot.
+    pub slot: u32,
+    /// Every hosted vehicle's answer, in id order.
+    pub answers: Vec<(VehicleId, SteppedWire)>,
+    /// The departing vehicles, after their step.
+    pub departed: Vec<VehicleHandover>,
+}
+
+/// [`Stepped`] as it crosses processes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum SteppedWire {
+    Absent,
+    Idle,
+    Ended(TaskResult),
+    Uploaded(RsuId),
+}
+
+impl From<Stepped> for SteppedWire {
+    fn from(s: Stepped) -> SteppedWire {
+        match s {
+            Stepped::Absent => SteppedWire::Absent,
+            Stepped::Idle => SteppedWire::Idle,
+            Stepped::Ended(r) => SteppedWire::Ended(*r),
+            Stepped::Uploaded(e) => SteppedWire::Uploaded(e),
+        }
+    }
+}
+
+impl From<SteppedWire> for Stepped {
+    fn from(s: SteppedWire) -> Stepped {
+        match s {
+            SteppedWire::Absent => Stepped::Absent,
+            SteppedWire::Idle => Stepped::Idle,
+            SteppedWire::Ended(r) => Stepped::Ended(Box::new(r)),
+            SteppedWire::Uploaded(e) => Stepped::Uploaded(e),
+        }
+    }
 }
 
 /// [`RsuMsg`] as it crosses processes.
@@ -281,6 +362,18 @@ pub enum HubMsg {
         rsu: u32,
         /// The message.
         msg: RsuMsg,
+    },
+    /// Local (coordinator): phase 1 for every vehicle, from the clock (through the fleet's
+    /// stand-in).
+    Fleet(FleetMsg),
+    /// Local (node): a hosted vehicle's answer to its step.
+    Stepped {
+        /// The vehicle.
+        vehicle: VehicleId,
+        /// The slot.
+        slot: u32,
+        /// What it did.
+        what: Stepped,
     },
     /// Local (coordinator): report the lost nodes (at the end of a run).
     Flush,

@@ -82,6 +82,7 @@ pub(super) fn cluster(
     // The same run with its RSUs on the nodes (connection and set-up included).
     let t = Instant::now();
     let mut cl = vecsim_cluster::Cluster::new(cfg, threads);
+    let report = cl.report();
     let b = pipeline::run_episode(s.clone(), fleet, pipeline::build_policies(&s, None)?, &mut cl, &mut NoObserver)?;
     let cl_s = t.elapsed().as_secs_f64();
     drop(guard);
@@ -101,5 +102,10 @@ pub(super) fn cluster(
         vs as f64 / cl_s
     );
     println!("  cluster/one   {:.2}   reports identical: {}", one_s / cl_s, if same { "yes" } else { "NO" });
+    let handovers = report.lock().unwrap_or_else(|p| p.into_inner()).handovers;
+    println!(
+        "  vehicle handovers between nodes: {handovers} ({:.2}% of vehicle-slots)",
+        100.0 * handovers as f64 / vs.max(1) as f64
+    );
     Ok(if same { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

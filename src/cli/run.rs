@@ -70,7 +70,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         eprintln!("warning: {w}");
     }
     let policies = pipeline::build_policies_on(&s, a.checkpoint.as_deref(), a.device)?;
-    let mut losses = None;
+    let mut report = None;
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,
         Some(file) => {
@@ -79,7 +79,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
             if let Some(dir) = &a.checkpoint {
                 c = c.with_checkpoint(dir).map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
             }
-            losses = Some(c.losses());
+            report = Some(c.report());
             Box::new(c)
         }
     };
@@ -87,13 +87,15 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let started = std::time::Instant::now();
     let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut telemetry)?;
     let wall = started.elapsed();
-    if let Some(l) = losses {
-        for l in l.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    if let Some(r) = report {
+        let r = r.lock().unwrap_or_else(|p| p.into_inner());
+        for l in &r.losses {
             eprintln!(
-                "cluster: node {} was lost in slot {}; RSUs {:?} were an outage from then on; {} tasks it held counted as node_lost",
-                l.addr, l.slot, l.rsus, l.tasks
+                "cluster: node {} was lost in slot {}; RSUs {:?} were an outage from then on; {} tasks it held counted as node_lost; its {} vehicles were recovered on the other nodes",
+                l.addr, l.slot, l.rsus, l.tasks, l.vehicles
             );
         }
+        eprintln!("cluster: {} vehicle handovers between nodes", r.handovers);
     }
     let stats = out.stats;
     let sum = stats.summary();

@@ -83,12 +83,41 @@ fn cookie(dir: &Path, name: &str, secret: &str) -> PathBuf {
 
 /// `vecsim run` into `dir/out`, returning (slots.csv, summary.json).
 fn run_into(dir: &Path, out: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let (csv, json, _) = run_logged(dir, out, args);
+    (csv, json)
+}
+
+/// [`run_into`], with what the run wrote on stderr.
+fn run_logged(dir: &Path, out: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
     let o = dir.join(out);
     let mut a = vec!["run"];
     a.extend_from_slice(args);
     a.extend_from_slice(&["--out", o.to_str().unwrap()]);
-    ok(vecsim(&a));
-    (read(&o.join("slots.csv")), read(&o.join("summary.json")))
+    let out = vecsim(&a);
+    let err = stderr(&out);
+    ok(out);
+    (read(&o.join("slots.csv")), read(&o.join("summary.json")), err)
+}
+
+/// The number in a cluster run's line `cluster: N vehicle handovers between nodes`.
+fn handovers(stderr: &str) -> u64 {
+    let line =
+        stderr.lines().find(|l| l.ends_with("vehicle handovers between nodes")).unwrap_or_else(|| panic!("{stderr}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The `vehicles` and `tasks` columns of a slots.csv: who was in the scenario and what they drew.
+fn vehicles_and_tasks(csv: &[u8]) -> Vec<(String, String)> {
+    let csv = String::from_utf8(csv.to_vec()).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let (v, t) =
+        (header.iter().position(|h| *h == "vehicles").unwrap(), header.iter().position(|h| *h == "tasks").unwrap());
+    rows.map(|r| {
+        let f: Vec<&str> = r.split(',').collect();
+        (f[v].to_string(), f[t].to_string())
+    })
+    .collect()
 }
 
 #[test]
@@ -108,7 +137,10 @@ fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoi
         let one = run_into(d, &format!("{name}-one"), args);
         let mut a = args.clone();
         a.extend_from_slice(&["--cluster", cl]);
-        let three = run_into(d, &format!("{name}-three"), &a);
+        let (csv, json, err) = run_logged(d, &format!("{name}-three"), &a);
+        let three = (csv, json);
+        // The vehicle actors live on the nodes, and some moved between them.
+        assert!(handovers(&err) > 0, "{name}: no vehicle was handed over between nodes: {err}");
         assert!(one.0.len() > 200, "{name}: slots.csv looks empty");
         assert!(one.0 == three.0, "{name}: slots.csv differs between one process and three nodes");
         assert!(one.1 == three.1, "{name}: summary.json differs between one process and three nodes");
@@ -147,6 +179,18 @@ fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
     let err = stderr(&o);
     assert!(o.status.success(), "the run finishes: {err}");
     assert!(err.contains(&format!("node {} was lost in slot 6", nodes[1].addr)) && err.contains("node_lost"), "{err}");
+    let recovered: u64 = err
+        .split("; its ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("how many vehicles were recovered: {err}"));
+    assert!(recovered > 0, "the lost node hosted vehicles: {err}");
+    // Its vehicle actors were lost, not its vehicles: the coordinator replayed them and the
+    // other nodes hosted them, so every slot has the vehicles and draws the tasks of a run in
+    // one process (only their outcomes differ: an outage).
+    let (one, _) = run_into(d, "one", &["paper-noon", "--slots", "20", "--policy", "orm"]);
+    assert_eq!(vehicles_and_tasks(&read(&out.join("slots.csv"))), vehicles_and_tasks(&one));
     let s: serde_json::Value = serde_json::from_slice(&read(&out.join("summary.json"))).unwrap();
     let n = |k: &str| s[k].as_u64().unwrap();
     let node_lost = s["dropped_by_cause"]["node_lost"].as_u64().unwrap();

@@ -15,7 +15,8 @@ use crate::scenario::{MobilityConfig, RsuSpec, Scenario};
 use std::path::Path;
 
 /// Where one vehicle is, as a function of simulated time (seconds from the episode start).
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable: a cluster ships each vehicle's path to the node that hosts it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum VehiclePath {
     /// Timestamped samples (seconds, sorted, strictly increasing), linearly interpolated.
     /// The vehicle exists from the first to the last sample, inclusive.
