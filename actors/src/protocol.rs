@@ -64,7 +64,10 @@
 //!    starts at `t` are spawned (id order) and stepped (the others work meanwhile). A vehicle that uploads sends its task straight to its RSU
 //!    actor and then answers the clock `Stepped(uploaded(e))`; per-sender FIFO is not needed for
 //!    correctness, because the clock tells each RSU how many uploads to wait for. Vehicles
-//!    whose span ends at `t` are stopped once the phase closes.
+//!    whose span ends at `t` are stopped once the phase closes. With the RSUs in other
+//!    processes ([`RemoteRsus`](crate::RemoteRsus)) the vehicles live there too: the clock sends
+//!    one [`FleetMsg::Step`] per slot, with the arrivals, and counts one `Stepped` per vehicle
+//!    as ever.
 //! 2. **Uploads.** `CloseUploads(n_e)`: RSU `e` waits until it holds `n_e` uploads (they may
 //!    arrive before or after this message), sorts them by task id and answers its public
 //!    [`LoadSummary`](vecsim_core::rsu::LoadSummary).

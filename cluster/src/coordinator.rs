@@ -1,8 +1,9 @@
-//! The coordinator: the clock, the vehicle actors and the VEC POOL run here (the actor engine's
-//! own, [`vecsim_actors::run_async`]); every RSU runs on a node. The clock talks to stand-ins of
-//! the RSUs; each stand-in hands what it is sent to the hub, which encodes it and casts it to
-//! the node hosting the RSU. What nodes send (answers to the clock and the pool, wired
-//! migrations to RSUs on other nodes) comes back to the hub, which decodes it and delivers it.
+//! The coordinator: the clock and the VEC POOL run here (the actor engine's own,
+//! [`vecsim_actors::run_async`]); every RSU and every vehicle runs on a node. The clock talks to
+//! stand-ins of the RSUs and of the fleet; each stand-in hands what it is sent to the hub, which
+//! encodes it and casts it to the node concerned (where vehicles live and move: [`fleet`]).
+//! What nodes send (answers to the clock and the pool, uploads and wired migrations to RSUs on
+//! other nodes) comes back to the hub, which decodes it and delivers it.
 //!
 //! The hub is also where a lost node is handled. It sees every message to and from every node,
 //! so it knows, for the current slot, which tasks entered each node (uploads, migrations relayed
@@ -10,7 +11,8 @@
 //! migrations). When a node's session closes, the hub answers for its RSUs from then on, as the
 //! protocol expects them to (the phases still close by counts), reports every task the node
 //! still held with the cause `node_lost`, and flags the RSUs lost, so that the clock treats them
-//! as down from the next slot it opens: every task still ends in exactly one outcome.
+//! as down from the next slot it opens: every task still ends in exactly one outcome. The
+//! node's vehicles are recovered ([`fleet`]).
 
 mod fleet;
 

@@ -2,10 +2,12 @@
 //!
 //! RSU groups on several processes and hosts, with the ractor ecosystem's own distribution
 //! layer, [`ractor_cluster`]. A coordinator (`vecsim run SCENARIO --cluster CLUSTER.toml`)
-//! runs the clock, the vehicle actors and the VEC POOL; worker nodes (`vecsim node`) host the
-//! RSU actors, in contiguous groups ([`coordinator::assign`]). The slot protocol is the actor
-//! engine's ([`vecsim_actors::protocol`]), unchanged: the RSU actors are the engine's own, and
-//! messages that cross processes are encoded with [`vecsim_core::codec`] ([`wire`]).
+//! runs the clock and the VEC POOL; worker nodes (`vecsim node`) host the RSU actors, in
+//! contiguous groups ([`coordinator::assign`]), and the vehicle actors homed to them (each on
+//! the node of its nearest RSU, handed over between nodes as it moves). The slot protocol is
+//! the actor engine's ([`vecsim_actors::protocol`]), unchanged: the RSU and vehicle actors are
+//! the engine's own, and messages that cross processes are encoded with [`vecsim_core::codec`]
+//! ([`wire`]).
 //!
 //! Training (`vecsim train --cluster`): with a [`PolicyCodec`] ([`Cluster::with_policy_codec`]),
 //! each RSU's policy (a learner) travels to its node with the episode's set-up and comes back
@@ -15,7 +17,8 @@
 //! one process and several nodes give byte-identical reports (tested in `tests/e2e/cluster.rs`).
 //!
 //! Faults: a node whose session closes mid-run is handled by the coordinator's hub (its RSUs
-//! become an outage, the tasks it held end as `node_lost`; see [`coordinator`]). A node that
+//! become an outage, the tasks it held end as `node_lost`, its vehicles are replayed and homed
+//! on the other nodes; see [`coordinator`]). A node that
 //! refuses the cookie and a node that cannot be reached are errors naming the node.
 
 pub mod coordinator;

@@ -1,11 +1,15 @@
 //! A worker node (`vecsim node`): a `ractor_cluster` node server and a hub actor that hosts
-//! the RSU actors a coordinator assigns to it, for one run at a time.
+//! the RSU actors a coordinator assigns to it, and the vehicle actors homed to them, for one
+//! run at a time.
 //!
 //! The RSU actors are the actor engine's own ([`vecsim_actors::rsu::RsuActor`]), unchanged:
 //! they answer a stand-in of the clock, send wired migrations to stand-ins of the RSUs hosted
 //! elsewhere and answer a stand-in of the VEC POOL; every stand-in encodes what it is sent and
 //! casts it to the coordinator's hub. What the coordinator sends arrives at this node's hub,
-//! which decodes it and hands it to the RSU actor.
+//! which decodes it and hands it to the RSU actor. The vehicle actors are the engine's own too
+//! ([`vecsim_actors::vehicle::VehicleActor`]): they upload to the local RSU actors directly (or
+//! to a stand-in of an RSU elsewhere) and answer a local stand-in of the clock, whose answers
+//! the hub sends up in one message per slot.
 
 use crate::wire::{
     ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,

@@ -74,8 +74,8 @@ pub enum Wire {
         /// The run that ended.
         run: u64,
     },
-    /// Either way: a message to RSU `rsu` (node → coordinator only for a wired migration to
-    /// an RSU hosted elsewhere, which the coordinator relays).
+    /// Either way: a message to RSU `rsu` (node → coordinator only for an upload or a wired
+    /// migration to an RSU hosted elsewhere, which the coordinator relays).
     Rsu {
         /// The addressee.
         rsu: u32,

@@ -32,6 +32,9 @@ use vecsim_core::scenario::RsuSpec;
 use vecsim_core::vehicle::{Vehicle, VehicleEmit, VehicleHandover};
 use vecsim_core::Scenario;
 
+/// The clock's phase 1 of a slot: its context and the arrivals `(vehicle, last slot)`.
+type HeldStep = (Arc<SlotCtx>, Vec<(VehicleId, u32)>);
+
 /// A live vehicle as the hub tracks it.
 #[derive(Debug)]
 struct Tracked {
@@ -61,7 +64,7 @@ pub(super) struct Fleet {
     /// masks share one allocation.
     ups: Vec<Arc<Vec<bool>>>,
     /// The clock's phase 1, held until every RSU has been sent the slot's `Begin`.
-    held: Option<(Arc<SlotCtx>, Vec<(VehicleId, u32)>)>,
+    held: Option<HeldStep>,
     /// `(slot, RSUs sent its Begin)`.
     begun: (u32, usize),
     /// The slot of the last phase 1 sent to the nodes.
