@@ -295,8 +295,9 @@ pub fn build_policies_on(s: &Scenario, checkpoint: Option<&Path>, device: Device
 
 /// How learners travel between a cluster's coordinator and its nodes (`vecsim train --cluster`):
 /// each RSU's whole learner ([`vecsim_learn::RsuLearner`]: networks, optimisers, replay buffer,
-/// random streams) encoded with the project's codec, bit for bit. A policy that is not a learner
-/// does not travel.
+/// random streams) encoded with the project's codec, bit for bit, and the centralised learners'
+/// shares of every slot's joint record ([`vecsim_learn::SlotShare`]). A policy that is not a
+/// learner does not travel.
 pub fn learner_codec() -> vecsim_cluster::PolicyCodec {
     vecsim_cluster::PolicyCodec {
         encode: Arc::new(|p| {
@@ -310,6 +311,14 @@ pub fn learner_codec() -> vecsim_cluster::PolicyCodec {
         decode: Arc::new(|bytes| {
             let l: vecsim_learn::RsuLearner = vecsim_core::codec::decode(bytes).map_err(|e| e.to_string())?;
             Ok(Box::new(l) as Box<dyn vecsim_core::policy::Policy>)
+        }),
+        encode_share: Arc::new(|share| {
+            let s = share.downcast_ref::<vecsim_learn::SlotShare>().ok_or("a share that is not a learner's")?;
+            vecsim_core::codec::encode(s).map_err(|e| e.to_string())
+        }),
+        decode_share: Arc::new(|bytes| {
+            let s: vecsim_learn::SlotShare = vecsim_core::codec::decode(bytes).map_err(|e| e.to_string())?;
+            Ok(Arc::new(s) as vecsim_core::policy::Share)
         }),
     }
 }

@@ -312,11 +312,6 @@ pub async fn run_async(
         }
     }
     let sharing = policies.iter().any(|p| p.shares());
-    if sharing && opts.remote.is_some() {
-        return Err(ActorError::Unsupported(
-            "centralised training (maddpg, masac) on a cluster: the joint record does not cross processes yet",
-        ));
-    }
     let cells: Vec<PolicyCell> = policies.into_iter().map(|p| Arc::new(Mutex::new(Some(p)))).collect();
     let paths: Vec<Arc<VehiclePathAlias>> = fleet.paths.into_iter().map(Arc::new).collect();
     let world = Arc::new(World {

@@ -479,6 +479,7 @@ enum Ask {
     Dispatched,
     Executed,
     Closed,
+    Shared,
     PoolAnswer(u64),
     PoolApplied(u64),
 }
@@ -509,6 +510,9 @@ struct NodeTrack {
     done: BTreeSet<TaskId>,
     /// Tasks counted `node_lost` so far.
     counted: u64,
+    /// The joint record last sent to the node, whose shares it holds (the clock sends one `Arc`
+    /// to every RSU; held here so that its address is never reused for another).
+    joint: Option<Arc<Vec<Option<vecsim_core::policy::Share>>>>,
 }
 
 struct CoordHub;
@@ -600,6 +604,7 @@ impl CoordState {
                 None
             }
             RsuMsg::Execute { .. } => Some(Ask::Executed),
+            RsuMsg::Feedback { share: true, .. } => Some(Ask::Shared),
             RsuMsg::Feedback { ack, .. } | RsuMsg::Joint { ack, .. } => ack.then_some(Ask::Closed),
             RsuMsg::PoolRound { round, pool } => {
                 self.pool = Some(pool.clone());
@@ -623,7 +628,14 @@ impl CoordState {
         if let Some(a) = ask {
             self.rsus[e].asks.push(a);
         }
-        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg(msg)? };
+        // The slot's shares cross to each node once, for all its RSUs.
+        let mut joint_sent = false;
+        if let RsuMsg::Joint { shares, .. } = &msg {
+            let last = &mut self.nodes[node].joint;
+            joint_sent = last.as_ref().is_some_and(|l| Arc::ptr_eq(l, shares));
+            *last = Some(shares.clone());
+        }
+        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg_with(msg, joint_sent)? };
         // A failed send means the session is closing: the `Down` event follows.
         let _ = self.a.nodes[node].2.send_message(HubMsg::Net(w));
         Ok(())
@@ -660,6 +672,7 @@ impl CoordState {
                 self.nodes[node].done.extend(results.iter().map(|r| r.id));
             }
             ClockWire::Closed { .. } => self.answered(e, |a| *a == Ask::Closed),
+            ClockWire::Shared { .. } => self.answered(e, |a| *a == Ask::Shared),
             ClockWire::PoolApplied { .. } => self.answered(e, |a| matches!(a, Ask::PoolApplied(_))),
         }
         self.tell_clock(w.into_msg())
@@ -687,7 +700,11 @@ impl CoordState {
         self.rsus[src].relayed_to.insert(dest as u32);
         let src_node = self.a.owner[src];
         self.nodes[src_node].done.extend(tasks.iter().map(|t| t.up.task.id));
-        let msg = msg.into_msg(|_, _| unreachable!("not a CloseUploads"), || None)?;
+        let msg = msg.into_msg(
+            |_, _| unreachable!("not a CloseUploads"),
+            || None,
+            |_| Err("a node sent a joint record to relay".into()),
+        )?;
         self.send_rsu(dest, msg)
     }
 
@@ -739,6 +756,7 @@ impl CoordState {
                 self.tell_clock(ClockMsg::Executed { rsu, results })
             }
             Ask::Closed => self.tell_clock(ClockMsg::Closed { rsu }),
+            Ask::Shared => self.tell_clock(ClockMsg::Shared { rsu, share: None }),
             Ask::PoolAnswer(round) => {
                 let pool = self.pool.clone().ok_or("a pool round without a pool")?;
                 pool.send_message(PoolMsg::Skip { round, from: rsu.0 }).map_err(|e| e.to_string())

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use vecsim_actors::ActorOptions;
 use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput, RoundReport};
 use vecsim_core::ids::RsuId;
-use vecsim_core::policy::{Observation, Policy, PolicySet};
+use vecsim_core::policy::{Observation, Policy, PolicySet, Share};
 
 pub use node::{run_node, run_node_with, PolicyBuilder};
 
@@ -212,17 +212,28 @@ pub type PolicyEncoder = Arc<dyn Fn(Box<dyn Policy>) -> Result<Vec<u8>, String> 
 /// decode).
 pub type PolicyDecoder = Arc<dyn Fn(&[u8]) -> Result<Box<dyn Policy>, String> + Send + Sync>;
 
+/// Encodes a policy's share of a slot's joint record ([`Policy::share`]) on a node.
+pub type ShareEncoder = Arc<dyn Fn(&Share) -> Result<Vec<u8>, String> + Send + Sync>;
+/// Decodes a share encoded by the matching [`ShareEncoder`], on a node.
+pub type ShareDecoder = Arc<dyn Fn(&[u8]) -> Result<Share, String> + Send + Sync>;
+
 /// How RSU policies travel between the coordinator and the nodes (a learner's whole state,
 /// for a training episode). The binary provides it, so that this crate does not depend on the
 /// learners: the coordinator encodes each RSU's policy and ships it to the node hosting the
 /// RSU, the node decodes it into the RSU actor, and after the episode's last slot (and its
-/// VEC POOL round) the node encodes it again and sends it back.
+/// VEC POOL round) the node encodes it again and sends it back. Centralised learners also
+/// exchange shares of every slot's joint record: a node encodes its RSUs' shares, the
+/// coordinator passes the bytes on as they are, and every node decodes them for its RSUs.
 #[derive(Clone)]
 pub struct PolicyCodec {
     /// Policy → bytes.
     pub encode: PolicyEncoder,
     /// Bytes → policy.
     pub decode: PolicyDecoder,
+    /// Share → bytes.
+    pub encode_share: ShareEncoder,
+    /// Bytes → share.
+    pub decode_share: ShareDecoder,
 }
 
 impl std::fmt::Debug for PolicyCodec {
@@ -234,8 +245,11 @@ impl std::fmt::Debug for PolicyCodec {
 /// What the coordinator's clock holds in place of an RSU's policy while the policy is on the
 /// RSU's node: the clock never asks a remote RSU's policy to decide, and [`Cluster`] replaces
 /// these with the policies that come back. Were it asked, every task would stay where it was
-/// uploaded.
-struct Away;
+/// uploaded. It says whether the policy it stands for shares (the clock then runs the joint
+/// phase, whose shares the nodes exchange through the coordinator).
+struct Away {
+    shares: bool,
+}
 
 impl Policy for Away {
     fn name(&self) -> &'static str {
@@ -244,6 +258,10 @@ impl Policy for Away {
 
     fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
         vec![obs.rsu; obs.tasks.len()]
+    }
+
+    fn shares(&self) -> bool {
+        self.shares
     }
 }
 
@@ -306,17 +324,12 @@ impl Cluster {
             None => (policies, None),
             Some(codec) => {
                 let PolicySet { per_rsu, refiner } = policies;
-                if per_rsu.iter().any(|p| p.shares()) {
-                    return Err(ClusterError::Unsupported(
-                        "centralised training (maddpg, masac): the joint record of every slot does not cross processes yet"
-                            .into(),
-                    ));
-                }
                 let mut bytes = Vec::with_capacity(per_rsu.len());
                 let mut away: Vec<Box<dyn Policy>> = Vec::with_capacity(per_rsu.len());
                 for (e, p) in per_rsu.into_iter().enumerate() {
+                    let shares = p.shares();
                     bytes.push((codec.encode)(p).map_err(|message| ClusterError::Policy { rsu: e as u32, message })?);
-                    away.push(Box::new(Away));
+                    away.push(Box::new(Away { shares }));
                 }
                 (PolicySet { per_rsu: away, refiner }, Some(bytes))
             }
@@ -385,7 +398,6 @@ mod tests {
     use vecsim_core::engine::RoundRequest;
     use vecsim_core::mobility::Fleet;
     use vecsim_core::observer::NoObserver;
-    use vecsim_core::policy::Share;
     use vecsim_core::Scenario;
 
     /// A cluster whose only node nobody listens on: any attempt to connect fails as unreachable,
@@ -399,28 +411,12 @@ mod tests {
         Arc::new(Scenario::parse(include_str!("../../tests/fixtures/train-small.toml")).unwrap())
     }
 
-    /// A centralised learner's stand-in: it shares every slot.
-    struct Sharing;
-
-    impl Policy for Sharing {
-        fn name(&self) -> &'static str {
-            "sharing"
-        }
-        fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
-            vec![obs.rsu; obs.tasks.len()]
-        }
-        fn shares(&self) -> bool {
-            true
-        }
-        fn share(&mut self) -> Option<Share> {
-            None
-        }
-    }
-
     fn codec(encodes: bool) -> PolicyCodec {
         PolicyCodec {
             encode: Arc::new(move |p| if encodes { Ok(p.name().as_bytes().to_vec()) } else { Err("no".into()) }),
-            decode: Arc::new(|_| Ok(Box::new(Away) as Box<dyn Policy>)),
+            decode: Arc::new(|_| Ok(Box::new(Away { shares: false }) as Box<dyn Policy>)),
+            encode_share: Arc::new(|_| Err("no shares here".into())),
+            decode_share: Arc::new(|_| Err("no shares here".into())),
         }
     }
 
@@ -436,25 +432,20 @@ mod tests {
     #[test]
     fn a_round_without_travelling_policies_is_refused_before_connecting() {
         let round = RoundRequest { participants: vec![true; 3], weighted: false };
-        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
         let e = cluster().run(episode(policies, Some(round), &mut NoObserver)).unwrap_err();
         assert!(e.to_string().contains("policies to travel"), "{e}");
     }
 
     #[test]
-    fn centralised_learners_and_policies_that_cannot_travel_are_refused_before_connecting() {
-        let mut c = cluster().with_policy_codec(codec(true));
-        let policies = (0..3).map(|_| Box::new(Sharing) as Box<dyn Policy>).collect();
-        let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
-        assert!(matches!(&e, ClusterError::Unsupported(m) if m.contains("joint record")), "{e}");
-        assert!(e.is_bad_input());
+    fn policies_that_cannot_travel_are_refused_before_connecting() {
         let mut c = cluster().with_policy_codec(codec(false));
-        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(&e, ClusterError::Policy { rsu: 0, message } if message == "no"), "{e}");
         // With policies that travel, the run gets as far as connecting.
         let mut c = cluster().with_policy_codec(codec(true));
-        let policies = (0..3).map(|_| Box::new(Away) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
     }

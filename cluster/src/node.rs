@@ -27,7 +27,7 @@ use vecsim_actors::vehicle::VehicleActor;
 use vecsim_actors::World;
 use vecsim_core::clock::SlotClock;
 use vecsim_core::ids::{RsuId, VehicleId};
-use vecsim_core::policy::{Policy, PolicySet};
+use vecsim_core::policy::{Policy, PolicySet, Share};
 use vecsim_core::rsu::RsuNode;
 use vecsim_core::vehicle::Vehicle;
 use vecsim_core::Scenario;
@@ -114,6 +114,8 @@ struct Hosted {
     vehicle_clock: ActorRef<ClockMsg>,
     /// The phase 1 in progress.
     step: Option<StepInProgress>,
+    /// The last joint record received (centralised training), decoded.
+    joint: Option<Arc<Vec<Option<Share>>>>,
 }
 
 /// Phase 1 of a slot on this node, until every hosted vehicle has answered.
@@ -245,7 +247,14 @@ impl NodeHub {
         });
         // Stand-ins: the clock, the pool and every RSU hosted elsewhere forward to the coordinator.
         let up = coordinator.clone();
-        let clock_fwd: Forward<ClockMsg> = Box::new(move |m| send_up(&up, Wire::Clock(ClockWire::from_msg(m)?)));
+        let codec = st.codec.clone();
+        let clock_fwd: Forward<ClockMsg> = Box::new(move |m| {
+            let encode = |s: &Share| match &codec {
+                Some(c) => (c.encode_share)(s),
+                None => Err("this node cannot encode shares of the joint record".into()),
+            };
+            send_up(&up, Wire::Clock(ClockWire::from_msg(m, encode)?))
+        });
         let (clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), clock_fwd).await.map_err(|e| e.to_string())?;
         let up = coordinator.clone();
         let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
@@ -305,6 +314,7 @@ impl NodeHub {
             vehicles: BTreeMap::new(),
             vehicle_clock,
             step: None,
+            joint: None,
         });
         Ok(())
     }
@@ -410,7 +420,7 @@ impl NodeHub {
         Ok(out)
     }
 
-    fn deliver(run: &mut Hosted, rsu: u32, msg: RsuWire) -> Result<(), String> {
+    fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, msg: RsuWire) -> Result<(), String> {
         let e = rsu as usize;
         if !run.local.get(e).copied().unwrap_or(false) {
             return Err(format!("RSU {rsu} is not hosted here"));
@@ -418,6 +428,7 @@ impl NodeHub {
         let table = &run.table;
         let clock = &run.clock;
         let cached = &mut run.ctx;
+        let joint = &mut run.joint;
         let msg = msg.into_msg(
             |slot, up| match cached {
                 Some(c) if c.slot == slot && c.up == up => c.clone(),
@@ -428,6 +439,19 @@ impl NodeHub {
                 }
             },
             || Some(run.pool.clone()),
+            |shares| match shares {
+                Some(list) => {
+                    let codec = codec.ok_or("this node cannot decode shares of the joint record")?;
+                    let decoded = list
+                        .iter()
+                        .map(|b| b.as_deref().map(|b| (codec.decode_share)(b)).transpose())
+                        .collect::<Result<Vec<_>, String>>()?;
+                    let shares = Arc::new(decoded);
+                    *joint = Some(shares.clone());
+                    Ok(shares)
+                }
+                None => joint.clone().ok_or_else(|| "a joint record recalled before any was sent".into()),
+            },
         )?;
         run.table[e].send_message(msg).map_err(|e| format!("RSU {rsu}: {e}"))
     }
@@ -478,7 +502,7 @@ impl Actor for NodeHub {
                 None => Ok(()), // the run ended meanwhile
             },
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
-                Some(run) => Self::deliver(run, rsu, msg),
+                Some(run) => Self::deliver(run, st.codec.as_ref(), rsu, msg),
                 None => Err(format!("a message for RSU {rsu} outside a run")),
             },
             HubMsg::Garbled(why) => Err(format!("undecodable message from the coordinator: {why}")),

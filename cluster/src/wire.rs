@@ -18,7 +18,7 @@ use vecsim_core::codec;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
 use vecsim_core::outcome::TaskResult;
-use vecsim_core::policy::Feedback;
+use vecsim_core::policy::{Feedback, Share};
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
@@ -186,16 +186,48 @@ impl From<SteppedWire> for Stepped {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum RsuWire {
-    Begin { slot: u32, ack: bool },
+    Begin {
+        slot: u32,
+        ack: bool,
+    },
     Upload(UploadMsg),
-    CloseUploads { expected: u32, slot: u32, up: Vec<bool> },
-    Decide { summaries: Vec<LoadSummary>, send_uploads: bool },
-    Dispatch { decisions: Option<Vec<RsuId>> },
-    Migrated { from: RsuId, tasks: Vec<ExecTask> },
-    Execute { batches: u32 },
-    Feedback { fb: Feedback, ack: bool },
-    PoolRound { round: u64 },
-    PoolGlobal { round: u64, bytes: Vec<u8> },
+    CloseUploads {
+        expected: u32,
+        slot: u32,
+        up: Vec<bool>,
+    },
+    Decide {
+        summaries: Vec<LoadSummary>,
+        send_uploads: bool,
+    },
+    Dispatch {
+        decisions: Option<Vec<RsuId>>,
+    },
+    Migrated {
+        from: RsuId,
+        tasks: Vec<ExecTask>,
+    },
+    Execute {
+        batches: u32,
+    },
+    Feedback {
+        fb: Feedback,
+        ack: bool,
+        share: bool,
+    },
+    /// The slot's shares, encoded, by RSU id; `None`: the ones last sent to this node (every
+    /// RSU of a node gets the same, which crosses once).
+    Joint {
+        shares: Option<Vec<Option<Vec<u8>>>>,
+        ack: bool,
+    },
+    PoolRound {
+        round: u64,
+    },
+    PoolGlobal {
+        round: u64,
+        bytes: Vec<u8>,
+    },
 }
 
 /// [`ClockMsg`] answers of an RSU as they cross processes.
@@ -208,8 +240,14 @@ pub enum ClockWire {
     Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult>, uploads: Vec<UploadedTask> },
     Executed { rsu: RsuId, results: Vec<TaskResult> },
     Closed { rsu: RsuId },
+    Shared { rsu: RsuId, share: Option<Vec<u8>> },
     PoolApplied { rsu: RsuId, round: u64 },
 }
+
+/// A share of the joint record as the coordinator holds it: the bytes a node encoded, passed
+/// on to every node as they are (the coordinator never needs the learners' types).
+#[derive(Debug)]
+pub struct EncodedShare(pub Vec<u8>);
 
 /// [`PoolMsg`] answers of an RSU as they cross processes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -220,9 +258,14 @@ pub enum PoolWire {
 }
 
 impl RsuWire {
-    /// The wire form of `m` (`Err` for what cannot cross: the joint record of centralised
-    /// training, which a cluster run refuses before it starts).
+    /// The wire form of `m`. The shares of a `Joint` must be [`EncodedShare`]s (as the
+    /// coordinator holds them); `joint_sent` says this node already has them.
     pub fn from_msg(m: RsuMsg) -> Result<RsuWire, String> {
+        Self::from_msg_with(m, false)
+    }
+
+    /// [`RsuWire::from_msg`], sending a `Joint`'s shares only when `joint_sent` is false.
+    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, String> {
         Ok(match m {
             RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
             RsuMsg::Upload(u) => RsuWire::Upload(u),
@@ -235,21 +278,35 @@ impl RsuWire {
             RsuMsg::Dispatch { decisions } => RsuWire::Dispatch { decisions },
             RsuMsg::Migrated { from, tasks } => RsuWire::Migrated { from, tasks },
             RsuMsg::Execute { batches } => RsuWire::Execute { batches },
-            RsuMsg::Feedback { fb, ack, share: false } => RsuWire::Feedback { fb, ack },
+            RsuMsg::Feedback { fb, ack, share } => RsuWire::Feedback { fb, ack, share },
+            RsuMsg::Joint { shares, ack } => {
+                let shares = if joint_sent {
+                    None
+                } else {
+                    let bytes = shares.iter().map(|s| match s {
+                        None => Ok(None),
+                        Some(s) => s
+                            .downcast_ref::<EncodedShare>()
+                            .map(|b| Some(b.0.clone()))
+                            .ok_or_else(|| "a share that was not encoded by a node".to_string()),
+                    });
+                    Some(bytes.collect::<Result<Vec<_>, String>>()?)
+                };
+                RsuWire::Joint { shares, ack }
+            }
             RsuMsg::PoolRound { round, pool: _ } => RsuWire::PoolRound { round },
             RsuMsg::PoolGlobal(g) => RsuWire::PoolGlobal { round: g.round, bytes: g.bytes.as_ref().clone() },
-            other @ (RsuMsg::Feedback { share: true, .. } | RsuMsg::Joint { .. }) => {
-                return Err(format!("{other:?} does not cross processes (centralised training)"))
-            }
         })
     }
 
     /// Back to an [`RsuMsg`] in the receiving process: `ctx` builds the slot's context from the
-    /// slot and up-mask, `pool` is the local stand-in of the VEC POOL.
+    /// slot and up-mask, `pool` is the local stand-in of the VEC POOL, `joint` decodes a
+    /// `Joint`'s shares (or recalls the ones last decoded).
     pub fn into_msg(
         self,
         ctx: impl FnOnce(u32, Vec<bool>) -> Arc<SlotCtx>,
         pool: impl FnOnce() -> Option<ractor::ActorRef<PoolMsg>>,
+        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, String>,
     ) -> Result<RsuMsg, String> {
         Ok(match self {
             RsuWire::Begin { slot, ack } => RsuMsg::Begin { slot, ack },
@@ -261,7 +318,8 @@ impl RsuWire {
             RsuWire::Dispatch { decisions } => RsuMsg::Dispatch { decisions },
             RsuWire::Migrated { from, tasks } => RsuMsg::Migrated { from, tasks },
             RsuWire::Execute { batches } => RsuMsg::Execute { batches },
-            RsuWire::Feedback { fb, ack } => RsuMsg::Feedback { fb, ack, share: false },
+            RsuWire::Feedback { fb, ack, share } => RsuMsg::Feedback { fb, ack, share },
+            RsuWire::Joint { shares, ack } => RsuMsg::Joint { shares: joint(shares)?, ack },
             RsuWire::PoolRound { round } => {
                 RsuMsg::PoolRound { round, pool: pool().ok_or("a pool round without a VEC POOL")? }
             }
@@ -271,8 +329,9 @@ impl RsuWire {
 }
 
 impl ClockWire {
-    /// The wire form of an RSU's answer (`Err` for the clock's own messages, which never cross).
-    pub fn from_msg(m: ClockMsg) -> Result<ClockWire, String> {
+    /// The wire form of an RSU's answer (`Err` for the clock's own messages, which never cross);
+    /// `encode` encodes a share of the joint record.
+    pub fn from_msg(m: ClockMsg, encode: impl FnOnce(&Share) -> Result<Vec<u8>, String>) -> Result<ClockWire, String> {
         Ok(match m {
             ClockMsg::Ready { rsu, slot } => ClockWire::Ready { rsu, slot },
             ClockMsg::Summary { rsu, summary } => ClockWire::Summary { rsu, summary },
@@ -286,6 +345,9 @@ impl ClockWire {
             }
             ClockMsg::Executed { rsu, results } => ClockWire::Executed { rsu, results },
             ClockMsg::Closed { rsu } => ClockWire::Closed { rsu },
+            ClockMsg::Shared { rsu, share } => {
+                ClockWire::Shared { rsu, share: share.as_ref().map(encode).transpose()? }
+            }
             ClockMsg::PoolApplied { rsu, round } => ClockWire::PoolApplied { rsu, round },
             other => return Err(format!("{other:?} never leaves the coordinator")),
         })
@@ -300,6 +362,7 @@ impl ClockWire {
             | ClockWire::Dispatched { rsu, .. }
             | ClockWire::Executed { rsu, .. }
             | ClockWire::Closed { rsu }
+            | ClockWire::Shared { rsu, .. }
             | ClockWire::PoolApplied { rsu, .. } => *rsu,
         }
     }
@@ -317,6 +380,9 @@ impl ClockWire {
             }
             ClockWire::Executed { rsu, results } => ClockMsg::Executed { rsu, results },
             ClockWire::Closed { rsu } => ClockMsg::Closed { rsu },
+            ClockWire::Shared { rsu, share } => {
+                ClockMsg::Shared { rsu, share: share.map(|b| Arc::new(EncodedShare(b)) as Share) }
+            }
             ClockWire::PoolApplied { rsu, round } => ClockMsg::PoolApplied { rsu, round },
         }
     }

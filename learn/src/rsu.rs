@@ -78,7 +78,8 @@ pub struct LossMeter {
 /// What a centralised learner's RSU shares after a slot: its part of the joint record, and the
 /// actor parameters the other RSUs' critics use for its next actions (its target actor for
 /// maddpg, its current actor for masac), as they are before this slot's updates.
-#[derive(Debug)]
+/// Serialisable: on a cluster, shares cross processes (`pipeline::learner_codec`).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SlotShare {
     /// The RSU's observation of the slot (empty when it had no uploads).
     pub obs: Arc<RawObs>,

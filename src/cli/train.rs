@@ -117,9 +117,10 @@ pub(crate) struct TrainArgs {
     pub engine: EngineArgs,
     /// Train with the RSUs on the worker nodes of this cluster file (as `vecsim run --cluster`):
     /// each RSU's learner travels to its node for every episode and comes back after the
-    /// episode's last slot and its VEC POOL round; this process runs the clock, the vehicles, the
-    /// VEC POOL and the trainer. Same curve and checkpoint bytes as one process. fed-maddpg only:
-    /// the centralised learners (maddpg, masac) exchange every slot's joint record in-process.
+    /// episode's last slot and its VEC POOL round; the vehicles live on the nodes too; this
+    /// process runs the clock, the VEC POOL and the trainer. The centralised learners (maddpg,
+    /// masac) exchange every slot's joint record through this process. Same curve and
+    /// checkpoint bytes as one process.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
     #[command(flatten)]
@@ -223,12 +224,6 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     let cluster = match &a.cluster {
         None => None,
-        Some(_) if a.policy != PolicyName::FedMaddpg => {
-            return Err(bad(format!(
-                "--cluster: `{}` is a centralised learner, not supported on a cluster yet: its RSUs exchange every slot's joint record in-process, which does not cross processes; train it without --cluster (fed-maddpg trains on a cluster)",
-                a.policy
-            )));
-        }
         Some(_) if a.device != vecsim_learn::Device::Cpu => {
             return Err(bad(format!(
                 "--cluster with --device {}: the nodes run their RSUs' learners on their own CPUs (the device is not part of what travels to them); drop --device or train without --cluster",
