@@ -522,6 +522,17 @@ impl ClockActor {
                 }
                 Self::begin(st).await?;
             }
+            ClockMsg::Restarted { rsu, slot } => {
+                if st.phase != Phase::Begin || st.slot != slot {
+                    return Err(format!(
+                        "RSU {} restarted for slot {slot} in phase {:?} of slot {}",
+                        rsu.0, st.phase, st.slot
+                    )
+                    .into());
+                }
+                st.crashes += 1;
+                let _ = st.a.events.send(Event::Crash { rsu, slot });
+            }
             ClockMsg::Ready { rsu: _, slot } => {
                 st.expect(Phase::Begin, slot, "Ready")?;
                 if st.pending == 0 {

@@ -321,6 +321,15 @@ pub enum ClockMsg {
         /// What its policy shares (`Policy::share`).
         share: Option<Share>,
     },
+    /// An RSU hosted by another process crashed at the start of `slot` and its supervisor
+    /// there restarted it (`faults.crash_rsu` on a cluster): counted as the clock counts the
+    /// crashes it supervises itself. Its `Ready` follows.
+    Restarted {
+        /// The RSU.
+        rsu: RsuId,
+        /// The slot it redoes.
+        slot: u32,
+    },
     /// VEC POOL: this RSU applied the broadcast average of `round`.
     PoolApplied {
         /// The answering RSU.

@@ -54,6 +54,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct RsuActor;
 
 /// What an RSU actor is spawned (or restarted) with.
+#[derive(Clone)]
 pub struct RsuArgs {
     /// The RSU's id.
     pub id: RsuId,

@@ -224,9 +224,6 @@ pub(crate) async fn run_cluster(
     opts: &ActorOptions,
     observer: &mut dyn Observer,
 ) -> Result<ClusterRun, ClusterError> {
-    if !scenario.faults.crash_rsu.is_empty() {
-        return Err(ClusterError::Unsupported("faults.crash_rsu (restarting an RSU actor on another node)".into()));
-    }
     let round = opts.pool_participants.as_ref().map(|p| RoundRequest { participants: p.clone(), weighted: false });
     vecsim_core::engine::check_episode(&scenario, &policies, round.as_ref())
         .map_err(|e| ClusterError::Failed(e.to_string()))?;
@@ -673,6 +670,7 @@ impl CoordState {
             }
             ClockWire::Closed { .. } => self.answered(e, |a| *a == Ask::Closed),
             ClockWire::Shared { .. } => self.answered(e, |a| *a == Ask::Shared),
+            ClockWire::Restarted { .. } => {}
             ClockWire::PoolApplied { .. } => self.answered(e, |a| matches!(a, Ask::PoolApplied(_))),
         }
         self.tell_clock(w.into_msg())

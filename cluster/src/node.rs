@@ -15,8 +15,9 @@ use crate::wire::{
     ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
 };
 use crate::{ClusterError, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use ractor::ActorId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,12 @@ struct Hosted {
     step: Option<StepInProgress>,
     /// The last joint record received (centralised training), decoded.
     joint: Option<Arc<Vec<Option<Share>>>>,
+    /// The hosted RSU actors, by actor id (supervision).
+    rsu_of: HashMap<ActorId, usize>,
+    /// What restarts a hosted RSU actor (its checkpoint vault and its policy), by RSU id.
+    restarts: Vec<Option<RsuArgs>>,
+    /// The slot each hosted RSU was last told to begin.
+    begun: Vec<Option<u32>>,
 }
 
 /// Phase 1 of a slot on this node, until every hosted vehicle has answered.
@@ -260,6 +267,11 @@ impl NodeHub {
         let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
         let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd).await.map_err(|e| e.to_string())?;
         let mut table = Vec::with_capacity(n);
+        let mut rsu_of = HashMap::new();
+        let mut restarts: Vec<Option<RsuArgs>> = (0..n).map(|_| None).collect();
+        if !scenario.faults.crash_rsu.is_empty() {
+            vecsim_actors::install_crash_hook();
+        }
         let mut travelled = setup.policies.is_some().then(Vec::new);
         for (e, spec) in specs.iter().enumerate() {
             let r = if local[e] {
@@ -278,8 +290,11 @@ impl NodeHub {
                     redo_slot: None,
                     clock: clock.clone(),
                 };
+                let restart = args.clone();
                 let (r, _) =
                     Actor::spawn_linked(None, RsuActor, args, st.me.get_cell()).await.map_err(|e| e.to_string())?;
+                rsu_of.insert(r.get_id(), e);
+                restarts[e] = Some(restart);
                 r
             } else {
                 let up = coordinator.clone();
@@ -315,6 +330,9 @@ impl NodeHub {
             vehicle_clock,
             step: None,
             joint: None,
+            rsu_of,
+            restarts,
+            begun: vec![None; n],
         });
         Ok(())
     }
@@ -420,10 +438,37 @@ impl NodeHub {
         Ok(out)
     }
 
+    /// Restarts a hosted RSU actor that failed at the start of a slot in which the scenario
+    /// crashes it (`faults.crash_rsu`), as the clock does in one process: from its last
+    /// slot-boundary checkpoint, with the same policy, told to begin the slot again; the
+    /// coordinator is told first, so that the crash is counted before the slot's report.
+    /// `Ok(false)`: not such a failure.
+    async fn restart(run: &mut Hosted, id: ActorId, me: ActorRef<HubMsg>) -> Result<bool, String> {
+        let Some(e) = run.rsu_of.remove(&id) else { return Ok(false) };
+        let Some(slot) = run.begun[e] else { return Ok(false) };
+        if !run.world.scenario.faults.crashes(RsuId(e as u32), slot) {
+            return Ok(false);
+        }
+        let args = run.restarts[e].clone().ok_or_else(|| format!("RSU {e} cannot be restarted"))?;
+        let args = RsuArgs { redo_slot: Some(slot), ..args };
+        let (r, _) = Actor::spawn_linked(None, RsuActor, args, me.get_cell())
+            .await
+            .map_err(|err| format!("cannot restart RSU {e}: {err}"))?;
+        run.rsu_of.insert(r.get_id(), e);
+        run.table[e] = r.clone();
+        run.ctx = None;
+        send_up(&run.coordinator, Wire::Clock(ClockWire::Restarted { rsu: RsuId(e as u32), slot }))?;
+        r.send_message(RsuMsg::Begin { slot, ack: true }).map_err(|err| format!("RSU {e}: {err}"))?;
+        Ok(true)
+    }
+
     fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, msg: RsuWire) -> Result<(), String> {
         let e = rsu as usize;
         if !run.local.get(e).copied().unwrap_or(false) {
             return Err(format!("RSU {rsu} is not hosted here"));
+        }
+        if let RsuWire::Begin { slot, .. } = &msg {
+            run.begun[e] = Some(*slot);
         }
         let table = &run.table;
         let clock = &run.clock;
@@ -524,6 +569,16 @@ impl Actor for NodeHub {
         st: &mut HubState,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(cell, err) = evt {
+            if let Some(run) = st.run.as_mut() {
+                match Self::restart(run, cell.get_id(), st.me.clone()).await {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    Err(message) => {
+                        let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
+                        return Ok(());
+                    }
+                }
+            }
             let message = format!("an actor failed on this node ({}): {err}", cell.get_id());
             eprintln!("vecsim node: {message}");
             if let Some(run) = &st.run {

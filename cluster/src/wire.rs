@@ -234,14 +234,45 @@ pub enum RsuWire {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum ClockWire {
-    Ready { rsu: RsuId, slot: u32 },
-    Summary { rsu: RsuId, summary: LoadSummary },
-    Proposal { rsu: RsuId, decisions: Vec<RsuId>, uploads: Option<Vec<UploadedTask>> },
-    Dispatched { rsu: RsuId, sent_to: Vec<RsuId>, lost: Vec<TaskResult>, uploads: Vec<UploadedTask> },
-    Executed { rsu: RsuId, results: Vec<TaskResult> },
-    Closed { rsu: RsuId },
-    Shared { rsu: RsuId, share: Option<Vec<u8>> },
-    PoolApplied { rsu: RsuId, round: u64 },
+    Ready {
+        rsu: RsuId,
+        slot: u32,
+    },
+    Summary {
+        rsu: RsuId,
+        summary: LoadSummary,
+    },
+    Proposal {
+        rsu: RsuId,
+        decisions: Vec<RsuId>,
+        uploads: Option<Vec<UploadedTask>>,
+    },
+    Dispatched {
+        rsu: RsuId,
+        sent_to: Vec<RsuId>,
+        lost: Vec<TaskResult>,
+        uploads: Vec<UploadedTask>,
+    },
+    Executed {
+        rsu: RsuId,
+        results: Vec<TaskResult>,
+    },
+    Closed {
+        rsu: RsuId,
+    },
+    Shared {
+        rsu: RsuId,
+        share: Option<Vec<u8>>,
+    },
+    PoolApplied {
+        rsu: RsuId,
+        round: u64,
+    },
+    /// From the RSU's node rather than the RSU: it restarted the RSU's actor.
+    Restarted {
+        rsu: RsuId,
+        slot: u32,
+    },
 }
 
 /// A share of the joint record as the coordinator holds it: the bytes a node encoded, passed
@@ -363,6 +394,7 @@ impl ClockWire {
             | ClockWire::Executed { rsu, .. }
             | ClockWire::Closed { rsu }
             | ClockWire::Shared { rsu, .. }
+            | ClockWire::Restarted { rsu, .. }
             | ClockWire::PoolApplied { rsu, .. } => *rsu,
         }
     }
@@ -384,6 +416,7 @@ impl ClockWire {
                 ClockMsg::Shared { rsu, share: share.map(|b| Arc::new(EncodedShare(b)) as Share) }
             }
             ClockWire::PoolApplied { rsu, round } => ClockMsg::PoolApplied { rsu, round },
+            ClockWire::Restarted { rsu, slot } => ClockMsg::Restarted { rsu, slot },
         }
     }
 }

@@ -132,6 +132,9 @@ fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoi
         ("orl", vec!["paper-noon", "--slots", "20"]),
         ("br-ne", vec!["paper-noon", "--slots", "20", "--policy", "br-ne"]),
         ("random-faults", [&["paper-noon", "--slots", "20", "--policy", "random"][..], &faults[..]].concat()),
+        // RSU 1 crashes in slot 5: its node restarts it from its checkpoint, as the clock does in
+        // one process, and the crash is counted the same.
+        ("orl-crash", vec!["paper-noon", "--slots", "20", "--fault", "crash_rsu=1:5", "--fault", "crash_rsu=6:9"]),
     ];
     for (name, args) in &cases {
         let one = run_into(d, &format!("{name}-one"), args);
@@ -144,6 +147,10 @@ fn three_nodes_give_the_bytes_of_one_process_for_baselines_faults_and_a_checkpoi
         assert!(one.0.len() > 200, "{name}: slots.csv looks empty");
         assert!(one.0 == three.0, "{name}: slots.csv differs between one process and three nodes");
         assert!(one.1 == three.1, "{name}: summary.json differs between one process and three nodes");
+        if *name == "orl-crash" {
+            let s: serde_json::Value = serde_json::from_slice(&three.1).unwrap();
+            assert_eq!(s["faults"]["crashes"], 2, "{s}");
+        }
     }
     // A trained learner, evaluated from its checkpoint: the nodes build their RSUs' policies
     // from the checkpoint's bytes.
