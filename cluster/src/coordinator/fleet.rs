@@ -26,6 +26,7 @@ use crate::wire::{SteppedWire, VehicleStep, VehicleWire, VehiclesStepped, Wire};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use vecsim_actors::protocol::{ClockMsg, RsuMsg, SlotCtx, Stepped};
+use vecsim_core::geometry::Point;
 use vecsim_core::ids::{RsuId, TaskId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
 use vecsim_core::scenario::RsuSpec;
@@ -110,29 +111,40 @@ fn vehicle(f: &Fleet, id: VehicleId, state: Option<&VehicleHandover>) -> Vehicle
     }
 }
 
+/// The node a vehicle at `pos` is homed on: the node (`owner[e]`) of the RSU nearest to `pos`
+/// among those on `alive` nodes, whatever the RSU's range (ties to the lower RSU id); off the
+/// map (`pos` is `None`), `current` if alive, else the first alive node. `None`: no node alive.
+fn home(
+    pos: Option<Point>,
+    specs: &[RsuSpec],
+    owner: &[usize],
+    alive: &[bool],
+    current: Option<usize>,
+) -> Option<usize> {
+    let mut best: Option<(f64, usize)> = None;
+    if let Some(p) = pos {
+        for r in specs {
+            let node = owner[r.id.index()];
+            let d = p.distance(r.pos);
+            if alive[node] && best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, node));
+            }
+        }
+    }
+    best.map(|(_, n)| n).or_else(|| current.filter(|&c| alive[c])).or_else(|| alive.iter().position(|&a| a))
+}
+
 impl CoordState {
     /// Node `i` is still connected.
     fn alive(&self, i: usize) -> bool {
         !self.nodes[i].lost
     }
 
-    /// Where vehicle `id` is homed in `slot`: the node of the nearest RSU on a connected node;
-    /// where it is not on the map, `current` if connected, else the first connected node.
-    fn home(&self, id: VehicleId, slot: u32, current: Option<usize>) -> Result<usize, String> {
+    /// Where vehicle `id` is homed in `slot` ([`home`]).
+    fn home(&self, id: VehicleId, slot: u32, current: Option<usize>, alive: &[bool]) -> Result<usize, String> {
         let f = &self.fleet;
-        let mut best: Option<(f64, usize)> = None;
-        if let Some(p) = f.paths[id.index()].position_at(slot as f64 * f.slot_s) {
-            for r in &f.specs {
-                let node = self.a.owner[r.id.index()];
-                let d = p.distance(r.pos);
-                if self.alive(node) && best.is_none_or(|(b, _)| d < b) {
-                    best = Some((d, node));
-                }
-            }
-        }
-        best.map(|(_, n)| n)
-            .or_else(|| current.filter(|&c| self.alive(c)))
-            .or_else(|| (0..self.nodes.len()).find(|&i| self.alive(i)))
+        let pos = f.paths[id.index()].position_at(slot as f64 * f.slot_s);
+        home(pos, &f.specs, &self.a.owner, alive, current)
             .ok_or_else(|| "every node was lost: no process left to host the vehicles".into())
     }
 
@@ -188,6 +200,7 @@ impl CoordState {
         let mut depart: Vec<Vec<VehicleId>> = vec![Vec::new(); nodes];
         let mut hosted: Vec<Vec<VehicleId>> = vec![Vec::new(); nodes];
         let ids: Vec<VehicleId> = self.fleet.live.keys().copied().collect();
+        let alive: Vec<bool> = (0..nodes).map(|i| self.alive(i)).collect();
         for id in ids {
             let (at, last) = {
                 let v = &self.fleet.live[&id];
@@ -196,7 +209,7 @@ impl CoordState {
             let at = match at {
                 Some(at) => at,
                 None => {
-                    let to = self.home(id, t, None)?;
+                    let to = self.home(id, t, None, &alive)?;
                     let state = self.fleet.live.get_mut(&id).expect("live").state.take();
                     let handover = state.unwrap_or_else(|| vehicle(&self.fleet, id, None).handover());
                     let path = (*self.fleet.paths[id.index()]).clone();
@@ -206,7 +219,7 @@ impl CoordState {
                 }
             };
             hosted[at].push(id);
-            if last > t && self.home(id, t + 1, Some(at))? != at {
+            if last > t && self.home(id, t + 1, Some(at), &alive)? != at {
                 depart[at].push(id);
                 self.fleet.live.get_mut(&id).expect("live").leaving = true;
             }
@@ -342,5 +355,35 @@ impl CoordState {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rsu(id: u32, x: f64) -> RsuSpec {
+        RsuSpec { id: RsuId(id), pos: Point::new(x, 0.0), cpu_hz: 1e9, bandwidth_bps: 1e6, range_m: 100.0 }
+    }
+
+    #[test]
+    fn a_vehicle_is_homed_by_its_nearest_rsu_on_a_connected_node() {
+        // RSUs at 0, 1000, 2000, 3000 m; RSUs 0–1 on node 0, 2–3 on node 1.
+        let specs: Vec<RsuSpec> = (0..4).map(|e| rsu(e, 1000.0 * e as f64)).collect();
+        let owner = [0, 0, 1, 1];
+        let both = [true, true];
+        let at = |x: f64| Some(Point::new(x, 0.0));
+        assert_eq!(home(at(900.0), &specs, &owner, &both, None), Some(0));
+        // Out of every RSU's range (100 m): still the nearest one's node.
+        assert_eq!(home(at(1600.0), &specs, &owner, &both, Some(0)), Some(1));
+        // Half-way between RSU 1 (node 0) and RSU 2 (node 1): the lower id.
+        assert_eq!(home(at(1500.0), &specs, &owner, &both, Some(1)), Some(0));
+        // Node 1 lost: the nearest RSU on a connected node.
+        assert_eq!(home(at(2900.0), &specs, &owner, &[true, false], Some(1)), Some(0));
+        // Off the map: where it is, unless that node is gone.
+        assert_eq!(home(None, &specs, &owner, &both, Some(1)), Some(1));
+        assert_eq!(home(None, &specs, &owner, &[true, false], Some(1)), Some(0));
+        assert_eq!(home(None, &specs, &owner, &[false, true], None), Some(1));
+        assert_eq!(home(at(0.0), &specs, &owner, &[false, false], Some(0)), None);
     }
 }
