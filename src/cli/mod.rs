@@ -82,7 +82,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// A worker node of a cluster run: hosts the RSU actors a coordinator (`vecsim run
-    /// --cluster`, `vecsim train --cluster`) assigns to it.
+    /// --cluster`, `vecsim train --cluster`) assigns to it, and the vehicles nearest to them.
     Node(node::NodeArgs),
 }
 

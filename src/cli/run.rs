@@ -43,8 +43,9 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Run the RSUs on the worker nodes of this cluster file (`cookie_file = "PATH"` and one
-    /// `[[nodes]]` table with `addr = "HOST:PORT"` per `vecsim node`); this process runs the
-    /// clock, the vehicles and the VEC POOL. Same numbers as one process, byte for byte.
+    /// `[[nodes]]` table with `addr = "HOST:PORT"` per `vecsim node`), with the vehicles on the
+    /// nodes of their nearest RSUs; this process runs the clock and the VEC POOL. Same numbers
+    /// as one process, byte for byte.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
     #[command(flatten)]
