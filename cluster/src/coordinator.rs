@@ -15,6 +15,7 @@
 //! node's vehicles are recovered ([`fleet`]).
 
 mod fleet;
+mod nearest;
 
 use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
 use crate::{ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};

@@ -20,6 +20,7 @@
 //! replay gives them (and its upload, if it never reached its RSU); the vehicle then moves to
 //! its home among the nodes left. Every task is still generated exactly as in one process.
 
+use super::nearest::NearestRsu;
 use super::{node_lost, CoordState};
 use crate::wire::HubMsg;
 use crate::wire::{SteppedWire, VehicleStep, VehicleWire, VehiclesStepped, Wire};
@@ -112,26 +113,18 @@ fn vehicle(f: &Fleet, id: VehicleId, state: Option<&VehicleHandover>) -> Vehicle
 }
 
 /// The node a vehicle at `pos` is homed on: the node (`owner[e]`) of the RSU nearest to `pos`
-/// among those on `alive` nodes, whatever the RSU's range (ties to the lower RSU id); off the
-/// map (`pos` is `None`), `current` if alive, else the first alive node. `None`: no node alive.
+/// among those on `alive` nodes (`rsus` indexes exactly those), whatever the RSU's range (ties
+/// to the lower RSU id); off the map (`pos` is `None`), `current` if alive, else the first alive
+/// node. `None`: no node alive.
 fn home(
     pos: Option<Point>,
-    specs: &[RsuSpec],
+    rsus: Option<&NearestRsu>,
     owner: &[usize],
     alive: &[bool],
     current: Option<usize>,
 ) -> Option<usize> {
-    let mut best: Option<(f64, usize)> = None;
-    if let Some(p) = pos {
-        for r in specs {
-            let node = owner[r.id.index()];
-            let d = p.distance(r.pos);
-            if alive[node] && best.is_none_or(|(b, _)| d < b) {
-                best = Some((d, node));
-            }
-        }
-    }
-    best.map(|(_, n)| n).or_else(|| current.filter(|&c| alive[c])).or_else(|| alive.iter().position(|&a| a))
+    let nearest = pos.zip(rsus).and_then(|(p, g)| g.nearest(p)).map(|e| owner[e]);
+    nearest.or_else(|| current.filter(|&c| alive[c])).or_else(|| alive.iter().position(|&a| a))
 }
 
 impl CoordState {
@@ -140,11 +133,19 @@ impl CoordState {
         !self.nodes[i].lost
     }
 
-    /// Where vehicle `id` is homed in `slot` ([`home`]).
-    fn home(&self, id: VehicleId, slot: u32, current: Option<usize>, alive: &[bool]) -> Result<usize, String> {
+    /// Where vehicle `id` is homed in `slot` ([`home`]), with `rsus` the index of the RSUs on
+    /// the `alive` nodes.
+    fn home(
+        &self,
+        id: VehicleId,
+        slot: u32,
+        current: Option<usize>,
+        rsus: Option<&NearestRsu>,
+        alive: &[bool],
+    ) -> Result<usize, String> {
         let f = &self.fleet;
         let pos = f.paths[id.index()].position_at(slot as f64 * f.slot_s);
-        home(pos, &f.specs, &self.a.owner, alive, current)
+        home(pos, rsus, &self.a.owner, alive, current)
             .ok_or_else(|| "every node was lost: no process left to host the vehicles".into())
     }
 
@@ -201,6 +202,7 @@ impl CoordState {
         let mut hosted: Vec<Vec<VehicleId>> = vec![Vec::new(); nodes];
         let ids: Vec<VehicleId> = self.fleet.live.keys().copied().collect();
         let alive: Vec<bool> = (0..nodes).map(|i| self.alive(i)).collect();
+        let rsus = NearestRsu::new(&self.fleet.specs, |e| alive[self.a.owner[e]]);
         for id in ids {
             let (at, last) = {
                 let v = &self.fleet.live[&id];
@@ -209,7 +211,7 @@ impl CoordState {
             let at = match at {
                 Some(at) => at,
                 None => {
-                    let to = self.home(id, t, None, &alive)?;
+                    let to = self.home(id, t, None, rsus.as_ref(), &alive)?;
                     let state = self.fleet.live.get_mut(&id).expect("live").state.take();
                     let handover = state.unwrap_or_else(|| vehicle(&self.fleet, id, None).handover());
                     let path = (*self.fleet.paths[id.index()]).clone();
@@ -219,7 +221,7 @@ impl CoordState {
                 }
             };
             hosted[at].push(id);
-            if last > t && self.home(id, t + 1, Some(at), &alive)? != at {
+            if last > t && self.home(id, t + 1, Some(at), rsus.as_ref(), &alive)? != at {
                 depart[at].push(id);
                 self.fleet.live.get_mut(&id).expect("live").leaving = true;
             }
@@ -373,17 +375,19 @@ mod tests {
         let owner = [0, 0, 1, 1];
         let both = [true, true];
         let at = |x: f64| Some(Point::new(x, 0.0));
-        assert_eq!(home(at(900.0), &specs, &owner, &both, None), Some(0));
+        let index = |alive: &[bool]| NearestRsu::new(&specs, |e| alive[owner[e]]);
+        let home = |pos, alive: &[bool], current| home(pos, index(alive).as_ref(), &owner, alive, current);
+        assert_eq!(home(at(900.0), &both, None), Some(0));
         // Out of every RSU's range (100 m): still the nearest one's node.
-        assert_eq!(home(at(1600.0), &specs, &owner, &both, Some(0)), Some(1));
+        assert_eq!(home(at(1600.0), &both, Some(0)), Some(1));
         // Half-way between RSU 1 (node 0) and RSU 2 (node 1): the lower id.
-        assert_eq!(home(at(1500.0), &specs, &owner, &both, Some(1)), Some(0));
+        assert_eq!(home(at(1500.0), &both, Some(1)), Some(0));
         // Node 1 lost: the nearest RSU on a connected node.
-        assert_eq!(home(at(2900.0), &specs, &owner, &[true, false], Some(1)), Some(0));
+        assert_eq!(home(at(2900.0), &[true, false], Some(1)), Some(0));
         // Off the map: where it is, unless that node is gone.
-        assert_eq!(home(None, &specs, &owner, &both, Some(1)), Some(1));
-        assert_eq!(home(None, &specs, &owner, &[true, false], Some(1)), Some(0));
-        assert_eq!(home(None, &specs, &owner, &[false, true], None), Some(1));
-        assert_eq!(home(at(0.0), &specs, &owner, &[false, false], Some(0)), None);
+        assert_eq!(home(None, &both, Some(1)), Some(1));
+        assert_eq!(home(None, &[true, false], Some(1)), Some(0));
+        assert_eq!(home(None, &[false, true], None), Some(1));
+        assert_eq!(home(at(0.0), &[false, false], Some(0)), None);
     }
 }
