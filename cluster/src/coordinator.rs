@@ -133,10 +133,27 @@ async fn connect(
             .map_err(|e| unreachable(e.to_string()))?
             .next()
             .ok_or_else(|| unreachable("the name has no address".into()))?;
-        tokio::time::timeout(CONNECT_TIMEOUT, ractor_cluster::client_connect(&server, sock))
-            .await
-            .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
-            .map_err(|e| unreachable(connect_error(&e)))?;
+        let connected = match &cfg.tls {
+            None => tokio::time::timeout(CONNECT_TIMEOUT, ractor_cluster::client_connect(&server, sock)).await,
+            Some(tls) => {
+                let name = crate::tls::CoordinatorTls::server_name(addr)
+                    .map_err(|message| ClusterError::Handshake { addr: addr.clone(), message })?;
+                let connector = tls.connector.clone();
+                tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    ractor_cluster::client_connect_enc(&server, sock, connector, name),
+                )
+                .await
+            }
+        };
+        connected.map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?.map_err(
+            |e| match e {
+                ractor_cluster::ClientConnectErr::Encryption(io) => {
+                    ClusterError::Handshake { addr: addr.clone(), message: format!("TLS: {io}") }
+                }
+                other => unreachable(connect_error(&other)),
+            },
+        )?;
         // Wait for this session to authenticate and be ready, or to be refused.
         let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
         let mut authenticated = None;

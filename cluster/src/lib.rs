@@ -23,6 +23,7 @@
 
 pub mod coordinator;
 pub mod node;
+pub mod tls;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,8 @@ use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput, RoundRepo
 use vecsim_core::ids::RsuId;
 use vecsim_core::policy::{Observation, Policy, PolicySet, Share};
 
-pub use node::{run_node, run_node_with, PolicyBuilder};
+pub use node::{run_node, run_node_with, NodeOptions, PolicyBuilder};
+pub use tls::{CoordinatorTls, NodeTls};
 
 /// The process group every node's hub joins (how a coordinator finds it after connecting).
 pub const NODE_GROUP: &str = "vecsim.node";
@@ -72,8 +74,9 @@ pub enum ClusterError {
         /// Why.
         message: String,
     },
-    /// A node closed the connection before authenticating: its cookie differs.
-    #[error("node {addr} refused the connection: authentication failed (its cookie differs from the cluster file's)")]
+    /// A node closed the connection before authenticating: its cookie differs (or it expects
+    /// TLS and the cluster file does not ask for it).
+    #[error("node {addr} refused the connection: authentication failed (its cookie differs from the cluster file's, or it expects TLS: `tls_ca` in the cluster file)")]
     Refused {
         /// The node's address.
         addr: String,
@@ -92,6 +95,14 @@ pub enum ClusterError {
         /// The node's address.
         addr: String,
         /// Why.
+        message: String,
+    },
+    /// A TLS file is unreadable or unusable.
+    #[error("TLS file {}: {message}", path.display())]
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
     /// Something the cluster does not do (yet).
@@ -124,24 +135,28 @@ pub enum ClusterError {
 impl ClusterError {
     /// Whether the error is in what the user gave (the cluster file, a node's address or cookie).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ClusterError::Config { .. } | ClusterError::Unsupported(_))
+        matches!(self, ClusterError::Config { .. } | ClusterError::Tls { .. } | ClusterError::Unsupported(_))
     }
 }
 
-/// A cluster file: `cookie_file = "PATH"` (relative to the file) and one `[[nodes]]` table per
-/// node with `addr = "HOST:PORT"`.
+/// A cluster file: `cookie_file = "PATH"` (relative to the file), optionally `tls_ca = "PATH"`
+/// (connect to the nodes over TLS, trusting this certificate authority; see [`tls`]), and one
+/// `[[nodes]]` table per node with `addr = "HOST:PORT"`.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     /// The shared secret (the cookie file's content, surrounding whitespace removed).
     pub cookie: String,
     /// The nodes' addresses, in order (RSU groups are assigned in this order).
     pub nodes: Vec<String>,
+    /// TLS to every node (`None`: plain TCP).
+    pub tls: Option<CoordinatorTls>,
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     cookie_file: PathBuf,
+    tls_ca: Option<PathBuf>,
     nodes: Vec<NodeEntry>,
 }
 
@@ -160,9 +175,10 @@ impl ClusterConfig {
         if f.nodes.is_empty() {
             return Err(err("no [[nodes]]".into()));
         }
-        let cookie_path = path.parent().unwrap_or(Path::new(".")).join(&f.cookie_file);
-        let cookie = read_cookie(&cookie_path).map_err(err)?;
-        Ok(ClusterConfig { cookie, nodes: f.nodes.into_iter().map(|n| n.addr).collect() })
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let cookie = read_cookie(&dir.join(&f.cookie_file)).map_err(err)?;
+        let tls = f.tls_ca.map(|ca| CoordinatorTls::load(&dir.join(ca))).transpose()?;
+        Ok(ClusterConfig { cookie, nodes: f.nodes.into_iter().map(|n| n.addr).collect(), tls })
     }
 }
 
@@ -404,7 +420,7 @@ mod tests {
     /// so an error of another kind was found before connecting.
     fn cluster() -> Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Cluster::new(ClusterConfig { cookie: "c".into(), nodes: vec![format!("127.0.0.1:{port}")] }, 1)
+        Cluster::new(ClusterConfig { cookie: "c".into(), nodes: vec![format!("127.0.0.1:{port}")], tls: None }, 1)
     }
 
     fn scenario() -> Arc<Scenario> {

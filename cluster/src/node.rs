@@ -14,7 +14,7 @@
 use crate::wire::{
     ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
 };
-use crate::{ClusterError, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use crate::{ClusterError, NodeTls, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::ActorId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::{BTreeMap, HashMap};
@@ -49,29 +49,41 @@ pub fn run_node(
     threads: usize,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ClusterError> {
-    run_node_with(listen, cookie, build, codec, threads, None, ready)
+    let opts = NodeOptions { threads, ..NodeOptions::default() };
+    run_node_with(listen, cookie, build, codec, opts, ready)
 }
 
-/// [`run_node`], for fault tests: with `die_at_slot`, the process exits abruptly (as if killed)
-/// when it is told to begin that slot.
+/// How a node runs, beyond what it hosts.
+#[derive(Clone, Debug, Default)]
+pub struct NodeOptions {
+    /// Tokio worker threads (at least 1).
+    pub threads: usize,
+    /// Accept coordinators over TLS only, with this certificate ([`crate::tls`]).
+    pub tls: Option<NodeTls>,
+    /// Fault tests: the process exits abruptly (as if killed) when it is told to begin this slot.
+    pub die_at_slot: Option<u32>,
+}
+
+/// [`run_node`] with [`NodeOptions`].
 pub fn run_node_with(
     listen: SocketAddr,
     cookie: String,
     build: PolicyBuilder,
     codec: Option<PolicyCodec>,
-    threads: usize,
-    die_at_slot: Option<u32>,
+    opts: NodeOptions,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ClusterError> {
+    let NodeOptions { threads, tls, die_at_slot } = opts;
     let rt = vecsim_actors::runtime(threads).map_err(ClusterError::Runtime)?;
     rt.block_on(async move {
         let name = format!("vecsim-node@{listen}");
+        let encryption = tls.map(|t| ractor_cluster::IncomingEncryptionMode::Tls(t.acceptor));
         let server = ractor_cluster::NodeServer::new(
             listen.port(),
             cookie,
             name,
             listen.ip().to_string(),
-            None,
+            encryption,
             Some(ractor_cluster::node::NodeConnectionMode::Isolated),
         )
         .with_listen_addr(listen.ip())

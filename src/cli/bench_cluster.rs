@@ -65,7 +65,7 @@ pub(super) fn cluster(
     let secret = format!("bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
     std::fs::write(&cookie_file, &secret)?;
     let (guard, addrs) = start_nodes(nodes, &cookie_file, threads)?;
-    let cfg = vecsim_cluster::ClusterConfig { cookie: secret, nodes: addrs };
+    let cfg = vecsim_cluster::ClusterConfig { cookie: secret, nodes: addrs, tls: None };
 
     // One process: the actor engine.
     let t = Instant::now();

@@ -18,6 +18,14 @@ pub(crate) struct NodeArgs {
     /// accepted. The cookie authenticates; it does not encrypt the traffic.
     #[arg(long)]
     pub cookie_file: PathBuf,
+    /// Accept coordinators over TLS only, presenting this certificate chain (PEM); the cluster
+    /// file's `tls_ca` must be its certificate authority, and the certificate must name the
+    /// host of this node's address in the cluster file. Needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Tokio worker threads for the RSU actors hosted here (the numbers never depend on it).
     #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
     pub threads: usize,
@@ -33,7 +41,12 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));
     // Learners that travel here for a training episode (`vecsim train --cluster`) and back.
     let codec = Some(pipeline::learner_codec());
-    vecsim_cluster::run_node_with(a.listen, cookie, build, codec, a.threads, a.die_at_slot, |addr| {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(vecsim_cluster::NodeTls::load(cert, key).map_err(bad)?),
+        _ => None,
+    };
+    let opts = vecsim_cluster::NodeOptions { threads: a.threads, tls, die_at_slot: a.die_at_slot };
+    vecsim_cluster::run_node_with(a.listen, cookie, build, codec, opts, |addr| {
         use std::io::Write as _;
         println!("vecsim node listening on {addr}");
         let _ = std::io::stdout().flush();

@@ -66,7 +66,12 @@ fn three_nodes(d: &Path, middle: &[&str]) -> ([Node; 3], PathBuf) {
 }
 
 fn write_cluster(dir: &Path, name: &str, cookie_file: &str, nodes: &[&str]) -> PathBuf {
-    let mut s = format!("cookie_file = \"{cookie_file}\"\n");
+    write_cluster_with(dir, name, &format!("cookie_file = \"{cookie_file}\"\n"), nodes)
+}
+
+/// A cluster file whose top-level keys are `header`.
+fn write_cluster_with(dir: &Path, name: &str, header: &str, nodes: &[&str]) -> PathBuf {
+    let mut s = header.to_string();
     for n in nodes {
         s.push_str(&format!("\n[[nodes]]\naddr = \"{n}\"\n"));
     }
@@ -260,6 +265,49 @@ fn a_wrong_cookie_is_refused_and_an_unreachable_node_is_named() {
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     // The node is still serving after both failures.
     let cluster = write_cluster(d, "good.toml", "cookie", &[good.addr.as_str()]);
+    ok(vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]));
+}
+
+/// A test certificate of `tests/fixtures/tls` (see its README), by absolute path.
+fn tls_fixture(name: &str) -> String {
+    std::env::current_dir().unwrap().join("tests/fixtures/tls").join(name).to_str().unwrap().to_string()
+}
+
+#[test]
+fn nodes_over_tls_give_the_bytes_of_one_process_and_an_untrusted_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = cookie(d, "cookie", "loopback-secret");
+    let (cert, key) = (tls_fixture("node.pem"), tls_fixture("node.key"));
+    let tls = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+    let nodes = [node(&c, &tls), node(&c, &tls), node(&c, &tls)];
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    let header = |ca: &str| format!("cookie_file = \"cookie\"\ntls_ca = \"{}\"\n", tls_fixture(ca));
+    let cluster = write_cluster_with(d, "tls.toml", &header("ca.pem"), &addrs);
+    let args = ["paper-noon", "--slots", "10", "--policy", "random"];
+    let one = run_into(d, "one", &args);
+    let three = run_into(d, "three", &[&args[..], &["--cluster", cluster.to_str().unwrap()]].concat());
+    assert!(one == three, "reports differ between one process and three nodes over TLS");
+    // A certificate authority that did not sign the nodes' certificates: refused, naming the
+    // node and why.
+    let other = write_cluster_with(d, "other.toml", &header("other-ca.pem"), &addrs);
+    let o = vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", other.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("node {}", addrs[0])) && err.contains("TLS") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    // A coordinator that does not ask for TLS: the node does not authenticate it.
+    let plain = write_cluster(d, "plain.toml", "cookie", &addrs);
+    let o = vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", plain.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains(&format!("node {} refused the connection", addrs[0])) && err.contains("tls_ca"), "{err}");
+    // A missing certificate authority file is a bad cluster file (exit code 2, named).
+    let missing = write_cluster_with(d, "missing.toml", &header("nowhere.pem"), &addrs);
+    bad_input(vecsim(&["run", "paper-noon", "--cluster", missing.to_str().unwrap()]), &["nowhere.pem"]);
+    // The nodes still serve.
     ok(vecsim(&["run", "paper-noon", "--slots", "3", "--cluster", cluster.to_str().unwrap()]));
 }
 
