@@ -755,16 +755,26 @@ mod tests {
     /// device in place (one more upload) and read back exactly.
     #[test]
     fn resident_networks_round_trip_to_the_flat_form_exactly() {
+        round_trip_on(&Cpu::default());
+    }
+
+    /// The same round trip on the GPU (only with the `cuda` feature, on a machine with CUDA).
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn resident_networks_round_trip_on_cuda() {
+        round_trip_on(&cuda_handle(0));
+    }
+
+    fn round_trip_on<D: Device<f32>>(dev: &D) {
         use vecsim_core::policy::Working;
-        let dev = Cpu::default();
         for kind in Kind::ALL {
             let mut set = collected(kind);
             let l = &mut set.learners_mut()[0];
             assert!(l.update() && l.update(), "{}: updates on the flat form", kind.name());
             let flat = l.clone();
-            let back = ResidentLearner::new(flat.clone(), &dev).into_learner();
+            let back = ResidentLearner::new(flat.clone(), dev).into_learner();
             assert_eq!(back.agent, flat.agent, "{}: round trip", kind.name());
-            let mut r = ResidentLearner::new(flat.clone(), &dev);
+            let mut r = ResidentLearner::new(flat.clone(), dev);
             let avg: Vec<f32> = flat.agent.actor.iter().map(|w| w * 0.5 + 0.125).collect();
             r.import_params(&avg);
             if kind.federated() {
