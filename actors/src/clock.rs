@@ -12,9 +12,10 @@ use crate::pool::VecPool;
 use crate::protocol::{
     ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg,
 };
-use crate::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
+use crate::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use crate::vehicle::VehicleActor;
 use crate::World;
+use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ pub(crate) struct ClockArgs {
     /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
     pub remote: Option<crate::RemoteRsus>,
     pub events: UnboundedSender<Event>,
+    /// RSU e's actor is pinned to the thread of `spawners[e % len]` (a restart too).
+    pub spawners: Vec<ThreadLocalActorSpawner>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +254,8 @@ impl ClockActor {
             redo_slot,
             clock: st.me.clone(),
         };
-        let (r, _) = Actor::spawn_linked(None, RsuActor, args, st.me.get_cell()).await?;
+        let spawner = st.a.spawners[e % st.a.spawners.len()].clone();
+        let (r, _) = PinnedRsuActor::spawn_linked(None, args, st.me.get_cell(), spawner).await?;
         st.rsu_of.insert(r.get_id(), e);
         if e < st.rsus.len() {
             st.rsus[e] = r;

@@ -9,6 +9,12 @@
 //!
 //! Supervision tree: the clock is the root; it supervises the RSU actors (restarting one that
 //! crashes at a slot start from its checkpoint), the VEC POOL and the vehicle actors.
+//!
+//! Threads: the clock, the VEC POOL and the vehicles run on the tokio runtime's `threads`
+//! workers; the RSU actors are thread-local actors ([`rsu::PinnedRsuActor`]) spread round-robin
+//! by RSU id over `threads` more threads of their own, so that each RSU's policy can keep a
+//! working form that is not `Send` (networks resident on a device) while RSUs still train in
+//! parallel.
 
 pub mod clock;
 pub mod floor;
@@ -322,6 +328,11 @@ pub async fn run_async(
         weighted_fedavg: opts.weighted_fedavg,
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The RSU actors' threads, one per worker (ractor starts each on its own OS thread; asked
+    // of the OS first, as for the runtime's workers). None when the RSUs are hosted elsewhere.
+    let n_spawners = if opts.remote.is_some() { 0 } else { opts.threads.max(1) };
+    probe_threads(n_spawners)?;
+    let spawners: Vec<_> = (0..n_spawners).map(|_| ractor::thread_local::ThreadLocalActorSpawner::new()).collect();
     let args = ClockArgs {
         world,
         paths,
@@ -333,6 +344,7 @@ pub async fn run_async(
         sharing,
         remote: opts.remote.clone(),
         events: tx,
+        spawners: spawners.clone(),
     };
     let (clock_ref, handle) =
         Actor::spawn(None, ClockActor, args).await.map_err(|e| ActorError::Spawn(e.to_string()))?;
@@ -360,6 +372,13 @@ pub async fn run_async(
         }
     };
     let _ = handle.await;
+    if opts.remote.is_none() {
+        // The policies' working forms are on their RSU actors' threads: back into the cells.
+        for (k, spawner) in spawners.into_iter().enumerate() {
+            let mine = (k..cells.len()).step_by(n_spawners).map(|e| (e as u32, cells[e].clone())).collect();
+            rsu::collect(spawner, mine).await.map_err(|e| ActorError::Failed(format!("collect the policies: {e}")))?;
+        }
+    }
     observer.episode_finished(&stats);
     let policies = cells
         .iter()

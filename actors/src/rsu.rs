@@ -4,17 +4,25 @@
 //! `Policy::decide/feedback`); this actor only buffers messages until the clock says how many
 //! to expect, sorts them by id, and calls it. After each slot it stores a [`Checkpoint`]; the
 //! clock (its supervisor) restarts it from there after a crash.
+//!
+//! Two actors run that code. [`PinnedRsuActor`], the actor engine's, is a ractor thread-local
+//! actor: it stays on one OS thread for the episode and works with its policy's working form
+//! ([`Policy::into_working`]), which need not be `Send` (a learner's networks resident on its
+//! device: a dfdx `Cuda` handle, gradient tapes). [`RsuActor`] is a plain actor that calls the
+//! `Send` policy in its cell (the cluster nodes host it).
 
 use crate::protocol::{ClockMsg, Dispatched, PoolMsg, Proposal, RsuMsg, SlotCtx};
 use crate::World;
+use ractor::thread_local::ThreadLocalActor;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use vecsim_core::codec::{decode_params, encode_params};
 use vecsim_core::engine::check_decisions;
 use vecsim_core::fault::Delivery;
 use vecsim_core::ids::RsuId;
-use vecsim_core::policy::{Observation, Policy};
+use vecsim_core::policy::{Observation, Policy, Working};
 use vecsim_core::rng::{self, Domain, SimRng};
 use vecsim_core::rsu::RsuNode;
 use vecsim_core::slot::ExecTask;
@@ -43,15 +51,41 @@ impl Checkpoint {
 
 /// The policy an RSU actor owns. It sits behind a mutex only so that the supervisor can hand
 /// the same policy to a restarted actor and give it back at the end of the run; during the run
-/// only the RSU actor touches it (the lock is never contended).
+/// only the RSU actor touches it (the lock is never contended). A [`PinnedRsuActor`] takes it
+/// out for the episode; [`collect`] puts it back after the run.
 pub type PolicyCell = Arc<Mutex<Option<Box<dyn Policy>>>>;
+
+thread_local! {
+    /// The working forms of the policies of the pinned RSU actors on this thread, by RSU id.
+    /// They live here rather than in the actors' states so that a crash (the actor's state is
+    /// dropped) does not lose what the policy learnt: the supervisor restarts the actor on the
+    /// same thread, and it finds its working form here, as a plain actor finds its policy in
+    /// its [`PolicyCell`]. Each run has its own threads ([`crate::run_async`]), so a thread
+    /// holds the RSUs of one run only.
+    static WORKING: RefCell<BTreeMap<u32, Box<dyn Working>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Where an RSU actor's policy is while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Home {
+    /// In its [`PolicyCell`] (a plain [`RsuActor`]).
+    Cell,
+    /// As its working form in this thread's [`WORKING`] (a [`PinnedRsuActor`]).
+    Pinned,
+}
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The RSU actor.
+/// The RSU actor, calling the `Send` policy in its [`PolicyCell`] (any tokio worker may run
+/// it). The cluster nodes host this one.
 pub struct RsuActor;
+
+/// The RSU actor of the actor engine: a thread-local actor, pinned to the thread of the
+/// spawner it was spawned on, working with its policy's working form.
+#[derive(Default)]
+pub struct PinnedRsuActor;
 
 /// What an RSU actor is spawned (or restarted) with.
 #[derive(Clone)]
@@ -74,6 +108,7 @@ pub struct RsuArgs {
 /// slot's buffers.
 pub struct RsuState {
     a: RsuArgs,
+    home: Home,
     cp: Checkpoint,
     ctx: Option<Arc<SlotCtx>>,
     inbox: Vec<UploadMsg>,
@@ -88,6 +123,32 @@ pub struct RsuState {
 }
 
 impl RsuState {
+    fn new(a: RsuArgs, home: Home) -> RsuState {
+        let cp = lock(&a.vault).clone();
+        RsuState {
+            a,
+            home,
+            cp,
+            ctx: None,
+            inbox: Vec::new(),
+            expected_uploads: None,
+            uploads: Vec::new(),
+            decisions: Vec::new(),
+            incoming: Vec::new(),
+            batches_in: 0,
+            expected_batches: None,
+            pool_round: None,
+        }
+    }
+
+    /// Runs `f` on the policy, wherever it is; `None` when it is gone.
+    fn with_policy<R>(&self, f: impl FnOnce(&mut dyn Working) -> R) -> Option<R> {
+        match self.home {
+            Home::Cell => lock(&self.a.policy).as_mut().map(|p| f(p)),
+            Home::Pinned => WORKING.with(|w| w.borrow_mut().get_mut(&self.a.id.0).map(|p| f(&mut **p))),
+        }
+    }
+
     fn ctx(&self) -> Result<&Arc<SlotCtx>, ActorProcessingErr> {
         self.ctx.as_ref().ok_or_else(|| "RSU message outside a slot".into())
     }
@@ -171,23 +232,74 @@ impl Actor for RsuActor {
     type Arguments = RsuArgs;
 
     async fn pre_start(&self, _me: ActorRef<RsuMsg>, a: RsuArgs) -> Result<RsuState, ActorProcessingErr> {
-        let cp = lock(&a.vault).clone();
-        Ok(RsuState {
-            a,
-            cp,
-            ctx: None,
-            inbox: Vec::new(),
-            expected_uploads: None,
-            uploads: Vec::new(),
-            decisions: Vec::new(),
-            incoming: Vec::new(),
-            batches_in: 0,
-            expected_batches: None,
-            pool_round: None,
-        })
+        Ok(RsuState::new(a, Home::Cell))
     }
 
     async fn handle(&self, _me: ActorRef<RsuMsg>, msg: RsuMsg, st: &mut RsuState) -> Result<(), ActorProcessingErr> {
+        st.on_msg(msg)
+    }
+}
+
+impl ThreadLocalActor for PinnedRsuActor {
+    type Msg = RsuMsg;
+    type State = RsuState;
+    type Arguments = RsuArgs;
+
+    /// Takes the policy out of its cell as its working form, on this thread, or (restarted
+    /// after a crash) finds the working form it left here.
+    async fn pre_start(&self, _me: ActorRef<RsuMsg>, a: RsuArgs) -> Result<RsuState, ActorProcessingErr> {
+        let id = a.id.0;
+        if !WORKING.with(|w| w.borrow().contains_key(&id)) {
+            let p = lock(&a.policy).take().ok_or("the RSU's policy is gone")?;
+            let working = p.into_working();
+            WORKING.with(|w| w.borrow_mut().insert(id, working));
+        }
+        Ok(RsuState::new(a, Home::Pinned))
+    }
+
+    async fn handle(&self, _me: ActorRef<RsuMsg>, msg: RsuMsg, st: &mut RsuState) -> Result<(), ActorProcessingErr> {
+        st.on_msg(msg)
+    }
+}
+
+/// Turns the working forms left on a spawner's thread back into policies, into their cells.
+#[derive(Default)]
+struct Collector;
+
+impl ThreadLocalActor for Collector {
+    type Msg = ();
+    type State = ();
+    type Arguments = Vec<(u32, PolicyCell)>;
+
+    async fn pre_start(&self, _me: ActorRef<()>, cells: Vec<(u32, PolicyCell)>) -> Result<(), ActorProcessingErr> {
+        for (id, cell) in cells {
+            if let Some(w) = WORKING.with(|w| w.borrow_mut().remove(&id)) {
+                *lock(&cell) = Some(w.into_policy());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// After a run (the clock has finished, so no RSU actor will be sent anything more): turns the
+/// working forms of the RSUs `cells` (RSU id, its cell) that ran on `spawner`'s thread back
+/// into their policies, on that thread, and puts them into their cells. (Not in the RSU
+/// actors' `post_stop`: the clock's end kills the children that have not stopped yet, and a
+/// killed actor skips it.)
+pub async fn collect(
+    spawner: ractor::thread_local::ThreadLocalActorSpawner,
+    cells: Vec<(u32, PolicyCell)>,
+) -> Result<(), ractor::SpawnErr> {
+    let (r, h) = Collector::spawn(None, cells, spawner).await?;
+    r.stop(None);
+    let _ = h.await;
+    Ok(())
+}
+
+impl RsuState {
+    /// One message of the slot protocol, for either actor.
+    fn on_msg(&mut self, msg: RsuMsg) -> Result<(), ActorProcessingErr> {
+        let st = self;
         match msg {
             RsuMsg::Begin { slot: t, ack } => {
                 if st.a.world.scenario.faults.crashes(st.a.id, t) && st.a.redo_slot != Some(t) {
@@ -237,10 +349,8 @@ impl Actor for RsuActor {
                         wired: w.scenario.wired,
                         allocator: w.scenario.allocation.allocator,
                     };
-                    let mut guard = lock(&st.a.policy);
-                    let policy = guard.as_mut().ok_or("the RSU's policy is gone")?;
-                    let d = policy.decide(&obs);
-                    check_decisions(policy.name(), st.a.id, st.uploads.len(), n, &d)?;
+                    let (name, d) = st.with_policy(|p| (p.name(), p.decide(&obs))).ok_or("the RSU's policy is gone")?;
+                    check_decisions(name, st.a.id, st.uploads.len(), n, &d)?;
                     d
                 };
                 if send_uploads {
@@ -267,13 +377,12 @@ impl Actor for RsuActor {
                 st.try_execute()?;
             }
             RsuMsg::Feedback { fb, ack, share } => {
-                let shared = match lock(&st.a.policy).as_mut() {
-                    Some(p) => {
+                let shared = st
+                    .with_policy(|p| {
                         p.feedback(&fb);
                         share.then(|| p.share()).flatten()
-                    }
-                    None => None,
-                };
+                    })
+                    .flatten();
                 st.ctx = None;
                 // Only the node changes during a slot (pool state is stored by pool messages).
                 lock(&st.a.vault).node = st.cp.node.clone();
@@ -285,9 +394,7 @@ impl Actor for RsuActor {
             }
             RsuMsg::Joint { shares, ack } => {
                 // The learner's update steps run here, in this RSU's actor.
-                if let Some(p) = lock(&st.a.policy).as_mut() {
-                    p.receive(&shares);
-                }
+                st.with_policy(|p| p.receive(&shares));
                 if ack {
                     st.reply(ClockMsg::Closed { rsu: st.a.id })?;
                 }
@@ -303,7 +410,7 @@ impl Actor for RsuActor {
                 };
                 // A federating policy (fed-maddpg) contributes its actor parameters; other RSUs
                 // their plain parameters, if they have any.
-                let exported = lock(&st.a.policy).as_ref().and_then(|p| p.export_params());
+                let exported = st.with_policy(|p| p.export_params()).flatten();
                 let federates = exported.is_some();
                 let params = exported.or_else(|| st.cp.params.as_ref().map(|(p, n)| (*n, p.clone())));
                 let msg = match (fate, params) {
@@ -328,9 +435,7 @@ impl Actor for RsuActor {
                     // round keeps its own parameters.
                     Some((round, true, contributed)) if round == g.round => {
                         if contributed {
-                            if let Some(p) = lock(&st.a.policy).as_mut() {
-                                p.import_params(&v);
-                            }
+                            st.with_policy(|p| p.import_params(&v));
                         }
                     }
                     // Plain parameters: every member stores the global model.

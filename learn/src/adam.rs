@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Adam optimiser state for one flat parameter vector (moments sized at construction).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `Default`: for nothing, at learning rate 0 (a placeholder while the state is elsewhere).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
     /// Learning rate (Table III: critic `1e-4`, actor `1e-5`).
     pub lr: f32,
@@ -27,6 +28,19 @@ impl Adam {
     /// Fresh optimiser for `n` parameters at learning rate `lr`, PyTorch's default betas and eps.
     pub fn new(n: usize, lr: f64) -> Adam {
         Adam { lr: lr as f32, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![0.0; n], v: vec![0.0; n] }
+    }
+
+    /// The first and second moments, in the parameters' order (a resident network copies them
+    /// onto its device).
+    pub fn moments(&self) -> (&[f32], &[f32]) {
+        (&self.m, &self.v)
+    }
+
+    /// The same hyper-parameters with the state `t`, `m`, `v` (a resident network's, copied
+    /// back); `m` and `v` must have one entry per parameter.
+    pub fn with_state(&self, t: u64, m: Vec<f32>, v: Vec<f32>) -> Adam {
+        assert_eq!(m.len(), v.len(), "Adam: moments of different lengths");
+        Adam { t, m, v, ..*self }
     }
 
     /// One descent step: `params -= lr · m̂ / (sqrt(v̂) + eps)`.

@@ -7,33 +7,36 @@
 //! device in a build with the crate's `cuda` feature. The gemm backend stays the default because
 //! it is faster on the CPU (see `docs/learning.md` for the measured rates).
 //!
-//! Design (what stays plain, and what it costs):
-//! - Parameters, gradients and Adam moments stay flat `Vec<f32>` in [`Mlp`]'s layout (`W_l` row
-//!   major `[in x out]`, then `b_l`), so the flat Adam, soft target updates, FedAvg, the joint
-//!   record's shared actors and checkpoints work unchanged whatever the backend.
-//! - The dfdx network ([`DfdxMlp`]) is built from the flat parameters on every call and dropped
-//!   after it. Each RSU's learner is owned by its RSU actor, which tokio may run on any of its
-//!   worker threads from one message to the next, so the learner must be `Send`; a `Cuda`
-//!   device is neither `Send` nor `Sync` and a gradient tape is not `Send`. The devices are one
-//!   per thread (`thread_local!`, created on first use). Cost: a copy (a host-to-device upload
-//!   on CUDA) of every parameter per call. Networks resident on the device for the whole run
-//!   need the RSU actor pinned to one thread (ractor's thread-local actors) and are not done:
-//!   see `docs/learning.md`.
-//! - A gradient call traces one forward pass and differentiates that tape
-//!   ([`DfdxMlp::forward_backward`], behind `Mlp::forward_backward`: the output's gradient comes
-//!   from a closure on the output). [`DfdxMlp::backward`] alone (for `Mlp::backward`) runs the
-//!   forward pass again with a tape, since the tape of an earlier call cannot be kept.
-//! - Backward injects the upstream gradient `dy` as a dot product: `sum(y ⊙ dy)` has gradient
-//!   `dy` with respect to `y`, so dfdx's `backward()` gives exactly the vector-Jacobian products
-//!   that [`Mlp::backward`] computes by hand. Only the input carries the tape; dfdx records the
-//!   gradients of every tensor an op touches, parameters included.
+//! Two ways to run it:
+//! - Resident ([`ResidentMlp`], what the learners' dfdx working form and the update-step
+//!   benchmark use): the network, its target and its Adam moments are built on the device once
+//!   (per RSU per episode) and stay there; a gradient pass traces one forward pass, keeps its
+//!   tape and differentiates it when the output's gradient is known; Adam (dfdx's kernel) and
+//!   the soft target updates (`axpy`) run on the device in place. Flat parameters cross to or
+//!   from the device only when they are asked for (see `crate::resident`). A dfdx `Cuda` device
+//!   is neither `Send` nor `Sync` and a tape is not `Send`, so a resident network stays on the
+//!   thread that built it: the actor engine pins each RSU's actor to one thread.
+//! - Per call, from flat parameters ([`Mlp::forward`]/[`Mlp::backward`] with
+//!   [`crate::mlp::Backend::Dfdx`], [`forward_flat`], [`forward_backward_flat`]): the network
+//!   ([`DfdxMlp`]) is built from the flat vectors for the call and dropped after it (a copy of
+//!   every parameter; an upload on CUDA). What a learner's `Send` form uses when it is called
+//!   directly rather than through its working form (a cluster node's plain RSU actor, tests).
+//!   The device handles are one per thread (`thread_local!`, created on first use).
+//!
+//! Backward injects the upstream gradient `dy` as a dot product: `sum(y ⊙ dy)` has gradient `dy`
+//! with respect to `y`, so dfdx's `backward()` gives exactly the vector-Jacobian products that
+//! [`Mlp::backward`] computes by hand. Only the input carries the tape; dfdx records the
+//! gradients of every tensor an op touches, parameters included.
 
+use crate::adam::Adam;
 use crate::device::Device as RunDevice;
 use crate::mlp::Mlp;
-use dfdx::shapes::{Axis, HasShape};
+use crate::net::{Net, Params};
+use dfdx::shapes::{Axis, HasShape, Shape};
 use dfdx::tensor::Cpu;
-use dfdx::tensor::{Gradients, Merge, NoneTape, Tape, Tensor, Trace};
-use dfdx::tensor_ops::{Backward, BroadcastTo, Device, SumTo, TryMatMul};
+use dfdx::tensor::{Gradients, Merge, NoneTape, OwnedTape, Tape, Tensor, Trace};
+use dfdx::tensor_ops::{AdamConfig, Backward, BroadcastTo, Device, SumTo, TryMatMul};
+use std::ops::Range;
 
 thread_local! {
     /// One dfdx `Cpu` per thread, created on first use.
@@ -64,6 +67,14 @@ pub(crate) fn open_cuda(ordinal: usize) -> Result<(), String> {
 /// Runs `f` with this thread's dfdx `Cpu`.
 pub fn with_cpu<R>(f: impl FnOnce(&Cpu) -> R) -> R {
     CPU.with(f)
+}
+
+/// This thread's handle on CUDA device `ordinal` (a resident network keeps a clone; it and the
+/// network stay on this thread). Panics where [`on_device`] does.
+#[cfg(feature = "cuda")]
+pub(crate) fn cuda_handle(ordinal: usize) -> dfdx::tensor::Cuda {
+    open_cuda(ordinal).unwrap_or_else(|e| panic!("CUDA device {ordinal} was checked at start-up: {e}"));
+    CUDA.with(|m| m.borrow()[&ordinal].clone())
 }
 
 /// Runs `f` on `device`'s dfdx device (this thread's handle); `f` is generic over the device.
@@ -271,12 +282,261 @@ pub fn backward_flat(
     on_device(net.device, BackwardPass { net, p, x, rows, dy, want_dx })
 }
 
+/// The tape of a traced forward pass: its input (a leaf, whose gradient is the input gradient)
+/// and its output, which still carries the tape.
+struct Traced<D: Device<f32>> {
+    x: Mat<D>,
+    y: Mat<D, OwnedTape<f32, D>>,
+}
+
+/// One network resident on a dfdx device for as long as it lives (an RSU's episode): online
+/// and target parameters and the Adam moments as device tensors, built once from the flat
+/// parameters and copied back only when flat parameters are asked for ([`ResidentMlp::params`],
+/// [`ResidentMlp::adam`]). The backward pass differentiates the tape of the last traced forward
+/// pass; Adam is dfdx's own kernel (`AdamConfig::try_update`, the update rule of `dfdx::optim::Adam`),
+/// soft target updates are dfdx's `axpy`, both in place on the device.
+///
+/// Why not `dfdx::optim::Adam` itself: its moments and step count are private, so a checkpoint
+/// could neither save nor restore them. The moments live where that optimiser keeps them (a
+/// [`Gradients`] keyed by the parameter tensors), written once from the flat state.
+pub struct ResidentMlp<D: Device<f32>> {
+    shape: Mlp,
+    online: DfdxMlp<D>,
+    target: DfdxMlp<D>,
+    cfg: AdamConfig,
+    adam: Adam,
+    t: u64,
+    m: Gradients<f32, D>,
+    v: Gradients<f32, D>,
+    traced: Option<Traced<D>>,
+    grads: Option<Gradients<f32, D>>,
+    uploads: u64,
+    given: u64,
+}
+
+/// Gradients whose entry for each parameter tensor of `net` is the matching part of `vals`
+/// (the flat layout). dfdx offers no way to write a gradient buffer, so each entry is made by
+/// differentiating `sum(w ⊙ c)` with `c` the wanted values: its gradient is exactly `1·c`.
+fn gradients_equal_to<D: Device<f32>>(net: &DfdxMlp<D>, vals: &[f32]) -> Gradients<f32, D> {
+    fn put<S: Shape, D: Device<f32>>(
+        g: Gradients<f32, D>,
+        w: &Tensor<S, f32, D>,
+        vals: &[f32],
+        dev: &D,
+    ) -> Gradients<f32, D> {
+        let c = dev.tensor_from_vec(vals.to_vec(), *w.shape());
+        (w.clone().traced(g) * c).sum::<(), _>().backward()
+    }
+    assert_eq!(vals.len(), net.num_params(), "moments do not fit the network");
+    let mut g = Gradients::leaky();
+    let mut off = 0;
+    for (w, b) in net.weights.iter().zip(&net.biases) {
+        let (nw, nb) = (w.shape().num_elements(), b.shape().num_elements());
+        g = put(g, w, &vals[off..off + nw], &net.dev);
+        g = put(g, b, &vals[off + nw..off + nw + nb], &net.dev);
+        off += nw + nb;
+    }
+    g
+}
+
+impl<D: Device<f32>> DfdxMlp<D> {
+    fn num_params(&self) -> usize {
+        (0..self.layers()).map(|l| self.dims[l] * self.dims[l + 1] + self.dims[l + 1]).sum()
+    }
+
+    /// Overwrites the parameters in place with the flat `p` (no new tensors).
+    fn copy_from_flat(&mut self, p: &[f32]) {
+        assert_eq!(p.len(), self.num_params(), "parameter vector does not fit the network");
+        let mut off = 0;
+        for (w, b) in self.weights.iter_mut().zip(self.biases.iter_mut()) {
+            let (nw, nb) = (w.shape().num_elements(), b.shape().num_elements());
+            w.copy_from(&p[off..off + nw]);
+            b.copy_from(&p[off + nw..off + nw + nb]);
+            off += nw + nb;
+        }
+    }
+
+    /// The flat values of `g`'s entries for this network's parameters (zeros where none).
+    fn flat_of(&self, g: &mut Gradients<f32, D>) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.num_params());
+        for (w, b) in self.weights.iter().zip(&self.biases) {
+            g.get_or_alloc_mut(w).expect("dfdx: allocate a moment");
+            out.extend(g.get(w).as_vec());
+            g.get_or_alloc_mut(b).expect("dfdx: allocate a moment");
+            out.extend(g.get(b).as_vec());
+        }
+        out
+    }
+}
+
+/// dfdx's Adam kernel on one parameter tensor, with its moments in `m`, `v` and its gradient in
+/// `g` (zero where the pass did not reach it, as the flat optimiser's zero-filled buffer).
+fn adam_tensor<S: Shape, D: Device<f32>>(
+    cfg: &AdamConfig,
+    t: i32,
+    p: &mut Tensor<S, f32, D>,
+    m: &mut Gradients<f32, D>,
+    v: &mut Gradients<f32, D>,
+    g: &mut Gradients<f32, D>,
+) {
+    let gp = g.get_or_alloc_mut(&*p).expect("dfdx: allocate a gradient");
+    let mp = m.get_or_alloc_mut(&*p).expect("dfdx: allocate a moment");
+    let vp = v.get_or_alloc_mut(&*p).expect("dfdx: allocate a moment");
+    cfg.try_update(t, p, mp, vp, gp).expect("dfdx: Adam step");
+}
+
+impl<D: Device<f32>> ResidentMlp<D> {
+    /// `shape` with online parameters `p`, target parameters `target` and the optimiser state
+    /// `opt` (all in the flat layout), resident on `dev` from now on.
+    pub fn new(shape: &Mlp, p: &[f32], target: &[f32], opt: &Adam, dev: &D) -> ResidentMlp<D> {
+        let online = DfdxMlp::from_flat(shape, p, dev);
+        let target = DfdxMlp::from_flat(shape, target, dev);
+        let (m, v) = opt.moments();
+        let cfg = AdamConfig {
+            lr: opt.lr as f64,
+            betas: [opt.beta1 as f64, opt.beta2 as f64],
+            eps: opt.eps as f64,
+            weight_decay: None,
+        };
+        ResidentMlp {
+            m: gradients_equal_to(&online, m),
+            v: gradients_equal_to(&online, v),
+            shape: shape.clone(),
+            online,
+            target,
+            cfg,
+            adam: opt.with_state(0, Vec::new(), Vec::new()),
+            t: opt.t,
+            traced: None,
+            grads: None,
+            uploads: 2,
+            given: 0,
+        }
+    }
+
+    /// The online parameters, flat (copied off the device).
+    pub fn params(&self) -> Vec<f32> {
+        self.online.to_flat()
+    }
+
+    /// The target parameters, flat (copied off the device).
+    pub fn target_params(&self) -> Vec<f32> {
+        self.target.to_flat()
+    }
+
+    /// The optimiser state, flat (copied off the device).
+    pub fn adam(&mut self) -> Adam {
+        let m = self.online.flat_of(&mut self.m);
+        let v = self.online.flat_of(&mut self.v);
+        self.adam.with_state(self.t, m, v)
+    }
+
+    /// Overwrites the online parameters in place with the flat `p` (a FedAvg import).
+    pub fn set_params(&mut self, p: &[f32]) {
+        self.online.copy_from_flat(p);
+        self.uploads += 1;
+    }
+
+    /// Full parameter sets copied onto the device for this network's own parameters: 2 when
+    /// built (online, target), 1 more per [`ResidentMlp::set_params`]; never per pass.
+    pub fn uploads(&self) -> u64 {
+        self.uploads
+    }
+
+    /// Networks built for passes with given parameters ([`Params::Given`]: other RSUs' actors).
+    pub fn given_builds(&self) -> u64 {
+        self.given
+    }
+}
+
+impl<D: Device<f32>> Net for ResidentMlp<D> {
+    fn forward(&mut self, which: Params<'_>, x: &[f32], rows: usize) -> Vec<f32> {
+        match which {
+            Params::Online => self.online.forward(x, rows),
+            Params::Target => self.target.forward(x, rows),
+            Params::Given(p) => {
+                self.given += 1;
+                DfdxMlp::from_flat(&self.shape, p, &self.online.dev).forward(x, rows)
+            }
+        }
+    }
+
+    fn forward_traced(&mut self, x: &[f32], rows: usize) -> Vec<f32> {
+        let i = self.shape.input();
+        assert_eq!(x.len(), rows * i, "input is not rows x in");
+        self.grads = None;
+        if rows == 0 {
+            self.traced = None;
+            return Vec::new();
+        }
+        let xt = self.online.dev.tensor_from_vec(x.to_vec(), (rows, i));
+        let y = self.online.run(xt.trace(Gradients::leaky()));
+        let out = y.as_vec();
+        self.traced = Some(Traced { x: xt, y });
+        out
+    }
+
+    fn backward(&mut self, x: &[f32], dy: &[f32], params: bool, dx: Option<&mut Vec<f32>>, cols: Range<usize>) {
+        let (i, o) = (self.shape.input(), self.shape.output());
+        let rows = x.len() / i;
+        assert_eq!(dy.len(), rows * o, "output gradient is not rows x out");
+        let Some(Traced { x: xt, y }) = self.traced.take() else {
+            // No rows: no gradient (the step then sees zeros, as the flat optimiser does).
+            if let Some(dx) = dx {
+                dx.clear();
+            }
+            self.grads = None;
+            return;
+        };
+        let up = self.online.dev.tensor_from_vec(dy.to_vec(), (rows, o));
+        let grads = (y * up).sum::<(), _>().backward();
+        if let Some(dx) = dx {
+            let full = grads.get(&xt).as_vec();
+            dx.clear();
+            if cols == (0..i) {
+                dx.extend(full);
+            } else {
+                for r in 0..rows {
+                    dx.extend_from_slice(&full[r * i + cols.start..r * i + cols.end]);
+                }
+            }
+        }
+        self.grads = params.then_some(grads);
+    }
+
+    fn step(&mut self) {
+        let mut g = self.grads.take().unwrap_or_else(Gradients::leaky);
+        self.t += 1;
+        let t = self.t.min(i32::MAX as u64) as i32;
+        let ResidentMlp { cfg, online, m, v, .. } = self;
+        for (w, b) in online.weights.iter_mut().zip(online.biases.iter_mut()) {
+            adam_tensor(cfg, t, w, m, v, &mut g);
+            adam_tensor(cfg, t, b, m, v, &mut g);
+        }
+    }
+
+    fn soft_update(&mut self, tau: f32) {
+        // `t·(1 − τ) + o·τ`: the flat update's products and sum, in f32, in the other order
+        // (exact: both are commutative), so the resident targets equal the flat ones.
+        let keep = 1.0f32 - tau;
+        let ResidentMlp { online, target, .. } = self;
+        for (t, o) in target.weights.iter_mut().zip(&online.weights) {
+            t.axpy(keep as f64, o, tau as f64);
+        }
+        for (t, o) in target.biases.iter_mut().zip(&online.biases) {
+            t.axpy(keep as f64, o, tau as f64);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::learner::{Kind, LearnerSet};
     use crate::maddpg;
     use crate::mlp::{Acts, Backend};
+    use crate::resident::ResidentLearner;
+    use crate::rsu::RsuLearner;
     use dfdx::tensor::Cpu;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -427,12 +687,14 @@ mod tests {
     }
 
     /// Full update steps (targets, critic step, actor step, soft target updates) of every agent
-    /// from one state, once through gemm and once through dfdx on `device`: the parameters stay
-    /// equal up to float rounding. (Adam divides by the gradients' running RMS, so a
-    /// rounding-level difference in a near-zero gradient can move a weight by a fraction of the
-    /// learning rate; hence an absolute tolerance well below the learning rate rather than bit
-    /// equality.)
-    fn learners_train_the_same(device: RunDevice) {
+    /// from one state, once through the gemm layers and once with the networks resident on
+    /// dfdx device `dev` (the dfdx working form the engines use), copied back to flat vectors
+    /// at the end: the parameters stay equal up to float rounding. (Adam divides by the
+    /// gradients' running RMS, so a rounding-level difference in a near-zero gradient can move a
+    /// weight by a fraction of the learning rate; hence an absolute tolerance well below the
+    /// learning rate rather than bit equality.) The resident networks are built once: no
+    /// parameter upload per pass.
+    fn learners_train_the_same_on<D: Device<f32>>(dev: &D, device: RunDevice) {
         for kind in Kind::ALL {
             let gemm = collected(kind);
             let start: Vec<Vec<f32>> = gemm.learners().iter().map(|l| l.agent.actor.clone()).collect();
@@ -440,13 +702,19 @@ mod tests {
             let mut b = gemm;
             set_backend(&mut b, Backend::Dfdx);
             b.set_device(device);
+            let mut resident: Vec<ResidentLearner<D>> =
+                b.learners().iter().map(|l| ResidentLearner::new(l.clone(), dev)).collect();
             for _ in 0..3 {
-                for (x, y) in a.learners_mut().iter_mut().zip(b.learners_mut()) {
+                for (x, y) in a.learners_mut().iter_mut().zip(&mut resident) {
                     // An agent whose buffer holds too few decisions skips its update on both.
                     assert_eq!(x.update(), y.update());
                 }
             }
-            for (e, (x, y)) in a.learners().iter().zip(b.learners()).enumerate() {
+            for r in &resident {
+                assert_eq!(r.nets().uploads(), 6, "actor, φ and ρ, online and target, built once");
+            }
+            let b: Vec<RsuLearner> = resident.into_iter().map(|r| r.into_learner()).collect();
+            for (e, (x, y)) in a.learners().iter().zip(&b).enumerate() {
                 let (x, y) = (&x.agent, &y.agent);
                 assert_eq!(x.updates, y.updates);
                 let what = |n: &str| format!("{} agent {e} {n} on {device}", kind.name());
@@ -456,6 +724,9 @@ mod tests {
                 assert_close(&what("critic"), &x.critic, &y.critic, 2e-5);
                 assert_close(&what("actor target"), &x.actor_target, &y.actor_target, 2e-5);
                 assert_close(&what("critic target"), &x.critic_target, &y.critic_target, 2e-5);
+                assert_eq!((x.actor_opt.t, x.critic_opt.t), (y.actor_opt.t, y.critic_opt.t));
+                assert_close(&what("actor Adam m"), x.actor_opt.moments().0, y.actor_opt.moments().0, 2e-5);
+                assert_close(&what("critic Adam v"), x.critic_opt.moments().1, y.critic_opt.moments().1, 2e-5);
                 if e == 0 {
                     assert_eq!(x.updates, 3, "{}: agent 0 has data", kind.name());
                     assert_ne!(x.actor, start[e], "{}: the actor trained", kind.name());
@@ -464,9 +735,58 @@ mod tests {
         }
     }
 
+    fn learners_train_the_same(device: RunDevice) {
+        match device {
+            RunDevice::Cpu => learners_train_the_same_on(&Cpu::default(), device),
+            #[cfg(feature = "cuda")]
+            RunDevice::Cuda(n) => learners_train_the_same_on(&cuda_handle(n), device),
+            #[cfg(not(feature = "cuda"))]
+            RunDevice::Cuda(_) => unreachable!("CUDA tests need the cuda feature"),
+        }
+    }
+
     #[test]
     fn learners_train_the_same_through_dfdx_and_gemm() {
         learners_train_the_same(RunDevice::Cpu);
+    }
+
+    /// Resident → flat is exact: a learner (with trained Adam moments) made resident and copied
+    /// straight back is the same learner, bit for bit; a FedAvg import is written onto the
+    /// device in place (one more upload) and read back exactly.
+    #[test]
+    fn resident_networks_round_trip_to_the_flat_form_exactly() {
+        round_trip_on(&Cpu::default());
+    }
+
+    /// The same round trip on the GPU (only with the `cuda` feature, on a machine with CUDA).
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn resident_networks_round_trip_on_cuda() {
+        round_trip_on(&cuda_handle(0));
+    }
+
+    fn round_trip_on<D: Device<f32>>(dev: &D) {
+        use vecsim_core::policy::Working;
+        for kind in Kind::ALL {
+            let mut set = collected(kind);
+            let l = &mut set.learners_mut()[0];
+            assert!(l.update() && l.update(), "{}: updates on the flat form", kind.name());
+            let flat = l.clone();
+            let back = ResidentLearner::new(flat.clone(), dev).into_learner();
+            assert_eq!(back.agent, flat.agent, "{}: round trip", kind.name());
+            let mut r = ResidentLearner::new(flat.clone(), dev);
+            let avg: Vec<f32> = flat.agent.actor.iter().map(|w| w * 0.5 + 0.125).collect();
+            r.import_params(&avg);
+            if kind.federated() {
+                assert_eq!(r.nets().uploads(), 7);
+                let (_, got) = r.export_params().expect("fed-maddpg exports");
+                assert_eq!(got, avg);
+                assert_eq!(r.into_learner().agent.actor, avg);
+            } else {
+                assert_eq!(r.nets().uploads(), 6);
+                assert_eq!(r.into_learner().agent.actor, flat.agent.actor, "only fed-maddpg imports");
+            }
+        }
     }
 
     /// The learners' parity on the GPU (only with the `cuda` feature, on a machine with CUDA;

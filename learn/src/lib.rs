@@ -14,8 +14,10 @@ pub mod features;
 pub mod gumbel;
 pub mod learner;
 pub mod mlp;
+pub mod net;
 pub mod nets;
 pub mod replay;
+pub mod resident;
 pub mod rsu;
 pub mod train;
 

@@ -17,20 +17,20 @@
 //! target entropy `H*_k` a fraction of `ln(#available RSUs)`. One critic (no twin critics).
 //! MASAC explores by sampling its policy, not by ε.
 
-use crate::maddpg::{actor_step, critic_step, targets};
-use crate::rsu::{Minibatch, RsuLearner};
+use crate::maddpg::{actor_step_on, critic_step_on, targets_on};
+use crate::nets::Nets;
+use crate::rsu::{Ctx, Minibatch};
 
-pub(crate) fn update(st: &mut RsuLearner, mb: &Minibatch) -> (f32, f32) {
-    let alpha = st.agent.log_alpha.exp();
-    let y = targets(st, mb, Some(alpha));
-    let cl = critic_step(st, mb, &y);
-    let (al, ent) = actor_step(st, mb, Some(alpha));
+pub(crate) fn update_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch) -> (f32, f32) {
+    let alpha = ctx.log_alpha.exp();
+    let y = targets_on(ctx, nets, mb, Some(alpha));
+    let cl = critic_step_on(ctx, nets, mb, &y);
+    let (al, ent) = actor_step_on(ctx, nets, mb, Some(alpha));
     if !ent.is_empty() {
         let g = alpha * ent.iter().map(|(h, t)| h - t).sum::<f32>() / ent.len() as f32;
-        let a = &mut st.agent;
-        let mut la = [a.log_alpha];
-        a.alpha_opt.step(&mut la, &[g]);
-        a.log_alpha = la[0].clamp(-12.0, 2.0);
+        let mut la = [*ctx.log_alpha];
+        ctx.alpha_opt.step(&mut la, &[g]);
+        *ctx.log_alpha = la[0].clamp(-12.0, 2.0);
     }
     (cl, al)
 }

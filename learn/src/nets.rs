@@ -11,8 +11,11 @@
 //!   value). Hidden sizes default to the reference code's: actor 256-256-256, critic
 //!   512-512 (φ) then 256 (ρ).
 
+use crate::adam::{soft_update, Adam};
+use crate::dfdx_backend::ResidentMlp;
 use crate::features::{Enc, ACTOR_IN, CRITIC_IN, PAIR_F, TASK_F};
 use crate::mlp::{Acts, Backend, Mlp};
+use crate::net::{Net, Params};
 use serde::{Deserialize, Serialize};
 
 /// Hidden layer sizes.
@@ -181,7 +184,7 @@ impl CriticNet {
 
     /// The pooled embeddings `[items x ρ's input]`: the mean of the own rows' (and, centralised,
     /// of all rows') embeddings `h`, and the set sizes.
-    fn pool(&self, h: &[f32], b: &SetBatch, pooled: &mut Vec<f32>) {
+    pub(crate) fn pool(&self, h: &[f32], b: &SetBatch, pooled: &mut Vec<f32>) {
         let w = *self.phi.dims.last().unwrap();
         let width = self.rho.input();
         pooled.clear();
@@ -200,7 +203,7 @@ impl CriticNet {
     }
 
     /// The gradient reaching the embeddings `[R x w]` from the pooled ones' gradient `dpool`.
-    fn unpool(&self, b: &SetBatch, dpool: &[f32], dh: &mut Vec<f32>) {
+    pub(crate) fn unpool(&self, b: &SetBatch, dpool: &[f32], dh: &mut Vec<f32>) {
         let w = *self.phi.dims.last().unwrap();
         let width = self.rho.input();
         dh.clear();
@@ -315,5 +318,258 @@ pub fn action_grad(enc: &Enc, dx_rows: &[f32], da: &mut Vec<f32>) {
         for j in 0..enc.n_cands {
             da.push(g.iter().zip(enc.pair(k, j)).map(|(a, b)| a * b).sum());
         }
+    }
+}
+
+/// An RSU learner's networks as the update steps use them (`maddpg.rs` is written once against
+/// this): the actor and the set critic, each with its target copy and its optimiser. Every
+/// backward pass is of the forward pass traced just before it. Two implementations:
+/// [`FlatNets`], the learner's own flat vectors (the `Send` form, the source of truth for
+/// checkpoints, FedAvg and evaluation), and [`ResidentNets`], the same networks resident on a
+/// dfdx device for an episode.
+pub(crate) trait Nets {
+    /// Actor logits of `which` on `x [rows x ACTOR_IN]`, without gradient.
+    fn actor_forward(&mut self, which: Params<'_>, x: &[f32], rows: usize) -> Vec<f32>;
+    /// Online actor logits on `x`, traced for [`Nets::actor_backward`].
+    fn actor_forward_traced(&mut self, x: &[f32], rows: usize) -> Vec<f32>;
+    /// The actor's parameter gradients for the logits' gradient `dy`, kept for the step.
+    fn actor_backward(&mut self, x: &[f32], dy: &[f32]);
+    /// One Adam step of the actor.
+    fn actor_step(&mut self);
+    /// Q of the target (`target`) or online critic per batch item, without gradient.
+    fn critic_q(&mut self, target: bool, b: &SetBatch) -> Vec<f32>;
+    /// Q of the online critic, traced for [`Nets::critic_backward`].
+    fn critic_forward_traced(&mut self, b: &SetBatch) -> Vec<f32>;
+    /// Backward of the traced critic pass for `dq` per item: parameter gradients kept for the
+    /// step if `params`; the input gradient `[R x CRITIC_IN]` into `dx` if given.
+    fn critic_backward(&mut self, b: &SetBatch, dq: &[f32], params: bool, dx: Option<&mut Vec<f32>>);
+    /// One Adam step of the critic.
+    fn critic_step(&mut self);
+    /// Soft target updates of both networks (eq. 25).
+    fn soft_update(&mut self, tau: f32);
+    /// The actor's (or its target's) parameters, flat.
+    fn actor_params(&self, target: bool) -> Vec<f32>;
+    /// Overwrites the actor's parameters (a FedAvg import).
+    fn set_actor_params(&mut self, p: &[f32]);
+}
+
+/// Reusable buffers of the flat networks' passes (not part of the state).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NetWs {
+    actor_acts: Acts,
+    actor_infer: Acts,
+    critic_ws: CriticWs,
+    critic_infer: CriticWs,
+    /// The actor's parameter gradient of the last backward pass.
+    pub actor_grad: Vec<f32>,
+    critic_grad: Vec<f32>,
+}
+
+/// [`Nets`] on the learner's flat vectors, run by [`Mlp`] (gemm layers, or dfdx rebuilding the
+/// networks on every call): taken out of the learner for one call
+/// ([`crate::rsu::RsuLearner::with_flat`]) and put back after it.
+pub(crate) struct FlatNets {
+    pub actor: Vec<f32>,
+    pub actor_target: Vec<f32>,
+    pub critic: Vec<f32>,
+    pub critic_target: Vec<f32>,
+    pub actor_opt: Adam,
+    pub critic_opt: Adam,
+    pub actor_net: Mlp,
+    pub critic_net: CriticNet,
+    pub ws: NetWs,
+}
+
+impl Nets for FlatNets {
+    fn actor_forward(&mut self, which: Params<'_>, x: &[f32], rows: usize) -> Vec<f32> {
+        let p = match which {
+            Params::Online => &self.actor,
+            Params::Target => &self.actor_target,
+            Params::Given(p) => p,
+        };
+        self.actor_net.forward(p, x, rows, &mut self.ws.actor_infer);
+        self.ws.actor_infer.output().to_vec()
+    }
+
+    fn actor_forward_traced(&mut self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.actor_net.forward(&self.actor, x, rows, &mut self.ws.actor_acts);
+        self.ws.actor_acts.output().to_vec()
+    }
+
+    fn actor_backward(&mut self, x: &[f32], dy: &[f32]) {
+        let ws = &mut self.ws;
+        ws.actor_grad.clear();
+        ws.actor_grad.resize(self.actor.len(), 0.0);
+        self.actor_net.backward(&self.actor, x, &mut ws.actor_acts, dy, Some(&mut ws.actor_grad), None);
+    }
+
+    fn actor_step(&mut self) {
+        self.actor_opt.step(&mut self.actor, &self.ws.actor_grad);
+    }
+
+    fn critic_q(&mut self, target: bool, b: &SetBatch) -> Vec<f32> {
+        let p = if target { &self.critic_target } else { &self.critic };
+        self.critic_net.forward(p, b, &mut self.ws.critic_infer).to_vec()
+    }
+
+    fn critic_forward_traced(&mut self, b: &SetBatch) -> Vec<f32> {
+        self.critic_net.forward(&self.critic, b, &mut self.ws.critic_ws).to_vec()
+    }
+
+    fn critic_backward(&mut self, b: &SetBatch, dq: &[f32], params: bool, dx: Option<&mut Vec<f32>>) {
+        let ws = &mut self.ws;
+        ws.critic_grad.clear();
+        ws.critic_grad.resize(self.critic.len(), 0.0);
+        let grad = params.then_some(&mut ws.critic_grad[..]);
+        self.critic_net.backward(&self.critic, b, &mut ws.critic_ws, dq, grad, dx);
+    }
+
+    fn critic_step(&mut self) {
+        self.critic_opt.step(&mut self.critic, &self.ws.critic_grad);
+    }
+
+    fn soft_update(&mut self, tau: f32) {
+        soft_update(&mut self.actor_target, &self.actor, tau);
+        soft_update(&mut self.critic_target, &self.critic, tau);
+    }
+
+    fn actor_params(&self, target: bool) -> Vec<f32> {
+        if target { &self.actor_target } else { &self.actor }.clone()
+    }
+
+    fn set_actor_params(&mut self, p: &[f32]) {
+        assert_eq!(p.len(), self.actor.len(), "actor parameter count differs");
+        self.actor.copy_from_slice(p);
+    }
+}
+
+/// [`Nets`] resident on a dfdx device for an episode ([`ResidentMlp`]s for the actor and the
+/// critic's `φ` and `ρ`); the critic's pooling runs on the host between `φ` and `ρ`, as in the
+/// flat critic (it is hand-written: a mean over each item's own row range).
+pub struct ResidentNets<D: dfdx::tensor_ops::Device<f32>> {
+    actor: ResidentMlp<D>,
+    phi: ResidentMlp<D>,
+    rho: ResidentMlp<D>,
+    critic_net: CriticNet,
+    /// `φ`'s output of the last traced critic pass (pooled on the host).
+    h: Vec<f32>,
+    pooled: Vec<f32>,
+    dpool: Vec<f32>,
+    dh: Vec<f32>,
+}
+
+impl<D: dfdx::tensor_ops::Device<f32>> ResidentNets<D> {
+    /// The learner's flat networks, built once on `dev`.
+    pub(crate) fn new(flat: &FlatNets, dev: &D) -> ResidentNets<D> {
+        let c = &flat.critic_net;
+        let n_phi = c.phi.num_params();
+        let (m, v) = flat.critic_opt.moments();
+        let part = |r: std::ops::Range<usize>| {
+            flat.critic_opt.with_state(flat.critic_opt.t, m[r.clone()].to_vec(), v[r].to_vec())
+        };
+        let (np, nr) = (0..n_phi, n_phi..flat.critic.len());
+        ResidentNets {
+            actor: ResidentMlp::new(&flat.actor_net, &flat.actor, &flat.actor_target, &flat.actor_opt, dev),
+            phi: ResidentMlp::new(&c.phi, &flat.critic[np.clone()], &flat.critic_target[np.clone()], &part(np), dev),
+            rho: ResidentMlp::new(&c.rho, &flat.critic[nr.clone()], &flat.critic_target[nr.clone()], &part(nr), dev),
+            critic_net: c.clone(),
+            h: Vec::new(),
+            pooled: Vec::new(),
+            dpool: Vec::new(),
+            dh: Vec::new(),
+        }
+    }
+
+    /// Copies everything back into `flat` (the learner's `Send` form).
+    pub(crate) fn sync_into(&mut self, flat: &mut FlatNets) {
+        flat.actor = self.actor.params();
+        flat.actor_target = self.actor.target_params();
+        flat.actor_opt = self.actor.adam();
+        flat.critic = self.phi.params();
+        flat.critic.extend(self.rho.params());
+        flat.critic_target = self.phi.target_params();
+        flat.critic_target.extend(self.rho.target_params());
+        let (p, r) = (self.phi.adam(), self.rho.adam());
+        let (mut m, mut v) = (p.moments().0.to_vec(), p.moments().1.to_vec());
+        m.extend_from_slice(r.moments().0);
+        v.extend_from_slice(r.moments().1);
+        flat.critic_opt = p.with_state(p.t, m, v);
+    }
+
+    /// Full parameter sets copied onto the device for the learner's own networks (each of
+    /// actor, `φ`, `ρ`: 2 when built, 1 per FedAvg import); never per pass.
+    pub fn uploads(&self) -> u64 {
+        self.actor.uploads() + self.phi.uploads() + self.rho.uploads()
+    }
+
+    fn critic_pass(&mut self, which: Params<'_>, b: &SetBatch, traced: bool) -> Vec<f32> {
+        let rows = b.rows();
+        self.h = if traced { self.phi.forward_traced(&b.x, rows) } else { self.phi.forward(which, &b.x, rows) };
+        self.critic_net.pool(&self.h, b, &mut self.pooled);
+        if traced {
+            self.rho.forward_traced(&self.pooled, b.len())
+        } else {
+            self.rho.forward(which, &self.pooled, b.len())
+        }
+    }
+}
+
+impl<D: dfdx::tensor_ops::Device<f32>> Nets for ResidentNets<D> {
+    fn actor_forward(&mut self, which: Params<'_>, x: &[f32], rows: usize) -> Vec<f32> {
+        self.actor.forward(which, x, rows)
+    }
+
+    fn actor_forward_traced(&mut self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.actor.forward_traced(x, rows)
+    }
+
+    fn actor_backward(&mut self, x: &[f32], dy: &[f32]) {
+        self.actor.backward(x, dy, true, None, 0..0);
+    }
+
+    fn actor_step(&mut self) {
+        self.actor.step();
+    }
+
+    fn critic_q(&mut self, target: bool, b: &SetBatch) -> Vec<f32> {
+        self.critic_pass(if target { Params::Target } else { Params::Online }, b, false)
+    }
+
+    fn critic_forward_traced(&mut self, b: &SetBatch) -> Vec<f32> {
+        self.critic_pass(Params::Online, b, true)
+    }
+
+    fn critic_backward(&mut self, b: &SetBatch, dq: &[f32], params: bool, dx: Option<&mut Vec<f32>>) {
+        let mut dpool = std::mem::take(&mut self.dpool);
+        let width = self.critic_net.rho.input();
+        self.rho.backward(&self.pooled, dq, params, Some(&mut dpool), 0..width);
+        let mut dh = std::mem::take(&mut self.dh);
+        self.critic_net.unpool(b, &dpool, &mut dh);
+        self.phi.backward(&b.x, &dh, params, dx, 0..CRITIC_IN);
+        self.dpool = dpool;
+        self.dh = dh;
+    }
+
+    fn critic_step(&mut self) {
+        self.phi.step();
+        self.rho.step();
+    }
+
+    fn soft_update(&mut self, tau: f32) {
+        self.actor.soft_update(tau);
+        self.phi.soft_update(tau);
+        self.rho.soft_update(tau);
+    }
+
+    fn actor_params(&self, target: bool) -> Vec<f32> {
+        if target {
+            self.actor.target_params()
+        } else {
+            self.actor.params()
+        }
+    }
+
+    fn set_actor_params(&mut self, p: &[f32]) {
+        self.actor.set_params(p);
     }
 }

@@ -14,12 +14,13 @@
 
 #![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87.
 
-use crate::adam::{soft_update, Adam};
+use crate::adam::Adam;
 use crate::features::{encode, Enc, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
 use crate::learner::{Kind, LearnerOptions, RewardSignal};
-use crate::mlp::{Acts, Mlp};
-use crate::nets::{CriticNet, CriticWs, SetBatch};
+use crate::mlp::{Backend, Mlp};
+use crate::net::Params;
+use crate::nets::{CriticNet, FlatNets, NetWs, Nets, SetBatch};
 use crate::replay::{NStep, Replay, SlotRecord};
 use crate::{maddpg, masac};
 use rand::Rng;
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::RsuId;
 use vecsim_core::learning::LearningConfig;
-use vecsim_core::policy::{Feedback, Observation, Policy, Share};
+use vecsim_core::policy::{Feedback, Observation, Policy, Share, Working};
 use vecsim_core::rng::{self, Domain, SimRng};
 use vecsim_core::Scenario;
 
@@ -137,6 +138,8 @@ pub struct RsuLearner {
     awaiting: Stage,
     #[serde(skip)]
     pub(crate) ws: Workspace,
+    #[serde(skip)]
+    pub(crate) net_ws: NetWs,
 }
 
 /// Where a centralised learner is in the slot's exchange.
@@ -150,16 +153,38 @@ enum Stage {
     Shared,
 }
 
-/// Reusable buffers of the update steps (not part of the state).
+/// Reusable host buffers of the update steps (not part of the state).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Workspace {
-    pub actor_acts: Acts,
-    pub critic_ws: CriticWs,
     pub rows: Vec<f32>,
     pub batch: SetBatch,
     pub dx: Vec<f32>,
     pub da: Vec<f32>,
-    pub grad: Vec<f32>,
+}
+
+/// What the update steps need of a learner besides its networks ([`Nets`]).
+pub(crate) struct Ctx<'a> {
+    pub rsu: usize,
+    pub central: bool,
+    pub gumbel_tau: f32,
+    pub sac_target_entropy: f32,
+    pub train_rng: &'a mut SimRng,
+    /// The other RSUs' actors as last shared (centralised learners).
+    pub peers: &'a [Arc<Vec<f32>>],
+    pub ws: &'a mut Workspace,
+    pub log_alpha: &'a mut f32,
+    pub alpha_opt: &'a mut Adam,
+}
+
+impl Ctx<'_> {
+    /// RSU `j`'s actor as it shared it last (in `peers`, this context's), when `j` is another
+    /// RSU whose actor this centralised learner has seen; `None` means: use this learner's own.
+    pub(crate) fn peer_actor<'p>(&self, peers: &'p [Arc<Vec<f32>>], j: usize) -> Option<&'p [f32]> {
+        if !self.central || j == self.rsu {
+            return None;
+        }
+        peers.get(j).filter(|p| !p.is_empty()).map(|p| p.as_slice())
+    }
 }
 
 /// A minibatch of one agent's n-step transitions, encoded. `cur[b]` holds the observations the
@@ -222,7 +247,63 @@ impl RsuLearner {
             end: false,
             awaiting: Stage::Idle,
             ws: Workspace::default(),
+            net_ws: NetWs::default(),
         }
+    }
+
+    /// What the update steps need besides the networks.
+    pub(crate) fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            rsu: self.rsu,
+            central: self.kind.central(),
+            gumbel_tau: self.opts.gumbel_tau,
+            sac_target_entropy: self.opts.sac_target_entropy,
+            train_rng: &mut self.agent.train_rng,
+            peers: &self.peers,
+            ws: &mut self.ws,
+            log_alpha: &mut self.agent.log_alpha,
+            alpha_opt: &mut self.agent.alpha_opt,
+        }
+    }
+
+    /// The flat networks, taken out of the learner (its actor and critic vectors are empty
+    /// until [`RsuLearner::put_flat`]).
+    pub(crate) fn take_flat(&mut self) -> FlatNets {
+        let (actor_net, critic_net) = (self.actor_net(), self.critic_net());
+        let a = &mut self.agent;
+        FlatNets {
+            actor: std::mem::take(&mut a.actor),
+            actor_target: std::mem::take(&mut a.actor_target),
+            critic: std::mem::take(&mut a.critic),
+            critic_target: std::mem::take(&mut a.critic_target),
+            actor_opt: std::mem::take(&mut a.actor_opt),
+            critic_opt: std::mem::take(&mut a.critic_opt),
+            actor_net,
+            critic_net,
+            ws: std::mem::take(&mut self.net_ws),
+        }
+    }
+
+    /// Puts back what [`RsuLearner::take_flat`] took.
+    pub(crate) fn put_flat(&mut self, n: FlatNets) {
+        let a = &mut self.agent;
+        a.actor = n.actor;
+        a.actor_target = n.actor_target;
+        a.critic = n.critic;
+        a.critic_target = n.critic_target;
+        a.actor_opt = n.actor_opt;
+        a.critic_opt = n.critic_opt;
+        self.net_ws = n.ws;
+    }
+
+    /// Runs `f` on this learner and its flat networks, taken out of it for the call (so that
+    /// the learner's code is written once for any [`Nets`]). A panic in `f` leaves the learner
+    /// without networks; a policy that panics fails its run anyway.
+    pub(crate) fn with_flat<R>(&mut self, f: impl FnOnce(&mut RsuLearner, &mut FlatNets) -> R) -> R {
+        let mut n = self.take_flat();
+        let r = f(self, &mut n);
+        self.put_flat(n);
+        r
     }
 
     /// The actor network (shape and backend) the parameters are laid out for.
@@ -240,23 +321,13 @@ impl RsuLearner {
         std::mem::take(&mut self.losses)
     }
 
-    /// Per-task logits of `actor_params` on `enc`, `[n_tasks x n_cands]`.
-    fn logits(&mut self, actor_params: &[f32], enc: &Enc) -> Vec<f32> {
-        let net = self.actor_net();
-        let ws = &mut self.ws;
-        ws.rows.clear();
-        enc.actor_rows(&mut ws.rows);
-        net.forward(actor_params, &ws.rows, enc.n_tasks * enc.n_cands, &mut ws.actor_acts);
-        ws.actor_acts.output().to_vec()
-    }
-
     /// The executing RSU of each task of this RSU.
-    fn decide_tasks(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+    pub(crate) fn decide_on<N: Nets>(&mut self, nets: &mut N, obs: &Observation<'_>) -> Vec<RsuId> {
         let raw = RawObs::from_observation(obs);
         let enc = encode(&raw, &self.scales);
-        let actor = std::mem::take(&mut self.agent.actor);
-        let logits = self.logits(&actor, &enc);
-        self.agent.actor = actor;
+        self.ws.rows.clear();
+        enc.actor_rows(&mut self.ws.rows);
+        let logits = nets.actor_forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
         let nc = enc.n_cands;
         let eps = self.cfg.epsilon_at(self.episodes);
         let training = self.training;
@@ -292,7 +363,7 @@ impl RsuLearner {
     }
 
     /// Records the slot's reward; a local learner stores its record and trains at once.
-    fn take_feedback(&mut self, fb: &Feedback) {
+    pub(crate) fn feedback_on<N: Nets>(&mut self, nets: &mut N, fb: &Feedback) {
         self.reward = match self.opts.reward {
             RewardSignal::Marginal => fb.reward as f32,
             RewardSignal::System => fb.potential as f32,
@@ -315,7 +386,7 @@ impl RsuLearner {
         let (o, a) = self.take_pending();
         let rec = SlotRecord { obs: vec![Arc::new(o)], act: vec![a], reward: vec![self.reward], end: self.end };
         self.replay.push(rec);
-        self.train_slot();
+        self.train_slot(nets);
     }
 
     /// The slot's observation and actions, or an empty observation when the RSU had no uploads.
@@ -324,20 +395,20 @@ impl RsuLearner {
     }
 
     /// This RSU's share of the slot (centralised learners, after feedback).
-    fn make_share(&mut self) -> Option<SlotShare> {
+    pub(crate) fn share_on<N: Nets>(&mut self, nets: &mut N) -> Option<SlotShare> {
         if self.awaiting != Stage::Fed {
             return None;
         }
         self.awaiting = Stage::Shared;
         let (o, a) = self.take_pending();
-        let actor = if self.kind == Kind::Masac { &self.agent.actor } else { &self.agent.actor_target };
-        Some(SlotShare { obs: Arc::new(o), act: a, reward: self.reward, end: self.end, actor: Arc::new(actor.clone()) })
+        let actor = nets.actor_params(self.kind != Kind::Masac);
+        Some(SlotShare { obs: Arc::new(o), act: a, reward: self.reward, end: self.end, actor: Arc::new(actor) })
     }
 
     /// Stores the joint record of every RSU's share and trains (centralised learners). An RSU
     /// that shared nothing counts as one without uploads, with reward 0, and its actor is the
     /// one it shared last.
-    pub fn receive_shares(&mut self, shares: &[Option<&SlotShare>]) {
+    pub(crate) fn receive_on<N: Nets>(&mut self, nets: &mut N, shares: &[Option<&SlotShare>]) {
         if self.awaiting != Stage::Shared {
             return;
         }
@@ -367,14 +438,14 @@ impl RsuLearner {
             }
         }
         self.replay.push(rec);
-        self.train_slot();
+        self.train_slot(nets);
     }
 
     /// The update steps due after a slot (every `update_every` slots, `updates_per_slot` of them).
-    fn train_slot(&mut self) {
+    fn train_slot<N: Nets>(&mut self, nets: &mut N) {
         if self.slots % self.cfg.update_every.max(1) as u64 == 0 {
             for _ in 0..self.opts.updates_per_slot {
-                self.update();
+                self.update_on(nets);
             }
         }
     }
@@ -388,18 +459,14 @@ impl RsuLearner {
         }
     }
 
-    /// RSU `j`'s actor as it shared it last, when `j` is another RSU whose actor this
-    /// centralised learner has seen; `None` means: use this learner's own.
-    pub(crate) fn peer_actor(&self, j: usize) -> Option<Arc<Vec<f32>>> {
-        if !self.kind.central() || j == self.rsu {
-            return None;
-        }
-        self.peers.get(j).filter(|p| !p.is_empty()).cloned()
+    /// One gradient update of the flat networks ([`RsuLearner::update_on`]).
+    pub fn update(&mut self) -> bool {
+        self.with_flat(|l, n| l.update_on(n))
     }
 
-    /// One gradient update (critic step, actor step, target update every `t_tg`). Returns false
-    /// when the buffer does not hold a minibatch yet.
-    pub fn update(&mut self) -> bool {
+    /// One gradient update (critic step, actor step, target update every `t_tg`) of `nets`.
+    /// Returns false when the buffer does not hold a minibatch yet.
+    pub(crate) fn update_on<N: Nets>(&mut self, nets: &mut N) -> bool {
         let own = self.own();
         let batch = self.cfg.batch_size;
         if (self.replay.decisions(own) as usize) < batch {
@@ -411,9 +478,11 @@ impl RsuLearner {
             return false;
         }
         let mb = self.minibatch(own, &samples);
-        let (cl, al) = match self.kind {
-            Kind::Masac => masac::update(self, &mb),
-            _ => maddpg::update(self, &mb),
+        let kind = self.kind;
+        let mut ctx = self.ctx();
+        let (cl, al) = match kind {
+            Kind::Masac => masac::update_on(&mut ctx, nets, &mb),
+            _ => maddpg::update_on(&mut ctx, nets, &mb),
         };
         let tau = self.cfg.tau as f32;
         let every = self.cfg.target_update_every.max(1) as u64;
@@ -422,8 +491,7 @@ impl RsuLearner {
         a.last_critic_loss = cl;
         a.last_actor_loss = al;
         if a.updates % every == 0 {
-            soft_update(&mut a.actor_target, &a.actor, tau);
-            soft_update(&mut a.critic_target, &a.critic, tau);
+            nets.soft_update(tau);
         }
         self.losses.critic += cl as f64;
         self.losses.actor += al as f64;
@@ -462,53 +530,6 @@ impl RsuLearner {
         mb
     }
 
-    /// Actions on each of `encs` by `params` (greedy, or sampled from the softmax with `rng`
-    /// when given), plus the mean task entropy of that policy per item (0 without tasks).
-    pub(crate) fn next_actions(
-        &mut self,
-        params: &[f32],
-        encs: &[&Enc],
-        rng: Option<&mut SimRng>,
-    ) -> (Vec<Vec<u16>>, Vec<f32>) {
-        let net = self.actor_net();
-        let ws = &mut self.ws;
-        ws.rows.clear();
-        let mut total = 0;
-        for enc in encs {
-            enc.actor_rows(&mut ws.rows);
-            total += enc.n_tasks * enc.n_cands;
-        }
-        let mut out = Vec::with_capacity(encs.len());
-        let mut ent = Vec::with_capacity(encs.len());
-        if total == 0 {
-            return (encs.iter().map(|_| Vec::new()).collect(), vec![0.0; encs.len()]);
-        }
-        net.forward(params, &ws.rows, total, &mut ws.actor_acts);
-        let logits = ws.actor_acts.output();
-        let mut off = 0;
-        let mut rng = rng;
-        for enc in encs {
-            let nc = enc.n_cands;
-            let mut acts = Vec::with_capacity(enc.n_tasks);
-            let mut p = vec![0.0; nc];
-            let mut h = 0.0;
-            for _ in 0..enc.n_tasks {
-                let z = &logits[off..off + nc];
-                off += nc;
-                masked_softmax(z, &enc.mask, 1.0, &mut p);
-                h += crate::gumbel::entropy_and_grad(&p, 0.0, None);
-                let a = match rng.as_deref_mut() {
-                    Some(r) => sample_categorical(&p, &enc.mask, r),
-                    None => masked_argmax(z, &enc.mask),
-                };
-                acts.push(a.unwrap_or(0) as u16);
-            }
-            ent.push(if enc.n_tasks > 0 { h / enc.n_tasks as f32 } else { 0.0 });
-            out.push(acts);
-        }
-        (out, ent)
-    }
-
     /// Overwrites the actor parameters (same length required).
     pub fn set_actor_params(&mut self, p: &[f32]) {
         assert_eq!(p.len(), self.agent.actor.len(), "actor parameter count differs");
@@ -523,11 +544,11 @@ impl Policy for RsuLearner {
 
     fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
         debug_assert_eq!(obs.rsu.index(), self.rsu);
-        self.decide_tasks(obs)
+        self.with_flat(|l, n| l.decide_on(n, obs))
     }
 
     fn feedback(&mut self, fb: &Feedback) {
-        self.take_feedback(fb)
+        self.with_flat(|l, n| l.feedback_on(n, fb))
     }
 
     fn export_params(&self) -> Option<(u64, Vec<f32>)> {
@@ -545,12 +566,25 @@ impl Policy for RsuLearner {
     }
 
     fn share(&mut self) -> Option<Share> {
-        self.make_share().map(|s| Arc::new(s) as Share)
+        self.with_flat(|l, n| l.share_on(n)).map(|s| Arc::new(s) as Share)
     }
 
     fn receive(&mut self, shares: &[Option<Share>]) {
-        let own: Vec<Option<&SlotShare>> =
-            shares.iter().map(|s| s.as_ref().and_then(|s| s.downcast_ref::<SlotShare>())).collect();
-        self.receive_shares(&own);
+        let own = downcast_shares(shares);
+        self.with_flat(|l, n| l.receive_on(n, &own))
     }
+
+    /// With the dfdx backend: the networks resident on the learner's device for the episode
+    /// ([`crate::resident::ResidentLearner`]); with the gemm layers, the learner itself.
+    fn into_working(self: Box<Self>) -> Box<dyn Working> {
+        match self.opts.backend {
+            Backend::Gemm => Box::new(self as Box<dyn Policy>),
+            Backend::Dfdx => crate::resident::working(*self),
+        }
+    }
+}
+
+/// The learners' own shares among `shares` (a share of another type counts as none).
+pub(crate) fn downcast_shares(shares: &[Option<Share>]) -> Vec<Option<&SlotShare>> {
+    shares.iter().map(|s| s.as_ref().and_then(|s| s.downcast_ref::<SlotShare>())).collect()
 }

@@ -393,7 +393,7 @@ fn actor_chain_gradients_match_finite_differences() {
             st.agent.actor.copy_from_slice(params);
             st.agent.train_rng = rng0.clone();
             let (l, _) = maddpg::actor_grad(&mut st, &mb, alpha, true);
-            (l as f64, st.ws.grad.clone())
+            (l as f64, st.net_ws.actor_grad.clone())
         };
         let (_, grad) = eval(&p);
         fd_check(&format!("{} actor chain", kind.name()), &p, &grad, 4, &mut |q| eval(q).0);

@@ -144,12 +144,16 @@ fn bad_checkpoints_and_learner_flags_are_rejected() {
 #[test]
 fn training_on_the_actor_engine_equals_the_sequential_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[&str]); 5] = [
+    // The dfdx cases run the learners' resident working form: networks on the device for the
+    // episode, in pinned RSU actors, restarted after a crash, taking a FedAvg import in place.
+    let cases: [(&str, &[&str]); 7] = [
         ("fed-maddpg", &[]),
         ("fed-maddpg", &["--fault", "round_dropout=0.5"]),
         ("maddpg", &[]),
         ("maddpg", &["--fault", "crash_rsu=1:5"]),
         ("masac", &[]),
+        ("fed-maddpg", &["--backend", "dfdx", "--fault", "round_dropout=0.5"]),
+        ("maddpg", &["--backend", "dfdx", "--fault", "crash_rsu=1:5"]),
     ];
     for (k, (policy, faults)) in cases.into_iter().enumerate() {
         let mut files = Vec::new();

@@ -10,7 +10,7 @@ use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
-use crate::policy::{JointRefiner, Observation, Policy, PolicySet, Share};
+use crate::policy::{JointRefiner, Observation, Policy, PolicySet, Share, Working};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
 use crate::scenario::{RsuSpec, Scenario};
@@ -56,7 +56,9 @@ pub struct SequentialRun {
     next_spawn: usize,
     /// Vehicles in the scenario now, sorted by id.
     active: Vec<Vehicle>,
-    policies: Vec<Box<dyn Policy>>,
+    /// The policies in their working forms ([`Policy::into_working`]) for the episode: this
+    /// run makes every call on the thread that drives it.
+    policies: Vec<Box<dyn Working>>,
     refiner: Option<Box<dyn JointRefiner>>,
     /// Some policy trains centrally: exchange shares after every slot ([`Policy::share`]).
     sharing: bool,
@@ -76,6 +78,7 @@ impl SequentialRun {
             .with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
         let sharing = policies.iter().any(|p| p.shares());
+        let policies = policies.into_iter().map(|p| p.into_working()).collect();
         Ok(SequentialRun {
             scenario,
             clock,
@@ -103,9 +106,10 @@ impl SequentialRun {
         &self.stats
     }
 
-    /// The statistics and the policies (a trainer reuses them across episodes).
+    /// The statistics and the policies, back from their working forms (a trainer reuses them
+    /// across episodes).
     pub fn into_parts(self) -> (RunStats, Vec<Box<dyn Policy>>) {
-        (self.stats, self.policies)
+        (self.stats, self.policies.into_iter().map(|w| w.into_policy()).collect())
     }
 
     /// Vehicles the loop holds now (entered and not yet left).
@@ -113,8 +117,9 @@ impl SequentialRun {
         self.active.len()
     }
 
-    /// The per-RSU policies (index = RSU id), e.g. to exchange federated parameters between slots.
-    pub fn policies_mut(&mut self) -> &mut [Box<dyn Policy>] {
+    /// The per-RSU policies in their working forms (index = RSU id), e.g. to exchange federated
+    /// parameters between slots.
+    pub fn policies_mut(&mut self) -> &mut [Box<dyn Working>] {
         &mut self.policies
     }
 

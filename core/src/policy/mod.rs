@@ -91,10 +91,18 @@ pub type Share = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 pub trait IntoAny {
     /// The policy as `Any`, for `Box::downcast`.
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+
+    /// The policy as a `Box<dyn Policy>` (what [`Policy::into_working`]'s default needs: a
+    /// default method cannot coerce `Box<Self>` itself, `Self` may be unsized there).
+    fn into_boxed_policy(self: Box<Self>) -> Box<dyn Policy>;
 }
 
 impl<P: Policy + 'static> IntoAny for P {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+
+    fn into_boxed_policy(self: Box<Self>) -> Box<dyn Policy> {
         self
     }
 }
@@ -143,6 +151,73 @@ pub trait Policy: Send + IntoAny {
     /// Centralised training: every RSU's share of the slot, index = RSU id (`None` where an RSU
     /// shared nothing). Learners train here, each in its own RSU's actor. Default: nothing.
     fn receive(&mut self, _shares: &[Option<Share>]) {}
+
+    /// The form this policy works in for one episode: engines call it before the episode's
+    /// first slot, on the one thread that then makes every call of the episode (the actor
+    /// engine pins each RSU's actor to a thread for that reason), and turn it back with
+    /// [`Working::into_policy`] after the episode's last call. A working form need not be
+    /// `Send`: a learner keeps its networks resident on its device there (dfdx tensors, a
+    /// device handle, gradient tapes), where this `Send` form holds them as flat vectors.
+    /// Default: the policy is its own working form.
+    fn into_working(self: Box<Self>) -> Box<dyn Working> {
+        Box::new(self.into_boxed_policy())
+    }
+}
+
+/// A policy in its working form for one episode ([`Policy::into_working`]): the slot's calls of
+/// [`Policy`], on one thread, with no `Send` bound. Engines make every call of an episode on
+/// the working form and give the policy back with [`Working::into_policy`].
+pub trait Working {
+    /// [`Policy::name`].
+    fn name(&self) -> &'static str;
+    /// [`Policy::decide`].
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId>;
+    /// [`Policy::feedback`].
+    fn feedback(&mut self, fb: &Feedback);
+    /// [`Policy::export_params`] (a resident form reads its parameters off its device).
+    fn export_params(&self) -> Option<(u64, Vec<f32>)>;
+    /// [`Policy::import_params`] (a resident form writes them onto its device).
+    fn import_params(&mut self, params: &[f32]);
+    /// [`Policy::shares`].
+    fn shares(&self) -> bool;
+    /// [`Policy::share`].
+    fn share(&mut self) -> Option<Share>;
+    /// [`Policy::receive`].
+    fn receive(&mut self, shares: &[Option<Share>]);
+    /// The `Send` policy again, with everything learnt during the episode (a resident form
+    /// copies its device state back into flat vectors here).
+    fn into_policy(self: Box<Self>) -> Box<dyn Policy>;
+}
+
+/// A policy that is its own working form (the default of [`Policy::into_working`]).
+impl Working for Box<dyn Policy> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+        (**self).decide(obs)
+    }
+    fn feedback(&mut self, fb: &Feedback) {
+        (**self).feedback(fb)
+    }
+    fn export_params(&self) -> Option<(u64, Vec<f32>)> {
+        (**self).export_params()
+    }
+    fn import_params(&mut self, params: &[f32]) {
+        (**self).import_params(params)
+    }
+    fn shares(&self) -> bool {
+        (**self).shares()
+    }
+    fn share(&mut self) -> Option<Share> {
+        (**self).share()
+    }
+    fn receive(&mut self, shares: &[Option<Share>]) {
+        (**self).receive(shares)
+    }
+    fn into_policy(self: Box<Self>) -> Box<dyn Policy> {
+        *self
+    }
 }
 
 /// Joint post-processing of all RSUs' decisions in a slot (only the `br-ne` oracle needs it).
