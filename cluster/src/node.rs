@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx, Stepped, VehicleMsg};
-use vecsim_actors::rsu::{Checkpoint, PolicyCell, RsuActor, RsuArgs};
+use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
+use vecsim_actors::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use vecsim_actors::vehicle::VehicleActor;
 use vecsim_actors::World;
 use vecsim_core::clock::SlotClock;
@@ -91,7 +92,7 @@ pub fn run_node_with(
         let (_server, server_handle) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
-        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot })
+        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads })
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
@@ -135,6 +136,8 @@ struct Hosted {
     restarts: Vec<Option<RsuArgs>>,
     /// The slot each hosted RSU was last told to begin.
     begun: Vec<Option<u32>>,
+    /// The threads the hosted RSU actors are pinned to (RSU e on `spawners[e % len]`).
+    spawners: Vec<ThreadLocalActorSpawner>,
 }
 
 /// Phase 1 of a slot on this node, until every hosted vehicle has answered.
@@ -166,12 +169,15 @@ struct NodeArgs {
     build: PolicyBuilder,
     codec: Option<PolicyCodec>,
     die_at_slot: Option<u32>,
+    threads: usize,
 }
 
 struct HubState {
     build: PolicyBuilder,
     codec: Option<PolicyCodec>,
     die_at_slot: Option<u32>,
+    /// The threads the hosted RSU actors are pinned to, per run.
+    threads: usize,
     me: ActorRef<HubMsg>,
     run: Option<Hosted>,
 }
@@ -280,6 +286,10 @@ impl NodeHub {
         let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd).await.map_err(|e| e.to_string())?;
         let mut table = Vec::with_capacity(n);
         let mut rsu_of = HashMap::new();
+        // The RSU actors are pinned to threads of their own, as in one process (their policies'
+        // working forms, e.g. resident networks, are not `Send`): RSU e on `spawners[e % k]`.
+        vecsim_actors::probe_threads(st.threads).map_err(|e| e.to_string())?;
+        let spawners: Vec<ThreadLocalActorSpawner> = (0..st.threads).map(|_| ThreadLocalActorSpawner::new()).collect();
         let mut restarts: Vec<Option<RsuArgs>> = (0..n).map(|_| None).collect();
         if !scenario.faults.crash_rsu.is_empty() {
             vecsim_actors::install_crash_hook();
@@ -303,8 +313,10 @@ impl NodeHub {
                     clock: clock.clone(),
                 };
                 let restart = args.clone();
-                let (r, _) =
-                    Actor::spawn_linked(None, RsuActor, args, st.me.get_cell()).await.map_err(|e| e.to_string())?;
+                let spawner = spawners[e % spawners.len()].clone();
+                let (r, _) = PinnedRsuActor::spawn_linked(None, args, st.me.get_cell(), spawner)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 rsu_of.insert(r.get_id(), e);
                 restarts[e] = Some(restart);
                 r
@@ -345,6 +357,7 @@ impl NodeHub {
             rsu_of,
             restarts,
             begun: vec![None; n],
+            spawners,
         });
         Ok(())
     }
@@ -438,9 +451,20 @@ impl NodeHub {
 
     /// The hosted RSUs' policies that travelled here, encoded, by RSU id: asked for after the
     /// episode's last slot and VEC POOL round, when every RSU actor is done with its policy.
-    fn collect(run: &mut Hosted, codec: Option<&PolicyCodec>) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    /// Their working forms come back from the RSU actors' threads into their cells first.
+    async fn collect(run: &mut Hosted, codec: Option<&PolicyCodec>) -> Result<Vec<(u32, Vec<u8>)>, String> {
         let codec = codec.ok_or("this node cannot encode policies")?;
         let cells = run.travelled.take().ok_or("no policies travelled to this node for the run")?;
+        for r in &run.table {
+            r.stop(None);
+        }
+        let k = run.spawners.len();
+        for (i, spawner) in run.spawners.iter().enumerate() {
+            let mine = cells.iter().filter(|(e, _)| *e as usize % k == i).cloned().collect();
+            vecsim_actors::rsu::collect(spawner.clone(), mine)
+                .await
+                .map_err(|e| format!("the policies did not come back from their threads: {e}"))?;
+        }
         let mut out = Vec::with_capacity(cells.len());
         for (e, cell) in cells {
             let p = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -463,7 +487,8 @@ impl NodeHub {
         }
         let args = run.restarts[e].clone().ok_or_else(|| format!("RSU {e} cannot be restarted"))?;
         let args = RsuArgs { redo_slot: Some(slot), ..args };
-        let (r, _) = Actor::spawn_linked(None, RsuActor, args, me.get_cell())
+        let spawner = run.spawners[e % run.spawners.len()].clone();
+        let (r, _) = PinnedRsuActor::spawn_linked(None, args, me.get_cell(), spawner)
             .await
             .map_err(|err| format!("cannot restart RSU {e}: {err}"))?;
         run.rsu_of.insert(r.get_id(), e);
@@ -520,7 +545,7 @@ impl Actor for NodeHub {
     type Arguments = NodeArgs;
 
     async fn pre_start(&self, me: ActorRef<HubMsg>, a: NodeArgs) -> Result<HubState, ActorProcessingErr> {
-        Ok(HubState { build: a.build, codec: a.codec, die_at_slot: a.die_at_slot, me, run: None })
+        Ok(HubState { build: a.build, codec: a.codec, die_at_slot: a.die_at_slot, threads: a.threads, me, run: None })
     }
 
     async fn handle(&self, _: ActorRef<HubMsg>, msg: HubMsg, st: &mut HubState) -> Result<(), ActorProcessingErr> {
@@ -536,7 +561,7 @@ impl Actor for NodeHub {
             }
             HubMsg::Net(Wire::Collect { run }) => match st.run.as_mut() {
                 Some(h) if h.setup.run == run => {
-                    let policies = Self::collect(h, st.codec.as_ref());
+                    let policies = Self::collect(h, st.codec.as_ref()).await;
                     let node = h.setup.node;
                     send_up(&h.coordinator, Wire::Policies { run, node, policies })
                 }
