@@ -57,7 +57,7 @@ pub fn run_node(
 /// How a node runs, beyond what it hosts.
 #[derive(Clone, Debug, Default)]
 pub struct NodeOptions {
-    /// Tokio worker threads (at least 1).
+    /// Tokio worker threads (at least 1), and as many threads for the hosted RSU actors.
     pub threads: usize,
     /// Accept coordinators over TLS only, with this certificate ([`crate::tls`]).
     pub tls: Option<NodeTls>,

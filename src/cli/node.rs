@@ -26,7 +26,9 @@ pub(crate) struct NodeArgs {
     /// The private key of `--tls-cert` (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Tokio worker threads for the RSU actors hosted here (the numbers never depend on it).
+    /// Tokio worker threads (vehicles, messages), and as many threads again that the RSU actors
+    /// hosted here are pinned to (their learners train in parallel); the numbers never depend
+    /// on it.
     #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
     pub threads: usize,
     /// Fault tests: exit abruptly, as if killed, when told to begin this slot.
