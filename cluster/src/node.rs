@@ -92,7 +92,7 @@ pub fn run_node_with(
         let (_server, server_handle) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
-        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads })
+        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads: threads.max(1) })
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
