@@ -200,7 +200,8 @@ pub fn parse_value(text: &str) -> toml::Value {
 }
 
 /// Keys a sweep sets through its own flags, not `--set`.
-const OWN_FLAGS: [(&str, &str); 2] = [("seed", "--seeds N or --seed-list"), ("policy", "--policies, --train or --checkpoint")];
+const OWN_FLAGS: [(&str, &str); 2] =
+    [("seed", "--seeds N or --seed-list"), ("policy", "--policies, --train or --checkpoint")];
 
 /// Parses `KEY=A,B,C` (see [`split_values`]).
 pub fn parse_set(arg: &str) -> Result<SetKey, SweepError> {
@@ -297,10 +298,13 @@ impl ScenarioSource {
             set_key(&mut doc, k, v.value.clone())
                 .map_err(|message| SweepError::Set { arg: format!("{k}={}", v.text), message })?;
         }
-        let text = toml::to_string(&doc).map_err(|e| SweepError::Set { arg: assignment.clone(), message: e.to_string() })?;
+        let text =
+            toml::to_string(&doc).map_err(|e| SweepError::Set { arg: assignment.clone(), message: e.to_string() })?;
         let loaded = match (self.preset, &self.path) {
             (Some(p), _) => p.load_text(&text),
-            (None, Some(path)) => Scenario::from_toml_str(&text, &path.display().to_string(), path.parent().unwrap_or(Path::new(""))),
+            (None, Some(path)) => {
+                Scenario::from_toml_str(&text, &path.display().to_string(), path.parent().unwrap_or(Path::new("")))
+            }
             (None, None) => Scenario::parse(&text),
         };
         loaded.map_err(|e| SweepError::Setting { assignment, source: Box::new(e) })
@@ -460,7 +464,9 @@ impl SweepConfig {
         if let Some(p) = self.baselines.iter().find(|p| p.is_learner()) {
             return Err(invalid(
                 "--policies",
-                format!("`{p}` is a learner: train it in the sweep (--train {p} --budget B) or give --checkpoint {p}=DIR"),
+                format!(
+                    "`{p}` is a learner: train it in the sweep (--train {p} --budget B) or give --checkpoint {p}=DIR"
+                ),
             ));
         }
         if let Some(p) = self.train.iter().find(|p| !p.is_learner()) {
@@ -580,7 +586,12 @@ impl SweepConfig {
         if self.sets.is_empty() {
             return "all".into();
         }
-        self.sets.iter().zip(combo).map(|(k, &i)| format!("{}={}", k.key, k.values[i].text)).collect::<Vec<_>>().join(" ")
+        self.sets
+            .iter()
+            .zip(combo)
+            .map(|(k, &i)| format!("{}={}", k.key, k.values[i].text))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The evaluation scenario: the setting with the policy, traffic seed and `--slots`, exactly
@@ -630,7 +641,8 @@ impl SweepConfig {
 
     /// The key columns of a run's row (the values, policy, learner seed, traffic seed).
     fn row_key(&self, plan: &Plan, r: &Run) -> String {
-        let mut f: Vec<String> = self.sets.iter().zip(&plan.combos[r.setting]).map(|(k, &i)| k.values[i].csv()).collect();
+        let mut f: Vec<String> =
+            self.sets.iter().zip(&plan.combos[r.setting]).map(|(k, &i)| k.values[i].csv()).collect();
         f.push(r.label.clone());
         f.push(r.learner_seed.map_or(String::new(), |s| s.to_string()));
         f.push(r.traffic_seed.to_string());
@@ -794,9 +806,8 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
         let d = done.lock().unwrap_or_else(|p| p.into_inner());
         (0..plan.runs.len()).filter(|&i| !d.contains_key(&keys[i])).collect()
     };
-    let trainings: Vec<usize> = (0..plan.trainings.len())
-        .filter(|&ti| todo.iter().any(|&i| plan.runs[i].training == Some(ti)))
-        .collect();
+    let trainings: Vec<usize> =
+        (0..plan.trainings.len()).filter(|&ti| todo.iter().any(|&i| plan.runs[i].training == Some(ti))).collect();
     obs.planned(todo.len(), trainings.len(), plan.runs.len() - todo.len());
 
     if let Some(budget) = &cfg.budget {
@@ -825,7 +836,8 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
             r.label,
             r.traffic_seed
         );
-        let e = cfg.eval_scenario(&plan.scenarios[r.setting], r.policy, r.traffic_seed)
+        let e = cfg
+            .eval_scenario(&plan.scenarios[r.setting], r.policy, r.traffic_seed)
             .map_err(|e| pipeline_err(what.clone(), e))?;
         let dir = match r.training {
             Some(ti) => Some(plan.trainings[ti].dir.clone()),
@@ -965,10 +977,7 @@ mod tests {
         assert_eq!(parse_value("4"), toml::Value::Integer(4));
         assert_eq!(parse_value("0.9"), toml::Value::Float(0.9));
         assert_eq!(parse_value("true"), toml::Value::Boolean(true));
-        assert_eq!(
-            parse_value("[1,4.5]"),
-            toml::Value::Array(vec![toml::Value::Integer(1), toml::Value::Float(4.5)])
-        );
+        assert_eq!(parse_value("[1,4.5]"), toml::Value::Array(vec![toml::Value::Integer(1), toml::Value::Float(4.5)]));
         assert_eq!(parse_value("\"uniform\""), toml::Value::String("uniform".into()));
         assert_eq!(parse_value("uniform"), toml::Value::String("uniform".into()));
     }

@@ -60,8 +60,9 @@ pub(crate) struct SweepArgs {
 }
 
 fn checkpoint(c: &str) -> anyhow::Result<(String, PolicyName, PathBuf)> {
-    let (label, dir) =
-        c.split_once('=').ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
+    let (label, dir) = c
+        .split_once('=')
+        .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
     let name = label.split_once('#').map_or(label, |(n, _)| n);
     let policy: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
     if !policy.is_learner() {
@@ -108,21 +109,20 @@ pub(super) fn sweep(a: SweepArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
         train: a.train,
         budget: a.budget,
         learner_seeds: a.learner_seeds,
-        traffic_seeds: if a.seed_list.is_empty() { TrafficSeeds::Count(a.seeds) } else { TrafficSeeds::List(a.seed_list) },
+        traffic_seeds: if a.seed_list.is_empty() {
+            TrafficSeeds::Count(a.seeds)
+        } else {
+            TrafficSeeds::List(a.seed_list)
+        },
         slots: a.slots,
         jobs: a.jobs,
         out: a.out,
         limits: *limits,
     };
     let obs = Lines { todo: AtomicUsize::new(0), done: AtomicUsize::new(0) };
-    let out = sweep::run(&cfg, &obs).map_err(|e: SweepError| if e.is_bad_input() { bad(chain(&e)) } else { e.into() })?;
-    println!(
-        "{} rows ({} computed, {} reused): {}",
-        out.rows.len(),
-        out.computed,
-        out.reused,
-        out.csv.display()
-    );
+    let out =
+        sweep::run(&cfg, &obs).map_err(|e: SweepError| if e.is_bad_input() { bad(chain(&e)) } else { e.into() })?;
+    println!("{} rows ({} computed, {} reused): {}", out.rows.len(), out.computed, out.reused, out.csv.display());
     for f in &out.figures {
         println!("wrote {}", f.display());
     }
