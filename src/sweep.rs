@@ -34,6 +34,7 @@ use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::report::Summary;
 use vecsim_core::{Scenario, ScenarioError, Sequential};
+use vecsim_learn::learner::RewardSignal;
 use vecsim_learn::train::{self as trainer, TrainConfig, TrainError};
 
 /// The runs CSV in the output directory.
@@ -335,6 +336,8 @@ pub struct SweepConfig {
     pub budget: Option<Budget>,
     /// Learner seeds `1..=N` of every trained learner.
     pub learner_seeds: u32,
+    /// What the trained learners learn from (`vecsim train --reward`; default: difference).
+    pub reward: RewardSignal,
     /// Traffic seeds (`None`: the scenario's seed and the `N − 1` after it, see
     /// [`TrafficSeeds`]).
     pub traffic_seeds: TrafficSeeds,
@@ -447,6 +450,7 @@ impl SweepConfig {
         t += &format!("train = {}\n", l.join(","));
         t += &format!("budget = {}\n", self.budget.as_ref().map_or("-", |b| b.name));
         t += &format!("learner_seeds = {}\n", self.learner_seeds);
+        t += &format!("reward = {}\n", self.reward.name());
         t += &format!("traffic_seeds = {:?}\n", self.traffic_seeds);
         t += &format!("slots = {}\n", self.slots.map_or("scenario".into(), |s| s.to_string()));
         t
@@ -557,7 +561,12 @@ impl SweepConfig {
                 let budget = self.budget.as_ref().expect("checked above");
                 for l in 1..=self.learner_seeds as u64 {
                     let scenario = self.training_scenario(s, &combos[si], p, budget)?;
-                    let key = format!("{:016x}|{p}|{l}|{budget:?}|{:?}", scenario.hash(), scenario.learning);
+                    let key = format!(
+                        "{:016x}|{p}|{l}|{budget:?}|{:?}|{}",
+                        scenario.hash(),
+                        scenario.learning,
+                        self.reward.name()
+                    );
                     let dir = self.out.join("train").join(format!("s{si}-{p}-l{l}-{:08x}", fnv(&key) as u32));
                     trainings.push(Training { setting: si, policy: p, seed: l, scenario, dir });
                     for &t in &seeds {
@@ -758,7 +767,7 @@ where
 }
 
 /// Trains one learner (resuming its checkpoint if there is one).
-fn train_one(t: &Training, budget: &Budget) -> Result<(), TrainError> {
+fn train_one(t: &Training, budget: &Budget, reward: RewardSignal) -> Result<(), TrainError> {
     let io = |source| TrainError::Io { path: t.dir.clone(), source };
     std::fs::create_dir_all(&t.dir).map_err(io)?;
     let mut tc = TrainConfig::new(t.policy.as_str(), budget.train_episodes, t.seed);
@@ -769,6 +778,7 @@ fn train_one(t: &Training, budget: &Budget) -> Result<(), TrainError> {
     // One thread per training whatever --jobs is: the trained weights never depend on it.
     tc.threads = 1;
     tc.options = budget.learner_options();
+    tc.options.reward = reward;
     trainer::train(&t.scenario, &tc, &mut Sequential, &mut NoObserver)?;
     Ok(())
 }
@@ -820,7 +830,8 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
                 t.seed,
                 t.dir.display()
             );
-            train_one(t, budget).map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
+            train_one(t, budget, cfg.reward)
+                .map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
             obs.trained(&what);
             Ok(())
         })?;

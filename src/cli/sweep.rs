@@ -11,6 +11,7 @@ use vecsim::experiment::Budget;
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
+use vecsim_learn::learner::RewardSignal;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct SweepArgs {
@@ -37,6 +38,10 @@ pub(crate) struct SweepArgs {
     /// Learner seeds (1..=N) of every learner in `--train`.
     #[arg(long, default_value_t = 1)]
     pub learner_seeds: u32,
+    /// What the learners of `--train` learn from: `difference` (credit to the deciding RSU),
+    /// `marginal` (eq. 19, the paper) or `system` (F^t), as `vecsim train --reward`.
+    #[arg(long, default_value = "difference", value_parser = parse_reward)]
+    pub reward: RewardSignal,
     /// Trained learner checkpoints, `NAME=DIR` or `NAME#TAG=DIR`, repeatable; run greedily in
     /// every setting (the setting must be the environment the learner was trained for).
     #[arg(long, value_name = "NAME=DIR")]
@@ -57,6 +62,10 @@ pub(crate) struct SweepArgs {
     /// command again computes only the missing rows; another sweep there is refused.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+fn parse_reward(s: &str) -> Result<RewardSignal, String> {
+    RewardSignal::parse(s).ok_or_else(|| format!("unknown reward `{s}` (expected marginal, system or difference)"))
 }
 
 fn checkpoint(c: &str) -> anyhow::Result<(String, PolicyName, PathBuf)> {
@@ -109,6 +118,7 @@ pub(super) fn sweep(a: SweepArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
         train: a.train,
         budget: a.budget,
         learner_seeds: a.learner_seeds,
+        reward: a.reward,
         traffic_seeds: if a.seed_list.is_empty() {
             TrafficSeeds::Count(a.seeds)
         } else {
