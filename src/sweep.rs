@@ -22,7 +22,7 @@
 use crate::experiment::budget::PAPER_ALPHA;
 use crate::experiment::Budget;
 use crate::pipeline::{self, Limits, PipelineError, ScenarioRef};
-use crate::plot::{BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Unit};
+use crate::plot::{BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Table, Unit};
 use crate::presets::Preset;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -390,7 +390,6 @@ struct Plan {
     scenarios: Vec<Scenario>,
     runs: Vec<Run>,
     trainings: Vec<Training>,
-    seeds: Vec<u64>,
 }
 
 /// Watches a sweep.
@@ -587,7 +586,7 @@ impl SweepConfig {
                 pipeline::check_memory(&e, None, &self.limits).map_err(|e| pipeline_err(what(&r.label), e))?;
             }
         }
-        Ok(Plan { combos, scenarios, runs, trainings, seeds })
+        Ok(Plan { combos, scenarios, runs, trainings })
     }
 
     /// `KEY=VALUE ...` of a setting (`all` without swept keys).
@@ -878,95 +877,92 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
         text.push('\n');
     }
     let tmp = cfg.out.join(format!("{CSV_FILE}.tmp"));
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::write(&tmp, &text).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &csv).map_err(io(&csv))?;
 
-    let fig = figure(cfg, &plan, &rows);
+    let mut fig = figure_from_table(&Table::parse(&csv, &text)?)?;
+    fig.title = fig.title.replacen("Sweep", &format!("Sweep of {}", plan.scenarios[0].name), 1);
     let figures = fig.render(&cfg.out.join("sweep"))?.to_vec();
     Ok(SweepOutput { header, computed: todo.len(), reused: rows.len() - todo.len(), rows, csv, figures })
 }
 
-/// Completion rate and average realized potential per setting (groups) and policy (bars; a
-/// learner's seeds pooled), mean ± sample sd over traffic and learner seeds.
-fn figure(cfg: &SweepConfig, plan: &Plan, rows: &[String]) -> Figure {
-    let n = cfg.sets.len();
-    // The keys are the x axis's label; a group is the setting's values.
-    let groups: Vec<String> = plan
-        .combos
-        .iter()
-        .map(|c| {
-            let v: Vec<&str> = cfg.sets.iter().zip(c).map(|(k, &i)| k.values[i].text.as_str()).collect();
-            if v.is_empty() {
-                "all".to_string()
-            } else {
-                v.join(" · ")
-            }
-        })
-        .collect();
-    let mut labels: Vec<String> = Vec::new();
-    for r in &plan.runs {
-        if !labels.contains(&r.label) {
-            labels.push(r.label.clone());
-        }
+/// The figure of a sweep's CSV (also `vecsim plot sweep.csv`): completion rate and average
+/// realized potential per setting (groups, in the file's order) and policy (bars; a learner's
+/// seeds pooled), mean ± sample sd over the rows of each.
+pub fn figure_from_table(t: &Table) -> Result<Figure, PlotError> {
+    if t.rows.is_empty() {
+        return Err(PlotError::Empty { path: t.path.clone() });
     }
-    // Fields after the keys: policy, learner seed, traffic seed, slots, rate, reward, arp, mig.
-    let parsed: Vec<(usize, &str, Vec<&str>)> = rows
-        .iter()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let key = f[..n].join(",");
-            let setting = plan.combos.iter().position(|c| {
-                cfg.sets.iter().zip(c).map(|(k, &i)| k.values[i].csv()).collect::<Vec<_>>().join(",") == key
-            })?;
-            Some((setting, f[n], f[n + 4..].to_vec()))
-        })
-        .collect();
-    let series = |metric: usize| -> Vec<BarSeries> {
-        labels
+    let p = t.col("policy")?;
+    let (rate, arp) = (t.col("completion_rate")?, t.col("average_realized_potential")?);
+    let (lseed, tseed) = (t.col("learner_seed")?, t.col("traffic_seed")?);
+    let keys = &t.header[..p];
+    // A group is a setting's values (written back with their commas), the keys the x label.
+    let group_of = |r: usize| -> String {
+        if keys.is_empty() {
+            return "all".into();
+        }
+        (0..p).map(|c| t.text(r, c).replace(';', ",")).collect::<Vec<_>>().join(" · ")
+    };
+    let distinct = |f: &dyn Fn(usize) -> String| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for r in 0..t.rows.len() {
+            let x = f(r);
+            if !v.contains(&x) {
+                v.push(x);
+            }
+        }
+        v
+    };
+    let groups = distinct(&group_of);
+    let policies = distinct(&|r| t.text(r, p).to_string());
+    let traffic = distinct(&|r| t.text(r, tseed).to_string()).len();
+    let learners = distinct(&|r| t.text(r, lseed).to_string()).into_iter().filter(|s| !s.is_empty()).count();
+    let series = |metric: usize| -> Result<Vec<BarSeries>, PlotError> {
+        policies
             .iter()
-            .map(|label| BarSeries {
-                name: label.clone(),
-                values: (0..groups.len())
+            .map(|policy| {
+                let values = groups
+                    .iter()
                     .map(|g| {
-                        let v: Vec<f64> = parsed
-                            .iter()
-                            .filter(|(s, p, _)| *s == g && p == label)
-                            .filter_map(|(_, _, m)| m[metric].parse::<f64>().ok())
-                            .collect();
-                        MeanErr::of(&v)
+                        let mut v = Vec::new();
+                        for r in (0..t.rows.len()).filter(|&r| t.text(r, p) == policy && group_of(r) == *g) {
+                            let x = t.num(r, metric)?;
+                            if x.is_finite() {
+                                v.push(x);
+                            }
+                        }
+                        Ok(MeanErr::of(&v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, PlotError>>()?;
+                Ok(BarSeries { name: policy.clone(), values })
             })
             .collect()
     };
-    let x_label = if cfg.sets.is_empty() {
-        "setting".to_string()
-    } else {
-        cfg.sets.iter().map(|s| s.key.as_str()).collect::<Vec<_>>().join(" · ")
-    };
-    let panel = |title: &str, y: &str, unit: Unit, metric: usize| {
-        Panel::Bars(BarPanel {
+    let x_label = if keys.is_empty() { "setting".to_string() } else { keys.join(" · ") };
+    let panel = |title: &str, y: &str, unit: Unit, metric: usize| -> Result<Panel, PlotError> {
+        Ok(Panel::Bars(BarPanel {
             title: title.into(),
             x_label: x_label.clone(),
             y_label: y.into(),
             unit,
             groups: groups.clone(),
-            series: series(metric),
+            series: series(metric)?,
             references: Vec::new(),
-        })
+        }))
     };
-    Figure {
+    let dir = t.path.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
+    Ok(Figure {
         title: format!(
-            "Sweep of {}: {} traffic seed(s){} per bar, mean ± sd",
-            plan.scenarios[0].name,
-            plan.seeds.len(),
-            if cfg.train.is_empty() { String::new() } else { format!(" × {} learner seed(s)", cfg.learner_seeds) }
+            "Sweep{}: {traffic} traffic seed(s){} per bar, mean ± sd",
+            dir.map_or(String::new(), |d| format!(" {d}")),
+            if learners > 0 { format!(" × {learners} learner seed(s)") } else { String::new() }
         ),
         panels: vec![
-            panel("Task completion rate", "completed / uploaded tasks (%, mean ± sd)", Unit::Fraction, 0),
-            panel("Average realized potential", "Σ_e Σ_t r_e / E (mean ± sd)", Unit::Plain, 2),
+            panel("Task completion rate", "completed / uploaded tasks (%, mean ± sd)", Unit::Fraction, rate)?,
+            panel("Average realized potential", "Σ_e Σ_t r_e / E (mean ± sd)", Unit::Plain, arp)?,
         ],
-    }
+    })
 }
 
 #[cfg(test)]
@@ -1025,6 +1021,33 @@ mod tests {
         assert_eq!(cartesian(&[2, 3]), vec![vec![0, 0], vec![0, 1], vec![0, 2], vec![1, 0], vec![1, 1], vec![1, 2]]);
         assert_eq!(cartesian(&[3, 1, 2]).len(), 6);
         assert!(cartesian(&[2, 0]).is_empty());
+    }
+
+    #[test]
+    fn the_figure_pools_seeds_per_setting_and_policy() {
+        let text = "rsus.cpu_ghz,policy,learner_seed,traffic_seed,slots,completion_rate,cumulative_reward,\
+average_realized_potential,migrations
+[1;4],orl,,1,5,0.5,1,2,0
+[1;4],orl,,2,5,0.7,1,4,0
+[1;4],fed-maddpg,1,1,5,0.2,1,1,0
+[1;4],fed-maddpg,2,1,5,,1,3,0
+[3;10],orl,,1,5,1,1,5,0
+";
+        let fig = figure_from_table(&Table::parse(Path::new("out/sweep.csv"), text).unwrap()).unwrap();
+        assert!(fig.title.contains("Sweep out: 2 traffic seed(s) × 2 learner seed(s)"), "{}", fig.title);
+        let Panel::Bars(rate) = &fig.panels[0] else { panic!("bars") };
+        assert_eq!(rate.groups, ["[1,4]", "[3,10]"]);
+        assert_eq!(rate.x_label, "rsus.cpu_ghz");
+        assert_eq!(rate.series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["orl", "fed-maddpg"]);
+        // orl at [1,4]: 0.5 and 0.7 → mean 0.6, sample sd √0.02; fed-maddpg: one rate (the
+        // other run had no upload); nothing at [3,10].
+        let orl = rate.series[0].values[0].unwrap();
+        assert!((orl.mean - 0.6).abs() < 1e-12 && (orl.err - 0.02f64.sqrt()).abs() < 1e-12, "{orl:?}");
+        assert_eq!(rate.series[1].values[0].unwrap().mean, 0.2);
+        assert_eq!(rate.series[1].values[1], None);
+        let Panel::Bars(arp) = &fig.panels[1] else { panic!("bars") };
+        assert_eq!(arp.series[1].values[0].unwrap().mean, 2.0);
+        assert_eq!(arp.series[0].values[1].unwrap().mean, 5.0);
     }
 
     const MINIMAL: &str = include_str!("../tests/fixtures/minimal.toml");
