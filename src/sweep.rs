@@ -880,8 +880,7 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
     std::fs::write(&tmp, &text).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &csv).map_err(io(&csv))?;
 
-    let mut fig = figure_from_table(&Table::parse(&csv, &text)?)?;
-    fig.title = fig.title.replacen("Sweep", &format!("Sweep of {}", plan.scenarios[0].name), 1);
+    let fig = figure_named(&Table::parse(&csv, &text)?, format!("Sweep of {}", plan.scenarios[0].name))?;
     let figures = fig.render(&cfg.out.join("sweep"))?.to_vec();
     Ok(SweepOutput { header, computed: todo.len(), reused: rows.len() - todo.len(), rows, csv, figures })
 }
@@ -890,6 +889,12 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
 /// realized potential per setting (groups, in the file's order) and policy (bars; a learner's
 /// seeds pooled), mean ± sample sd over the rows of each.
 pub fn figure_from_table(t: &Table) -> Result<Figure, PlotError> {
+    let dir = t.path.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
+    figure_named(t, dir.map_or("Sweep".into(), |d| format!("Sweep {d}")))
+}
+
+/// [`figure_from_table`] with its title starting `what`.
+fn figure_named(t: &Table, what: String) -> Result<Figure, PlotError> {
     if t.rows.is_empty() {
         return Err(PlotError::Empty { path: t.path.clone() });
     }
@@ -951,11 +956,9 @@ pub fn figure_from_table(t: &Table) -> Result<Figure, PlotError> {
             references: Vec::new(),
         }))
     };
-    let dir = t.path.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
     Ok(Figure {
         title: format!(
-            "Sweep{}: {traffic} traffic seed(s){} per bar, mean ± sd",
-            dir.map_or(String::new(), |d| format!(" {d}")),
+            "{what}: {traffic} traffic seed(s){} per bar, mean ± sd",
             if learners > 0 { format!(" × {learners} learner seed(s)") } else { String::new() }
         ),
         panels: vec![
