@@ -197,6 +197,12 @@ fn sweep_bad_keys_values_and_flags_are_exit_2_before_any_work() {
     let mut no_budget = base("tasks.request_rate=0.5");
     no_budget.extend(["--train", "masac"]);
     bad_input(vecsim(&no_budget), &["--train", "--budget"]);
+    let mut no_jobs = base("tasks.request_rate=0.5");
+    no_jobs.extend(["--jobs", "0"]);
+    bad_input(vecsim(&no_jobs), &["--jobs"]);
+    let mut bad_slots = base("tasks.request_rate=0.5");
+    bad_slots.extend(["--slots", "0"]);
+    bad_input(vecsim(&bad_slots), &["slots"]);
     assert!(!out.exists(), "a refused sweep wrote {}", out.display());
 }
 
