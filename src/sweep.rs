@@ -1053,6 +1053,44 @@ average_realized_potential,migrations
         assert_eq!(arp.series[0].values[1].unwrap().mean, 5.0);
     }
 
+    #[test]
+    fn learning_keys_of_a_setting_win_over_the_budget_in_training() {
+        let cfg = SweepConfig {
+            scenario: "minimal".into(),
+            sets: vec![
+                parse_set("learning.batch_size=4,6").unwrap(),
+                parse_set("tasks.request_rate=0.25").unwrap(),
+                parse_set("time.slots=7").unwrap(),
+            ],
+            baselines: Vec::new(),
+            checkpoints: Vec::new(),
+            train: vec![PolicyName::FedMaddpg],
+            budget: Some(Budget::quick()),
+            learner_seeds: 1,
+            reward: RewardSignal::Difference,
+            traffic_seeds: TrafficSeeds::Count(1),
+            slots: None,
+            jobs: 1,
+            out: PathBuf::from("unused"),
+            limits: Limits::default(),
+        };
+        let plan = cfg.plan(&source()).unwrap();
+        assert_eq!(plan.trainings.len(), 2);
+        for (t, batch) in plan.trainings.iter().zip([4, 6]) {
+            // quick: batch 8, replay 2,000, 5 slots per episode; the setting's batch size wins.
+            assert_eq!(t.scenario.learning.batch_size, batch);
+            assert_eq!(t.scenario.learning.replay_capacity, 2_000);
+            assert_eq!(t.scenario.time.slots, 5);
+            assert_eq!(t.scenario.tasks.request_rate, 0.25);
+            assert_eq!(t.scenario.policy, PolicyName::FedMaddpg);
+        }
+        // The evaluation runs keep the setting's own slots.
+        assert_eq!(plan.runs.len(), 2);
+        assert_eq!(plan.scenarios[0].time.slots, 7);
+        assert_eq!(plan.scenarios[1].learning.batch_size, 6);
+        assert_ne!(plan.trainings[0].dir, plan.trainings[1].dir);
+    }
+
     const MINIMAL: &str = include_str!("../tests/fixtures/minimal.toml");
 
     fn source() -> ScenarioSource {
