@@ -907,7 +907,7 @@ fn figure_named(t: &Table, what: String) -> Result<Figure, PlotError> {
         if keys.is_empty() {
             return "all".into();
         }
-        (0..p).map(|c| t.text(r, c).replace(';', ",")).collect::<Vec<_>>().join(" · ")
+        (0..p).map(|c| t.text(r, c).replace(';', ",")).collect::<Vec<_>>().join(" | ")
     };
     let distinct = |f: &dyn Fn(usize) -> String| -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
@@ -944,7 +944,7 @@ fn figure_named(t: &Table, what: String) -> Result<Figure, PlotError> {
             })
             .collect()
     };
-    let x_label = if keys.is_empty() { "setting".to_string() } else { keys.join(" · ") };
+    let x_label = if keys.is_empty() { "setting".to_string() } else { keys.join(" | ") };
     let panel = |title: &str, y: &str, unit: Unit, metric: usize| -> Result<Panel, PlotError> {
         Ok(Panel::Bars(BarPanel {
             title: title.into(),

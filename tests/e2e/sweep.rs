@@ -173,7 +173,7 @@ fn sweep_resumes_only_missing_rows_and_refuses_another_plan() {
     let printed = ok(vecsim(&["plot", out.join("sweep.csv").to_str().unwrap(), "--out", figs.to_str().unwrap()]));
     assert!(printed.contains("sweep.png"), "{printed}");
     let svg = String::from_utf8(read(&figs.join("sweep.svg"))).unwrap();
-    for needle in ["Task completion rate", "rsus.cpu_ghz · tasks.request_rate", "[3.0,10.0] · 0.8", "br-ne"] {
+    for needle in ["Task completion rate", "rsus.cpu_ghz | tasks.request_rate", "[3.0,10.0] | 0.8", "br-ne"] {
         assert!(svg.contains(needle), "the figure has no {needle:?}");
     }
 }
