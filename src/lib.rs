@@ -18,6 +18,7 @@ pub mod experiment;
 pub mod pipeline;
 pub mod plot;
 pub mod presets;
+pub mod sweep;
 pub mod training_bench;
 
 pub use vecsim_actors as actors;

@@ -1068,6 +1068,8 @@ pub enum FileKind {
     Compare,
     /// An experiment's `runs.csv`.
     Runs,
+    /// `vecsim sweep`'s `sweep.csv`.
+    Sweep,
 }
 
 impl FileKind {
@@ -1076,6 +1078,8 @@ impl FileKind {
         let has = |c: &str| t.header.iter().any(|h| h == c);
         Ok(if has("experiment") && has("setting") && has("policy") {
             FileKind::Runs
+        } else if has("policy") && has("learner_seed") && has("traffic_seed") {
+            FileKind::Sweep
         } else if has("slot") && has("completion_rate") && has("missed_deadline") {
             FileKind::Slots
         } else if has("episode") && has("cumulative_reward") {

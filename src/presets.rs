@@ -68,7 +68,13 @@ impl Preset {
     /// Parses and validates the preset, attaching the traces it names that ship in the binary.
     /// Relative paths of traces that do not ship resolve against the source tree's `scenarios/`.
     pub fn load(&self) -> Result<Scenario, ScenarioError> {
-        let mut s = Scenario::from_toml_str(self.text, &self.origin(), &source_scenarios_dir())?;
+        self.load_text(self.text)
+    }
+
+    /// [`Preset::load`] of an edited copy of the preset's text (`vecsim sweep --set`): errors
+    /// name the preset, traces resolve and ship as the preset's own do.
+    pub fn load_text(&self, text: &str) -> Result<Scenario, ScenarioError> {
+        let mut s = Scenario::from_toml_str(text, &self.origin(), &source_scenarios_dir())?;
         if let MobilityConfig::Didi { trace } | MobilityConfig::Fcd { trace } = &s.mobility {
             if let Some((path, text)) = BUNDLED.iter().find(|(p, _)| Path::new(p) == trace) {
                 s.bundled.push(BundledFile { path: PathBuf::from(path), text });

@@ -15,6 +15,7 @@ mod run;
 mod scenario_cmd;
 mod slot_cmd;
 mod summary;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,9 @@ pub(crate) enum Command {
     Train(train::TrainArgs),
     /// Run one of the paper's experiments (Fig. 4–7): a CSV of every run, a PNG and an SVG figure.
     Experiment(experiment::ExperimentArgs),
+    /// Sweep scenario keys over values (`--set KEY=A,B,C`, Cartesian) × policies × seeds, in
+    /// parallel and resumable: one CSV (a row per run) and a figure.
+    Sweep(sweep::SweepArgs),
     /// Draw figures (PNG and SVG) of slots.csv, curve.csv, compare --csv or experiment CSVs.
     Plot(plot::PlotArgs),
     /// Throughput benchmarks.
@@ -98,6 +102,7 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
         Command::Bench(c) => bench::bench(c, &limits),
         Command::Experiment(a) => experiment::experiment(a, &limits),
         Command::Plot(a) => plot::plot(a),
+        Command::Sweep(a) => sweep::sweep(a, &limits),
         Command::Node(a) => node::node(a),
     }
 }

@@ -9,7 +9,7 @@ use vecsim::plot::{self, FileKind, PlotError, Table};
 #[derive(Args, Debug, Clone)]
 pub(crate) struct PlotArgs {
     /// `slots.csv` (vecsim run --out), `curve.csv` (vecsim train; several are overlaid in one
-    /// figure), `vecsim compare --csv` output, or an experiment's CSV.
+    /// figure), `vecsim compare --csv` output, an experiment's CSV or `vecsim sweep`'s sweep.csv.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Directory for the figures (default: the current directory).
@@ -97,6 +97,7 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
                 })?;
                 figures.push((name(stem(f)), fig));
             }
+            FileKind::Sweep => figures.push((name(stem(f)), vecsim::sweep::figure_from_table(&t).map_err(plot_error)?)),
             _ => unreachable!("FileKind::of returns one of the kinds above"),
         }
     }

@@ -11,4 +11,5 @@ mod limits;
 mod monitoring;
 mod pool_learners;
 mod presets;
+mod sweep;
 mod train;
