@@ -136,10 +136,7 @@ impl NativeEnv {
     fn step(&mut self, actions: &[u8], lengths: Vec<usize>) -> PyResult<(u32, Vec<f64>, Vec<f64>, Vec<u64>, bool)> {
         let total: usize = lengths.iter().sum();
         if actions.len() != total * 8 {
-            return Err(VecsimError::new_err(format!(
-                "{} bytes of actions for {total} int64 entries",
-                actions.len()
-            )));
+            return Err(VecsimError::new_err(format!("{} bytes of actions for {total} int64 entries", actions.len())));
         }
         let flat: Vec<i64> =
             actions.chunks_exact(8).map(|c| i64::from_ne_bytes(c.try_into().expect("chunks of 8"))).collect();

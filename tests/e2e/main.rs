@@ -10,4 +10,5 @@ mod limits;
 mod monitoring;
 mod pool_learners;
 mod presets;
+mod python;
 mod train;
