@@ -37,6 +37,9 @@ assert len(TASK_FEATURES) == _native.TASK_FEATURES
 assert len(CANDIDATE_FEATURES) == _native.CANDIDATE_FEATURES
 
 
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
 class TaskActions(spaces.MultiDiscrete):
     """One candidate index per task row: ``MultiDiscrete([rsus] * max_tasks)``.
 
@@ -119,7 +122,7 @@ class VecsimParallelEnv(ParallelEnv):
         self._obs_spaces = {a: self._obs_space for a in self.possible_agents}
         # One action space object per agent (seeding one must not seed the others).
         self._act_spaces = {a: TaskActions([n] * m) for a in self.possible_agents}
-        self._counts = np.zeros(n, dtype=np.int64)
+        self._counts = [0] * n
 
     # -- PettingZoo -------------------------------------------------------------------------
 
@@ -168,42 +171,47 @@ class VecsimParallelEnv(ParallelEnv):
         if not self.agents:
             raise VecsimError("no slot is open: call reset() first, or again after the last slot")
         parts, lengths = [], []
+        get = actions.get
         for e, agent in enumerate(self.possible_agents):
-            a = actions.get(agent)
+            a = get(agent)
             if a is None:
                 if self._counts[e] > 0:
                     raise VecsimError(f"no action for {agent}, which has {self._counts[e]} task(s) this slot")
-                a = np.empty(0, dtype=np.int64)
-            else:
+                a = _EMPTY
+            elif type(a) is not np.ndarray:
                 a = np.asarray(a)
-                if a.ndim != 1:
-                    raise VecsimError(
-                        f"{agent}: action of shape {a.shape}; expected ({self.max_tasks},), one "
-                        f"candidate index per task row"
-                    )
-                if a.size and not np.issubdtype(a.dtype, np.integer):
+            if a.ndim != 1:
+                raise VecsimError(
+                    f"{agent}: action of shape {a.shape}; expected ({self.max_tasks},), one "
+                    f"candidate index per task row"
+                )
+            if a.dtype != np.int64:
+                if a.size and a.dtype.kind not in "iu":
                     raise VecsimError(f"{agent}: action of dtype {a.dtype}; expected integer candidate indices")
-            parts.append(a.astype(np.int64, copy=False))
+                a = a.astype(np.int64)
+            parts.append(a)
             lengths.append(a.shape[0])
-        unknown = set(actions) - set(self._index)
-        if unknown:
-            raise VecsimError(f"actions for unknown agents {sorted(unknown)}; agents: {self.possible_agents}")
-        flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-        slot, rewards, all_rewards, counts, done = self._native.step(flat.tobytes(), lengths)
+        if len(actions) > len(self.possible_agents) or any(a not in self._index for a in actions):
+            unknown = sorted(set(actions) - set(self._index))
+            raise VecsimError(f"actions for unknown agents {unknown}; agents: {self.possible_agents}")
+        slot, rewards, all_rewards, counts, done = self._native.step(np.concatenate(parts).tobytes(), lengths)
         agents = self.agents
         obs = self._observe()
-        infos = {}
-        for e, agent in enumerate(agents):
-            c = counts[4 * e : 4 * e + 4]
-            r = all_rewards[3 * e : 3 * e + 3]
-            infos[agent] = {
+        infos = {
+            agent: {
                 "slot": slot,
-                "tasks": c[0],
-                "completed": c[1],
-                "missed_deadline": c[2],
-                "dropped": c[3],
-                "rewards": {"difference": r[0], "marginal": r[1], "system": r[2]},
+                "tasks": counts[4 * e],
+                "completed": counts[4 * e + 1],
+                "missed_deadline": counts[4 * e + 2],
+                "dropped": counts[4 * e + 3],
+                "rewards": {
+                    "difference": all_rewards[3 * e],
+                    "marginal": all_rewards[3 * e + 1],
+                    "system": all_rewards[3 * e + 2],
+                },
             }
+            for e, agent in enumerate(agents)
+        }
         rew = dict(zip(agents, rewards))
         terminations = dict.fromkeys(agents, False)
         truncations = dict.fromkeys(agents, bool(done))
@@ -243,14 +251,15 @@ class VecsimParallelEnv(ParallelEnv):
     def _observe(self) -> dict[str, dict[str, np.ndarray]]:
         tasks, tmask, cands, amask, counts = self._native.observe()
         n, m = self.n_rsus, self.max_tasks
-        tasks = np.frombuffer(tasks, dtype=np.float32).reshape(n, m, len(TASK_FEATURES))
-        tmask = np.frombuffer(tmask, dtype=np.int8).reshape(n, m)
-        cands = np.frombuffer(cands, dtype=np.float32).reshape(n, n, len(CANDIDATE_FEATURES))
-        amask = np.frombuffer(amask, dtype=np.int8).reshape(n, m, n)
-        self._counts = np.asarray(counts, dtype=np.int64)
+        # Views of the fresh bytearrays (writable, owned by this step's arrays alone).
+        tasks = np.ndarray((n, m, len(TASK_FEATURES)), np.float32, tasks)
+        tmask = np.ndarray((n, m), np.int8, tmask)
+        cands = np.ndarray((n, n, len(CANDIDATE_FEATURES)), np.float32, cands)
+        amask = np.ndarray((n, m, n), np.int8, amask)
+        self._counts = counts
         return {
-            agent: {"tasks": tasks[e], "task_mask": tmask[e], "candidates": cands[e], "action_mask": amask[e]}
-            for e, agent in enumerate(self.agents)
+            agent: {"tasks": t, "task_mask": tm, "candidates": c, "action_mask": am}
+            for agent, t, tm, c, am in zip(self.agents, tasks, tmask, cands, amask)
         }
 
 
