@@ -472,18 +472,16 @@ impl Env {
         let (Some(run), Some(open)) = (self.run.as_mut(), self.open.take()) else {
             return Err(EnvError::NoSlot("call reset() first"));
         };
-        let ClosedSlot { report, difference } = match run.close_slot(open, &decisions, unconverged) {
-            Ok(c) => c,
-            Err((open, e)) => {
-                self.open = Some(open);
-                return Err(e.into());
-            }
-        };
+        if let Err(e) = run.check_slot(&open, &decisions) {
+            self.open = Some(open);
+            return Err(e.into());
+        }
+        let ClosedSlot { report, difference } = run.close_slot(open, &decisions, unconverged)?;
         let score = &report.score;
         let mut all_rewards = Vec::with_capacity(n * 3);
         let mut rewards = Vec::with_capacity(n);
-        for e in 0..n {
-            let (d, mg, sy) = (difference[e], score.rewards[e], score.potential);
+        for (&d, &mg) in difference.iter().zip(&score.rewards) {
+            let sy = score.potential;
             all_rewards.extend_from_slice(&[d, mg, sy]);
             rewards.push(match self.reward {
                 RewardSignal::Difference => d,

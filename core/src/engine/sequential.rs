@@ -303,27 +303,31 @@ impl SequentialRun {
         open.problem(&self.specs, &self.scenario)
     }
 
-    /// Phases 4 to 6 of an open slot with `decisions[e][i]`, the executing RSU of the i-th task
-    /// uploaded at RSU e (checked first: one per task, each an RSU of the scenario; on an
-    /// error the slot is left open and nothing changed). `unconverged`: the decisions come from
-    /// an oracle that stopped short of its equilibrium (counted in the summary). The policies
-    /// get their feedback as in [`SequentialRun::step`].
+    /// Checks decisions for an open slot: `decisions[e][i]` is the executing RSU of the i-th
+    /// task uploaded at RSU e; one per task, each an RSU of the scenario.
+    pub fn check_slot(&self, open: &OpenSlot, decisions: &[Vec<RsuId>]) -> Result<(), EngineError> {
+        let n = self.specs.len();
+        if decisions.len() != n {
+            let message = format!("decisions for {} RSUs, the scenario has {n}", decisions.len());
+            return Err(EngineError::BadDecision { policy: "external", rsu: RsuId(0), message });
+        }
+        for (e, d) in decisions.iter().enumerate() {
+            check_decisions("external", RsuId(e as u32), open.uploads[e].len(), n, d)?;
+        }
+        Ok(())
+    }
+
+    /// Phases 4 to 6 of an open slot with `decisions` ([`SequentialRun::check_slot`] first: a
+    /// slot whose decisions are refused is dropped, and the run cannot go on). `unconverged`:
+    /// the decisions come from an oracle that stopped short of its equilibrium (counted in the
+    /// summary). The policies get their feedback as in [`SequentialRun::step`].
     pub fn close_slot(
         &mut self,
         open: OpenSlot,
         decisions: &[Vec<RsuId>],
         unconverged: bool,
-    ) -> Result<ClosedSlot, (OpenSlot, EngineError)> {
-        let n = self.specs.len();
-        if decisions.len() != n {
-            let message = format!("decisions for {} RSUs, the scenario has {n}", decisions.len());
-            return Err((open, EngineError::BadDecision { policy: "external", rsu: RsuId(0), message }));
-        }
-        for (e, d) in decisions.iter().enumerate() {
-            if let Err(err) = check_decisions("external", RsuId(e as u32), open.uploads[e].len(), n, d) {
-                return Err((open, err));
-            }
-        }
+    ) -> Result<ClosedSlot, EngineError> {
+        self.check_slot(&open, decisions)?;
         Ok(self.finish_slot(open, decisions, unconverged))
     }
 
@@ -467,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_decisions_leave_the_slot_open_and_unchanged() {
+    fn wrong_decisions_are_refused_and_change_nothing() {
         let s = Arc::new(scenario(8));
         let fleet = crate::mobility::load(&s, None).unwrap();
         let mut run = SequentialRun::new(s.clone(), fleet, PolicySet::baseline(Baseline::Orl, 3, s.seed)).unwrap();
@@ -476,19 +480,19 @@ mod tests {
         let k = open.uploads(e).len();
         let mut d: Vec<Vec<RsuId>> = (0..3).map(|x| vec![RsuId(x as u32); open.uploads(x).len()]).collect();
         d[e].push(RsuId(0));
-        let (open, err) = run.close_slot(open, &d, false).unwrap_err();
+        let err = run.check_slot(&open, &d).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("policy external at RSU {}: returned {} decisions for {k} tasks", RsuId(e as u32), k + 1)
         );
         d[e].pop();
         d[e][0] = RsuId(7);
-        let (open, err) = run.close_slot(open, &d, false).unwrap_err();
+        let err = run.check_slot(&open, &d).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("policy external at RSU {}: chose rsu7, but the scenario has 3 RSUs", RsuId(e as u32))
         );
-        let (open, err) = run.close_slot(open, &d[..2], false).unwrap_err();
+        let err = run.check_slot(&open, &d[..2]).unwrap_err();
         assert!(err.to_string().contains("decisions for 2 RSUs, the scenario has 3"), "{err}");
         assert_eq!(run.stats().slots(), 0);
         d[e][0] = RsuId(e as u32);
