@@ -569,15 +569,20 @@ impl Env {
     }
 }
 
-/// A whole episode of `cfg`'s scenario with baseline `b` on the sequential engine, natively:
-/// its summary and the wall time of the slots alone, seconds (what the benchmark compares the
-/// Python loop with).
-pub fn run_native(cfg: &EnvConfig, b: Baseline) -> Result<(Summary, f64), EnvError> {
+/// A whole episode of `cfg`'s scenario with baseline `b` on the sequential engine, loaded and
+/// ready to run natively ([`SequentialRun::run`]): what the benchmark compares the Python loop
+/// with (the caller times the slots alone).
+pub fn prepare_native(cfg: &EnvConfig, b: Baseline) -> Result<SequentialRun, EnvError> {
     let ov = Overrides { seed: cfg.seed, slots: cfg.slots, policy: Some(b.into()), faults: cfg.faults.clone() };
     let s = pipeline::load_scenario(&cfg.scenario, &ov)?;
     let fleet = pipeline::load_fleet(&s, cfg.trace.as_deref(), &cfg.limits)?;
     let policies = PolicySet::baseline(b, s.rsu_count(), s.seed);
-    let run = SequentialRun::new(Arc::new(s), fleet, policies)?;
+    Ok(SequentialRun::new(Arc::new(s), fleet, policies)?)
+}
+
+/// [`prepare_native`], run: the episode's summary and the wall time of its slots, seconds.
+pub fn run_native(cfg: &EnvConfig, b: Baseline) -> Result<(Summary, f64), EnvError> {
+    let run = prepare_native(cfg, b)?;
     let started = std::time::Instant::now();
     let (stats, _) = run.run()?;
     Ok((stats.summary(), started.elapsed().as_secs_f64()))

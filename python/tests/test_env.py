@@ -201,9 +201,9 @@ def test_bad_actions_raise_and_leave_the_slot_open():
 
 
 def test_run_native_matches_the_replay():
-    native, wall = vecsim.run_native("paper-noon", "orm", slots=20)
+    native, wall, cpu = vecsim.run_native("paper-noon", "orm", slots=20)
     got, _ = replay(vecsim.parallel_env("paper-noon", slots=20), "orm")
-    assert wall > 0 and native["policy"] == "orm"
+    assert wall > 0 and cpu > 0 and native["policy"] == "orm"
     native["policy"] = "external"
     assert got == native
 

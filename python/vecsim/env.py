@@ -275,10 +275,10 @@ def run_native(
     slots: int | None = None,
     faults=None,
     trace: str | None = None,
-) -> tuple[dict, float]:
+) -> tuple[dict, float, float]:
     """One episode of baseline ``policy`` run natively by the sequential engine:
-    ``(summary.json as a dict, wall seconds of its slots)``."""
-    s, wall = _native.run_native(
+    ``(summary.json as a dict, wall seconds of its slots, thread CPU seconds of its slots)``."""
+    s, wall, cpu = _native.run_native(
         str(scenario),
         policy,
         seed=seed,
@@ -286,4 +286,4 @@ def run_native(
         faults=_fault_args(faults),
         trace=None if trace is None else str(trace),
     )
-    return json.loads(s), wall
+    return json.loads(s), wall, cpu
