@@ -14,6 +14,7 @@
 //!
 //! [`Engine`]: vecsim_core::Engine
 
+pub mod env;
 pub mod experiment;
 pub mod pipeline;
 pub mod plot;

@@ -11,5 +11,6 @@ mod limits;
 mod monitoring;
 mod pool_learners;
 mod presets;
+mod python;
 mod sweep;
 mod train;

@@ -9,7 +9,7 @@
 
 mod sequential;
 
-pub use sequential::{SequentialRun, SpawnSchedule};
+pub use sequential::{ClosedSlot, OpenSlot, SequentialRun, SpawnSchedule};
 
 use crate::ids::RsuId;
 use crate::mobility::Fleet;
@@ -121,6 +121,12 @@ pub enum EngineError {
         rsu: RsuId,
         /// What was wrong.
         message: String,
+    },
+    /// A slot was asked for after the episode's last one.
+    #[error("the episode's {slots} slots have all run")]
+    Finished {
+        /// Slots `T` of the episode.
+        slots: u32,
     },
     /// The VEC POOL could not average a round.
     #[error("VEC POOL round: {0}")]
