@@ -1,6 +1,7 @@
 //! `vecsim plot FILE...`: figures (PNG and SVG) of results a user already has.
 
 use super::bad;
+use super::output::note;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,7 +75,7 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
     }
     for (n, fig) in figures {
         for p in fig.render(&a.out.join(n)).map_err(plot_error)? {
-            println!("wrote {}", p.display());
+            note!("wrote {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -48,8 +48,11 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     for (name, settings, policies) in EXPECTED {
-        let stdout = ok(vecsim(&["experiment", name, "--quick", "--out", out]));
-        assert!(stdout.contains(&format!("wrote {out}/{name}.png")), "{stdout}");
+        // The files written are chatter: on stderr (issue 24).
+        let o = vecsim(&["experiment", name, "--quick", "--out", out]);
+        let err = stderr(&o);
+        ok(o);
+        assert!(err.contains(&format!("wrote {out}/{name}.png")), "{err}");
         let (header, rows) = csv(&dir.path().join(format!("{name}.csv")));
         assert_eq!(header, HEADER);
         assert_eq!(rows.len(), settings * policies.len(), "{name}: one row per (setting, policy, seed)");
@@ -111,8 +114,10 @@ fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     let last = kept.pop().unwrap();
     let cut = format!("{}\n{}", kept.join("\n"), &last[..last.len() / 2]);
     std::fs::write(&path, cut).unwrap();
-    let stdout = ok(vecsim(&args));
-    assert!(stdout.contains("21 run(s): 3 computed, 18 reused"), "{stdout}");
+    let o = vecsim(&args);
+    let err = stderr(&o);
+    ok(o);
+    assert!(err.contains("21 run(s): 3 computed, 18 reused"), "{err}");
     // The same numbers (all but the wall times), whatever order the rows were written in.
     let strip = |text: &str| -> Vec<String> {
         let mut v: Vec<String> =
@@ -122,7 +127,9 @@ fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     };
     assert_eq!(strip(&String::from_utf8(read(&path)).unwrap()), strip(&full));
     // Nothing left to do: everything reused.
-    assert!(ok(vecsim(&args)).contains("0 computed, 21 reused"));
+    let o = vecsim(&args);
+    assert!(stderr(&o).contains("0 computed, 21 reused"), "{}", stderr(&o));
+    ok(o);
     // Another budget into the same directory is refused, naming the file and the way out.
     let err =
         bad_input(vecsim(&["experiment", "traffic", "--budget", "small", "--out", out]), &["traffic.csv", "--out"]);

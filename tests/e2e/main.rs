@@ -11,3 +11,4 @@ mod monitoring;
 mod pool_learners;
 mod presets;
 mod train;
+mod unix;

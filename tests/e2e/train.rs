@@ -217,9 +217,12 @@ fn training_never_loses_a_model() {
             .expect("vecsim runs")
     };
     // Without --checkpoint: a printed default directory under ./runs, not ./curve.csv.
-    let out = ok(run(&["train", sc, "--policy", "fed-maddpg", "--episodes", "2", "--eval-every", "1"]));
+    let o = run(&["train", sc, "--policy", "fed-maddpg", "--episodes", "2", "--eval-every", "1"]);
     let default = dir.path().join("runs/fed-maddpg-train-small-seed3");
-    assert!(out.contains("run directory: runs/fed-maddpg-train-small-seed3"), "{out}");
+    // Said at the start, as chatter on stderr (issue 24); the checkpoint's path is data at the end.
+    assert!(stderr(&o).contains("run directory: runs/fed-maddpg-train-small-seed3"), "{}", stderr(&o));
+    let out = ok(o);
+    assert!(out.contains("checkpoint: runs/fed-maddpg-train-small-seed3/learner.ckpt"), "{out}");
     assert!(default.join("learner.ckpt").exists() && default.join("curve.csv").exists());
     assert!(!dir.path().join("curve.csv").exists());
     // Every row evaluated (K = 1): a held-out completion rate and reward.
