@@ -340,6 +340,10 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
+    if !bar.is_hidden() {
+        // indicatif leaves the cursor at the end of the finished bar: the next line starts anew.
+        output::write_err(format_args!("\n"));
+    }
     if outcome.resumed_without_replay {
         warning!("the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
     }

@@ -384,3 +384,48 @@ fn a_bad_output_path_exits_2_naming_it() {
     // And an input path.
     bad_input(vecsim(&["run", "/proc/nonexistent/s.toml"]), &["/proc/nonexistent/s.toml"]);
 }
+
+/// Progress bars (drawn only on a terminal): coloured with `--color always`, plain with
+/// `NO_COLOR`, absent with `-q`. The terminal is a pty from util-linux's `script`.
+#[test]
+fn progress_bars_follow_color_and_quiet_on_a_terminal() {
+    if Command::new("script").arg("--version").output().map_or(true, |o| !o.status.success()) {
+        eprintln!("skipping: no `script` (util-linux) to give vecsim a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sc = fixture_path("train-small.toml");
+    let tty = |flags: &str, env: &str, name: &str| -> String {
+        let ck = dir.path().join(name);
+        let log = dir.path().join(format!("{name}.log"));
+        let cmd = format!(
+            "{env} {} {flags} train {} --episodes 2 --slots 5 --eval-every 0 --checkpoint {}",
+            env!("CARGO_BIN_EXE_vecsim"),
+            sc.display(),
+            ck.display()
+        );
+        let o = Command::new("script")
+            .args(["-q", "-e", "-c", &cmd])
+            .arg(&log)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("script runs");
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        String::from_utf8_lossy(&read(&log)).into_owned()
+    };
+    // indicatif's cyan bar: ESC[36m; any SGR colour: ESC[3xm.
+    let coloured = |t: &str| (30..=37).any(|c| t.contains(&format!("\x1b[{c}m")));
+    let always = tty("--color always", "", "always");
+    assert!(always.contains("episode 2/2"), "no progress bar on the terminal:\n{always}");
+    assert!(always.contains("\x1b[36m"), "no colour with --color always:\n{always}");
+    let no_color = tty("", "NO_COLOR=1", "no-color");
+    assert!(no_color.contains("episode 2/2"), "{no_color}");
+    assert!(!coloured(&no_color), "colour despite NO_COLOR:\n{no_color}");
+    let never = tty("--color never", "CLICOLOR_FORCE=1", "never");
+    assert!(!coloured(&never), "colour despite --color never:\n{never}");
+    let quiet = tty("-q", "", "quiet");
+    assert!(!quiet.contains("episode 1/2"), "a progress bar despite -q:\n{quiet}");
+    assert!(quiet.contains("checkpoint: "), "the data went missing with -q:\n{quiet}");
+}
