@@ -129,10 +129,11 @@ pub(crate) enum Command {
     },
     /// Print every build fact: version, commit, features, target, compiler, dependency versions.
     Version,
-    /// Panics on purpose, to test the panic hook.
-    #[command(hide = true)]
-    InternalPanic,
 }
+
+/// Set (to anything) to make `vecsim` panic once its flags are parsed: how the tests reach the
+/// panic hook (a hidden subcommand would show in the completion scripts).
+const PANIC_FOR_TEST: &str = "VECSIM_PANIC_FOR_TEST";
 
 /// The clap definition, with the version line that `--version` prints (for the man page).
 pub(crate) fn clap_command(color: ColorChoice) -> clap::Command {
@@ -175,6 +176,9 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
         return Err(bad("--version takes no subcommand (try `vecsim version`)"));
     }
     output::detail!("vecsim {}", version::short());
+    if std::env::var_os(PANIC_FOR_TEST).is_some() {
+        panic!("{PANIC_FOR_TEST} is set: a panic on purpose");
+    }
     match command {
         Command::Run(a) => run::run(a, &limits),
         Command::Slot { file } => slot_cmd::slot(&file),
@@ -196,7 +200,6 @@ pub(crate) fn main() -> anyhow::Result<ExitCode> {
             output::out!("{}", version::full())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::InternalPanic => panic!("vecsim internal-panic: a panic on purpose"),
     }
 }
 

@@ -188,7 +188,8 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
         &d("cmp.csv"),
     ]));
     let figs = d("figs");
-    let stdout = ok(vecsim(&[
+    // The figures written are chatter: on stderr (issue 24).
+    let o = vecsim(&[
         "plot",
         &d("run/slots.csv"),
         &d("ck1/curve.csv"),
@@ -198,10 +199,12 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
         "1",
         "--out",
         &figs,
-    ]));
+    ]);
+    let err = stderr(&o);
+    ok(o);
     for stem in ["slots", "curves", "cmp"] {
         let png = dir.path().join(format!("figs/{stem}.png"));
-        assert!(stdout.contains(&png.display().to_string()), "{stdout}");
+        assert!(err.contains(&png.display().to_string()), "{err}");
         assert_png(&png);
     }
     assert_svg(&dir.path().join("figs/slots.svg"), &["Completion rate per slot", "missed deadline", "uncovered"]);

@@ -102,7 +102,7 @@ fn a_full_disk_on_stdout_is_one_line_and_exit_1() {
 /// backtrace only when RUST_BACKTRACE asks for it.
 #[test]
 fn a_panic_says_it_is_a_bug_with_the_version_and_a_backtrace_only_when_asked() {
-    let o = vecsim_env(&["internal-panic"], &[]);
+    let o = vecsim_env(&["scenario", "list"], &[("VECSIM_PANIC_FOR_TEST", "1")]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(101), "{err}");
     assert!(err.contains("This is a bug in vecsim"), "{err}");
@@ -112,7 +112,7 @@ fn a_panic_says_it_is_a_bug_with_the_version_and_a_backtrace_only_when_asked() {
     assert!(!err.contains("backtrace:"), "a backtrace nobody asked for:\n{err}");
     assert!(err.lines().count() <= 6, "not short:\n{err}");
 
-    let o = vecsim_env(&["internal-panic"], &[("RUST_BACKTRACE", "1")]);
+    let o = vecsim_env(&["scenario", "list"], &[("VECSIM_PANIC_FOR_TEST", "1"), ("RUST_BACKTRACE", "1")]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(101), "{err}");
     assert!(err.contains("This is a bug in vecsim"), "{err}");
@@ -128,6 +128,7 @@ fn completion_scripts_parse_in_their_shells() {
     for word in ["run", "compare", "train", "experiment", "completions", "--quiet", "--color"] {
         assert!(script.contains(word), "the bash script lacks {word}");
     }
+    assert!(!script.contains("PANIC"), "the test hook shows in the completions");
     std::fs::write(&bash, &script).unwrap();
     let n = Command::new("bash").arg("-n").arg(&bash).output().expect("bash runs");
     assert!(n.status.success(), "bash -n rejects the script:\n{}", stderr(&n));
