@@ -23,7 +23,8 @@ pub(crate) struct PlotArgs {
 
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_input() {
-        bad(e)
+        // With the I/O error's reason, not only the path.
+        bad(super::output::with_sources(&e))
     } else {
         anyhow::Error::new(e)
     }

@@ -358,6 +358,17 @@ fn quiet_prints_nothing_on_stderr_for_a_successful_run() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A `compare --csv` file that `vecsim plot` reads, written by hand.
+fn dir_csv() -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(
+        f.path(),
+        "policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\norl,1,1,2,1,0\n",
+    )
+    .unwrap();
+    f
+}
+
 /// An output path that cannot be used is bad input: exit 2, naming it.
 #[test]
 fn a_bad_output_path_exits_2_naming_it() {
@@ -382,6 +393,27 @@ fn a_bad_output_path_exits_2_naming_it() {
     let f = tempfile::NamedTempFile::new().unwrap();
     let under = f.path().join("x");
     bad_input(vecsim(&["run", &m, "--slots", "3", "--out", under.to_str().unwrap()]), &[under.to_str().unwrap()]);
+    // plot's figures, experiment's directory, train's checkpoint directory and curve, man pages.
+    let csv = dir_csv();
+    let e = bad_input(
+        vecsim(&["plot", csv.path().to_str().unwrap(), "--out", "/proc/nonexistent/d"]),
+        &["/proc/nonexistent/d"],
+    );
+    assert!(e.contains("No such file or directory"), "the reason is missing: {e}");
+    bad_input(vecsim(&["experiment", "traffic", "--quick", "--out", "/proc/nonexistent/e"]), &["/proc/nonexistent/e"]);
+    let sc = fixture_path("train-small.toml");
+    let sc = sc.to_str().unwrap();
+    bad_input(
+        vecsim(&["train", sc, "--episodes", "1", "--checkpoint", "/proc/nonexistent/ck"]),
+        &["/proc/nonexistent/ck"],
+    );
+    let ck = tempfile::tempdir().unwrap();
+    let ck = ck.path().to_str().unwrap();
+    bad_input(
+        vecsim(&["train", sc, "--episodes", "1", "--checkpoint", ck, "--curve", "/proc/nonexistent/c.csv"]),
+        &["/proc/nonexistent"],
+    );
+    bad_input(vecsim(&["man", "--dir", "/proc/nonexistent/m"]), &["/proc/nonexistent/m"]);
     // And an input path.
     bad_input(vecsim(&["run", "/proc/nonexistent/s.toml"]), &["/proc/nonexistent/s.toml"]);
 }
