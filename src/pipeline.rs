@@ -25,7 +25,10 @@ use crate::presets::{self, Preset};
 #[non_exhaustive]
 pub enum PipelineError {
     /// Neither a scenario file nor a preset.
-    #[error("no scenario file {arg} and no preset of that name (presets: {presets})")]
+    #[error(
+        "no scenario file {arg} and no preset of that name{} (presets: {presets})",
+        vecsim_core::suggest::hint(arg, presets.split(", "))
+    )]
     UnknownScenario {
         /// What was given.
         arg: String,

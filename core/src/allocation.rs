@@ -2,7 +2,7 @@
 //! split among the tasks `A_e'` it executes in a slot.
 //!
 //! The default is the true KKT solution of P3 ([`crate::kkt`]); the paper's printed eq. (15) is
-//! not a solution of its own problem (see the README), so it is not offered.
+//! not a solution of its own problem (see docs/model.md), so it is not offered.
 
 use crate::kkt;
 use serde::{Deserialize, Serialize};

@@ -33,6 +33,7 @@ pub mod rng;
 pub mod rsu;
 pub mod scenario;
 pub mod slot;
+pub mod suggest;
 pub mod task;
 pub mod vehicle;
 pub mod wired;

@@ -16,9 +16,28 @@ pub(crate) struct PlotArgs {
     /// Directory for the figures (default: the current directory).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// Gaussian smoothing of learning curves, σ in episodes (0: none).
+    /// Gaussian smoothing of learning curves, σ in episodes (0: none; the raw data stays,
+    /// faint, under the smoothed line).
     #[arg(long, default_value_t = 0.0)]
     pub sigma: f64,
+    /// Size and resolution preset: `screen` (6.2 x 4.4 inch panels at 100 dpi), `paper`
+    /// (3.5 x 2.6 inch panels, a journal column, at 300 dpi) or `slide` (6.4 x 4.8 at 200 dpi).
+    #[arg(long, default_value = "screen", value_parser = ["screen", "paper", "slide"])]
+    pub style: String,
+    /// Size of one panel, legend included, in inches: WIDTHxHEIGHT (overrides the style's).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub size: Option<(f64, f64)>,
+    /// Resolution in dots per inch (overrides the style's); text and lines scale with it.
+    #[arg(long)]
+    pub dpi: Option<f64>,
+}
+
+/// `6.2x4.4` → (6.2, 4.4).
+fn parse_size(s: &str) -> Result<(f64, f64), String> {
+    let (w, h) =
+        s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}`: expected WIDTHxHEIGHT in inches, e.g. 3.5x2.6"))?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{s}`: `{v}` is not a number of inches"));
+    Ok((num(w)?, num(h)?))
 }
 
 fn plot_error(e: PlotError) -> anyhow::Error {
@@ -38,6 +57,15 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
     if !a.sigma.is_finite() || a.sigma < 0.0 {
         return Err(bad(format!("--sigma {}: expected a number >= 0", a.sigma)));
     }
+    let mut style = plot::RenderOptions::preset(&a.style).unwrap_or_default();
+    if let Some(size) = a.size {
+        style.panel_in = size;
+    }
+    if let Some(dpi) = a.dpi {
+        style.dpi = dpi;
+    }
+    style.validate().map_err(|e| bad(format!("--style/--size/--dpi: {e}")))?;
+    let mut baselines = Vec::new();
     let mut curves = Vec::new();
     let mut figures = Vec::new();
     let mut used: Vec<String> = Vec::new();
@@ -56,7 +84,11 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
         match FileKind::of(&t).map_err(plot_error)? {
             FileKind::Curve => curves.push(t),
             FileKind::Slots => figures.push((name(stem(f)), plot::slots_figure(&t).map_err(plot_error)?)),
-            FileKind::Compare => figures.push((name(stem(f)), plot::compare_figure(&t).map_err(plot_error)?)),
+            FileKind::Compare => {
+                // Its baselines also become reference lines on the learning curves.
+                baselines.extend(plot::baseline_rates(&t).map_err(plot_error)?);
+                figures.push((name(stem(f)), plot::compare_figure(&t).map_err(plot_error)?))
+            }
             FileKind::Runs => {
                 let fig = vecsim::experiment::figure_from_csv(&t).map_err(|e| {
                     if e.is_bad_input() {
@@ -72,10 +104,10 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
     }
     if !curves.is_empty() {
         let n = if curves.len() == 1 { stem(&curves[0].path) } else { "curves".to_string() };
-        figures.push((name(n), plot::curves_figure(&curves, a.sigma).map_err(plot_error)?));
+        figures.push((name(n), plot::curves_figure(&curves, a.sigma, &baselines).map_err(plot_error)?));
     }
     for (n, fig) in figures {
-        for p in fig.render(&a.out.join(n)).map_err(plot_error)? {
+        for p in fig.render_with(&a.out.join(n), &style).map_err(plot_error)? {
             note!("wrote {}", p.display());
         }
     }

@@ -1,5 +1,5 @@
 //! `vecsim slot FILE|-`: evaluate one explicit slot, to cross-check the model against
-//! independent implementations. Paper channel mode; input and output documented in the README.
+//! independent implementations. Paper channel mode; input and output documented in docs/usage.md.
 
 use super::bad;
 use super::output::outln;

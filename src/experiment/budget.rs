@@ -51,7 +51,7 @@ impl Budget {
         [Budget::quick(), Budget::small(), Budget::cpu(), Budget::medium(), Budget::paper()]
     }
 
-    /// The trainer's `vecsim train --budget quick` profile (README: the learning evidence): 40
+    /// The trainer's `vecsim train --budget quick` profile (docs/training.md: the learning evidence): 40
     /// episodes of 100 slots, updates every 5 slots, networks 64-64 and 128-64/64, minibatch 64,
     /// learning rates 1e-3 with the trainer's schedule. Tens of seconds per training.
     pub fn cpu() -> Budget {

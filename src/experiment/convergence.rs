@@ -4,7 +4,7 @@
 //! on held-out traffic with the same episode length) as reference lines.
 
 use super::{stat, Budget, ExperimentError, Plan, RunRow, Training, WINDOWS};
-use crate::plot::{gaussian_smooth, Figure, LinePanel, LineSeries, MeanErr, Panel, Table};
+use crate::plot::{gaussian_smooth, Figure, LineKind, LinePanel, LineSeries, MeanErr, Panel, Table, Unit};
 use vecsim_core::policy::PolicyName;
 
 /// The three windows; the learners plus ORM and ORL.
@@ -48,7 +48,12 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
                     band.push((x, m.mean - m.err, m.mean + m.err));
                 }
             }
-            series.push(LineSeries { name: format!("{p} ({} seed(s))", runs.len()), points, band });
+            series.push(LineSeries {
+                name: format!("{p} ({} seed(s))", runs.len()),
+                points,
+                band,
+                kind: LineKind::Line,
+            });
         }
         let hlines = [PolicyName::Orm, PolicyName::Orl]
             .iter()
@@ -57,7 +62,8 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
         panels.push(Panel::Lines(LinePanel {
             title: w.to_string(),
             x_label: "training iteration (episode)".into(),
-            y_label: format!("cumulative reward per {}-slot episode", budget.slots),
+            y_label: format!("Σ_t F^t per {}-slot episode", budget.slots),
+            unit: Unit::Plain,
             series,
             hlines,
         }));

@@ -1,5 +1,5 @@
 //! Every metric vecsim exports, with its type, labels and meaning: the one list that the
-//! exporter describes, the README's table and the Grafana dashboard are checked against.
+//! exporter describes, the table in docs/monitoring.md and the Grafana dashboard are checked against.
 
 use vecsim_core::outcome::Outcome;
 use vecsim_core::report::FaultCounts;
@@ -90,7 +90,7 @@ const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], he
     MetricDoc { name, kind, labels, help }
 }
 
-/// Every metric vecsim exports (the table in the README).
+/// Every metric vecsim exports (the table in docs/monitoring.md).
 pub const METRICS: &[MetricDoc] = &[
     doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by the RSU they were uploaded (or sent) to (`none`: uncovered or disconnected vehicle) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),

@@ -292,8 +292,8 @@ fn latency_table_has_both_rows() {
 
 #[test]
 fn docs_table_lists_every_metric_with_type_and_labels() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    let text = std::fs::read_to_string(path).expect("README.md");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/monitoring.md");
+    let text = std::fs::read_to_string(path).expect("docs/monitoring.md");
     let rows: BTreeMap<&str, Vec<&str>> = text
         .lines()
         .filter(|l| l.starts_with("| `vecsim_"))
@@ -304,7 +304,7 @@ fn docs_table_lists_every_metric_with_type_and_labels() {
         .collect();
     assert_eq!(rows.len(), METRICS.len(), "documented rows: {:?}", rows.keys());
     for m in METRICS {
-        let cells = rows.get(m.name).unwrap_or_else(|| panic!("{} not in the README's metric table", m.name));
+        let cells = rows.get(m.name).unwrap_or_else(|| panic!("{} not in docs/monitoring.md's metric table", m.name));
         assert_eq!(cells[1], m.kind.name(), "type of {}", m.name);
         for l in m.labels {
             assert!(cells[2].contains(&format!("`{l}`")), "label {l} of {} not documented", m.name);

@@ -17,6 +17,13 @@ fn assert_png(p: &Path) {
     assert_eq!(&b[b.len() - 8..b.len() - 4], b"IEND", "{}", p.display());
 }
 
+/// Width and height of a PNG, from its IHDR chunk.
+fn png_size(p: &Path) -> (u32, u32) {
+    let b = read(p);
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
 fn assert_svg(p: &Path, needles: &[&str]) -> String {
     let s = String::from_utf8(read(p)).unwrap();
     assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"), "{} is not an SVG", p.display());
@@ -207,9 +214,20 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
         assert!(err.contains(&png.display().to_string()), "{err}");
         assert_png(&png);
     }
-    assert_svg(&dir.path().join("figs/slots.svg"), &["Completion rate per slot", "missed deadline", "uncovered"]);
-    assert_svg(&dir.path().join("figs/curves.svg"), &["ck1/curve.csv", "ck2/curve.csv", "sigma = 1"]);
-    assert_svg(&dir.path().join("figs/cmp.svg"), &["orl", "orm", "br-ne", "3 seed(s)"]);
+    // The title says what ran (from summary.json), rates are percentages, the legend names
+    // the training directories, and the compare file's baselines are reference lines.
+    assert_svg(
+        &dir.path().join("figs/slots.svg"),
+        &["Task completion rate", "missed deadline", "uncovered", "policy orl, seed", "(%)"],
+    );
+    assert_svg(&dir.path().join("figs/curves.svg"), &["ck1", "ck2", "σ = 1", "raw data faint", "orm (reference)"]);
+    assert_svg(&dir.path().join("figs/cmp.svg"), &["orl", "orm", "br-ne", "3 traffic seed(s)"]);
+    // Paper style: the same figure at 300 dpi, three times the pixels of its 100-dpi layout.
+    ok(vecsim(&["plot", &d("cmp.csv"), "--style", "paper", "--dpi", "100", "--out", &d("paper100")]));
+    ok(vecsim(&["plot", &d("cmp.csv"), "--style", "paper", "--out", &d("paper300")]));
+    let (w1, h1) = png_size(&dir.path().join("paper100/cmp.png"));
+    let (w3, h3) = png_size(&dir.path().join("paper300/cmp.png"));
+    assert!(w3.abs_diff(3 * w1) <= 3 && h3.abs_diff(3 * h1) <= 3, "{w1}x{h1} at 100 dpi, {w3}x{h3} at 300 dpi");
 
     // An experiment's CSV redraws its figure.
     let exp = d("exp");
@@ -234,4 +252,6 @@ fn plot_refuses_files_it_does_not_know() {
     bad_input(vecsim(&["plot", ragged.to_str().unwrap()]), &["ragged.csv:2"]);
     bad_input(vecsim(&["plot", "no/such/file.csv"]), &["no/such/file.csv"]);
     bad_input(vecsim(&["plot", "tests/fixtures/minimal.toml", "--sigma=-1"]), &["--sigma"]);
+    bad_input(vecsim(&["plot", "tests/fixtures/minimal.toml", "--dpi", "1e9"]), &["--dpi", "pixels"]);
+    bad_input(vecsim(&["plot", "tests/fixtures/minimal.toml", "--size", "3x"]), &["--size"]);
 }

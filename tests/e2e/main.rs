@@ -4,6 +4,7 @@ mod cli;
 mod cluster;
 mod common;
 mod determinism;
+mod examples;
 mod experiment;
 mod faults;
 mod limits;

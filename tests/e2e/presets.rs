@@ -80,6 +80,12 @@ fn a_path_wins_over_a_preset_of_the_same_name() {
 fn an_unknown_scenario_is_bad_input_listing_the_presets() {
     let o = super::common::vecsim(&["run", "paper-midnight"]);
     bad_input(o, &["paper-midnight", "no preset", "paper-noon", "didi-sample"]);
+    // A typo gets the closest name.
+    bad_input(super::common::vecsim(&["run", "paper-non"]), &["paper-non", "did you mean `paper-noon`?"]);
+    bad_input(
+        super::common::vecsim(&["run", "paper-noon", "--policy", "fed_maddpg"]),
+        &["fed_maddpg", "did you mean `fed-maddpg`?"],
+    );
     // A bad value given on top of a preset names the preset and the key.
     bad_input(super::common::vecsim(&["run", "paper-noon", "--slots", "0"]), &["paper-noon", "time.slots"]);
 }

@@ -89,7 +89,11 @@ impl fmt::Display for PolicyName {
 
 /// A policy name that is not one of [`PolicyName::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy `{0}` (expected one of: orl, orm, random, br-ne, fed-maddpg, maddpg, masac)")]
+#[error(
+    "unknown policy `{name}`{hint} (expected one of: orl, orm, random, br-ne, fed-maddpg, maddpg, masac)",
+    name = .0,
+    hint = crate::suggest::hint(.0, PolicyName::ALL.iter().map(|p| p.as_str()))
+)]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for PolicyName {
@@ -113,6 +117,7 @@ mod tests {
         }
         let err = "fed_maddpg".parse::<PolicyName>().unwrap_err().to_string();
         assert!(err.contains("unknown policy `fed_maddpg`") && err.contains("fed-maddpg"), "{err}");
+        assert!(err.contains("did you mean `fed-maddpg`?"), "{err}");
         assert_eq!(PolicyName::BrNe.baseline(), Some(Baseline::BrNe));
         assert!(PolicyName::Masac.is_learner() && !PolicyName::Orm.is_learner());
     }
