@@ -66,9 +66,15 @@ fn git_commit(dir: &Path) -> Option<(String, String)> {
     // Only files that exist: cargo reruns a build script for a missing one on every build.
     let mut watch = vec![PathBuf::from(&git_dir).join("HEAD"), common.join("packed-refs")];
     if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watch.push(common.join(r));
+        let branch = common.join(&r);
+        if !branch.is_file() {
+            // Only in packed-refs: the next commit writes a loose ref somewhere under refs/heads
+            // (cargo scans a watched directory for changes).
+            watch.push(common.join("refs/heads"));
+        }
+        watch.push(branch);
     }
-    for f in watch.iter().filter(|f| f.is_file()) {
+    for f in watch.iter().filter(|f| f.exists()) {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let line = git(&["log", "-1", "--format=%h %cs", "--abbrev=12"])?;
