@@ -595,16 +595,11 @@ struct Layout {
 }
 
 impl Figure {
-    /// The figure's legend: every entry of the panels that need one (a panel with a single
-    /// line or bar series is named by its title), each name once, in order.
+    /// The figure's legend: every entry of its panels, each name once, in order.
     fn legend(&self) -> Vec<(String, Swatch)> {
         let mut out: Vec<(String, Swatch)> = Vec::new();
         for p in &self.panels {
-            let entries = p.legend();
-            if entries.len() < 2 {
-                continue;
-            }
-            for (n, s) in entries {
+            for (n, s) in p.legend() {
                 if !out.iter().any(|(m, _)| *m == n) {
                     out.push((n, s));
                 }

@@ -201,7 +201,7 @@ impl TrainObserver for TrainWatch {
             p.update_steps_per_s,
             r.federated_round
         ));
-        self.telemetry.record_training(r.episode, r.critic_loss, r.actor_loss, p.update_steps_per_s, r.federated_round);
+        self.telemetry.record_training(r.episode, r.critic_loss, r.actor_loss, r.update_steps, r.federated_round);
         if let Some(round) = p.round {
             self.round_dropouts += round.skipped.len() as u64;
         }

@@ -1,17 +1,17 @@
 //! Every metric vecsim exports, with its type, labels and meaning: the one list that the
 //! exporter describes, the table in docs/monitoring.md and the Grafana dashboard are checked against.
 
-use vecsim_core::outcome::Outcome;
+use vecsim_core::outcome::{DropCause, Outcome};
 use vecsim_core::report::FaultCounts;
 
 /// `vecsim_tasks_total`: see [`METRICS`] for its type, labels and meaning.
 pub const TASKS: &str = "vecsim_tasks_total";
 /// `vecsim_migrations_total`: see [`METRICS`] for its type, labels and meaning.
 pub const MIGRATIONS: &str = "vecsim_migrations_total";
-/// `vecsim_rsu_completion_rate`: see [`METRICS`] for its type, labels and meaning.
-pub const RSU_COMPLETION_RATE: &str = "vecsim_rsu_completion_rate";
-/// `vecsim_completion_rate`: see [`METRICS`] for its type, labels and meaning.
-pub const COMPLETION_RATE: &str = "vecsim_completion_rate";
+/// `vecsim_rsu_completion_ratio`: see [`METRICS`] for its type, labels and meaning.
+pub const RSU_COMPLETION_RATE: &str = "vecsim_rsu_completion_ratio";
+/// `vecsim_completion_ratio`: see [`METRICS`] for its type, labels and meaning.
+pub const COMPLETION_RATE: &str = "vecsim_completion_ratio";
 /// `vecsim_service_time_seconds`: see [`METRICS`] for its type, labels and meaning.
 pub const SERVICE_TIME: &str = "vecsim_service_time_seconds";
 /// `vecsim_service_time_unbounded_total`: see [`METRICS`] for its type, labels and meaning.
@@ -42,14 +42,21 @@ pub const FEDERATED_PARTICIPANTS: &str = "vecsim_federated_participants";
 pub const CRITIC_LOSS: &str = "vecsim_training_critic_loss";
 /// `vecsim_training_actor_loss`: see [`METRICS`] for its type, labels and meaning.
 pub const ACTOR_LOSS: &str = "vecsim_training_actor_loss";
-/// `vecsim_training_update_steps_per_second`: see [`METRICS`] for its type, labels and meaning.
-pub const UPDATE_STEPS_PER_SECOND: &str = "vecsim_training_update_steps_per_second";
+/// `vecsim_training_update_steps_total`: see [`METRICS`] for its type, labels and meaning.
+pub const UPDATE_STEPS: &str = "vecsim_training_update_steps_total";
 /// `vecsim_live_vehicle_actors`: see [`METRICS`] for its type, labels and meaning.
 pub const LIVE_VEHICLE_ACTORS: &str = "vecsim_live_vehicle_actors";
 /// `vecsim_brne_unconverged_slots_total`: see [`METRICS`] for its type, labels and meaning.
 pub const BRNE_UNCONVERGED: &str = "vecsim_brne_unconverged_slots_total";
 /// `vecsim_run_info`: see [`METRICS`] for its type, labels and meaning.
 pub const RUN_INFO: &str = "vecsim_run_info";
+/// `vecsim_build_info`: see [`METRICS`] for its type, labels and meaning.
+pub const BUILD_INFO: &str = "vecsim_build_info";
+
+/// The series that exist only while training: they appear with the first training episode, so
+/// a plain run exports no loss that is NaN for want of training.
+pub const TRAINING_ONLY: &[&str] =
+    &[CRITIC_LOSS, ACTOR_LOSS, UPDATE_STEPS, FEDERATED_ROUNDS, FEDERATED_ROUND, FEDERATED_PARTICIPANTS];
 
 /// Prometheus metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +99,7 @@ const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], he
 
 /// Every metric vecsim exports (the table in docs/monitoring.md).
 pub const METRICS: &[MetricDoc] = &[
-    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by the RSU they were uploaded (or sent) to (`none`: uncovered or disconnected vehicle) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost)."),
+    doc(TASKS, Kind::Counter, &["rsu", "outcome"], "Tasks that ended, by the RSU they were uploaded (or sent) to (`none`: uncovered or disconnected vehicle) and outcome (completed, missed_deadline, uncovered, dropped_vehicle_dropout, dropped_rsu_down, dropped_message_lost, dropped_node_lost)."),
     doc(MIGRATIONS, Kind::Counter, &["rsu"], "Tasks sent over the wired network from their uploading RSU `rsu` to another executing RSU."),
     doc(RSU_COMPLETION_RATE, Kind::Gauge, &["rsu"], "Completed / uploaded tasks credited to the uploading RSU, over the episode so far (NaN while it has no uploads)."),
     doc(COMPLETION_RATE, Kind::Gauge, &[], "Completed / uploaded tasks over all RSUs, over the episode so far (task-weighted, as in summary.json)."),
@@ -111,10 +118,11 @@ pub const METRICS: &[MetricDoc] = &[
     doc(FEDERATED_PARTICIPANTS, Kind::Gauge, &[], "RSUs that took part in the last federated round."),
     doc(CRITIC_LOSS, Kind::Gauge, &[], "Mean critic loss of the last training update (NaN until training reports one)."),
     doc(ACTOR_LOSS, Kind::Gauge, &[], "Mean actor loss of the last training update (NaN until training reports one)."),
-    doc(UPDATE_STEPS_PER_SECOND, Kind::Gauge, &[], "Training update (gradient) steps per wall-clock second."),
+    doc(UPDATE_STEPS, Kind::Counter, &[], "Training update (gradient) steps of all RSUs so far (rate() gives steps per second)."),
     doc(LIVE_VEHICLE_ACTORS, Kind::Gauge, &[], "Live vehicle actors, as the actor engine counts them (the sequential engine: vehicles its loop holds)."),
     doc(BRNE_UNCONVERGED, Kind::Counter, &[], "Slots in which the br-ne oracle stopped at its pass limit without reaching an equilibrium (summary.json's `brne_unconverged_slots`)."),
     doc(RUN_INFO, Kind::Gauge, &["scenario", "policy", "seed", "engine"], "Always 1; its labels say what this process runs (scenario, policy, master seed, engine)."),
+    doc(BUILD_INFO, Kind::Gauge, &["version", "engine", "scenario"], "Always 1; the vecsim version that runs, its engine and scenario (join other series on `instance`)."),
 ];
 
 /// The values of the `outcome` label of [`TASKS`], indexed by [`Outcome::index`].
@@ -136,6 +144,11 @@ pub fn fault_kinds() -> Vec<&'static str> {
 
 /// The `rsu` label of tasks that never reached an RSU.
 pub const NO_RSU: &str = "none";
+
+/// The outcomes a task without an RSU can have (`rsu="none"`): it was uncovered, or its vehicle
+/// was disconnected. No other `(none, outcome)` pair, and no `(rsuN, one of these)` pair, exists.
+pub const NO_RSU_OUTCOMES: [&str; 2] =
+    [Outcome::Uncovered.label(), Outcome::Dropped(DropCause::VehicleDropout).label()];
 
 /// Bucket upper bounds of [`SERVICE_TIME`], seconds (task deadlines are fractions of a slot).
 pub const SERVICE_TIME_BUCKETS: &[f64] =

@@ -65,8 +65,8 @@ impl Totals {
         for (src, n) in [(&self.tasks, mine), (&o.tasks, theirs)] {
             for (i, row) in src.iter().enumerate() {
                 let at = if i == n { rsus } else { i };
-                for k in 0..6 {
-                    tasks[at][k] += row[k];
+                for (sum, n) in tasks[at].iter_mut().zip(row) {
+                    *sum += n;
                 }
             }
         }
@@ -102,6 +102,8 @@ pub struct Telemetry {
     /// Counters of the current episode, as last published.
     current: Totals,
     rounds: u64,
+    /// Whether the training series exist yet.
+    training: bool,
     /// Executed tasks whose service time was not finite, since the process started: not in the
     /// service-time histogram (its `_sum` would become +Inf), so counted beside it.
     unbounded_service: u64,
@@ -144,6 +146,7 @@ impl Telemetry {
             current: Totals::default(),
             unbounded_service: 0,
             rounds: 0,
+            training: false,
         }
     }
 
@@ -156,25 +159,23 @@ impl Telemetry {
         let seed = info.seed.to_string();
         gauge!(RUN_INFO, "scenario" => info.scenario.clone(), "policy" => info.policy.clone(), "seed" => seed, "engine" => info.engine)
             .set(1.0);
+        gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "engine" => info.engine, "scenario" => info.scenario.clone())
+            .set(1.0);
         for k in fault_kinds() {
             counter!(FAULTS, "kind" => k).absolute(0);
         }
         counter!(SLOTS).absolute(0);
         counter!(BRNE_UNCONVERGED).absolute(0);
         counter!(SERVICE_TIME_UNBOUNDED).absolute(self.unbounded_service);
-        counter!(FEDERATED_ROUNDS).absolute(0);
-        gauge!(FEDERATED_ROUND).set(0.0);
-        gauge!(FEDERATED_PARTICIPANTS).set(0.0);
-        gauge!(CRITIC_LOSS).set(f64::NAN);
-        gauge!(ACTOR_LOSS).set(f64::NAN);
-        gauge!(UPDATE_STEPS_PER_SECOND).set(0.0);
+        // Training series (TRAINING_ONLY) appear with the first training episode or VEC POOL
+        // round: a plain run has no losses to report.
         gauge!(LIVE_VEHICLE_ACTORS).set(0.0);
         gauge!(EPISODE).set(0.0);
         gauge!(POTENTIAL).set(0.0);
         gauge!(SLOT).set(0.0);
-        // A task without an RSU was uncovered or its vehicle disconnected (a lost upload counts
-        // against the RSU it was sent to).
-        for o in OUTCOMES.into_iter().filter(|o| *o == "uncovered" || o.starts_with("dropped_")) {
+        // Only the label pairs that can happen exist: a task without an RSU was uncovered or
+        // its vehicle disconnected (a lost upload counts against the RSU it was sent to).
+        for o in NO_RSU_OUTCOMES {
             counter!(TASKS, "rsu" => NO_RSU, "outcome" => o).absolute(0);
         }
         self.grow(info.rsus);
@@ -184,8 +185,8 @@ impl Telemetry {
     fn grow(&mut self, rsus: usize) {
         while self.rsu_labels.len() < rsus {
             let label = format!("rsu{}", self.rsu_labels.len());
-            // An RSU's tasks are never uncovered (that outcome has no RSU).
-            for o in OUTCOMES.into_iter().filter(|o| *o != "uncovered") {
+            // An RSU's tasks are never uncovered nor of a disconnected vehicle (those have no RSU).
+            for o in OUTCOMES.into_iter().filter(|o| !NO_RSU_OUTCOMES.contains(o)) {
                 counter!(TASKS, "rsu" => label.clone(), "outcome" => o).absolute(0);
             }
             counter!(MIGRATIONS, "rsu" => label.clone()).absolute(0);
@@ -226,17 +227,29 @@ impl Telemetry {
         counter!(BRNE_UNCONVERGED).absolute(t.brne_unconverged);
     }
 
-    /// A training episode closed: its number, mean losses, update rate and the federated
+    /// A training episode closed: its number, mean losses, the update steps and the federated
     /// rounds held so far.
-    pub fn record_training(&mut self, episode: u64, critic_loss: f64, actor_loss: f64, steps_per_s: f64, rounds: u64) {
+    pub fn record_training(&mut self, episode: u64, critic_loss: f64, actor_loss: f64, update_steps: u64, rounds: u64) {
         if !self.exporting {
             return;
         }
+        self.register_training();
         gauge!(EPISODE).set(episode as f64);
         gauge!(CRITIC_LOSS).set(critic_loss);
         gauge!(ACTOR_LOSS).set(actor_loss);
-        gauge!(UPDATE_STEPS_PER_SECOND).set(steps_per_s);
+        counter!(UPDATE_STEPS).absolute(update_steps);
         gauge!(FEDERATED_ROUND).set(rounds as f64);
+    }
+
+    /// Creates the training series once (see [`TRAINING_ONLY`]).
+    fn register_training(&mut self) {
+        if !self.training {
+            self.training = true;
+            counter!(FEDERATED_ROUNDS).absolute(self.rounds);
+            gauge!(FEDERATED_ROUND).set(0.0);
+            gauge!(FEDERATED_PARTICIPANTS).set(0.0);
+            counter!(UPDATE_STEPS).absolute(0);
+        }
     }
 
     /// Slot wall-time percentiles so far.
@@ -316,6 +329,7 @@ impl Observer for Telemetry {
 
     fn round_closed(&mut self, round: &RoundReport) {
         if self.exporting && !round.contributed.is_empty() {
+            self.register_training();
             self.rounds += 1;
             counter!(FEDERATED_ROUNDS).absolute(self.rounds);
             gauge!(FEDERATED_PARTICIPANTS).set(round.contributed.len() as f64);

@@ -79,7 +79,7 @@ fn render_synthetic() -> String {
         stats.record_round_dropouts(1);
         t.round_closed(&RoundReport { contributed: vec![0, 1, 2], skipped: vec![3] });
         t.episode_finished(&stats);
-        t.record_training(12, 0.5, -0.25, 150.0, 7);
+        t.record_training(12, 0.5, -0.25, 150, 7);
     });
     handle.render()
 }
@@ -198,7 +198,19 @@ fn values_match_the_slot_worked_out_by_hand() {
     assert_eq!(tasks("none", "uncovered"), 1.0);
     assert_eq!(tasks("none", "dropped_vehicle_dropout"), 1.0);
     assert_eq!(tasks("rsu0", "dropped_message_lost"), 1.0, "a lost upload counts against its RSU");
-    assert_eq!(tasks("none", "dropped_message_lost"), 0.0);
+    // Impossible label pairs do not exist at all (not even at 0).
+    let exists = |rsu: &str, o: &str| {
+        s.iter().any(|(n, l, _)| {
+            n == TASKS
+                && l.get("rsu").map(String::as_str) == Some(rsu)
+                && l.get("outcome").map(String::as_str) == Some(o)
+        })
+    };
+    assert!(
+        !exists("none", "dropped_message_lost") && !exists("none", "completed") && !exists("none", "dropped_rsu_down")
+    );
+    assert!(!exists("rsu2", "uncovered") && !exists("rsu2", "dropped_vehicle_dropout"));
+    assert!(exists("rsu2", "dropped_node_lost"), "a lost cluster node's tasks count against their RSU");
     let total: f64 = s.iter().filter(|x| x.0 == TASKS).map(|x| x.2).sum();
     assert_eq!(total, 9.0, "conservation: every task counted once");
     assert_eq!(value(&s, MIGRATIONS, &[("rsu", "rsu0")]), 1.0);
@@ -245,9 +257,11 @@ fn values_match_the_slot_worked_out_by_hand() {
     assert_eq!(value(&s, FEDERATED_PARTICIPANTS, &[]), 3.0);
     assert_eq!(value(&s, CRITIC_LOSS, &[]), 0.5);
     assert_eq!(value(&s, ACTOR_LOSS, &[]), -0.25);
-    assert_eq!(value(&s, UPDATE_STEPS_PER_SECOND, &[]), 150.0);
+    assert_eq!(value(&s, UPDATE_STEPS, &[]), 150.0);
     let info = [("scenario", "synthetic"), ("policy", "orm"), ("seed", "7"), ("engine", "sequential")];
     assert_eq!(value(&s, RUN_INFO, &info), 1.0);
+    let build = [("version", env!("CARGO_PKG_VERSION")), ("engine", "sequential"), ("scenario", "synthetic")];
+    assert_eq!(value(&s, BUILD_INFO, &build), 1.0);
 }
 
 #[test]
@@ -263,7 +277,7 @@ fn a_new_episode_restarts_episode_scoped_gauges_and_counters_keep_counting() {
             stats.add(&r);
             t.slot_closed(&r, &stats);
             t.episode_finished(&stats);
-            t.record_training(episode, 0.0, 0.0, 0.0, 0);
+            t.record_training(episode, 0.0, 0.0, 0, 0);
         }
     });
     let s = parse_samples(&handle.render());
@@ -273,6 +287,57 @@ fn a_new_episode_restarts_episode_scoped_gauges_and_counters_keep_counting() {
     assert!((value(&s, CUMULATIVE_REWARD, &[]) - 1.0).abs() < 1e-12, "episode-scoped");
     assert_eq!(value(&s, BRNE_UNCONVERGED, &[]), 2.0, "counters keep counting");
     assert_eq!(value(&s, EPISODE, &[]), 2.0);
+}
+
+/// A plain run (no training episode, no VEC POOL round) exports no training series, so no
+/// loss sits at NaN; the only NaN values are rates of RSUs without uploads yet.
+#[test]
+fn a_plain_run_has_no_training_series_and_no_nan_losses() {
+    let recorder = builder().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        describe_all();
+        let mut t = Telemetry::with_current_recorder(TelemetryConfig::default(), &info());
+        let mut stats = RunStats::new("synthetic", "orm", 7, 3);
+        t.episode_started(&info());
+        let r = synthetic_report();
+        stats.add(&r);
+        t.slot_closed(&r, &stats);
+        t.episode_finished(&stats);
+    });
+    let s = parse_samples(&handle.render());
+    for name in TRAINING_ONLY {
+        assert!(!s.iter().any(|x| x.0 == *name), "{name} exported by a plain run");
+    }
+    for (name, labels, v) in &s {
+        assert!(!v.is_nan() || name == RSU_COMPLETION_RATE || name == COMPLETION_RATE, "{name}{labels:?} is NaN");
+    }
+}
+
+/// Counters carried over finished episodes keep every outcome, the last one included (a
+/// training run on a cluster whose node was lost counts `dropped_node_lost` across episodes).
+#[test]
+fn every_outcome_is_carried_across_episodes() {
+    use vecsim_core::outcome::DropCause;
+    let recorder = builder().build_recorder();
+    let handle = recorder.handle();
+    let lost = Outcome::Dropped(DropCause::NodeLost);
+    assert_eq!(lost.index(), Outcome::ALL.len() - 1, "the last outcome: the one a fixed loop bound dropped");
+    metrics::with_local_recorder(&recorder, || {
+        let mut t = Telemetry::with_current_recorder(TelemetryConfig::default(), &info());
+        for slot in 0..2 {
+            let mut stats = RunStats::new("synthetic", "orm", 7, 3);
+            t.episode_started(&info());
+            let results = vec![task(slot, Some(1), Some(1), f64::NAN, lost)];
+            let score = vecsim_core::slot::score(&results, 3);
+            let r = SlotReport { slot, vehicles: 1, results, score, unconverged: false };
+            stats.add(&r);
+            t.slot_closed(&r, &stats);
+            t.episode_finished(&stats);
+        }
+    });
+    let s = parse_samples(&handle.render());
+    assert_eq!(value(&s, TASKS, &[("rsu", "rsu1"), ("outcome", "dropped_node_lost")]), 2.0, "one per episode");
 }
 
 #[test]
