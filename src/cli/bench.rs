@@ -1,6 +1,7 @@
 //! `vecsim bench engine SCENARIO`: throughput of the actor engine, of the sequential engine,
 //! and of the bare runtime (the floor), in one run.
 
+use super::output::outln;
 use clap::Subcommand;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -186,28 +187,28 @@ fn engine(name: &str, slots: Option<u32>, threads: usize, limits: &pipeline::Lim
     let rate = |n: f64, secs: f64| n / secs.max(1e-9);
     let (ra, rs, rf) = (rate(vs as f64, actors_s), rate(vs as f64, seq_s), rate(floor_vs, floor_s));
     let per_actor = (rss_peak.saturating_sub(rss0)) as f64 / run.peak_live_vehicles.max(1) as f64;
-    println!(
+    outln!(
         "bench engine {}: {slots} slots, {} RSUs, {vs} vehicle-slots, peak {} live vehicle actors, {threads} worker threads",
         s.name,
         s.rsu_count(),
         run.peak_live_vehicles
-    );
+    )?;
     let rsteady = rate(steady_vs, steady_s);
-    println!(
+    outln!(
         "  actors      {rsteady:>12.0} vehicle-slots/s  (slots 1.., {steady_s:.2} s; whole run with spawning {ra:.0}/s in {actors_s:.2} s; {:.2} messages per vehicle-slot)",
         run.messages as f64 / vs.max(1) as f64
-    );
-    println!("  sequential  {rs:>12.0} vehicle-slots/s  ({seq_s:.2} s)");
-    println!(
+    )?;
+    outln!("  sequential  {rs:>12.0} vehicle-slots/s  ({seq_s:.2} s)")?;
+    outln!(
         "  floor       {rf:>12.0} vehicle-slots/s  ({floor_s:.2} s: {floor_actors} bare ractor actors, {per_slot} messages per slot, empty handlers)"
-    );
-    println!("  actors/floor {:.2}   actors/sequential {:.2}", rsteady / rf, rsteady / rs);
-    println!(
+    )?;
+    outln!("  actors/floor {:.2}   actors/sequential {:.2}", rsteady / rf, rsteady / rs)?;
+    outln!(
         "  memory      RSS +{:.1} MiB at the peak = {:.2} KiB per live vehicle actor (RSS before the run {:.1} MiB)",
         (rss_peak.saturating_sub(rss0)) as f64 / 1048576.0,
         per_actor / 1024.0,
         rss0 as f64 / 1048576.0
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -240,26 +241,26 @@ fn training(
     pipeline::check_memory(&s, None, limits)?;
     cfg.eval_every = 0;
     cfg.options.set_device(device);
-    println!(
+    outln!(
         "bench training: {policy} on {} ({} RSUs), {episodes} episode(s) of {slots} slots, Table III networks and schedule, batch {batch}, actor engine, networks on {device} ({})",
         s.name,
         s.rsu_count(),
         cfg.options.backend.name()
-    );
+    )?;
     let runs = vecsim::training_bench::train_with_threads(&s, &cfg, threads)?;
     let base = &runs[0];
     let mut identical = true;
     for r in &runs {
         let same = r.curve == base.curve && r.learners == base.learners;
         identical &= same;
-        println!(
+        outln!(
             "  threads {:>3}  {:>8.2} s  {:>8.1} update-steps/s  speed-up {:.2}x  {}",
             r.threads,
             r.wall_s,
             r.update_steps as f64 / r.wall_s.max(1e-9),
             base.wall_s / r.wall_s.max(1e-9),
             if same { "identical" } else { "DIFFERS from the first run" }
-        );
+        )?;
     }
     Ok(if identical { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -1,6 +1,7 @@
 //! `vecsim bench cluster SCENARIO`: vehicle-slots per second of one process and of the same
 //! run with its RSUs on local `vecsim node` processes, in one invocation.
 
+use super::output::outln;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -90,22 +91,22 @@ pub(super) fn cluster(
 
     let vs = a.stats.summary().vehicle_slots;
     let same = a.stats.slots_csv() == b.stats.slots_csv() && a.stats.summary().to_json() == b.stats.summary().to_json();
-    println!(
+    outln!(
         "bench cluster {}: {} slots, {} RSUs, {vs} vehicle-slots, {threads} worker threads per process",
         s.name,
         s.time.slots,
         s.rsu_count()
-    );
-    println!("  one process   {:>12.0} vehicle-slots/s  ({one_s:.2} s)", vs as f64 / one_s);
-    println!(
+    )?;
+    outln!("  one process   {:>12.0} vehicle-slots/s  ({one_s:.2} s)", vs as f64 / one_s)?;
+    outln!(
         "  {nodes} local nodes {:>12.0} vehicle-slots/s  ({cl_s:.2} s, connecting and setting up the nodes included)",
         vs as f64 / cl_s
-    );
-    println!("  cluster/one   {:.2}   reports identical: {}", one_s / cl_s, if same { "yes" } else { "NO" });
+    )?;
+    outln!("  cluster/one   {:.2}   reports identical: {}", one_s / cl_s, if same { "yes" } else { "NO" })?;
     let handovers = report.lock().unwrap_or_else(|p| p.into_inner()).handovers;
-    println!(
+    outln!(
         "  vehicle handovers between nodes: {handovers} ({:.2}% of vehicle-slots)",
         100.0 * handovers as f64 / vs.max(1) as f64
-    );
+    )?;
     Ok(if same { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,6 +1,7 @@
 //! `vecsim bench train-step`: update-steps/s of one full MADDPG update of every agent with the
 //! anchor's shapes, on the learners' own code (layers, optimiser, update routine).
 
+use super::output::{note, outln};
 use std::process::ExitCode;
 
 /// Anchor shapes (`benches/maddpg_step_torch.py`): observation 64, action 72, 8 agents,
@@ -32,19 +33,19 @@ pub(super) fn train_step(
             )));
         }
     }
-    println!(
+    outln!(
         "bench train-step: observation {obs}, action {act}, {agents} agents, batch {batch}, actor 256-256-256, centralised critic 512-512-256, {steps} timed steps"
-    );
+    )?;
     let gemm = vecsim_learn::bench_train_step(obs, act, agents, batch, steps);
-    println!("  gemm backend (default)   {gemm:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / gemm);
+    outln!("  gemm backend (default)   {gemm:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / gemm)?;
     if let Some(device) = dfdx {
         let d = vecsim_learn::bench_train_step_dfdx(obs, act, agents, batch, steps, device);
         let name = format!("dfdx backend ({device})");
-        println!("  {name:<24} {d:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / d);
-        println!("  dfdx {device} / gemm cpu {:.2}", d / gemm);
+        outln!("  {name:<24} {d:>8.2} update-steps/s  ({:.1} ms/step)", 1e3 / d)?;
+        outln!("  dfdx {device} / gemm cpu {:.2}", d / gemm)?;
     }
     match torch {
-        None => println!(
+        None => note!(
             "  compare with --torch PYTHON (runs benches/maddpg_step_torch.py {obs} {act} {agents} {batch} {steps})"
         ),
         Some((python, script)) => {
@@ -62,8 +63,8 @@ pub(super) fn train_step(
                 .and_then(|(v, _)| v.parse::<f64>().ok());
             match rate {
                 Some(t) if out.status.success() => {
-                    println!("  pytorch anchor           {t:>8.2} update-steps/s  ({})", text.trim());
-                    println!("  gemm/pytorch {:.2}", gemm / t);
+                    outln!("  pytorch anchor           {t:>8.2} update-steps/s  ({})", text.trim())?;
+                    outln!("  gemm/pytorch {:.2}", gemm / t)?;
                 }
                 _ => {
                     return Err(anyhow::anyhow!(

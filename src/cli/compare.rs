@@ -2,6 +2,7 @@
 //! deviation of the paper's metrics (the error bars of its Fig. 4 and 6).
 
 use super::engine_args::EngineArgs;
+use super::output::{self, detail, heading, note, outln};
 use super::{bad, load_scenario};
 use clap::Args;
 use std::fmt::Write as _;
@@ -77,18 +78,21 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
     }
     rows.extend(checkpointed);
     let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
-    println!(
+    outln!(
         "{} over {} seeds ({}..={}), {} slots",
         base.name,
         a.seeds,
         base.seed,
         base.seed + a.seeds - 1,
         a.slots.unwrap_or(base.time.slots)
-    );
-    println!(
-        "  {:<12} {:>22} {:>24} {:>24} {:>12}",
-        "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
-    );
+    )?;
+    outln!(
+        "{}",
+        heading(&format!(
+            "  {:<12} {:>22} {:>24} {:>24} {:>12}",
+            "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
+        ))
+    )?;
     let mut engine = a.engine.build()?;
     for (label, policy, dir) in &rows {
         let policy = *policy;
@@ -103,6 +107,7 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
             let fleet = pipeline::load_fleet(&s, None, limits)?;
             let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut NoObserver)?;
             let sum = out.stats.summary();
+            detail!("compare: {label} seed {seed}: completion rate {:?}", sum.completion_rate);
             let _ = writeln!(
                 csv,
                 "{label},{},{},{},{},{}",
@@ -125,11 +130,11 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
             let (rm, rs) = mean_sd(&rate);
             format!("{:>12.2} % ± {:>5.2}", 100.0 * rm, 100.0 * rs)
         };
-        println!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", label, rate_text, cm, cs, am, asd, mm);
+        outln!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", label, rate_text, cm, cs, am, asd, mm)?;
     }
     if let Some(path) = &a.csv {
-        std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
+        std::fs::write(path, csv).map_err(|e| output::path_error("cannot write", path, e))?;
+        note!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,9 @@
 
 use super::bad;
 use super::engine_args::parse_threads;
+use super::output::{self, heading, note, outln, OutputError};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vecsim::experiment::{self, Budget, ExperimentConfig, ExperimentError, ExperimentKind, ExperimentObserver, RunRow};
@@ -95,8 +96,8 @@ pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<E
     }
     cfg.threads = a.threads;
     cfg.limits = *limits;
-    println!("experiment {} — budget {}", cfg.kind, cfg.budget.describe());
-    println!(
+    note!("experiment {} — budget {}", cfg.kind, cfg.budget.describe());
+    note!(
         "{} traffic seed(s) ({}..={}), {} learner seed(s); output {}",
         cfg.traffic_seeds,
         experiment::EVAL_SEED_BASE + 1,
@@ -104,31 +105,33 @@ pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<E
         cfg.learner_seeds,
         cfg.out.display()
     );
-    let bar = ProgressBar::new(1);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% ETA {eta}  {msg}")
-            .expect("valid template"),
+    let bar = output::progress_bar(
+        1,
+        "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {percent:>3}% ETA {eta}  {msg}",
     );
     let mut watch = Bar { bar };
     let result = experiment::run(&cfg, &mut watch);
     watch.bar.finish_and_clear();
     let out = result.map_err(experiment_error)?;
-    print_table(&out.rows);
-    println!("{} run(s): {} computed, {} reused, {:.1} s", out.rows.len(), out.computed, out.reused, out.wall_s);
-    println!("wrote {}", out.csv.display());
+    print_table(&out.rows)?;
+    note!("{} run(s): {} computed, {} reused, {:.1} s", out.rows.len(), out.computed, out.reused, out.wall_s);
+    note!("wrote {}", out.csv.display());
     for f in &out.figures {
-        println!("wrote {}", f.display());
+        note!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(rows: &[RunRow]) {
+fn print_table(rows: &[RunRow]) -> Result<(), OutputError> {
     let settings = experiment_distinct(rows, |r| r.setting.clone());
     let policies = experiment_distinct(rows, |r| r.policy.clone());
-    println!(
-        "  {:<18} {:<12} {:>22} {:>24} {:>6}",
-        "setting", "policy", "completion rate", "avg realized potential", "runs"
-    );
+    outln!(
+        "{}",
+        heading(&format!(
+            "  {:<18} {:<12} {:>22} {:>24} {:>6}",
+            "setting", "policy", "completion rate", "avg realized potential", "runs"
+        ))
+    )?;
     for s in &settings {
         for p in &policies {
             let sel: Vec<&RunRow> = rows.iter().filter(|r| &r.setting == s && &r.policy == p).collect();
@@ -141,9 +144,10 @@ fn print_table(rows: &[RunRow]) {
                 .map_or(format!("{:>22}", "-"), |m| format!("{:>12.2} % ± {:>5.2}", 100.0 * m.mean, 100.0 * m.err));
             let arp = vecsim::plot::MeanErr::of(&arp)
                 .map_or(format!("{:>24}", "-"), |m| format!("{:>14.3} ± {:>7.3}", m.mean, m.err));
-            println!("  {:<18} {:<12} {} {} {:>6}", s, p, rate, arp, sel.len());
+            outln!("  {:<18} {:<12} {} {} {:>6}", s, p, rate, arp, sel.len())?;
         }
     }
+    Ok(())
 }
 
 fn experiment_distinct(rows: &[RunRow], f: impl Fn(&RunRow) -> String) -> Vec<String> {

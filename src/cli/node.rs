@@ -49,9 +49,10 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = vecsim_cluster::NodeOptions { threads: a.threads, tls, die_at_slot: a.die_at_slot };
     vecsim_cluster::run_node_with(a.listen, cookie, build, codec, opts, |addr| {
-        use std::io::Write as _;
-        println!("vecsim node listening on {addr}");
-        let _ = std::io::stdout().flush();
+        // On stdout, as data: `vecsim bench cluster` reads this line to know the node is up. A
+        // node whose stdout is gone keeps serving.
+        let _ = super::output::outln!("vecsim node listening on {addr}");
+        let _ = super::output::flush_out();
     })?;
     Ok(ExitCode::SUCCESS)
 }

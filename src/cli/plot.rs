@@ -1,6 +1,7 @@
 //! `vecsim plot FILE...`: figures (PNG and SVG) of results a user already has.
 
 use super::bad;
+use super::output::note;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,7 +42,8 @@ fn parse_size(s: &str) -> Result<(f64, f64), String> {
 
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_input() {
-        bad(e)
+        // With the I/O error's reason, not only the path.
+        bad(super::output::with_sources(&e))
     } else {
         anyhow::Error::new(e)
     }
@@ -107,7 +109,7 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
     }
     for (n, fig) in figures {
         for p in fig.render_with(&a.out.join(n), &style).map_err(plot_error)? {
-            println!("wrote {}", p.display());
+            note!("wrote {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 use super::engine_args::EngineArgs;
 use super::fault_args::FaultArgs;
 use super::metrics_args::MetricsArgs;
+use super::output::{self, detail, note, out, warning};
 use super::{bad, start_telemetry, summary};
 use clap::Args;
 use std::path::PathBuf;
@@ -68,7 +69,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
     let fleet = pipeline::load_fleet(&s, a.trace.as_deref(), limits)?;
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
-        eprintln!("warning: {w}");
+        warning!("{w}");
     }
     let policies = pipeline::build_policies_on(&s, a.checkpoint.as_deref(), a.device)?;
     let mut report = None;
@@ -84,6 +85,16 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
             Box::new(c)
         }
     };
+    detail!(
+        "run: scenario {} ({} RSUs, {} slots of {} s), policy {}, seed {}, engine {}",
+        s.name,
+        s.rsu_count(),
+        s.time.slots,
+        s.time.slot_s,
+        s.policy,
+        s.seed,
+        engine.name()
+    );
     let mut telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
     let started = std::time::Instant::now();
     let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut telemetry)?;
@@ -91,33 +102,34 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     if let Some(r) = report {
         let r = r.lock().unwrap_or_else(|p| p.into_inner());
         for l in &r.losses {
-            eprintln!(
+            note!(
                 "cluster: node {} was lost in slot {}; RSUs {:?} were an outage from then on; {} tasks it held counted as node_lost; its {} vehicles were recovered on the other nodes",
                 l.addr, l.slot, l.rsus, l.tasks, l.vehicles
             );
         }
-        eprintln!("cluster: {} vehicle handovers between nodes", r.handovers);
+        note!("cluster: {} vehicle handovers between nodes", r.handovers);
     }
     let stats = out.stats;
     let sum = stats.summary();
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        std::fs::write(dir.join("slots.csv"), stats.slots_csv())?;
-        std::fs::write(dir.join("summary.json"), sum.to_json())?;
+        std::fs::create_dir_all(dir).map_err(|e| output::path_error("cannot create", dir, e))?;
+        let (slots, summary) = (dir.join("slots.csv"), dir.join("summary.json"));
+        std::fs::write(&slots, stats.slots_csv()).map_err(|e| output::path_error("cannot write", &slots, e))?;
+        std::fs::write(&summary, sum.to_json()).map_err(|e| output::path_error("cannot write", &summary, e))?;
     }
     if a.json {
-        print!("{}", sum.to_json());
+        out!("{}", sum.to_json())?;
     } else {
-        summary::print(&sum, wall);
-        if let Some(dir) = &a.out {
-            println!("wrote {}/slots.csv and {}/summary.json", dir.display(), dir.display());
-        }
+        summary::print(&sum, wall)?;
     }
-    use std::io::Write as _;
-    std::io::stdout().flush()?;
+    if let Some(dir) = &a.out {
+        note!("wrote {}/slots.csv and {}/summary.json", dir.display(), dir.display());
+    }
+    output::flush_out()?;
     // Last, on stderr (so `--json` stays clean): latency percentiles; then, with
     // --serve-after, keep serving metrics.
-    eprint!("{}", latency_table(&stats.service_histogram().percentiles(), &telemetry.slot_wall_time()));
+    let latency = latency_table(&stats.service_histogram().percentiles(), &telemetry.slot_wall_time());
+    note!("{}", latency.trim_end_matches('\n'));
     telemetry.linger();
     Ok(ExitCode::SUCCESS)
 }

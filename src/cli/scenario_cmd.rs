@@ -1,5 +1,6 @@
 //! `vecsim scenario ...`
 
+use super::output::{heading, outln, warning};
 use clap::Subcommand;
 use std::process::ExitCode;
 use vecsim::presets::PRESETS;
@@ -23,25 +24,25 @@ pub(super) fn scenario(cmd: ScenarioCmd, limits: &vecsim::pipeline::Limits) -> a
             let s = super::load_scenario(&file)?;
             let fleet = vecsim::pipeline::load_fleet(&s, None, limits)?;
             for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
-                eprintln!("warning: {}: {w}", vecsim::pipeline::resolve_scenario(&file)?);
+                warning!("{}: {w}", vecsim::pipeline::resolve_scenario(&file)?);
             }
-            println!(
+            outln!(
                 "{}: ok ({} RSUs, {} slots of {} s, {} vehicles)",
                 vecsim::pipeline::resolve_scenario(&file)?,
                 s.rsu_count(),
                 s.time.slots,
                 s.time.slot_s,
                 fleet.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         ScenarioCmd::List => {
             let width = PRESETS.iter().map(|p| p.name.len()).max().unwrap_or(0);
-            println!("{:width$}  {:>5}  {:>5}  description", "preset", "RSUs", "slots");
+            outln!("{}", heading(&format!("{:width$}  {:>5}  {:>5}  description", "preset", "RSUs", "slots")))?;
             for p in PRESETS {
                 // A preset that does not load is a bug in this binary, not bad input.
                 let s = p.load()?;
-                println!("{:width$}  {:>5}  {:>5}  {}", p.name, s.rsu_count(), s.time.slots, p.description());
+                outln!("{:width$}  {:>5}  {:>5}  {}", p.name, s.rsu_count(), s.time.slots, p.description())?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,6 +2,7 @@
 //! independent implementations. Paper channel mode; input and output documented in docs/usage.md.
 
 use super::bad;
+use super::output::outln;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Read;
@@ -96,7 +97,7 @@ pub(super) fn slot(file: &Path) -> anyhow::Result<ExitCode> {
     };
     let input: SlotIn = serde_json::from_str(&text).map_err(|e| bad(format!("{name}: {e}")))?;
     let out = evaluate(input).map_err(|e| bad(format!("{name}: {e:#}")))?;
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    outln!("{}", serde_json::to_string_pretty(&out)?)?;
     Ok(ExitCode::SUCCESS)
 }
 

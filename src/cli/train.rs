@@ -4,9 +4,10 @@
 use super::engine_args::EngineArgs;
 use super::fault_args::FaultArgs;
 use super::metrics_args::MetricsArgs;
+use super::output::{self, detail, note, outln, warning};
 use super::{bad, start_telemetry};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vecsim::pipeline;
@@ -310,7 +311,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
-    println!("run directory: {}", dir.display());
+    note!("run directory: {}", dir.display());
     cfg.checkpoint = Some(dir.clone());
     let curve = a.curve.clone().unwrap_or_else(|| dir.join("curve.csv"));
     cfg.curve_csv = Some(curve.clone());
@@ -323,27 +324,38 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         }
     };
     let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
-    let bar = ProgressBar::new(episodes as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} episode {pos}/{len}  {msg}")
-            .expect("valid template"),
+    detail!(
+        "train: {} on {} ({} RSUs, {} slots per episode), seed {seed}, {episodes} episodes, engine {}",
+        a.policy,
+        s.name,
+        s.rsu_count(),
+        s.time.slots,
+        engine.name()
+    );
+    let bar = output::progress_bar(
+        episodes as u64,
+        "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} episode {pos}/{len}  {msg}",
     );
     let mut watch = TrainWatch { telemetry, bar, last: None, round_dropouts: 0 };
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
+    if !bar.is_hidden() {
+        // indicatif leaves the cursor at the end of the finished bar: the next line starts anew.
+        output::write_err(format_args!("\n"));
+    }
     if outcome.resumed_without_replay {
-        println!("note: the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
+        warning!("the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
     }
     if outcome.episodes_run == 0 {
-        println!(
+        note!(
             "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",
             dir.display(),
             outcome.curve.len()
         );
     }
     if let Some(r) = last {
-        println!(
+        outln!(
             "trained {} on {}: {} episodes; last episode: cumulative reward {:.4}, completion rate {:.2} %, average realized potential {:.4}",
             a.policy,
             s.name,
@@ -351,13 +363,13 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             r.cumulative_reward,
             100.0 * r.completion_rate,
             r.average_realized_potential
-        );
+        )?;
     }
     if round_dropouts > 0 {
-        println!("federated rounds: {round_dropouts} RSU round dropout(s)");
+        outln!("federated rounds: {round_dropouts} RSU round dropout(s)")?;
     }
-    println!("learning curve: {}", curve.display());
-    println!("checkpoint: {}", ckpt.display());
+    outln!("learning curve: {}", curve.display())?;
+    outln!("checkpoint: {}", ckpt.display())?;
     drop(outcome);
     telemetry.linger();
     Ok(ExitCode::SUCCESS)

@@ -55,8 +55,11 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     for (name, settings, policies) in EXPECTED {
-        let stdout = ok(vecsim(&["experiment", name, "--quick", "--out", out]));
-        assert!(stdout.contains(&format!("wrote {out}/{name}.png")), "{stdout}");
+        // The files written are chatter: on stderr (issue 24).
+        let o = vecsim(&["experiment", name, "--quick", "--out", out]);
+        let err = stderr(&o);
+        ok(o);
+        assert!(err.contains(&format!("wrote {out}/{name}.png")), "{err}");
         let (header, rows) = csv(&dir.path().join(format!("{name}.csv")));
         assert_eq!(header, HEADER);
         assert_eq!(rows.len(), settings * policies.len(), "{name}: one row per (setting, policy, seed)");
@@ -118,8 +121,10 @@ fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     let last = kept.pop().unwrap();
     let cut = format!("{}\n{}", kept.join("\n"), &last[..last.len() / 2]);
     std::fs::write(&path, cut).unwrap();
-    let stdout = ok(vecsim(&args));
-    assert!(stdout.contains("21 run(s): 3 computed, 18 reused"), "{stdout}");
+    let o = vecsim(&args);
+    let err = stderr(&o);
+    ok(o);
+    assert!(err.contains("21 run(s): 3 computed, 18 reused"), "{err}");
     // The same numbers (all but the wall times), whatever order the rows were written in.
     let strip = |text: &str| -> Vec<String> {
         let mut v: Vec<String> =
@@ -129,7 +134,9 @@ fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     };
     assert_eq!(strip(&String::from_utf8(read(&path)).unwrap()), strip(&full));
     // Nothing left to do: everything reused.
-    assert!(ok(vecsim(&args)).contains("0 computed, 21 reused"));
+    let o = vecsim(&args);
+    assert!(stderr(&o).contains("0 computed, 21 reused"), "{}", stderr(&o));
+    ok(o);
     // Another budget into the same directory is refused, naming the file and the way out.
     let err =
         bad_input(vecsim(&["experiment", "traffic", "--budget", "small", "--out", out]), &["traffic.csv", "--out"]);
@@ -188,7 +195,8 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
         &d("cmp.csv"),
     ]));
     let figs = d("figs");
-    let stdout = ok(vecsim(&[
+    // The figures written are chatter: on stderr (issue 24).
+    let o = vecsim(&[
         "plot",
         &d("run/slots.csv"),
         &d("ck1/curve.csv"),
@@ -198,10 +206,12 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
         "1",
         "--out",
         &figs,
-    ]));
+    ]);
+    let err = stderr(&o);
+    ok(o);
     for stem in ["slots", "curves", "cmp"] {
         let png = dir.path().join(format!("figs/{stem}.png"));
-        assert!(stdout.contains(&png.display().to_string()), "{stdout}");
+        assert!(err.contains(&png.display().to_string()), "{err}");
         assert_png(&png);
     }
     // The title says what ran (from summary.json), rates are percentages, the legend names

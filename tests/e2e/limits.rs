@@ -320,7 +320,8 @@ fn gzip_fcd_traces_and_misspelled_elements() {
 #[test]
 fn injected_crash_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("crash");
+    // Not named "crash": the `wrote DIR/...` line is on stderr too (issue 24).
+    let out = dir.path().join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_vecsim"))
         .args(["run", "paper-evening", "--slots", "6", "--engine", "actors", "--fault", "crash_rsu=1:2"])
         .args(["--out", out.to_str().unwrap()])

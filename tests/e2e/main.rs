@@ -14,3 +14,4 @@ mod presets;
 mod python;
 mod sweep;
 mod train;
+mod unix;
