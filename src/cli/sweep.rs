@@ -3,6 +3,7 @@
 //! flags and prints).
 
 use super::bad;
+use super::output::note;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,14 +90,14 @@ struct Lines {
 impl SweepObserver for Lines {
     fn planned(&self, todo: usize, trainings: usize, reused: usize) {
         self.todo.store(todo, Ordering::SeqCst);
-        eprintln!("{todo} run(s) to compute, {trainings} training(s), {reused} reused from the output directory");
+        note!("{todo} run(s) to compute, {trainings} training(s), {reused} reused from the output directory");
     }
     fn trained(&self, what: &str) {
-        eprintln!("trained {what}");
+        note!("trained {what}");
     }
     fn run_finished(&self, row: &str) {
         let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-        eprintln!("[{n}/{}] {row}", self.todo.load(Ordering::SeqCst));
+        note!("[{n}/{}] {row}", self.todo.load(Ordering::SeqCst));
     }
 }
 
@@ -132,9 +133,9 @@ pub(super) fn sweep(a: SweepArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
     let obs = Lines { todo: AtomicUsize::new(0), done: AtomicUsize::new(0) };
     let out =
         sweep::run(&cfg, &obs).map_err(|e: SweepError| if e.is_bad_input() { bad(chain(&e)) } else { e.into() })?;
-    println!("{} rows ({} computed, {} reused): {}", out.rows.len(), out.computed, out.reused, out.csv.display());
+    note!("{} rows ({} computed, {} reused): {}", out.rows.len(), out.computed, out.reused, out.csv.display());
     for f in &out.figures {
-        println!("wrote {}", f.display());
+        note!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }
