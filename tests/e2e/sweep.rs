@@ -6,6 +6,13 @@
 use crate::common::*;
 use std::path::Path;
 
+/// Asserts success and returns stderr, where the sweep's progress and totals go (chatter).
+fn chatter(o: std::process::Output) -> String {
+    let err = stderr(&o);
+    ok(o);
+    err
+}
+
 const FIXTURE: &str = "tests/fixtures/train-small.toml";
 /// The swept values: `rsus.cpu_ghz` (as given on the command line, and as the fixture writes
 /// them), then `tasks.request_rate`.
@@ -145,19 +152,19 @@ fn sweep_resumes_only_missing_rows_and_refuses_another_plan() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s");
     let o = out.to_str().unwrap();
-    let first = ok(vecsim(&sweep_args(o, "2", &[])));
+    let first = chatter(vecsim(&sweep_args(o, "2", &[])));
     assert!(first.contains("16 rows (16 computed, 0 reused)"), "{first}");
     let full = csv(&out);
     assert_eq!(full.lines().count(), 1 + 16);
 
-    let again = ok(vecsim(&sweep_args(o, "2", &[])));
+    let again = chatter(vecsim(&sweep_args(o, "2", &[])));
     assert!(again.contains("16 rows (0 computed, 16 reused)"), "{again}");
     assert_eq!(csv(&out), full);
 
     // Interrupted after 5 rows, in the middle of writing the 6th.
     let kept: String = full.lines().take(6).map(|l| format!("{l}\n")).collect();
     std::fs::write(out.join("sweep.csv"), format!("{kept}[3.0;10.0],0.8,or")).unwrap();
-    let resumed = ok(vecsim(&sweep_args(o, "1", &[])));
+    let resumed = chatter(vecsim(&sweep_args(o, "1", &[])));
     assert!(resumed.contains("16 rows (11 computed, 5 reused)"), "{resumed}");
     assert_eq!(csv(&out), full);
 
@@ -170,7 +177,7 @@ fn sweep_resumes_only_missing_rows_and_refuses_another_plan() {
 
     // `vecsim plot` draws the sweep's CSV too.
     let figs = dir.path().join("figs");
-    let printed = ok(vecsim(&["plot", out.join("sweep.csv").to_str().unwrap(), "--out", figs.to_str().unwrap()]));
+    let printed = chatter(vecsim(&["plot", out.join("sweep.csv").to_str().unwrap(), "--out", figs.to_str().unwrap()]));
     assert!(printed.contains("sweep.png"), "{printed}");
     let svg = String::from_utf8(read(&figs.join("sweep.svg"))).unwrap();
     for needle in ["Task completion rate", "rsus.cpu_ghz | tasks.request_rate", "[3.0,10.0] | 0.8", "br-ne"] {
