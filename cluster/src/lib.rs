@@ -170,7 +170,9 @@ impl ClusterConfig {
     /// Reads a cluster file and its cookie file.
     pub fn load(path: &Path) -> Result<ClusterConfig, ClusterError> {
         let err = |message: String| ClusterError::Config { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text =
+            vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::CLUSTER_FILE_CAP, "cluster files", "")
+                .map_err(|e| err(e.into_io().to_string()))?;
         let f: ConfigFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         if f.nodes.is_empty() {
             return Err(err("no [[nodes]]".into()));
@@ -184,7 +186,8 @@ impl ClusterConfig {
 
 /// Reads a cookie file: its content without surrounding whitespace, which must not be empty.
 pub fn read_cookie(path: &Path) -> Result<String, String> {
-    let c = std::fs::read_to_string(path).map_err(|e| format!("cookie file {}: {e}", path.display()))?;
+    let c = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::COOKIE_CAP, "cookie files", "")
+        .map_err(|e| format!("cookie file {}: {}", path.display(), e.into_io()))?;
     let c = c.trim().to_string();
     if c.is_empty() {
         return Err(format!("cookie file {} is empty", path.display()));
@@ -297,13 +300,15 @@ impl Cluster {
     }
 
     /// Sends the files of a learner's checkpoint directory to the nodes, which build their RSUs'
-    /// policies from them.
-    pub fn with_checkpoint(mut self, dir: &Path) -> std::io::Result<Cluster> {
+    /// policies from them; each file of at most `cap` bytes.
+    pub fn with_checkpoint(mut self, dir: &Path, cap: u64) -> std::io::Result<Cluster> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
-                files.push((entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path())?));
+                let bytes = vecsim_core::bounded::read(&entry.path(), cap, "checkpoints", " (raise --max-memory)")
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                files.push((entry.file_name().to_string_lossy().into_owned(), bytes));
             }
         }
         files.sort();

@@ -133,6 +133,8 @@ pub struct TrainConfig {
     /// Keep the replay buffers in checkpoints. Exact resume needs them; evaluation does not, and
     /// without them a long run does not rewrite gigabytes at every checkpoint.
     pub save_replay: bool,
+    /// Largest checkpoint file a resume reads, bytes (from `--max-memory`).
+    pub checkpoint_cap: u64,
 }
 
 impl TrainConfig {
@@ -153,6 +155,7 @@ impl TrainConfig {
             eval_every: 0,
             eval_seeds: 3,
             save_replay: true,
+            checkpoint_cap: checkpoint::DEFAULT_CAP,
         }
     }
 }
@@ -287,9 +290,20 @@ struct SavedRef<'a> {
 
 /// Loads learners and trainer progress from `dir`, refusing a checkpoint of another scenario.
 pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, TrainProgress), TrainError> {
+    load_checkpoint_within(dir, scenario, checkpoint::DEFAULT_CAP)
+}
+
+/// [`load_checkpoint`], refusing a file of more than `cap` bytes; every shape and length is
+/// checked against the scenario ([`LearnerSet::validate`]) before anything uses it.
+pub fn load_checkpoint_within(
+    dir: &Path,
+    scenario: &Scenario,
+    cap: u64,
+) -> Result<(LearnerSet, TrainProgress), TrainError> {
     let path = dir.join(CHECKPOINT_FILE);
-    let bytes = checkpoint::read(&path, scenario.hash())?;
-    let mut saved: Saved = codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path, source })?;
+    let bytes = checkpoint::read(&path, scenario.hash(), cap)?;
+    let mut saved: Saved =
+        codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path: path.clone(), source })?;
     if saved.state.kind().central() {
         let learners = saved.state.learners_mut();
         if let Some((first, rest)) = learners.split_first_mut() {
@@ -298,13 +312,31 @@ pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, T
             }
         }
     }
+    let invalid = |field: String| TrainError::Checkpoint(CheckpointError::Invalid { path: path.clone(), field });
+    saved.state.validate(scenario).map_err(invalid)?;
+    let p = &saved.progress;
+    let rsus = scenario.rsu_count();
+    if p.policy != saved.state.kind().name() {
+        return Err(invalid(format!("progress.policy: `{}` for a {} set", p.policy, saved.state.kind().name())));
+    }
+    if p.pool_rngs.len() != rsus {
+        return Err(invalid(format!("progress.pool_rngs: {} streams for {rsus} RSUs", p.pool_rngs.len())));
+    }
+    if p.curve.len() as u64 != p.episodes_done {
+        return Err(invalid(format!("progress.curve: {} rows for {} episodes done", p.curve.len(), p.episodes_done)));
+    }
     Ok((saved.state, saved.progress))
 }
 
 /// The trained policies of a checkpoint, in evaluation mode (greedy, no learning), for
 /// `vecsim run --policy NAME --checkpoint DIR`. One policy per RSU: `set.into_policies()`.
 pub fn load_policies(dir: &Path, scenario: &Scenario, policy: &str) -> Result<LearnerSet, TrainError> {
-    let (mut set, _) = load_checkpoint(dir, scenario)?;
+    load_policies_within(dir, scenario, policy, checkpoint::DEFAULT_CAP)
+}
+
+/// [`load_policies`], refusing a checkpoint file of more than `cap` bytes.
+pub fn load_policies_within(dir: &Path, scenario: &Scenario, policy: &str, cap: u64) -> Result<LearnerSet, TrainError> {
+    let (mut set, _) = load_checkpoint_within(dir, scenario, cap)?;
     if set.kind().name() != policy {
         return Err(TrainError::WrongLearner { found: set.kind().name().into(), asked: policy.into() });
     }
@@ -391,7 +423,7 @@ pub fn train(
     let rsus = scenario.rsu_count();
     let (mut set, mut progress) = if cfg.resume {
         let dir = cfg.checkpoint.as_ref().ok_or(TrainError::ResumeWithoutCheckpoint)?;
-        let (set, p) = load_checkpoint(dir, scenario)?;
+        let (set, p) = load_checkpoint_within(dir, scenario, cfg.checkpoint_cap)?;
         if p.policy != cfg.policy {
             return Err(TrainError::WrongLearner { found: p.policy, asked: cfg.policy.clone() });
         }

@@ -15,14 +15,21 @@ pub(crate) struct PlotArgs {
     /// Directory for the figures (default: the current directory).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// Gaussian smoothing of learning curves, σ in episodes (0: none).
-    #[arg(long, default_value_t = 0.0)]
+    /// Gaussian smoothing of learning curves, σ in episodes (0: none; at most 100000).
+    #[arg(long, default_value_t = 0.0, value_parser = super::bounds::parse_sigma)]
     pub sigma: f64,
 }
 
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_input() {
-        bad(e)
+        // With its sources: "FILE: larger than the ... limit", not just "FILE".
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        bad(msg)
     } else {
         anyhow::Error::new(e)
     }

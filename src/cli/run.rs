@@ -23,7 +23,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Number of slots (default: the scenario's `time.slots`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub slots: Option<u32>,
     /// Trace file replacing the scenario's (trace-based scenarios only).
     #[arg(long)]
@@ -70,7 +70,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
         eprintln!("warning: {w}");
     }
-    let policies = pipeline::build_policies_on(&s, a.checkpoint.as_deref(), a.device)?;
+    let policies = pipeline::build_policies_within(&s, a.checkpoint.as_deref(), a.device, limits)?;
     let mut report = None;
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,
@@ -78,7 +78,9 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
             let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
             let mut c = vecsim_cluster::Cluster::new(cfg, a.engine.threads);
             if let Some(dir) = &a.checkpoint {
-                c = c.with_checkpoint(dir).map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
+                c = c
+                    .with_checkpoint(dir, limits.checkpoint_cap())
+                    .map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
             }
             report = Some(c.report());
             Box::new(c)

@@ -125,7 +125,8 @@ pub fn load(path: &Path) -> Result<Vec<RunRow>, ExperimentError> {
         return Ok(Vec::new());
     }
     let io = |source| ExperimentError::Io { path: path.to_path_buf(), source };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::TABLE_CAP, "CSV files", "")
+        .map_err(|e| io(e.into_io()))?;
     // A row cut off by an interruption (no newline yet) is dropped; the run is redone.
     let whole = match text.rfind('\n') {
         Some(i) if i + 1 < text.len() => &text[..i + 1],
