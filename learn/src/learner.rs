@@ -93,6 +93,9 @@ pub struct LearnerOptions {
 }
 
 impl LearnerOptions {
+    /// Most update rounds per slot a loaded checkpoint may ask for (the default is 1).
+    pub const MAX_UPDATES_PER_SLOT: u32 = 1000;
+
     /// Rows of network input per replayed sample assumed by [`LearnerOptions::memory_bytes`]:
     /// tasks × candidates of a busy RSU's slot.
     pub const ROWS_PER_SAMPLE: f64 = 64.0;
@@ -251,6 +254,21 @@ impl LearnerSet {
             }
             if !a.alpha_opt.fits(1) {
                 return Err(f("agent.alpha_opt", "moments not of 1 parameter".into()));
+            }
+            let o = &l.opts;
+            if o.updates_per_slot > LearnerOptions::MAX_UPDATES_PER_SLOT {
+                return Err(f(
+                    "opts.updates_per_slot",
+                    format!("{} (at most {})", o.updates_per_slot, LearnerOptions::MAX_UPDATES_PER_SLOT),
+                ));
+            }
+            for (name, v) in [("opts.gumbel_tau", o.gumbel_tau), ("opts.sac_init_alpha", o.sac_init_alpha)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(f(name, format!("{v}: expected a finite number > 0")));
+                }
+            }
+            if !o.sac_target_entropy.is_finite() {
+                return Err(f("opts.sac_target_entropy", "not a finite number".into()));
             }
             let covered = if self.kind.central() { rsus } else { 1 };
             l.replay.validate(covered).map_err(|m| format!("learners[{e}].{m}"))?;

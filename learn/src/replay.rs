@@ -106,6 +106,13 @@ impl Replay {
         Ok(())
     }
 
+    /// Replaces record `idx` (tests: damaged buffers).
+    #[cfg(test)]
+    pub(crate) fn replace_for_test(&mut self, idx: u64, r: SlotRecord) {
+        let i = (idx % self.capacity as u64) as usize;
+        self.ring[i] = r;
+    }
+
     /// The capacity, records.
     pub fn capacity(&self) -> usize {
         self.capacity
