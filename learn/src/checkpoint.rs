@@ -145,9 +145,8 @@ pub fn write(path: &Path, hash: u64, payload: &[u8]) -> Result<(), CheckpointErr
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, frame(hash, payload)).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    // A temporary name of this process's own: two writers never share one.
+    vecsim_core::atomic::write(path, &frame(hash, payload)).map_err(io)
 }
 
 /// The cap of [`read`] where no `--max-memory` is given: the default limit, 16 GiB.

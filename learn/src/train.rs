@@ -65,6 +65,25 @@ pub enum TrainError {
         /// Learner name asked for.
         asked: String,
     },
+    /// `--resume` with a setting that differs from the checkpoint's run: continuing would not
+    /// be the run it claims to be.
+    #[error(
+        "--resume with a changed {flag}: the checkpoint's run has {key} = {was}, this command asks for {key} = {now}; \
+         resume with the run's own flags (see run-options.txt in the checkpoint directory), or train into another --checkpoint DIR"
+    )]
+    ResumeChanged {
+        /// The flag(s) that set it.
+        flag: &'static str,
+        /// The recorded setting.
+        key: &'static str,
+        /// Its value in the checkpoint's run.
+        was: String,
+        /// Its value now.
+        now: String,
+    },
+    /// Another live process trains into the same checkpoint directory.
+    #[error(transparent)]
+    Locked(#[from] vecsim_core::atomic::LockError),
     /// `resume` was set without a checkpoint directory.
     #[error("--resume needs --checkpoint DIR")]
     ResumeWithoutCheckpoint,
@@ -421,14 +440,22 @@ pub fn train(
     // threads left over (results never depend on either).
     crate::mlp::set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     let rsus = scenario.rsu_count();
+    // One writer per checkpoint directory: a second training into it is refused, naming the
+    // first; the lock goes when this run ends (or is taken over once its process is dead).
+    let _lock = cfg.checkpoint.as_deref().map(vecsim_core::atomic::DirLock::acquire).transpose()?;
     let (mut set, mut progress) = if cfg.resume {
         let dir = cfg.checkpoint.as_ref().ok_or(TrainError::ResumeWithoutCheckpoint)?;
+        crate::run_record::check(dir, scenario, cfg)?;
         let (set, p) = load_checkpoint_within(dir, scenario, cfg.checkpoint_cap)?;
         if p.policy != cfg.policy {
             return Err(TrainError::WrongLearner { found: p.policy, asked: cfg.policy.clone() });
         }
         (set, p)
     } else {
+        if let Some(dir) = &cfg.checkpoint {
+            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.clone(), source })?;
+            crate::run_record::write(dir, scenario, cfg)?;
+        }
         let set = build_learner_with(&cfg.policy, scenario, rsus, cfg.seed, cfg.options.clone())?;
         let pool_rngs = (0..rsus).map(|e| rng::stream(cfg.seed, Domain::FaultPool, e as u64)).collect();
         (
@@ -569,5 +596,5 @@ pub fn write_curve(path: &Path, curve: &[EpisodeRow]) -> Result<(), TrainError> 
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(path, s).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })
+    vecsim_core::atomic::write(path, s.as_bytes()).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })
 }

@@ -65,6 +65,8 @@ impl RunArgs {
 }
 
 pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
+    // One writer per output directory, from the start: a second run into it is refused at once.
+    let _lock = a.out.as_deref().map(vecsim_core::atomic::DirLock::acquire).transpose().map_err(bad)?;
     let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
     let fleet = pipeline::load_fleet(&s, a.trace.as_deref(), limits)?;
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
@@ -103,9 +105,20 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let stats = out.stats;
     let sum = stats.summary();
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        std::fs::write(dir.join("slots.csv"), stats.slots_csv())?;
-        std::fs::write(dir.join("summary.json"), sum.to_json())?;
+        // Each file replaced whole; summary.json goes first and comes back last, so a directory
+        // with a summary.json holds one run's pair of files whatever instant a kill came at.
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            vecsim_core::atomic::write(&p, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))
+        };
+        match std::fs::remove_file(dir.join("summary.json")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::anyhow!("cannot replace {}: {e}", dir.join("summary.json").display()))
+            }
+            _ => {}
+        }
+        write("slots.csv", stats.slots_csv().as_bytes())?;
+        write("summary.json", sum.to_json().as_bytes())?;
     }
     if a.json {
         print!("{}", sum.to_json());

@@ -187,3 +187,88 @@ pub(crate) fn tiny_training(dir: &Path, extra: &[&str]) -> PathBuf {
     ok(vecsim(&args));
     ck
 }
+
+/// Item 11: `--resume` with a flag that would change the run is refused, naming the flag; the
+/// same flags (and a larger `--episodes`) continue it.
+#[test]
+fn resume_is_exact_or_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = tiny_training(dir.path(), &[]);
+    let ck = ck.to_str().unwrap();
+    let base = [
+        "train",
+        "tests/fixtures/train-small.toml",
+        "--slots",
+        "3",
+        "--actor-hidden",
+        "8",
+        "--critic-hidden",
+        "8/8",
+        "--checkpoint",
+        ck,
+        "--resume",
+        "--episodes",
+        "3",
+    ];
+    let changed: &[(&[&str], &str)] = &[
+        (&["--seed", "99"], "--seed"),
+        (&["--learn", "batch_size=3"], "--learn"),
+        (&["--update-every", "7"], "--learn"),
+        (&["--reward", "system"], "--reward"),
+        (&["--fixed-traffic"], "--fixed-traffic"),
+        (&["--eval-every", "1"], "--eval-every"),
+        (&["--fault", "vehicle_dropout=0.5"], "--fault"),
+    ];
+    for (extra, flag) in changed {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        bad_input(vecsim(&args), &[flag, "--resume with a changed"]);
+    }
+    // Flags of the shape and length of the run, given differently.
+    let mut other_shape: Vec<&str> = base.to_vec();
+    other_shape[5] = "16";
+    bad_input(vecsim(&other_shape), &["--actor-hidden"]);
+    let mut other_slots: Vec<&str> = base.to_vec();
+    other_slots[3] = "4";
+    bad_input(vecsim(&other_slots), &["--slots"]);
+    // The run's own flags continue it.
+    let out = ok(vecsim(&base));
+    assert!(out.contains("3 episodes"), "{out}");
+}
+
+/// Item 12: one writer per output directory. A live holder is named and refused; a lock left
+/// by a dead process is taken over; nothing temporary is left behind.
+#[test]
+fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let me = std::process::id().to_string();
+    // This test process stands for a live run holding the directory.
+    std::fs::write(out.join(".vecsim.lock"), format!("{me}\n")).unwrap();
+    let run = ["run", "paper-noon", "--slots", "2", "--out", out.to_str().unwrap()];
+    bad_input(vecsim(&run), &["in use by another vecsim process", &format!("pid {me}")]);
+    assert!(!out.join("summary.json").exists());
+    let ck = dir.path().join("ck");
+    std::fs::create_dir_all(&ck).unwrap();
+    std::fs::write(ck.join(".vecsim.lock"), format!("{me}\n")).unwrap();
+    bad_input(
+        vecsim(&[
+            "train",
+            "tests/fixtures/train-small.toml",
+            "--episodes",
+            "1",
+            "--slots",
+            "2",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+        ]),
+        &["in use by another vecsim process", &format!("pid {me}")],
+    );
+    // A holder that no longer exists (beyond any pid_max): the lock is stale and taken over.
+    std::fs::write(out.join(".vecsim.lock"), "4294967295\n").unwrap();
+    ok(vecsim(&run));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["slots.csv", "summary.json"], "lock released, no temporary file left");
+}
