@@ -221,7 +221,6 @@ impl LearnerSet {
         if self.learners.len() != rsus {
             return Err(format!("learners: {} learners, the scenario has {rsus} RSUs", self.learners.len()));
         }
-        let scales = crate::features::Scales::from_scenario(scenario);
         for (e, l) in self.learners.iter().enumerate() {
             let f = |field: &str, m: String| format!("learners[{e}].{field}: {m}");
             if l.kind != self.kind {
@@ -231,8 +230,14 @@ impl LearnerSet {
                 return Err(f("rsu", format!("RSU {} of {}, expected {e} of {rsus}", l.rsu, l.rsus)));
             }
             l.cfg.validate().map_err(|err| f("cfg", err.to_string()))?;
-            if l.scales != scales {
-                return Err(f("scales", "not the scenario's feature scales".into()));
+            // The scales divide every feature (the RSU layout, hence the scales, may follow the
+            // seed: not compared with the scenario's).
+            let s = &l.scales;
+            if ![s.data_bits, s.cycles_per_bit, s.deadline_s, s.range_m, s.wired_m, s.cpu_hz, s.sqrt_work]
+                .iter()
+                .all(|v| v.is_finite() && *v > 0.0)
+            {
+                return Err(f("scales", "a feature scale that is not a finite number > 0".into()));
             }
             let (actor_n, critic_n) = l.opts.shape.param_counts(self.kind.central()).map_err(|m| f("opts.shape", m))?;
             let a = &l.agent;

@@ -1,7 +1,8 @@
 //! What a training run was asked to do, kept beside its checkpoint (`run-options.txt`) so that
 //! `--resume` continues exactly that run or refuses, naming the flag that changed. Only what
-//! changes the curve or the learners is recorded: the episode total may grow, and threads,
-//! engine, device and checkpoint cadence never change a number.
+//! changes the learners or the training rows of the curve is recorded: the episode total may
+//! grow, the greedy evaluations (`--eval-every`, `--eval-seeds`) leave the learners as they were,
+//! and threads, engine, device and checkpoint cadence never change a number.
 
 use crate::train::{TrainConfig, TrainError};
 use std::path::Path;
@@ -21,8 +22,6 @@ fn entries(scenario: &Scenario, cfg: &TrainConfig) -> Vec<(&'static str, &'stati
         ("seed", "--seed", cfg.seed.to_string()),
         ("slots", "--slots (or --budget)", scenario.time.slots.to_string()),
         ("fixed_traffic", "--fixed-traffic", (!cfg.vary_seed).to_string()),
-        ("eval_every", "--eval-every", cfg.eval_every.to_string()),
-        ("eval_seeds", "--eval-seeds", cfg.eval_seeds.to_string()),
         ("actor_hidden", "--actor-hidden (or --budget)", format!("{:?}", o.shape.actor_hidden)),
         (
             "critic_hidden",

@@ -216,7 +216,6 @@ fn resume_is_exact_or_refused_naming_the_flag() {
         (&["--update-every", "7"], "--learn"),
         (&["--reward", "system"], "--reward"),
         (&["--fixed-traffic"], "--fixed-traffic"),
-        (&["--eval-every", "1"], "--eval-every"),
         (&["--fault", "vehicle_dropout=0.5"], "--fault"),
     ];
     for (extra, flag) in changed {
