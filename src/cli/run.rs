@@ -78,6 +78,9 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         None => a.engine.build()?,
         Some(file) => {
             let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
             let mut c = vecsim_cluster::Cluster::new(cfg, a.engine.threads);
             if let Some(dir) = &a.checkpoint {
                 c = c

@@ -221,7 +221,13 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
                 a.device
             )));
         }
-        Some(file) => Some(vecsim_cluster::ClusterConfig::load(file).map_err(bad)?),
+        Some(file) => {
+            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(cfg)
+        }
     };
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
     let mut s = pipeline::load_scenario(&a.scenario, &overrides)?;

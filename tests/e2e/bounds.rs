@@ -271,3 +271,45 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     names.sort();
     assert_eq!(names, ["slots.csv", "summary.json"], "lock released, no temporary file left");
 }
+
+/// Item 5: a node listed twice, or an entry that is not HOST:PORT, is refused before anything
+/// connects (exit 2, the entry named); a cookie file readable by others or shorter than 16
+/// bytes is warned about.
+#[test]
+fn cluster_files_are_checked_and_weak_cookies_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let strong = d.join("cookie");
+    std::fs::write(&strong, "0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&strong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = |name: &str, body: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, body).unwrap();
+        vecsim(&["run", "paper-noon", "--slots", "1", "--cluster", p.to_str().unwrap()])
+    };
+    let twice = "cookie_file = \"cookie\"\n[[nodes]]\naddr = \"127.0.0.1:47101\"\n[[nodes]]\naddr = \"127.0.0.1:47102\"\n[[nodes]]\naddr = \"127.0.0.1:47101\"\n";
+    bad_input(run("twice.toml", twice), &["twice.toml", "nodes[2]", "nodes[0]", "127.0.0.1:47101", "once"]);
+    let v6 = "cookie_file = \"cookie\"\n[[nodes]]\naddr = \"[::1]:47101\"\n[[nodes]]\naddr = \"[0:0::1]:47101\"\n";
+    bad_input(run("v6.toml", v6), &["nodes[1]", "nodes[0]"]);
+    for (addr, what) in [
+        ("localhost", "HOST:PORT"),
+        ("127.0.0.1:0", "port `0`"),
+        ("127.0.0.1:99999", "port `99999`"),
+        (":4000", "host"),
+    ] {
+        let body = format!("cookie_file = \"cookie\"\n[[nodes]]\naddr = \"{addr}\"\n");
+        bad_input(run("bad.toml", &body), &["nodes[0]", what]);
+    }
+    // A one-byte, world-readable cookie: warned about (the run itself fails: nobody listens).
+    let weak = d.join("weak");
+    std::fs::write(&weak, "x").unwrap();
+    std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run("weak.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n");
+    let err = stderr(&o);
+    assert!(err.contains("readable by other users (mode 0644)") && err.contains("chmod 600"), "{err}");
+    assert!(err.contains("is 1 bytes") && err.contains("at least 16"), "{err}");
+    // The strong cookie: no warning.
+    let o = run("strong.toml", "cookie_file = \"cookie\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n");
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
