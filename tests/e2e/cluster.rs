@@ -240,6 +240,28 @@ fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
         total += f[col("tasks")];
     }
     assert_eq!(total, n("tasks_total"));
+    // Issue 21, item 4: the lost node's RSUs are an outage in every report: the rsus_down
+    // column from the first slot opened after the loss, and faults.rsu_outage_slots its sum.
+    let lost_rsus = err
+        .split("RSUs [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .map(|l| l.split(',').filter(|x| !x.trim().is_empty()).count() as u64)
+        .unwrap_or_else(|| panic!("which RSUs were lost: {err}"));
+    assert!(lost_rsus > 0, "{err}");
+    let mut down_sum = 0;
+    for row in csv.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let (slot, down): (u64, u64) = (f[col("slot")].parse().unwrap(), f[col("rsus_down")].parse().unwrap());
+        match slot {
+            0..=5 => assert_eq!(down, 0, "row {row}"),
+            6 => assert!(down == 0 || down == lost_rsus, "row {row}"),
+            _ => assert_eq!(down, lost_rsus, "row {row}"),
+        }
+        down_sum += down;
+    }
+    assert!(down_sum >= 13 * lost_rsus, "{down_sum}");
+    assert_eq!(s["faults"]["rsu_outage_slots"].as_u64().unwrap(), down_sum, "{s}");
 }
 
 #[test]
