@@ -201,6 +201,30 @@ async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, String> {
 
 impl NodeHub {
     async fn setup(st: &mut HubState, setup: Setup) -> Result<(), String> {
+        // One run at a time. A run whose coordinator is gone (its session closed, so its hub
+        // left the process group) is over: taken over at once. The session's close may still
+        // be on its way when a new coordinator arrives right after a kill: waited for up to
+        // a second. A live one keeps the node, and the newcomer is refused, naming it.
+        if let Some(old) = &st.run {
+            let group = format!("{COORDINATOR_GROUP_PREFIX}{}", old.setup.run);
+            let mut alive = old.setup.run != setup.run;
+            for _ in 0..20 {
+                alive = alive && !ractor::pg::get_members(&group).is_empty();
+                if !alive {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if alive {
+                let coordinator = coordinator_hub(setup.run).await?;
+                let error = format!(
+                    "this node is serving run {:016x} of another coordinator, and serves one run at a time: wait for that run to end, or use other nodes",
+                    old.setup.run
+                );
+                send_up(&coordinator, Wire::SetupDone { run: setup.run, node: setup.node, error: Some(error) })?;
+                return Ok(());
+            }
+        }
         if let Some(old) = st.run.take() {
             old.stop();
         }
@@ -332,9 +356,10 @@ impl NodeHub {
             table.push(r);
         }
         let hub = st.me.clone();
+        let run_id = setup.run;
         let answer: Forward<ClockMsg> = Box::new(move |m| match m {
             ClockMsg::Stepped { vehicle, slot, what } => hub
-                .send_message(HubMsg::Stepped { vehicle, slot, what })
+                .send_message(HubMsg::Stepped { run: run_id, vehicle, slot, what })
                 .map_err(|e| format!("the node's hub is gone: {e}")),
             other => Err(format!("a vehicle sent {other:?}")),
         });
@@ -369,7 +394,8 @@ impl NodeHub {
         let me = st.me.clone();
         let run = st.run.as_mut().ok_or("vehicles to step outside a run")?;
         if vs.run != run.setup.run {
-            return Err(format!("vehicles of run {} in run {}", vs.run, run.setup.run));
+            // A message of another run (one that ended or was refused here): stale, dropped.
+            return Ok(());
         }
         if run.step.is_some() {
             return Err(format!("slot {}: vehicles to step before the previous slot's answers went up", vs.slot));
@@ -580,9 +606,9 @@ impl Actor for NodeHub {
                 std::process::exit(137);
             }
             HubMsg::Net(Wire::Vehicles(vs)) => Self::step(st, *vs).await,
-            HubMsg::Stepped { vehicle, slot, what } => match st.run.as_mut() {
-                Some(run) => Self::stepped(run, vehicle, slot, what).await,
-                None => Ok(()), // the run ended meanwhile
+            HubMsg::Stepped { run: id, vehicle, slot, what } => match st.run.as_mut() {
+                Some(run) if run.setup.run == id => Self::stepped(run, vehicle, slot, what).await,
+                _ => Ok(()), // the run ended, or was replaced, meanwhile: a stale answer
             },
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
                 Some(run) => Self::deliver(run, st.codec.as_ref(), rsu, msg),
