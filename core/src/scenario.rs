@@ -393,6 +393,14 @@ impl Scenario {
         self.rsus.validate()?;
         self.channel.validate()?;
         self.wired.validate()?;
+        // The name is printed in tables, file names and metrics labels: plain text only.
+        if self.name.chars().count() > 200 || self.name.chars().any(char::is_control) {
+            let shown: String = self.name.chars().take(40).flat_map(char::escape_default).collect();
+            return Err(ScenarioError::invalid(
+                "name",
+                format!("`{shown}`: at most 200 characters, with no control characters (escape codes, NUL, newlines)"),
+            ));
+        }
         let t = &self.tasks;
         if !(0.0..=1.0).contains(&t.request_rate) {
             return Err(ScenarioError::invalid(

@@ -313,3 +313,26 @@ fn cluster_files_are_checked_and_weak_cookies_warned_about() {
     let o = run("strong.toml", "cookie_file = \"cookie\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n");
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
+
+/// Item 13, the smaller ones: a duplicate crash, a scenario name with escape codes, and an
+/// experiment results CSV holding what no run writes are refused (exit 2, naming the key).
+#[test]
+fn smaller_inputs_are_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    bad_input(
+        vecsim(&["run", "paper-noon", "--slots", "3", "--fault", "crash_rsu=0:1", "--fault", "crash_rsu=0:1"]),
+        &["faults.crash_rsu[1]", "listed twice", "crash_rsu[0]"],
+    );
+    let text = String::from_utf8(read(&root().join("scenarios/paper-noon.toml"))).unwrap();
+    let evil = dir.path().join("evil.toml");
+    std::fs::write(&evil, text.replace("name = \"paper-noon\"", "name = \"red\\u001b[31m\\u0000\"")).unwrap();
+    let err = bad_input(vecsim(&["run", evil.to_str().unwrap(), "--slots", "1"]), &["`name`", "control characters"]);
+    assert!(!err.contains('\u{1b}') && !err.contains('\0'), "printed raw: {err:?}");
+    let csv = dir.path().join("traffic.csv");
+    let header = "experiment,budget,setting,window,x,policy,learner_seed,traffic_seed,slots,completion_rate,cumulative_reward,average_realized_potential,migrations,train_episodes,train_s,wall_s";
+    std::fs::write(&csv, format!("{header}\ntraffic,quick,noon,noon,1,orl,,1,10,7.5,1,1,0,0,0.000,0.100\n")).unwrap();
+    bad_input(
+        vecsim(&["plot", csv.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]),
+        &["line 2", "completion_rate = 7.5"],
+    );
+}
