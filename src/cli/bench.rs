@@ -19,7 +19,7 @@ pub(crate) enum BenchCmd {
         /// Scenario file or preset name (e.g. `large-10k`).
         scenario: String,
         /// Number of slots (default: the scenario's).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long)]
         slots: Option<u32>,
         /// Tokio worker threads for the actor engine and the floor (1 to 1024).
         #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
@@ -32,7 +32,7 @@ pub(crate) enum BenchCmd {
         /// Scenario file or preset name (e.g. `large-10k`).
         scenario: String,
         /// Number of slots (default: the scenario's).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long)]
         slots: Option<u32>,
         /// Local node processes.
         #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]

@@ -23,7 +23,7 @@ pub(crate) struct CompareArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub seeds: u64,
     /// Slots per run (default: the scenario's).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long)]
     pub slots: Option<u32>,
     /// Trained learner checkpoints, `NAME=DIR` (e.g. `fed-maddpg=runs/fed`), repeatable; each
     /// adds a row. `NAME#TAG=DIR` (e.g. `fed-maddpg#2=runs/fed-2`) compares several checkpoints of

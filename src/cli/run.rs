@@ -23,7 +23,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Number of slots (default: the scenario's `time.slots`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long)]
     pub slots: Option<u32>,
     /// Trace file replacing the scenario's (trace-based scenarios only).
     #[arg(long)]

@@ -52,7 +52,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Slots per episode (default: the budget's, else the scenario's `time.slots`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long)]
     pub slots: Option<u32>,
     /// Checkpoint directory: written every `--checkpoint-every` episodes and at the end
     /// (default: `runs/POLICY-SCENARIO-seedSEED`, printed).

@@ -51,7 +51,6 @@ fn numeric_flags_are_range_checked_where_parsed() {
         (&["bench", "train-step", "--batch", "100000000"], "--batch"),
         (&["bench", "train-step", "--agents", "100000"], "--agents"),
         (&["bench", "training", "--slots", "0"], "--slots"),
-        (&["run", "paper-noon", "--slots", "0"], "--slots"),
     ];
     for (args, flag) in cases {
         let o = vecsim_limited(args, KIB);
