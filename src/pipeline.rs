@@ -126,6 +126,20 @@ pub struct Limits {
 impl Limits {
     /// The default memory limit, GiB.
     pub const DEFAULT_MAX_MEMORY_GIB: f64 = 16.0;
+
+    /// The most bytes of trace text (decompressed) a run may read: a read trace takes about
+    /// [`MemoryEstimate::TRACE_FACTOR`] times its text, so the text may have the limit over that.
+    ///
+    /// [`MemoryEstimate::TRACE_FACTOR`]: vecsim_core::scenario::MemoryEstimate::TRACE_FACTOR
+    pub fn trace_cap(&self) -> u64 {
+        vecsim_core::bounded::cap_from_gib(self.max_memory_gib / vecsim_core::scenario::MemoryEstimate::TRACE_FACTOR)
+    }
+
+    /// The largest checkpoint file a run may read: the whole limit (it is decoded into about as
+    /// much memory as it has bytes).
+    pub fn checkpoint_cap(&self) -> u64 {
+        vecsim_core::bounded::cap_from_gib(self.max_memory_gib)
+    }
 }
 
 impl Default for Limits {
@@ -137,7 +151,18 @@ impl Default for Limits {
 /// Refuses a scenario whose estimated memory ([`Scenario::memory_estimate`]) is above the
 /// limit, before anything big is allocated; `trace` is a `--trace` override.
 pub fn check_memory(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Result<(), PipelineError> {
-    let m = s.memory_estimate(trace);
+    check_memory_with(s, trace, 0.0, limits)
+}
+
+/// [`check_memory`] for a training run whose learners take `learner_bytes` more
+/// ([`vecsim_learn::LearnerOptions::memory_bytes`]).
+pub fn check_memory_with(
+    s: &Scenario,
+    trace: Option<&Path>,
+    learner_bytes: f64,
+    limits: &Limits,
+) -> Result<(), PipelineError> {
+    let m = s.memory_estimate(trace).with_learners(learner_bytes);
     if m.gib() > limits.max_memory_gib {
         return Err(PipelineError::Memory {
             scenario: s.name.clone(),
@@ -153,7 +178,7 @@ pub fn check_memory(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Resu
 /// source, or from `trace`).
 pub fn load_fleet(s: &Scenario, trace: Option<&Path>, limits: &Limits) -> Result<Fleet, PipelineError> {
     check_memory(s, trace, limits)?;
-    Ok(vecsim_core::mobility::load(s, trace)?)
+    Ok(vecsim_core::mobility::load_within(s, trace, limits.trace_cap())?)
 }
 
 impl PipelineError {
@@ -282,13 +307,23 @@ pub fn build_policies(s: &Scenario, checkpoint: Option<&Path>) -> Result<PolicyS
 /// [`build_policies`] with a trained learner's networks on `device` (`--device`): CUDA runs the
 /// dfdx backend (the gemm layers are CPU only). The device is checked first.
 pub fn build_policies_on(s: &Scenario, checkpoint: Option<&Path>, device: Device) -> Result<PolicySet, PipelineError> {
+    build_policies_within(s, checkpoint, device, &Limits::default())
+}
+
+/// [`build_policies_on`], reading a checkpoint of at most [`Limits::checkpoint_cap`] bytes.
+pub fn build_policies_within(
+    s: &Scenario,
+    checkpoint: Option<&Path>,
+    device: Device,
+    limits: &Limits,
+) -> Result<PolicySet, PipelineError> {
     device.check()?;
     match (s.policy.baseline(), checkpoint) {
         (Some(b), None) => Ok(PolicySet::baseline(b, s.rsu_count(), s.seed)),
         (Some(_), Some(_)) => Err(PipelineError::CheckpointForBaseline(s.policy)),
         (None, None) => Err(PipelineError::NeedsCheckpoint { policy: s.policy, scenario: s.name.clone() }),
         (None, Some(dir)) => {
-            let mut set = vecsim_learn::load_policies(dir, s, s.policy.as_str())
+            let mut set = vecsim_learn::train::load_policies_within(dir, s, s.policy.as_str(), limits.checkpoint_cap())
                 .map_err(|source| PipelineError::Checkpoint { dir: dir.to_path_buf(), source: Box::new(source) })?;
             set.set_device(device);
             Ok(PolicySet::new(set.into_policies()))

@@ -69,7 +69,7 @@ impl PlotError {
     /// the command line exits with 2 for these.
     pub fn is_bad_input(&self) -> bool {
         matches!(self, PlotError::UnknownFormat { .. } | PlotError::Csv { .. } | PlotError::Empty { .. })
-            || matches!(self, PlotError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+            || matches!(self, PlotError::Io { source, .. } if matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData))
     }
 }
 
@@ -959,7 +959,8 @@ pub fn gaussian_smooth(v: &[f64], sigma: f64) -> Vec<f64> {
     if sigma <= 0.0 || v.is_empty() {
         return v.to_vec();
     }
-    // The kernel never needs to reach past the data: a huge σ costs no memory (it averages).
+    // Taps further than the series is long never land on a point: the kernel stops there, so
+    // its size (and the work) is bounded by the data whatever σ is.
     let r = (4.0 * sigma).ceil().min(v.len() as f64) as isize;
     let w: Vec<f64> = (-r..=r).map(|d| (-(d * d) as f64 / (2.0 * sigma * sigma)).exp()).collect();
     (0..v.len() as isize)
@@ -995,8 +996,8 @@ pub struct Table {
 impl Table {
     /// Reads a CSV file.
     pub fn read(path: &Path) -> Result<Table, PlotError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })?;
+        let text = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::TABLE_CAP, "CSV files", "")
+            .map_err(|e| PlotError::Io { path: path.to_path_buf(), source: e.into_io() })?;
         Table::parse(path, &text)
     }
 
@@ -1394,9 +1395,13 @@ mod tests {
         // Peak of a unit impulse under a sigma-10 kernel: 1 / (10 sqrt(2 pi)).
         assert!((s[100] - 1.0 / (10.0 * (2.0 * std::f64::consts::PI).sqrt())).abs() < 1e-4);
         assert_eq!(gaussian_smooth(&[1.0, 2.0], 0.0), vec![1.0, 2.0]);
-        // A σ far beyond the data is a plain mean, without a kernel the size of σ.
-        let wide = gaussian_smooth(&[1.0, 2.0, 3.0], 1e18);
-        assert!(wide.iter().all(|x| (x - 2.0).abs() < 1e-9), "{wide:?}");
+    }
+
+    #[test]
+    fn a_huge_sigma_is_the_plain_mean_without_a_huge_kernel() {
+        // Every weight is exp(-d²/2σ²) = 1 at σ = 1e18: each point becomes the mean, 2.
+        assert_eq!(gaussian_smooth(&[1.0, 2.0, 3.0], 1e18), vec![2.0, 2.0, 2.0]);
+        assert_eq!(gaussian_smooth(&[1.0, 2.0, 3.0], 1e9), vec![2.0, 2.0, 2.0]);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) enum Event {
     Slot {
         report: SlotReport,
         live: usize,
+        /// RSUs down in this slot because their process was lost (cluster runs).
+        lost: Vec<u32>,
     },
     /// An RSU actor crashed and was restarted to redo `slot`.
     Crash {
@@ -105,6 +107,8 @@ pub(crate) struct ClockState {
     pending: usize,
     ctx: Option<Arc<SlotCtx>>,
     up: Vec<bool>,
+    /// RSUs down in the current slot because their process was lost (cluster runs).
+    lost_now: Vec<u32>,
     // Per-slot buffers, indexed by RSU id.
     present: u32,
     results: Vec<TaskResult>,
@@ -170,8 +174,12 @@ impl ClockState {
         self.up = w.specs.iter().map(|r| w.scenario.faults.rsu_up(r.id, t)).collect();
         if let Some(remote) = &self.a.remote {
             // An RSU whose process was lost is an outage from the first slot opened after.
-            for (up, lost) in self.up.iter_mut().zip(remote.lost.iter()) {
-                *up &= !lost.load(std::sync::atomic::Ordering::SeqCst);
+            self.lost_now.clear();
+            for (e, (up, lost)) in self.up.iter_mut().zip(remote.lost.iter()).enumerate() {
+                if lost.load(std::sync::atomic::Ordering::SeqCst) {
+                    *up = false;
+                    self.lost_now.push(e as u32);
+                }
             }
         }
         let n = self.n();
@@ -238,7 +246,7 @@ impl ClockState {
         let report = SlotReport { slot: t, vehicles: self.present, results, score: sc, unconverged: self.unconverged };
         self.a
             .events
-            .send(Event::Slot { report, live: self.live.len() + self.remote_live.len() })
+            .send(Event::Slot { report, live: self.live.len() + self.remote_live.len(), lost: self.lost_now.clone() })
             .map_err(|_| "the caller stopped listening")?;
         Ok(())
     }
@@ -418,6 +426,7 @@ impl Actor for ClockActor {
             pending: 0,
             ctx: None,
             up: Vec::new(),
+            lost_now: Vec::new(),
             present: 0,
             results: Vec::new(),
             results_hint: 0,

@@ -352,7 +352,8 @@ pub async fn run_async(
     let mut rounds = Vec::new();
     let finish = loop {
         match rx.recv().await {
-            Some(Event::Slot { report, live }) => {
+            Some(Event::Slot { report, live, lost }) => {
+                stats.record_lost_rsus(&lost);
                 stats.add(&report);
                 observer.live_vehicles(live);
                 observer.slot_closed(&report, &stats);

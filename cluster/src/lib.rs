@@ -150,6 +150,8 @@ pub struct ClusterConfig {
     pub nodes: Vec<String>,
     /// TLS to every node (`None`: plain TCP).
     pub tls: Option<CoordinatorTls>,
+    /// What is weak about the cookie file ([`cookie_warnings`]), for the command to print.
+    pub warnings: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -170,21 +172,96 @@ impl ClusterConfig {
     /// Reads a cluster file and its cookie file.
     pub fn load(path: &Path) -> Result<ClusterConfig, ClusterError> {
         let err = |message: String| ClusterError::Config { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text =
+            vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::CLUSTER_FILE_CAP, "cluster files", "")
+                .map_err(|e| err(e.into_io().to_string()))?;
         let f: ConfigFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         if f.nodes.is_empty() {
             return Err(err("no [[nodes]]".into()));
         }
+        // Each node once, each a HOST:PORT: a node listed twice would be asked to host two
+        // shares of one run (its second session fails authentication mid-run).
+        for (i, n) in f.nodes.iter().enumerate() {
+            check_node_addr(&n.addr).map_err(|m| err(format!("nodes[{i}] (addr = {:?}): {m}", shown(&n.addr))))?;
+            if let Some(j) = f.nodes[..i].iter().position(|o| same_node(&o.addr, &n.addr)) {
+                return Err(err(format!(
+                    "nodes[{i}] (addr = {:?}) is the node of nodes[{j}] (addr = {:?}): list each node once",
+                    shown(&n.addr),
+                    shown(&f.nodes[j].addr)
+                )));
+            }
+        }
         let dir = path.parent().unwrap_or(Path::new("."));
-        let cookie = read_cookie(&dir.join(&f.cookie_file)).map_err(err)?;
+        let cookie_path = dir.join(&f.cookie_file);
+        let cookie = read_cookie(&cookie_path).map_err(err)?;
+        let warnings = cookie_warnings(&cookie_path, &cookie);
         let tls = f.tls_ca.map(|ca| CoordinatorTls::load(&dir.join(ca))).transpose()?;
-        Ok(ClusterConfig { cookie, nodes: f.nodes.into_iter().map(|n| n.addr).collect(), tls })
+        Ok(ClusterConfig { cookie, nodes: f.nodes.into_iter().map(|n| n.addr).collect(), tls, warnings })
     }
+}
+
+/// At most 64 characters of `s`, control characters escaped: safe to echo in an error.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(64).flat_map(char::escape_default).collect();
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+/// `HOST:PORT` with a non-empty host and a port from 1 to 65535 (`[v6]:PORT` too).
+fn check_node_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("expected HOST:PORT with a host name or address".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("port `{}` is not 1 to 65535", shown(port))),
+    }
+}
+
+/// Whether two node addresses name the same node: the same text, or the same socket address.
+fn same_node(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+        || matches!((a.parse::<std::net::SocketAddr>(), b.parse::<std::net::SocketAddr>()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Shortest cookie without a warning, bytes.
+pub const MIN_COOKIE_BYTES: usize = 16;
+
+/// What is weak about a cookie file: readable by other users (group or world permission
+/// bits), or a secret shorter than [`MIN_COOKIE_BYTES`]. Empty when neither; a command prints
+/// these as warnings.
+pub fn cookie_warnings(path: &Path, cookie: &str) -> Vec<String> {
+    let mut w = Vec::new();
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            w.push(format!(
+                "cookie file {} is readable by other users (mode {mode:04o}): anyone who reads it can drive the nodes; chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    if cookie.len() < MIN_COOKIE_BYTES {
+        w.push(format!(
+            "cookie in {} is {} bytes: use at least {MIN_COOKIE_BYTES} random bytes (e.g. `head -c 32 /dev/urandom | base64`)",
+            path.display(),
+            cookie.len()
+        ));
+    }
+    w
 }
 
 /// Reads a cookie file: its content without surrounding whitespace, which must not be empty.
 pub fn read_cookie(path: &Path) -> Result<String, String> {
-    let c = std::fs::read_to_string(path).map_err(|e| format!("cookie file {}: {e}", path.display()))?;
+    let c = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::COOKIE_CAP, "cookie files", "")
+        .map_err(|e| format!("cookie file {}: {}", path.display(), e.into_io()))?;
     let c = c.trim().to_string();
     if c.is_empty() {
         return Err(format!("cookie file {} is empty", path.display()));
@@ -297,13 +374,15 @@ impl Cluster {
     }
 
     /// Sends the files of a learner's checkpoint directory to the nodes, which build their RSUs'
-    /// policies from them.
-    pub fn with_checkpoint(mut self, dir: &Path) -> std::io::Result<Cluster> {
+    /// policies from them; each file of at most `cap` bytes.
+    pub fn with_checkpoint(mut self, dir: &Path, cap: u64) -> std::io::Result<Cluster> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
-                files.push((entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path())?));
+                let bytes = vecsim_core::bounded::read(&entry.path(), cap, "checkpoints", " (raise --max-memory)")
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                files.push((entry.file_name().to_string_lossy().into_owned(), bytes));
             }
         }
         files.sort();
@@ -420,7 +499,15 @@ mod tests {
     /// so an error of another kind was found before connecting.
     fn cluster() -> Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Cluster::new(ClusterConfig { cookie: "c".into(), nodes: vec![format!("127.0.0.1:{port}")], tls: None }, 1)
+        Cluster::new(
+            ClusterConfig {
+                cookie: "c".into(),
+                nodes: vec![format!("127.0.0.1:{port}")],
+                tls: None,
+                warnings: Vec::new(),
+            },
+            1,
+        )
     }
 
     fn scenario() -> Arc<Scenario> {

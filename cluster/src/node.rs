@@ -15,6 +15,7 @@ use crate::wire::{
     ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
 };
 use crate::{ClusterError, NodeTls, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::ActorId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx, Stepped, VehicleMsg};
-use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use vecsim_actors::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use vecsim_actors::vehicle::VehicleActor;
 use vecsim_actors::World;
@@ -92,9 +92,10 @@ pub fn run_node_with(
         let (_server, server_handle) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
-        let (hub, hub_handle) = Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads: threads.max(1) })
-            .await
-            .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
+        let (hub, hub_handle) =
+            Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads: threads.max(1) })
+                .await
+                .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
         ready(listen);
         let _ = hub_handle.await;
@@ -200,6 +201,30 @@ async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, String> {
 
 impl NodeHub {
     async fn setup(st: &mut HubState, setup: Setup) -> Result<(), String> {
+        // One run at a time. A run whose coordinator is gone (its session closed, so its hub
+        // left the process group) is over: taken over at once. The session's close may still
+        // be on its way when a new coordinator arrives right after a kill: waited for up to
+        // a second. A live one keeps the node, and the newcomer is refused, naming it.
+        if let Some(old) = &st.run {
+            let group = format!("{COORDINATOR_GROUP_PREFIX}{}", old.setup.run);
+            let mut alive = old.setup.run != setup.run;
+            for _ in 0..20 {
+                alive = alive && !ractor::pg::get_members(&group).is_empty();
+                if !alive {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if alive {
+                let coordinator = coordinator_hub(setup.run).await?;
+                let error = format!(
+                    "this node is serving run {:016x} of another coordinator, and serves one run at a time: wait for that run to end, or use other nodes",
+                    old.setup.run
+                );
+                send_up(&coordinator, Wire::SetupDone { run: setup.run, node: setup.node, error: Some(error) })?;
+                return Ok(());
+            }
+        }
         if let Some(old) = st.run.take() {
             old.stop();
         }
@@ -331,9 +356,10 @@ impl NodeHub {
             table.push(r);
         }
         let hub = st.me.clone();
+        let run_id = setup.run;
         let answer: Forward<ClockMsg> = Box::new(move |m| match m {
             ClockMsg::Stepped { vehicle, slot, what } => hub
-                .send_message(HubMsg::Stepped { vehicle, slot, what })
+                .send_message(HubMsg::Stepped { run: run_id, vehicle, slot, what })
                 .map_err(|e| format!("the node's hub is gone: {e}")),
             other => Err(format!("a vehicle sent {other:?}")),
         });
@@ -368,7 +394,8 @@ impl NodeHub {
         let me = st.me.clone();
         let run = st.run.as_mut().ok_or("vehicles to step outside a run")?;
         if vs.run != run.setup.run {
-            return Err(format!("vehicles of run {} in run {}", vs.run, run.setup.run));
+            // A message of another run (one that ended or was refused here): stale, dropped.
+            return Ok(());
         }
         if run.step.is_some() {
             return Err(format!("slot {}: vehicles to step before the previous slot's answers went up", vs.slot));
@@ -579,9 +606,9 @@ impl Actor for NodeHub {
                 std::process::exit(137);
             }
             HubMsg::Net(Wire::Vehicles(vs)) => Self::step(st, *vs).await,
-            HubMsg::Stepped { vehicle, slot, what } => match st.run.as_mut() {
-                Some(run) => Self::stepped(run, vehicle, slot, what).await,
-                None => Ok(()), // the run ended meanwhile
+            HubMsg::Stepped { run: id, vehicle, slot, what } => match st.run.as_mut() {
+                Some(run) if run.setup.run == id => Self::stepped(run, vehicle, slot, what).await,
+                _ => Ok(()), // the run ended, or was replaced, meanwhile: a stale answer
             },
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
                 Some(run) => Self::deliver(run, st.codec.as_ref(), rsu, msg),

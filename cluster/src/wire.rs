@@ -467,6 +467,8 @@ pub enum HubMsg {
     Fleet(FleetMsg),
     /// Local (node): a hosted vehicle's answer to its step.
     Stepped {
+        /// The run the vehicle belongs to (answers of a run already replaced are dropped).
+        run: u64,
         /// The vehicle.
         vehicle: VehicleId,
         /// The slot.

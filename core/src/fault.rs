@@ -239,6 +239,13 @@ impl FaultPlan {
                     format!("slot {} is past the episode ({slots} slots)", c.slot),
                 ));
             }
+            // A crash happens once: the same one twice would be counted once, silently.
+            if let Some(j) = self.crash_rsu[..i].iter().position(|o| o == c) {
+                return Err(ScenarioError::invalid(
+                    &format!("faults.crash_rsu[{i}]"),
+                    format!("RSU {} at slot {} is listed twice (also crash_rsu[{j}])", c.rsu, c.slot),
+                ));
+            }
         }
         Ok(())
     }

@@ -144,7 +144,13 @@ impl LearningConfig {
         Ok(())
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ScenarioError> {
+    /// Largest minibatch accepted (Table III: 256); a batch is allocated whole for each update.
+    pub const MAX_BATCH_SIZE: usize = 1 << 16;
+    /// Longest n-step return accepted (Table III: 1).
+    pub const MAX_N_STEP: u32 = 10_000;
+
+    /// Checks every value; the error names the key (`learning.batch_size`...).
+    pub fn validate(&self) -> Result<(), ScenarioError> {
         let prob = |k: &str, v: f64| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
@@ -157,8 +163,11 @@ impl LearningConfig {
         prob("learning.epsilon_final", self.epsilon_final)?;
         prob("learning.epsilon_decay", self.epsilon_decay)?;
         prob("learning.tau", self.tau)?;
-        if self.batch_size == 0 {
-            return Err(ScenarioError::invalid("learning.batch_size", "must be at least 1"));
+        if self.batch_size == 0 || self.batch_size > Self::MAX_BATCH_SIZE {
+            return Err(ScenarioError::invalid(
+                "learning.batch_size",
+                format!("must be 1 to {}, got {}", Self::MAX_BATCH_SIZE, self.batch_size),
+            ));
         }
         if self.replay_capacity < self.batch_size {
             return Err(ScenarioError::invalid("learning.replay_capacity", "must be at least learning.batch_size"));
@@ -169,8 +178,11 @@ impl LearningConfig {
         if !(self.actor_lr > 0.0 && self.actor_lr.is_finite()) {
             return Err(ScenarioError::invalid("learning.actor_lr", "must be > 0"));
         }
-        if self.n_step == 0 {
-            return Err(ScenarioError::invalid("learning.n_step", "must be at least 1"));
+        if self.n_step == 0 || self.n_step > Self::MAX_N_STEP {
+            return Err(ScenarioError::invalid(
+                "learning.n_step",
+                format!("must be 1 to {}, got {}", Self::MAX_N_STEP, self.n_step),
+            ));
         }
         if self.update_every == 0 {
             return Err(ScenarioError::invalid("learning.update_every", "must be at least 1"));

@@ -12,6 +12,8 @@
 //! (rates, potential, rewards; eq. 7, 18, 19) and reported ([`report`]).
 
 pub mod allocation;
+pub mod atomic;
+pub mod bounded;
 pub mod channel;
 pub mod clock;
 pub mod codec;

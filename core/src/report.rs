@@ -371,6 +371,9 @@ pub struct RunStats {
     service: LatencyHistogram,
     /// Outage windows of the fault plan (for `rsu_outage_slots`); see [`RunStats::with_faults`].
     plan: FaultPlan,
+    /// RSUs down for good because the process hosting them was lost (a cluster node): an
+    /// outage in every slot from the one first reported with them lost.
+    lost: Vec<bool>,
     faults: FaultCounts,
     /// Crashes recorded since the last slot was added (they go into that slot's row).
     pending_crashes: u64,
@@ -400,6 +403,7 @@ impl RunStats {
             peak_vehicles: 0,
             service: LatencyHistogram::default(),
             plan: FaultPlan::default(),
+            lost: vec![false; rsus],
             faults: FaultCounts::default(),
             pending_crashes: 0,
             unconverged: 0,
@@ -413,6 +417,16 @@ impl RunStats {
     pub fn with_faults(mut self, plan: &FaultPlan) -> RunStats {
         self.plan = plan.clone();
         self
+    }
+
+    /// Marks RSUs whose hosting process (a cluster node) was lost: they count as down, in
+    /// `rsus_down` and `faults.rsu_outage_slots`, in the next slot added and every one after.
+    pub fn record_lost_rsus(&mut self, rsus: &[u32]) {
+        for &e in rsus {
+            if let Some(l) = self.lost.get_mut(e as usize) {
+                *l = true;
+            }
+        }
     }
 
     /// Counts one injected actor crash (the actor engine calls it when a supervisor restarts a
@@ -469,7 +483,9 @@ impl RunStats {
         self.slots += 1;
         self.unconverged += r.unconverged as u64;
         let rate = if c.uploaded > 0 { (c.completed as f64 / c.uploaded as f64).to_string() } else { String::new() };
-        let down = self.plan.rsus_down(self.per_rsu.len(), r.slot);
+        let down = (0..self.per_rsu.len())
+            .filter(|&e| !self.plan.rsu_up(RsuId(e as u32), r.slot) || self.lost.get(e).copied().unwrap_or(false))
+            .count() as u32;
         f.rsu_outage_slots = down as u64;
         let crashes = std::mem::take(&mut self.pending_crashes);
         let _ = writeln!(

@@ -316,8 +316,8 @@ fn default_true() -> bool {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ScenarioError::Io { path: path.to_path_buf(), source: e })?;
+        let text = crate::bounded::read_to_string(path, crate::bounded::SCENARIO_CAP, "scenario files", "")
+            .map_err(|e| ScenarioError::Io { path: path.to_path_buf(), source: e.into_io() })?;
         let mut s = Scenario::parse(&text).map_err(|e| e.in_file(path))?;
         s.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         s.origin = path.display().to_string();
@@ -393,6 +393,14 @@ impl Scenario {
         self.rsus.validate()?;
         self.channel.validate()?;
         self.wired.validate()?;
+        // The name is printed in tables, file names and metrics labels: plain text only.
+        if self.name.chars().count() > 200 || self.name.chars().any(char::is_control) {
+            let shown: String = self.name.chars().take(40).flat_map(char::escape_default).collect();
+            return Err(ScenarioError::invalid(
+                "name",
+                format!("`{shown}`: at most 200 characters, with no control characters (escape codes, NUL, newlines)"),
+            ));
+        }
         let t = &self.tasks;
         if !(0.0..=1.0).contains(&t.request_rate) {
             return Err(ScenarioError::invalid(
@@ -544,13 +552,18 @@ pub struct MemoryEstimate {
     pub slots: f64,
     /// Bytes a trace file expands to once read (0 for the generator).
     pub trace_bytes: f64,
+    /// Bytes of the learners (networks, optimisers, minibatch workspace, replay buffers) of a
+    /// training run; 0 for a run ([`MemoryEstimate::with_learners`] adds them).
+    pub learner_bytes: f64,
     /// The total, bytes.
     pub bytes: f64,
 }
 
 impl MemoryEstimate {
-    /// Bytes per vehicle: its path, its actor, its task stream.
-    pub const BYTES_PER_VEHICLE: f64 = 2048.0;
+    /// Bytes per vehicle: its path, its actor, its task stream. Calibrated on the actor engine
+    /// (the larger of the two): `vecsim bench engine` measures 14.7 KiB of resident memory per
+    /// live vehicle actor (its mailbox, task and state), plus about 1.3 KiB of path and results.
+    pub const BYTES_PER_VEHICLE: f64 = 16384.0;
     /// Bytes per RSU: its node, policy, actor and per-slot buffers.
     pub const BYTES_PER_RSU: f64 = 16384.0;
     /// Bytes per slot: its `slots.csv` row and per-slot bookkeeping.
@@ -559,6 +572,14 @@ impl MemoryEstimate {
     pub const TRACE_FACTOR: f64 = 2.0;
     /// A gzip-compressed trace is assumed to expand this much.
     pub const GZIP_FACTOR: f64 = 10.0;
+
+    /// The estimate with a training run's learners added (`bytes`, from the network sizes,
+    /// minibatch and replay capacity: `vecsim_learn::LearnerOptions::memory_bytes`).
+    pub fn with_learners(mut self, bytes: f64) -> MemoryEstimate {
+        self.bytes += bytes - self.learner_bytes;
+        self.learner_bytes = bytes;
+        self
+    }
 
     /// The total in GiB.
     pub fn gib(&self) -> f64 {
@@ -581,6 +602,12 @@ impl MemoryEstimate {
             let _ = std::fmt::Write::write_fmt(
                 &mut s,
                 format_args!(" + trace {:.1} MiB", self.trace_bytes / (1u64 << 20) as f64),
+            );
+        }
+        if self.learner_bytes > 0.0 {
+            let _ = std::fmt::Write::write_fmt(
+                &mut s,
+                format_args!(" + learners {:.1} MiB", self.learner_bytes / (1u64 << 20) as f64),
             );
         }
         s
@@ -616,7 +643,7 @@ impl Scenario {
             + rsus * MemoryEstimate::BYTES_PER_RSU
             + slots * MemoryEstimate::BYTES_PER_SLOT
             + trace_bytes;
-        MemoryEstimate { vehicles, rsus, slots, trace_bytes, bytes }
+        MemoryEstimate { vehicles, rsus, slots, trace_bytes, learner_bytes: 0.0, bytes }
     }
 }
 
@@ -934,7 +961,7 @@ speed_mps = [10.0, 20.0]
         let s = Scenario::parse(MINIMAL).unwrap();
         let m = s.memory_estimate(None);
         assert_eq!((m.vehicles, m.rsus, m.slots, m.trace_bytes), (10.0, 2.0, 10.0, 0.0));
-        assert_eq!(m.bytes, 10.0 * 2048.0 + 2.0 * 16384.0 + 10.0 * 256.0);
+        assert_eq!(m.bytes, 10.0 * 16384.0 + 2.0 * 16384.0 + 10.0 * 256.0);
         // Four billion initial vehicles: about 7.45 TiB, estimated without allocating them.
         let big = Scenario::parse(
             &MINIMAL.replace("road_length_m = 1000.0", "road_length_m = 1000.0\ninitial_vehicles = 4000000000"),
@@ -943,10 +970,10 @@ speed_mps = [10.0, 20.0]
         let m = big.memory_estimate(None);
         assert_eq!(m.vehicles, 4e9 + 10.0);
         assert!(
-            (m.gib() - (4e9 + 10.0) * 2048.0 / 1073741824.0 - (2.0 * 16384.0 + 2560.0) / 1073741824.0).abs() < 1e-6
+            (m.gib() - (4e9 + 10.0) * 16384.0 / 1073741824.0 - (2.0 * 16384.0 + 2560.0) / 1073741824.0).abs() < 1e-6
         );
         assert!(
-            m.breakdown().starts_with("4000000010 vehicles × 2 KiB + 2 RSUs × 16 KiB + 10 slots × 256 B"),
+            m.breakdown().starts_with("4000000010 vehicles × 16 KiB + 2 RSUs × 16 KiB + 10 slots × 256 B"),
             "{}",
             m.breakdown()
         );

@@ -30,6 +30,12 @@ impl Adam {
         Adam { lr: lr as f32, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![0.0; n], v: vec![0.0; n] }
     }
 
+    /// Whether the state is for `n` parameters (a loaded checkpoint's is checked before use:
+    /// [`Adam::step`] would panic on a mismatch).
+    pub fn fits(&self, n: usize) -> bool {
+        self.m.len() == n && self.v.len() == n
+    }
+
     /// The first and second moments, in the parameters' order (a resident network copies them
     /// onto its device).
     pub fn moments(&self) -> (&[f32], &[f32]) {

@@ -67,6 +67,15 @@ pub enum CheckpointError {
         /// The checkpoint file.
         path: PathBuf,
     },
+    #[error("{}: invalid checkpoint: {field}", path.display())]
+    /// The payload decodes but a shape or length does not fit the scenario and options (the
+    /// field is named, e.g. `learners[2].agent.critic: ...`).
+    Invalid {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The field at fault and why.
+        field: String,
+    },
     #[error("{path}: cannot decode checkpoint payload: {source}")]
     /// The framing is sound but the payload does not decode.
     Decode {
@@ -136,14 +145,17 @@ pub fn write(path: &Path, hash: u64, payload: &[u8]) -> Result<(), CheckpointErr
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, frame(hash, payload)).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    // A temporary name of this process's own: two writers never share one.
+    vecsim_core::atomic::write(path, &frame(hash, payload)).map_err(io)
 }
 
-/// Reads and checks a framed payload.
-pub fn read(path: &Path, expected_hash: u64) -> Result<Vec<u8>, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+/// The cap of [`read`] where no `--max-memory` is given: the default limit, 16 GiB.
+pub const DEFAULT_CAP: u64 = 16 << 30;
+
+/// Reads and checks a framed payload, refusing a file of more than `cap` bytes.
+pub fn read(path: &Path, expected_hash: u64, cap: u64) -> Result<Vec<u8>, CheckpointError> {
+    let bytes = vecsim_core::bounded::read(path, cap, "checkpoints", " (raise --max-memory)")
+        .map_err(|e| CheckpointError::Io { path: path.to_path_buf(), source: e.into_io() })?;
     unframe(path, &bytes, expected_hash).map(<[u8]>::to_vec)
 }
 

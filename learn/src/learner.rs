@@ -92,6 +92,42 @@ pub struct LearnerOptions {
     pub device: Device,
 }
 
+impl LearnerOptions {
+    /// Most update rounds per slot a loaded checkpoint may ask for (the default is 1).
+    pub const MAX_UPDATES_PER_SLOT: u32 = 1000;
+
+    /// Rows of network input per replayed sample assumed by [`LearnerOptions::memory_bytes`]:
+    /// tasks × candidates of a busy RSU's slot.
+    pub const ROWS_PER_SAMPLE: f64 = 64.0;
+    /// Bytes per replay record and covered RSU assumed by [`LearnerOptions::memory_bytes`]:
+    /// a few tasks' and candidates' features, actions and reward.
+    pub const BYTES_PER_RECORD: f64 = 512.0;
+
+    /// Upper estimate of what the learners of a training run hold, bytes: per RSU, seven f32
+    /// copies of each network's parameters (the network, its target, Adam's two moments, a
+    /// gradient, the copy lent to peers or the pool, and a resident copy), the minibatch
+    /// activations and their gradients (`batch × ROWS_PER_SAMPLE` rows through every layer),
+    /// and `records` replay records (at most the replay capacity) of every RSU. A shape that cannot be
+    /// counted is `f64::INFINITY`.
+    pub fn memory_bytes(&self, kind: Kind, rsus: usize, cfg: &LearningConfig, records: u64) -> f64 {
+        let Ok((actor, critic)) = self.shape.param_counts(kind.central()) else { return f64::INFINITY };
+        let widths: usize =
+            self.shape.actor_hidden.iter().chain(&self.shape.critic_embed).chain(&self.shape.critic_head).sum();
+        let params = 7.0 * 4.0 * (actor as f64 + critic as f64);
+        let acts = 2.0 * 4.0 * cfg.batch_size as f64 * Self::ROWS_PER_SAMPLE * widths as f64;
+        let held = records.min(cfg.replay_capacity as u64) as f64;
+        let n = rsus as f64;
+        // A joint record's observations are shared by every RSU's copy of the buffer; the
+        // action lists and rewards are not (32 B per covered RSU and copy).
+        let replay = if kind.central() {
+            held * n * (Self::BYTES_PER_RECORD + 32.0 * n)
+        } else {
+            held * n * Self::BYTES_PER_RECORD
+        };
+        n * (params + acts) + replay
+    }
+}
+
 /// The reward an RSU's learner maximises. The reported metrics (completion rate, cumulative
 /// reward `Σ F^t`, average realized potential `Σ r_e / E` with eq. 19's `r_e`) keep their paper
 /// definitions whichever signal trains.
@@ -172,6 +208,77 @@ impl LearnerSet {
         let learners =
             (0..scenario.rsu_count()).map(|e| RsuLearner::new(kind, scenario, e, seed, opts.clone())).collect();
         LearnerSet { kind, learners }
+    }
+
+    /// Checks a loaded set against the scenario it is loaded for: one learner per RSU, in
+    /// order, of one kind; every network, target, optimiser state and replay record of the
+    /// size its options and the scenario give. The error names the field, e.g.
+    /// `learners[2].agent.critic: 1200 parameters, the critic of its shape has 1569`. Without
+    /// this, a checkpoint whose checksum was recomputed after an edit would panic later on a
+    /// slice out of range.
+    pub fn validate(&self, scenario: &Scenario) -> Result<(), String> {
+        let rsus = scenario.rsu_count();
+        if self.learners.len() != rsus {
+            return Err(format!("learners: {} learners, the scenario has {rsus} RSUs", self.learners.len()));
+        }
+        for (e, l) in self.learners.iter().enumerate() {
+            let f = |field: &str, m: String| format!("learners[{e}].{field}: {m}");
+            if l.kind != self.kind {
+                return Err(f("kind", format!("{} in a {} set", l.kind.name(), self.kind.name())));
+            }
+            if l.rsu != e || l.rsus != rsus {
+                return Err(f("rsu", format!("RSU {} of {}, expected {e} of {rsus}", l.rsu, l.rsus)));
+            }
+            l.cfg.validate().map_err(|err| f("cfg", err.to_string()))?;
+            // The scales divide every feature (the RSU layout, hence the scales, may follow the
+            // seed: not compared with the scenario's).
+            let s = &l.scales;
+            if ![s.data_bits, s.cycles_per_bit, s.deadline_s, s.range_m, s.wired_m, s.cpu_hz, s.sqrt_work]
+                .iter()
+                .all(|v| v.is_finite() && *v > 0.0)
+            {
+                return Err(f("scales", "a feature scale that is not a finite number > 0".into()));
+            }
+            let (actor_n, critic_n) = l.opts.shape.param_counts(self.kind.central()).map_err(|m| f("opts.shape", m))?;
+            let a = &l.agent;
+            for (name, len, n) in [
+                ("agent.actor", a.actor.len(), actor_n),
+                ("agent.actor_target", a.actor_target.len(), actor_n),
+                ("agent.critic", a.critic.len(), critic_n),
+                ("agent.critic_target", a.critic_target.len(), critic_n),
+            ] {
+                if len != n {
+                    return Err(f(name, format!("{len} parameters, its network's shape has {n}")));
+                }
+            }
+            if !a.actor_opt.fits(actor_n) {
+                return Err(f("agent.actor_opt", format!("moments not of {actor_n} parameters")));
+            }
+            if !a.critic_opt.fits(critic_n) {
+                return Err(f("agent.critic_opt", format!("moments not of {critic_n} parameters")));
+            }
+            if !a.alpha_opt.fits(1) {
+                return Err(f("agent.alpha_opt", "moments not of 1 parameter".into()));
+            }
+            let o = &l.opts;
+            if o.updates_per_slot > LearnerOptions::MAX_UPDATES_PER_SLOT {
+                return Err(f(
+                    "opts.updates_per_slot",
+                    format!("{} (at most {})", o.updates_per_slot, LearnerOptions::MAX_UPDATES_PER_SLOT),
+                ));
+            }
+            for (name, v) in [("opts.gumbel_tau", o.gumbel_tau), ("opts.sac_init_alpha", o.sac_init_alpha)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(f(name, format!("{v}: expected a finite number > 0")));
+                }
+            }
+            if !o.sac_target_entropy.is_finite() {
+                return Err(f("opts.sac_target_entropy", "not a finite number".into()));
+            }
+            let covered = if self.kind.central() { rsus } else { 1 };
+            l.replay.validate(covered).map_err(|m| format!("learners[{e}].{m}"))?;
+        }
+        Ok(())
     }
 
     /// Which learner this is.

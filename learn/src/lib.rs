@@ -19,6 +19,7 @@ pub mod nets;
 pub mod replay;
 pub mod resident;
 pub mod rsu;
+pub mod run_record;
 pub mod train;
 
 #[cfg(test)]

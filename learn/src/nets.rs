@@ -36,6 +36,38 @@ impl Default for NetShape {
 }
 
 impl NetShape {
+    /// Parameters of the actor and of the critic (centralised when `central`), or why the
+    /// shape is impossible (an empty or zero-width layer list, or a count past `usize`).
+    pub fn param_counts(&self, central: bool) -> Result<(usize, usize), String> {
+        fn mlp(dims: &[usize]) -> Option<usize> {
+            dims.windows(2).try_fold(0usize, |acc, w| w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(acc))
+        }
+        let ok = |name: &str, v: &[usize]| {
+            if v.is_empty() || v.contains(&0) {
+                Err(format!("{name} {v:?}: expected widths >= 1"))
+            } else {
+                Ok(())
+            }
+        };
+        ok("actor_hidden", &self.actor_hidden)?;
+        ok("critic_embed", &self.critic_embed)?;
+        ok("critic_head", &self.critic_head)?;
+        let too_big = || "more parameters than this machine can address".to_string();
+        let mut a = vec![ACTOR_IN];
+        a.extend(&self.actor_hidden);
+        a.push(1);
+        let mut phi = vec![CRITIC_IN];
+        phi.extend(&self.critic_embed);
+        let width = *self.critic_embed.last().expect("checked non-empty");
+        let pooled = if central { width.checked_mul(2).and_then(|w| w.checked_add(2)) } else { width.checked_add(1) };
+        let mut rho = vec![pooled.ok_or_else(too_big)?];
+        rho.extend(&self.critic_head);
+        rho.push(1);
+        let actor = mlp(&a).ok_or_else(too_big)?;
+        let critic = mlp(&phi).and_then(|p| p.checked_add(mlp(&rho)?)).ok_or_else(too_big)?;
+        Ok((actor, critic))
+    }
+
     /// The actor: `ACTOR_IN → actor_hidden → 1` logit per (task, candidate) row.
     pub fn actor(&self) -> Mlp {
         let mut d = vec![ACTOR_IN];

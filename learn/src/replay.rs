@@ -60,6 +60,59 @@ impl Replay {
         Replay { capacity: capacity.max(1), ring: Vec::new(), total: 0, decisions: vec![0; covered] }
     }
 
+    /// Checks a loaded buffer's invariants against what it must cover: `covered` RSUs per
+    /// record, each observation's actions within its candidates. The error names the field.
+    pub fn validate(&self, covered: usize) -> Result<(), String> {
+        if self.capacity == 0 {
+            return Err("replay.capacity: 0".into());
+        }
+        if self.decisions.len() != covered {
+            return Err(format!("replay.decisions: {} entries, expected {covered}", self.decisions.len()));
+        }
+        // Records `total - len .. total` sit at index `idx % capacity`: the ring is full, or
+        // holds every record ever pushed.
+        let expect = self.total.min(self.capacity as u64);
+        if self.ring.len() as u64 != expect {
+            return Err(format!(
+                "replay.ring: {} records, expected {expect} (capacity {}, {} pushed)",
+                self.ring.len(),
+                self.capacity,
+                self.total
+            ));
+        }
+        let mut decisions = vec![0u64; covered];
+        for (r, rec) in self.ring.iter().enumerate() {
+            if rec.obs.len() != covered || rec.act.len() != covered || rec.reward.len() != covered {
+                return Err(format!(
+                    "replay.ring[{r}]: {} observations, {} action lists, {} rewards, expected {covered} each",
+                    rec.obs.len(),
+                    rec.act.len(),
+                    rec.reward.len()
+                ));
+            }
+            for (i, (o, a)) in rec.obs.iter().zip(&rec.act).enumerate() {
+                if a.len() != o.tasks.len() {
+                    return Err(format!("replay.ring[{r}].act[{i}]: {} actions for {} tasks", a.len(), o.tasks.len()));
+                }
+                if let Some(bad) = a.iter().find(|&&x| x as usize >= o.cands.len()) {
+                    return Err(format!("replay.ring[{r}].act[{i}]: action {bad} of {} candidates", o.cands.len()));
+                }
+                decisions[i] += u64::from(!a.is_empty());
+            }
+        }
+        if decisions != self.decisions {
+            return Err(format!("replay.decisions: {:?}, the records hold {decisions:?}", self.decisions));
+        }
+        Ok(())
+    }
+
+    /// Replaces record `idx` (tests: damaged buffers).
+    #[cfg(test)]
+    pub(crate) fn replace_for_test(&mut self, idx: u64, r: SlotRecord) {
+        let i = (idx % self.capacity as u64) as usize;
+        self.ring[i] = r;
+    }
+
     /// The capacity, records.
     pub fn capacity(&self) -> usize {
         self.capacity

@@ -469,3 +469,95 @@ fn each_rsu_owns_its_buffer_and_central_copies_share_observations() {
         assert!(l.replay.get(0).obs.iter().all(|o| o.self_idx == e as u32), "RSU {e} holds only its own records");
     }
 }
+
+/// Issue 21, item 10: a checkpoint edited at random, with its checksum recomputed, is refused
+/// with an error or loads into learners that run and train: never a panic (main panicked in
+/// `features.rs` on an action past its candidates).
+mod checkpoint_fuzz {
+    use super::*;
+    use crate::checkpoint;
+    use proptest::prelude::*;
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    /// A trained checkpoint of each kind (payload bytes), made once.
+    fn payload(kind: Kind) -> &'static (Scenario, Vec<u8>) {
+        static FED: OnceLock<(Scenario, Vec<u8>)> = OnceLock::new();
+        static CENTRAL: OnceLock<(Scenario, Vec<u8>)> = OnceLock::new();
+        let cell = if kind == Kind::FedMaddpg { &FED } else { &CENTRAL };
+        cell.get_or_init(|| {
+            let sc = tiny_scenario(8);
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = cfg(2, Some(dir.path()), false);
+            c.policy = kind.name().into();
+            c.options.shape = NetShape { actor_hidden: vec![4], critic_embed: vec![4], critic_head: vec![4] };
+            train::train(&sc, &c, &mut Sequential, &mut NoObserver).unwrap();
+            let bytes = std::fs::read(dir.path().join(CHECKPOINT_FILE)).unwrap();
+            let body = checkpoint::unframe(Path::new("x"), &bytes, sc.hash()).unwrap().to_vec();
+            (sc, body)
+        })
+    }
+
+    fn edited_loads_or_is_refused(kind: Kind, edits: &[(usize, u8)]) {
+        let (sc, body) = payload(kind);
+        let mut body = body.clone();
+        for &(at, b) in edits {
+            let i = at % body.len();
+            body[i] = b;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), checkpoint::frame(sc.hash(), &body)).unwrap();
+        if let Ok((mut set, _)) = train::load_checkpoint(dir.path(), sc) {
+            // Whatever loads must run: an episode in training mode (acting, storing, updating).
+            set.set_training(true);
+            train::run_episode(sc, &mut set).expect("a validated checkpoint runs");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fed_maddpg(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+            edited_loads_or_is_refused(Kind::FedMaddpg, &edits);
+        }
+
+        #[test]
+        fn maddpg(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+            edited_loads_or_is_refused(Kind::Maddpg, &edits);
+        }
+    }
+
+    /// The edit that panicked on main: an action of a replayed record past its candidates, in
+    /// a well-framed checkpoint. Refused on load, naming the field.
+    #[test]
+    fn an_action_past_its_candidates_is_refused_naming_the_field() {
+        let sc = tiny_scenario(20);
+        let mut set = collected_set(Kind::FedMaddpg, 1);
+        let l = &mut set.learners_mut()[0];
+        assert!(!l.replay.is_empty());
+        let mut bad = None;
+        for idx in l.replay.oldest()..l.replay.total() {
+            if !l.replay.get(idx).act[0].is_empty() {
+                bad = Some(idx);
+                break;
+            }
+        }
+        let idx = bad.expect("a record with a decision");
+        let mut rec = l.replay.get(idx).clone();
+        rec.act[0][0] = 60_000;
+        l.replay.replace_for_test(idx, rec);
+        let progress = train::TrainProgress {
+            policy: "fed-maddpg".into(),
+            seed: 1,
+            episodes_done: 0,
+            pool_rngs: (0..2).map(|e| vecsim_core::rng::stream(1, vecsim_core::rng::Domain::FaultPool, e)).collect(),
+            curve: Vec::new(),
+            replay_saved: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        train::save_checkpoint(dir.path(), &sc, &mut set, &progress).unwrap();
+        let e = train::load_checkpoint(dir.path(), &sc).unwrap_err().to_string();
+        assert!(e.contains("invalid checkpoint: learners[0].replay.ring[") && e.contains("action 60000"), "{e}");
+    }
+}

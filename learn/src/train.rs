@@ -65,6 +65,25 @@ pub enum TrainError {
         /// Learner name asked for.
         asked: String,
     },
+    /// `--resume` with a setting that differs from the checkpoint's run: continuing would not
+    /// be the run it claims to be.
+    #[error(
+        "--resume with a changed {flag}: the checkpoint's run has {key} = {was}, this command asks for {key} = {now}; \
+         resume with the run's own flags (see run-options.txt in the checkpoint directory), or train into another --checkpoint DIR"
+    )]
+    ResumeChanged {
+        /// The flag(s) that set it.
+        flag: &'static str,
+        /// The recorded setting.
+        key: &'static str,
+        /// Its value in the checkpoint's run.
+        was: String,
+        /// Its value now.
+        now: String,
+    },
+    /// Another live process trains into the same checkpoint directory.
+    #[error(transparent)]
+    Locked(#[from] vecsim_core::atomic::LockError),
     /// `resume` was set without a checkpoint directory.
     #[error("--resume needs --checkpoint DIR")]
     ResumeWithoutCheckpoint,
@@ -133,6 +152,8 @@ pub struct TrainConfig {
     /// Keep the replay buffers in checkpoints. Exact resume needs them; evaluation does not, and
     /// without them a long run does not rewrite gigabytes at every checkpoint.
     pub save_replay: bool,
+    /// Largest checkpoint file a resume reads, bytes (from `--max-memory`).
+    pub checkpoint_cap: u64,
 }
 
 impl TrainConfig {
@@ -153,6 +174,7 @@ impl TrainConfig {
             eval_every: 0,
             eval_seeds: 3,
             save_replay: true,
+            checkpoint_cap: checkpoint::DEFAULT_CAP,
         }
     }
 }
@@ -287,9 +309,20 @@ struct SavedRef<'a> {
 
 /// Loads learners and trainer progress from `dir`, refusing a checkpoint of another scenario.
 pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, TrainProgress), TrainError> {
+    load_checkpoint_within(dir, scenario, checkpoint::DEFAULT_CAP)
+}
+
+/// [`load_checkpoint`], refusing a file of more than `cap` bytes; every shape and length is
+/// checked against the scenario ([`LearnerSet::validate`]) before anything uses it.
+pub fn load_checkpoint_within(
+    dir: &Path,
+    scenario: &Scenario,
+    cap: u64,
+) -> Result<(LearnerSet, TrainProgress), TrainError> {
     let path = dir.join(CHECKPOINT_FILE);
-    let bytes = checkpoint::read(&path, scenario.hash())?;
-    let mut saved: Saved = codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path, source })?;
+    let bytes = checkpoint::read(&path, scenario.hash(), cap)?;
+    let mut saved: Saved =
+        codec::decode(&bytes).map_err(|source| CheckpointError::Decode { path: path.clone(), source })?;
     if saved.state.kind().central() {
         let learners = saved.state.learners_mut();
         if let Some((first, rest)) = learners.split_first_mut() {
@@ -298,13 +331,31 @@ pub fn load_checkpoint(dir: &Path, scenario: &Scenario) -> Result<(LearnerSet, T
             }
         }
     }
+    let invalid = |field: String| TrainError::Checkpoint(CheckpointError::Invalid { path: path.clone(), field });
+    saved.state.validate(scenario).map_err(invalid)?;
+    let p = &saved.progress;
+    let rsus = scenario.rsu_count();
+    if p.policy != saved.state.kind().name() {
+        return Err(invalid(format!("progress.policy: `{}` for a {} set", p.policy, saved.state.kind().name())));
+    }
+    if p.pool_rngs.len() != rsus {
+        return Err(invalid(format!("progress.pool_rngs: {} streams for {rsus} RSUs", p.pool_rngs.len())));
+    }
+    if p.curve.len() as u64 != p.episodes_done {
+        return Err(invalid(format!("progress.curve: {} rows for {} episodes done", p.curve.len(), p.episodes_done)));
+    }
     Ok((saved.state, saved.progress))
 }
 
 /// The trained policies of a checkpoint, in evaluation mode (greedy, no learning), for
 /// `vecsim run --policy NAME --checkpoint DIR`. One policy per RSU: `set.into_policies()`.
 pub fn load_policies(dir: &Path, scenario: &Scenario, policy: &str) -> Result<LearnerSet, TrainError> {
-    let (mut set, _) = load_checkpoint(dir, scenario)?;
+    load_policies_within(dir, scenario, policy, checkpoint::DEFAULT_CAP)
+}
+
+/// [`load_policies`], refusing a checkpoint file of more than `cap` bytes.
+pub fn load_policies_within(dir: &Path, scenario: &Scenario, policy: &str, cap: u64) -> Result<LearnerSet, TrainError> {
+    let (mut set, _) = load_checkpoint_within(dir, scenario, cap)?;
     if set.kind().name() != policy {
         return Err(TrainError::WrongLearner { found: set.kind().name().into(), asked: policy.into() });
     }
@@ -389,14 +440,22 @@ pub fn train(
     // threads left over (results never depend on either).
     crate::mlp::set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     let rsus = scenario.rsu_count();
+    // One writer per checkpoint directory: a second training into it is refused, naming the
+    // first; the lock goes when this run ends (or is taken over once its process is dead).
+    let _lock = cfg.checkpoint.as_deref().map(vecsim_core::atomic::DirLock::acquire).transpose()?;
     let (mut set, mut progress) = if cfg.resume {
         let dir = cfg.checkpoint.as_ref().ok_or(TrainError::ResumeWithoutCheckpoint)?;
-        let (set, p) = load_checkpoint(dir, scenario)?;
+        crate::run_record::check(dir, scenario, cfg)?;
+        let (set, p) = load_checkpoint_within(dir, scenario, cfg.checkpoint_cap)?;
         if p.policy != cfg.policy {
             return Err(TrainError::WrongLearner { found: p.policy, asked: cfg.policy.clone() });
         }
         (set, p)
     } else {
+        if let Some(dir) = &cfg.checkpoint {
+            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.clone(), source })?;
+            crate::run_record::write(dir, scenario, cfg)?;
+        }
         let set = build_learner_with(&cfg.policy, scenario, rsus, cfg.seed, cfg.options.clone())?;
         let pool_rngs = (0..rsus).map(|e| rng::stream(cfg.seed, Domain::FaultPool, e as u64)).collect();
         (
@@ -537,5 +596,5 @@ pub fn write_curve(path: &Path, curve: &[EpisodeRow]) -> Result<(), TrainError> 
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(path, s).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })
+    vecsim_core::atomic::write(path, s.as_bytes()).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })
 }

@@ -36,7 +36,7 @@ pub(crate) enum BenchCmd {
         #[arg(long)]
         slots: Option<u32>,
         /// Local node processes.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
         nodes: usize,
         /// Tokio worker threads per process (1 to 1024).
         #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
@@ -54,13 +54,13 @@ pub(crate) enum BenchCmd {
         #[arg(long, default_value = "fed-maddpg")]
         policy: String,
         /// Episodes per run.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         episodes: u32,
         /// Slots per episode.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         slots: u32,
         /// Minibatch size (Table III: 256).
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
         batch: usize,
         /// Worker-thread counts to compare, comma-separated; the first is the reference.
         #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = super::engine_args::parse_threads)]
@@ -74,16 +74,20 @@ pub(crate) enum BenchCmd {
     /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
     /// the PyTorch anchor, measured in the same run).
     TrainStep {
-        #[arg(long, default_value_t = 64)]
+        /// Observation features per agent (1 to 1024).
+        #[arg(long, default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
         obs: usize,
-        #[arg(long, default_value_t = 72)]
+        /// Actions per agent (1 to 1024).
+        #[arg(long, default_value_t = 72, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
         act: usize,
-        #[arg(long, default_value_t = 8)]
+        /// Agents (1 to 64).
+        #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
         agents: usize,
-        #[arg(long, default_value_t = 256)]
+        /// Minibatch size (1 to 8192).
+        #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8192))]
         batch: usize,
         /// Timed update steps (after 3 warm-up steps).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
         steps: usize,
         /// Also time the dfdx backend.
         #[arg(long)]

@@ -63,10 +63,17 @@ pub(super) fn cluster(
     let dir = std::env::temp_dir().join(format!("vecsim-bench-cluster-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let cookie_file = dir.join("cookie");
-    let secret = format!("bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
-    std::fs::write(&cookie_file, &secret)?;
+    let secret = random_cookie()?;
+    {
+        // Readable by this user only, created so (never world-readable for an instant).
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let _ = std::fs::remove_file(&cookie_file);
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&cookie_file)?;
+        f.write_all(secret.as_bytes())?;
+    }
     let (guard, addrs) = start_nodes(nodes, &cookie_file, threads)?;
-    let cfg = vecsim_cluster::ClusterConfig { cookie: secret, nodes: addrs, tls: None };
+    let cfg = vecsim_cluster::ClusterConfig { cookie: secret, nodes: addrs, tls: None, warnings: Vec::new() };
 
     // One process: the actor engine.
     let t = Instant::now();
@@ -109,4 +116,23 @@ pub(super) fn cluster(
         100.0 * handovers as f64 / vs.max(1) as f64
     )?;
     Ok(if same { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// 32 random bytes from the OS (`/dev/urandom`), hex: the bench's cookie, unguessable.
+fn random_cookie() -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bench_cookie_is_random_and_long() {
+        let (a, b) = (super::random_cookie().unwrap(), super::random_cookie().unwrap());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }

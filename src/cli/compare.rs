@@ -21,7 +21,7 @@ pub(crate) struct CompareArgs {
     #[arg(long, value_delimiter = ',', default_value = "orl,orm,random,br-ne")]
     pub policies: Vec<PolicyName>,
     /// Number of seeds: the scenario's seed and the ones after it.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub seeds: u64,
     /// Slots per run (default: the scenario's).
     #[arg(long)]

@@ -23,10 +23,10 @@ pub(crate) struct ExperimentArgs {
     #[arg(long, default_value = "small")]
     pub budget: Budget,
     /// Evaluation traffic seeds per setting (default: the budget's).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub seeds: Option<u32>,
     /// Training seeds per learner (default: the budget's).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub learner_seeds: Option<u32>,
     /// Output directory: EXPERIMENT.csv, EXPERIMENT.png/.svg and training checkpoints under
     /// train/; runs already there are reused (default: results/BUDGET).

@@ -8,27 +8,14 @@ pub(crate) struct MetricsArgs {
     /// Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9100) while the run lasts.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
-    /// Keep serving metrics for this many seconds after the run ends (needs --metrics-addr).
-    #[arg(long, value_name = "SECONDS", requires = "metrics_addr", value_parser = parse_seconds)]
+    /// Keep serving metrics for this many seconds after the run ends (needs --metrics-addr;
+    /// 0 to 604800, a week).
+    #[arg(long, value_name = "SECONDS", requires = "metrics_addr", value_parser = super::bounds::parse_serve_after)]
     pub serve_after: Option<f64>,
     /// Slow the run down to at most this many slots per wall-clock second, to watch it live.
-    /// Pacing only sleeps between slots: it never changes a result.
-    #[arg(long, value_name = "SLOTS_PER_SECOND", value_parser = parse_pace)]
+    /// Pacing only sleeps between slots: it never changes a result. 0.001 to 1e6.
+    #[arg(long, value_name = "SLOTS_PER_SECOND", value_parser = super::bounds::parse_pace)]
     pub pace: Option<f64>,
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a number of seconds (a finite number ≥ 0)")),
-    }
-}
-
-fn parse_pace(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a pace (slots per second, a finite number > 0)")),
-    }
 }
 
 impl MetricsArgs {

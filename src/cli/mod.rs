@@ -3,6 +3,7 @@
 mod bench;
 mod bench_cluster;
 mod bench_train;
+mod bounds;
 mod compare;
 mod device_arg;
 mod engine_args;

@@ -38,6 +38,9 @@ pub(crate) struct NodeArgs {
 
 pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let cookie = vecsim_cluster::read_cookie(&a.cookie_file).map_err(bad)?;
+    for w in vecsim_cluster::cookie_warnings(&a.cookie_file, &cookie) {
+        eprintln!("warning: {w}");
+    }
     // The policies of the RSUs hosted here, built as `vecsim run` builds them.
     let build: vecsim_cluster::PolicyBuilder =
         Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));

@@ -16,9 +16,9 @@ pub(crate) struct PlotArgs {
     /// Directory for the figures (default: the current directory).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// Gaussian smoothing of learning curves, σ in episodes (0: none; the raw data stays,
-    /// faint, under the smoothed line).
-    #[arg(long, default_value_t = 0.0)]
+    /// Gaussian smoothing of learning curves, σ in episodes (0: none; at most 100000; the raw
+    /// data stays, faint, under the smoothed line).
+    #[arg(long, default_value_t = 0.0, value_parser = super::bounds::parse_sigma)]
     pub sigma: f64,
     /// Size and resolution preset: `screen` (6.2 x 4.4 inch panels at 100 dpi), `paper`
     /// (3.5 x 2.6 inch panels, a journal column, at 300 dpi) or `slide` (6.4 x 4.8 at 200 dpi).
@@ -42,7 +42,7 @@ fn parse_size(s: &str) -> Result<(f64, f64), String> {
 
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_input() {
-        // With the I/O error's reason, not only the path.
+        // With the I/O error's reason (e.g. "FILE: larger than the ... limit"), not only the path.
         bad(super::output::with_sources(&e))
     } else {
         anyhow::Error::new(e)

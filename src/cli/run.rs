@@ -66,20 +66,27 @@ impl RunArgs {
 }
 
 pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
+    // One writer per output directory, from the start: a second run into it is refused at once.
+    let _lock = a.out.as_deref().map(vecsim_core::atomic::DirLock::acquire).transpose().map_err(bad)?;
     let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
     let fleet = pipeline::load_fleet(&s, a.trace.as_deref(), limits)?;
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
         warning!("{w}");
     }
-    let policies = pipeline::build_policies_on(&s, a.checkpoint.as_deref(), a.device)?;
+    let policies = pipeline::build_policies_within(&s, a.checkpoint.as_deref(), a.device, limits)?;
     let mut report = None;
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,
         Some(file) => {
             let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
             let mut c = vecsim_cluster::Cluster::new(cfg, a.engine.threads);
             if let Some(dir) = &a.checkpoint {
-                c = c.with_checkpoint(dir).map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
+                c = c
+                    .with_checkpoint(dir, limits.checkpoint_cap())
+                    .map_err(|e| bad(format!("checkpoint {}: {e}", dir.display())))?;
             }
             report = Some(c.report());
             Box::new(c)
@@ -113,9 +120,19 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let sum = stats.summary();
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| output::path_error("cannot create", dir, e))?;
-        let (slots, summary) = (dir.join("slots.csv"), dir.join("summary.json"));
-        std::fs::write(&slots, stats.slots_csv()).map_err(|e| output::path_error("cannot write", &slots, e))?;
-        std::fs::write(&summary, sum.to_json()).map_err(|e| output::path_error("cannot write", &summary, e))?;
+        // Each file replaced whole; summary.json goes first and comes back last, so a directory
+        // with a summary.json holds one run's pair of files whatever instant a kill came at.
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            vecsim_core::atomic::write(&p, bytes).map_err(|e| output::path_error("cannot write", &p, e))
+        };
+        let old = dir.join("summary.json");
+        match std::fs::remove_file(&old) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(output::path_error("cannot replace", &old, e)),
+            _ => {}
+        }
+        write("slots.csv", stats.slots_csv().as_bytes())?;
+        write("summary.json", sum.to_json().as_bytes())?;
     }
     if a.json {
         out!("{}", sum.to_json())?;

@@ -5,7 +5,6 @@ use super::bad;
 use super::output::outln;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 use vecsim_core::allocation::AllocatorKind;
@@ -88,11 +87,14 @@ fn positive(what: &str, v: f64) -> anyhow::Result<()> {
 
 pub(super) fn slot(file: &Path) -> anyhow::Result<ExitCode> {
     let (name, text) = if file == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| bad(format!("cannot read standard input: {e}")))?;
+        let cap = vecsim_core::bounded::SLOT_JSON_CAP;
+        let s =
+            vecsim_core::bounded::read_reader_to_string(std::io::stdin(), cap, Path::new("<stdin>"), "slot JSON", "")
+                .map_err(bad)?;
         ("<stdin>".to_string(), s)
     } else {
-        let s = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+        let s = vecsim_core::bounded::read_to_string(file, vecsim_core::bounded::SLOT_JSON_CAP, "slot JSON", "")
+            .map_err(bad)?;
         (file.display().to_string(), s)
     };
     let input: SlotIn = serde_json::from_str(&text).map_err(|e| bad(format!("{name}: {e}")))?;

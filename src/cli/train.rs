@@ -33,7 +33,7 @@ pub(crate) struct TrainArgs {
     pub policy: PolicyName,
     /// Episodes (iterations) to train; a resumed run continues up to this total (default: the
     /// budget's, which is `learning.max_iterations`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub episodes: Option<u32>,
     /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
     /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
@@ -60,7 +60,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Episodes between checkpoints.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub checkpoint_every: u32,
     /// Continue exactly from the checkpoint in `--checkpoint DIR`.
     #[arg(long)]
@@ -79,8 +79,8 @@ pub(crate) struct TrainArgs {
     /// (0: never).
     #[arg(long, default_value_t = 5)]
     pub eval_every: u32,
-    /// Held-out traffic seeds of each greedy evaluation.
-    #[arg(long, default_value_t = 3)]
+    /// Held-out traffic seeds of each greedy evaluation (1 to 1000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub eval_seeds: u32,
     /// Train every episode on the scenario's own traffic instead of fresh traffic per episode.
     #[arg(long)]
@@ -100,16 +100,17 @@ pub(crate) struct TrainArgs {
     pub device: vecsim_learn::Device,
     /// Run a round of gradient updates every N slots (Algorithm 1: 1); same as
     /// `--learn update_every=N`.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub update_every: Option<u32>,
     /// Hidden layer widths of the actor, comma-separated (reference code: 256,256,256; default:
-    /// the budget's).
-    #[arg(long, value_delimiter = ',')]
-    pub actor_hidden: Option<Vec<usize>>,
+    /// the budget's). 1 to 8 layers of 1 to 4096 units.
+    #[arg(long, value_parser = super::bounds::parse_actor_hidden)]
+    pub actor_hidden: Option<super::bounds::ActorWidths>,
     /// Widths of the critic's per-task embedding layers, then of its head, as `EMBED/HEAD`
-    /// (reference code 512-512-256: `512,512/256`; default: the budget's).
-    #[arg(long)]
-    pub critic_hidden: Option<String>,
+    /// (reference code 512-512-256: `512,512/256`; default: the budget's). 1 to 8 layers of
+    /// 1 to 4096 units each side.
+    #[arg(long, value_parser = super::bounds::parse_critic_hidden)]
+    pub critic_hidden: Option<super::bounds::CriticWidths>,
     /// Which engine runs the episodes (`actors`: the RSU actors own the learners' policies and
     /// the VEC POOL actor averages their actor networks; `sequential`: a plain loop, rounds
     /// in-process; same curve, same checkpoint bytes), and the threads for the actor engine's
@@ -209,16 +210,6 @@ impl TrainObserver for TrainWatch {
     }
 }
 
-/// `512,512/256` → ([512, 512], [256]).
-fn parse_critic(s: &str) -> Option<(Vec<usize>, Vec<usize>)> {
-    let (e, h) = s.split_once('/')?;
-    let widths = |x: &str| -> Option<Vec<usize>> {
-        let v: Vec<usize> = x.split(',').map(|w| w.trim().parse().ok().filter(|&n| n > 0)).collect::<Option<_>>()?;
-        (!v.is_empty()).then_some(v)
-    };
-    Some((widths(e)?, widths(h)?))
-}
-
 pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     if !a.policy.is_learner() {
         return Err(bad(format!("`{}` is not a learner (expected fed-maddpg, maddpg or masac)", a.policy)));
@@ -231,7 +222,13 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
                 a.device
             )));
         }
-        Some(file) => Some(vecsim_cluster::ClusterConfig::load(file).map_err(bad)?),
+        Some(file) => {
+            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(cfg)
+        }
     };
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
     let mut s = pipeline::load_scenario(&a.scenario, &overrides)?;
@@ -257,7 +254,6 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         let o = Overrides { slots: Some(slots), ..Overrides::default() };
         o.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
     }
-    pipeline::check_memory(&s, None, limits)?;
     let episodes = a.episodes.unwrap_or(s.learning.max_iterations);
     if episodes == 0 {
         return Err(bad("--episodes must be at least 1"));
@@ -282,17 +278,17 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     a.device.check().map_err(|e| bad(e.to_string()))?;
     cfg.options.set_device(a.device);
     if let Some(h) = &a.actor_hidden {
-        if h.is_empty() || h.contains(&0) {
-            return Err(bad("--actor-hidden needs widths >= 1, e.g. 256,256,256"));
-        }
-        cfg.options.shape.actor_hidden = h.clone();
+        cfg.options.shape.actor_hidden = h.0.clone();
     }
     if let Some(c) = &a.critic_hidden {
-        let (embed, head) = parse_critic(c)
-            .ok_or_else(|| bad(format!("--critic-hidden `{c}`: expected EMBED/HEAD widths like 512,512/256")))?;
-        cfg.options.shape.critic_embed = embed;
-        cfg.options.shape.critic_head = head;
+        cfg.options.shape.critic_embed = c.embed.clone();
+        cfg.options.shape.critic_head = c.head.clone();
     }
+    let kind = vecsim_learn::Kind::parse(a.policy.as_str()).expect("checked to be a learner above");
+    let records = u64::from(episodes) * u64::from(s.time.slots);
+    let learner_bytes = cfg.options.memory_bytes(kind, s.rsu_count(), &s.learning, records);
+    pipeline::check_memory_with(&s, None, learner_bytes, limits)?;
+    cfg.checkpoint_cap = limits.checkpoint_cap();
     // Never lose a model: a default run directory, and no silent overwrite.
     let dir = a.checkpoint.clone().unwrap_or_else(|| {
         let name: String =

@@ -103,7 +103,13 @@ impl ExperimentError {
             ExperimentError::Pipeline(p) => p.is_bad_input(),
             ExperimentError::Runs { .. } | ExperimentError::Count { .. } => true,
             ExperimentError::Plot(p) => p.is_bad_input(),
-            ExperimentError::Train { .. } | ExperimentError::Io { .. } => false,
+            // A damaged or foreign checkpoint in the output directory is bad input; a failure
+            // of the training itself is not.
+            ExperimentError::Train { source, .. } => matches!(
+                **source,
+                TrainError::Checkpoint(ref c) if !matches!(c, vecsim_learn::checkpoint::CheckpointError::Io { .. })
+            ),
+            ExperimentError::Io { .. } => false,
         }
     }
 }

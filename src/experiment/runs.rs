@@ -97,6 +97,33 @@ pub fn rows_of(t: &Table) -> Result<Vec<RunRow>, ExperimentError> {
             Ok(v.is_finite().then_some(v as u64))
         };
         let rate = n(9)?;
+        // A reused row is trusted as a result: refuse what no run can have written.
+        let line = t.rows[r].0;
+        let bad = |col: usize, v: f64, what: &str| ExperimentError::Runs {
+            path: t.path.clone(),
+            message: format!("line {line}: {} = {v} is not {what}; delete the line to redo its run", want[col]),
+        };
+        if rate.is_finite() && !(0.0..=1.0).contains(&rate) {
+            return Err(bad(9, rate, "a rate in [0, 1]"));
+        }
+        for c in [7, 8, 12, 13] {
+            let v = n(c)?;
+            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64) {
+                return Err(bad(c, v, "a whole number >= 0"));
+            }
+        }
+        for c in [8, 13] {
+            let v = n(c)?;
+            if v > u32::MAX as f64 {
+                return Err(bad(c, v, "a count below 2^32"));
+            }
+        }
+        for c in [14, 15] {
+            let v = n(c)?;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(c, v, "a duration in seconds >= 0"));
+            }
+        }
         rows.push(RunRow {
             experiment: t.text(r, 0).to_string(),
             budget: t.text(r, 1).to_string(),
@@ -125,7 +152,8 @@ pub fn load(path: &Path) -> Result<Vec<RunRow>, ExperimentError> {
         return Ok(Vec::new());
     }
     let io = |source| ExperimentError::Io { path: path.to_path_buf(), source };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::TABLE_CAP, "CSV files", "")
+        .map_err(|e| io(e.into_io()))?;
     // A row cut off by an interruption (no newline yet) is dropped; the run is redone.
     let whole = match text.rfind('\n') {
         Some(i) if i + 1 < text.len() => &text[..i + 1],

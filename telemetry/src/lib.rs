@@ -47,4 +47,15 @@ pub enum TelemetryError {
         #[source]
         source: metrics_exporter_prometheus::BuildError,
     },
+    /// `--pace` or `--serve-after` outside its range (the sleep it asks for is not a
+    /// representable duration, or a pace of zero).
+    #[error("{flag} {value}: expected {range}")]
+    Range {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: f64,
+        /// What is accepted.
+        range: String,
+    },
 }

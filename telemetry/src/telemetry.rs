@@ -109,10 +109,38 @@ pub struct Telemetry {
     unbounded_service: u64,
 }
 
+impl TelemetryConfig {
+    /// Slowest pace accepted, slots per second (one slot per ~17 minutes).
+    pub const MIN_PACE: f64 = 1e-3;
+    /// Fastest pace accepted, slots per second.
+    pub const MAX_PACE: f64 = 1e6;
+    /// Longest linger after a run, s (a week).
+    pub const MAX_SERVE_AFTER_S: f64 = 7.0 * 24.0 * 3600.0;
+
+    /// Refuses a pace or linger that no `Duration` holds (the CLI's flags check the same
+    /// ranges where they are parsed).
+    pub fn validate(&self) -> Result<(), TelemetryError> {
+        if let Some(p) = self.pace_slots_per_s {
+            if !(Self::MIN_PACE..=Self::MAX_PACE).contains(&p) {
+                let range = format!("{} to {} slots per second", Self::MIN_PACE, Self::MAX_PACE);
+                return Err(TelemetryError::Range { flag: "--pace", value: p, range });
+            }
+        }
+        if let Some(s) = self.serve_after_s {
+            if !(0.0..=Self::MAX_SERVE_AFTER_S).contains(&s) {
+                let range = format!("0 to {} seconds", Self::MAX_SERVE_AFTER_S);
+                return Err(TelemetryError::Range { flag: "--serve-after", value: s, range });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Telemetry {
     /// Starts telemetry for a run of `info`: installs the exporter when `config.addr` is set and
     /// registers every series (so dashboards show 0 or NaN rather than "no data").
     pub fn start(config: TelemetryConfig, info: &RunInfo) -> Result<Telemetry, TelemetryError> {
+        config.validate()?;
         if let Some(addr) = config.addr {
             exporter::install(addr)?;
         }
@@ -135,7 +163,8 @@ impl Telemetry {
     fn unexported(config: TelemetryConfig) -> Telemetry {
         let now = Instant::now();
         Telemetry {
-            pace: config.pace_slots_per_s.map(|p| Duration::from_secs_f64(1.0 / p)),
+            // Validated by `start`; a value no `Duration` holds would mean no pacing.
+            pace: config.pace_slots_per_s.and_then(|p| Duration::try_from_secs_f64(1.0 / p).ok()),
             config,
             exporting: false,
             next_due: now,
@@ -260,9 +289,11 @@ impl Telemetry {
     /// Keeps serving metrics for `--serve-after` seconds (call after the run's output).
     pub fn linger(&self) {
         if let (Some(addr), Some(s)) = (self.config.addr, self.config.serve_after_s) {
-            if s > 0.0 {
-                eprintln!("run finished; serving metrics on http://{addr}/metrics for {s} s more");
-                std::thread::sleep(Duration::from_secs_f64(s));
+            if let Ok(d) = Duration::try_from_secs_f64(s) {
+                if s > 0.0 {
+                    eprintln!("run finished; serving metrics on http://{addr}/metrics for {s} s more");
+                    std::thread::sleep(d);
+                }
             }
         }
     }

@@ -480,3 +480,18 @@ fn dashboard_panels_have_datasources_targets_and_known_metrics() {
         assert!(hit, "no panel shows {}", m.name);
     }
 }
+
+#[test]
+fn a_pace_or_linger_no_duration_holds_is_refused_not_a_panic() {
+    for (pace, serve) in [(Some(1e-300), None), (Some(0.0), None), (None, Some(1e30)), (None, Some(-1.0))] {
+        let cfg = TelemetryConfig { addr: None, serve_after_s: serve, pace_slots_per_s: pace };
+        match Telemetry::start(cfg, &info()) {
+            Err(crate::TelemetryError::Range { flag, .. }) => {
+                assert_eq!(flag, if pace.is_some() { "--pace" } else { "--serve-after" })
+            }
+            other => panic!("{pace:?} {serve:?}: {:?}", other.map(|_| ())),
+        }
+    }
+    let ok = TelemetryConfig { addr: None, serve_after_s: Some(0.0), pace_slots_per_s: Some(1e-3) };
+    assert!(Telemetry::start(ok, &info()).is_ok());
+}

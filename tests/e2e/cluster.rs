@@ -240,6 +240,28 @@ fn a_node_lost_mid_run_is_an_outage_and_every_task_still_has_one_outcome() {
         total += f[col("tasks")];
     }
     assert_eq!(total, n("tasks_total"));
+    // Issue 21, item 4: the lost node's RSUs are an outage in every report: the rsus_down
+    // column from the first slot opened after the loss, and faults.rsu_outage_slots its sum.
+    let lost_rsus = err
+        .split("RSUs [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .map(|l| l.split(',').filter(|x| !x.trim().is_empty()).count() as u64)
+        .unwrap_or_else(|| panic!("which RSUs were lost: {err}"));
+    assert!(lost_rsus > 0, "{err}");
+    let mut down_sum = 0;
+    for row in csv.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let (slot, down): (u64, u64) = (f[col("slot")].parse().unwrap(), f[col("rsus_down")].parse().unwrap());
+        match slot {
+            0..=5 => assert_eq!(down, 0, "row {row}"),
+            6 => assert!(down == 0 || down == lost_rsus, "row {row}"),
+            _ => assert_eq!(down, lost_rsus, "row {row}"),
+        }
+        down_sum += down;
+    }
+    assert!(down_sum >= 13 * lost_rsus, "{down_sum}");
+    assert_eq!(s["faults"]["rsu_outage_slots"].as_u64().unwrap(), down_sum, "{s}");
 }
 
 #[test]
@@ -439,4 +461,86 @@ fn a_node_lost_while_training_fails_the_run_naming_it_and_the_learners_lost() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!ck.join("learner.ckpt").exists(), "no checkpoint from an episode whose learners were lost");
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+/// `vecsim ARGS` started in the background (stdout and stderr captured).
+fn spawn_vecsim(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_vecsim"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vecsim starts")
+}
+
+/// Waits for a child, failing (instead of hanging the suite) if it never ends.
+fn wait_bounded(mut child: Child, what: &str) -> std::process::Output {
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("{what} never finished");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 21, item 1: a node serves one coordinator run at a time. A second coordinator on the
+/// same nodes is refused, naming a node and the run holding it, and the first one finishes
+/// (on main it hung for ever, its nodes taken over by the second).
+#[test]
+fn a_second_coordinator_is_refused_and_the_first_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (nodes, cluster) = three_nodes(d, &[]);
+    let c = cluster.to_str().unwrap();
+    // The first run is paced (5 slots/s, 15 slots): it holds the nodes for about 3 s.
+    let first = spawn_vecsim(&["run", "paper-noon", "--slots", "15", "--policy", "orm", "--pace", "5", "--cluster", c]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = wait_bounded(
+        spawn_vecsim(&["run", "paper-noon", "--slots", "2", "--policy", "orm", "--cluster", c]),
+        "the second coordinator",
+    );
+    let err = stderr(&second);
+    assert!(!second.status.success(), "the second run was refused: {err}");
+    assert!(err.contains("is serving run") && err.contains("one run at a time"), "{err}");
+    assert!(nodes.iter().any(|n| err.contains(&format!("node {}", n.addr))), "names the node: {err}");
+    let first = wait_bounded(first, "the first coordinator");
+    assert!(first.status.success(), "the first run finishes: {}", stderr(&first));
+}
+
+/// Issue 21, item 2: a coordinator killed mid-run leaves nothing behind: a new run right after
+/// the kill takes the nodes and gets the numbers of a run in one process.
+#[test]
+fn a_new_run_right_after_a_killed_coordinator_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_nodes, cluster) = three_nodes(d, &[]);
+    let c = cluster.to_str().unwrap();
+    let mut first =
+        spawn_vecsim(&["run", "paper-noon", "--slots", "50", "--policy", "orm", "--pace", "5", "--cluster", c]);
+    std::thread::sleep(Duration::from_millis(1500));
+    first.kill().unwrap();
+    let _ = first.wait();
+    let out = d.join("after");
+    let after = wait_bounded(
+        spawn_vecsim(&[
+            "run",
+            "paper-noon",
+            "--slots",
+            "4",
+            "--policy",
+            "orm",
+            "--cluster",
+            c,
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "the run after the kill",
+    );
+    assert!(after.status.success(), "{}", stderr(&after));
+    let (one, _) = run_into(d, "one", &["paper-noon", "--slots", "4", "--policy", "orm"]);
+    assert_eq!(read(&out.join("slots.csv")), one, "the same numbers as one process");
 }

@@ -39,9 +39,10 @@ struct Row {
     line: usize,
 }
 
-/// Reads a Didi trace into a fleet whose ids follow the sorted (numeric) `vehicle_id`s.
-pub fn read(path: &Path) -> Result<Fleet, TraceError> {
-    let file = std::fs::File::open(path).map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
+/// Reads a Didi trace into a fleet whose ids follow the sorted (numeric) `vehicle_id`s,
+/// refusing a file of more than `cap` bytes ([`crate::bounded`]).
+pub fn read(path: &Path, cap: u64) -> Result<Fleet, TraceError> {
+    let file = crate::bounded::open(path, cap).map_err(|e| TraceError::Io { path: path.to_path_buf(), source: e })?;
     read_from(BufReader::new(file), path)
 }
 
@@ -50,7 +51,7 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
 pub fn read_from<R: BufRead>(mut reader: R, path: &Path) -> Result<Fleet, TraceError> {
     // `read_line` fails with `InvalidData` on bytes that are not UTF-8: report the line it was on.
     let read_err = |line: usize, e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
+        if e.kind() == std::io::ErrorKind::InvalidData && !crate::bounded::is_over_cap(&e) {
             TraceError::Line { path: path.to_path_buf(), line, message: "not valid UTF-8 text".into() }
         } else {
             TraceError::Io { path: path.to_path_buf(), source: e }
@@ -178,7 +179,7 @@ mod tests {
 
     fn read_str(text: &str) -> Result<Fleet, TraceError> {
         let p = temp_csv(text);
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         r
     }
@@ -281,7 +282,7 @@ mod tests {
     fn invalid_utf8_names_line() {
         let p = temp_csv("");
         std::fs::write(&p, b",vehicle_id,time,longitude,latitude\n0,1,0,1,1\n1,\xff,1,1,1\n").unwrap();
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         assert_eq!(line_of(r.unwrap_err()).0, 3);
     }
@@ -289,13 +290,13 @@ mod tests {
     #[test]
     fn missing_file_is_io_error() {
         let p = std::env::temp_dir().join("vecsim-didi-does-not-exist.csv");
-        assert!(matches!(read(&p).unwrap_err(), TraceError::Io { .. }));
+        assert!(matches!(read(&p, u64::MAX).unwrap_err(), TraceError::Io { .. }));
     }
 
     #[test]
     fn shipped_sample() {
         let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/didi-sample.csv"));
-        let f = read(p).unwrap();
+        let f = read(p, u64::MAX).unwrap();
         assert_eq!(f.len(), 12);
         let names: Vec<String> = (0..12).map(|i| format!("{i}.0")).collect();
         assert_eq!(f.names, names);
@@ -324,7 +325,7 @@ mod tests {
             eprintln!("skipping: {} not found", p.display());
             return;
         }
-        let f = read(p).unwrap();
+        let f = read(p, u64::MAX).unwrap();
         assert_eq!(f.len(), 360);
         assert_eq!(f.names.first().map(String::as_str), Some("0.0"));
         assert_eq!(f.names.last().map(String::as_str), Some("359.0"));

@@ -33,9 +33,14 @@ use std::path::Path;
 /// Elements of SUMO FCD output besides `fcd-export`, `timestep` and `vehicle`; skipped.
 const SKIPPED_ELEMENTS: [&str; 3] = ["person", "container", "param"];
 
+/// Longest vehicle id accepted, bytes: SUMO's ids are short names; a longer one is a damaged or
+/// hostile file (each id is held once per vehicle).
+pub const MAX_ID_BYTES: usize = 256;
+
 /// Reads an FCD trace (plain or gzip-compressed XML) into a fleet whose ids follow the sorted
-/// vehicle ids.
-pub fn read(path: &Path) -> Result<Fleet, TraceError> {
+/// vehicle ids, refusing more than `cap` bytes of XML (decompressed bytes for a gzip file:
+/// [`crate::bounded::Capped`] counts what the decoder yields).
+pub fn read(path: &Path, cap: u64) -> Result<Fleet, TraceError> {
     use std::io::Read as _;
     let io_err = |e| TraceError::Io { path: path.to_path_buf(), source: e };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
@@ -49,10 +54,13 @@ pub fn read(path: &Path) -> Result<Fleet, TraceError> {
     }
     let file = std::io::Read::chain(std::io::Cursor::new(magic[..got].to_vec()), file);
     if magic[..got] == [0x1f, 0x8b] {
-        let gz = flate2::read::MultiGzDecoder::new(file);
+        // Both sides capped: the text parsed, and the compressed bytes (a stream of empty gzip
+        // members would otherwise never end).
+        let gz =
+            crate::bounded::Capped::new(flate2::read::MultiGzDecoder::new(crate::bounded::Capped::new(file, cap)), cap);
         parse(BufReader::with_capacity(1 << 16, gz), path)
     } else {
-        parse(BufReader::with_capacity(1 << 16, file), path)
+        parse(BufReader::with_capacity(1 << 16, crate::bounded::Capped::new(file, cap)), path)
     }
 }
 
@@ -146,6 +154,11 @@ impl<'a> Builder<'a> {
                 let id = attrs.get("id").ok_or_else(|| self.err(line, "`<vehicle>` without attribute `id`"))?;
                 if id.is_empty() {
                     return Err(self.err(line, "`<vehicle>` with an empty `id`"));
+                }
+                if id.len() > MAX_ID_BYTES {
+                    return Err(
+                        self.err(line, format!("`<vehicle>` id of {} bytes (at most {MAX_ID_BYTES})", id.len()))
+                    );
                 }
                 let x = self.number(&attrs, "vehicle", "x", line)?;
                 let y = self.number(&attrs, "vehicle", "y", line)?;
@@ -442,7 +455,7 @@ mod tests {
 
     fn read_str(text: &str) -> Result<Fleet, TraceError> {
         let p = temp_xml(text.as_bytes());
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         r
     }
@@ -604,7 +617,7 @@ mod tests {
         let p = temp_xml(
             b"<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"\xff\" x=\"1\" y=\"1\"/></timestep></fcd-export>",
         );
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         assert_eq!(line_of(r.unwrap_err()).0, 3);
     }
@@ -635,7 +648,7 @@ mod tests {
     #[test]
     fn shipped_sumo_trace() {
         let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/sumo-road.fcd.xml"));
-        let f = read(p).unwrap();
+        let f = read(p, u64::MAX).unwrap();
         // scripts/make-sumo-trace.sh: 120 steps of 1 s on a 3 km two-way road, 2 lanes each way.
         assert_eq!(f.len(), 53);
         let mut t_max = 0.0f64;
@@ -670,7 +683,7 @@ mod tests {
         let plain_name = temp_xml(&gzip(GOOD.as_bytes()));
         let p = plain_name.with_extension("xml.gz");
         std::fs::rename(&plain_name, &p).unwrap();
-        let f = read(&p);
+        let f = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         let (f, g) = (f.unwrap(), read_str(GOOD).unwrap());
         assert_eq!((f.names, f.paths), (g.names, g.paths));
@@ -678,18 +691,47 @@ mod tests {
         let p = temp_xml(&gzip(
             b"<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\"/>\n</timestep></fcd-export>",
         ));
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         assert_eq!(line_of(r.unwrap_err()).0, 3);
         // A truncated gzip stream is an error about the file, not a panic.
         let mut cut = gzip(GOOD.as_bytes());
         cut.truncate(cut.len() / 2);
         let p = temp_xml(&cut);
-        let r = read(&p);
+        let r = read(&p, u64::MAX);
         let _ = std::fs::remove_file(&p);
         assert!(matches!(r.unwrap_err(), TraceError::Io { .. } | TraceError::Line { .. }));
         // A one-byte file is not mistaken for gzip.
         assert!(matches!(read_str("<").unwrap_err(), TraceError::Line { line: 1, .. }));
+    }
+
+    /// Issue 21, item 8: a small gzip file that inflates past the cap is refused by its
+    /// decompressed size, and a megabyte vehicle id is refused by its line.
+    #[test]
+    fn a_gzip_bomb_and_huge_ids_are_refused() {
+        let mut xml = String::from("<fcd-export><timestep time=\"0\">\n");
+        for k in 0..20_000 {
+            xml.push_str(&format!("<vehicle id=\"v{k}\" x=\"1\" y=\"2\"/>\n"));
+        }
+        xml.push_str("</timestep></fcd-export>\n");
+        let packed = gzip(xml.as_bytes());
+        let p = temp_xml(&packed);
+        // The compressed file is far below the cap; the text it inflates to is not.
+        assert!((packed.len() as u64) < 200_000 && xml.len() > 400_000, "{} {}", packed.len(), xml.len());
+        let r = read(&p, 200_000);
+        let whole = read(&p, u64::MAX);
+        let _ = std::fs::remove_file(&p);
+        match r.unwrap_err() {
+            TraceError::Io { source, .. } => assert!(crate::bounded::is_over_cap(&source), "{source}"),
+            other => panic!("expected the cap, got {other}"),
+        }
+        assert_eq!(whole.unwrap().paths.len(), 20_000);
+        let id = "x".repeat(MAX_ID_BYTES + 1);
+        let (l, m) = err_line(&format!(
+            "<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"{id}\" x=\"1\" y=\"1\"/>\n</timestep></fcd-export>"
+        ));
+        assert_eq!(l, 3);
+        assert!(m.contains("257 bytes"), "{m}");
     }
 
     #[test]

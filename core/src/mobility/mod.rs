@@ -183,12 +183,21 @@ pub fn trace_warnings(fleet: &Fleet, rsus: &[RsuSpec]) -> Vec<String> {
 /// trace file the scenario names is [`ScenarioError::TraceNotFound`], whose message points at
 /// `--trace`.
 pub fn load(scenario: &Scenario, trace_override: Option<&Path>) -> Result<Fleet, ScenarioError> {
+    load_within(scenario, trace_override, DEFAULT_TRACE_CAP)
+}
+
+/// The trace cap of [`load`]: 8 GiB of (decompressed) trace text, half the default
+/// `--max-memory` (a read trace takes about twice its size).
+pub const DEFAULT_TRACE_CAP: u64 = 8 << 30;
+
+/// [`load`], refusing a trace of more than `cap` bytes of text (decompressed for gzip).
+pub fn load_within(scenario: &Scenario, trace_override: Option<&Path>, cap: u64) -> Result<Fleet, ScenarioError> {
     match &scenario.mobility {
         MobilityConfig::Didi { trace } => {
-            read_trace(scenario, trace, trace_override, didi::read, |t, p| didi::read_from(t.as_bytes(), p))
+            read_trace(scenario, trace, trace_override, |p| didi::read(p, cap), |t, p| didi::read_from(t.as_bytes(), p))
         }
         MobilityConfig::Fcd { trace } => {
-            read_trace(scenario, trace, trace_override, fcd::read, |t, p| fcd::read_from(t.as_bytes(), p))
+            read_trace(scenario, trace, trace_override, |p| fcd::read(p, cap), |t, p| fcd::read_from(t.as_bytes(), p))
         }
         MobilityConfig::Generator(g) => {
             if trace_override.is_some() {
@@ -207,7 +216,7 @@ fn read_trace(
     scenario: &Scenario,
     trace: &Path,
     trace_override: Option<&Path>,
-    from_file: fn(&Path) -> Result<Fleet, TraceError>,
+    from_file: impl Fn(&Path) -> Result<Fleet, TraceError>,
     from_text: fn(&'static str, &Path) -> Result<Fleet, TraceError>,
 ) -> Result<Fleet, ScenarioError> {
     if let Some(p) = trace_override {
