@@ -18,7 +18,7 @@ use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_learn::learner::RewardSignal;
 use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
-use vecsim_learn::Budget;
+use vecsim_learn::{Budget, PretrainSpec};
 use vecsim_telemetry::Telemetry;
 
 #[derive(Args, Debug, Clone)]
@@ -123,6 +123,13 @@ pub(crate) struct TrainArgs {
     /// checkpoint bytes as one process.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
+    /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
+    /// training traffic, default 10; same observation and network; execution stays
+    /// decentralised), then trains as usual. With `--episodes 0`: the cloned actors alone (the
+    /// imitation ceiling). See docs/learning.md, "Cloning the oracle".
+    #[arg(long, value_name = "br-ne[:EPISODES]")]
+    pub pretrain: Option<String>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -258,8 +265,12 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     pipeline::check_memory(&s, None, limits)?;
     let episodes = a.episodes.unwrap_or(s.learning.max_iterations);
-    if episodes == 0 {
-        return Err(bad("--episodes must be at least 1"));
+    cfg.pretrain = match &a.pretrain {
+        None => None,
+        Some(p) => Some(PretrainSpec::parse(p).map_err(|e| bad(format!("--pretrain {e}")))?),
+    };
+    if episodes == 0 && cfg.pretrain.is_none() {
+        return Err(bad("--episodes must be at least 1 (0 only with --pretrain: the cloned actors alone)"));
     }
     cfg.episodes = episodes;
     cfg.checkpoint_every = a.checkpoint_every.max(1);
@@ -335,7 +346,19 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if outcome.resumed_without_replay {
         println!("note: the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
     }
-    if outcome.episodes_run == 0 {
+    if let Some(p) = &outcome.pretrain {
+        println!(
+            "pretrained (beyond the paper) by cloning br-ne: {} episodes, {} slots, {} task decisions (br-ne completion {:.2} %), {} steps; cross-entropy {:.4}, agreement with br-ne {:.2} %",
+            p.spec.episodes,
+            p.slots,
+            p.tasks,
+            100.0 * p.oracle_completion,
+            p.steps,
+            p.loss,
+            100.0 * p.agreement
+        );
+    }
+    if outcome.episodes_run == 0 && (a.resume || cfg.pretrain.is_none()) {
         println!(
             "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",
             dir.display(),

@@ -9,5 +9,6 @@ mod faults;
 mod limits;
 mod monitoring;
 mod pool_learners;
+mod pretrain;
 mod presets;
 mod train;
