@@ -53,10 +53,33 @@ pub const BATCH: usize = 32;
 /// RL updates (Table III's actor rate, 1e-5, would barely move the actor in a few hundred steps).
 pub const LR: f64 = 1e-3;
 
+/// Whose decisions are cloned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Teacher {
+    /// The best-response oracle (`br-ne`): sees the whole slot.
+    BrNe,
+    /// `orm`, a diagnostic teacher: its decisions are a function of the deciding RSU's own
+    /// observation, so how well it is cloned measures what the actor network can express of
+    /// its observation, apart from what the oracle knows and the observation does not show.
+    Orm,
+}
+
+impl Teacher {
+    /// The policy name (`br-ne`, `orm`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Teacher::BrNe => "br-ne",
+            Teacher::Orm => "orm",
+        }
+    }
+}
+
 /// What `--pretrain` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PretrainSpec {
-    /// Episodes of training traffic run by the oracle for the cloning data.
+    /// Whose decisions are cloned.
+    pub teacher: Teacher,
+    /// Episodes of training traffic run by the teacher for the cloning data.
     pub episodes: u32,
 }
 
@@ -64,8 +87,8 @@ pub struct PretrainSpec {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PretrainSpecError {
-    /// Only the `br-ne` oracle can be cloned.
-    #[error("`{0}`: only `br-ne` can be cloned (expected br-ne or br-ne:EPISODES)")]
+    /// Only `br-ne` (and `orm`, for diagnosis) can be cloned.
+    #[error("`{0}`: only `br-ne` (or `orm`, for diagnosis) can be cloned (expected br-ne or br-ne:EPISODES)")]
     Teacher(String),
     /// The episode count is not a whole number ≥ 1.
     #[error("`{0}`: EPISODES must be a whole number >= 1 (e.g. br-ne:10)")]
@@ -73,20 +96,22 @@ pub enum PretrainSpecError {
 }
 
 impl PretrainSpec {
-    /// Parses `br-ne` or `br-ne:EPISODES`.
+    /// Parses `br-ne` or `br-ne:EPISODES` (or `orm[:EPISODES]`).
     pub fn parse(s: &str) -> Result<PretrainSpec, PretrainSpecError> {
         let (teacher, eps) = match s.split_once(':') {
             Some((t, e)) => (t, Some(e)),
             None => (s, None),
         };
-        if teacher.trim() != "br-ne" {
-            return Err(PretrainSpecError::Teacher(s.to_string()));
-        }
+        let teacher = match teacher.trim() {
+            "br-ne" => Teacher::BrNe,
+            "orm" => Teacher::Orm,
+            _ => return Err(PretrainSpecError::Teacher(s.to_string())),
+        };
         let episodes = match eps {
             None => DEFAULT_EPISODES,
             Some(e) => e.trim().parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| PretrainSpecError::Episodes(s.to_string()))?,
         };
-        Ok(PretrainSpec { episodes })
+        Ok(PretrainSpec { teacher, episodes })
     }
 }
 
@@ -106,7 +131,7 @@ pub struct PretrainReport {
     /// Share of the recorded tasks whose greedy actor choice equals the oracle's, after cloning
     /// (agreement on the cloning data itself: an upper bound on held-out agreement).
     pub agreement: f64,
-    /// The oracle's completion rate over the recorded episodes.
+    /// The teacher's completion rate over the recorded episodes.
     pub oracle_completion: f64,
 }
 
@@ -140,15 +165,15 @@ impl Policy for Recorder {
     }
 }
 
-/// The oracle's refiner, recording its final decisions beside the observations.
+/// The oracle's refiner (none for `orm`), recording the final decisions beside the observations.
 struct RecordingRefiner {
-    inner: BestResponse,
+    inner: Option<BestResponse>,
     log: Arc<Mutex<Log>>,
 }
 
 impl JointRefiner for RecordingRefiner {
     fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool {
-        let ok = self.inner.run(problem, decisions);
+        let ok = self.inner.as_ref().is_none_or(|b| b.run(problem, decisions));
         let mut log = self.log.lock().expect("cloning log");
         let pending = std::mem::take(&mut log.pending);
         for (e, raw) in pending {
@@ -166,10 +191,15 @@ impl JointRefiner for RecordingRefiner {
     }
 }
 
-/// Runs `br-ne` on `episodes` episodes of training traffic (`episode_seed(seed, 0..episodes)` on
-/// the layout of `scenario`) and returns each RSU's examples (index = RSU id), the slots run and
-/// the oracle's completion rate over them.
-pub fn collect(scenario: &Scenario, seed: u64, episodes: u32) -> Result<(Vec<Examples>, u64, f64), TrainError> {
+/// Runs `teacher` on `episodes` episodes of training traffic (`episode_seed(seed, 0..episodes)`
+/// on the layout of `scenario`) and returns each RSU's examples (index = RSU id), the slots run
+/// and the teacher's completion rate over them.
+pub fn collect(
+    scenario: &Scenario,
+    seed: u64,
+    teacher: Teacher,
+    episodes: u32,
+) -> Result<(Vec<Examples>, u64, f64), TrainError> {
     let layout = scenario.pinned_layout();
     let rsus = scenario.rsu_count();
     let log = Arc::new(Mutex::new(Log { per_rsu: vec![Vec::new(); rsus], ..Log::default() }));
@@ -180,7 +210,8 @@ pub fn collect(scenario: &Scenario, seed: u64, episodes: u32) -> Result<(Vec<Exa
         let fleet = vecsim_core::mobility::load(&sc, None)?;
         let per_rsu: Vec<Box<dyn Policy>> =
             (0..rsus).map(|_| Box::new(Recorder { inner: Orm, log: log.clone() }) as Box<dyn Policy>).collect();
-        let refiner = Box::new(RecordingRefiner { inner: BestResponse::default(), log: log.clone() });
+        let inner = (teacher == Teacher::BrNe).then(BestResponse::default);
+        let refiner = Box::new(RecordingRefiner { inner, log: log.clone() });
         let policies = PolicySet { per_rsu, refiner: Some(refiner) };
         let slots_here = sc.time.slots as u64;
         let (stats, _) = SequentialRun::new(Arc::new(sc), fleet, policies)
@@ -355,7 +386,7 @@ pub fn pretrain(
     seed: u64,
     spec: PretrainSpec,
 ) -> Result<PretrainReport, TrainError> {
-    let (data, slots, oracle_completion) = collect(scenario, seed, spec.episodes)?;
+    let (data, slots, oracle_completion) = collect(scenario, seed, spec.teacher, spec.episodes)?;
     let tasks = data.iter().flatten().map(|(_, a)| a.len() as u64).sum();
     let (steps, loss, agreement) = clone_actors(set, &data, seed);
     Ok(PretrainReport { spec, slots, tasks, steps, loss, agreement, oracle_completion })
@@ -377,9 +408,13 @@ mod tests {
 
     #[test]
     fn specs_parse_and_bad_ones_are_named() {
-        assert_eq!(PretrainSpec::parse("br-ne"), Ok(PretrainSpec { episodes: DEFAULT_EPISODES }));
-        assert_eq!(PretrainSpec::parse("br-ne:3"), Ok(PretrainSpec { episodes: 3 }));
-        assert_eq!(PretrainSpec::parse("orm:3"), Err(PretrainSpecError::Teacher("orm:3".into())));
+        assert_eq!(
+            PretrainSpec::parse("br-ne"),
+            Ok(PretrainSpec { teacher: Teacher::BrNe, episodes: DEFAULT_EPISODES })
+        );
+        assert_eq!(PretrainSpec::parse("br-ne:3"), Ok(PretrainSpec { teacher: Teacher::BrNe, episodes: 3 }));
+        assert_eq!(PretrainSpec::parse("orm:3"), Ok(PretrainSpec { teacher: Teacher::Orm, episodes: 3 }));
+        assert_eq!(PretrainSpec::parse("orl:3"), Err(PretrainSpecError::Teacher("orl:3".into())));
         assert_eq!(PretrainSpec::parse("br-ne:0"), Err(PretrainSpecError::Episodes("br-ne:0".into())));
         assert_eq!(PretrainSpec::parse("br-ne:x"), Err(PretrainSpecError::Episodes("br-ne:x".into())));
     }
@@ -390,7 +425,7 @@ mod tests {
     #[test]
     fn recorded_labels_replay_the_oracle() {
         let sc = scenario();
-        let (data, slots, rate) = collect(&sc, 7, 1).unwrap();
+        let (data, slots, rate) = collect(&sc, 7, Teacher::BrNe, 1).unwrap();
         assert_eq!(slots, 20);
         let mut s1 = sc.pinned_layout();
         s1.seed = episode_seed(7, 0);
@@ -441,7 +476,7 @@ mod tests {
         let sc = scenario();
         let mut opts = LearnerOptions::default();
         crate::Budget::Quick.apply(&mut sc.learning.clone(), &mut opts, 20);
-        let (data, _, _) = collect(&sc, 3, 2).unwrap();
+        let (data, _, _) = collect(&sc, 3, Teacher::BrNe, 2).unwrap();
         for kind in ["fed-maddpg", "maddpg"] {
             let mut set = crate::build_learner_with(kind, &sc, 3, 1, opts.clone()).unwrap();
             let before = {

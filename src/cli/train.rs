@@ -127,7 +127,9 @@ pub(crate) struct TrainArgs {
     /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
     /// training traffic, default 10; same observation and network; execution stays
     /// decentralised), then trains as usual. With `--episodes 0`: the cloned actors alone (the
-    /// imitation ceiling). See docs/learning.md, "Cloning the oracle".
+    /// imitation ceiling). `orm[:EPISODES]` clones `orm` instead (a diagnosis: how well the
+    /// actor expresses a function of its own observation). See docs/learning.md, "Cloning the
+    /// oracle".
     #[arg(long, value_name = "br-ne[:EPISODES]")]
     pub pretrain: Option<String>,
     #[command(flatten)]
@@ -348,14 +350,15 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     if let Some(p) = &outcome.pretrain {
         println!(
-            "pretrained (beyond the paper) by cloning br-ne: {} episodes, {} slots, {} task decisions (br-ne completion {:.2} %), {} steps; cross-entropy {:.4}, agreement with br-ne {:.2} %",
+            "pretrained (beyond the paper) by cloning {t}: {} episodes, {} slots, {} task decisions ({t} completion {:.2} %), {} steps; cross-entropy {:.4}, agreement with {t} {:.2} %",
             p.spec.episodes,
             p.slots,
             p.tasks,
             100.0 * p.oracle_completion,
             p.steps,
             p.loss,
-            100.0 * p.agreement
+            100.0 * p.agreement,
+            t = p.spec.teacher.name()
         );
     }
     if outcome.episodes_run == 0 && (a.resume || cfg.pretrain.is_none()) {

@@ -53,7 +53,7 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
     assert_ne!(read(&plain.join("learner.ckpt")), read(&cloned.join("learner.ckpt")));
     let ck = dir.path().join("x");
     let ck = ck.to_str().unwrap();
-    for (v, needle) in [("orm", "only `br-ne`"), ("br-ne:0", "EPISODES"), ("br-ne:many", "EPISODES")] {
+    for (v, needle) in [("orl", "only `br-ne`"), ("br-ne:0", "EPISODES"), ("br-ne:many", "EPISODES")] {
         bad_input(
             vecsim(&["train", SCENARIO, "--policy", "maddpg", "--pretrain", v, "--checkpoint", ck]),
             &["--pretrain", needle],
