@@ -161,7 +161,8 @@ fn masac_learns_on_the_herd_fixture() {
 #[test]
 fn the_herd_fixture_separates_orm_from_the_oracle() {
     let sc = herd();
-    let [orl, orm, random, brne] = [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe].map(|b| baseline_rate(&sc, b));
+    let [orl, orm, random, brne] =
+        [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe].map(|b| baseline_rate(&sc, b));
     eprintln!("orl {orl:.3} orm {orm:.3} random {random:.3} br-ne {brne:.3}");
     assert!(orm <= brne - 0.10, "orm {orm:.3} is within 10 points of br-ne {brne:.3}");
     assert!(orm >= orl.max(random) + 0.20, "orm {orm:.3} vs orl {orl:.3}, random {random:.3}");
@@ -178,7 +179,8 @@ fn cloned_actors_decide_near_orm_on_the_herd_fixture() {
     let [orl, orm, random] = [Baseline::Orl, Baseline::Orm, Baseline::Random].map(|b| baseline_rate(&sc, b));
     let spec = crate::PretrainSpec::parse("br-ne:5").unwrap();
     for policy in ["fed-maddpg", "maddpg"] {
-        let rates: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate_with(&sc, policy, s, Some(0), Some(spec))).collect();
+        let rates: Vec<f64> =
+            [1u64, 2, 3].iter().map(|&s| trained_rate_with(&sc, policy, s, Some(0), Some(spec))).collect();
         eprintln!("cloned {policy}: seeds 1-3 {rates:.3?}; orm {orm:.3}");
         for r in &rates {
             assert!(*r >= orm - 0.05 && *r > orl.max(random) + MARGIN, "cloned {policy}: {rates:.3?} vs orm {orm:.3}");

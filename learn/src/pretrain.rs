@@ -109,7 +109,12 @@ impl PretrainSpec {
         };
         let episodes = match eps {
             None => DEFAULT_EPISODES,
-            Some(e) => e.trim().parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| PretrainSpecError::Episodes(s.to_string()))?,
+            Some(e) => e
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| PretrainSpecError::Episodes(s.to_string()))?,
         };
         Ok(PretrainSpec { teacher, episodes })
     }
@@ -214,15 +219,15 @@ pub fn collect(
         let refiner = Box::new(RecordingRefiner { inner, log: log.clone() });
         let policies = PolicySet { per_rsu, refiner: Some(refiner) };
         let slots_here = sc.time.slots as u64;
-        let (stats, _) = SequentialRun::new(Arc::new(sc), fleet, policies)
-            .and_then(|r| r.run())
-            .map_err(TrainError::Engine)?;
+        let (stats, _) =
+            SequentialRun::new(Arc::new(sc), fleet, policies).and_then(|r| r.run()).map_err(TrainError::Engine)?;
         let s = stats.summary();
         slots += slots_here;
         done += s.tasks_completed;
         covered += s.tasks_uploaded;
     }
-    let log = Arc::try_unwrap(log).map_err(|_| TrainError::Learn(crate::LearnError::Options("cloning log still shared".into())))?;
+    let log = Arc::try_unwrap(log)
+        .map_err(|_| TrainError::Learn(crate::LearnError::Options("cloning log still shared".into())))?;
     let log = log.into_inner().expect("cloning log");
     if log.mismatch {
         return Err(TrainError::Learn(crate::LearnError::Options(
@@ -487,8 +492,16 @@ mod tests {
                 let mut n = 0;
                 for l in s2.learners_mut() {
                     let d = Encoded {
-                        encs: data[l.rsu].iter().filter(|(r, _)| !r.tasks.is_empty()).map(|(r, _)| encode(r, &l.scales)).collect(),
-                        labels: data[l.rsu].iter().filter(|(r, _)| !r.tasks.is_empty()).map(|(_, a)| a.clone()).collect(),
+                        encs: data[l.rsu]
+                            .iter()
+                            .filter(|(r, _)| !r.tasks.is_empty())
+                            .map(|(r, _)| encode(r, &l.scales))
+                            .collect(),
+                        labels: data[l.rsu]
+                            .iter()
+                            .filter(|(r, _)| !r.tasks.is_empty())
+                            .map(|(_, a)| a.clone())
+                            .collect(),
                         tasks: 0,
                     };
                     let idx: Vec<usize> = (0..d.encs.len()).collect();

@@ -9,6 +9,6 @@ mod faults;
 mod limits;
 mod monitoring;
 mod pool_learners;
-mod pretrain;
 mod presets;
+mod pretrain;
 mod train;

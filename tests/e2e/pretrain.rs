@@ -60,5 +60,8 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
         );
     }
     // --episodes 0 means something only with --pretrain.
-    bad_input(vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "0", "--checkpoint", ck]), &["--episodes"]);
+    bad_input(
+        vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "0", "--checkpoint", ck]),
+        &["--episodes"],
+    );
 }
