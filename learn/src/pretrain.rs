@@ -403,7 +403,6 @@ mod tests {
     use crate::learner::LearnerOptions;
     use crate::tests::fixture;
     use vecsim_core::policy::Baseline;
-    use vecsim_core::slot::score;
 
     fn scenario() -> Scenario {
         let mut s = Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).unwrap();
@@ -470,7 +469,6 @@ mod tests {
         let r = replayed.summary();
         assert_eq!((r.tasks_completed, r.tasks_uploaded), (o.tasks_completed, o.tasks_uploaded));
         assert_eq!(r.migrations, o.migrations);
-        let _ = score;
     }
 
     /// Cloning fits the oracle: the cross-entropy falls well below that of the untrained actor,

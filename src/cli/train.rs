@@ -31,7 +31,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = PolicyName::FedMaddpg)]
     pub policy: PolicyName,
     /// Episodes (iterations) to train; a resumed run continues up to this total (default: the
-    /// budget's, which is `learning.max_iterations`).
+    /// budget's, which is `learning.max_iterations`). 0 only with `--pretrain`: the cloned
+    /// actors alone.
     #[arg(long)]
     pub episodes: Option<u32>,
     /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
