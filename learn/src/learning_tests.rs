@@ -1,8 +1,10 @@
-//! Learning tests that can fail (issue 14, item 5): on a three-RSU scenario where every RSU
-//! receives uploads and migration pays (CPUs 1, 12 and 2 GHz: `three-rsu-uneven.toml`, Table III
-//! hyper-parameters), each learner trained with the quick budget, unweighted FedAvg, learner
-//! seeds 1, 2 and 3 (all of them, not picked), must beat `orl` and `random` in mean greedy
-//! completion rate on held-out traffic by a stated margin.
+//! Learning tests that can fail (issues 14 and 19, item 5): on a four-RSU scenario where every
+//! RSU receives uploads, migration pays and the greedy heuristic `orm` is far from the oracle
+//! (`four-rsu-herd.toml`: one 8 GHz RSU among three 1 GHz ones; Table III hyper-parameters),
+//! each learner trained with the quick budget, unweighted FedAvg, learner seeds 1, 2 and 3 (all
+//! of them, not picked), must beat `orl` and `random` in mean greedy completion rate on held-out
+//! traffic by a stated margin; the actors cloned from `br-ne` (`--pretrain`) must come near
+//! `orm`. What they do not yet do — beat `orm` there — is said where the margins are.
 
 use crate::budget::Budget;
 use crate::learner::LearnerOptions;
@@ -26,6 +28,11 @@ fn scenario() -> Scenario {
     Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).expect("fixture parses")
 }
 
+/// The issue-19 fixture: `orm` well below `br-ne` (it crowds the one fast RSU).
+fn herd() -> Scenario {
+    Scenario::parse(&fixture::fixture("four-rsu-herd.toml")).expect("fixture parses")
+}
+
 /// Mean completion rate of a baseline on the held-out seeds (layout of `sc`).
 fn baseline_rate(sc: &Scenario, b: Baseline) -> f64 {
     let layout = sc.pinned_layout();
@@ -44,6 +51,17 @@ fn baseline_rate(sc: &Scenario, b: Baseline) -> f64 {
 /// The quick budget on `sc` (its own slots), learner `policy`, learner `seed`; returns the mean
 /// greedy completion rate on the held-out seeds.
 fn trained_rate(sc: &Scenario, policy: &str, seed: u64, episodes: Option<u32>) -> f64 {
+    trained_rate_with(sc, policy, seed, episodes, None)
+}
+
+/// [`trained_rate`], optionally cloning `br-ne` first (`--pretrain`).
+fn trained_rate_with(
+    sc: &Scenario,
+    policy: &str,
+    seed: u64,
+    episodes: Option<u32>,
+    pretrain: Option<crate::PretrainSpec>,
+) -> f64 {
     let mut sc = sc.clone();
     let mut opts = LearnerOptions::default();
     let plan = Budget::Quick.apply(&mut sc.learning, &mut opts, sc.time.slots);
@@ -65,27 +83,31 @@ fn trained_rate(sc: &Scenario, policy: &str, seed: u64, episodes: Option<u32>) -
     let mut c = TrainConfig::new(policy, episodes, seed);
     c.options = opts;
     c.threads = 1;
+    c.pretrain = pretrain;
     let mut out = train::train(&sc, &c, &mut Sequential, &mut NoObserver).unwrap();
     evaluate_heldout(&sc, &mut out.set, EVAL_SEEDS).unwrap().completion_rate
 }
 
 /// Experiment mode (ignored): every learner, seeds 1–3, with `VECSIM_LEARN="key=value ..."`
-/// overrides and `VECSIM_EPISODES`.
+/// overrides, `VECSIM_EPISODES`, `VECSIM_KINDS` and `VECSIM_PRETRAIN=br-ne:E`.
 #[test]
 #[ignore]
 fn learning_experiment() {
-    let sc = scenario();
+    // `VECSIM_FIXTURE=three`: issue 14's three-RSU fixture (where `orm` is optimal).
+    let sc = if std::env::var("VECSIM_FIXTURE").is_ok_and(|f| f == "three") { scenario() } else { herd() };
     let eps = std::env::var("VECSIM_EPISODES").ok().map(|e| e.parse().unwrap());
+    let pre = std::env::var("VECSIM_PRETRAIN").ok().map(|p| crate::PretrainSpec::parse(&p).unwrap());
     let kinds = std::env::var("VECSIM_KINDS").unwrap_or("fed-maddpg,maddpg,masac".into());
     eprintln!(
-        "orl {:.3} random {:.3} orm {:.3}",
+        "orl {:.3} random {:.3} orm {:.3} br-ne {:.3}",
         baseline_rate(&sc, Baseline::Orl),
         baseline_rate(&sc, Baseline::Random),
-        baseline_rate(&sc, Baseline::Orm)
+        baseline_rate(&sc, Baseline::Orm),
+        baseline_rate(&sc, Baseline::BrNe)
     );
     for k in kinds.split(',') {
         let t = std::time::Instant::now();
-        let r: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate(&sc, k, s, eps)).collect();
+        let r: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate_with(&sc, k, s, eps, pre)).collect();
         eprintln!(
             "{k}: {:.3} {:.3} {:.3} mean {:.3} ({:.1} s)",
             r[0],
@@ -97,14 +119,17 @@ fn learning_experiment() {
     }
 }
 
-/// The stated margin: the mean greedy completion rate over learner seeds 1–3 must beat the
-/// better of `orl` and `random` by 10 points. On this scenario `orl` completes about 49 %,
-/// `random` about 56 %, and migrating everything to the fast RSU (`orm`) 99 %; an actor that
-/// has not learnt (untrained, or trained on a broken gradient) sits near `orl` or `random`.
-const MARGIN: f64 = 0.10;
+/// The stated margin: on `four-rsu-herd.toml` the mean greedy completion rate over learner
+/// seeds 1–3 must beat the better of `orl` and `random` by 30 points. On the held-out seeds
+/// `orl` completes 23.9 %, `random` 32.8 %, `orm` 71.6 % and `br-ne` 87.2 %; an actor that has
+/// not learnt (untrained, or trained on a broken gradient) sits near `orl` or `random`.
+/// Measured when written (issue 19): fed-maddpg 69.9 % on each seed, maddpg 69.9 / 69.9 /
+/// 75.8 %, masac 69.9 % on each seed — **below `orm`** (the issue's target, every learner above
+/// `orm` on this fixture, is not met; docs/learning.md, "Cloning the oracle").
+const MARGIN: f64 = 0.30;
 
 fn learns(policy: &str) {
-    let sc = scenario();
+    let sc = herd();
     let (orl, random) = (baseline_rate(&sc, Baseline::Orl), baseline_rate(&sc, Baseline::Random));
     let rates: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate(&sc, policy, s, None)).collect();
     let mean = rates.iter().sum::<f64>() / 3.0;
@@ -116,25 +141,58 @@ fn learns(policy: &str) {
 }
 
 #[test]
-fn fed_maddpg_learns_on_three_uneven_rsus() {
+fn fed_maddpg_learns_on_the_herd_fixture() {
     learns("fed-maddpg");
 }
 
 #[test]
-fn maddpg_learns_on_three_uneven_rsus() {
+fn maddpg_learns_on_the_herd_fixture() {
     learns("maddpg");
 }
 
 #[test]
-fn masac_learns_on_three_uneven_rsus() {
+fn masac_learns_on_the_herd_fixture() {
     learns("masac");
+}
+
+/// The learning fixture is one where the greedy heuristic is far from the oracle (issue 19,
+/// item 5: `orm` at least 10 points below `br-ne`), on the tests' own held-out seeds, and where
+/// migrating pays (`orm` well above `orl` and `random`).
+#[test]
+fn the_herd_fixture_separates_orm_from_the_oracle() {
+    let sc = herd();
+    let [orl, orm, random, brne] =
+        [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe].map(|b| baseline_rate(&sc, b));
+    eprintln!("orl {orl:.3} orm {orm:.3} random {random:.3} br-ne {brne:.3}");
+    assert!(orm <= brne - 0.10, "orm {orm:.3} is within 10 points of br-ne {brne:.3}");
+    assert!(orm >= orl.max(random) + 0.20, "orm {orm:.3} vs orl {orl:.3}, random {random:.3}");
+}
+
+/// Cloning `br-ne` alone (`--pretrain br-ne:5`, no RL episode; beyond the paper) gives actors
+/// that decide far better than untrained ones: every learner seed 1–3 within 5 points of `orm`
+/// and 30 above `orl` and `random`. Measured when written: 69.9 % on every seed of every
+/// learner (`orm` 71.6 %, `br-ne` 87.2 %): the clone does not reach the oracle — on this fixture
+/// the observation lacks what the oracle uses (docs/learning.md).
+#[test]
+fn cloned_actors_decide_near_orm_on_the_herd_fixture() {
+    let sc = herd();
+    let [orl, orm, random] = [Baseline::Orl, Baseline::Orm, Baseline::Random].map(|b| baseline_rate(&sc, b));
+    let spec = crate::PretrainSpec::parse("br-ne:5").unwrap();
+    for policy in ["fed-maddpg", "maddpg"] {
+        let rates: Vec<f64> =
+            [1u64, 2, 3].iter().map(|&s| trained_rate_with(&sc, policy, s, Some(0), Some(spec))).collect();
+        eprintln!("cloned {policy}: seeds 1-3 {rates:.3?}; orm {orm:.3}");
+        for r in &rates {
+            assert!(*r >= orm - 0.05 && *r > orl.max(random) + MARGIN, "cloned {policy}: {rates:.3?} vs orm {orm:.3}");
+        }
+    }
 }
 
 /// The tests' training really holds federated rounds (unweighted FedAvg, at least 2) and target
 /// updates: the quick schedule cut to the tests' 20 episodes of 40 slots.
 #[test]
 fn the_test_budget_holds_federated_rounds_and_target_updates() {
-    let mut sc = scenario();
+    let mut sc = herd();
     let mut opts = LearnerOptions::default();
     Budget::Quick.apply(&mut sc.learning, &mut opts, sc.time.slots);
     let every = sc.learning.update_every;

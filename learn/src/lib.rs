@@ -16,6 +16,7 @@ pub mod learner;
 pub mod mlp;
 pub mod net;
 pub mod nets;
+pub mod pretrain;
 pub mod replay;
 pub mod resident;
 pub mod rsu;
@@ -34,6 +35,7 @@ pub use budget::Budget;
 pub use device::{Device, DeviceError};
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
 pub use mlp::Backend;
+pub use pretrain::{PretrainReport, PretrainSpec};
 pub use rsu::{RsuLearner, SlotShare};
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 

@@ -554,6 +554,7 @@ mod checkpoint_fuzz {
             pool_rngs: (0..2).map(|e| vecsim_core::rng::stream(1, vecsim_core::rng::Domain::FaultPool, e)).collect(),
             curve: Vec::new(),
             replay_saved: true,
+            pretrain: None,
         };
         let dir = tempfile::tempdir().unwrap();
         train::save_checkpoint(dir.path(), &sc, &mut set, &progress).unwrap();

@@ -16,6 +16,7 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::learner::{LearnerOptions, LearnerSet};
+use crate::pretrain::{PretrainReport, PretrainSpec};
 use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -154,6 +155,9 @@ pub struct TrainConfig {
     pub save_replay: bool,
     /// Largest checkpoint file a resume reads, bytes (from `--max-memory`).
     pub checkpoint_cap: u64,
+    /// Beyond the paper: clone the `br-ne` oracle into the fresh actors before the first episode
+    /// ([`crate::pretrain`]); ignored on resume (the checkpoint holds the cloned learners).
+    pub pretrain: Option<PretrainSpec>,
 }
 
 impl TrainConfig {
@@ -175,6 +179,7 @@ impl TrainConfig {
             eval_seeds: 3,
             save_replay: true,
             checkpoint_cap: checkpoint::DEFAULT_CAP,
+            pretrain: None,
         }
     }
 }
@@ -267,6 +272,8 @@ pub struct TrainProgress {
     pub curve: Vec<EpisodeRow>,
     /// Whether the checkpoint holds the replay buffers (exact resume) or left them out.
     pub replay_saved: bool,
+    /// The `br-ne` cloning the run started with (`--pretrain`, beyond the paper), if any.
+    pub pretrain: Option<PretrainReport>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -426,6 +433,8 @@ pub struct TrainOutcome {
     /// The run resumed from a checkpoint without replay buffers (`save_replay` off when it was
     /// written): it continued with empty buffers, so not exactly as an uninterrupted run.
     pub resumed_without_replay: bool,
+    /// The run's `br-ne` cloning (`--pretrain`, beyond the paper), if any.
+    pub pretrain: Option<PretrainReport>,
 }
 
 /// Trains `cfg.policy` on `scenario`, running the episodes on `engine`; `observer` sees every
@@ -467,9 +476,18 @@ pub fn train(
                 pool_rngs,
                 curve: Vec::new(),
                 replay_saved: cfg.save_replay,
+                pretrain: None,
             },
         )
     };
+    if let (false, Some(spec)) = (cfg.resume, cfg.pretrain) {
+        // Cloned before the first episode and checkpointed at once: a run resumed from here
+        // continues exactly as an uninterrupted one.
+        progress.pretrain = Some(crate::pretrain::pretrain(scenario, &mut set, cfg.seed, spec)?);
+        if let Some(dir) = &cfg.checkpoint {
+            save_checkpoint(dir, scenario, &mut set, &progress)?;
+        }
+    }
     // The device is the run's, not the checkpoint's.
     set.set_device(cfg.options.device);
     let resumed_without_replay = cfg.resume && !progress.replay_saved;
@@ -584,6 +602,7 @@ pub fn train(
         curve: progress.curve,
         episodes_run: progress.episodes_done - start,
         resumed_without_replay,
+        pretrain: progress.pretrain,
     })
 }
 

@@ -128,7 +128,9 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         };
         let old = dir.join("summary.json");
         match std::fs::remove_file(&old) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(output::path_error("cannot replace", &old, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(output::path_error("cannot replace", &old, e))
+            }
             _ => {}
         }
         write("slots.csv", stats.slots_csv().as_bytes())?;

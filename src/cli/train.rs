@@ -19,7 +19,7 @@ use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_learn::learner::RewardSignal;
 use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
-use vecsim_learn::Budget;
+use vecsim_learn::{Budget, PretrainSpec};
 use vecsim_telemetry::Telemetry;
 
 #[derive(Args, Debug, Clone)]
@@ -32,8 +32,9 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = PolicyName::FedMaddpg)]
     pub policy: PolicyName,
     /// Episodes (iterations) to train; a resumed run continues up to this total (default: the
-    /// budget's, which is `learning.max_iterations`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// budget's, which is `learning.max_iterations`). 0 only with `--pretrain`: the cloned
+    /// actors alone.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub episodes: Option<u32>,
     /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
     /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
@@ -125,6 +126,15 @@ pub(crate) struct TrainArgs {
     /// checkpoint bytes as one process.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
+    /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
+    /// training traffic, default 10; same observation and network; execution stays
+    /// decentralised), then trains as usual. With `--episodes 0`: the cloned actors alone (the
+    /// imitation ceiling). `orm[:EPISODES]` clones `orm` instead (a diagnosis: how well the
+    /// actor expresses a function of its own observation). See docs/learning.md, "Cloning the
+    /// oracle".
+    #[arg(long, value_name = "br-ne[:EPISODES]")]
+    pub pretrain: Option<String>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -255,8 +265,12 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         o.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
     }
     let episodes = a.episodes.unwrap_or(s.learning.max_iterations);
-    if episodes == 0 {
-        return Err(bad("--episodes must be at least 1"));
+    cfg.pretrain = match &a.pretrain {
+        None => None,
+        Some(p) => Some(PretrainSpec::parse(p).map_err(|e| bad(format!("--pretrain {e}")))?),
+    };
+    if episodes == 0 && cfg.pretrain.is_none() {
+        return Err(bad("--episodes must be at least 1 (0 only with --pretrain: the cloned actors alone)"));
     }
     cfg.episodes = episodes;
     cfg.checkpoint_every = a.checkpoint_every.max(1);
@@ -343,7 +357,20 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if outcome.resumed_without_replay {
         warning!("the checkpoint held no replay buffers (--lean-checkpoints): training went on with empty buffers, not exactly as an uninterrupted run");
     }
-    if outcome.episodes_run == 0 {
+    if let Some(p) = &outcome.pretrain {
+        outln!(
+            "pretrained (beyond the paper) by cloning {t}: {} episodes, {} slots, {} task decisions ({t} completion {:.2} %), {} steps; cross-entropy {:.4}, agreement with {t} {:.2} %",
+            p.spec.episodes,
+            p.slots,
+            p.tasks,
+            100.0 * p.oracle_completion,
+            p.steps,
+            p.loss,
+            100.0 * p.agreement,
+            t = p.spec.teacher.name()
+        )?;
+    }
+    if outcome.episodes_run == 0 && (a.resume || cfg.pretrain.is_none()) {
         note!(
             "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",
             dir.display(),

@@ -12,6 +12,7 @@ mod limits;
 mod monitoring;
 mod pool_learners;
 mod presets;
+mod pretrain;
 mod python;
 mod sweep;
 mod train;
