@@ -154,21 +154,8 @@ pub enum EnvError {
     Engine(#[from] EngineError),
 }
 
-/// The message `vecsim` prints for `err` (after `error: `): the error and its sources, each
-/// once, as `src/main.rs` writes them.
-pub fn error_message(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let c_msg = c.to_string();
-        if !msg.contains(&c_msg) {
-            msg.push_str(": ");
-            msg.push_str(&c_msg);
-        }
-        cause = c.source();
-    }
-    msg
-}
+/// The message `vecsim` prints for an error (after `error: `): see [`crate::message`].
+pub use crate::message::error_message;
 
 /// Parses a reward signal's name (`difference`, `marginal`, `system`).
 pub fn parse_reward(name: &str) -> Result<RewardSignal, EnvError> {

@@ -16,6 +16,7 @@
 
 pub mod env;
 pub mod experiment;
+pub mod message;
 pub mod pipeline;
 pub mod plot;
 pub mod presets;

@@ -28,18 +28,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its sources, each once: a typed error often shows its source's text in its
-/// own message already, so a source whose text is already there is not repeated.
+/// The error and its sources, each once ([`vecsim::message::error_message`]).
 fn message(err: &anyhow::Error) -> String {
-    let mut msg = err.to_string();
-    for cause in err.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
-    }
-    msg
+    vecsim::message::error_message(err.as_ref())
 }
 
 /// Whether anything in the error's chain says the user's input was at fault; an I/O error that

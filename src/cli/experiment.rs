@@ -59,28 +59,9 @@ impl ExperimentObserver for Bar {
 
 fn experiment_error(e: ExperimentError) -> anyhow::Error {
     if e.is_bad_input() {
-        bad(format!("{}", Chain(&e)))
+        bad(vecsim::message::error_message(&e))
     } else {
         anyhow::Error::new(e)
-    }
-}
-
-/// An error with its sources, each once.
-struct Chain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut msg = self.0.to_string();
-        let mut src = self.0.source();
-        while let Some(s) = src {
-            let t = s.to_string();
-            if !msg.contains(&t) {
-                msg.push_str(": ");
-                msg.push_str(&t);
-            }
-            src = s.source();
-        }
-        f.write_str(&msg)
     }
 }
 

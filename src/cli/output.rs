@@ -283,17 +283,7 @@ pub(crate) fn path_error(what: &str, path: &std::path::Path, e: io::Error) -> an
 /// An error and its sources, each once (a source whose text is already there is not repeated):
 /// for errors turned into [`super::BadInput`], which keeps only a message.
 pub(crate) fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    msg
+    vecsim::message::error_message(e)
 }
 
 /// The panic hook: a panic is a bug; say so in a few lines with the version and where to report

@@ -131,27 +131,16 @@ pub(super) fn sweep(a: SweepArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
         limits: *limits,
     };
     let obs = Lines { todo: AtomicUsize::new(0), done: AtomicUsize::new(0) };
-    let out =
-        sweep::run(&cfg, &obs).map_err(|e: SweepError| if e.is_bad_input() { bad(chain(&e)) } else { e.into() })?;
+    let out = sweep::run(&cfg, &obs).map_err(|e: SweepError| {
+        if e.is_bad_input() {
+            bad(vecsim::message::error_message(&e))
+        } else {
+            e.into()
+        }
+    })?;
     note!("{} rows ({} computed, {} reused): {}", out.rows.len(), out.computed, out.reused, out.csv.display());
     for f in &out.figures {
         note!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The error and its sources on one line, each once (bad input is printed without its chain
-/// otherwise).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
 }
