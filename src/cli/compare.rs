@@ -55,19 +55,12 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
     let mut rows: Vec<(String, PolicyName, Option<PathBuf>)> = Vec::new();
     let mut checkpointed = Vec::new();
     for c in &a.checkpoint {
-        let (label, dir) = c
-            .split_once('=')
-            .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
-        let name = label.split_once('#').map_or(label, |(n, _)| n);
-        let policy: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
-        if !policy.is_learner() {
-            return Err(bad(format!("--checkpoint `{c}`: `{policy}` is not a learner")));
-        }
-        if rows.iter().any(|(l, _, _)| l == label) {
+        let (label, policy, dir) = super::checkpoint_arg(c)?;
+        if rows.iter().any(|(l, _, _)| *l == label) {
             return Err(bad(format!("--checkpoint `{c}`: `{label}` is given twice (tag them: NAME#TAG=DIR)")));
         }
-        checkpointed.push((label.to_string(), policy, Some(PathBuf::from(dir))));
-        rows.push((label.to_string(), policy, Some(PathBuf::from(dir))));
+        checkpointed.push((label.clone(), policy, Some(dir.clone())));
+        rows.push((label, policy, Some(dir)));
     }
     rows.clear();
     for &p in &a.policies {

@@ -45,6 +45,19 @@ pub(crate) fn bad(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(e.to_string()))
 }
 
+/// `--checkpoint NAME[#TAG]=DIR` (compare, sweep): the label, the learner it names, the directory.
+pub(crate) fn checkpoint_arg(c: &str) -> anyhow::Result<(String, vecsim_core::policy::PolicyName, PathBuf)> {
+    let (label, dir) = c
+        .split_once('=')
+        .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
+    let name = label.split_once('#').map_or(label, |(n, _)| n);
+    let policy: vecsim_core::policy::PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
+    if !policy.is_learner() {
+        return Err(bad(format!("--checkpoint `{c}`: `{policy}` is not a learner")));
+    }
+    Ok((label.to_string(), policy, PathBuf::from(dir)))
+}
+
 /// The exit codes, shown after `--help` (and in docs/cli.md).
 const EXIT_CODES: &str = "\
 Exit codes:

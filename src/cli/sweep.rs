@@ -69,18 +69,6 @@ fn parse_reward(s: &str) -> Result<RewardSignal, String> {
     RewardSignal::parse(s).ok_or_else(|| format!("unknown reward `{s}` (expected marginal, system or difference)"))
 }
 
-fn checkpoint(c: &str) -> anyhow::Result<(String, PolicyName, PathBuf)> {
-    let (label, dir) = c
-        .split_once('=')
-        .ok_or_else(|| bad(format!("--checkpoint `{c}`: expected NAME=DIR, e.g. fed-maddpg=runs/fed")))?;
-    let name = label.split_once('#').map_or(label, |(n, _)| n);
-    let policy: PolicyName = name.parse().map_err(|e| bad(format!("--checkpoint `{c}`: {e}")))?;
-    if !policy.is_learner() {
-        return Err(bad(format!("--checkpoint `{c}`: `{policy}` is not a learner")));
-    }
-    Ok((label.to_string(), policy, PathBuf::from(dir)))
-}
-
 /// Prints one line per finished training and run on stderr (works on a terminal and in logs).
 struct Lines {
     todo: AtomicUsize,
@@ -103,7 +91,7 @@ impl SweepObserver for Lines {
 
 pub(super) fn sweep(a: SweepArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
     let sets = a.set.iter().map(|s| sweep::parse_set(s)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
-    let checkpoints = a.checkpoint.iter().map(|c| checkpoint(c)).collect::<anyhow::Result<Vec<_>>>()?;
+    let checkpoints = a.checkpoint.iter().map(|c| super::checkpoint_arg(c)).collect::<anyhow::Result<Vec<_>>>()?;
     let baselines = match a.policies {
         Some(p) => p,
         None if a.train.is_empty() && checkpoints.is_empty() => {
