@@ -77,6 +77,42 @@ def run(env, w, seed, rng, greedy=False, learn=None):
     return env.summary()
 
 
+
+def baseline_rates(env, seed: int) -> dict:
+    """Completion rates of ORL and ORM replayed from Python on traffic `seed` (the references)."""
+    ref = {}
+    for b in ("orl", "orm"):
+        env.reset(seed=seed)
+        while env.agents:
+            env.step(env.baseline_actions(b))
+        ref[b] = env.summary()["completion_rate"]
+    return ref
+
+
+def plot_curve(train, evaluation, ref, title: str, out: str) -> None:
+    """The figure: training episodes, the greedy policy on the held-out seed, ORL and ORM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    x = np.arange(1, len(train) + 1)
+    ax.plot(x, 100 * np.array(train), label="training episodes (sampled, new seed each)", color="#0072B2", alpha=0.5)
+    ax.plot(x, 100 * np.array(evaluation), label="greedy policy, held-out seed", color="#0072B2", lw=2)
+    ax.axhline(100 * ref["orl"], color="#CC79A7", ls="--", label="orl, held-out seed")
+    ax.axhline(100 * ref["orm"], color="#E69F00", ls="--", label="orm, held-out seed")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("task completion rate (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--scenario", default="paper-noon")
@@ -105,12 +141,7 @@ def main() -> None:
         w += a.lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
 
     held_out = 1000
-    ref = {}
-    for b in ("orl", "orm"):
-        env.reset(seed=held_out)
-        while env.agents:
-            env.step(env.baseline_actions(b))
-        ref[b] = env.summary()["completion_rate"]
+    ref = baseline_rates(env, held_out)
     train, evaluation = [], []
     for ep in range(a.episodes):
         s = run(env, w, seed=ep + 1, rng=rng, learn=learn)
@@ -120,25 +151,8 @@ def main() -> None:
         print(f"episode {ep + 1:3d}  train {100 * train[-1]:6.2f} %  greedy on held-out seed {100 * evaluation[-1]:6.2f} %")
     print(f"held-out seed: orl {100 * ref['orl']:.2f} %, orm {100 * ref['orm']:.2f} %; weights {np.round(w, 3).tolist()}")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    x = np.arange(1, a.episodes + 1)
-    ax.plot(x, 100 * np.array(train), label="training episodes (sampled, new seed each)", color="tab:blue", alpha=0.6)
-    ax.plot(x, 100 * np.array(evaluation), label="greedy policy, held-out seed", color="tab:blue", lw=2)
-    ax.axhline(100 * ref["orl"], color="tab:gray", ls="--", label="orl, held-out seed")
-    ax.axhline(100 * ref["orm"], color="tab:orange", ls="--", label="orm, held-out seed")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("task completion rate (%)")
-    ax.set_title(f"numpy REINFORCE, vecsim.parallel_env('{a.scenario}'), {a.slots} slots/episode", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(a.out)
-    print(f"wrote {a.out}")
+    title = f"numpy REINFORCE, vecsim.parallel_env('{a.scenario}'), {a.slots} slots/episode"
+    plot_curve(train, evaluation, ref, title, a.out)
 
 
 if __name__ == "__main__":

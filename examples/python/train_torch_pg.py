@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import vecsim
-from train_reinforce import features  # the (task, candidate) features, shared with the numpy loop
+from train_reinforce import baseline_rates, features, plot_curve  # shared with the numpy loop
 
 
 class PairScorer(torch.nn.Module):
@@ -97,12 +97,7 @@ def main() -> None:
             opt.step()
 
     held_out = 1000
-    ref = {}
-    for b in ("orl", "orm"):
-        env.reset(seed=held_out)
-        while env.agents:
-            env.step(env.baseline_actions(b))
-        ref[b] = env.summary()["completion_rate"]
+    ref = baseline_rates(env, held_out)
     train, evaluation = [], []
     for ep in range(a.episodes):
         s = run(env, policy, seed=ep + 1, gen=gen, learn=learn)
@@ -112,26 +107,8 @@ def main() -> None:
         print(f"episode {ep + 1:3d}  train {100 * train[-1]:6.2f} %  greedy on held-out seed {100 * evaluation[-1]:6.2f} %")
     print(f"held-out seed: orl {100 * ref['orl']:.2f} %, orm {100 * ref['orm']:.2f} %")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    x = np.arange(1, a.episodes + 1)
-    ax.plot(x, 100 * np.array(train), label="training episodes (sampled, new seed each)", color="#0072B2", alpha=0.5)
-    ax.plot(x, 100 * np.array(evaluation), label="greedy policy, held-out seed", color="#0072B2", lw=2)
-    ax.axhline(100 * ref["orl"], color="#CC79A7", ls="--", label="orl, held-out seed")
-    ax.axhline(100 * ref["orm"], color="#E69F00", ls="--", label="orm, held-out seed")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("task completion rate (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(f"PyTorch REINFORCE (MLP 6-32-32-1), vecsim.parallel_env('{a.scenario}'), {a.slots} slots/episode", fontsize=9)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(a.out)
-    print(f"wrote {a.out}")
+    title = f"PyTorch REINFORCE (MLP 6-32-32-1), vecsim.parallel_env('{a.scenario}'), {a.slots} slots/episode"
+    plot_curve(train, evaluation, ref, title, a.out)
 
 
 if __name__ == "__main__":
