@@ -203,7 +203,7 @@ impl TrainObserver for TrainWatch {
     fn episode_closed(&mut self, p: &Progress<'_>) {
         let r = p.row;
         self.bar.set_position(r.episode);
-        self.bar.set_message(format!(
+        let line = format!(
             "reward {:.2}  completion {:.2} %  critic {:.4}  actor {:.4}  {:.0} update-steps/s  fed rounds {}",
             r.cumulative_reward,
             100.0 * r.completion_rate,
@@ -211,7 +211,12 @@ impl TrainObserver for TrainWatch {
             r.actor_loss,
             p.update_steps_per_s,
             r.federated_round
-        ));
+        );
+        if self.bar.is_hidden() {
+            // No terminal (nohup, a batch scheduler, CI logs): one line per episode instead.
+            note!("episode {}/{}: {line}", r.episode, p.total_episodes);
+        }
+        self.bar.set_message(line);
         self.telemetry.record_training(r.episode, r.critic_loss, r.actor_loss, r.update_steps, r.federated_round);
         if let Some(round) = p.round {
             self.round_dropouts += round.skipped.len() as u64;
@@ -303,6 +308,25 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let learner_bytes = cfg.options.memory_bytes(kind, s.rsu_count(), &s.learning, records);
     pipeline::check_memory_with(&s, None, learner_bytes, limits)?;
     cfg.checkpoint_cap = limits.checkpoint_cap();
+    // The plan, before any work: what a run without --budget is (Table III's networks and
+    // episodes are hours on a CPU) is not a surprise.
+    let l = &s.learning;
+    note!(
+        "plan: {episodes} episode(s) x {} slots on {} ({} RSUs); actor {:?}, critic {:?}/{:?}; batch {}, an update round every {} slot(s){}",
+        s.time.slots,
+        s.name,
+        s.rsu_count(),
+        cfg.options.shape.actor_hidden,
+        cfg.options.shape.critic_embed,
+        cfg.options.shape.critic_head,
+        l.batch_size,
+        l.update_every.max(1),
+        if a.budget.is_none() && !a.resume {
+            " (no --budget: the scenario's [learning] section and Table III's networks; --budget quick takes minutes on a CPU)"
+        } else {
+            ""
+        }
+    );
     // Never lose a model: a default run directory, and no silent overwrite.
     let dir = a.checkpoint.clone().unwrap_or_else(|| {
         let name: String =
@@ -344,7 +368,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     );
     let bar = output::progress_bar(
         episodes as u64,
-        "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} episode {pos}/{len}  {msg}",
+        "{spinner:.green} [{elapsed_precise}, eta {eta}] {bar:30.cyan/blue} episode {pos}/{len}  {msg}",
     );
     let mut watch = TrainWatch { telemetry, bar, last: None, round_dropouts: 0 };
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
@@ -375,6 +399,12 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             "nothing left to do: {} already holds {} episodes (asked for {episodes}; raise --episodes to continue)",
             dir.display(),
             outcome.curve.len()
+        );
+    }
+    if last.as_ref().is_some_and(|r| r.update_steps == 0) {
+        warning!(
+            "no update step ran: the replay buffers never held a minibatch of {} decisions (raise --episodes or --slots, or lower --learn batch_size)",
+            s.learning.batch_size
         );
     }
     if let Some(r) = last {

@@ -340,12 +340,16 @@ fn training_shows_live_metrics_mid_way_and_honours_pace() {
         .spawn()
         .expect("spawn vecsim train");
     let mut guard = Guard(child);
-    // Scrape until the first episode has closed (a slot of the second is running).
+    // Scrape until the first episode has closed and a slot of the second has.
     let deadline = Instant::now() + Duration::from_secs(120);
     let text = loop {
         assert!(Instant::now() < deadline, "no episode closed within 120 s");
         if let Ok((200, body)) = http_get(port, "/metrics") {
-            if sample(&body, "vecsim_episode").is_some_and(|e| e >= 1.0) {
+            // An episode's ratios are NaN from its start until its first slot closes (no
+            // upload yet): wait for one that has.
+            if sample(&body, "vecsim_episode").is_some_and(|e| e >= 1.0)
+                && sample(&body, "vecsim_completion_ratio").is_some_and(|r| !r.is_nan())
+            {
                 break body;
             }
         }
