@@ -8,7 +8,8 @@ pub(crate) struct FaultArgs {
     /// Fault injection, repeatable: `vehicle_dropout=P`, `round_dropout=P`,
     /// `loss.{upload,wired,pool}=P`, `latency.{upload,wired,pool}=fixed:S|uniform:MIN:MAX|exponential:MEAN|none`,
     /// `rsu_outage=RSU:FROM:TO` (slots, inclusive), `crash_rsu=RSU:SLOT`, or `none` to clear the
-    /// scenario's plan. See docs/faults.md.
+    /// scenario's plan. P is a probability in [0, 1]; S, MIN, MAX and MEAN are seconds of
+    /// simulated time; each key is also a key of a scenario's `[faults]` section.
     #[arg(long = "fault", value_name = "KEY=VALUE")]
     pub fault: Vec<String>,
 }

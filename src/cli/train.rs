@@ -39,7 +39,8 @@ pub(crate) struct TrainArgs {
     /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
     /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
     /// ratios (iterations : α_tg, and the targets' time constant against the run's update
-    /// steps); see `learn/src/budget.rs`. `--learn`, `--slots`, `--episodes` and the network
+    /// steps): quick is 40 episodes x 100 slots with 64-64 networks and learning rates 1e-3,
+    /// standard 400 x 100, paper 6,100 x the scenario's slots. `--learn`, `--slots`, `--episodes` and the network
     /// widths given explicitly win over the budget. Without it: the scenario's `[learning]`
     /// section as written (Table III where it says nothing) and the reference networks.
     #[arg(long, value_enum)]
@@ -131,8 +132,7 @@ pub(crate) struct TrainArgs {
     /// training traffic, default 10; same observation and network; execution stays
     /// decentralised), then trains as usual. With `--episodes 0`: the cloned actors alone (the
     /// imitation ceiling). `orm[:EPISODES]` clones `orm` instead (a diagnosis: how well the
-    /// actor expresses a function of its own observation). See docs/learning.md, "Cloning the
-    /// oracle".
+    /// actor expresses a function of its own observation).
     #[arg(long, value_name = "br-ne[:EPISODES]")]
     pub pretrain: Option<String>,
     #[command(flatten)]
