@@ -21,6 +21,7 @@ use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use vecsim_core::codec;
@@ -158,6 +159,9 @@ pub struct TrainConfig {
     /// Beyond the paper: clone the `br-ne` oracle into the fresh actors before the first episode
     /// ([`crate::pretrain`]); ignored on resume (the checkpoint holds the cloned learners).
     pub pretrain: Option<PretrainSpec>,
+    /// Set (e.g. by a SIGINT handler) to stop after the current episode: it finishes, the curve
+    /// and a checkpoint are written, and [`TrainOutcome::interrupted`] says so.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl TrainConfig {
@@ -180,6 +184,7 @@ impl TrainConfig {
             save_replay: true,
             checkpoint_cap: checkpoint::DEFAULT_CAP,
             pretrain: None,
+            stop: None,
         }
     }
 }
@@ -435,6 +440,8 @@ pub struct TrainOutcome {
     pub resumed_without_replay: bool,
     /// The run's `br-ne` cloning (`--pretrain`, beyond the paper), if any.
     pub pretrain: Option<PretrainReport>,
+    /// The run stopped early at [`TrainConfig::stop`], after a whole episode and a checkpoint.
+    pub interrupted: bool,
 }
 
 /// Trains `cfg.policy` on `scenario`, running the episodes on `engine`; `observer` sees every
@@ -493,6 +500,7 @@ pub fn train(
     let resumed_without_replay = cfg.resume && !progress.replay_saved;
     progress.replay_saved = cfg.save_replay;
     let start = progress.episodes_done;
+    let mut interrupted = false;
     set.set_training(true);
     // The schedule of the learners' own configuration (a resumed run keeps its checkpoint's).
     let period = set.config().map_or(1, |c| c.aggregation_period.max(1)) as u64;
@@ -580,11 +588,14 @@ pub fn train(
         };
         progress.curve.push(row.clone());
         progress.episodes_done += 1;
+        let stop = cfg.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
         if let Some(path) = &cfg.curve_csv {
             write_curve(path, &progress.curve)?;
         }
         if let Some(dir) = &cfg.checkpoint {
-            if last || progress.episodes_done % cfg.checkpoint_every.max(1) as u64 == 0 {
+            // Asked to stop: the checkpoint holds exactly the curve's episodes, so --resume
+            // continues as if nothing had happened.
+            if last || stop || progress.episodes_done % cfg.checkpoint_every.max(1) as u64 == 0 {
                 save_checkpoint(dir, scenario, &mut set, &progress)?;
             }
         }
@@ -596,6 +607,10 @@ pub fn train(
             total_episodes: cfg.episodes,
             update_steps_per_s: rate,
         });
+        if stop && !last {
+            interrupted = true;
+            break;
+        }
     }
     Ok(TrainOutcome {
         set,
@@ -603,6 +618,7 @@ pub fn train(
         episodes_run: progress.episodes_done - start,
         resumed_without_replay,
         pretrain: progress.pretrain,
+        interrupted,
     })
 }
 

@@ -65,6 +65,7 @@ Exit codes:
   1    the run failed: output not written (a full disk), a lost cluster node, a bench mismatch
   2    bad input: a flag, a file, a key, a value or an input/output path; the message names it
   101  a bug in vecsim (a panic); the message says where to report it
+  130  `train` stopped by Ctrl-C or SIGTERM after finishing its episode (checkpointed; resumable)
 
 Data (tables, --json, JSON, CSV) goes to standard output; progress, notes and logs to standard
 error. Shell completions: `vecsim completions SHELL`; man page: `vecsim man`. See docs/cli.md.";

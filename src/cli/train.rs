@@ -10,6 +10,8 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use vecsim::pipeline;
 use vecsim_core::engine::RoundReport;
 use vecsim_core::ids::RsuId;
@@ -370,6 +372,15 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         episodes as u64,
         "{spinner:.green} [{elapsed_precise}, eta {eta}] {bar:30.cyan/blue} episode {pos}/{len}  {msg}",
     );
+    // Ctrl-C or SIGTERM: finish the episode, write the curve and a checkpoint, say how to resume;
+    // a second one ends the process at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .map_err(|e| anyhow::anyhow!("cannot install the signal handler: {e}"))?;
+    }
+    cfg.stop = Some(Arc::clone(&stop));
     let mut watch = TrainWatch { telemetry, bar, last: None, round_dropouts: 0 };
     let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
@@ -423,6 +434,18 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     outln!("learning curve: {}", curve.display())?;
     outln!("checkpoint: {}", ckpt.display())?;
+    if outcome.interrupted {
+        warning!(
+            "interrupted after episode {} of {episodes}: the curve and the checkpoint hold it; continue with `vecsim train {} --policy {} --checkpoint {} --resume` (and the same flags)",
+            outcome.curve.len(),
+            a.scenario,
+            a.policy,
+            dir.display()
+        );
+        drop(outcome);
+        telemetry.linger();
+        return Ok(ExitCode::from(130));
+    }
     drop(outcome);
     telemetry.linger();
     Ok(ExitCode::SUCCESS)

@@ -406,3 +406,62 @@ fn bench_training_compares_thread_counts() {
     bad_input(vecsim(&["bench", "training", SCENARIO, "--policy", "orl"]), &["orl"]);
     bad_input(vecsim(&["bench", "training", SCENARIO, "--threads", "0"]), &["threads"]);
 }
+
+/// Ctrl-C (SIGINT) during training: the episode running finishes, the curve and a checkpoint
+/// hold exactly the episodes done, the exit code is 130 and the message says how to resume; a
+/// resume to the full length then writes the bytes of an uninterrupted run.
+#[test]
+fn sigint_finishes_the_episode_checkpoints_and_resumes_exactly() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let args = |d: &std::path::Path| -> Vec<String> {
+        [
+            "train",
+            SCENARIO,
+            "--policy",
+            "fed-maddpg",
+            "--episodes",
+            "6",
+            "--actor-hidden",
+            "8",
+            "--critic-hidden",
+            "8/8",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--checkpoint".to_string(), d.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let straight_args = args(&straight);
+    ok(vecsim(&straight_args.iter().map(String::as_str).collect::<Vec<_>>()));
+    // Paced (pacing changes no number) so that the signal lands mid-run.
+    let child = Command::new(env!("CARGO_BIN_EXE_vecsim"))
+        .args(args(&split))
+        .args(["--pace", "24"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vecsim train starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !split.join("curve.csv").exists() || curve(&split).lines().count() < 2 {
+        assert!(Instant::now() < deadline, "no episode finished within 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("vecsim train ends");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "stderr:\n{err}");
+    assert!(err.contains("interrupted after episode") && err.contains("--resume"), "{err}");
+    let done = curve(&split).lines().count() - 1;
+    assert!((1..6).contains(&done), "{done} episodes in the curve");
+    // The checkpoint holds those episodes: resuming to 6 gives the uninterrupted bytes.
+    let mut resume = args(&split);
+    resume.push("--resume".into());
+    ok(vecsim(&resume.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(curve(&straight), curve(&split));
+    assert_eq!(read(&straight.join("learner.ckpt")), read(&split.join("learner.ckpt")));
+}
