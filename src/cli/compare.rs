@@ -50,8 +50,7 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
         return Err(bad("--seeds must be at least 1"));
     }
     let base = load_scenario(&a.scenario)?;
-    // Rows: (label, policy, checkpoint). A learner in --policies without a checkpoint is an
-    // error further down (pipeline::build_policies names it); each --checkpoint adds its row.
+    // Rows: (label, policy, checkpoint); each --checkpoint adds its row.
     let mut rows: Vec<(String, PolicyName, Option<PathBuf>)> = Vec::new();
     let mut checkpointed = Vec::new();
     for c in &a.checkpoint {
@@ -70,6 +69,13 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
         }
     }
     rows.extend(checkpointed);
+    // Every argument checked before any run: a learner needs its checkpoint.
+    if let Some((_, p, _)) = rows.iter().find(|(_, p, dir)| p.is_learner() && dir.is_none()) {
+        return Err(bad(format!(
+            "--policies {p}: a learner needs a trained checkpoint: --checkpoint {p}=DIR (train one with `vecsim train {} --policy {p} --checkpoint DIR`)",
+            a.scenario
+        )));
+    }
     let mut csv = String::from("policy,seed,completion_rate,cumulative_reward,average_realized_potential,migrations\n");
     outln!(
         "{} over {} seeds ({}..={}), {} slots",

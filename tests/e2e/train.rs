@@ -378,6 +378,10 @@ fn compare_adds_checkpointed_learners() {
     };
     assert_eq!(nums("maddpg"), nums("maddpg#2"));
     bad_input(vecsim(&["compare", SCENARIO, "--checkpoint", &format!("orl={ck_s}")]), &["not a learner"]);
+    // A learner without its checkpoint is refused before any run: no half table on stdout.
+    let o = vecsim(&["compare", SCENARIO, "--policies", "orl,fed-maddpg", "--seeds", "1"]);
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    bad_input(o, &["--checkpoint fed-maddpg=DIR"]);
 }
 
 /// `vecsim bench training` times the same training at several thread counts in one run and
