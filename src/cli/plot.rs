@@ -54,9 +54,6 @@ fn stem(p: &Path) -> String {
 }
 
 pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
-    if !a.sigma.is_finite() || a.sigma < 0.0 {
-        return Err(bad(format!("--sigma {}: expected a number >= 0", a.sigma)));
-    }
     let mut style = plot::RenderOptions::preset(&a.style).unwrap_or_default();
     if let Some(size) = a.size {
         style.panel_in = size;
