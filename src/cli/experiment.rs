@@ -15,12 +15,11 @@ use vecsim::pipeline::Limits;
 pub(crate) struct ExperimentArgs {
     /// traffic (Fig. 4), aggregation (Fig. 5), capacity (Fig. 6) or convergence (Fig. 7).
     pub experiment: ExperimentKind,
-    /// The smallest budget, for CI and smoke tests (same as `--budget quick`).
-    #[arg(long, conflicts_with = "budget")]
-    pub quick: bool,
-    /// Compute budget: quick, small (about half an hour for all four on 2 cores), medium, or
-    /// paper (Table III: 6,100 iterations of 300 slots, GPU-scale).
-    #[arg(long, default_value = "small")]
+    /// Training budget, the same list as `vecsim train --budget` (same meaning): smoke (tests:
+    /// 2 x 5 slots, width-8 networks), small (about half an hour for all four on 2 cores),
+    /// quick (`vecsim train --budget quick`: 40 x 100 slots, 64-64 networks, rates 1e-3),
+    /// medium, standard, or paper (Table III: 6,100 iterations of 300 slots, GPU-scale).
+    #[arg(long, default_value = "small", value_parser = super::train::parse_budget)]
     pub budget: Budget,
     /// Evaluation traffic seeds per setting (default: the budget's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -66,8 +65,8 @@ fn experiment_error(e: ExperimentError) -> anyhow::Error {
 }
 
 pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
-    let budget = if a.quick { Budget::quick() } else { a.budget.clone() };
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results").join(budget.name));
+    let budget = a.budget;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results").join(budget.name()));
     let mut cfg = ExperimentConfig::new(a.experiment, budget, out);
     if let Some(n) = a.seeds {
         cfg.traffic_seeds = n;
@@ -77,7 +76,7 @@ pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<E
     }
     cfg.threads = a.threads;
     cfg.limits = *limits;
-    note!("experiment {} — budget {}", cfg.kind, cfg.budget.describe());
+    note!("experiment {} — budget {}", cfg.kind, cfg.budget.spec().describe());
     note!(
         "{} traffic seed(s) ({}..={}), {} learner seed(s); output {}",
         cfg.traffic_seeds,

@@ -46,7 +46,7 @@ fn numeric_flags_are_range_checked_where_parsed() {
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e9"], "--sigma"),
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e18"], "--sigma"),
         (&["compare", "paper-noon", "--seeds", "100000"], "--seeds"),
-        (&["experiment", "traffic", "--quick", "--seeds", "5000"], "--seeds"),
+        (&["experiment", "traffic", "--budget", "smoke", "--seeds", "5000"], "--seeds"),
         (&["bench", "cluster", "paper-noon", "--nodes", "0"], "--nodes"),
         (&["bench", "train-step", "--batch", "100000000"], "--batch"),
         (&["bench", "train-step", "--agents", "100000"], "--agents"),

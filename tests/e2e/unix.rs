@@ -400,7 +400,7 @@ fn a_bad_output_path_exits_2_naming_it() {
         &["/proc/nonexistent/d"],
     );
     assert!(e.contains("No such file or directory"), "the reason is missing: {e}");
-    bad_input(vecsim(&["experiment", "traffic", "--quick", "--out", "/proc/nonexistent/e"]), &["/proc/nonexistent/e"]);
+    bad_input(vecsim(&["experiment", "traffic", "--budget", "smoke", "--out", "/proc/nonexistent/e"]), &["/proc/nonexistent/e"]);
     let sc = fixture_path("train-small.toml");
     let sc = sc.to_str().unwrap();
     bad_input(
