@@ -4,6 +4,7 @@
 use super::bad;
 use super::engine_args::parse_threads;
 use super::output::{self, heading, note, outln, OutputError};
+use super::train::{BackendArg, Reward};
 use clap::Args;
 use indicatif::ProgressBar;
 use std::path::PathBuf;
@@ -34,6 +35,28 @@ pub(crate) struct ExperimentArgs {
     /// Threads for the learners' matrix products.
     #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     pub threads: usize,
+    /// What every learner learns from, as `vecsim train --reward`: `difference` (default),
+    /// `marginal` (eq. 19, the paper) or `system` (F^t).
+    #[arg(long, value_enum, default_value_t = Reward::Difference)]
+    pub reward: Reward,
+    /// Set one `[learning]` hyper-parameter of every learner, `KEY=VALUE`, repeatable, after the
+    /// budget (as `vecsim train --learn`); the experiment's own variable (α_tg in
+    /// `aggregation`) still wins.
+    #[arg(long = "learn", value_name = "KEY=VALUE")]
+    pub learn: Vec<String>,
+    /// An update round every N slots (as `vecsim train --update-every`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub update_every: Option<u32>,
+    /// Actor hidden widths of every learner (as `vecsim train --actor-hidden`; default: the
+    /// budget's).
+    #[arg(long, value_parser = super::bounds::parse_actor_hidden)]
+    pub actor_hidden: Option<super::bounds::ActorWidths>,
+    /// Critic widths `EMBED/HEAD` of every learner (as `vecsim train --critic-hidden`).
+    #[arg(long, value_parser = super::bounds::parse_critic_hidden)]
+    pub critic_hidden: Option<super::bounds::CriticWidths>,
+    /// Network backend of every learner: `gemm` or `dfdx` (as `vecsim train --backend`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
+    pub backend: BackendArg,
 }
 
 struct Bar {
@@ -76,6 +99,18 @@ pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<E
     }
     cfg.threads = a.threads;
     cfg.limits = *limits;
+    let l = &mut cfg.learner;
+    l.reward = a.reward.signal();
+    l.learn = a.learn.clone();
+    l.update_every = a.update_every;
+    l.actor_hidden = a.actor_hidden.as_ref().map(|h| h.0.clone());
+    l.critic_hidden = a.critic_hidden.as_ref().map(|c| (c.embed.clone(), c.head.clone()));
+    l.backend = match a.backend {
+        BackendArg::Gemm => vecsim_learn::Backend::Gemm,
+        BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
+    };
+    // Every argument checked before the plan is printed: the learner options resolve.
+    experiment::check(&cfg).map_err(experiment_error)?;
     note!("experiment {} — budget {}", cfg.kind, cfg.budget.spec().describe());
     note!(
         "{} traffic seed(s) ({}..={}), {} learner seed(s); output {}",

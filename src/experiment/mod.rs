@@ -465,16 +465,29 @@ fn eval_scenario(setting: &Setting, policy: PolicyName, seed: u64) -> Scenario {
     s
 }
 
-/// Runs (or resumes) an experiment, then draws its figure.
-pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<ExperimentOutput, ExperimentError> {
+/// Checks every setting of `cfg` before any work: the seed counts, the plan, and the learner
+/// options resolved for every setting and learner (a bad `--learn` is named now, not after the
+/// baselines ran). [`run`] calls it first.
+pub fn check(cfg: &ExperimentConfig) -> Result<Plan, ExperimentError> {
     if cfg.traffic_seeds == 0 {
         return Err(ExperimentError::Count { flag: "--seeds" });
     }
     if cfg.learner_seeds == 0 {
         return Err(ExperimentError::Count { flag: "--learner-seeds" });
     }
-    let started = Instant::now();
     let plan = cfg.kind.plan(&cfg.budget)?;
+    for s in &plan.settings {
+        for &p in &plan.learners {
+            cfg.training_spec(s, p).resolve(s.scenario.clone(), &s.name).map_err(|e| ExperimentError::Setup(Box::new(e)))?;
+        }
+    }
+    Ok(plan)
+}
+
+/// Runs (or resumes) an experiment, then draws its figure.
+pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<ExperimentOutput, ExperimentError> {
+    let plan = check(cfg)?;
+    let started = Instant::now();
     std::fs::create_dir_all(&cfg.out).map_err(|source| ExperimentError::Io { path: cfg.out.clone(), source })?;
     let csv = cfg.csv_path();
     let existing = runs::load(&csv)?;
@@ -781,4 +794,44 @@ fn find_training(train: &Path, s: &Setting, policy: PolicyName, seed: u64) -> Op
     dirs.into_iter().find(|d| {
         std::fs::read_to_string(d.join(crate::training::RUN_FILE)).is_ok_and(|t| t.lines().any(|l| l == alpha))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vecsim_learn::LearnerOptions;
+
+    /// `experiment --budget B` trains exactly as `train --budget B` (the same resolved
+    /// `[learning]` section, slots and networks), for every budget of the one list.
+    #[test]
+    fn an_experiments_training_is_trains_at_the_same_budget() {
+        for budget in Budget::ALL {
+            let cfg = ExperimentConfig::new(ExperimentKind::Traffic, budget, PathBuf::from("unused"));
+            let plan = check(&cfg).unwrap();
+            let s = &plan.settings[0];
+            let exp = cfg.training_spec(s, PolicyName::Maddpg).resolve(s.scenario.clone(), &s.name).unwrap();
+            let preset = pipeline::load_scenario(WINDOWS[0].1, &Overrides::default()).unwrap();
+            let train = TrainSpec::new(PolicyName::Maddpg, Some(budget)).resolve(preset, WINDOWS[0].1).unwrap();
+            assert_eq!(exp.scenario.learning, train.scenario.learning, "{budget}");
+            assert_eq!(exp.scenario.time.slots, train.scenario.time.slots, "{budget}");
+            assert_eq!((exp.episodes, &exp.options), (train.episodes, &train.options), "{budget}");
+        }
+        // quick is 40 x 100 slots with 64-64 actors; smoke is the tiny test budget.
+        let mut opts = LearnerOptions::default();
+        let mut l = LearningConfig::default();
+        assert_eq!(Budget::Quick.apply(&mut l, &mut opts, 300).slots, Some(100));
+        assert_eq!((l.max_iterations, &opts.shape.actor_hidden[..]), (40, &[64, 64][..]));
+        assert_eq!(Budget::Smoke.spec().episodes, 2);
+    }
+
+    #[test]
+    fn a_bad_learn_key_is_refused_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = ExperimentConfig::new(ExperimentKind::Convergence, Budget::Smoke, dir.path().join("x"));
+        cfg.learner.learn = vec!["gamma=2".into()];
+        let e = check(&cfg).unwrap_err();
+        assert!(e.is_bad_input());
+        assert!(crate::message::error_message(&e).contains("gamma"), "{e}");
+        assert!(!dir.path().join("x").exists());
+    }
 }
