@@ -20,10 +20,10 @@
 //! runs finish; the same command again computes only the missing ones. `OUT/sweep-plan.txt`
 //! records the plan, and a different plan in the same directory is refused.
 
-use crate::training::{Resolved, TrainSpec, TrainingError};
 use crate::pipeline::{self, Limits, PipelineError, ScenarioRef};
 use crate::plot::{BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Table, Unit};
 use crate::presets::Preset;
+use crate::training::{Resolved, TrainSpec, TrainingError};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -836,8 +836,7 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
                 t.seed,
                 t.dir.display()
             );
-            train_one(t)
-                .map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
+            train_one(t).map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
             obs.trained(&what);
             Ok(())
         })?;

@@ -122,7 +122,8 @@ impl TrainSpec {
     pub fn resolve(&self, mut scenario: Scenario, origin: &str) -> Result<Resolved, TrainingError> {
         scenario.policy = self.policy;
         let mut options = LearnerOptions::default();
-        let budget_slots = self.budget.and_then(|b| b.apply(&mut scenario.learning, &mut options, scenario.time.slots).slots);
+        let budget_slots =
+            self.budget.and_then(|b| b.apply(&mut scenario.learning, &mut options, scenario.time.slots).slots);
         for kv in &self.learn {
             let (k, v) = kv.split_once('=').ok_or_else(|| TrainingError::LearnSyntax(kv.clone()))?;
             scenario.learning.set(k.trim(), v).map_err(|e| TrainingError::Learn {
@@ -197,7 +198,11 @@ impl Resolved {
         let list = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
         let q = |v: &str| toml::Value::String(v.to_string()).to_string();
         let mut t = String::new();
-        let _ = writeln!(t, "# The resolved hyper-parameters of this training (written by vecsim {}).", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            t,
+            "# The resolved hyper-parameters of this training (written by vecsim {}).",
+            env!("CARGO_PKG_VERSION")
+        );
         let _ = writeln!(t, "# Every [learning] key is here, whatever set it (the scenario, --budget, --learn).");
         let mut cmd = None;
         if reproducible {
@@ -256,9 +261,21 @@ impl Resolved {
             let _ = writeln!(t, "pretrain = \"{}:{}\"", p.teacher.name(), p.episodes);
         }
         let _ = writeln!(t, "\n[networks]");
-        let _ = writeln!(t, "actor_hidden = [{}]", o.shape.actor_hidden.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
-        let _ = writeln!(t, "critic_embed = [{}]", o.shape.critic_embed.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
-        let _ = writeln!(t, "critic_head = [{}]", o.shape.critic_head.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            t,
+            "actor_hidden = [{}]",
+            o.shape.actor_hidden.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        let _ = writeln!(
+            t,
+            "critic_embed = [{}]",
+            o.shape.critic_embed.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        let _ = writeln!(
+            t,
+            "critic_head = [{}]",
+            o.shape.critic_head.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        );
         let _ = writeln!(t, "\n[learning]");
         for (k, v) in learning_pairs(l) {
             let _ = writeln!(t, "{k} = {v}");

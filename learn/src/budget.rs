@@ -372,7 +372,10 @@ mod tests {
         assert_eq!((cfg.max_iterations, cfg.update_every, cfg.target_update_every), (12, 5, 50));
         assert_eq!((cfg.aggregation_period, cfg.batch_size, cfg.replay_capacity), (1, 64, 50_000));
         assert_eq!((cfg.critic_lr, cfg.actor_lr, cfg.tau), (1e-4, 1e-5, 0.01));
-        assert_eq!((&opts.shape.actor_hidden[..], &opts.shape.critic_embed[..], &opts.shape.critic_head[..]), (&[32, 32][..], &[64][..], &[32][..]));
+        assert_eq!(
+            (&opts.shape.actor_hidden[..], &opts.shape.critic_embed[..], &opts.shape.critic_head[..]),
+            (&[32, 32][..], &[64][..], &[32][..])
+        );
         // Medium: 200 episodes: α_tg = round(16.39) = 16.
         let mut cfg = LearningConfig::default();
         Budget::Medium.apply(&mut cfg, &mut opts, 300);

@@ -1,10 +1,10 @@
 //! `vecsim compare`: every policy on one scenario over several seeds, with mean and standard
 //! deviation of the paper's metrics (the error bars of its Fig. 4 and 6).
 
+use super::bad;
 use super::engine_args::EngineArgs;
 use super::fault_args::FaultArgs;
 use super::output::{self, detail, heading, note, outln};
-use super::bad;
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -105,21 +105,21 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
     let mut json_rows = Vec::new();
     let table = !a.json;
     if table {
-    outln!(
-        "{} over {} seeds ({}..={}), {} slots",
-        base.name,
-        a.seeds,
-        base.seed,
-        base.seed + a.seeds - 1,
-        a.slots.unwrap_or(base.time.slots)
-    )?;
-    outln!(
-        "{}",
-        heading(&format!(
-            "  {:<12} {:>22} {:>24} {:>24} {:>12}",
-            "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
-        ))
-    )?;
+        outln!(
+            "{} over {} seeds ({}..={}), {} slots",
+            base.name,
+            a.seeds,
+            base.seed,
+            base.seed + a.seeds - 1,
+            a.slots.unwrap_or(base.time.slots)
+        )?;
+        outln!(
+            "{}",
+            heading(&format!(
+                "  {:<12} {:>22} {:>24} {:>24} {:>12}",
+                "policy", "completion rate", "cumulative reward", "avg realized potential", "migrations"
+            ))
+        )?;
     }
     let mut engine = a.engine.build()?;
     let provenance = super::provenance::of(
@@ -188,7 +188,16 @@ pub(super) fn compare(a: CompareArgs, limits: &pipeline::Limits) -> anyhow::Resu
             "runs": runs,
         }));
         if table {
-            outln!("  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}", label, rate_text, cm, cs, am, asd, mm)?;
+            outln!(
+                "  {:<12} {} {:>14.2} ± {:>7.2} {:>14.3} ± {:>7.3} {:>12.0}",
+                label,
+                rate_text,
+                cm,
+                cs,
+                am,
+                asd,
+                mm
+            )?;
         }
     }
     if a.json {

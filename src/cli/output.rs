@@ -405,10 +405,9 @@ pub(crate) fn refuse_existing<'a>(
         return Ok(());
     }
     match paths.into_iter().find(|p| p.exists()) {
-        Some(p) => Err(super::bad(format!(
-            "{} already exists: --force to overwrite it, or another {other}",
-            p.display()
-        ))),
+        Some(p) => {
+            Err(super::bad(format!("{} already exists: --force to overwrite it, or another {other}", p.display())))
+        }
         None => Ok(()),
     }
 }

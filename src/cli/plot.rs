@@ -108,10 +108,8 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
         figures.push((name(n), plot::curves_figure(&curves, a.sigma, &baselines).map_err(plot_error)?));
     }
     // Every figure file checked before the first is drawn: no silent overwrite.
-    let targets: Vec<PathBuf> = figures
-        .iter()
-        .flat_map(|(n, _)| ["png", "svg"].map(|ext| a.out.join(n).with_extension(ext)))
-        .collect();
+    let targets: Vec<PathBuf> =
+        figures.iter().flat_map(|(n, _)| ["png", "svg"].map(|ext| a.out.join(n).with_extension(ext))).collect();
     super::output::refuse_existing(targets.iter().map(PathBuf::as_path), a.force, "--out DIR")?;
     for (n, fig) in figures {
         for p in fig.render_with(&a.out.join(n), &style).map_err(plot_error)? {

@@ -14,9 +14,7 @@ use vecsim_core::Scenario;
 /// The provenance of a run of `scenario` (as resolved: overrides and faults applied) on
 /// `engine` with `threads` worker threads; `extra` adds command-specific fields.
 pub(crate) fn of(scenario: &Scenario, engine: &str, threads: usize, extra: Value) -> Value {
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut v = json!({
         "vecsim_version": env!("CARGO_PKG_VERSION"),
         "commit": super::version::commit(),

@@ -8,11 +8,11 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use vecsim_learn::Budget;
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
 use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::Budget;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct SweepArgs {

@@ -27,22 +27,22 @@ pub mod convergence;
 pub mod runs;
 pub mod traffic;
 
-pub use vecsim_learn::Budget;
 pub use runs::RunRow;
+pub use vecsim_learn::Budget;
 
 use crate::pipeline::{self, Limits, PipelineError};
-use crate::training::{TrainSpec, TrainingError};
 use crate::plot::{Figure, PlotError, Table};
+use crate::training::{TrainSpec, TrainingError};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
+use vecsim_core::learning::LearningConfig;
 use vecsim_core::observer::{NoObserver, Observer};
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::{Scenario, Sequential};
-use vecsim_core::learning::LearningConfig;
 use vecsim_learn::train::{self as trainer, Progress, TrainError, TrainObserver};
 
 /// Evaluation traffic seeds are `EVAL_SEED_BASE + 1 ..= EVAL_SEED_BASE + N`: held out from
@@ -478,7 +478,9 @@ pub fn check(cfg: &ExperimentConfig) -> Result<Plan, ExperimentError> {
     let plan = cfg.kind.plan(&cfg.budget)?;
     for s in &plan.settings {
         for &p in &plan.learners {
-            cfg.training_spec(s, p).resolve(s.scenario.clone(), &s.name).map_err(|e| ExperimentError::Setup(Box::new(e)))?;
+            cfg.training_spec(s, p)
+                .resolve(s.scenario.clone(), &s.name)
+                .map_err(|e| ExperimentError::Setup(Box::new(e)))?;
         }
     }
     Ok(plan)
@@ -496,7 +498,10 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
             path: csv,
             message: format!(
                 "holds runs of `{} --budget {}`, not `{} --budget {}`; give another --out",
-                r.experiment, r.budget, cfg.kind, cfg.budget.name()
+                r.experiment,
+                r.budget,
+                cfg.kind,
+                cfg.budget.name()
             ),
         });
     }
@@ -597,10 +602,9 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 let what = format!("{} {p} learner seed {l}", s.name);
                 obs.working_on(&format!("training {what}"));
                 let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|e| match e {
-                    TrainingError::Train(source) => ExperimentError::Train {
-                        what: format!("{what} ({})", dir.display()),
-                        source: Box::new(source),
-                    },
+                    TrainingError::Train(source) => {
+                        ExperimentError::Train { what: format!("{what} ({})", dir.display()), source: Box::new(source) }
+                    }
                     other => ExperimentError::Setup(Box::new(other)),
                 })?;
                 for t in missing {
@@ -612,8 +616,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                         what: format!("evaluating {what}"),
                         source: Box::new(source),
                     })?;
-                    let row =
-                        row_of(cfg, s, p, Some(l), t, &sum, (b_episodes, train_s), t0.elapsed().as_secs_f64());
+                    let row = row_of(cfg, s, p, Some(l), t, &sum, (b_episodes, train_s), t0.elapsed().as_secs_f64());
                     runs::append(&csv, &row)?;
                     obs.advanced(b_slots as u64);
                     obs.run_finished(&row);
@@ -740,10 +743,9 @@ pub fn figure_from_csv(t: &Table) -> Result<Figure, ExperimentError> {
     let first = rows.first().ok_or_else(|| PlotError::Empty { path: t.path.clone() })?;
     let kind: ExperimentKind =
         first.experiment.parse().map_err(|message| ExperimentError::Runs { path: t.path.clone(), message })?;
-    let budget: Budget = first
-        .budget
-        .parse()
-        .map_err(|e: vecsim_learn::budget::UnknownBudget| ExperimentError::Runs { path: t.path.clone(), message: e.to_string() })?;
+    let budget: Budget = first.budget.parse().map_err(|e: vecsim_learn::budget::UnknownBudget| {
+        ExperimentError::Runs { path: t.path.clone(), message: e.to_string() }
+    })?;
     let mut trainings = Vec::new();
     if kind == ExperimentKind::Convergence {
         let train = t.path.parent().unwrap_or(Path::new(".")).join("train");

@@ -268,7 +268,7 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     let mut names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["slots.csv", "summary.json"], "lock released, no temporary file left");
+    assert_eq!(names, ["provenance.json", "slots.csv", "summary.json"], "lock released, no temporary file left");
 }
 
 /// Item 5: a node listed twice, or an entry that is not HOST:PORT, is refused before anything

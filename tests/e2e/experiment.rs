@@ -152,8 +152,14 @@ fn experiment_flags_are_checked() {
         vecsim(&["experiment", "traffic", "--budget", "smoke", "--learner-seeds", "0", "--out", out]),
         &["--learner-seeds"],
     );
-    bad_input(vecsim(&["experiment", "speed", "--budget", "smoke"]), &["speed", "traffic, aggregation, capacity or convergence"]);
-    bad_input(vecsim(&["experiment", "traffic", "--budget", "huge"]), &["huge", "smoke, small, quick, medium, standard, paper"]);
+    bad_input(
+        vecsim(&["experiment", "speed", "--budget", "smoke"]),
+        &["speed", "traffic, aggregation, capacity or convergence"],
+    );
+    bad_input(
+        vecsim(&["experiment", "traffic", "--budget", "huge"]),
+        &["huge", "smoke, small, quick, medium, standard, paper"],
+    );
 }
 
 #[test]

@@ -98,7 +98,18 @@ fn compare_csv_refuses_unless_force_has_scenario_and_slots_and_json_carries_prov
     let doc: serde_json::Value = serde_json::from_str(&faulty).unwrap();
     assert_eq!(doc["provenance"]["faults"]["vehicle_dropout"], 0.5);
     let run = ok(vecsim(&[
-        "run", SMALL, "--seed", "4", "--slots", "4", "--policy", "orl", "--engine", "sequential", "--json", "--fault",
+        "run",
+        SMALL,
+        "--seed",
+        "4",
+        "--slots",
+        "4",
+        "--policy",
+        "orl",
+        "--engine",
+        "sequential",
+        "--json",
+        "--fault",
         "vehicle_dropout=0.5",
     ]));
     let run: serde_json::Value = serde_json::from_str(&run).unwrap();
@@ -115,7 +126,16 @@ fn plot_out_refuses_existing_figures_unless_force() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("c.csv");
     ok(vecsim(&[
-        "compare", SMALL, "--seeds", "2", "--slots", "3", "--policies", "orl,orm", "--csv", csv.to_str().unwrap(),
+        "compare",
+        SMALL,
+        "--seeds",
+        "2",
+        "--slots",
+        "3",
+        "--policies",
+        "orl,orm",
+        "--csv",
+        csv.to_str().unwrap(),
     ]));
     let figs = dir.path().join("figs");
     let plot = |extra: &[&str]| {
