@@ -15,7 +15,7 @@
 //! one too.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use vecsim_core::engine::Engine;
 use vecsim_core::overrides::{OverrideError, Overrides};
 use vecsim_core::policy::PolicyName;
@@ -325,11 +325,6 @@ fn shell_word(text: &str) -> String {
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
     }
-}
-
-/// Whether `dir` is a training directory written by this module.
-pub fn has_run_file(dir: &Path) -> bool {
-    dir.join(RUN_FILE).is_file()
 }
 
 #[cfg(test)]

@@ -220,3 +220,21 @@ fn experiment_validates_before_its_plan_takes_trains_options_and_resumes() {
     // Other learner options into the same directory: refused, naming the record and --out.
     bad_input(vecsim(&args), &["convergence-learner.txt", "other learner options", "--out"]);
 }
+
+/// One list of budgets: `train`, `experiment` and `sweep` list the same six in their help and
+/// refuse an unknown one the same way.
+#[test]
+fn train_experiment_and_sweep_take_the_same_budgets() {
+    for cmd in ["train", "experiment", "sweep"] {
+        let help = ok(vecsim(&[cmd, "--help"]));
+        for b in ["smoke", "small", "quick", "medium", "standard", "paper"] {
+            assert!(help.contains(b), "`vecsim {cmd} --help` does not list budget {b}:\n{help}");
+        }
+    }
+    bad_input(
+        vecsim(&["train", SMALL, "--policy", "maddpg", "--budget", "cpu"]),
+        &["unknown budget `cpu`", "smoke, small, quick, medium, standard, paper"],
+    );
+    let sweep = ["sweep", SMALL, "--set", "seed=1", "--train", "maddpg", "--budget", "smal", "--out", "/nonexistent"];
+    bad_input(vecsim(&sweep), &["did you mean `small`"]);
+}
