@@ -66,9 +66,48 @@ pub enum TrainingError {
         #[source]
         source: std::io::Error,
     },
+    /// The directory holds a checkpoint, and neither `--resume` nor `--force` was given.
+    #[error(
+        "{} already holds a checkpoint: --resume to continue it, --force to overwrite it, or another --checkpoint DIR",
+        .0.display()
+    )]
+    Exists(PathBuf),
+    /// `--resume` without a checkpoint to continue.
+    #[error("--resume: no checkpoint in {} (give the run's --checkpoint DIR)", .0.display())]
+    NothingToResume(PathBuf),
+    /// The directory cannot be created (a file in the way, no permission: bad input).
+    #[error("cannot create checkpoint directory {}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The trainer failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+}
+
+/// `vecsim train`'s directory when `--checkpoint` is not given:
+/// `runs/POLICY-SCENARIO-seedSEED` (the scenario's name with anything but `[A-Za-z0-9_-]` as `_`).
+pub fn default_dir(policy: PolicyName, scenario: &str, seed: u64) -> PathBuf {
+    let name: String =
+        scenario.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    PathBuf::from("runs").join(format!("{policy}-{name}-seed{seed}"))
+}
+
+/// The overwrite rule of a training directory: a checkpoint there is refused unless `resume`
+/// (continue it) or `force` (start over); `resume` needs one. Creates the directory.
+pub fn prepare_dir(dir: &std::path::Path, resume: bool, force: bool) -> Result<(), TrainingError> {
+    let exists = dir.join(trainer::CHECKPOINT_FILE).exists();
+    if !resume && exists && !force {
+        return Err(TrainingError::Exists(dir.to_path_buf()));
+    }
+    if resume && !exists {
+        return Err(TrainingError::NothingToResume(dir.to_path_buf()));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| TrainingError::CreateDir { path: dir.to_path_buf(), source })
 }
 
 /// What a user asks of a training; `None` fields take the budget's value, else the scenario's.
@@ -349,6 +388,20 @@ mod tests {
         assert_eq!(r.options.shape.actor_hidden, [16]);
         assert_eq!(r.options.shape.critic_embed, [128, 64]);
         assert_eq!(r.scenario.policy, PolicyName::FedMaddpg);
+    }
+
+    #[test]
+    fn a_checkpoint_is_refused_unless_resume_or_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        assert!(matches!(prepare_dir(&dir, true, false), Err(TrainingError::NothingToResume(_))));
+        prepare_dir(&dir, false, false).unwrap();
+        std::fs::write(dir.join(trainer::CHECKPOINT_FILE), b"x").unwrap();
+        let e = prepare_dir(&dir, false, false).unwrap_err().to_string();
+        assert!(e.contains("already holds a checkpoint") && e.contains("--force"), "{e}");
+        prepare_dir(&dir, true, false).unwrap();
+        prepare_dir(&dir, false, true).unwrap();
+        assert_eq!(default_dir(PolicyName::Masac, "my scen/1", 4), PathBuf::from("runs/masac-my_scen_1-seed4"));
     }
 
     #[test]

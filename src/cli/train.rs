@@ -323,23 +323,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         }
     );
     // Never lose a model: a default run directory, and no silent overwrite.
-    let dir = a.checkpoint.clone().unwrap_or_else(|| {
-        let name: String =
-            s.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        PathBuf::from("runs").join(format!("{}-{}-seed{}", a.policy, name, seed))
-    });
+    let dir = a.checkpoint.clone().unwrap_or_else(|| vecsim::training::default_dir(a.policy, &s.name, seed));
     let ckpt = dir.join(trainer::CHECKPOINT_FILE);
-    if !a.resume && ckpt.exists() && !a.force {
-        return Err(bad(format!(
-            "{} already holds a checkpoint: --resume to continue it, --force to overwrite it, or another --checkpoint DIR",
-            dir.display()
-        )));
-    }
-    if a.resume && !ckpt.exists() {
-        return Err(bad(format!("--resume: no checkpoint in {} (give the run's --checkpoint DIR)", dir.display())));
-    }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+    vecsim::training::prepare_dir(&dir, a.resume, a.force).map_err(training_error)?;
     note!("run directory: {}", dir.display());
     cfg.checkpoint = Some(dir.clone());
     let curve = a.curve.clone().unwrap_or_else(|| dir.join("curve.csv"));
