@@ -46,7 +46,7 @@ fn numeric_flags_are_range_checked_where_parsed() {
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e9"], "--sigma"),
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e18"], "--sigma"),
         (&["compare", "paper-noon", "--seeds", "100000"], "--seeds"),
-        (&["experiment", "traffic", "--quick", "--seeds", "5000"], "--seeds"),
+        (&["experiment", "traffic", "--budget", "smoke", "--seeds", "5000"], "--seeds"),
         (&["bench", "cluster", "paper-noon", "--nodes", "0"], "--nodes"),
         (&["bench", "train-step", "--batch", "100000000"], "--batch"),
         (&["bench", "train-step", "--agents", "100000"], "--agents"),
@@ -268,7 +268,7 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     let mut names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["slots.csv", "summary.json"], "lock released, no temporary file left");
+    assert_eq!(names, ["provenance.json", "slots.csv", "summary.json"], "lock released, no temporary file left");
 }
 
 /// Item 5: a node listed twice, or an entry that is not HOST:PORT, is refused before anything

@@ -10,6 +10,7 @@ mod experiment;
 mod faults;
 mod limits;
 mod monitoring;
+mod outputs;
 mod pool_learners;
 mod presets;
 mod pretrain;
