@@ -419,6 +419,110 @@ pub enum PoolMsg {
     },
 }
 
+/// An answer the clock (or the VEC POOL) waits for from an RSU before it closes a phase: what
+/// each message to an RSU asks for ([`RsuMsg::expects`]) and which answer settles it
+/// ([`ClockMsg::answer`], [`PoolMsg::answer`]), stated once, here, for whoever must answer in
+/// an RSU's place (the cluster's coordinator, for the RSUs of a lost node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `Ready` (phase 0, in a slot with a crash).
+    Ready(u32),
+    /// `Summary` (phase 2).
+    Summary,
+    /// `Proposal` (phase 3, `br-ne`).
+    Proposal,
+    /// `Dispatched` (phase 4).
+    Dispatched,
+    /// `Executed` (phase 5).
+    Executed,
+    /// `Closed` (phase 6 or 6b, when acknowledged).
+    Closed,
+    /// `Shared` (phase 6, centralised training).
+    Shared,
+    /// `Contribute` or `Skip`, to the VEC POOL, for a round.
+    Pool(u64),
+    /// `PoolApplied`, for a round.
+    PoolApplied(u64),
+}
+
+impl Answer {
+    /// Whether `self`, given, settles `asked` (answers carry no more than their kind: a round
+    /// or a slot is not compared).
+    pub fn settles(self, asked: Answer) -> bool {
+        std::mem::discriminant(&self) == std::mem::discriminant(&asked)
+    }
+}
+
+impl RsuMsg {
+    /// The answer this message asks of the RSU, if any (see the phases above).
+    pub fn expects(&self) -> Option<Answer> {
+        match self {
+            RsuMsg::Begin { slot, ack } => ack.then_some(Answer::Ready(*slot)),
+            RsuMsg::Upload(_) | RsuMsg::Migrated { .. } => None,
+            RsuMsg::CloseUploads { .. } => Some(Answer::Summary),
+            RsuMsg::Decide { send_uploads: true, .. } => Some(Answer::Proposal),
+            RsuMsg::Decide { send_uploads: false, .. } | RsuMsg::Dispatch { .. } => Some(Answer::Dispatched),
+            RsuMsg::Execute { .. } => Some(Answer::Executed),
+            RsuMsg::Feedback { share: true, .. } => Some(Answer::Shared),
+            RsuMsg::Feedback { ack, .. } | RsuMsg::Joint { ack, .. } => ack.then_some(Answer::Closed),
+            RsuMsg::PoolRound { round, .. } => Some(Answer::Pool(*round)),
+            RsuMsg::PoolGlobal(g) => Some(Answer::PoolApplied(g.round)),
+        }
+    }
+}
+
+impl ClockMsg {
+    /// The RSU and the answer, when this is an RSU's answer to the clock (`Restarted` is a
+    /// supervisor's report, not an answer; `Start` and `Stepped` are not an RSU's).
+    pub fn answer(&self) -> Option<(RsuId, Answer)> {
+        Some(match self {
+            ClockMsg::Ready { rsu, slot } => (*rsu, Answer::Ready(*slot)),
+            ClockMsg::Summary { rsu, .. } => (*rsu, Answer::Summary),
+            ClockMsg::Proposal(p) => (p.rsu, Answer::Proposal),
+            ClockMsg::Dispatched(d) => (d.rsu, Answer::Dispatched),
+            ClockMsg::Executed { rsu, .. } => (*rsu, Answer::Executed),
+            ClockMsg::Closed { rsu } => (*rsu, Answer::Closed),
+            ClockMsg::Shared { rsu, .. } => (*rsu, Answer::Shared),
+            ClockMsg::PoolApplied { rsu, round } => (*rsu, Answer::PoolApplied(*round)),
+            ClockMsg::Start | ClockMsg::Stepped { .. } | ClockMsg::Restarted { .. } => return None,
+        })
+    }
+}
+
+impl PoolMsg {
+    /// The participant and the answer, when this is an RSU's answer to the pool.
+    pub fn answer(&self) -> Option<(u32, Answer)> {
+        match self {
+            PoolMsg::Contribute { round, from, .. } | PoolMsg::Skip { round, from } => {
+                Some((*from, Answer::Pool(*round)))
+            }
+            PoolMsg::Open { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    #[test]
+    fn every_request_is_settled_by_its_answer_and_by_no_other() {
+        let rsu = RsuId(3);
+        let requests = [
+            (RsuMsg::Begin { slot: 4, ack: true }.expects(), ClockMsg::Ready { rsu, slot: 4 }.answer()),
+            (RsuMsg::Execute { batches: 2 }.expects(), ClockMsg::Executed { rsu, results: Vec::new() }.answer()),
+            (RsuMsg::Dispatch { decisions: None }.expects(), None),
+        ];
+        assert_eq!(requests[0].0, Some(Answer::Ready(4)));
+        assert!(requests[0].0.unwrap().settles(requests[0].1.unwrap().1));
+        assert!(!requests[1].1.unwrap().1.settles(requests[0].0.unwrap()), "Executed does not settle Ready");
+        assert_eq!(requests[2].0, Some(Answer::Dispatched));
+        assert_eq!(RsuMsg::Begin { slot: 4, ack: false }.expects(), None, "no Ready asked outside a crash slot");
+        assert_eq!(ClockMsg::Restarted { rsu, slot: 1 }.answer(), None);
+        assert_eq!(PoolMsg::Skip { round: 2, from: 3 }.answer(), Some((3, Answer::Pool(2))));
+    }
+}
+
 // Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
 // its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
 // None of these is serialisable: they never leave their process. Across processes,

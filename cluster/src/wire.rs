@@ -7,6 +7,7 @@
 //! its own stand-ins), shared buffers become owned ones. Floats are encoded bit for bit, so a
 //! value decoded on the other side is the value that was sent.
 
+use crate::error::{protocol, HubError};
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::Message;
 use serde::{Deserialize, Serialize};
@@ -291,12 +292,12 @@ pub enum PoolWire {
 impl RsuWire {
     /// The wire form of `m`. The shares of a `Joint` must be [`EncodedShare`]s (as the
     /// coordinator holds them); `joint_sent` says this node already has them.
-    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, String> {
+    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, HubError> {
         Self::from_msg_with(m, false)
     }
 
     /// [`RsuWire::from_msg`], sending a `Joint`'s shares only when `joint_sent` is false.
-    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, String> {
+    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, HubError> {
         Ok(match m {
             RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
             RsuMsg::Upload(u) => RsuWire::Upload(u),
@@ -319,9 +320,9 @@ impl RsuWire {
                         Some(s) => s
                             .downcast_ref::<EncodedShare>()
                             .map(|b| Some(b.0.clone()))
-                            .ok_or_else(|| "a share that was not encoded by a node".to_string()),
+                            .ok_or_else(|| HubError::from("a share that was not encoded by a node")),
                     });
-                    Some(bytes.collect::<Result<Vec<_>, String>>()?)
+                    Some(bytes.collect::<Result<Vec<_>, HubError>>()?)
                 };
                 RsuWire::Joint { shares, ack }
             }
@@ -337,8 +338,8 @@ impl RsuWire {
         self,
         ctx: impl FnOnce(u32, Vec<bool>) -> Arc<SlotCtx>,
         pool: impl FnOnce() -> Option<ractor::ActorRef<PoolMsg>>,
-        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, String>,
-    ) -> Result<RsuMsg, String> {
+        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, HubError>,
+    ) -> Result<RsuMsg, HubError> {
         Ok(match self {
             RsuWire::Begin { slot, ack } => RsuMsg::Begin { slot, ack },
             RsuWire::Upload(u) => RsuMsg::Upload(u),
@@ -362,7 +363,10 @@ impl RsuWire {
 impl ClockWire {
     /// The wire form of an RSU's answer (`Err` for the clock's own messages, which never cross);
     /// `encode` encodes a share of the joint record.
-    pub fn from_msg(m: ClockMsg, encode: impl FnOnce(&Share) -> Result<Vec<u8>, String>) -> Result<ClockWire, String> {
+    pub fn from_msg(
+        m: ClockMsg,
+        encode: impl FnOnce(&Share) -> Result<Vec<u8>, HubError>,
+    ) -> Result<ClockWire, HubError> {
         Ok(match m {
             ClockMsg::Ready { rsu, slot } => ClockWire::Ready { rsu, slot },
             ClockMsg::Summary { rsu, summary } => ClockWire::Summary { rsu, summary },
@@ -380,7 +384,7 @@ impl ClockWire {
                 ClockWire::Shared { rsu, share: share.as_ref().map(encode).transpose()? }
             }
             ClockMsg::PoolApplied { rsu, round } => ClockWire::PoolApplied { rsu, round },
-            other => return Err(format!("{other:?} never leaves the coordinator")),
+            other => return Err(protocol!("{other:?} never leaves the coordinator")),
         })
     }
 
@@ -423,7 +427,7 @@ impl ClockWire {
 
 impl PoolWire {
     /// The wire form of an RSU's answer to the pool (`Err` for `Open`, the coordinator's).
-    pub fn from_msg(m: PoolMsg) -> Result<PoolWire, String> {
+    pub fn from_msg(m: PoolMsg) -> Result<PoolWire, HubError> {
         Ok(match m {
             PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes } => {
                 PoolWire::Contribute { round, from, weight, extra_latency_s, bytes }
@@ -525,7 +529,7 @@ impl<M> StandIn<M> {
 }
 
 /// What a stand-in does with a message (`Err`: the stand-in stops with that error).
-pub(crate) type Forward<M> = Box<dyn FnMut(M) -> Result<(), String> + Send + 'static>;
+pub(crate) type Forward<M> = Box<dyn FnMut(M) -> Result<(), HubError> + Send + 'static>;
 
 impl<M: Message> ractor::Actor for StandIn<M> {
     type Msg = M;
