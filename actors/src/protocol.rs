@@ -102,6 +102,7 @@
 //! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::outcome::TaskResult;
@@ -150,7 +151,7 @@ pub enum FleetMsg {
 }
 
 /// A vehicle's answer in phase 1.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Stepped {
     /// Not in the scenario at the slot's start instant.
     Absent,
@@ -268,10 +269,13 @@ impl TryFrom<RsuMsg> for PoolGlobal {
 }
 
 /// Messages to the clock (answers, plus the run's start).
-#[derive(Debug)]
+///
+/// The answers cross processes as they are (`vecsim-cluster` encodes them with
+/// `vecsim_core::codec`): a share of the joint record crosses as the bytes of an
+/// [`EncodedShare`], and `Start`, the clock's own, never crosses (it stays last, so that the
+/// variants' indices are the same encoded and decoded).
+#[derive(Debug, Serialize, Deserialize)]
 pub enum ClockMsg {
-    /// Starts the episode.
-    Start,
     /// Phase 0: this RSU has begun the slot (asked for only in a slot with a crash).
     Ready {
         /// The answering RSU.
@@ -318,7 +322,8 @@ pub enum ClockMsg {
     Shared {
         /// The answering RSU.
         rsu: RsuId,
-        /// What its policy shares (`Policy::share`).
+        /// What its policy shares (`Policy::share`); across processes, an [`EncodedShare`].
+        #[serde(with = "encoded_share")]
         share: Option<Share>,
     },
     /// An RSU hosted by another process crashed at the start of `slot` and its supervisor
@@ -337,10 +342,41 @@ pub enum ClockMsg {
         /// The round whose average it applied.
         round: u64,
     },
+    /// Starts the episode.
+    #[serde(skip)]
+    Start,
+}
+
+/// A share of the joint record as it crosses processes: the bytes the policy's codec wrote
+/// (the runtime does not know the learners' types; the process that receives the shares for
+/// its RSUs decodes them).
+#[derive(Debug)]
+pub struct EncodedShare(pub Vec<u8>);
+
+/// `Option<Share>` as `Option<bytes>`: only an [`EncodedShare`] can be encoded; it decodes to
+/// one.
+mod encoded_share {
+    use super::{EncodedShare, Share};
+    use serde::{de::Deserializer, ser::Error as _, ser::Serializer, Deserialize as _};
+    use std::sync::Arc;
+
+    pub(super) fn serialize<S: Serializer>(share: &Option<Share>, s: S) -> Result<S::Ok, S::Error> {
+        match share {
+            None => s.serialize_none(),
+            Some(sh) => match sh.downcast_ref::<EncodedShare>() {
+                Some(b) => s.serialize_some(&b.0),
+                None => Err(S::Error::custom("a share of the joint record that was not encoded (EncodedShare)")),
+            },
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Share>, D::Error> {
+        Ok(Option::<Vec<u8>>::deserialize(d)?.map(|b| Arc::new(EncodedShare(b)) as Share))
+    }
 }
 
 /// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Proposal {
     /// The proposing RSU.
     pub rsu: RsuId,
@@ -351,7 +387,7 @@ pub struct Proposal {
 }
 
 /// Where an RSU sent wired batches (phase 4), and the tasks lost on the wire.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Dispatched {
     /// The answering RSU.
     pub rsu: RsuId,
@@ -380,22 +416,10 @@ pub struct RoundOutcome {
     pub latency_s: f64,
 }
 
-/// Messages to the VEC POOL.
-#[derive(Debug)]
+/// Messages to the VEC POOL. The participants' answers cross processes as they are; `Open`,
+/// the coordinator's own, never does (it stays last: see [`ClockMsg`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub enum PoolMsg {
-    /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
-    /// once every participant has contributed or skipped.
-    /// `members` receive the average (participants or not: the global model goes to everyone).
-    Open {
-        /// The round number.
-        round: u64,
-        /// The RSU ids expected to answer `Contribute` or `Skip`.
-        participants: Vec<u32>,
-        /// Everyone that receives the broadcast average.
-        members: Vec<DerivedActorRef<PoolGlobal>>,
-        /// Where the round's outcome goes.
-        reply: RpcReplyPort<RoundOutcome>,
-    },
     /// A participant's parameters (`vecsim_learn::codec`-encoded `Vec<f32>`) and FedAvg weight
     /// (1, or its sample count with `ActorOptions::weighted_fedavg`).
     Contribute {
@@ -416,6 +440,20 @@ pub enum PoolMsg {
         round: u64,
         /// The participant's RSU id.
         from: u32,
+    },
+    /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
+    /// once every participant has contributed or skipped.
+    /// `members` receive the average (participants or not: the global model goes to everyone).
+    #[serde(skip)]
+    Open {
+        /// The round number.
+        round: u64,
+        /// The RSU ids expected to answer `Contribute` or `Skip`.
+        participants: Vec<u32>,
+        /// Everyone that receives the broadcast average.
+        members: Vec<DerivedActorRef<PoolGlobal>>,
+        /// Where the round's outcome goes.
+        reply: RpcReplyPort<RoundOutcome>,
     },
 }
 
@@ -525,8 +563,9 @@ mod answer_tests {
 
 // Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
 // its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
-// None of these is serialisable: they never leave their process. Across processes,
-// `vecsim-cluster` carries them in its own wire messages, encoded with `vecsim_core::codec`.
+// Across processes `vecsim-cluster` carries the answers to the clock and to the pool as they are
+// (serde, encoded with `vecsim_core::codec`), and the messages to an RSU in its own wire form
+// (they hold actor references and the slot's context, which the receiver rebuilds).
 impl ractor::Message for VehicleMsg {}
 impl ractor::Message for FleetMsg {}
 impl ractor::Message for RsuMsg {}

@@ -19,7 +19,7 @@ mod nearest;
 
 use crate::error::{protocol, HubError, PreauthError};
 use crate::preauth::{self, Authenticated};
-use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
+use crate::wire::{Forward, HubMsg, RsuWire, Setup, StandIn, Wire};
 use crate::{
     ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, NODE_GROUP,
 };
@@ -661,9 +661,14 @@ impl CoordState {
         }
     }
 
-    /// An RSU's answer to the clock, from its node.
-    fn answer_from_node(&mut self, w: ClockWire) -> Result<(), HubError> {
-        let e = w.rsu().index();
+    /// An RSU's answer to the clock (or its node's report of a restart), from its node.
+    fn answer_from_node(&mut self, msg: ClockMsg) -> Result<(), HubError> {
+        let rsu = match (&msg, msg.answer()) {
+            (_, Some((rsu, _))) => rsu,
+            (ClockMsg::Restarted { rsu, .. }, None) => *rsu,
+            _ => return Err(protocol!("a node sent {msg:?} to the clock")),
+        };
+        let e = rsu.index();
         if e >= self.rsus.len() {
             return Err(protocol!("an answer from RSU {e}, which is not in the scenario"));
         }
@@ -671,15 +676,14 @@ impl CoordState {
         if self.nodes[node].lost {
             return Ok(()); // answered for it already
         }
-        match &w {
-            ClockWire::Dispatched { sent_to, lost, .. } => {
-                self.rsus[e].dispatched_to = Some(sent_to.clone());
-                self.nodes[node].done.extend(lost.iter().map(|r| r.id));
+        match &msg {
+            ClockMsg::Dispatched(d) => {
+                self.rsus[e].dispatched_to = Some(d.sent_to.clone());
+                self.nodes[node].done.extend(d.lost.iter().map(|r| r.id));
             }
-            ClockWire::Executed { results, .. } => self.nodes[node].done.extend(results.iter().map(|r| r.id)),
+            ClockMsg::Executed { results, .. } => self.nodes[node].done.extend(results.iter().map(|r| r.id)),
             _ => {}
         }
-        let msg = w.into_msg();
         if let Some((_, given)) = msg.answer() {
             self.answered(e, given);
         }
@@ -716,8 +720,7 @@ impl CoordState {
         self.send_rsu(dest, msg)
     }
 
-    fn pool_answer(&mut self, w: PoolWire) -> Result<(), HubError> {
-        let msg = w.into_msg();
+    fn pool_answer(&mut self, msg: PoolMsg) -> Result<(), HubError> {
         let Some((from, given)) = msg.answer() else { return Err(protocol!("{msg:?} is not an answer")) };
         let e = from as usize;
         if e >= self.rsus.len() || self.nodes[self.a.owner[e]].lost {

@@ -13,9 +13,7 @@
 
 use crate::error::{protocol, BoxError, HubError};
 use crate::preauth::{self, Authenticated};
-use crate::wire::{
-    ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
-};
+use crate::wire::{EncodedShare, Forward, HubMsg, RsuWire, Setup, StandIn, VehicleStep, VehiclesStepped, Wire};
 use crate::{ClusterError, NodeTls, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::ActorId;
@@ -237,7 +235,7 @@ struct Hosted {
 struct StepInProgress {
     slot: u32,
     waiting: usize,
-    answers: Vec<(VehicleId, SteppedWire)>,
+    answers: Vec<(VehicleId, Stepped)>,
     depart: Vec<VehicleId>,
 }
 
@@ -397,17 +395,27 @@ impl NodeHub {
         let up = coordinator.clone();
         let codec = st.codec.clone();
         let clock_fwd: Forward<ClockMsg> = Box::new(move |m| {
-            let encode = |s: &Share| match &codec {
-                Some(c) => (c.encode_share)(s).map_err(HubError::policy("a share of the joint record does not encode")),
-                None => Err(HubError::from("this node cannot encode shares of the joint record")),
+            let m = match m {
+                // A share of the joint record crosses as the bytes of the policy's codec.
+                ClockMsg::Shared { rsu, share: Some(sh) } => {
+                    let codec = codec.as_ref().ok_or("this node cannot encode shares of the joint record")?;
+                    let bytes = (codec.encode_share)(&sh)
+                        .map_err(HubError::policy("a share of the joint record does not encode"))?;
+                    ClockMsg::Shared { rsu, share: Some(Arc::new(EncodedShare(bytes)) as Share) }
+                }
+                m if m.answer().is_some() => m,
+                other => return Err(protocol!("{other:?} is not an RSU's answer")),
             };
-            send_up(&up, Wire::Clock(ClockWire::from_msg(m, encode)?))
+            send_up(&up, Wire::Clock(m))
         });
         let (clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), clock_fwd)
             .await
             .map_err(HubError::spawn("the clock's stand-in"))?;
         let up = coordinator.clone();
-        let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
+        let pool_fwd: Forward<PoolMsg> = Box::new(move |m| match m.answer() {
+            Some(_) => send_up(&up, Wire::Pool(m)),
+            None => Err(protocol!("{m:?} is not an RSU's answer")),
+        });
         let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd)
             .await
             .map_err(HubError::spawn("the pool's stand-in"))?;
@@ -549,7 +557,7 @@ impl NodeHub {
         if step.slot != slot || step.waiting == 0 {
             return Err(protocol!("vehicle {} answered for slot {slot} out of turn", vehicle.0));
         }
-        step.answers.push((vehicle, what.into()));
+        step.answers.push((vehicle, what));
         step.waiting -= 1;
         if step.waiting == 0 {
             Self::finish_step(run).await?;
@@ -634,7 +642,7 @@ impl NodeHub {
         run.rsu_of.insert(r.get_id(), e);
         run.table[e] = r.clone();
         run.ctx = None;
-        send_up(&run.coordinator, Wire::Clock(ClockWire::Restarted { rsu: RsuId(e as u32), slot }))?;
+        send_up(&run.coordinator, Wire::Clock(ClockMsg::Restarted { rsu: RsuId(e as u32), slot }))?;
         r.send_message(RsuMsg::Begin { slot, ack: true }).map_err(|err| HubError::gone(format!("RSU {e}"), err))?;
         Ok(true)
     }

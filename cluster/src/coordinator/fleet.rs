@@ -24,7 +24,7 @@ use super::nearest::NearestRsu;
 use super::{node_lost, CoordState};
 use crate::error::{protocol, HubError};
 use crate::wire::HubMsg;
-use crate::wire::{SteppedWire, VehicleStep, VehicleWire, VehiclesStepped, Wire};
+use crate::wire::{VehicleStep, VehicleWire, VehiclesStepped, Wire};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use vecsim_actors::protocol::{ClockMsg, RsuMsg, SlotCtx, Stepped};
@@ -262,7 +262,7 @@ impl CoordState {
         }
         let n = self.rsus.len();
         for (id, what) in s.answers {
-            if let SteppedWire::Uploaded(e) = &what {
+            if let Stepped::Uploaded(e) = &what {
                 if e.index() >= n {
                     return Err(protocol!("vehicle {} uploaded to RSU {}, which is not in the scenario", id.0, e.0));
                 }
@@ -275,7 +275,7 @@ impl CoordState {
             if v.last <= slot {
                 self.fleet.live.remove(&id);
             }
-            self.tell_clock(ClockMsg::Stepped { vehicle: id, slot, what: what.into() })?;
+            self.tell_clock(ClockMsg::Stepped { vehicle: id, slot, what })?;
         }
         for h in s.departed {
             match self.fleet.live.get_mut(&h.id) {
