@@ -539,6 +539,18 @@ impl PoolMsg {
     }
 }
 
+// Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
+// its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
+// Across processes `vecsim-cluster` carries the answers to the clock and to the pool as they are
+// (serde, encoded with `vecsim_core::codec`), and the messages to an RSU in its own wire form
+// (they hold actor references and the slot's context, which the receiver rebuilds).
+impl ractor::Message for VehicleMsg {}
+impl ractor::Message for FleetMsg {}
+impl ractor::Message for RsuMsg {}
+impl ractor::Message for PoolGlobal {}
+impl ractor::Message for ClockMsg {}
+impl ractor::Message for PoolMsg {}
+
 #[cfg(test)]
 mod answer_tests {
     use super::*;
@@ -560,15 +572,3 @@ mod answer_tests {
         assert_eq!(PoolMsg::Skip { round: 2, from: 3 }.answer(), Some((3, Answer::Pool(2))));
     }
 }
-
-// Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
-// its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
-// Across processes `vecsim-cluster` carries the answers to the clock and to the pool as they are
-// (serde, encoded with `vecsim_core::codec`), and the messages to an RSU in its own wire form
-// (they hold actor references and the slot's context, which the receiver rebuilds).
-impl ractor::Message for VehicleMsg {}
-impl ractor::Message for FleetMsg {}
-impl ractor::Message for RsuMsg {}
-impl ractor::Message for PoolGlobal {}
-impl ractor::Message for ClockMsg {}
-impl ractor::Message for PoolMsg {}
