@@ -155,8 +155,7 @@ async fn connect(
                 Box::new(Authenticated { stream: tcp, peer: addr.clone() })
             }
             Some(tls) => {
-                let name = crate::tls::CoordinatorTls::server_name(addr)
-                    .map_err(|message| ClusterError::Handshake { addr: addr.clone(), message })?;
+                let name = crate::tls::CoordinatorTls::server_name(addr)?;
                 let mut s = tokio::time::timeout(CONNECT_TIMEOUT, tls.connector.connect(name, tcp))
                     .await
                     .map_err(|_| ClusterError::Handshake {
