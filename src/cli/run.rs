@@ -53,6 +53,10 @@ pub(crate) struct RunArgs {
     /// as one process, byte for byte.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// Accept a weak cookie file (readable by other users, or a secret under 16 bytes) with a
+    /// warning, instead of refusing it.
+    #[arg(long, requires = "cluster")]
+    pub insecure: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -89,7 +93,8 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,
         Some(file) => {
-            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            let cfg = vecsim_cluster::ClusterConfig::load(file, a.insecure)
+                .map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }

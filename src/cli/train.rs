@@ -134,6 +134,10 @@ pub(crate) struct TrainArgs {
     /// checkpoint bytes as one process.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// Accept a weak cookie file (readable by other users, or a secret under 16 bytes) with a
+    /// warning, instead of refusing it.
+    #[arg(long, requires = "cluster")]
+    pub insecure: bool,
     /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
     /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
     /// training traffic, default 10; same observation and network; execution stays
@@ -256,7 +260,8 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             )));
         }
         Some(file) => {
-            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            let cfg = vecsim_cluster::ClusterConfig::load(file, a.insecure)
+                .map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
