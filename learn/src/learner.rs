@@ -4,7 +4,7 @@
 //! joint record by message).
 
 use crate::device::Device;
-use crate::mlp::Backend;
+use crate::net::Backend;
 use crate::nets::NetShape;
 use crate::rsu::{LossMeter, RsuLearner};
 use crate::LearnError;
@@ -241,20 +241,22 @@ impl LearnerSet {
             }
             let (actor_n, critic_n) = l.opts.shape.param_counts(self.kind.central()).map_err(|m| f("opts.shape", m))?;
             let a = &l.agent;
+            let (actor, phi, rho) = (&a.nets.actor, &a.nets.critic.phi, &a.nets.critic.rho);
             for (name, len, n) in [
-                ("agent.actor", a.actor.len(), actor_n),
-                ("agent.actor_target", a.actor_target.len(), actor_n),
-                ("agent.critic", a.critic.len(), critic_n),
-                ("agent.critic_target", a.critic_target.len(), critic_n),
+                ("agent.actor", actor.params.len(), actor_n),
+                ("agent.actor_target", actor.target.len(), actor_n),
+                ("agent.critic", phi.params.len() + rho.params.len(), critic_n),
+                ("agent.critic_target", phi.target.len() + rho.target.len(), critic_n),
             ] {
                 if len != n {
                     return Err(f(name, format!("{len} parameters, its network's shape has {n}")));
                 }
             }
-            if !a.actor_opt.fits(actor_n) {
+            if !actor.fits() {
                 return Err(f("agent.actor_opt", format!("moments not of {actor_n} parameters")));
             }
-            if !a.critic_opt.fits(critic_n) {
+            // The parameters fit (above), so a misfit here is in the moments.
+            if !phi.fits() || !rho.fits() {
                 return Err(f("agent.critic_opt", format!("moments not of {critic_n} parameters")));
             }
             if !a.alpha_opt.fits(1) {
@@ -407,7 +409,7 @@ impl LearnerSet {
             .learners
             .iter()
             .filter(|l| takes_part(l.rsu))
-            .map(|l| (if l.opts.weighted_fedavg { l.agent.samples as f64 } else { 1.0 }, l.agent.actor.as_slice()))
+            .map(|l| (if l.opts.weighted_fedavg { l.agent.samples as f64 } else { 1.0 }, l.agent.actor()))
             .collect();
         let Some(avg) = vecsim_core::fedavg::average(&ups)? else { return Ok(false) };
         for l in self.learners.iter_mut().filter(|l| takes_part(l.rsu)) {

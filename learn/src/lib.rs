@@ -34,7 +34,7 @@ pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
 pub use device::{Device, DeviceError};
 pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
-pub use mlp::Backend;
+pub use net::Backend;
 pub use pretrain::{PretrainReport, PretrainSpec};
 pub use rsu::{RsuLearner, SlotShare};
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};

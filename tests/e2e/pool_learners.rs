@@ -60,7 +60,7 @@ fn episode(s: &Scenario, set: &mut LearnerSet, round: Option<(&[bool], bool)>) -
 }
 
 fn actors(set: &LearnerSet) -> Vec<Vec<f32>> {
-    set.learners().iter().map(|l| l.agent.actor.clone()).collect()
+    set.learners().iter().map(|l| l.agent.actor().to_vec()).collect()
 }
 
 fn samples(set: &LearnerSet) -> Vec<u64> {
