@@ -21,6 +21,7 @@ pub mod replay;
 pub mod resident;
 pub mod rsu;
 pub mod run_record;
+pub mod set;
 pub mod train;
 
 #[cfg(test)]
@@ -33,10 +34,11 @@ mod tests;
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
 pub use device::{Device, DeviceError};
-pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
+pub use learner::{is_learner, Kind, LearnerOptions, RewardSignal};
 pub use net::Backend;
 pub use pretrain::{PretrainReport, PretrainSpec};
 pub use rsu::{RsuLearner, SlotShare};
+pub use set::{build_learner, build_learner_with, LearnerSet};
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 
 /// Everything that can go wrong in the learning layer.

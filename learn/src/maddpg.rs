@@ -15,14 +15,60 @@
 //! ([`Net::forward_traced`], [`crate::nets::SetCritic::forward_traced`]): the resident dfdx
 //! networks keep that pass's tape, the gemm layers its activations.
 
+use crate::adam::Adam;
 use crate::features::{Enc, CRITIC_IN};
 use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, sample_categorical, softmax_backward};
 use crate::net::{Net, Params};
+use crate::nets::SetBatch;
 use crate::nets::{action_grad, ActorCritic};
-#[cfg(test)]
-use crate::rsu::RsuLearner;
-use crate::rsu::{Ctx, Minibatch};
+use std::sync::Arc;
 use vecsim_core::rng::SimRng;
+
+/// Reusable host buffers of the update steps (not part of the state).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Workspace {
+    pub rows: Vec<f32>,
+    pub batch: SetBatch,
+    pub dx: Vec<f32>,
+    pub da: Vec<f32>,
+}
+
+/// What the update steps need of a learner besides its networks ([`ActorCritic`]).
+pub(crate) struct Ctx<'a> {
+    pub rsu: usize,
+    pub central: bool,
+    pub gumbel_tau: f32,
+    pub sac_target_entropy: f32,
+    pub train_rng: &'a mut SimRng,
+    /// The other RSUs' actors as last shared (centralised learners).
+    pub peers: &'a [Arc<Vec<f32>>],
+    pub ws: &'a mut Workspace,
+    pub log_alpha: &'a mut f32,
+    pub alpha_opt: &'a mut Adam,
+}
+
+impl Ctx<'_> {
+    /// RSU `j`'s actor as it shared it last (in `peers`, this context's), when `j` is another
+    /// RSU whose actor this centralised learner has seen; `None` means: use this learner's own.
+    pub(crate) fn peer_actor<'p>(&self, peers: &'p [Arc<Vec<f32>>], j: usize) -> Option<&'p [f32]> {
+        if !self.central || j == self.rsu {
+            return None;
+        }
+        peers.get(j).filter(|p| !p.is_empty()).map(|p| p.as_slice())
+    }
+}
+
+/// A minibatch of one agent's n-step transitions, encoded. `cur[b]` holds the observations the
+/// agent's critic sees (all RSUs' for a centralised critic, its own for a local one) with the
+/// actions taken; `own` indexes the agent's own among them.
+pub(crate) struct Minibatch {
+    pub own: usize,
+    pub cur: Vec<Vec<Enc>>,
+    pub cur_act: Vec<Vec<Vec<u16>>>,
+    pub next: Vec<Option<Vec<Enc>>>,
+    pub ret: Vec<f32>,
+    pub disc: Vec<f32>,
+}
 
 /// One update of the learner; returns (critic loss, actor loss).
 pub(crate) fn update_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb: &Minibatch) -> (f32, f32) {
@@ -184,7 +230,7 @@ pub(crate) fn actor_grad_on<N: Net>(
     let inv_tau = 1.0 / ctx.gumbel_tau;
     let target_frac = ctx.sac_target_entropy;
     let own = mb.own;
-    let crate::rsu::Workspace { rows, batch, dx, da } = &mut *ctx.ws;
+    let Workspace { rows, batch, dx, da } = &mut *ctx.ws;
     let train_rng = &mut *ctx.train_rng;
     // Actor forward over every own (task, candidate) pair of the batch, traced: the backward
     // pass below differentiates this pass.
@@ -280,42 +326,4 @@ pub(crate) fn actor_grad_on<N: Net>(
 
 fn total_tasks(mb: &Minibatch, own: usize) -> usize {
     mb.cur.iter().map(|encs| encs[own].n_tasks).sum::<usize>().max(1)
-}
-
-/// [`targets_on`] with the learner's networks (tests).
-#[cfg(test)]
-pub(crate) fn targets<N: Net>(st: &mut RsuLearner<N>, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
-    let (mut ctx, nets) = st.ctx();
-    targets_on(&mut ctx, nets, mb, sac_alpha)
-}
-
-/// [`critic_step_on`] with the learner's networks (tests).
-#[cfg(test)]
-pub(crate) fn critic_step<N: Net>(st: &mut RsuLearner<N>, mb: &Minibatch, y: &[f32]) -> f32 {
-    let (mut ctx, nets) = st.ctx();
-    critic_step_on(&mut ctx, nets, mb, y)
-}
-
-/// [`actor_step_on`] with the learner's networks (tests).
-#[cfg(test)]
-pub(crate) fn actor_step<N: Net>(
-    st: &mut RsuLearner<N>,
-    mb: &Minibatch,
-    sac_alpha: Option<f32>,
-) -> (f32, Vec<(f32, f32)>) {
-    let (mut ctx, nets) = st.ctx();
-    actor_step_on(&mut ctx, nets, mb, sac_alpha)
-}
-
-/// [`actor_grad_on`] with the learner's networks (tests); the gradient is left in the actor's
-/// [`crate::net::FlatNet::grad`].
-#[cfg(test)]
-pub(crate) fn actor_grad<N: Net>(
-    st: &mut RsuLearner<N>,
-    mb: &Minibatch,
-    sac_alpha: Option<f32>,
-    relaxed: bool,
-) -> (f32, Vec<(f32, f32)>) {
-    let (mut ctx, nets) = st.ctx();
-    actor_grad_on(&mut ctx, nets, mb, sac_alpha, relaxed)
 }

@@ -18,9 +18,9 @@
 //! MASAC explores by sampling its policy, not by ε.
 
 use crate::maddpg::{actor_step_on, critic_step_on, targets_on};
+use crate::maddpg::{Ctx, Minibatch};
 use crate::net::Net;
 use crate::nets::ActorCritic;
-use crate::rsu::{Ctx, Minibatch};
 
 pub(crate) fn update_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb: &Minibatch) -> (f32, f32) {
     let alpha = ctx.log_alpha.exp();

@@ -30,7 +30,7 @@
 
 use crate::features::{encode, Enc, RawObs};
 use crate::gumbel::{masked_argmax, masked_softmax};
-use crate::learner::LearnerSet;
+use crate::set::LearnerSet;
 use crate::train::{episode_seed, TrainError};
 use crate::{adam::Adam, mlp::Acts};
 use rand::Rng;

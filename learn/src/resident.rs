@@ -1,5 +1,7 @@
-//! A learner's working form with its networks resident on a dfdx device for an episode
-//! ([`vecsim_core::policy::Policy::into_working`] of an [`RsuLearner`] with the dfdx backend).
+//! How the engines run a learner: the [`Policy`] of an [`RsuLearner`], and its working form
+//! for an episode ([`Policy::into_working`]): the learner itself with the gemm backend; with the
+//! dfdx backend the same learner with its networks resident on a dfdx device
+//! ([`ResidentLearner`]).
 //!
 //! The [`RsuLearner`] stays the `Send` source of truth between episodes (checkpoints, FedAvg
 //! in-process, evaluation, the trainer); for the episode its networks, targets and Adam states
@@ -13,8 +15,9 @@
 
 use crate::device::Device as RunDevice;
 use crate::dfdx_backend::ResidentMlp;
+use crate::net::Backend;
 use crate::net::{FlatNet, Net};
-use crate::rsu::{downcast_shares, RsuLearner};
+use crate::rsu::{RsuLearner, SlotShare};
 use std::sync::Arc;
 use vecsim_core::ids::RsuId;
 use vecsim_core::policy::{Feedback, Observation, Policy, Share, Working};
@@ -81,6 +84,56 @@ impl<D: dfdx::tensor_ops::Device<f32>> Working for ResidentLearner<D> {
     fn into_policy(self: Box<Self>) -> Box<dyn Policy> {
         Box::new(self.into_flat())
     }
+}
+
+impl Policy for RsuLearner {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
+        debug_assert_eq!(obs.rsu.index(), self.rsu);
+        self.decide_slot(obs)
+    }
+
+    fn feedback(&mut self, fb: &Feedback) {
+        self.feedback_slot(fb)
+    }
+
+    fn export_params(&self) -> Option<(u64, Vec<f32>)> {
+        self.export_actor()
+    }
+
+    fn import_params(&mut self, params: &[f32]) {
+        self.import_actor(params)
+    }
+
+    fn shares(&self) -> bool {
+        self.kind.central() && self.training
+    }
+
+    fn share(&mut self) -> Option<Share> {
+        self.share_slot().map(|s| Arc::new(s) as Share)
+    }
+
+    fn receive(&mut self, shares: &[Option<Share>]) {
+        let own = downcast_shares(shares);
+        self.receive_slot(&own)
+    }
+
+    /// With the dfdx backend: the networks resident on the learner's device for the episode
+    /// ([`ResidentLearner`]); with the gemm layers, the learner itself.
+    fn into_working(self: Box<Self>) -> Box<dyn Working> {
+        match self.opts.backend {
+            Backend::Gemm => Box::new(self as Box<dyn Policy>),
+            Backend::Dfdx => working(*self),
+        }
+    }
+}
+
+/// The learners' own shares among `shares` (a share of another type counts as none).
+pub(crate) fn downcast_shares(shares: &[Option<Share>]) -> Vec<Option<&SlotShare>> {
+    shares.iter().map(|s| s.as_ref().and_then(|s| s.downcast_ref::<SlotShare>())).collect()
 }
 
 /// `learner`'s working form on its run's device: its networks resident on this thread's dfdx

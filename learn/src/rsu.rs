@@ -15,11 +15,12 @@
 #![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87.
 
 use crate::adam::Adam;
-use crate::features::{encode, Enc, RawObs, Scales};
+use crate::features::{encode, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
 use crate::learner::{Kind, LearnerOptions, RewardSignal};
-use crate::net::{Backend, FlatNet, Net, Params};
-use crate::nets::{ActorCritic, NetShape, SetBatch, SetCritic};
+use crate::maddpg::{Ctx, Minibatch, Workspace};
+use crate::net::{FlatNet, Net, Params};
+use crate::nets::{ActorCritic, NetShape, SetCritic};
 use crate::replay::{NStep, Replay, SlotRecord};
 use crate::{maddpg, masac};
 use rand::Rng;
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::RsuId;
 use vecsim_core::learning::LearningConfig;
-use vecsim_core::policy::{Feedback, Observation, Policy, Share, Working};
+use vecsim_core::policy::{Feedback, Observation};
 use vecsim_core::rng::{self, Domain, SimRng};
 use vecsim_core::Scenario;
 
@@ -173,52 +174,6 @@ enum Stage {
     Fed,
     /// Shared; `receive` is next.
     Shared,
-}
-
-/// Reusable host buffers of the update steps (not part of the state).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Workspace {
-    pub rows: Vec<f32>,
-    pub batch: SetBatch,
-    pub dx: Vec<f32>,
-    pub da: Vec<f32>,
-}
-
-/// What the update steps need of a learner besides its networks ([`ActorCritic`]).
-pub(crate) struct Ctx<'a> {
-    pub rsu: usize,
-    pub central: bool,
-    pub gumbel_tau: f32,
-    pub sac_target_entropy: f32,
-    pub train_rng: &'a mut SimRng,
-    /// The other RSUs' actors as last shared (centralised learners).
-    pub peers: &'a [Arc<Vec<f32>>],
-    pub ws: &'a mut Workspace,
-    pub log_alpha: &'a mut f32,
-    pub alpha_opt: &'a mut Adam,
-}
-
-impl Ctx<'_> {
-    /// RSU `j`'s actor as it shared it last (in `peers`, this context's), when `j` is another
-    /// RSU whose actor this centralised learner has seen; `None` means: use this learner's own.
-    pub(crate) fn peer_actor<'p>(&self, peers: &'p [Arc<Vec<f32>>], j: usize) -> Option<&'p [f32]> {
-        if !self.central || j == self.rsu {
-            return None;
-        }
-        peers.get(j).filter(|p| !p.is_empty()).map(|p| p.as_slice())
-    }
-}
-
-/// A minibatch of one agent's n-step transitions, encoded. `cur[b]` holds the observations the
-/// agent's critic sees (all RSUs' for a centralised critic, its own for a local one) with the
-/// actions taken; `own` indexes the agent's own among them.
-pub(crate) struct Minibatch {
-    pub own: usize,
-    pub cur: Vec<Vec<Enc>>,
-    pub cur_act: Vec<Vec<Vec<u16>>>,
-    pub next: Vec<Option<Vec<Enc>>>,
-    pub ret: Vec<f32>,
-    pub disc: Vec<f32>,
 }
 
 impl RsuLearner {
@@ -574,54 +529,38 @@ impl<N: Net> RsuLearner<N> {
     }
 }
 
-impl Policy for RsuLearner {
-    fn name(&self) -> &'static str {
-        self.kind.name()
+/// The update steps one at a time, on the learner's networks (tests).
+#[cfg(test)]
+impl<N: Net> RsuLearner<N> {
+    /// [`maddpg::targets_on`].
+    pub(crate) fn targets(&mut self, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::targets_on(&mut ctx, nets, mb, sac_alpha)
     }
 
-    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
-        debug_assert_eq!(obs.rsu.index(), self.rsu);
-        self.decide_slot(obs)
+    /// [`maddpg::critic_step_on`].
+    pub(crate) fn critic_step(&mut self, mb: &Minibatch, y: &[f32]) -> f32 {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::critic_step_on(&mut ctx, nets, mb, y)
     }
 
-    fn feedback(&mut self, fb: &Feedback) {
-        self.feedback_slot(fb)
+    /// [`maddpg::actor_step_on`].
+    pub(crate) fn actor_step(&mut self, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::actor_step_on(&mut ctx, nets, mb, sac_alpha)
     }
 
-    fn export_params(&self) -> Option<(u64, Vec<f32>)> {
-        self.export_actor()
+    /// [`maddpg::actor_grad_on`]; the gradient is left in the actor's
+    /// [`crate::net::FlatNet::grad`] (on the flat form).
+    pub(crate) fn actor_grad(
+        &mut self,
+        mb: &Minibatch,
+        sac_alpha: Option<f32>,
+        relaxed: bool,
+    ) -> (f32, Vec<(f32, f32)>) {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::actor_grad_on(&mut ctx, nets, mb, sac_alpha, relaxed)
     }
-
-    fn import_params(&mut self, params: &[f32]) {
-        self.import_actor(params)
-    }
-
-    fn shares(&self) -> bool {
-        self.kind.central() && self.training
-    }
-
-    fn share(&mut self) -> Option<Share> {
-        self.share_slot().map(|s| Arc::new(s) as Share)
-    }
-
-    fn receive(&mut self, shares: &[Option<Share>]) {
-        let own = downcast_shares(shares);
-        self.receive_slot(&own)
-    }
-
-    /// With the dfdx backend: the networks resident on the learner's device for the episode
-    /// ([`crate::resident::ResidentLearner`]); with the gemm layers, the learner itself.
-    fn into_working(self: Box<Self>) -> Box<dyn Working> {
-        match self.opts.backend {
-            Backend::Gemm => Box::new(self as Box<dyn Policy>),
-            Backend::Dfdx => crate::resident::working(*self),
-        }
-    }
-}
-
-/// The learners' own shares among `shares` (a share of another type counts as none).
-pub(crate) fn downcast_shares(shares: &[Option<Share>]) -> Vec<Option<&SlotShare>> {
-    shares.iter().map(|s| s.as_ref().and_then(|s| s.downcast_ref::<SlotShare>())).collect()
 }
 
 /// The serialised form of an [`RsuLearner`] (checkpoints, a cluster's hand-over of a learner):

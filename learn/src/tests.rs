@@ -2,11 +2,13 @@
 //! the slow one, whose CPU can finish one or two of a slot's tasks before their deadlines, while
 //! the fast one finishes all of them even after the wired migration.
 
-use crate::learner::{Kind, LearnerOptions, LearnerSet, RewardSignal};
+use crate::build_learner_with;
+use crate::learner::{Kind, LearnerOptions, RewardSignal};
+use crate::maddpg::Minibatch;
 use crate::nets::NetShape;
-use crate::rsu::{Minibatch, RsuLearner};
+use crate::rsu::RsuLearner;
+use crate::set::LearnerSet;
 use crate::train::{self, TrainConfig, CHECKPOINT_FILE};
-use crate::{build_learner_with, maddpg};
 use std::sync::Arc;
 use vecsim_core::codec;
 use vecsim_core::engine::SequentialRun;
@@ -58,9 +60,9 @@ fn one_critic_step_lowers_the_critic_loss_on_a_fixed_batch() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
         let mb = fixed_minibatch(&mut st);
-        let y = maddpg::targets(&mut st, &mb, None);
-        let before = maddpg::critic_step(&mut st, &mb, &y);
-        let after = maddpg::critic_step(&mut st, &mb, &y);
+        let y = st.targets(&mb, None);
+        let before = st.critic_step(&mb, &y);
+        let after = st.critic_step(&mb, &y);
         assert!(after < before, "{}: critic loss {before} -> {after}", kind.name());
     }
 }
@@ -72,7 +74,7 @@ fn the_actor_step_moves_the_actor_and_not_the_critic() {
         let mb = fixed_minibatch(&mut st);
         let (a0, c0, ct0) = (st.agent.actor().to_vec(), st.agent.critic(), st.agent.critic_target());
         let alpha = (kind == Kind::Masac).then_some(0.05);
-        maddpg::actor_step(&mut st, &mb, alpha);
+        st.actor_step(&mb, alpha);
         assert_ne!(st.agent.actor(), a0, "{}: actor did not move", kind.name());
         assert_eq!(st.agent.critic(), c0, "{}: critic moved in the actor step", kind.name());
         assert_eq!(st.agent.critic_target(), ct0);
@@ -93,7 +95,7 @@ fn the_actor_gradient_flows_through_the_critic() {
         }
     }
     let a0 = st.agent.actor().to_vec();
-    maddpg::actor_step(&mut st, &mb, None);
+    st.actor_step(&mb, None);
     assert_eq!(st.agent.actor(), a0);
 }
 
@@ -395,7 +397,7 @@ fn actor_chain_gradients_match_finite_differences() {
         let mut eval = |params: &[f32]| -> (f64, Vec<f32>) {
             st.set_actor_params(params);
             st.agent.train_rng = rng0.clone();
-            let (l, _) = maddpg::actor_grad(&mut st, &mb, alpha, true);
+            let (l, _) = st.actor_grad(&mb, alpha, true);
             (l as f64, st.agent.nets.actor.grad.clone())
         };
         let (_, grad) = eval(&p);

@@ -15,8 +15,9 @@
 //! k, save, load, k more give bit-identical weights and curves.
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::learner::{LearnerOptions, LearnerSet};
+use crate::learner::LearnerOptions;
 use crate::pretrain::{PretrainReport, PretrainSpec};
+use crate::set::LearnerSet;
 use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
