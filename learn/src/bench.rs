@@ -16,7 +16,7 @@
 use crate::device::Device;
 use crate::dfdx_backend::ResidentMlp;
 use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
-use crate::mlp::{set_threads, Mlp};
+use crate::mlp::Mlp;
 use crate::net::{Backend, FlatNet, Net, Params};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,12 +69,10 @@ pub fn bench_train_step_backend(
     backend: Backend,
     device: Device,
 ) -> f64 {
-    let prev = crate::mlp::threads();
-    set_threads(threads);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let actor = Mlp::new(&[obs, 256, 256, 256, act], false);
+    let actor = Mlp::new(&[obs, 256, 256, 256, act], false).with_threads(threads);
     let xin = agents * (obs + act);
-    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false);
+    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false).with_threads(threads);
     let params: Vec<(Vec<f32>, Vec<f32>)> =
         (0..agents).map(|_| (actor.init(&mut rng), critic.init(&mut rng))).collect();
     let flat = |(a, c): &(Vec<f32>, Vec<f32>)| AgentNets {
@@ -103,7 +101,6 @@ pub fn bench_train_step_backend(
         #[cfg(not(feature = "cuda"))]
         (Backend::Dfdx, device @ Device::Cuda(_)) => panic!("{}", crate::device::DeviceError::NotBuilt(device)),
     };
-    set_threads(prev);
     rate
 }
 

@@ -84,6 +84,15 @@ pub struct LearnerOptions {
     /// feature. A property of the run: not saved in checkpoints.
     #[serde(skip)]
     pub device: Device,
+    /// Threads each RSU's gemm matrix products may use (`LearnerSet::set_threads`; the
+    /// trainer gives each RSU its share of `--threads`). A property of the run: not saved, and
+    /// never a number's worth of difference (see [`crate::mlp::matmul`]).
+    #[serde(skip, default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 impl LearnerOptions {
@@ -181,6 +190,7 @@ impl Default for LearnerOptions {
             reward: RewardSignal::Difference,
             backend: Backend::Gemm,
             device: Device::Cpu,
+            threads: 1,
         }
     }
 }

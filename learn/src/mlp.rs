@@ -15,25 +15,11 @@
 //! Hidden layers use ReLU; the last layer is linear unless `relu_last`.
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Threads for large matrix products (the bench and training use 2 on this machine).
-static THREADS: AtomicUsize = AtomicUsize::new(1);
-
-/// Sets how many threads large matrix products may use. Results do not depend on it: `gemm`
-/// splits the output, never the reduction, so every element is summed in the same order.
-pub fn set_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// How many threads large matrix products may use (set by [`set_threads`], default 1).
-pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
-}
 
 /// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, each operand given by (pointer, row stride,
-/// column stride) in elements. `accumulate` adds to `dst` instead of overwriting it.
+/// column stride) in elements. `accumulate` adds to `dst` instead of overwriting it. Large
+/// products use up to `threads` threads; the result does not depend on it: `gemm` splits the
+/// output, never the reduction, so every element is summed in the same order.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     m: usize,
@@ -48,6 +34,7 @@ pub fn matmul(
     rhs_rs: usize,
     rhs_cs: usize,
     accumulate: bool,
+    threads: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -64,8 +51,8 @@ pub fn matmul(
     assert!((m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
     assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len(), "matmul: lhs too small");
     assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len(), "matmul: rhs too small");
-    let th = threads();
-    let par = if th > 1 && m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(th) } else { gemm::Parallelism::None };
+    let par =
+        if threads > 1 && m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the asserts above keep every access inside the slices; dst does not alias inputs
     // (it is a distinct &mut).
     unsafe {
@@ -94,12 +81,22 @@ pub fn matmul(
 }
 
 /// Shape of an MLP. The parameters live elsewhere, as a flat `[f32]` of [`Mlp::num_params`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Mlp {
     /// Layer widths: input, hidden layers, output (at least two entries).
     pub dims: Vec<usize>,
     /// Whether the last layer is followed by a ReLU too (hidden layers always are).
     pub relu_last: bool,
+    /// Threads its large matrix products may use ([`matmul`]): how it runs, not what it
+    /// computes (not compared, not saved).
+    pub threads: usize,
+}
+
+/// The same network: the same widths and final ReLU, whatever the threads.
+impl PartialEq for Mlp {
+    fn eq(&self, o: &Mlp) -> bool {
+        self.dims == o.dims && self.relu_last == o.relu_last
+    }
 }
 
 /// Activations of one forward pass, kept for the backward pass. Reused across calls to avoid
@@ -128,10 +125,16 @@ impl Acts {
 }
 
 impl Mlp {
-    /// An MLP with layer widths `dims`; panics with fewer than two widths.
+    /// An MLP with layer widths `dims`, on one thread; panics with fewer than two widths.
     pub fn new(dims: &[usize], relu_last: bool) -> Mlp {
         assert!(dims.len() >= 2, "an MLP needs input and output sizes");
-        Mlp { dims: dims.to_vec(), relu_last }
+        Mlp { dims: dims.to_vec(), relu_last, threads: 1 }
+    }
+
+    /// The same network with up to `threads` threads for its large matrix products.
+    pub fn with_threads(mut self, threads: usize) -> Mlp {
+        self.threads = threads;
+        self
     }
 
     /// Input width (features per row).
@@ -189,7 +192,7 @@ impl Mlp {
             out.resize(rows * o, 0.0);
             {
                 let input: &[f32] = if l == 0 { x } else { &acts.out[l - 1] };
-                matmul(rows, o, i, &mut out, o, input, i, 1, w, o, 1, false);
+                matmul(rows, o, i, &mut out, o, input, i, 1, w, o, 1, false, self.threads);
             }
             let relu = self.relu_at(l);
             for row in out.chunks_exact_mut(o) {
@@ -258,7 +261,7 @@ impl Mlp {
             let input: &[f32] = if l == 0 { x } else { &acts.out[l - 1] };
             if let Some(gr) = grad.as_deref_mut() {
                 // dW += Xᵀ · dZ   ([i x rows] · [rows x o])
-                matmul(i, o, rows, &mut gr[off..off + i * o], o, input, 1, i, &g, o, 1, true);
+                matmul(i, o, rows, &mut gr[off..off + i * o], o, input, 1, i, &g, o, 1, true, self.threads);
                 let db = &mut gr[off + i * o..off + i * o + o];
                 for row in g.chunks_exact(o) {
                     for (d, &v) in db.iter_mut().zip(row) {
@@ -270,14 +273,14 @@ impl Mlp {
                 // dX = dZ · Wᵀ   ([rows x o] · [o x i])
                 gn.resize(rows * i, 0.0);
                 let w = &p[off..off + i * o];
-                matmul(rows, i, o, &mut gn, i, &g, o, 1, w, 1, o, false);
+                matmul(rows, i, o, &mut gn, i, &g, o, 1, w, 1, o, false, self.threads);
                 std::mem::swap(&mut g, &mut gn);
             } else if want_dx {
                 // Only columns c0..c1 of the input gradient: rows c0..c1 of W.
                 let n = c1 - c0;
                 gn.resize(rows * n, 0.0);
                 let w = &p[off + c0 * o..off + c1 * o];
-                matmul(rows, n, o, &mut gn, n, &g, o, 1, w, 1, o, false);
+                matmul(rows, n, o, &mut gn, n, &g, o, 1, w, 1, o, false, self.threads);
                 std::mem::swap(&mut g, &mut gn);
             }
         }
@@ -341,13 +344,12 @@ mod tests {
         let rows = 256;
         let x: Vec<f32> = (0..rows * 300).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let run = |th: usize| {
-            set_threads(th);
+            let net = net.clone().with_threads(th);
             let mut a = Acts::default();
             net.forward(&p, &x, rows, &mut a);
             let dy = vec![1.0; rows];
             let mut g = vec![0.0; p.len()];
             net.backward(&p, &x, &mut a, &dy, Some(&mut g), None);
-            set_threads(1);
             (a.output().to_vec(), g)
         };
         assert_eq!(run(1), run(2));

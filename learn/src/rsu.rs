@@ -186,9 +186,10 @@ impl RsuLearner {
         let e = rsu as u64;
         // Fed-MADDPG starts every actor from one common initialisation, as FedAvg assumes
         // (averaging independently initialised networks mixes unrelated features).
-        let actor = opts.shape.actor();
+        let actor = opts.shape.actor().with_threads(opts.threads);
         let a = actor.init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e }));
         let (phi, rho) = opts.shape.critic(kind.central());
+        let (phi, rho) = (phi.with_threads(opts.threads), rho.with_threads(opts.threads));
         let mut critic_rng = rng::stream(seed, Domain::Learner, (3 << 32) | e);
         let (p, r) = (phi.init(&mut critic_rng), rho.init(&mut critic_rng));
         let width = critic_width(&opts.shape);
@@ -233,6 +234,18 @@ impl RsuLearner {
             end: false,
             awaiting: Stage::Idle,
             ws: Workspace::default(),
+        }
+    }
+}
+
+impl RsuLearner {
+    /// Up to `threads` threads for each of its networks' large matrix products from now on
+    /// ([`LearnerOptions::threads`]).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.opts.threads = threads;
+        let n = &mut self.agent.nets;
+        for net in [&mut n.actor, &mut n.critic.phi, &mut n.critic.rho] {
+            net.shape.threads = threads;
         }
     }
 }
@@ -694,6 +707,7 @@ impl<'de> Deserialize<'de> for RsuLearner {
             .map_err(|m| serde::de::Error::custom(format!("opts.shape: {m}")))?;
         let a = l.agent;
         let (phi, rho) = l.opts.shape.critic(l.kind.central());
+        let (phi, rho) = (phi.with_threads(l.opts.threads), rho.with_threads(l.opts.threads));
         let k = phi.num_params();
         let split = |v: Vec<f32>| {
             let at = k.min(v.len());
@@ -702,7 +716,12 @@ impl<'de> Deserialize<'de> for RsuLearner {
         let ((p, r), (pt, rt)) = (split(a.critic), split(a.critic_target));
         let (po, ro) = a.critic_opt.split_at(k);
         let nets = ActorCritic {
-            actor: FlatNet::new(l.opts.shape.actor(), a.actor, a.actor_target, a.actor_opt),
+            actor: FlatNet::new(
+                l.opts.shape.actor().with_threads(l.opts.threads),
+                a.actor,
+                a.actor_target,
+                a.actor_opt,
+            ),
             critic: SetCritic::new(
                 FlatNet::new(phi, p, pt, po),
                 FlatNet::new(rho, r, rt, ro),

@@ -162,6 +162,12 @@ impl LearnerSet {
         self.learners.iter_mut().for_each(|l| l.opts.set_device(device));
     }
 
+    /// Up to `threads` threads for each RSU's large matrix products from now on
+    /// ([`LearnerOptions::threads`]; a checkpoint does not remember it).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.learners.iter_mut().for_each(|l| l.set_threads(threads));
+    }
+
     /// Training (exploration, replay, updates) or evaluation (greedy, nothing stored).
     pub fn set_training(&mut self, on: bool) {
         self.learners.iter_mut().for_each(|l| l.training = on);

@@ -283,7 +283,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     cfg.checkpoint_every = a.checkpoint_every.max(1);
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
-    cfg.threads = a.engine.threads.max(1);
+    cfg.threads = a.engine.threads;
     cfg.eval_every = a.eval_every;
     cfg.eval_seeds = a.eval_seeds.max(1);
     cfg.save_replay = !a.lean_checkpoints;
