@@ -86,7 +86,7 @@ impl Adam {
 }
 
 /// Soft target update (eq. 25): `target ← τ·online + (1 − τ)·target`.
-pub fn soft_update(target: &mut [f32], online: &[f32], tau: f32) {
+pub(crate) fn soft_update(target: &mut [f32], online: &[f32], tau: f32) {
     assert_eq!(target.len(), online.len());
     for (t, &o) in target.iter_mut().zip(online) {
         *t = tau * o + (1.0 - tau) * *t;

@@ -36,7 +36,7 @@ pub fn bench_train_step(obs: usize, act: usize, agents: usize, batch: usize, ste
 }
 
 /// [`bench_train_step`] on the gemm backend with `threads` threads for large matrix products.
-pub fn bench_train_step_threads(
+pub(crate) fn bench_train_step_threads(
     obs: usize,
     act: usize,
     agents: usize,
@@ -59,7 +59,7 @@ pub fn bench_train_step_dfdx(obs: usize, act: usize, agents: usize, batch: usize
 /// `threads` applies to the gemm layers; dfdx's CPU matrix products use rayon's global pool
 /// (`RAYON_NUM_THREADS`).
 #[allow(clippy::too_many_arguments)]
-pub fn bench_train_step_backend(
+pub(crate) fn bench_train_step_backend(
     obs: usize,
     act: usize,
     agents: usize,

@@ -58,7 +58,7 @@ pub(crate) fn open_cuda(ordinal: usize) -> Result<(), String> {
 }
 
 /// Runs `f` with this thread's dfdx `Cpu`.
-pub fn with_cpu<R>(f: impl FnOnce(&Cpu) -> R) -> R {
+pub(crate) fn with_cpu<R>(f: impl FnOnce(&Cpu) -> R) -> R {
     CPU.with(f)
 }
 
@@ -75,7 +75,7 @@ type Vector<D> = Tensor<(usize,), f32, D>;
 
 /// An MLP as dfdx tensors with runtime shapes (hidden sizes stay configurable).
 #[derive(Clone, Debug)]
-pub struct DfdxMlp<D: Device<f32>> {
+pub(crate) struct DfdxMlp<D: Device<f32>> {
     dims: Vec<usize>,
     relu_last: bool,
     /// `W_l` as `[dims[l] x dims[l+1]]`.
@@ -87,7 +87,7 @@ pub struct DfdxMlp<D: Device<f32>> {
 
 impl<D: Device<f32>> DfdxMlp<D> {
     /// The network `net` with the flat parameters `p` ([`Mlp`]'s layout), on `dev`.
-    pub fn from_flat(net: &Mlp, p: &[f32], dev: &D) -> Self {
+    pub(crate) fn from_flat(net: &Mlp, p: &[f32], dev: &D) -> Self {
         assert_eq!(p.len(), net.num_params(), "parameter vector does not fit the network");
         let mut weights = Vec::with_capacity(net.layers());
         let mut biases = Vec::with_capacity(net.layers());
@@ -103,7 +103,7 @@ impl<D: Device<f32>> DfdxMlp<D> {
     }
 
     /// The parameters back in [`Mlp`]'s flat layout.
-    pub fn to_flat(&self) -> Vec<f32> {
+    pub(crate) fn to_flat(&self) -> Vec<f32> {
         let mut p = Vec::new();
         for (w, b) in self.weights.iter().zip(&self.biases) {
             p.extend(w.as_vec());
@@ -130,7 +130,7 @@ impl<D: Device<f32>> DfdxMlp<D> {
     }
 
     /// Outputs `[rows x out]` of the rows `x [rows x in]`, row major.
-    pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+    pub(crate) fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let i = self.dims[0];
         assert_eq!(x.len(), rows * i, "input is not rows x in");
         if rows == 0 {

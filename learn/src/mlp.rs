@@ -21,7 +21,7 @@ use rand::Rng;
 /// products use up to `threads` threads; the result does not depend on it: `gemm` splits the
 /// output, never the reduction, so every element is summed in the same order.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(
+pub(crate) fn matmul(
     m: usize,
     n: usize,
     k: usize,

@@ -93,7 +93,7 @@ impl NetShape {
 /// A batch of task sets for the critic: rows `[R x CRITIC_IN]` and, per batch item, the row range
 /// of the evaluated RSU's own tasks and of all tasks (equal for the local critic).
 #[derive(Clone, Debug, Default)]
-pub struct SetBatch {
+pub(crate) struct SetBatch {
     /// Critic input rows, row-major `[R x CRITIC_IN]`.
     pub x: Vec<f32>,
     /// Per batch item, the row range `[start, end)` of the evaluated RSU's own tasks.
@@ -104,30 +104,25 @@ pub struct SetBatch {
 
 impl SetBatch {
     /// Empties the batch, keeping its allocations.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.x.clear();
         self.own.clear();
         self.all.clear();
     }
 
     /// Number of task rows over all batch items.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.x.len() / CRITIC_IN
     }
 
     /// Number of batch items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.own.len()
-    }
-
-    /// Whether the batch holds no items.
-    pub fn is_empty(&self) -> bool {
-        self.own.is_empty()
     }
 
     /// Adds one batch item: the observations of the RSUs the critic sees (one for the local
     /// critic, all for the centralised one) with their actions; `own` indexes the evaluated RSU.
-    pub fn push(&mut self, obs: &[(&Enc, &[u16])], own: usize) {
+    pub(crate) fn push(&mut self, obs: &[(&Enc, &[u16])], own: usize) {
         let start = self.rows();
         let mut own_range = (start, start);
         for (i, (enc, act)) in obs.iter().enumerate() {
@@ -171,7 +166,7 @@ fn spread_rows(dh: &mut [f32], w: usize, r0: usize, r1: usize, d: &[f32]) {
 /// The gradient reaching the one-hot action `a_kj` of own task k through the critic input:
 /// the chosen candidate's pair features enter linearly as `Σ_j a_kj · pair_kj`, so
 /// `dQ/da_kj = dX[k, pair cols] · pair_kj`. Writes `[n_tasks x n_cands]` into `da`.
-pub fn action_grad(enc: &Enc, dx_rows: &[f32], da: &mut Vec<f32>) {
+pub(crate) fn action_grad(enc: &Enc, dx_rows: &[f32], da: &mut Vec<f32>) {
     da.clear();
     for k in 0..enc.n_tasks {
         let g = &dx_rows[k * CRITIC_IN + TASK_F..k * CRITIC_IN + TASK_F + PAIR_F];

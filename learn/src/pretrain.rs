@@ -44,14 +44,14 @@ use vecsim_core::slot::SlotProblem;
 use vecsim_core::Scenario;
 
 /// Episodes of oracle traffic when `--pretrain br-ne` gives none.
-pub const DEFAULT_EPISODES: u32 = 10;
+pub(crate) const DEFAULT_EPISODES: u32 = 10;
 /// Passes over the cloning data.
-pub const EPOCHS: u32 = 30;
+pub(crate) const EPOCHS: u32 = 30;
 /// Slot records per cloning minibatch (each holds all of one RSU's tasks of one slot).
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 /// Adam learning rate of the cloning steps: a supervised loss tolerates a larger step than the
 /// RL updates (Table III's actor rate, 1e-5, would barely move the actor in a few hundred steps).
-pub const LR: f64 = 1e-3;
+pub(crate) const LR: f64 = 1e-3;
 
 /// Whose decisions are cloned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,7 +141,7 @@ pub struct PretrainReport {
 }
 
 /// One RSU's examples: its observation of a slot and the oracle's executing RSU of each task.
-pub type Examples = Vec<(RawObs, Vec<u16>)>;
+pub(crate) type Examples = Vec<(RawObs, Vec<u16>)>;
 
 #[derive(Default)]
 struct Log {
@@ -199,7 +199,7 @@ impl JointRefiner for RecordingRefiner {
 /// Runs `teacher` on `episodes` episodes of training traffic (`episode_seed(seed, 0..episodes)`
 /// on the layout of `scenario`) and returns each RSU's examples (index = RSU id), the slots run
 /// and the teacher's completion rate over them.
-pub fn collect(
+pub(crate) fn collect(
     scenario: &Scenario,
     seed: u64,
     teacher: Teacher,
@@ -301,7 +301,7 @@ fn pass(
 
 /// Clones every RSU's actor from `data` (index = RSU id) for [`EPOCHS`] epochs; returns
 /// (steps, mean loss per task, agreement) measured after the last epoch on all examples.
-pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64, f64, f64) {
+pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64, f64, f64) {
     let federated = set.kind().federated();
     let learners = set.learners_mut();
     // The gemm layers whatever the backend: the same function, so the same cloned parameters on
@@ -386,7 +386,7 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
 
 /// Collects the oracle's examples and clones them into `set` (fresh learners): what
 /// `TrainConfig::pretrain` runs before the first RL episode.
-pub fn pretrain(
+pub(crate) fn pretrain(
     scenario: &Scenario,
     set: &mut LearnerSet,
     seed: u64,

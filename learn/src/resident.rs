@@ -23,7 +23,7 @@ use vecsim_core::ids::RsuId;
 use vecsim_core::policy::{Feedback, Observation, Policy, Share, Working};
 
 /// An [`RsuLearner`] with its networks resident on dfdx device `D`.
-pub type ResidentLearner<D> = RsuLearner<ResidentMlp<D>>;
+pub(crate) type ResidentLearner<D> = RsuLearner<ResidentMlp<D>>;
 
 impl RsuLearner {
     /// This learner with its networks built on `dev` (once: parameters, targets and Adam

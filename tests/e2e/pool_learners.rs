@@ -9,8 +9,8 @@ use vecsim_core::fedavg::fed_avg;
 use vecsim_core::observer::NoObserver;
 use vecsim_core::policy::PolicySet;
 use vecsim_core::Scenario;
-use vecsim_learn::learner::LearnerOptions;
-use vecsim_learn::nets::NetShape;
+use vecsim_learn::LearnerOptions;
+use vecsim_learn::NetShape;
 use vecsim_learn::{build_learner_with, LearnerSet};
 
 const SLOTS: u32 = 10;
