@@ -63,7 +63,8 @@ pub(crate) fn with_cpu<R>(f: impl FnOnce(&Cpu) -> R) -> R {
 }
 
 /// This thread's handle on CUDA device `ordinal` (a resident network keeps a clone; it and the
-/// network stay on this thread). Panics where [`on_device`] does.
+/// network stay on this thread). Panics when the device does not open: the trainer and the CLI check
+/// it at start-up ([`crate::device::Device::check`]).
 #[cfg(feature = "cuda")]
 pub(crate) fn cuda_handle(ordinal: usize) -> dfdx::tensor::Cuda {
     open_cuda(ordinal).unwrap_or_else(|e| panic!("CUDA device {ordinal} was checked at start-up: {e}"));
