@@ -20,7 +20,7 @@ use vecsim_core::engine::Engine;
 use vecsim_core::overrides::{OverrideError, Overrides};
 use vecsim_core::policy::PolicyName;
 use vecsim_core::{Scenario, ScenarioError};
-use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::RewardSignal;
 use vecsim_learn::train::{self as trainer, TrainConfig, TrainError, TrainObserver, TrainOutcome};
 use vecsim_learn::{Backend, Budget, LearnerOptions, PretrainSpec};
 

@@ -13,18 +13,18 @@ use vecsim_core::wired::WiredLink;
 use vecsim_core::Scenario;
 
 /// Per-task features: d, c, t, upload fraction of the deadline, slack, V2I distance.
-pub const TASK_F: usize = 6;
+pub(crate) const TASK_F: usize = 6;
 /// Per (task, candidate) features: the candidate's wired distance, free CPU, uploaded load,
 /// uploaded task count, is-self, available; then the predicted migration, execution and service
 /// times over the deadline, and whether the predicted service time meets it.
-pub const PAIR_F: usize = 10;
+pub(crate) const PAIR_F: usize = 10;
 /// Pooled summary of the RSU's own tasks: log count, mean d, mean c, mean t.
-pub const SUM_F: usize = 4;
+pub(crate) const SUM_F: usize = 4;
 /// Actor input: one row per (task, candidate).
-pub const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
+pub(crate) const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
 /// Critic input: one row per task with the chosen candidate's pair features, plus an own-task
 /// flag (the centralised critic pools over every RSU's tasks).
-pub const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
+pub(crate) const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
 
 /// Ratios are clipped here: beyond 4 deadlines late, "late" is all a network needs to know.
 const RATIO_CAP: f32 = 4.0;
@@ -129,7 +129,7 @@ impl Scales {
 
 /// An encoded observation: features ready to be laid out as network rows.
 #[derive(Clone, Debug, Default)]
-pub struct Enc {
+pub(crate) struct Enc {
     /// Number of tasks uploaded to the deciding RSU this slot.
     pub n_tasks: usize,
     /// Number of candidate executing RSUs.
@@ -146,13 +146,13 @@ pub struct Enc {
 
 impl Enc {
     /// The `PAIR_F` features of task `k` sent to candidate `j`.
-    pub fn pair(&self, k: usize, j: usize) -> &[f32] {
+    pub(crate) fn pair(&self, k: usize, j: usize) -> &[f32] {
         let o = (k * self.n_cands + j) * PAIR_F;
         &self.pair[o..o + PAIR_F]
     }
 
     /// Appends the actor rows `[task_k, pair_kj, summary]` for every (k, j).
-    pub fn actor_rows(&self, out: &mut Vec<f32>) {
+    pub(crate) fn actor_rows(&self, out: &mut Vec<f32>) {
         for k in 0..self.n_tasks {
             for j in 0..self.n_cands {
                 out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -163,7 +163,7 @@ impl Enc {
     }
 
     /// Appends one critic row per task: `[task_k, pair_{k,a_k}, summary, own]`.
-    pub fn critic_rows(&self, actions: &[u16], own: bool, out: &mut Vec<f32>) {
+    pub(crate) fn critic_rows(&self, actions: &[u16], own: bool, out: &mut Vec<f32>) {
         assert_eq!(actions.len(), self.n_tasks, "one action per task");
         for (k, &a) in actions.iter().enumerate() {
             out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -178,7 +178,7 @@ impl Enc {
     /// Like [`Enc::critic_rows`] with a relaxed action: `weights[k * n_cands + j]` is task k's
     /// weight on candidate j, and the row carries `Σ_j w_kj · pair_kj` (a one-hot weight gives
     /// exactly `critic_rows`' row). The actor chain's finite-difference tests use it.
-    pub fn critic_rows_relaxed(&self, weights: &[f32], own: bool, out: &mut Vec<f32>) {
+    pub(crate) fn critic_rows_relaxed(&self, weights: &[f32], own: bool, out: &mut Vec<f32>) {
         assert_eq!(weights.len(), self.n_tasks * self.n_cands, "one weight per (task, candidate)");
         for k in 0..self.n_tasks {
             out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -205,7 +205,7 @@ fn ratio(x: f32, t: f32) -> f32 {
 }
 
 /// Encodes a raw observation. Deterministic: the same input gives the same bits.
-pub fn encode(raw: &RawObs, s: &Scales) -> Enc {
+pub(crate) fn encode(raw: &RawObs, s: &Scales) -> Enc {
     let n_t = raw.tasks.len();
     let n_c = raw.cands.len();
     let mut task = Vec::with_capacity(n_t * TASK_F);

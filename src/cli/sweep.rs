@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
-use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::RewardSignal;
 use vecsim_learn::Budget;
 
 #[derive(Args, Debug, Clone)]
