@@ -12,6 +12,7 @@ pub mod device;
 pub mod dfdx_backend;
 pub mod features;
 pub mod gumbel;
+mod in_turn;
 pub mod learner;
 pub mod mlp;
 pub mod net;
