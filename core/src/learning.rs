@@ -245,7 +245,14 @@ mod tests {
         assert_eq!((c.tau, c.aggregation_period), (0.2, 7));
         c.set("tasks_in_turn", "on").unwrap();
         assert!(c.tasks_in_turn);
-        for (k, v) in [("tasks_in_turn", "yes please"), ("tau", "2"), ("tau", "x"), ("n_step", "0"), ("batch_size", "-1"), ("nope", "1")] {
+        for (k, v) in [
+            ("tasks_in_turn", "yes please"),
+            ("tau", "2"),
+            ("tau", "x"),
+            ("n_step", "0"),
+            ("batch_size", "-1"),
+            ("nope", "1"),
+        ] {
             let before = c.clone();
             let e = c.set(k, v).unwrap_err().to_string();
             assert!(e.contains(&format!("learning.{k}")), "{e}");

@@ -49,6 +49,24 @@ impl Adam {
         Adam { t, m, v, ..*self }
     }
 
+    /// The state of the first `k` parameters and that of the rest (a critic's `φ` and `ρ`), with
+    /// the same step count and hyper-parameters; `k` is clamped to the moments' lengths (a
+    /// loaded checkpoint is checked afterwards, [`Adam::fits`]).
+    pub fn split_at(&self, k: usize) -> (Adam, Adam) {
+        let (km, kv) = (k.min(self.m.len()), k.min(self.v.len()));
+        let head = Adam { m: self.m[..km].to_vec(), v: self.v[..kv].to_vec(), ..*self };
+        let tail = Adam { m: self.m[km..].to_vec(), v: self.v[kv..].to_vec(), ..*self };
+        (head, tail)
+    }
+
+    /// This state followed by `rest`'s moments, with this one's step count and
+    /// hyper-parameters: the inverse of [`Adam::split_at`].
+    pub fn concat(&self, rest: &Adam) -> Adam {
+        let m = self.m.iter().chain(&rest.m).copied().collect();
+        let v = self.v.iter().chain(&rest.v).copied().collect();
+        Adam { m, v, ..*self }
+    }
+
     /// One descent step: `params -= lr · m̂ / (sqrt(v̂) + eps)`.
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.m.len(), "Adam: parameter count changed");
@@ -68,7 +86,7 @@ impl Adam {
 }
 
 /// Soft target update (eq. 25): `target ← τ·online + (1 − τ)·target`.
-pub fn soft_update(target: &mut [f32], online: &[f32], tau: f32) {
+pub(crate) fn soft_update(target: &mut [f32], online: &[f32], tau: f32) {
     assert_eq!(target.len(), online.len());
     for (t, &o) in target.iter_mut().zip(online) {
         *t = tau * o + (1.0 - tau) * *t;

@@ -3,9 +3,9 @@
 //! towards `r + 0.99·Q⁻(o', softmax(μ⁻(o')))`, an actor step through the centralised critic with
 //! a straight-through Gumbel-softmax action, and a soft update of both targets (τ = 0.01).
 //!
-//! It runs on the learners' own code, written once against [`Net`]: with the gemm backend the
-//! networks are [`FlatMlp`]s (the [`Mlp`] layers, the flat [`crate::adam::Adam`] and soft
-//! updates the learners' flat form uses); with the dfdx backend they are [`ResidentMlp`]s,
+//! It runs the learners' own networks, the two implementations of [`Net`]: with the gemm
+//! backend [`FlatNet`]s (the [`Mlp`] layers, the flat [`crate::adam::Adam`] and soft updates,
+//! exactly what a learner's actor and critic run), with the dfdx backend [`ResidentMlp`]s,
 //! resident on the device for the whole benchmark, as the learners' dfdx working form keeps
 //! them for an episode. Only the batch layout differs from the learners (flat `[obs…, act…]`
 //! rows instead of per-task sets). One difference from the anchor, by design: the actor step
@@ -16,8 +16,8 @@
 use crate::device::Device;
 use crate::dfdx_backend::ResidentMlp;
 use crate::gumbel::{gumbel, masked_argmax, masked_softmax, softmax_backward};
-use crate::mlp::{set_threads, Backend, Mlp};
-use crate::net::{FlatMlp, Net, Params};
+use crate::mlp::Mlp;
+use crate::net::{Backend, FlatNet, Net, Params};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -36,7 +36,7 @@ pub fn bench_train_step(obs: usize, act: usize, agents: usize, batch: usize, ste
 }
 
 /// [`bench_train_step`] on the gemm backend with `threads` threads for large matrix products.
-pub fn bench_train_step_threads(
+pub(crate) fn bench_train_step_threads(
     obs: usize,
     act: usize,
     agents: usize,
@@ -59,7 +59,7 @@ pub fn bench_train_step_dfdx(obs: usize, act: usize, agents: usize, batch: usize
 /// `threads` applies to the gemm layers; dfdx's CPU matrix products use rayon's global pool
 /// (`RAYON_NUM_THREADS`).
 #[allow(clippy::too_many_arguments)]
-pub fn bench_train_step_backend(
+pub(crate) fn bench_train_step_backend(
     obs: usize,
     act: usize,
     agents: usize,
@@ -69,17 +69,15 @@ pub fn bench_train_step_backend(
     backend: Backend,
     device: Device,
 ) -> f64 {
-    let prev = crate::mlp::threads();
-    set_threads(threads);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let actor = Mlp::new(&[obs, 256, 256, 256, act], false);
+    let actor = Mlp::new(&[obs, 256, 256, 256, act], false).with_threads(threads);
     let xin = agents * (obs + act);
-    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false);
+    let critic = Mlp::new(&[xin, 512, 512, 256, 1], false).with_threads(threads);
     let params: Vec<(Vec<f32>, Vec<f32>)> =
         (0..agents).map(|_| (actor.init(&mut rng), critic.init(&mut rng))).collect();
     let flat = |(a, c): &(Vec<f32>, Vec<f32>)| AgentNets {
-        actor: FlatMlp::new(actor.clone(), a.clone(), 1e-5),
-        critic: FlatMlp::new(critic.clone(), c.clone(), 1e-4),
+        actor: FlatNet::fresh(actor.clone(), a.clone(), 1e-5),
+        critic: FlatNet::fresh(critic.clone(), c.clone(), 1e-4),
     };
     let mut randn = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect() };
     let data = Data {
@@ -103,13 +101,12 @@ pub fn bench_train_step_backend(
         #[cfg(not(feature = "cuda"))]
         (Backend::Dfdx, device @ Device::Cuda(_)) => panic!("{}", crate::device::DeviceError::NotBuilt(device)),
     };
-    set_threads(prev);
     rate
 }
 
 /// The flat networks `n`, resident on `dev`.
-fn resident<D: dfdx::tensor_ops::Device<f32>>(n: AgentNets<FlatMlp>, dev: &D) -> AgentNets<ResidentMlp<D>> {
-    let up = |m: &FlatMlp| ResidentMlp::new(&m.net, &m.params, &m.target, &m.opt, dev);
+fn resident<D: dfdx::tensor_ops::Device<f32>>(n: AgentNets<FlatNet>, dev: &D) -> AgentNets<ResidentMlp<D>> {
+    let up = |m: &FlatNet| ResidentMlp::new(&m.shape, &m.params, &m.target, &m.opt, dev);
     AgentNets { actor: up(&n.actor), critic: up(&n.critic) }
 }
 

@@ -14,18 +14,18 @@ use vecsim_core::wired::WiredLink;
 use vecsim_core::Scenario;
 
 /// Per-task features: d, c, t, upload fraction of the deadline, slack, V2I distance.
-pub const TASK_F: usize = 6;
+pub(crate) const TASK_F: usize = 6;
 /// Per (task, candidate) features: the candidate's wired distance, free CPU, uploaded load,
 /// uploaded task count, is-self, available; then the predicted migration, execution and service
 /// times over the deadline, and whether the predicted service time meets it.
-pub const PAIR_F: usize = 10;
+pub(crate) const PAIR_F: usize = 10;
 /// Pooled summary of the RSU's own tasks: log count, mean d, mean c, mean t.
-pub const SUM_F: usize = 4;
+pub(crate) const SUM_F: usize = 4;
 /// Actor input: one row per (task, candidate).
-pub const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
+pub(crate) const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
 /// Critic input: one row per task with the chosen candidate's pair features, plus an own-task
 /// flag (the centralised critic pools over every RSU's tasks).
-pub const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
+pub(crate) const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
 
 /// Ratios are clipped here: beyond 4 deadlines late, "late" is all a network needs to know.
 const RATIO_CAP: f32 = 4.0;
@@ -130,7 +130,7 @@ impl Scales {
 
 /// An encoded observation: features ready to be laid out as network rows.
 #[derive(Clone, Debug, Default)]
-pub struct Enc {
+pub(crate) struct Enc {
     /// Number of tasks uploaded to the deciding RSU this slot.
     pub n_tasks: usize,
     /// Number of candidate executing RSUs.
@@ -149,13 +149,13 @@ pub struct Enc {
 
 impl Enc {
     /// The `PAIR_F` features of task `k` sent to candidate `j`.
-    pub fn pair(&self, k: usize, j: usize) -> &[f32] {
+    pub(crate) fn pair(&self, k: usize, j: usize) -> &[f32] {
         let o = (k * self.n_cands + j) * PAIR_F;
         &self.pair[o..o + PAIR_F]
     }
 
     /// Appends the actor rows `[task_k, pair_kj, summary]` for every (k, j).
-    pub fn actor_rows(&self, out: &mut Vec<f32>) {
+    pub(crate) fn actor_rows(&self, out: &mut Vec<f32>) {
         for k in 0..self.n_tasks {
             for j in 0..self.n_cands {
                 out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -166,7 +166,7 @@ impl Enc {
     }
 
     /// Appends one critic row per task: `[task_k, pair_{k,a_k}, summary, own]`.
-    pub fn critic_rows(&self, actions: &[u16], own: bool, out: &mut Vec<f32>) {
+    pub(crate) fn critic_rows(&self, actions: &[u16], own: bool, out: &mut Vec<f32>) {
         assert_eq!(actions.len(), self.n_tasks, "one action per task");
         for (k, &a) in actions.iter().enumerate() {
             out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -181,7 +181,7 @@ impl Enc {
     /// Like [`Enc::critic_rows`] with a relaxed action: `weights[k * n_cands + j]` is task k's
     /// weight on candidate j, and the row carries `Σ_j w_kj · pair_kj` (a one-hot weight gives
     /// exactly `critic_rows`' row). The actor chain's finite-difference tests use it.
-    pub fn critic_rows_relaxed(&self, weights: &[f32], own: bool, out: &mut Vec<f32>) {
+    pub(crate) fn critic_rows_relaxed(&self, weights: &[f32], own: bool, out: &mut Vec<f32>) {
         assert_eq!(weights.len(), self.n_tasks * self.n_cands, "one weight per (task, candidate)");
         for k in 0..self.n_tasks {
             out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
@@ -208,7 +208,7 @@ fn ratio(x: f32, t: f32) -> f32 {
 }
 
 /// Encodes a raw observation. Deterministic: the same input gives the same bits.
-pub fn encode(raw: &RawObs, s: &Scales) -> Enc {
+pub(crate) fn encode(raw: &RawObs, s: &Scales) -> Enc {
     let n_t = raw.tasks.len();
     let n_c = raw.cands.len();
     let mut task = Vec::with_capacity(n_t * TASK_F);
@@ -281,7 +281,7 @@ fn pair_row(raw: &RawObs, s: &Scales, k: usize, j: usize, assigned: Option<(&[f3
 /// What an in-turn encoding needs to recompute a task's pair features when the tasks before it
 /// are assigned differently (the target actor's own decisions in the TD target).
 #[derive(Clone, Debug)]
-pub struct InTurnSrc {
+pub(crate) struct InTurnSrc {
     /// The raw observation.
     pub raw: Arc<RawObs>,
     /// The scenario's normalisers.
@@ -305,7 +305,7 @@ fn assigned_by(raw: &RawObs, prefix: &[u16], n_c: usize) -> (Vec<f32>, Vec<f32>)
 /// features see the load this RSU has already sent to each candidate with `acts[..k]` (all of
 /// `acts` for the tasks past its end). With the actions the RSU took, this is exactly what its
 /// actor saw when it decided (decisions and replay both go through here).
-pub fn encode_in_turn(raw: &Arc<RawObs>, s: &Arc<Scales>, acts: &[u16]) -> Enc {
+pub(crate) fn encode_in_turn(raw: &Arc<RawObs>, s: &Arc<Scales>, acts: &[u16]) -> Enc {
     let mut enc = encode(raw, s);
     enc.in_turn = Some(InTurnSrc { raw: raw.clone(), scales: s.clone() });
     for k in 0..enc.n_tasks {
@@ -316,13 +316,13 @@ pub fn encode_in_turn(raw: &Arc<RawObs>, s: &Arc<Scales>, acts: &[u16]) -> Enc {
 
 impl Enc {
     /// Whether this encoding decides tasks in turn.
-    pub fn is_in_turn(&self) -> bool {
+    pub(crate) fn is_in_turn(&self) -> bool {
         self.in_turn.is_some()
     }
 
     /// Recomputes task `k`'s pair features with the tasks before it assigned as `prefix`
     /// (in-turn encodings only; a no-op otherwise).
-    pub fn refresh_task(&mut self, k: usize, prefix: &[u16]) {
+    pub(crate) fn refresh_task(&mut self, k: usize, prefix: &[u16]) {
         let Some(src) = &self.in_turn else { return };
         let nc = self.n_cands;
         let (load, count) = assigned_by(&src.raw, prefix, nc);
@@ -334,7 +334,7 @@ impl Enc {
     }
 
     /// Appends the actor rows `[task_k, pair_kj, summary]` of task `k` only.
-    pub fn task_actor_rows(&self, k: usize, out: &mut Vec<f32>) {
+    pub(crate) fn task_actor_rows(&self, k: usize, out: &mut Vec<f32>) {
         for j in 0..self.n_cands {
             out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
             out.extend_from_slice(self.pair(k, j));
@@ -406,7 +406,10 @@ mod tests {
         let ind = encode(&raw, &s);
         assert!(close(ind.pair(2, 0)[7], 0.25) && close(ind.pair(2, 1)[7], 0.1));
         // Task features, summary and mask are those of the independent encoding.
-        assert_eq!((ind.task.clone(), ind.summary, ind.mask.clone()), (enc.task.clone(), enc.summary, enc.mask.clone()));
+        assert_eq!(
+            (ind.task.clone(), ind.summary, ind.mask.clone()),
+            (enc.task.clone(), enc.summary, enc.mask.clone())
+        );
     }
 
     /// Refreshing a task with a prefix gives the encoding of that prefix, so a rollout that

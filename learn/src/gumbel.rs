@@ -7,7 +7,7 @@ use rand::Rng;
 
 /// Softmax over the entries where `mask` is true; masked entries get probability 0. With no
 /// entry allowed, everything is 0 (the caller must not act on such a group).
-pub fn masked_softmax(logits: &[f32], mask: &[bool], inv_tau: f32, out: &mut [f32]) {
+pub(crate) fn masked_softmax(logits: &[f32], mask: &[bool], inv_tau: f32, out: &mut [f32]) {
     let max = logits.iter().zip(mask).filter(|(_, &m)| m).map(|(&l, _)| l).fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for ((o, &l), &m) in out.iter_mut().zip(logits).zip(mask) {
@@ -22,13 +22,13 @@ pub fn masked_softmax(logits: &[f32], mask: &[bool], inv_tau: f32, out: &mut [f3
 }
 
 /// A standard Gumbel draw `−ln(−ln u)`, `u` uniform in (0, 1).
-pub fn gumbel<R: Rng + ?Sized>(rng: &mut R) -> f32 {
+pub(crate) fn gumbel<R: Rng + ?Sized>(rng: &mut R) -> f32 {
     let u: f32 = rng.gen_range(f32::EPSILON..1.0);
     -(-u.ln()).ln()
 }
 
 /// Index of the largest allowed entry (lowest index on ties); `None` when nothing is allowed.
-pub fn masked_argmax(v: &[f32], mask: &[bool]) -> Option<usize> {
+pub(crate) fn masked_argmax(v: &[f32], mask: &[bool]) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, (&x, &m)) in v.iter().zip(mask).enumerate() {
         if m && best.is_none_or(|(_, b)| x > b) {
@@ -39,7 +39,7 @@ pub fn masked_argmax(v: &[f32], mask: &[bool]) -> Option<usize> {
 }
 
 /// Uniform choice among the allowed entries.
-pub fn uniform_allowed<R: Rng + ?Sized>(mask: &[bool], rng: &mut R) -> Option<usize> {
+pub(crate) fn uniform_allowed<R: Rng + ?Sized>(mask: &[bool], rng: &mut R) -> Option<usize> {
     let n = mask.iter().filter(|&&m| m).count();
     if n == 0 {
         return None;
@@ -49,7 +49,7 @@ pub fn uniform_allowed<R: Rng + ?Sized>(mask: &[bool], rng: &mut R) -> Option<us
 }
 
 /// Draw from a categorical distribution `p` (sums to 1 over allowed entries).
-pub fn sample_categorical<R: Rng + ?Sized>(p: &[f32], mask: &[bool], rng: &mut R) -> Option<usize> {
+pub(crate) fn sample_categorical<R: Rng + ?Sized>(p: &[f32], mask: &[bool], rng: &mut R) -> Option<usize> {
     let u: f32 = rng.gen();
     let mut acc = 0.0;
     let mut last = None;
@@ -68,7 +68,7 @@ pub fn sample_categorical<R: Rng + ?Sized>(p: &[f32], mask: &[bool], rng: &mut R
 
 /// Backward of `y = softmax(z·inv_tau)`: `dz = inv_tau · y ⊙ (dy − Σ y·dy)`. Masked entries have
 /// `y = 0` and get no gradient.
-pub fn softmax_backward(y: &[f32], dy: &[f32], inv_tau: f32, dz: &mut [f32]) {
+pub(crate) fn softmax_backward(y: &[f32], dy: &[f32], inv_tau: f32, dz: &mut [f32]) {
     let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
     for ((d, &yi), &dyi) in dz.iter_mut().zip(y).zip(dy) {
         *d = inv_tau * yi * (dyi - dot);
@@ -77,7 +77,7 @@ pub fn softmax_backward(y: &[f32], dy: &[f32], inv_tau: f32, dz: &mut [f32]) {
 
 /// Entropy `H = −Σ p ln p` of one group and its gradient with respect to the logits:
 /// `dH/dz_j = −p_j (ln p_j + H)`, added into `dz` scaled by `scale`.
-pub fn entropy_and_grad(p: &[f32], scale: f32, dz: Option<&mut [f32]>) -> f32 {
+pub(crate) fn entropy_and_grad(p: &[f32], scale: f32, dz: Option<&mut [f32]>) -> f32 {
     let h: f32 = -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f32>();
     if let Some(dz) = dz {
         for (d, &x) in dz.iter_mut().zip(p) {

@@ -2,21 +2,20 @@
 //! actor over a batch of observations where task `k`'s features count the tasks `0..k` the RSU
 //! has already assigned (see [`crate::features::encode_in_turn`]). Used for the next actions
 //! of the TD target, so the critic sees the target actor's own in-turn features; the decisions
-//! themselves go through [`crate::rsu::RsuLearner`]'s `decide_on`, one task at a time, with the
+//! themselves go through [`crate::rsu::RsuLearner`]'s `decide_slot`, one task at a time, with the
 //! same features.
 
 use crate::features::Enc;
 use crate::gumbel::{entropy_and_grad, masked_argmax, masked_softmax, sample_categorical};
-use crate::net::Params;
-use crate::nets::Nets;
+use crate::net::{Net, Params};
 use vecsim_core::rng::SimRng;
 
 /// Actions of the actor `which` on each of `encs`, deciding every observation's tasks in turn
 /// (greedy, or sampled from the softmax with `rng`), the mean task entropy per item, and the
 /// encodings re-computed with those actions (what the critic must see with them). One actor
 /// pass per task index over the whole batch.
-pub(crate) fn next_actions<N: Nets>(
-    nets: &mut N,
+pub(crate) fn next_actions<N: Net>(
+    actor: &mut N,
     rows: &mut Vec<f32>,
     which: Params<'_>,
     encs: &[&Enc],
@@ -37,7 +36,7 @@ pub(crate) fn next_actions<N: Nets>(
                 total += e.n_cands;
             }
         }
-        let logits = nets.actor_forward(which, rows, total);
+        let logits = actor.forward(which, rows, total);
         let mut off = 0;
         for (i, e) in out.iter().enumerate() {
             if k >= e.n_tasks {

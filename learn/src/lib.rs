@@ -4,40 +4,57 @@
 //! [`vecsim_core::Scenario`], federated averaging for the VEC POOL, checkpoints, the training
 //! driver and the update-step benchmark. Pure, synchronous and deterministic like the core.
 
-pub mod adam;
-pub mod bench;
+//!
+//! The public API is what this page re-exports, plus three modules: [`train`] (the training
+//! driver: [`train()`], checkpoints, evaluation), [`budget`] (training budgets) and
+//! [`checkpoint`] (the checkpoint file format and its errors). Everything else is internal;
+//! `docs/learning.md` describes it ("Network layer": `net.rs` defines a network).
+
+mod adam;
+mod bench;
 pub mod budget;
 pub mod checkpoint;
-pub mod device;
-pub mod dfdx_backend;
-pub mod features;
-pub mod gumbel;
+mod device;
+mod dfdx_backend;
+mod features;
+mod gumbel;
 mod in_turn;
-pub mod learner;
-pub mod mlp;
-pub mod net;
-pub mod nets;
-pub mod pretrain;
-pub mod replay;
-pub mod resident;
-pub mod rsu;
-pub mod run_record;
+mod learner;
+mod maddpg;
+mod masac;
+mod mlp;
+mod net;
+mod nets;
+mod pretrain;
+mod replay;
+mod resident;
+mod rsu;
+mod run_record;
+mod set;
 pub mod train;
 
 #[cfg(test)]
 mod learning_tests;
-pub mod maddpg;
-pub mod masac;
 #[cfg(test)]
 mod tests;
 
+/// Update-steps/s of `vecsim bench train-step` (the learners' own networks, gemm or dfdx).
 pub use bench::{bench_train_step, bench_train_step_dfdx};
 pub use budget::Budget;
+/// Where the dfdx backend runs, and why a device cannot be used.
 pub use device::{Device, DeviceError};
-pub use learner::{build_learner, build_learner_with, is_learner, Kind, LearnerOptions, LearnerSet, RewardSignal};
-pub use mlp::Backend;
+/// What a learner is.
+pub use learner::{is_learner, Kind, LearnerOptions, RewardSignal};
+/// Which implementation runs the networks (gemm layers or dfdx).
+pub use net::Backend;
+/// The network widths of a learner.
+pub use nets::NetShape;
+/// Cloning an oracle's decisions before RL (`--pretrain`).
 pub use pretrain::{PretrainReport, PretrainSpec};
-pub use rsu::{RsuLearner, SlotShare};
+/// One RSU's learner, its state and what it shares with the others each slot.
+pub use rsu::{Agent, LossMeter, RsuLearner, SlotShare};
+/// The learners of one scenario, one per RSU.
+pub use set::{build_learner, build_learner_with, LearnerSet};
 pub use train::{evaluate, load_policies, train, TrainConfig, TrainError, TrainObserver};
 
 /// Everything that can go wrong in the learning layer.

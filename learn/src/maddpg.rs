@@ -1,5 +1,5 @@
 //! The (Fed-)MADDPG update of one agent (Algorithm 1, lines 10–16), shared with MASAC, written
-//! once against the learner's networks ([`Nets`]: flat vectors, or resident on a dfdx device).
+//! once against the learner's networks ([`ActorCritic`] on any [`Net`]: flat vectors, or resident on a dfdx device).
 //!
 //! - Critic (eq. 21–23): `Y = Σ_{n<N} γ^n r + γ^N Q⁻(o', μ⁻(o'))`, minimise `mean (Q(o,a) − Y)²`.
 //!   The target policy acts greedily (argmax of the target actor's logits), so the critic only
@@ -12,20 +12,66 @@
 //! - Targets (eq. 25) are soft-updated by the caller every `t_tg` updates.
 //!
 //! Every backward pass differentiates the forward pass traced just before it
-//! ([`Nets::actor_forward_traced`], [`Nets::critic_forward_traced`]): the resident dfdx
+//! ([`Net::forward_traced`], [`crate::nets::SetCritic::forward_traced`]): the resident dfdx
 //! networks keep that pass's tape, the gemm layers its activations.
 
+use crate::adam::Adam;
 use crate::features::{Enc, CRITIC_IN};
 use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, sample_categorical, softmax_backward};
-use crate::net::Params;
-use crate::nets::{action_grad, Nets};
-#[cfg(test)]
-use crate::rsu::RsuLearner;
-use crate::rsu::{Ctx, Minibatch};
+use crate::net::{Net, Params};
+use crate::nets::SetBatch;
+use crate::nets::{action_grad, ActorCritic};
+use std::sync::Arc;
 use vecsim_core::rng::SimRng;
 
+/// Reusable host buffers of the update steps (not part of the state).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Workspace {
+    pub rows: Vec<f32>,
+    pub batch: SetBatch,
+    pub dx: Vec<f32>,
+    pub da: Vec<f32>,
+}
+
+/// What the update steps need of a learner besides its networks ([`ActorCritic`]).
+pub(crate) struct Ctx<'a> {
+    pub rsu: usize,
+    pub central: bool,
+    pub gumbel_tau: f32,
+    pub sac_target_entropy: f32,
+    pub train_rng: &'a mut SimRng,
+    /// The other RSUs' actors as last shared (centralised learners).
+    pub peers: &'a [Arc<Vec<f32>>],
+    pub ws: &'a mut Workspace,
+    pub log_alpha: &'a mut f32,
+    pub alpha_opt: &'a mut Adam,
+}
+
+impl Ctx<'_> {
+    /// RSU `j`'s actor as it shared it last (in `peers`, this context's), when `j` is another
+    /// RSU whose actor this centralised learner has seen; `None` means: use this learner's own.
+    pub(crate) fn peer_actor<'p>(&self, peers: &'p [Arc<Vec<f32>>], j: usize) -> Option<&'p [f32]> {
+        if !self.central || j == self.rsu {
+            return None;
+        }
+        peers.get(j).filter(|p| !p.is_empty()).map(|p| p.as_slice())
+    }
+}
+
+/// A minibatch of one agent's n-step transitions, encoded. `cur[b]` holds the observations the
+/// agent's critic sees (all RSUs' for a centralised critic, its own for a local one) with the
+/// actions taken; `own` indexes the agent's own among them.
+pub(crate) struct Minibatch {
+    pub own: usize,
+    pub cur: Vec<Vec<Enc>>,
+    pub cur_act: Vec<Vec<Vec<u16>>>,
+    pub next: Vec<Option<Vec<Enc>>>,
+    pub ret: Vec<f32>,
+    pub disc: Vec<f32>,
+}
+
 /// One update of the learner; returns (critic loss, actor loss).
-pub(crate) fn update_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch) -> (f32, f32) {
+pub(crate) fn update_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb: &Minibatch) -> (f32, f32) {
     let y = targets_on(ctx, nets, mb, None);
     let cl = critic_step_on(ctx, nets, mb, &y);
     let (al, _) = actor_step_on(ctx, nets, mb, None);
@@ -34,8 +80,8 @@ pub(crate) fn update_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch
 
 /// Actions on each of `encs` by the actor `which` (greedy, or sampled from the softmax with
 /// `rng` when given), plus the mean task entropy of that policy per item (0 without tasks).
-pub(crate) fn next_actions<N: Nets>(
-    nets: &mut N,
+pub(crate) fn next_actions<N: Net>(
+    actor: &mut N,
     rows: &mut Vec<f32>,
     which: Params<'_>,
     encs: &[&Enc],
@@ -52,7 +98,7 @@ pub(crate) fn next_actions<N: Nets>(
     if total == 0 {
         return (encs.iter().map(|_| Vec::new()).collect(), vec![0.0; encs.len()]);
     }
-    let logits = nets.actor_forward(which, rows, total);
+    let logits = actor.forward(which, rows, total);
     let mut off = 0;
     let mut rng = rng;
     for enc in encs {
@@ -79,7 +125,12 @@ pub(crate) fn next_actions<N: Nets>(
 
 /// TD targets of eq. (21). `sac_alpha`: MASAC's soft target (next actions sampled from the
 /// current actors, plus `α ·` the mean task entropy of the agent's own policy).
-pub(crate) fn targets_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
+pub(crate) fn targets_on<N: Net>(
+    ctx: &mut Ctx<'_>,
+    nets: &mut ActorCritic<N>,
+    mb: &Minibatch,
+    sac_alpha: Option<f32>,
+) -> Vec<f32> {
     let b_n = mb.ret.len();
     let mut y = mb.ret.clone();
     let items: Vec<usize> = (0..b_n).filter(|&b| mb.next[b].is_some()).collect();
@@ -106,13 +157,13 @@ pub(crate) fn targets_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatc
             None => Params::Target,
         };
         let (acts, ent) = if in_turn {
-            let (acts, ent, re) = crate::in_turn::next_actions(nets, &mut ctx.ws.rows, which, &encs, rng);
+            let (acts, ent, re) = crate::in_turn::next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng);
             for (i, e) in re.into_iter().enumerate() {
                 renc[i].push(e);
             }
             (acts, ent)
         } else {
-            next_actions(nets, &mut ctx.ws.rows, which, &encs, rng)
+            next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng)
         };
         for (i, a) in acts.into_iter().enumerate() {
             next_acts[i].push(a);
@@ -129,7 +180,7 @@ pub(crate) fn targets_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatc
         let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(&next_acts[i]).map(|(en, a)| (en, a.as_slice())).collect();
         ws.batch.push(&obs, mb.own);
     }
-    let q = nets.critic_q(true, &ws.batch);
+    let q = nets.critic.q(true, &ws.batch);
     for (i, &b) in items.iter().enumerate() {
         let bonus = sac_alpha.map_or(0.0, |a| a * own_ent[i]);
         y[b] += mb.disc[b] * (q[i] + bonus);
@@ -138,7 +189,7 @@ pub(crate) fn targets_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatc
 }
 
 /// Critic step (eq. 22–23) towards `y`; returns the loss before the step.
-pub(crate) fn critic_step_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch, y: &[f32]) -> f32 {
+pub(crate) fn critic_step_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb: &Minibatch, y: &[f32]) -> f32 {
     let ws = &mut *ctx.ws;
     ws.batch.clear();
     for (encs, acts) in mb.cur.iter().zip(&mb.cur_act) {
@@ -146,7 +197,7 @@ pub(crate) fn critic_step_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Mini
         ws.batch.push(&obs, mb.own);
     }
     let n = y.len() as f32;
-    let q = nets.critic_forward_traced(&ws.batch);
+    let q = nets.critic.forward_traced(&ws.batch);
     let mut loss = 0.0f32;
     let dq: Vec<f32> = q
         .iter()
@@ -156,34 +207,34 @@ pub(crate) fn critic_step_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Mini
             2.0 * (q - y) / n
         })
         .collect();
-    nets.critic_backward(&ws.batch, &dq, true, None);
-    nets.critic_step();
+    nets.critic.backward(&ws.batch, &dq, true, None);
+    nets.critic.step();
     loss
 }
 
 /// Actor step (eq. 24) through the critic with straight-through Gumbel-softmax actions.
 /// `sac_alpha`: also maximise `α ·` mean task entropy (MASAC). Returns the actor loss and the
 /// per-task (entropy, target entropy) pairs for the temperature step.
-pub(crate) fn actor_step_on<N: Nets>(
+pub(crate) fn actor_step_on<N: Net>(
     ctx: &mut Ctx<'_>,
-    nets: &mut N,
+    nets: &mut ActorCritic<N>,
     mb: &Minibatch,
     sac_alpha: Option<f32>,
 ) -> (f32, Vec<(f32, f32)>) {
     let r = actor_grad_on(ctx, nets, mb, sac_alpha, false);
-    nets.actor_step();
+    nets.actor.step();
     r
 }
 
-/// The actor loss and its gradient (kept by `nets` for [`Nets::actor_step`]) without a step.
+/// The actor loss and its gradient (kept by the actor for [`Net::step`]) without a step.
 /// `relaxed`: the critic sees the relaxed action `Σ_j y_kj · pair_kj` (y the Gumbel-softmax
 /// sample) instead of the straight-through one-hot, which makes the loss a smooth function of
 /// the actor parameters whose exact gradient this computes (the finite-difference tests use
 /// it). Training uses the straight-through form: the same backward chain, evaluated at the hard
 /// action.
-pub(crate) fn actor_grad_on<N: Nets>(
+pub(crate) fn actor_grad_on<N: Net>(
     ctx: &mut Ctx<'_>,
-    nets: &mut N,
+    nets: &mut ActorCritic<N>,
     mb: &Minibatch,
     sac_alpha: Option<f32>,
     relaxed: bool,
@@ -191,7 +242,7 @@ pub(crate) fn actor_grad_on<N: Nets>(
     let inv_tau = 1.0 / ctx.gumbel_tau;
     let target_frac = ctx.sac_target_entropy;
     let own = mb.own;
-    let crate::rsu::Workspace { rows, batch, dx, da } = &mut *ctx.ws;
+    let Workspace { rows, batch, dx, da } = &mut *ctx.ws;
     let train_rng = &mut *ctx.train_rng;
     // Actor forward over every own (task, candidate) pair of the batch, traced: the backward
     // pass below differentiates this pass.
@@ -201,7 +252,7 @@ pub(crate) fn actor_grad_on<N: Nets>(
         encs[own].actor_rows(rows);
         total += encs[own].n_tasks * encs[own].n_cands;
     }
-    let logits = nets.actor_forward_traced(rows, total);
+    let logits = nets.actor.forward_traced(rows, total);
     // Straight-through Gumbel-softmax samples.
     let mut y_soft = vec![0.0f32; total];
     let mut hard: Vec<Vec<u16>> = Vec::with_capacity(mb.cur.len());
@@ -242,9 +293,9 @@ pub(crate) fn actor_grad_on<N: Nets>(
         off += n;
     }
     let n = mb.cur.len() as f32;
-    let q = nets.critic_forward_traced(batch);
+    let q = nets.critic.forward_traced(batch);
     let mut loss = -q.iter().sum::<f32>() / n;
-    nets.critic_backward(batch, &vec![-1.0 / n; q.len()], false, Some(dx));
+    nets.critic.backward(batch, &vec![-1.0 / n; q.len()], false, Some(dx));
     // Back to the logits.
     let mut dlogits = vec![0.0f32; total];
     let mut off = 0;
@@ -281,40 +332,10 @@ pub(crate) fn actor_grad_on<N: Nets>(
         }
         loss -= alpha * hsum / tasks;
     }
-    nets.actor_backward(rows, &dlogits);
+    nets.actor.backward(rows, &dlogits, true, None, 0..0);
     (loss, ent)
 }
 
 fn total_tasks(mb: &Minibatch, own: usize) -> usize {
     mb.cur.iter().map(|encs| encs[own].n_tasks).sum::<usize>().max(1)
-}
-
-/// [`targets_on`] with the learner's flat networks (tests).
-#[cfg(test)]
-pub(crate) fn targets(st: &mut RsuLearner, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
-    st.with_flat(|l, n| targets_on(&mut l.ctx(), n, mb, sac_alpha))
-}
-
-/// [`critic_step_on`] with the learner's flat networks (tests).
-#[cfg(test)]
-pub(crate) fn critic_step(st: &mut RsuLearner, mb: &Minibatch, y: &[f32]) -> f32 {
-    st.with_flat(|l, n| critic_step_on(&mut l.ctx(), n, mb, y))
-}
-
-/// [`actor_step_on`] with the learner's flat networks (tests).
-#[cfg(test)]
-pub(crate) fn actor_step(st: &mut RsuLearner, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
-    st.with_flat(|l, n| actor_step_on(&mut l.ctx(), n, mb, sac_alpha))
-}
-
-/// [`actor_grad_on`] with the learner's flat networks (tests); the gradient is left in
-/// `st.net_ws.actor_grad`.
-#[cfg(test)]
-pub(crate) fn actor_grad(
-    st: &mut RsuLearner,
-    mb: &Minibatch,
-    sac_alpha: Option<f32>,
-    relaxed: bool,
-) -> (f32, Vec<(f32, f32)>) {
-    st.with_flat(|l, n| actor_grad_on(&mut l.ctx(), n, mb, sac_alpha, relaxed))
 }

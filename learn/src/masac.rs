@@ -18,10 +18,11 @@
 //! MASAC explores by sampling its policy, not by ε.
 
 use crate::maddpg::{actor_step_on, critic_step_on, targets_on};
-use crate::nets::Nets;
-use crate::rsu::{Ctx, Minibatch};
+use crate::maddpg::{Ctx, Minibatch};
+use crate::net::Net;
+use crate::nets::ActorCritic;
 
-pub(crate) fn update_on<N: Nets>(ctx: &mut Ctx<'_>, nets: &mut N, mb: &Minibatch) -> (f32, f32) {
+pub(crate) fn update_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb: &Minibatch) -> (f32, f32) {
     let alpha = ctx.log_alpha.exp();
     let y = targets_on(ctx, nets, mb, Some(alpha));
     let cl = critic_step_on(ctx, nets, mb, &y);

@@ -7,36 +7,21 @@
 //! pass, reusable activation buffers and gradients written in place, so the learners' parameters,
 //! gradients and Adam moments are plain `Vec<f32>` — trivially `Send`, checkpointable and
 //! federated-averaged without conversion. Gradients are checked against finite differences in
-//! the tests. Trade-off: these layers run on the CPU only. [`Backend::Dfdx`] runs the same
-//! network through dfdx instead ([`crate::dfdx_backend`], generic over the device: dfdx's `Cpu`,
-//! or `Cuda` with the crate's `cuda` feature), with the parameters in the same flat layout.
+//! the tests. Trade-off: these layers run on the CPU only; [`crate::net::Backend::Dfdx`] runs
+//! the same network through dfdx instead ([`crate::dfdx_backend`]), in the same flat layout.
 //!
 //! Layout: layer `l` maps `dims[l]` inputs to `dims[l+1]` outputs with `W_l` stored row-major as
 //! `[dims[l] x dims[l+1]]` followed by `b_l`, so `Z = X·W + b` on row-major `X [rows x in]`.
 //! Hidden layers use ReLU; the last layer is linear unless `relu_last`.
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Threads for large matrix products (the bench and training use 2 on this machine).
-static THREADS: AtomicUsize = AtomicUsize::new(1);
-
-/// Sets how many threads large matrix products may use. Results do not depend on it: `gemm`
-/// splits the output, never the reduction, so every element is summed in the same order.
-pub fn set_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// How many threads large matrix products may use (set by [`set_threads`], default 1).
-pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
-}
 
 /// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, each operand given by (pointer, row stride,
-/// column stride) in elements. `accumulate` adds to `dst` instead of overwriting it.
+/// column stride) in elements. `accumulate` adds to `dst` instead of overwriting it. Large
+/// products use up to `threads` threads; the result does not depend on it: `gemm` splits the
+/// output, never the reduction, so every element is summed in the same order.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(
+pub(crate) fn matmul(
     m: usize,
     n: usize,
     k: usize,
@@ -49,6 +34,7 @@ pub fn matmul(
     rhs_rs: usize,
     rhs_cs: usize,
     accumulate: bool,
+    threads: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -65,8 +51,8 @@ pub fn matmul(
     assert!((m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
     assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len(), "matmul: lhs too small");
     assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len(), "matmul: rhs too small");
-    let th = threads();
-    let par = if th > 1 && m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(th) } else { gemm::Parallelism::None };
+    let par =
+        if threads > 1 && m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the asserts above keep every access inside the slices; dst does not alias inputs
     // (it is a distinct &mut).
     unsafe {
@@ -94,51 +80,23 @@ pub fn matmul(
     }
 }
 
-/// Which implementation runs an [`Mlp`]'s forward and backward passes. Both compute the same
-/// function and gradients in the same flat layout (checked by the parity tests of
-/// [`crate::dfdx_backend`]); they differ in speed and in the device they can use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Backend {
-    /// This module's fused f32 layers on the `gemm` crate (CPU). The fastest on the CPU.
-    #[default]
-    Gemm,
-    /// dfdx 0.13 tensors and autodiff ([`crate::dfdx_backend`]) on dfdx's `Cpu`, or on its
-    /// `Cuda` device when the crate is built with the `cuda` feature.
-    Dfdx,
-}
-
-impl Backend {
-    /// The backend called `name` (`gemm` or `dfdx`), or `None`.
-    pub fn parse(name: &str) -> Option<Backend> {
-        match name {
-            "gemm" => Some(Backend::Gemm),
-            "dfdx" => Some(Backend::Dfdx),
-            _ => None,
-        }
-    }
-
-    /// The backend's name, as [`Backend::parse`] accepts it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Gemm => "gemm",
-            Backend::Dfdx => "dfdx",
-        }
-    }
-}
-
 /// Shape of an MLP. The parameters live elsewhere, as a flat `[f32]` of [`Mlp::num_params`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Mlp {
     /// Layer widths: input, hidden layers, output (at least two entries).
     pub dims: Vec<usize>,
     /// Whether the last layer is followed by a ReLU too (hidden layers always are).
     pub relu_last: bool,
-    /// What runs the passes (not part of the network's mathematics).
-    #[serde(default)]
-    pub backend: Backend,
-    /// Where the dfdx backend runs (a property of the run, never saved).
-    #[serde(skip)]
-    pub device: crate::device::Device,
+    /// Threads its large matrix products may use ([`matmul`]): how it runs, not what it
+    /// computes (not compared, not saved).
+    pub threads: usize,
+}
+
+/// The same network: the same widths and final ReLU, whatever the threads.
+impl PartialEq for Mlp {
+    fn eq(&self, o: &Mlp) -> bool {
+        self.dims == o.dims && self.relu_last == o.relu_last
+    }
 }
 
 /// Activations of one forward pass, kept for the backward pass. Reused across calls to avoid
@@ -160,13 +118,6 @@ impl Acts {
         &last[..]
     }
 
-    /// Replaces the network output (the dfdx backend keeps only that; `out` is sized already).
-    fn set_output(&mut self, y: &[f32]) {
-        let last = self.out.last_mut().expect("an MLP has a layer");
-        last.clear();
-        last.extend_from_slice(y);
-    }
-
     /// Number of input rows of the forward pass these activations hold.
     pub fn rows(&self) -> usize {
         self.rows
@@ -174,21 +125,15 @@ impl Acts {
 }
 
 impl Mlp {
-    /// An MLP with layer widths `dims` on the gemm backend; panics with fewer than two widths.
+    /// An MLP with layer widths `dims`, on one thread; panics with fewer than two widths.
     pub fn new(dims: &[usize], relu_last: bool) -> Mlp {
         assert!(dims.len() >= 2, "an MLP needs input and output sizes");
-        Mlp { dims: dims.to_vec(), relu_last, backend: Backend::Gemm, device: crate::device::Device::Cpu }
+        Mlp { dims: dims.to_vec(), relu_last, threads: 1 }
     }
 
-    /// The same network run by `backend`.
-    pub fn with_backend(mut self, backend: Backend) -> Mlp {
-        self.backend = backend;
-        self
-    }
-
-    /// The same network with the dfdx backend on `device` (the gemm backend ignores it).
-    pub fn on(mut self, device: crate::device::Device) -> Mlp {
-        self.device = device;
+    /// The same network with up to `threads` threads for its large matrix products.
+    pub fn with_threads(mut self, threads: usize) -> Mlp {
+        self.threads = threads;
         self
     }
 
@@ -239,11 +184,6 @@ impl Mlp {
         assert_eq!(x.len(), rows * self.input(), "input is not rows x in");
         acts.rows = rows;
         acts.out.resize_with(self.layers(), Vec::new);
-        if self.backend == Backend::Dfdx {
-            // Only the output is kept: the dfdx backward pass recomputes the forward with a tape.
-            acts.set_output(&crate::dfdx_backend::forward_flat(self, p, x, rows));
-            return;
-        }
         for l in 0..self.layers() {
             let (i, o) = (self.dims[l], self.dims[l + 1]);
             let off = self.offset(l);
@@ -252,7 +192,7 @@ impl Mlp {
             out.resize(rows * o, 0.0);
             {
                 let input: &[f32] = if l == 0 { x } else { &acts.out[l - 1] };
-                matmul(rows, o, i, &mut out, o, input, i, 1, w, o, 1, false);
+                matmul(rows, o, i, &mut out, o, input, i, 1, w, o, 1, false, self.threads);
             }
             let relu = self.relu_at(l);
             for row in out.chunks_exact_mut(o) {
@@ -263,68 +203,6 @@ impl Mlp {
             }
             acts.out[l] = out;
         }
-    }
-
-    /// Adds the dfdx backend's parameter gradients `g` into `grad` and copies columns `c0..c1`
-    /// of its input gradient into `dx`.
-    #[allow(clippy::too_many_arguments)]
-    fn absorb(
-        &self,
-        rows: usize,
-        g: &[f32],
-        full_dx: Option<Vec<f32>>,
-        grad: Option<&mut [f32]>,
-        dx: Option<&mut Vec<f32>>,
-        c0: usize,
-        c1: usize,
-    ) {
-        if let Some(gr) = grad {
-            gr.iter_mut().zip(g).for_each(|(a, b)| *a += b);
-        }
-        if let (Some(dx), Some(full)) = (dx, full_dx) {
-            let (i, n) = (self.input(), c1 - c0);
-            dx.clear();
-            dx.reserve(rows * n);
-            for r in 0..rows {
-                dx.extend_from_slice(&full[r * i + c0..r * i + c1]);
-            }
-        }
-    }
-
-    /// [`Mlp::forward`], then [`Mlp::backward_cols`] with the output gradient `dy_of(output)`:
-    /// for a loss of the output (a critic step, an actor step through the critic). The gemm
-    /// layers keep their activations between the two anyway; the dfdx backend differentiates
-    /// the forward pass's own tape instead of running the forward pass again. The output stays
-    /// in `acts`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        rows: usize,
-        acts: &mut Acts,
-        dy_of: impl FnOnce(&[f32]) -> Vec<f32>,
-        grad: Option<&mut [f32]>,
-        dx: Option<&mut Vec<f32>>,
-        cols: std::ops::Range<usize>,
-    ) {
-        assert!(cols.start <= cols.end && cols.end <= self.input());
-        if self.backend != Backend::Dfdx {
-            self.forward(p, x, rows, acts);
-            let dy = dy_of(acts.output());
-            self.backward_cols(p, x, acts, &dy, grad, dx, cols.start, cols.end);
-            return;
-        }
-        assert_eq!(p.len(), self.num_params(), "parameter vector does not fit the network");
-        assert_eq!(x.len(), rows * self.input(), "input is not rows x in");
-        if let Some(g) = grad.as_deref() {
-            assert_eq!(g.len(), self.num_params());
-        }
-        let (y, g, full_dx) = crate::dfdx_backend::forward_backward_flat(self, p, x, rows, dy_of, dx.is_some());
-        acts.rows = rows;
-        acts.out.resize_with(self.layers(), Vec::new);
-        acts.set_output(&y);
-        self.absorb(rows, &g, full_dx, grad, dx, cols.start, cols.end);
     }
 
     /// Backward pass for the forward pass recorded in `acts` on input `x`, given `dy`, the
@@ -364,11 +242,6 @@ impl Mlp {
         if let Some(g) = grad.as_deref() {
             assert_eq!(g.len(), self.num_params());
         }
-        if self.backend == Backend::Dfdx {
-            let (g, full_dx) = crate::dfdx_backend::backward_flat(self, p, x, rows, dy, dx.is_some());
-            self.absorb(rows, &g, full_dx, grad, dx, c0, c1);
-            return;
-        }
         let mut g = std::mem::take(&mut acts.g0);
         let mut gn = std::mem::take(&mut acts.g1);
         g.clear();
@@ -388,7 +261,7 @@ impl Mlp {
             let input: &[f32] = if l == 0 { x } else { &acts.out[l - 1] };
             if let Some(gr) = grad.as_deref_mut() {
                 // dW += Xᵀ · dZ   ([i x rows] · [rows x o])
-                matmul(i, o, rows, &mut gr[off..off + i * o], o, input, 1, i, &g, o, 1, true);
+                matmul(i, o, rows, &mut gr[off..off + i * o], o, input, 1, i, &g, o, 1, true, self.threads);
                 let db = &mut gr[off + i * o..off + i * o + o];
                 for row in g.chunks_exact(o) {
                     for (d, &v) in db.iter_mut().zip(row) {
@@ -400,14 +273,14 @@ impl Mlp {
                 // dX = dZ · Wᵀ   ([rows x o] · [o x i])
                 gn.resize(rows * i, 0.0);
                 let w = &p[off..off + i * o];
-                matmul(rows, i, o, &mut gn, i, &g, o, 1, w, 1, o, false);
+                matmul(rows, i, o, &mut gn, i, &g, o, 1, w, 1, o, false, self.threads);
                 std::mem::swap(&mut g, &mut gn);
             } else if want_dx {
                 // Only columns c0..c1 of the input gradient: rows c0..c1 of W.
                 let n = c1 - c0;
                 gn.resize(rows * n, 0.0);
                 let w = &p[off + c0 * o..off + c1 * o];
-                matmul(rows, n, o, &mut gn, n, &g, o, 1, w, 1, o, false);
+                matmul(rows, n, o, &mut gn, n, &g, o, 1, w, 1, o, false, self.threads);
                 std::mem::swap(&mut g, &mut gn);
             }
         }
@@ -471,13 +344,12 @@ mod tests {
         let rows = 256;
         let x: Vec<f32> = (0..rows * 300).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let run = |th: usize| {
-            set_threads(th);
+            let net = net.clone().with_threads(th);
             let mut a = Acts::default();
             net.forward(&p, &x, rows, &mut a);
             let dy = vec![1.0; rows];
             let mut g = vec![0.0; p.len()];
             net.backward(&p, &x, &mut a, &dy, Some(&mut g), None);
-            set_threads(1);
             (a.output().to_vec(), g)
         };
         assert_eq!(run(1), run(2));

@@ -30,7 +30,7 @@
 
 use crate::features::{encode, Enc, RawObs};
 use crate::gumbel::{masked_argmax, masked_softmax};
-use crate::learner::LearnerSet;
+use crate::set::LearnerSet;
 use crate::train::{episode_seed, TrainError};
 use crate::{adam::Adam, mlp::Acts};
 use rand::Rng;
@@ -44,14 +44,14 @@ use vecsim_core::slot::SlotProblem;
 use vecsim_core::Scenario;
 
 /// Episodes of oracle traffic when `--pretrain br-ne` gives none.
-pub const DEFAULT_EPISODES: u32 = 10;
+pub(crate) const DEFAULT_EPISODES: u32 = 10;
 /// Passes over the cloning data.
-pub const EPOCHS: u32 = 30;
+pub(crate) const EPOCHS: u32 = 30;
 /// Slot records per cloning minibatch (each holds all of one RSU's tasks of one slot).
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 /// Adam learning rate of the cloning steps: a supervised loss tolerates a larger step than the
 /// RL updates (Table III's actor rate, 1e-5, would barely move the actor in a few hundred steps).
-pub const LR: f64 = 1e-3;
+pub(crate) const LR: f64 = 1e-3;
 
 /// Whose decisions are cloned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,7 +141,7 @@ pub struct PretrainReport {
 }
 
 /// One RSU's examples: its observation of a slot and the oracle's executing RSU of each task.
-pub type Examples = Vec<(RawObs, Vec<u16>)>;
+pub(crate) type Examples = Vec<(RawObs, Vec<u16>)>;
 
 #[derive(Default)]
 struct Log {
@@ -199,7 +199,7 @@ impl JointRefiner for RecordingRefiner {
 /// Runs `teacher` on `episodes` episodes of training traffic (`episode_seed(seed, 0..episodes)`
 /// on the layout of `scenario`) and returns each RSU's examples (index = RSU id), the slots run
 /// and the teacher's completion rate over them.
-pub fn collect(
+pub(crate) fn collect(
     scenario: &Scenario,
     seed: u64,
     teacher: Teacher,
@@ -301,12 +301,12 @@ fn pass(
 
 /// Clones every RSU's actor from `data` (index = RSU id) for [`EPOCHS`] epochs; returns
 /// (steps, mean loss per task, agreement) measured after the last epoch on all examples.
-pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64, f64, f64) {
+pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64, f64, f64) {
     let federated = set.kind().federated();
     let learners = set.learners_mut();
     // The gemm layers whatever the backend: the same function, so the same cloned parameters on
     // either backend and device.
-    let net = learners.first().map(|l| l.actor_net().with_backend(crate::mlp::Backend::Gemm));
+    let net = learners.first().map(|l| l.agent.nets.actor.shape.clone());
     let Some(net) = net else { return (0, f64::NAN, f64::NAN) };
     let encoded: Vec<Encoded> = learners
         .iter()
@@ -331,7 +331,7 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
             enc
         })
         .collect();
-    let mut opts: Vec<Adam> = learners.iter().map(|l| Adam::new(l.agent.actor.len(), LR)).collect();
+    let mut opts: Vec<Adam> = learners.iter().map(|l| Adam::new(l.agent.nets.actor.params.len(), LR)).collect();
     let mut rngs: Vec<_> =
         learners.iter().map(|l| rng::stream(seed, Domain::Learner, (5 << 32) | l.rsu as u64)).collect();
     let (mut acts, mut rows) = (Acts::default(), Vec::new());
@@ -349,14 +349,15 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
                 let j = rngs[e].gen_range(0..=i);
                 order.swap(i, j);
             }
-            let mut grad = vec![0.0f32; l.agent.actor.len()];
+            let mut grad = vec![0.0f32; l.agent.nets.actor.params.len()];
             for chunk in order.chunks(BATCH) {
                 grad.iter_mut().for_each(|g| *g = 0.0);
-                let (_, tasks, _) = pass(&net, &l.agent.actor, d, chunk, &mut acts, &mut rows, Some(&mut grad));
+                let (_, tasks, _) =
+                    pass(&net, &l.agent.nets.actor.params, d, chunk, &mut acts, &mut rows, Some(&mut grad));
                 if tasks == 0 {
                     continue;
                 }
-                opts[e].step(&mut l.agent.actor, &grad);
+                opts[e].step(&mut l.agent.nets.actor.params, &grad);
                 steps += 1;
             }
         }
@@ -365,7 +366,7 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
                 .iter()
                 .zip(&encoded)
                 .filter(|(_, d)| d.tasks > 0)
-                .map(|(l, d)| (d.tasks as f64, l.agent.actor.as_slice()))
+                .map(|(l, d)| (d.tasks as f64, l.agent.actor()))
                 .collect();
             if let Ok(Some(avg)) = vecsim_core::fedavg::average(&ups) {
                 for l in learners.iter_mut() {
@@ -379,12 +380,12 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
         let d = &encoded[e];
         let all: Vec<usize> = (0..d.encs.len()).collect();
         for chunk in all.chunks(256) {
-            let (ls, t, a) = pass(&net, &l.agent.actor, d, chunk, &mut acts, &mut rows, None);
+            let (ls, t, a) = pass(&net, &l.agent.nets.actor.params, d, chunk, &mut acts, &mut rows, None);
             loss += ls;
             tasks += t;
             agree += a;
         }
-        l.agent.actor_target = l.agent.actor.clone();
+        l.agent.nets.actor.target = l.agent.nets.actor.params.clone();
     }
     let t = tasks.max(1) as f64;
     (steps, loss / t, agree as f64 / t)
@@ -392,7 +393,7 @@ pub fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -> (u64,
 
 /// Collects the oracle's examples and clones them into `set` (fresh learners): what
 /// `TrainConfig::pretrain` runs before the first RL episode.
-pub fn pretrain(
+pub(crate) fn pretrain(
     scenario: &Scenario,
     set: &mut LearnerSet,
     seed: u64,
@@ -492,7 +493,7 @@ mod tests {
             let before = {
                 let mut s2 = set.clone();
                 // Zero epochs' measure: loss of the initial actor.
-                let net = s2.learners()[0].actor_net();
+                let net = s2.learners()[0].agent.nets.actor.shape.clone();
                 let mut loss = 0.0;
                 let mut n = 0;
                 for l in s2.learners_mut() {
@@ -510,7 +511,8 @@ mod tests {
                         tasks: 0,
                     };
                     let idx: Vec<usize> = (0..d.encs.len()).collect();
-                    let (ls, t, _) = pass(&net, &l.agent.actor, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
+                    let (ls, t, _) =
+                        pass(&net, &l.agent.nets.actor.params, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
                     loss += ls;
                     n += t;
                 }
@@ -522,11 +524,11 @@ mod tests {
             assert!(after < 0.5 * before, "{kind}: cloning loss {after:.3} vs initial {before:.3}");
             assert!(agree > 0.8, "{kind}: agreement {agree:.3}");
             for l in set.learners() {
-                assert_eq!(l.agent.actor, l.agent.actor_target);
+                assert_eq!(l.agent.actor(), l.agent.actor_target());
             }
             if kind == "fed-maddpg" {
-                let a0 = &set.learners()[0].agent.actor;
-                assert!(set.learners().iter().all(|l| &l.agent.actor == a0), "one common actor");
+                let a0 = set.learners()[0].agent.actor();
+                assert!(set.learners().iter().all(|l| l.agent.actor() == a0), "one common actor");
             }
         }
     }

@@ -15,12 +15,12 @@
 #![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87.
 
 use crate::adam::Adam;
-use crate::features::{encode, encode_in_turn, Enc, RawObs, Scales};
+use crate::features::{encode, encode_in_turn, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
 use crate::learner::{Kind, LearnerOptions, RewardSignal};
-use crate::mlp::{Backend, Mlp};
-use crate::net::Params;
-use crate::nets::{CriticNet, FlatNets, NetWs, Nets, SetBatch};
+use crate::maddpg::{Ctx, Minibatch, Workspace};
+use crate::net::{FlatNet, Net, Params};
+use crate::nets::{ActorCritic, NetShape, SetCritic};
 use crate::replay::{NStep, Replay, SlotRecord};
 use crate::{maddpg, masac};
 use rand::Rng;
@@ -28,25 +28,18 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::RsuId;
 use vecsim_core::learning::LearningConfig;
-use vecsim_core::policy::{Feedback, Observation, Policy, Share, Working};
+use vecsim_core::policy::{Feedback, Observation};
 use vecsim_core::rng::{self, Domain, SimRng};
 use vecsim_core::Scenario;
 
-/// One RSU's networks, optimisers and random streams.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Agent {
-    /// Flat actor (policy) parameters.
-    pub actor: Vec<f32>,
-    /// Target actor parameters, soft-updated towards `actor` (eq. 25).
-    pub actor_target: Vec<f32>,
-    /// Flat critic parameters.
-    pub critic: Vec<f32>,
-    /// Target critic parameters, soft-updated towards `critic` (eq. 25).
-    pub critic_target: Vec<f32>,
-    /// Adam state of the actor (actor lr, Table III).
-    pub actor_opt: Adam,
-    /// Adam state of the critic (critic lr, Table III).
-    pub critic_opt: Adam,
+/// One RSU's networks, optimisers and random streams. `N`: how its networks run ([`FlatNet`]
+/// between episodes and with the gemm backend; resident on a dfdx device for an episode with the
+/// dfdx backend, [`crate::resident`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Agent<N = FlatNet> {
+    /// The actor and the critic, each with its target copy and its Adam state (actor lr and
+    /// critic lr, Table III).
+    pub(crate) nets: ActorCritic<N>,
     /// MASAC temperature, `ln α`, and its optimiser.
     pub log_alpha: f32,
     /// Adam state of `log_alpha` (MASAC only).
@@ -63,6 +56,41 @@ pub struct Agent {
     pub last_critic_loss: f32,
     /// Actor loss (`−mean Q`, less `α·H̄` for MASAC) of the latest update.
     pub last_actor_loss: f32,
+}
+
+impl Agent {
+    /// Flat actor (policy) parameters.
+    pub fn actor(&self) -> &[f32] {
+        &self.nets.actor.params
+    }
+
+    /// Target actor parameters, soft-updated towards the actor (eq. 25).
+    pub fn actor_target(&self) -> &[f32] {
+        &self.nets.actor.target
+    }
+
+    /// Adam state of the actor.
+    pub fn actor_opt(&self) -> &Adam {
+        &self.nets.actor.opt
+    }
+
+    /// Flat critic parameters (`φ`'s then `ρ`'s).
+    pub fn critic(&self) -> Vec<f32> {
+        let c = &self.nets.critic;
+        [&c.phi.params[..], &c.rho.params[..]].concat()
+    }
+
+    /// Target critic parameters, soft-updated towards the critic (eq. 25).
+    pub fn critic_target(&self) -> Vec<f32> {
+        let c = &self.nets.critic;
+        [&c.phi.target[..], &c.rho.target[..]].concat()
+    }
+
+    /// Adam state of the critic (`φ`'s then `ρ`'s moments).
+    pub fn critic_opt(&self) -> Adam {
+        let c = &self.nets.critic;
+        c.phi.opt.concat(&c.rho.opt)
+    }
 }
 
 /// Running means of the losses since the last [`RsuLearner::take_losses`].
@@ -94,9 +122,11 @@ pub struct SlotShare {
     pub actor: Arc<Vec<f32>>,
 }
 
-/// One RSU's learner: what the RSU owns, and the [`Policy`] it runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RsuLearner {
+/// One RSU's learner: what the RSU owns, and the [`Policy`] it runs. `N`: how its networks run
+/// (see [`Agent`]); its serialised form (checkpoints, a cluster's hand-over) is that of
+/// [`FlatNet`]s, the networks in the flat layout.
+#[derive(Clone, Debug)]
+pub struct RsuLearner<N = FlatNet> {
     /// Which learner this is.
     pub kind: Kind,
     /// Table III hyper-parameters, from the scenario's `[learning]` table.
@@ -110,7 +140,7 @@ pub struct RsuLearner {
     /// This learner's RSU (index = RSU id).
     pub rsu: usize,
     /// Its networks, optimisers and random streams.
-    pub agent: Agent,
+    pub agent: Agent<N>,
     /// Its replay buffer: its own records (fed-maddpg) or its copy of the joint records.
     pub replay: Replay,
     /// Explore and learn (training) or act greedily (evaluation).
@@ -125,21 +155,14 @@ pub struct RsuLearner {
     pub losses: LossMeter,
     /// The other RSUs' actor parameters as last shared (centralised learners; not saved: every
     /// slot's shares refresh them before any update).
-    #[serde(skip)]
     peers: Vec<Arc<Vec<f32>>>,
-    #[serde(skip)]
+    /// Not saved (nor any field below): the slot in progress.
     pending: Option<(RawObs, Vec<u16>)>,
-    #[serde(skip)]
     reward: f32,
-    #[serde(skip)]
     end: bool,
     /// Fed back this slot and not yet shared / received (centralised learners).
-    #[serde(skip)]
     awaiting: Stage,
-    #[serde(skip)]
     pub(crate) ws: Workspace,
-    #[serde(skip)]
-    pub(crate) net_ws: NetWs,
 }
 
 /// Where a centralised learner is in the slot's exchange.
@@ -153,54 +176,9 @@ enum Stage {
     Shared,
 }
 
-/// Reusable host buffers of the update steps (not part of the state).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Workspace {
-    pub rows: Vec<f32>,
-    pub batch: SetBatch,
-    pub dx: Vec<f32>,
-    pub da: Vec<f32>,
-}
-
-/// What the update steps need of a learner besides its networks ([`Nets`]).
-pub(crate) struct Ctx<'a> {
-    pub rsu: usize,
-    pub central: bool,
-    pub gumbel_tau: f32,
-    pub sac_target_entropy: f32,
-    pub train_rng: &'a mut SimRng,
-    /// The other RSUs' actors as last shared (centralised learners).
-    pub peers: &'a [Arc<Vec<f32>>],
-    pub ws: &'a mut Workspace,
-    pub log_alpha: &'a mut f32,
-    pub alpha_opt: &'a mut Adam,
-}
-
-impl Ctx<'_> {
-    /// RSU `j`'s actor as it shared it last (in `peers`, this context's), when `j` is another
-    /// RSU whose actor this centralised learner has seen; `None` means: use this learner's own.
-    pub(crate) fn peer_actor<'p>(&self, peers: &'p [Arc<Vec<f32>>], j: usize) -> Option<&'p [f32]> {
-        if !self.central || j == self.rsu {
-            return None;
-        }
-        peers.get(j).filter(|p| !p.is_empty()).map(|p| p.as_slice())
-    }
-}
-
-/// A minibatch of one agent's n-step transitions, encoded. `cur[b]` holds the observations the
-/// agent's critic sees (all RSUs' for a centralised critic, its own for a local one) with the
-/// actions taken; `own` indexes the agent's own among them.
-pub(crate) struct Minibatch {
-    pub own: usize,
-    pub cur: Vec<Vec<Enc>>,
-    pub cur_act: Vec<Vec<Vec<u16>>>,
-    pub next: Vec<Option<Vec<Enc>>>,
-    pub ret: Vec<f32>,
-    pub disc: Vec<f32>,
-}
-
 impl RsuLearner {
-    /// A fresh learner for RSU `rsu` of `scenario`: initial networks and random streams from
+    /// RSU `rsu`'s learner for `scenario`: hyper-parameters from its `[learning]` table
+    /// (Table III), freshly initialised networks and random streams from
     /// `seed` (the same for every RSU's learner of one run), an empty buffer.
     pub fn new(kind: Kind, scenario: &Scenario, rsu: usize, seed: u64, opts: LearnerOptions) -> RsuLearner {
         let rsus = scenario.rsu_count();
@@ -208,15 +186,24 @@ impl RsuLearner {
         let e = rsu as u64;
         // Fed-MADDPG starts every actor from one common initialisation, as FedAvg assumes
         // (averaging independently initialised networks mixes unrelated features).
-        let a = opts.shape.actor().init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e }));
-        let c = opts.shape.critic(kind.central()).init(&mut rng::stream(seed, Domain::Learner, (3 << 32) | e));
+        let actor = opts.shape.actor().with_threads(opts.threads);
+        let a = actor.init(&mut rng::stream(seed, Domain::Learner, if kind.federated() { 0 } else { e }));
+        let (phi, rho) = opts.shape.critic(kind.central());
+        let (phi, rho) = (phi.with_threads(opts.threads), rho.with_threads(opts.threads));
+        let mut critic_rng = rng::stream(seed, Domain::Learner, (3 << 32) | e);
+        let (p, r) = (phi.init(&mut critic_rng), rho.init(&mut critic_rng));
+        let width = critic_width(&opts.shape);
+        let nets = ActorCritic {
+            actor: FlatNet::fresh(actor, a, cfg.actor_lr),
+            critic: SetCritic::new(
+                FlatNet::fresh(phi, p, cfg.critic_lr),
+                FlatNet::fresh(rho, r, cfg.critic_lr),
+                kind.central(),
+                width,
+            ),
+        };
         let agent = Agent {
-            actor_target: a.clone(),
-            critic_target: c.clone(),
-            actor_opt: Adam::new(a.len(), cfg.actor_lr),
-            critic_opt: Adam::new(c.len(), cfg.critic_lr),
-            actor: a,
-            critic: c,
+            nets,
             log_alpha: opts.sac_init_alpha.ln(),
             alpha_opt: Adam::new(1, cfg.critic_lr),
             explore_rng: rng::stream(seed, Domain::Learner, (1 << 32) | e),
@@ -247,13 +234,31 @@ impl RsuLearner {
             end: false,
             awaiting: Stage::Idle,
             ws: Workspace::default(),
-            net_ws: NetWs::default(),
         }
     }
+}
 
-    /// What the update steps need besides the networks.
-    pub(crate) fn ctx(&mut self) -> Ctx<'_> {
-        Ctx {
+impl RsuLearner {
+    /// Up to `threads` threads for each of its networks' large matrix products from now on
+    /// ([`LearnerOptions::threads`]).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.opts.threads = threads;
+        let n = &mut self.agent.nets;
+        for net in [&mut n.actor, &mut n.critic.phi, &mut n.critic.rho] {
+            net.shape.threads = threads;
+        }
+    }
+}
+
+/// `φ`'s output width (the pooled embedding's).
+fn critic_width(shape: &NetShape) -> usize {
+    shape.critic_embed.last().copied().unwrap_or(0)
+}
+
+impl<N: Net> RsuLearner<N> {
+    /// The networks, and what the update steps need besides them.
+    pub(crate) fn ctx(&mut self) -> (Ctx<'_>, &mut ActorCritic<N>) {
+        let ctx = Ctx {
             rsu: self.rsu,
             central: self.kind.central(),
             gumbel_tau: self.opts.gumbel_tau,
@@ -263,57 +268,46 @@ impl RsuLearner {
             ws: &mut self.ws,
             log_alpha: &mut self.agent.log_alpha,
             alpha_opt: &mut self.agent.alpha_opt,
+        };
+        (ctx, &mut self.agent.nets)
+    }
+
+    /// The same learner with its networks run by another [`Net`] (made resident on a device for
+    /// an episode, or copied back after it); everything else moves as it is.
+    pub(crate) fn map_nets<M: Net>(self, f: impl FnMut(N) -> M) -> RsuLearner<M> {
+        let a = self.agent;
+        let agent = Agent {
+            nets: a.nets.map(f),
+            log_alpha: a.log_alpha,
+            alpha_opt: a.alpha_opt,
+            explore_rng: a.explore_rng,
+            train_rng: a.train_rng,
+            updates: a.updates,
+            samples: a.samples,
+            last_critic_loss: a.last_critic_loss,
+            last_actor_loss: a.last_actor_loss,
+        };
+        RsuLearner {
+            kind: self.kind,
+            cfg: self.cfg,
+            opts: self.opts,
+            scales: self.scales,
+            rsus: self.rsus,
+            rsu: self.rsu,
+            agent,
+            replay: self.replay,
+            training: self.training,
+            slots: self.slots,
+            episodes: self.episodes,
+            fed_rounds: self.fed_rounds,
+            losses: self.losses,
+            peers: self.peers,
+            pending: self.pending,
+            reward: self.reward,
+            end: self.end,
+            awaiting: self.awaiting,
+            ws: self.ws,
         }
-    }
-
-    /// The flat networks, taken out of the learner (its actor and critic vectors are empty
-    /// until [`RsuLearner::put_flat`]).
-    pub(crate) fn take_flat(&mut self) -> FlatNets {
-        let (actor_net, critic_net) = (self.actor_net(), self.critic_net());
-        let a = &mut self.agent;
-        FlatNets {
-            actor: std::mem::take(&mut a.actor),
-            actor_target: std::mem::take(&mut a.actor_target),
-            critic: std::mem::take(&mut a.critic),
-            critic_target: std::mem::take(&mut a.critic_target),
-            actor_opt: std::mem::take(&mut a.actor_opt),
-            critic_opt: std::mem::take(&mut a.critic_opt),
-            actor_net,
-            critic_net,
-            ws: std::mem::take(&mut self.net_ws),
-        }
-    }
-
-    /// Puts back what [`RsuLearner::take_flat`] took.
-    pub(crate) fn put_flat(&mut self, n: FlatNets) {
-        let a = &mut self.agent;
-        a.actor = n.actor;
-        a.actor_target = n.actor_target;
-        a.critic = n.critic;
-        a.critic_target = n.critic_target;
-        a.actor_opt = n.actor_opt;
-        a.critic_opt = n.critic_opt;
-        self.net_ws = n.ws;
-    }
-
-    /// Runs `f` on this learner and its flat networks, taken out of it for the call (so that
-    /// the learner's code is written once for any [`Nets`]). A panic in `f` leaves the learner
-    /// without networks; a policy that panics fails its run anyway.
-    pub(crate) fn with_flat<R>(&mut self, f: impl FnOnce(&mut RsuLearner, &mut FlatNets) -> R) -> R {
-        let mut n = self.take_flat();
-        let r = f(self, &mut n);
-        self.put_flat(n);
-        r
-    }
-
-    /// The actor network (shape and backend) the parameters are laid out for.
-    pub fn actor_net(&self) -> Mlp {
-        self.opts.shape.actor().with_backend(self.opts.backend).on(self.opts.device)
-    }
-
-    /// The critic network (local or centralised, with the backend) the parameters are laid out for.
-    pub fn critic_net(&self) -> CriticNet {
-        self.opts.shape.critic(self.kind.central()).with_backend(self.opts.backend).on(self.opts.device)
     }
 
     /// Returns and resets the loss sums.
@@ -324,7 +318,7 @@ impl RsuLearner {
     /// The executing RSU of each task of this RSU. With `tasks_in_turn`, task `k` is scored from
     /// features that count the tasks `0..k` already assigned (one actor pass per task, in
     /// upload order); otherwise every (task, candidate) pair in one pass.
-    pub(crate) fn decide_on<N: Nets>(&mut self, nets: &mut N, obs: &Observation<'_>) -> Vec<RsuId> {
+    pub(crate) fn decide_slot(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
         let raw = RawObs::from_observation(obs);
         let in_turn = self.cfg.tasks_in_turn;
         let mut enc = if in_turn {
@@ -336,7 +330,7 @@ impl RsuLearner {
         if !in_turn {
             self.ws.rows.clear();
             enc.actor_rows(&mut self.ws.rows);
-            logits = nets.actor_forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
+            logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
         }
         let nc = enc.n_cands;
         let eps = self.cfg.epsilon_at(self.episodes);
@@ -350,7 +344,7 @@ impl RsuLearner {
                 enc.refresh_task(k, &acts);
                 self.ws.rows.clear();
                 enc.task_actor_rows(k, &mut self.ws.rows);
-                logits = nets.actor_forward(Params::Online, &self.ws.rows, nc);
+                logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, nc);
                 &logits
             } else {
                 &logits[k * nc..(k + 1) * nc]
@@ -381,7 +375,7 @@ impl RsuLearner {
     }
 
     /// Records the slot's reward; a local learner stores its record and trains at once.
-    pub(crate) fn feedback_on<N: Nets>(&mut self, nets: &mut N, fb: &Feedback) {
+    pub(crate) fn feedback_slot(&mut self, fb: &Feedback) {
         self.reward = match self.opts.reward {
             RewardSignal::Marginal => fb.reward as f32,
             RewardSignal::System => fb.potential as f32,
@@ -404,7 +398,7 @@ impl RsuLearner {
         let (o, a) = self.take_pending();
         let rec = SlotRecord { obs: vec![Arc::new(o)], act: vec![a], reward: vec![self.reward], end: self.end };
         self.replay.push(rec);
-        self.train_slot(nets);
+        self.train_slot();
     }
 
     /// The slot's observation and actions, or an empty observation when the RSU had no uploads.
@@ -413,20 +407,24 @@ impl RsuLearner {
     }
 
     /// This RSU's share of the slot (centralised learners, after feedback).
-    pub(crate) fn share_on<N: Nets>(&mut self, nets: &mut N) -> Option<SlotShare> {
+    pub(crate) fn share_slot(&mut self) -> Option<SlotShare> {
         if self.awaiting != Stage::Fed {
             return None;
         }
         self.awaiting = Stage::Shared;
         let (o, a) = self.take_pending();
-        let actor = nets.actor_params(self.kind != Kind::Masac);
+        let actor = if self.kind == Kind::Masac {
+            self.agent.nets.actor.params()
+        } else {
+            self.agent.nets.actor.target_params()
+        };
         Some(SlotShare { obs: Arc::new(o), act: a, reward: self.reward, end: self.end, actor: Arc::new(actor) })
     }
 
     /// Stores the joint record of every RSU's share and trains (centralised learners). An RSU
     /// that shared nothing counts as one without uploads, with reward 0, and its actor is the
     /// one it shared last.
-    pub(crate) fn receive_on<N: Nets>(&mut self, nets: &mut N, shares: &[Option<&SlotShare>]) {
+    pub(crate) fn receive_slot(&mut self, shares: &[Option<&SlotShare>]) {
         if self.awaiting != Stage::Shared {
             return;
         }
@@ -456,14 +454,14 @@ impl RsuLearner {
             }
         }
         self.replay.push(rec);
-        self.train_slot(nets);
+        self.train_slot();
     }
 
     /// The update steps due after a slot (every `update_every` slots, `updates_per_slot` of them).
-    fn train_slot<N: Nets>(&mut self, nets: &mut N) {
+    fn train_slot(&mut self) {
         if self.slots % self.cfg.update_every.max(1) as u64 == 0 {
             for _ in 0..self.opts.updates_per_slot {
-                self.update_on(nets);
+                self.update();
             }
         }
     }
@@ -477,14 +475,9 @@ impl RsuLearner {
         }
     }
 
-    /// One gradient update of the flat networks ([`RsuLearner::update_on`]).
+    /// One gradient update (critic step, actor step, target update every `t_tg`) of the
+    /// networks. Returns false when the buffer does not hold a minibatch yet.
     pub fn update(&mut self) -> bool {
-        self.with_flat(|l, n| l.update_on(n))
-    }
-
-    /// One gradient update (critic step, actor step, target update every `t_tg`) of `nets`.
-    /// Returns false when the buffer does not hold a minibatch yet.
-    pub(crate) fn update_on<N: Nets>(&mut self, nets: &mut N) -> bool {
         let own = self.own();
         let batch = self.cfg.batch_size;
         if (self.replay.decisions(own) as usize) < batch {
@@ -497,7 +490,7 @@ impl RsuLearner {
         }
         let mb = self.minibatch(own, &samples);
         let kind = self.kind;
-        let mut ctx = self.ctx();
+        let (mut ctx, nets) = self.ctx();
         let (cl, al) = match kind {
             Kind::Masac => masac::update_on(&mut ctx, nets, &mb),
             _ => maddpg::update_on(&mut ctx, nets, &mb),
@@ -509,7 +502,7 @@ impl RsuLearner {
         a.last_critic_loss = cl;
         a.last_actor_loss = al;
         if a.updates % every == 0 {
-            nets.soft_update(tau);
+            a.nets.soft_update(tau);
         }
         self.losses.critic += cl as f64;
         self.losses.actor += al as f64;
@@ -534,7 +527,15 @@ impl RsuLearner {
             rec.obs
                 .iter()
                 .zip(&rec.act)
-                .map(|(o, a)| if self.cfg.tasks_in_turn { encode_in_turn(o, &scales, a) } else { encode(o, &self.scales) })
+                .map(
+                    |(o, a)| {
+                        if self.cfg.tasks_in_turn {
+                            encode_in_turn(o, &scales, a)
+                        } else {
+                            encode(o, &self.scales)
+                        }
+                    },
+                )
                 .collect::<Vec<_>>()
         };
         let mut mb = Minibatch {
@@ -558,59 +559,241 @@ impl RsuLearner {
 
     /// Overwrites the actor parameters (same length required).
     pub fn set_actor_params(&mut self, p: &[f32]) {
-        assert_eq!(p.len(), self.agent.actor.len(), "actor parameter count differs");
-        self.agent.actor.copy_from_slice(p);
-    }
-}
-
-impl Policy for RsuLearner {
-    fn name(&self) -> &'static str {
-        self.kind.name()
+        self.agent.nets.actor.set_params(p);
     }
 
-    fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
-        debug_assert_eq!(obs.rsu.index(), self.rsu);
-        self.with_flat(|l, n| l.decide_on(n, obs))
+    /// The actor's parameters and the decisions taken, for a VEC POOL round (fed-maddpg).
+    pub(crate) fn export_actor(&self) -> Option<(u64, Vec<f32>)> {
+        self.kind.federated().then(|| (self.agent.samples, self.agent.nets.actor.params()))
     }
 
-    fn feedback(&mut self, fb: &Feedback) {
-        self.with_flat(|l, n| l.feedback_on(n, fb))
-    }
-
-    fn export_params(&self) -> Option<(u64, Vec<f32>)> {
-        self.kind.federated().then(|| (self.agent.samples, self.agent.actor.clone()))
-    }
-
-    fn import_params(&mut self, params: &[f32]) {
-        if self.kind.federated() && params.len() == self.agent.actor.len() {
+    /// A VEC POOL round's average, written over the actor (fed-maddpg; an average of another
+    /// length is ignored).
+    pub(crate) fn import_actor(&mut self, params: &[f32]) {
+        if self.kind.federated() && params.len() == self.agent.nets.actor.num_params() {
             self.set_actor_params(params);
         }
     }
+}
 
-    fn shares(&self) -> bool {
-        self.kind.central() && self.training
+/// The update steps one at a time, on the learner's networks (tests).
+#[cfg(test)]
+impl<N: Net> RsuLearner<N> {
+    /// [`maddpg::targets_on`].
+    pub(crate) fn targets(&mut self, mb: &Minibatch, sac_alpha: Option<f32>) -> Vec<f32> {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::targets_on(&mut ctx, nets, mb, sac_alpha)
     }
 
-    fn share(&mut self) -> Option<Share> {
-        self.with_flat(|l, n| l.share_on(n)).map(|s| Arc::new(s) as Share)
+    /// [`maddpg::critic_step_on`].
+    pub(crate) fn critic_step(&mut self, mb: &Minibatch, y: &[f32]) -> f32 {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::critic_step_on(&mut ctx, nets, mb, y)
     }
 
-    fn receive(&mut self, shares: &[Option<Share>]) {
-        let own = downcast_shares(shares);
-        self.with_flat(|l, n| l.receive_on(n, &own))
+    /// [`maddpg::actor_step_on`].
+    pub(crate) fn actor_step(&mut self, mb: &Minibatch, sac_alpha: Option<f32>) -> (f32, Vec<(f32, f32)>) {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::actor_step_on(&mut ctx, nets, mb, sac_alpha)
     }
 
-    /// With the dfdx backend: the networks resident on the learner's device for the episode
-    /// ([`crate::resident::ResidentLearner`]); with the gemm layers, the learner itself.
-    fn into_working(self: Box<Self>) -> Box<dyn Working> {
-        match self.opts.backend {
-            Backend::Gemm => Box::new(self as Box<dyn Policy>),
-            Backend::Dfdx => crate::resident::working(*self),
-        }
+    /// [`maddpg::actor_grad_on`]; the gradient is left in the actor's
+    /// [`crate::net::FlatNet::grad`] (on the flat form).
+    pub(crate) fn actor_grad(
+        &mut self,
+        mb: &Minibatch,
+        sac_alpha: Option<f32>,
+        relaxed: bool,
+    ) -> (f32, Vec<(f32, f32)>) {
+        let (mut ctx, nets) = self.ctx();
+        maddpg::actor_grad_on(&mut ctx, nets, mb, sac_alpha, relaxed)
     }
 }
 
-/// The learners' own shares among `shares` (a share of another type counts as none).
-pub(crate) fn downcast_shares(shares: &[Option<Share>]) -> Vec<Option<&SlotShare>> {
-    shares.iter().map(|s| s.as_ref().and_then(|s| s.downcast_ref::<SlotShare>())).collect()
+/// The serialised form of an [`RsuLearner`] (checkpoints, a cluster's hand-over of a learner):
+/// the networks in the flat layout, the critic as `φ`'s parameters then `ρ`'s with one Adam
+/// state over both (the layout of checkpoint format 3); the slot in progress is not saved.
+#[derive(Serialize)]
+#[serde(rename = "RsuLearner")]
+struct LearnerOut<'a> {
+    kind: Kind,
+    cfg: &'a LearningConfig,
+    opts: &'a LearnerOptions,
+    scales: &'a Scales,
+    rsus: usize,
+    rsu: usize,
+    agent: AgentOut<'a>,
+    replay: &'a Replay,
+    training: bool,
+    slots: u64,
+    episodes: u64,
+    fed_rounds: u64,
+    losses: &'a LossMeter,
+}
+
+/// The serialised form of an [`Agent`] (see [`LearnerOut`]).
+#[derive(Serialize)]
+#[serde(rename = "Agent")]
+struct AgentOut<'a> {
+    actor: &'a [f32],
+    actor_target: &'a [f32],
+    critic: Vec<f32>,
+    critic_target: Vec<f32>,
+    actor_opt: &'a Adam,
+    critic_opt: Adam,
+    log_alpha: f32,
+    alpha_opt: &'a Adam,
+    explore_rng: &'a SimRng,
+    train_rng: &'a SimRng,
+    updates: u64,
+    samples: u64,
+    last_critic_loss: f32,
+    last_actor_loss: f32,
+}
+
+/// [`LearnerOut`], read back.
+#[derive(Deserialize)]
+#[serde(rename = "RsuLearner")]
+struct LearnerIn {
+    kind: Kind,
+    cfg: LearningConfig,
+    opts: LearnerOptions,
+    scales: Scales,
+    rsus: usize,
+    rsu: usize,
+    agent: AgentIn,
+    replay: Replay,
+    training: bool,
+    slots: u64,
+    episodes: u64,
+    fed_rounds: u64,
+    losses: LossMeter,
+}
+
+/// [`AgentOut`], read back.
+#[derive(Deserialize)]
+#[serde(rename = "Agent")]
+struct AgentIn {
+    actor: Vec<f32>,
+    actor_target: Vec<f32>,
+    critic: Vec<f32>,
+    critic_target: Vec<f32>,
+    actor_opt: Adam,
+    critic_opt: Adam,
+    log_alpha: f32,
+    alpha_opt: Adam,
+    explore_rng: SimRng,
+    train_rng: SimRng,
+    updates: u64,
+    samples: u64,
+    last_critic_loss: f32,
+    last_actor_loss: f32,
+}
+
+impl Serialize for RsuLearner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = &self.agent;
+        let agent = AgentOut {
+            actor: a.actor(),
+            actor_target: a.actor_target(),
+            critic: a.critic(),
+            critic_target: a.critic_target(),
+            actor_opt: a.actor_opt(),
+            critic_opt: a.critic_opt(),
+            log_alpha: a.log_alpha,
+            alpha_opt: &a.alpha_opt,
+            explore_rng: &a.explore_rng,
+            train_rng: &a.train_rng,
+            updates: a.updates,
+            samples: a.samples,
+            last_critic_loss: a.last_critic_loss,
+            last_actor_loss: a.last_actor_loss,
+        };
+        LearnerOut {
+            kind: self.kind,
+            cfg: &self.cfg,
+            opts: &self.opts,
+            scales: &self.scales,
+            rsus: self.rsus,
+            rsu: self.rsu,
+            agent,
+            replay: &self.replay,
+            training: self.training,
+            slots: self.slots,
+            episodes: self.episodes,
+            fed_rounds: self.fed_rounds,
+            losses: &self.losses,
+        }
+        .serialize(s)
+    }
+}
+
+/// Reads the flat layout back into networks of the options' shape. The lengths are not
+/// checked here (a critic vector is split at `φ`'s length, or where it ends): a loaded
+/// checkpoint is checked whole, naming the field, by [`crate::LearnerSet::validate`]. A shape
+/// that cannot be built is refused here.
+impl<'de> Deserialize<'de> for RsuLearner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RsuLearner, D::Error> {
+        let l = LearnerIn::deserialize(d)?;
+        l.opts
+            .shape
+            .param_counts(l.kind.central())
+            .map_err(|m| serde::de::Error::custom(format!("opts.shape: {m}")))?;
+        let a = l.agent;
+        let (phi, rho) = l.opts.shape.critic(l.kind.central());
+        let (phi, rho) = (phi.with_threads(l.opts.threads), rho.with_threads(l.opts.threads));
+        let k = phi.num_params();
+        let split = |v: Vec<f32>| {
+            let at = k.min(v.len());
+            (v[..at].to_vec(), v[at..].to_vec())
+        };
+        let ((p, r), (pt, rt)) = (split(a.critic), split(a.critic_target));
+        let (po, ro) = a.critic_opt.split_at(k);
+        let nets = ActorCritic {
+            actor: FlatNet::new(
+                l.opts.shape.actor().with_threads(l.opts.threads),
+                a.actor,
+                a.actor_target,
+                a.actor_opt,
+            ),
+            critic: SetCritic::new(
+                FlatNet::new(phi, p, pt, po),
+                FlatNet::new(rho, r, rt, ro),
+                l.kind.central(),
+                critic_width(&l.opts.shape),
+            ),
+        };
+        let agent = Agent {
+            nets,
+            log_alpha: a.log_alpha,
+            alpha_opt: a.alpha_opt,
+            explore_rng: a.explore_rng,
+            train_rng: a.train_rng,
+            updates: a.updates,
+            samples: a.samples,
+            last_critic_loss: a.last_critic_loss,
+            last_actor_loss: a.last_actor_loss,
+        };
+        Ok(RsuLearner {
+            kind: l.kind,
+            cfg: l.cfg,
+            opts: l.opts,
+            scales: l.scales,
+            rsus: l.rsus,
+            rsu: l.rsu,
+            agent,
+            replay: l.replay,
+            training: l.training,
+            slots: l.slots,
+            episodes: l.episodes,
+            fed_rounds: l.fed_rounds,
+            losses: l.losses,
+            peers: Vec::new(),
+            pending: None,
+            reward: 0.0,
+            end: false,
+            awaiting: Stage::Idle,
+            ws: Workspace::default(),
+        })
+    }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use vecsim_core::Scenario;
 
 /// The record's file name in the checkpoint directory.
-pub const RUN_OPTIONS_FILE: &str = "run-options.txt";
+pub(crate) const RUN_OPTIONS_FILE: &str = "run-options.txt";
 
 /// Largest record file read back: a few hundred bytes per line.
 const CAP: u64 = 1 << 20;
@@ -45,12 +45,12 @@ fn entries(scenario: &Scenario, cfg: &TrainConfig) -> Vec<(&'static str, &'stati
 
 /// The record's text: `key<TAB>value` lines (values never hold a newline: they are `Debug`
 /// strings and numbers).
-pub fn render(scenario: &Scenario, cfg: &TrainConfig) -> String {
+pub(crate) fn render(scenario: &Scenario, cfg: &TrainConfig) -> String {
     entries(scenario, cfg).into_iter().map(|(k, _, v)| format!("{k}\t{}\n", v.replace('\n', " "))).collect()
 }
 
 /// Writes the record into `dir` (atomically).
-pub fn write(dir: &Path, scenario: &Scenario, cfg: &TrainConfig) -> Result<(), TrainError> {
+pub(crate) fn write(dir: &Path, scenario: &Scenario, cfg: &TrainConfig) -> Result<(), TrainError> {
     let path = dir.join(RUN_OPTIONS_FILE);
     vecsim_core::atomic::write(&path, render(scenario, cfg).as_bytes())
         .map_err(|source| TrainError::Io { path: path.clone(), source })
@@ -59,7 +59,7 @@ pub fn write(dir: &Path, scenario: &Scenario, cfg: &TrainConfig) -> Result<(), T
 /// Compares the record in `dir` with this run's settings: the first difference is
 /// [`TrainError::ResumeChanged`], naming the flag. A checkpoint written before records existed
 /// has none: it cannot be checked, and gets one now.
-pub fn check(dir: &Path, scenario: &Scenario, cfg: &TrainConfig) -> Result<(), TrainError> {
+pub(crate) fn check(dir: &Path, scenario: &Scenario, cfg: &TrainConfig) -> Result<(), TrainError> {
     let path = dir.join(RUN_OPTIONS_FILE);
     let text = match vecsim_core::bounded::read_to_string(&path, CAP, "run records", "") {
         Ok(t) => t,

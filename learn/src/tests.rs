@@ -2,11 +2,13 @@
 //! the slow one, whose CPU can finish one or two of a slot's tasks before their deadlines, while
 //! the fast one finishes all of them even after the wired migration.
 
-use crate::learner::{Kind, LearnerOptions, LearnerSet, RewardSignal};
+use crate::build_learner_with;
+use crate::learner::{Kind, LearnerOptions, RewardSignal};
+use crate::maddpg::Minibatch;
 use crate::nets::NetShape;
-use crate::rsu::{Minibatch, RsuLearner};
+use crate::rsu::RsuLearner;
+use crate::set::LearnerSet;
 use crate::train::{self, TrainConfig, CHECKPOINT_FILE};
-use crate::{build_learner_with, maddpg};
 use std::sync::Arc;
 use vecsim_core::codec;
 use vecsim_core::engine::SequentialRun;
@@ -58,9 +60,9 @@ fn one_critic_step_lowers_the_critic_loss_on_a_fixed_batch() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
         let mb = fixed_minibatch(&mut st);
-        let y = maddpg::targets(&mut st, &mb, None);
-        let before = maddpg::critic_step(&mut st, &mb, &y);
-        let after = maddpg::critic_step(&mut st, &mb, &y);
+        let y = st.targets(&mb, None);
+        let before = st.critic_step(&mb, &y);
+        let after = st.critic_step(&mb, &y);
         assert!(after < before, "{}: critic loss {before} -> {after}", kind.name());
     }
 }
@@ -70,12 +72,12 @@ fn the_actor_step_moves_the_actor_and_not_the_critic() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
         let mb = fixed_minibatch(&mut st);
-        let (a0, c0, ct0) = (st.agent.actor.clone(), st.agent.critic.clone(), st.agent.critic_target.clone());
+        let (a0, c0, ct0) = (st.agent.actor().to_vec(), st.agent.critic(), st.agent.critic_target());
         let alpha = (kind == Kind::Masac).then_some(0.05);
-        maddpg::actor_step(&mut st, &mb, alpha);
-        assert_ne!(st.agent.actor, a0, "{}: actor did not move", kind.name());
-        assert_eq!(st.agent.critic, c0, "{}: critic moved in the actor step", kind.name());
-        assert_eq!(st.agent.critic_target, ct0);
+        st.actor_step(&mb, alpha);
+        assert_ne!(st.agent.actor(), a0, "{}: actor did not move", kind.name());
+        assert_eq!(st.agent.critic(), c0, "{}: critic moved in the actor step", kind.name());
+        assert_eq!(st.agent.critic_target(), ct0);
     }
 }
 
@@ -85,16 +87,16 @@ fn the_actor_gradient_flows_through_the_critic() {
     // action-feature columns and the actor must not move.
     let mut st = collected(Kind::FedMaddpg, 3);
     let mb = fixed_minibatch(&mut st);
-    let phi = st.critic_net().phi;
-    let out = phi.dims[1];
+    let phi = &mut st.agent.nets.critic.phi;
+    let out = phi.shape.dims[1];
     for row in crate::features::TASK_F..crate::features::TASK_F + crate::features::PAIR_F {
         for o in 0..out {
-            st.agent.critic[row * out + o] = 0.0;
+            phi.params[row * out + o] = 0.0;
         }
     }
-    let a0 = st.agent.actor.clone();
-    maddpg::actor_step(&mut st, &mb, None);
-    assert_eq!(st.agent.actor, a0);
+    let a0 = st.agent.actor().to_vec();
+    st.actor_step(&mb, None);
+    assert_eq!(st.agent.actor(), a0);
 }
 
 fn state_bytes(set: &LearnerSet) -> Vec<u8> {
@@ -166,14 +168,14 @@ fn resume_is_exact() {
 fn federated_round_averages_participants_only() {
     let sc = tiny_scenario(5);
     let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
-    let n = set.learners()[0].agent.actor.len();
+    let n = set.learners()[0].agent.actor().len();
     set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
     set.learners_mut()[1].set_actor_params(&vec![3.0; n]);
     assert!(set.federated_round(&[true, false]).unwrap());
-    assert!(set.learners()[0].agent.actor.iter().all(|&x| x == 1.0));
-    assert!(set.learners()[1].agent.actor.iter().all(|&x| x == 3.0), "a missing RSU keeps its actor");
+    assert!(set.learners()[0].agent.actor().iter().all(|&x| x == 1.0));
+    assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 3.0), "a missing RSU keeps its actor");
     assert!(set.federated_round(&[true, true]).unwrap());
-    assert!(set.learners().iter().all(|l| l.agent.actor.iter().all(|&x| x == 2.0)));
+    assert!(set.learners().iter().all(|l| l.agent.actor().iter().all(|&x| x == 2.0)));
     assert!(!set.federated_round(&[false, false]).unwrap());
     assert_eq!(set.fed_rounds(), 2, "a round nobody took part in is not counted");
     // Through the Policy trait, as the VEC POOL actor does it.
@@ -182,7 +184,7 @@ fn federated_round_averages_participants_only() {
     assert_eq!(w, 0);
     pols[1].import_params(&vec![5.0; p.len()]);
     let set = LearnerSet::from_policies(pols).unwrap();
-    assert!(set.learners()[1].agent.actor.iter().all(|&x| x == 5.0));
+    assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 5.0));
 }
 
 /// A policy that forwards to another and records every feedback it is given.
@@ -331,7 +333,7 @@ fn critic_gradients_match_finite_differences() {
     for kind in Kind::ALL {
         let mut st = collected(kind, 3);
         let mb = fixed_minibatch(&mut st);
-        let net = st.critic_net();
+        let mut net = st.agent.nets.critic.clone();
         let mut batch = crate::nets::SetBatch::default();
         for (encs, acts) in mb.cur.iter().zip(&mb.cur_act) {
             let obs: Vec<(&crate::features::Enc, &[u16])> =
@@ -341,30 +343,32 @@ fn critic_gradients_match_finite_differences() {
         assert!(batch.own.iter().all(|&(a, b)| b > a), "every item has own tasks");
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
         let c: Vec<f32> = (0..batch.len()).map(|_| if r.gen::<bool>() { 1.0 } else { -1.0 }).collect();
-        let p: Vec<f32> = st.agent.critic.iter().map(|&w| w + 0.01 * (r.gen::<f32>() - 0.5)).collect();
-        let mut ws = crate::nets::CriticWs::default();
-        net.forward(&p, &batch, &mut ws);
-        let mut grad = vec![0.0; net.num_params()];
+        for w in net.phi.params.iter_mut().chain(net.rho.params.iter_mut()) {
+            *w += 0.01 * (r.gen::<f32>() - 0.5);
+        }
+        net.forward_traced(&batch);
         let mut dx = Vec::new();
-        net.backward(&p, &batch, &mut ws, &c, Some(&mut grad), Some(&mut dx));
+        net.backward(&batch, &c, true, Some(&mut dx));
         // φ's parameters and ρ's, separately so both are sampled.
-        let split = net.phi.num_params();
         let what = format!("{} critic φ parameters", kind.name());
-        fd_check(&what, &p[..split], &grad[..split], 1, &mut |q| {
-            let full: Vec<f32> = q.iter().chain(&p[split..]).copied().collect();
-            dot(net.forward(&full, &batch, &mut ws), &c)
+        let mut probe = net.clone();
+        fd_check(&what, &net.phi.params, &net.phi.grad, 1, &mut |q| {
+            probe.phi.params.copy_from_slice(q);
+            dot(&probe.q(false, &batch), &c)
         });
         let what = format!("{} critic ρ parameters", kind.name());
-        fd_check(&what, &p[split..], &grad[split..], 2, &mut |q| {
-            let full: Vec<f32> = p[..split].iter().chain(q).copied().collect();
-            dot(net.forward(&full, &batch, &mut ws), &c)
+        let mut probe = net.clone();
+        fd_check(&what, &net.rho.params, &net.rho.grad, 2, &mut |q| {
+            probe.rho.params.copy_from_slice(q);
+            dot(&probe.q(false, &batch), &c)
         });
         let what = format!("{} critic inputs", kind.name());
         let x0 = batch.x.clone();
         let mut b2 = batch.clone();
+        let mut probe = net.clone();
         fd_check(&what, &x0, &dx, 3, &mut |x| {
             b2.x.copy_from_slice(x);
-            dot(net.forward(&p, &b2, &mut ws), &c)
+            dot(&probe.q(false, &b2), &c)
         });
     }
 }
@@ -381,19 +385,20 @@ fn actor_chain_gradients_match_finite_differences() {
         let alpha = (kind == Kind::Masac).then_some(0.3);
         // Make the critic clearly sensitive to the action: scale φ's first-layer weights on the
         // action (pair) features. Any critic will do for a gradient check.
-        let out = st.critic_net().phi.dims[1];
+        let phi = &mut st.agent.nets.critic.phi;
+        let out = phi.shape.dims[1];
         for row in crate::features::TASK_F..crate::features::TASK_F + crate::features::PAIR_F {
             for o in 0..out {
-                st.agent.critic[row * out + o] *= 100.0;
+                phi.params[row * out + o] *= 100.0;
             }
         }
         let rng0 = st.agent.train_rng.clone();
-        let p = st.agent.actor.clone();
+        let p = st.agent.actor().to_vec();
         let mut eval = |params: &[f32]| -> (f64, Vec<f32>) {
-            st.agent.actor.copy_from_slice(params);
+            st.set_actor_params(params);
             st.agent.train_rng = rng0.clone();
-            let (l, _) = maddpg::actor_grad(&mut st, &mb, alpha, true);
-            (l as f64, st.net_ws.actor_grad.clone())
+            let (l, _) = st.actor_grad(&mb, alpha, true);
+            (l as f64, st.agent.nets.actor.grad.clone())
         };
         let (_, grad) = eval(&p);
         fd_check(&format!("{} actor chain", kind.name()), &p, &grad, 4, &mut |q| eval(q).0);
@@ -419,33 +424,32 @@ fn a_federated_round_replaces_the_actor_only() {
         assert!(st.learners_mut().iter_mut().all(|l| l.update()), "enough data for updates");
     }
     let before: Vec<crate::rsu::Agent> = st.learners().iter().map(|l| l.agent.clone()).collect();
-    assert!(before.iter().all(|a| a.actor_opt.t == 3), "the actors took Adam steps");
-    assert_ne!(before[0].actor, before[1].actor);
-    assert_ne!(before[0].actor_target, before[0].actor);
+    assert!(before.iter().all(|a| a.actor_opt().t == 3), "the actors took Adam steps");
+    assert_ne!(before[0].actor(), before[1].actor());
+    assert_ne!(before[0].actor_target(), before[0].actor());
     assert!(st.federated_round(&[true, true, true]).unwrap());
-    let avg: Vec<f32> = (0..before[0].actor.len())
-        .map(|i| ((before[0].actor[i] as f64 + before[1].actor[i] as f64 + before[2].actor[i] as f64) / 3.0) as f32)
-        .collect();
+    let (a0, a1, a2) = (before[0].actor(), before[1].actor(), before[2].actor());
+    let avg: Vec<f32> = (0..a0.len()).map(|i| ((a0[i] as f64 + a1[i] as f64 + a2[i] as f64) / 3.0) as f32).collect();
     for (e, (now, was)) in st.learners().iter().map(|l| &l.agent).zip(&before).enumerate() {
-        for (x, y) in now.actor.iter().zip(&avg) {
+        for (x, y) in now.actor().iter().zip(&avg) {
             assert!((x - y).abs() <= 1e-6 * y.abs().max(1.0), "RSU {e}: actor is the average");
         }
-        assert_eq!(now.actor_target, was.actor_target, "RSU {e}: target actor kept");
-        assert_eq!(now.actor_opt, was.actor_opt, "RSU {e}: actor Adam moments kept");
-        assert_eq!(now.critic, was.critic);
-        assert_eq!(now.critic_target, was.critic_target);
-        assert_eq!(now.critic_opt, was.critic_opt);
+        assert_eq!(now.actor_target(), was.actor_target(), "RSU {e}: target actor kept");
+        assert_eq!(now.actor_opt(), was.actor_opt(), "RSU {e}: actor Adam moments kept");
+        assert_eq!(now.critic(), was.critic());
+        assert_eq!(now.critic_target(), was.critic_target());
+        assert_eq!(now.critic_opt(), was.critic_opt());
     }
     // The next target update moves the target actor towards the averaged actor by τ.
     let l = &mut st.learners_mut()[0];
     let tau = l.cfg.tau as f32;
     l.cfg.target_update_every = 1;
-    let (t0, a_before_step) = (l.agent.actor_target.clone(), l.agent.actor.clone());
+    let (t0, a_before_step) = (l.agent.actor_target().to_vec(), l.agent.actor().to_vec());
     assert!(l.update());
-    let a = &l.agent;
-    let i = (0..t0.len()).find(|&i| (a.actor[i] - a_before_step[i]).abs() > 0.0).unwrap_or(0);
-    let want = (1.0 - tau) * t0[i] + tau * a.actor[i];
-    assert!((a.actor_target[i] - want).abs() <= 1e-6 * want.abs().max(1.0), "soft update after the round");
+    let (actor, target) = (l.agent.actor(), l.agent.actor_target());
+    let i = (0..t0.len()).find(|&i| (actor[i] - a_before_step[i]).abs() > 0.0).unwrap_or(0);
+    let want = (1.0 - tau) * t0[i] + tau * actor[i];
+    assert!((target[i] - want).abs() <= 1e-6 * want.abs().max(1.0), "soft update after the round");
 }
 
 /// Each centralised learner keeps its own copy of the joint buffer, built from the RSUs' shares
@@ -600,8 +604,13 @@ fn in_turn_decisions_replay_and_rollout_agree() {
         for (raw, acts) in &recs {
             let enc = encode_in_turn(raw, &scales, acts);
             let start = encode_in_turn(raw, &scales, &[]);
-            let (got, _, re) =
-                st.with_flat(|_, n| crate::in_turn::next_actions(n, &mut Vec::new(), Params::Online, &[&start], None));
+            let (got, _, re) = crate::in_turn::next_actions(
+                &mut st.agent.nets.actor,
+                &mut Vec::new(),
+                Params::Online,
+                &[&start],
+                None,
+            );
             assert_eq!(&got[0], acts, "{}: rollout decisions differ from the recorded ones", kind.name());
             assert_eq!(re[0].pair, enc.pair, "{}: rollout features differ from the replay's", kind.name());
             spread += usize::from(acts.iter().any(|&a| a != acts[0]));

@@ -15,8 +15,9 @@
 //! k, save, load, k more give bit-identical weights and curves.
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::learner::{LearnerOptions, LearnerSet};
+use crate::learner::LearnerOptions;
 use crate::pretrain::{PretrainReport, PretrainSpec};
+use crate::set::LearnerSet;
 use crate::{build_learner_with, Kind, LearnError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -452,9 +453,6 @@ pub fn train(
     engine: &mut dyn Engine,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
-    // RSUs train in parallel on the actor engine's workers; each RSU's matrix products get the
-    // threads left over (results never depend on either).
-    crate::mlp::set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     let rsus = scenario.rsu_count();
     // One writer per checkpoint directory: a second training into it is refused, naming the
     // first; the lock goes when this run ends (or is taken over once its process is dead).
@@ -487,6 +485,9 @@ pub fn train(
             },
         )
     };
+    // RSUs train in parallel on the actor engine's workers; each RSU's matrix products get the
+    // threads left over (results never depend on either).
+    set.set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     if let (false, Some(spec)) = (cfg.resume, cfg.pretrain) {
         // Cloned before the first episode and checkpointed at once: a run resumed from here
         // continues exactly as an uninterrupted one.

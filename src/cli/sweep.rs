@@ -12,7 +12,7 @@ use vecsim::experiment::Budget;
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
-use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::RewardSignal;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct SweepArgs {

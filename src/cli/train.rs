@@ -19,8 +19,8 @@ use vecsim_core::observer::{Observer, RunInfo};
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
-use vecsim_learn::learner::RewardSignal;
 use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
+use vecsim_learn::RewardSignal;
 use vecsim_learn::{Budget, PretrainSpec};
 use vecsim_telemetry::Telemetry;
 
@@ -284,7 +284,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     cfg.checkpoint_every = a.checkpoint_every.max(1);
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
-    cfg.threads = a.engine.threads.max(1);
+    cfg.threads = a.engine.threads;
     cfg.eval_every = a.eval_every;
     cfg.eval_seeds = a.eval_seeds.max(1);
     cfg.save_replay = !a.lean_checkpoints;

@@ -9,8 +9,8 @@ use vecsim_core::fedavg::fed_avg;
 use vecsim_core::observer::NoObserver;
 use vecsim_core::policy::PolicySet;
 use vecsim_core::Scenario;
-use vecsim_learn::learner::LearnerOptions;
-use vecsim_learn::nets::NetShape;
+use vecsim_learn::LearnerOptions;
+use vecsim_learn::NetShape;
 use vecsim_learn::{build_learner_with, LearnerSet};
 
 const SLOTS: u32 = 10;
@@ -60,7 +60,7 @@ fn episode(s: &Scenario, set: &mut LearnerSet, round: Option<(&[bool], bool)>) -
 }
 
 fn actors(set: &LearnerSet) -> Vec<Vec<f32>> {
-    set.learners().iter().map(|l| l.agent.actor.clone()).collect()
+    set.learners().iter().map(|l| l.agent.actor().to_vec()).collect()
 }
 
 fn samples(set: &LearnerSet) -> Vec<u64> {
