@@ -382,6 +382,7 @@ mod tests {
     /// - self: load 5e3 (task 1), 1 task: x = 1e4·(5e3 + 1e4)/1e9 = 0.15 s;
     /// - RSU 1: load 1e4 + 1e4 (task 0), 2 tasks: x = 1e4·(2e4 + 1e4)/2e9 = 0.15 s,
     ///   wired w = 1e-3·1e6·500/1e8 = 0.005 s, ψ = 0.1 + 0.005 + 0.15 = 0.255 s.
+    ///
     /// Task 0 sees nothing assigned: self x = 1e4·1e4/1e9 = 0.1 s, RSU 1 x = 1e4·2e4/2e9 = 0.1 s.
     #[test]
     fn in_turn_features_count_the_tasks_already_assigned() {
