@@ -36,6 +36,11 @@ pub struct LearningConfig {
     pub n_step: u32,
     /// Slots between update rounds (Algorithm 1: 1, one update per slot).
     pub update_every: u32,
+    /// Beyond the paper (default off): an RSU's actor decides its tasks in turn, in upload
+    /// order, each seeing the load the RSU has already sent to every candidate in this slot
+    /// (orm's within-slot accumulation), instead of scoring every (task, candidate) pair
+    /// independently from the same slot summary. See `docs/learning.md`.
+    pub tasks_in_turn: bool,
 }
 
 impl Default for LearningConfig {
@@ -55,12 +60,13 @@ impl Default for LearningConfig {
             max_iterations: 6100,
             n_step: 1,
             update_every: 1,
+            tasks_in_turn: false,
         }
     }
 }
 
 /// The keys of `[learning]`, as `--learn KEY=VALUE` accepts them.
-pub const LEARNING_KEYS: [&str; 14] = [
+pub const LEARNING_KEYS: [&str; 15] = [
     "replay_capacity",
     "batch_size",
     "gamma",
@@ -75,6 +81,7 @@ pub const LEARNING_KEYS: [&str; 14] = [
     "max_iterations",
     "n_step",
     "update_every",
+    "tasks_in_turn",
 ];
 
 impl LearningConfig {
@@ -116,6 +123,13 @@ impl LearningConfig {
                 .filter(|x| x.is_finite())
                 .ok_or_else(|| ScenarioError::invalid(&name, format!("expected a number, got `{v}`")))
         };
+        let flag = |v: &str| -> Result<bool, ScenarioError> {
+            match v.trim() {
+                "true" | "1" | "on" => Ok(true),
+                "false" | "0" | "off" => Ok(false),
+                _ => Err(ScenarioError::invalid(&name, format!("expected true or false, got `{v}`"))),
+            }
+        };
         let small = |v: &str| -> Result<u32, ScenarioError> {
             u32::try_from(int(v)?).map_err(|_| ScenarioError::invalid(&name, format!("`{v}` is too large")))
         };
@@ -134,6 +148,7 @@ impl LearningConfig {
             "max_iterations" => self.max_iterations = small(value)?,
             "n_step" => self.n_step = small(value)?,
             "update_every" => self.update_every = small(value)?,
+            "tasks_in_turn" => self.tasks_in_turn = flag(value)?,
             _ => {
                 return Err(ScenarioError::invalid(
                     &name,
@@ -228,7 +243,16 @@ mod tests {
         c.set("tau", "0.2").unwrap();
         c.set("aggregation_period", "7").unwrap();
         assert_eq!((c.tau, c.aggregation_period), (0.2, 7));
-        for (k, v) in [("tau", "2"), ("tau", "x"), ("n_step", "0"), ("batch_size", "-1"), ("nope", "1")] {
+        c.set("tasks_in_turn", "on").unwrap();
+        assert!(c.tasks_in_turn);
+        for (k, v) in [
+            ("tasks_in_turn", "yes please"),
+            ("tau", "2"),
+            ("tau", "x"),
+            ("n_step", "0"),
+            ("batch_size", "-1"),
+            ("nope", "1"),
+        ] {
             let before = c.clone();
             let e = c.set(k, v).unwrap_err().to_string();
             assert!(e.contains(&format!("learning.{k}")), "{e}");
@@ -239,6 +263,8 @@ mod tests {
             let mut d = LearningConfig::default();
             let v = if matches!(k, "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau") {
                 "0.5"
+            } else if k == "tasks_in_turn" {
+                "true"
             } else {
                 "300"
             };

@@ -8,6 +8,7 @@
 //! the first layer).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use vecsim_core::policy::Observation;
 use vecsim_core::wired::WiredLink;
 use vecsim_core::Scenario;
@@ -142,6 +143,8 @@ pub(crate) struct Enc {
     pub mask: Vec<bool>,
     /// Pooled summary of the RSU's tasks (see [`SUM_F`]).
     pub summary: [f32; SUM_F],
+    /// Tasks decided in turn: the source to recompute pair features from ([`encode_in_turn`]).
+    pub in_turn: Option<InTurnSrc>,
 }
 
 impl Enc {
@@ -226,32 +229,9 @@ pub(crate) fn encode(raw: &RawObs, s: &Scales) -> Enc {
         summary[3] += tk / s.deadline_s / n_t as f32;
     }
     let mut pair = Vec::with_capacity(n_t * n_c * PAIR_F);
-    for (k, t) in raw.tasks.iter().enumerate() {
-        let [d, c, tk, up, _] = *t;
-        let work = d * c;
-        let sk = work.sqrt();
-        let _ = k;
-        for (j, cand) in raw.cands.iter().enumerate() {
-            let [wd, free, load, count, avail] = *cand;
-            let is_self = j == raw.self_idx as usize;
-            let w = s.wired.delay_s(d as f64, wd as f64) as f32;
-            // KKT share if the task joins candidate j's uploads (its own load already counts it).
-            let denom = if is_self { load.max(sk) } else { load + sk };
-            let x = if free > 0.0 { sk * denom / free } else { f32::INFINITY };
-            let _ = work;
-            let psi = up + w + x;
-            pair.extend_from_slice(&[
-                wd / s.wired_m,
-                free / s.cpu_hz,
-                (1.0 + load / s.sqrt_work).ln() / 4.0,
-                (1.0 + count).ln() / 4.0,
-                if is_self { 1.0 } else { 0.0 },
-                avail,
-                ratio(w, tk),
-                ratio(x, tk),
-                ratio(psi, tk),
-                if psi <= tk { 1.0 } else { 0.0 },
-            ]);
+    for k in 0..n_t {
+        for j in 0..n_c {
+            pair.extend_from_slice(&pair_row(raw, s, k, j, None));
         }
     }
     let mut mask: Vec<bool> = raw.cands.iter().map(|c| c[4] > 0.5).collect();
@@ -259,5 +239,196 @@ pub(crate) fn encode(raw: &RawObs, s: &Scales) -> Enc {
         // Every candidate down (cannot happen with uploads: the uploader is up). Fall back to self.
         mask[(raw.self_idx as usize).min(n_c - 1)] = true;
     }
-    Enc { n_tasks: n_t, n_cands: n_c, task, pair, mask, summary }
+    Enc { n_tasks: n_t, n_cands: n_c, task, pair, mask, summary, in_turn: None }
+}
+
+/// The `PAIR_F` features of task `k` sent to candidate `j`. `assigned`: tasks decided in turn
+/// (`[learning] tasks_in_turn`), with `(load, count)` the `sqrt(d·c)` load (cycles^½) and the
+/// number of tasks this RSU has already sent to each candidate in this slot; `None`: the
+/// paper-faithful independent form.
+fn pair_row(raw: &RawObs, s: &Scales, k: usize, j: usize, assigned: Option<(&[f32], &[f32])>) -> [f32; PAIR_F] {
+    let [d, c, tk, up, _] = raw.tasks[k];
+    let sk = (d * c).sqrt();
+    let [wd, free, load, count, avail] = raw.cands[j];
+    let is_self = j == raw.self_idx as usize;
+    let w = s.wired.delay_s(d as f64, wd as f64) as f32;
+    let (load, count, denom) = match assigned {
+        // KKT share if the task joins candidate j's uploads (its own load already counts it).
+        None => (load, count, if is_self { load.max(sk) } else { load + sk }),
+        // orm's model (`core/src/policy/orm.rs`): another RSU keeps its own uploads and gains
+        // what this RSU has sent it so far; this RSU starts empty and holds what it kept.
+        Some((al, ac)) => {
+            let (l, n) = if is_self { (al[j], ac[j]) } else { (load + al[j], count + ac[j]) };
+            (l, n, l + sk)
+        }
+    };
+    let x = if free > 0.0 { sk * denom / free } else { f32::INFINITY };
+    let psi = up + w + x;
+    [
+        wd / s.wired_m,
+        free / s.cpu_hz,
+        (1.0 + load / s.sqrt_work).ln() / 4.0,
+        (1.0 + count).ln() / 4.0,
+        if is_self { 1.0 } else { 0.0 },
+        avail,
+        ratio(w, tk),
+        ratio(x, tk),
+        ratio(psi, tk),
+        if psi <= tk { 1.0 } else { 0.0 },
+    ]
+}
+
+/// What an in-turn encoding needs to recompute a task's pair features when the tasks before it
+/// are assigned differently (the target actor's own decisions in the TD target).
+#[derive(Clone, Debug)]
+pub(crate) struct InTurnSrc {
+    /// The raw observation.
+    pub raw: Arc<RawObs>,
+    /// The scenario's normalisers.
+    pub scales: Arc<Scales>,
+}
+
+/// The load (`sqrt(d·c)`, cycles^½) and task count this RSU has sent to each of `n_c`
+/// candidates with the decisions `prefix` of its first tasks.
+fn assigned_by(raw: &RawObs, prefix: &[u16], n_c: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut load, mut count) = (vec![0.0f32; n_c], vec![0.0f32; n_c]);
+    for (t, &a) in raw.tasks.iter().zip(prefix) {
+        if let Some(l) = load.get_mut(a as usize) {
+            *l += (t[0] * t[1]).sqrt();
+            count[a as usize] += 1.0;
+        }
+    }
+    (load, count)
+}
+
+/// Encodes `raw` for tasks decided in turn (`[learning] tasks_in_turn`): task `k`'s pair
+/// features see the load this RSU has already sent to each candidate with `acts[..k]` (all of
+/// `acts` for the tasks past its end). With the actions the RSU took, this is exactly what its
+/// actor saw when it decided (decisions and replay both go through here).
+pub(crate) fn encode_in_turn(raw: &Arc<RawObs>, s: &Arc<Scales>, acts: &[u16]) -> Enc {
+    let mut enc = encode(raw, s);
+    enc.in_turn = Some(InTurnSrc { raw: raw.clone(), scales: s.clone() });
+    for k in 0..enc.n_tasks {
+        enc.refresh_task(k, &acts[..k.min(acts.len())]);
+    }
+    enc
+}
+
+impl Enc {
+    /// Whether this encoding decides tasks in turn.
+    pub(crate) fn is_in_turn(&self) -> bool {
+        self.in_turn.is_some()
+    }
+
+    /// Recomputes task `k`'s pair features with the tasks before it assigned as `prefix`
+    /// (in-turn encodings only; a no-op otherwise).
+    pub(crate) fn refresh_task(&mut self, k: usize, prefix: &[u16]) {
+        let Some(src) = &self.in_turn else { return };
+        let nc = self.n_cands;
+        let (load, count) = assigned_by(&src.raw, prefix, nc);
+        for j in 0..nc {
+            let row = pair_row(&src.raw, &src.scales, k, j, Some((&load, &count)));
+            let o = (k * nc + j) * PAIR_F;
+            self.pair[o..o + PAIR_F].copy_from_slice(&row);
+        }
+    }
+
+    /// Appends the actor rows `[task_k, pair_kj, summary]` of task `k` only.
+    pub(crate) fn task_actor_rows(&self, k: usize, out: &mut Vec<f32>) {
+        for j in 0..self.n_cands {
+            out.extend_from_slice(&self.task[k * TASK_F..(k + 1) * TASK_F]);
+            out.extend_from_slice(self.pair(k, j));
+            out.extend_from_slice(&self.summary);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RSU 0 deciding three tasks between itself (1 GHz free, its own uploads 2.5e4 cycles^½)
+    /// and RSU 1 (2 GHz free, 500 m away, 1e4 cycles^½ of uploads, one task).
+    fn example() -> (Arc<RawObs>, Arc<Scales>) {
+        let raw = RawObs {
+            self_idx: 0,
+            tasks: vec![
+                // d bits, c cycles/bit, deadline s, upload s, V2I m; sqrt(d·c) = 1e4, 5e3, 1e4.
+                [1e6, 100.0, 1.0, 0.1, 50.0],
+                [1e6, 25.0, 1.0, 0.1, 50.0],
+                [1e6, 100.0, 1.0, 0.1, 50.0],
+            ],
+            cands: vec![[0.0, 1e9, 2.5e4, 3.0, 1.0], [500.0, 2e9, 1e4, 1.0, 1.0]],
+        };
+        let s = Scales {
+            data_bits: 1e6,
+            cycles_per_bit: 100.0,
+            deadline_s: 1.0,
+            range_m: 100.0,
+            wired_m: 1000.0,
+            cpu_hz: 2e9,
+            sqrt_work: 1e4,
+            wired: WiredLink { rate_bps: 1e8, discount_per_m: 1e-3 },
+        };
+        (Arc::new(raw), Arc::new(s))
+    }
+
+    fn close(a: f32, b: f32) -> bool {
+        (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+    }
+
+    /// Worked by hand (orm's model: self starts empty, a neighbour keeps its uploads).
+    /// Decisions: task 0 → RSU 1, task 1 → RSU 0 (self). Task 2 then sees
+    /// - self: load 5e3 (task 1), 1 task: x = 1e4·(5e3 + 1e4)/1e9 = 0.15 s;
+    /// - RSU 1: load 1e4 + 1e4 (task 0), 2 tasks: x = 1e4·(2e4 + 1e4)/2e9 = 0.15 s,
+    ///   wired w = 1e-3·1e6·500/1e8 = 0.005 s, ψ = 0.1 + 0.005 + 0.15 = 0.255 s.
+    ///
+    /// Task 0 sees nothing assigned: self x = 1e4·1e4/1e9 = 0.1 s, RSU 1 x = 1e4·2e4/2e9 = 0.1 s.
+    #[test]
+    fn in_turn_features_count_the_tasks_already_assigned() {
+        let (raw, s) = example();
+        let enc = encode_in_turn(&raw, &s, &[1, 0, 1]);
+        let t2_self = enc.pair(2, 0);
+        assert!(close(t2_self[2], (1.5f32).ln() / 4.0), "{t2_self:?}");
+        assert!(close(t2_self[3], (2.0f32).ln() / 4.0));
+        assert!(close(t2_self[7], 0.15));
+        assert!(close(t2_self[8], 0.25), "ψ = 0.1 + 0 + 0.15");
+        let t2_n = enc.pair(2, 1);
+        assert!(close(t2_n[2], (3.0f32).ln() / 4.0), "{t2_n:?}");
+        assert!(close(t2_n[3], (3.0f32).ln() / 4.0));
+        assert!(close(t2_n[6], 0.005));
+        assert!(close(t2_n[7], 0.15));
+        assert!(close(t2_n[8], 0.255));
+        assert_eq!(t2_n[9], 1.0, "meets the 1 s deadline");
+        assert!(close(enc.pair(0, 0)[7], 0.1) && close(enc.pair(0, 1)[7], 0.1));
+        assert_eq!(enc.pair(0, 0)[2], 0.0, "self starts empty");
+        // The independent encoding: self counts all its uploads, x = 1e4·2.5e4/1e9 = 0.25 s;
+        // RSU 1 x = 1e4·(1e4 + 1e4)/2e9 = 0.1 s, whatever was decided before.
+        let ind = encode(&raw, &s);
+        assert!(close(ind.pair(2, 0)[7], 0.25) && close(ind.pair(2, 1)[7], 0.1));
+        // Task features, summary and mask are those of the independent encoding.
+        assert_eq!(
+            (ind.task.clone(), ind.summary, ind.mask.clone()),
+            (enc.task.clone(), enc.summary, enc.mask.clone())
+        );
+    }
+
+    /// Refreshing a task with a prefix gives the encoding of that prefix, so a rollout that
+    /// refreshes task by task ends with `encode_in_turn` of its decisions.
+    #[test]
+    fn refreshing_in_turn_matches_encoding_with_the_decisions() {
+        let (raw, s) = example();
+        let mut enc = encode_in_turn(&raw, &s, &[]);
+        let acts = [0u16, 1, 1];
+        for k in 0..3 {
+            enc.refresh_task(k, &acts[..k]);
+        }
+        assert_eq!(enc.pair, encode_in_turn(&raw, &s, &acts).pair);
+        assert_ne!(enc.pair, encode_in_turn(&raw, &s, &[1, 0, 0]).pair);
+        // An independent encoding ignores refreshes.
+        let mut ind = encode(&raw, &s);
+        let before = ind.pair.clone();
+        ind.refresh_task(2, &acts[..2]);
+        assert_eq!(ind.pair, before);
+    }
 }

@@ -18,6 +18,7 @@ mod device;
 mod dfdx_backend;
 mod features;
 mod gumbel;
+mod in_turn;
 mod learner;
 mod maddpg;
 mod masac;

@@ -143,6 +143,10 @@ pub(crate) fn targets_on<N: Net>(
     let mut own_ent = vec![0.0f32; items.len()];
     let mut rng = ctx.train_rng.clone();
     let peers = ctx.peers;
+    // Tasks decided in turn: the critic sees the next observations re-encoded with the next
+    // actions (`renc[i][j]`), as the acting actor would have seen them.
+    let in_turn = mb.next[items[0]].as_ref().is_some_and(|e| e.iter().any(Enc::is_in_turn));
+    let mut renc: Vec<Vec<Enc>> = vec![Vec::new(); if in_turn { items.len() } else { 0 }];
     for j in 0..covered {
         let encs: Vec<&Enc> = items.iter().map(|&b| &mb.next[b].as_ref().unwrap()[j]).collect();
         let rng = sac_alpha.map(|_| &mut rng);
@@ -152,7 +156,15 @@ pub(crate) fn targets_on<N: Net>(
             None if soft => Params::Online,
             None => Params::Target,
         };
-        let (acts, ent) = next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng);
+        let (acts, ent) = if in_turn {
+            let (acts, ent, re) = crate::in_turn::next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng);
+            for (i, e) in re.into_iter().enumerate() {
+                renc[i].push(e);
+            }
+            (acts, ent)
+        } else {
+            next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng)
+        };
         for (i, a) in acts.into_iter().enumerate() {
             next_acts[i].push(a);
         }
@@ -164,7 +176,7 @@ pub(crate) fn targets_on<N: Net>(
     let ws = &mut *ctx.ws;
     ws.batch.clear();
     for (i, &b) in items.iter().enumerate() {
-        let encs = mb.next[b].as_ref().unwrap();
+        let encs = if in_turn { &renc[i] } else { mb.next[b].as_ref().unwrap() };
         let obs: Vec<(&Enc, &[u16])> = encs.iter().zip(&next_acts[i]).map(|(en, a)| (en, a.as_slice())).collect();
         ws.batch.push(&obs, mb.own);
     }

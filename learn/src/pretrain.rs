@@ -313,11 +313,18 @@ pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -
         .map(|l| {
             let ex: &[(RawObs, Vec<u16>)] = data.get(l.rsu).map_or(&[], |v| v.as_slice());
             let mut enc = Encoded { encs: Vec::new(), labels: Vec::new(), tasks: 0 };
+            let scales = std::sync::Arc::new(l.scales.clone());
             for (raw, acts) in ex {
                 if raw.tasks.is_empty() {
                     continue;
                 }
-                enc.encs.push(encode(raw, &l.scales));
+                // In turn: each task sees the oracle's decisions of the tasks before it, as the
+                // actor will see its own (teacher forcing).
+                enc.encs.push(if l.cfg.tasks_in_turn {
+                    crate::features::encode_in_turn(&std::sync::Arc::new(raw.clone()), &scales, acts)
+                } else {
+                    encode(raw, &l.scales)
+                });
                 enc.labels.push(acts.clone());
                 enc.tasks += acts.len();
             }

@@ -15,7 +15,7 @@
 #![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87.
 
 use crate::adam::Adam;
-use crate::features::{encode, RawObs, Scales};
+use crate::features::{encode, encode_in_turn, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
 use crate::learner::{Kind, LearnerOptions, RewardSignal};
 use crate::maddpg::{Ctx, Minibatch, Workspace};
@@ -315,23 +315,41 @@ impl<N: Net> RsuLearner<N> {
         std::mem::take(&mut self.losses)
     }
 
-    /// The executing RSU of each task of this RSU.
+    /// The executing RSU of each task of this RSU. With `tasks_in_turn`, task `k` is scored from
+    /// features that count the tasks `0..k` already assigned (one actor pass per task, in
+    /// upload order); otherwise every (task, candidate) pair in one pass.
     pub(crate) fn decide_slot(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
         let raw = RawObs::from_observation(obs);
-        let enc = encode(&raw, &self.scales);
-        self.ws.rows.clear();
-        enc.actor_rows(&mut self.ws.rows);
-        let logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
+        let in_turn = self.cfg.tasks_in_turn;
+        let mut enc = if in_turn {
+            encode_in_turn(&Arc::new(raw.clone()), &Arc::new(self.scales.clone()), &[])
+        } else {
+            encode(&raw, &self.scales)
+        };
+        let mut logits = Vec::new();
+        if !in_turn {
+            self.ws.rows.clear();
+            enc.actor_rows(&mut self.ws.rows);
+            logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
+        }
         let nc = enc.n_cands;
         let eps = self.cfg.epsilon_at(self.episodes);
         let training = self.training;
         let soft = self.kind == Kind::Masac;
         let e = self.rsu;
-        let agent = &mut self.agent;
-        let mut acts = Vec::with_capacity(enc.n_tasks);
+        let mut acts: Vec<u16> = Vec::with_capacity(enc.n_tasks);
         let mut p = vec![0.0; nc];
         for k in 0..enc.n_tasks {
-            let z = &logits[k * nc..(k + 1) * nc];
+            let z: &[f32] = if in_turn {
+                enc.refresh_task(k, &acts);
+                self.ws.rows.clear();
+                enc.task_actor_rows(k, &mut self.ws.rows);
+                logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, nc);
+                &logits
+            } else {
+                &logits[k * nc..(k + 1) * nc]
+            };
+            let agent = &mut self.agent;
             let a = if !training {
                 masked_argmax(z, &enc.mask)
             } else if soft {
@@ -350,7 +368,7 @@ impl<N: Net> RsuLearner<N> {
             acts.push(a.unwrap_or(e) as u16);
         }
         if training {
-            agent.samples += 1;
+            self.agent.samples += 1;
             self.pending = Some((raw, acts.clone()));
         }
         acts.into_iter().map(|a| RsuId(a as u32)).collect()
@@ -503,7 +521,23 @@ impl<N: Net> RsuLearner<N> {
 
     fn minibatch(&self, own: usize, samples: &[NStep]) -> Minibatch {
         let buf = &self.replay;
-        let enc_all = |rec: &SlotRecord| rec.obs.iter().map(|o| encode(o, &self.scales)).collect::<Vec<_>>();
+        let scales = Arc::new(self.scales.clone());
+        // In turn: each RSU's tasks encoded with the decisions it took, as its actor saw them.
+        let enc_all = |rec: &SlotRecord| {
+            rec.obs
+                .iter()
+                .zip(&rec.act)
+                .map(
+                    |(o, a)| {
+                        if self.cfg.tasks_in_turn {
+                            encode_in_turn(o, &scales, a)
+                        } else {
+                            encode(o, &self.scales)
+                        }
+                    },
+                )
+                .collect::<Vec<_>>()
+        };
         let mut mb = Minibatch {
             own,
             cur: Vec::new(),

@@ -566,3 +566,55 @@ mod checkpoint_fuzz {
         assert!(e.contains("invalid checkpoint: learners[0].replay.ring[") && e.contains("action 60000"), "{e}");
     }
 }
+
+/// Tasks decided in turn: what the acting actor saw is what the replay and the TD target's
+/// rollout see. With ε = 0 and no updates, every recorded decision is the greedy in-turn
+/// decision of the (fixed) actor; re-running that actor through the target's rollout
+/// (`in_turn::next_actions`) on the recorded observation gives the same decisions, and the
+/// rollout's features equal the replay's encoding with the recorded decisions.
+#[test]
+fn in_turn_decisions_replay_and_rollout_agree() {
+    use crate::features::{encode_in_turn, RawObs};
+    use crate::net::Params;
+    // masac explores by sampling its policy whatever ε, so its decisions are not greedy.
+    for kind in [Kind::FedMaddpg, Kind::Maddpg] {
+        let mut sc = tiny_scenario(20);
+        sc.learning.tasks_in_turn = true;
+        sc.learning.epsilon = 0.0;
+        sc.learning.epsilon_final = 0.0;
+        let mut opts = small_options();
+        opts.updates_per_slot = 0;
+        let mut set = build_learner_with(kind.name(), &sc, 2, 1, opts).unwrap();
+        for ep in 0..2 {
+            let mut s = sc.clone();
+            s.seed = 100 + ep;
+            train::run_episode(&s, &mut set).unwrap();
+        }
+        let mut st = set.learners()[0].clone();
+        // RSU 0's own observation: index 0 of a local record and of a joint one alike.
+        let own = 0;
+        let scales = Arc::new(st.scales.clone());
+        let recs: Vec<(Arc<RawObs>, Vec<u16>)> = (st.replay.oldest()..st.replay.total())
+            .map(|i| st.replay.get(i))
+            .map(|r| (r.obs[own].clone(), r.act[own].clone()))
+            .filter(|(o, _)| o.tasks.len() >= 2)
+            .collect();
+        assert!(recs.len() >= 5, "{}: {} records with two tasks or more", kind.name(), recs.len());
+        let mut spread = 0;
+        for (raw, acts) in &recs {
+            let enc = encode_in_turn(raw, &scales, acts);
+            let start = encode_in_turn(raw, &scales, &[]);
+            let (got, _, re) = crate::in_turn::next_actions(
+                &mut st.agent.nets.actor,
+                &mut Vec::new(),
+                Params::Online,
+                &[&start],
+                None,
+            );
+            assert_eq!(&got[0], acts, "{}: rollout decisions differ from the recorded ones", kind.name());
+            assert_eq!(re[0].pair, enc.pair, "{}: rollout features differ from the replay's", kind.name());
+            spread += usize::from(acts.iter().any(|&a| a != acts[0]));
+        }
+        eprintln!("{}: {} records, {spread} with tasks sent to different RSUs", kind.name(), recs.len());
+    }
+}

@@ -8,6 +8,7 @@ mod determinism;
 mod examples;
 mod experiment;
 mod faults;
+mod in_turn;
 mod limits;
 mod monitoring;
 mod outputs;
