@@ -337,6 +337,11 @@ pub enum ClockMsg {
         /// The round whose average it applied.
         round: u64,
     },
+    /// The clock's own timer (`--pace`): `slot` is due to open. Never crosses a process.
+    Due {
+        /// The slot to open.
+        slot: u32,
+    },
 }
 
 /// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
