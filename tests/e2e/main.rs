@@ -9,6 +9,7 @@ mod examples;
 mod experiment;
 mod faults;
 mod limits;
+mod live;
 mod monitoring;
 mod pool_learners;
 mod presets;
