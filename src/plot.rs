@@ -73,6 +73,28 @@ impl PlotError {
     }
 }
 
+/// Axis labels every figure shares: what is plotted, in words a reader of the paper knows, with
+/// its unit. No pseudo-LaTeX (`Σ_e r_e`, `F^t`): underscores and carets read as noise in an
+/// image.
+pub mod label {
+    /// A completion rate (a fraction, drawn as a percentage).
+    pub const COMPLETION: &str = "completed / uploaded tasks (%)";
+    /// The potential F of one slot (eq. 18).
+    pub const POTENTIAL: &str = "potential F (sum of the RSUs' completion rates)";
+    /// The cumulative reward: F summed over a run's (or an episode's) slots.
+    pub const CUMULATIVE_REWARD: &str = "potential F summed over the slots";
+    /// The average realized potential: each RSU's reward summed over the slots, averaged over
+    /// the RSUs.
+    pub const REALIZED_POTENTIAL: &str = "reward summed over slots, mean over RSUs";
+    /// `label` followed by how the values were pooled, inside its parentheses when it has some.
+    pub fn with(label: &str, how: &str) -> String {
+        match label.strip_suffix(')') {
+            Some(open) => format!("{open}, {how})"),
+            None => format!("{label} ({how})"),
+        }
+    }
+}
+
 /// A mean with an error bar (± `err`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MeanErr {
@@ -235,7 +257,10 @@ impl Panel {
         match self {
             Panel::Bars(p) => {
                 for v in p.series.iter().chain(&p.references).flat_map(|s| s.values.iter().flatten()) {
-                    see(p.unit.scale(v.mean - v.err));
+                    // A non-negative quantity's error bar stops at 0 (it is drawn clipped
+                    // there): an axis running below 0 for it would show impossible values.
+                    let low = if v.mean >= 0.0 { (v.mean - v.err).max(0.0) } else { v.mean - v.err };
+                    see(p.unit.scale(low));
                     see(p.unit.scale(v.mean + v.err));
                     see(0.0);
                 }
@@ -276,6 +301,9 @@ impl Panel {
                     .filter(|s| s.values.iter().any(Option::is_some))
                     .for_each(|s| push(format!("{} (reference)", s.name), Swatch::Dashed));
             }
+            // A panel with one line and no reference says what it is in its title: no entry.
+            Panel::Lines(p)
+                if p.hlines.is_empty() && p.series.iter().filter(|s| s.kind != LineKind::Faint).count() == 1 => {}
             Panel::Lines(p) => {
                 for s in &p.series {
                     match s.kind {
@@ -904,7 +932,20 @@ fn draw_lines<DB: DrawingBackend>(
         .map_err(e)?;
     let stroke = (k.round() as u32).max(1);
     let u = p.unit;
-    // Faint raw data first, so smoothed lines are drawn over it.
+    // Reference lines first, under the data (drawn over it they hid the curves they are there
+    // to compare with).
+    for (name, y) in &p.hlines {
+        let c = palette.get(name);
+        let y = u.scale(*y);
+        let line = DashedPathElement::new(
+            vec![(xlo, y), (xhi, y)],
+            (6.0 * k) as u32,
+            (4.0 * k) as u32,
+            c.stroke_width(2 * stroke),
+        );
+        chart.draw_series(std::iter::once(line)).map_err(e)?;
+    }
+    // Faint raw data next, so smoothed lines are drawn over it.
     let mut order: Vec<&LineSeries> = p.series.iter().filter(|s| s.kind == LineKind::Faint).collect();
     order.extend(p.series.iter().filter(|s| s.kind != LineKind::Faint));
     for s in order {
@@ -938,17 +979,6 @@ fn draw_lines<DB: DrawingBackend>(
                 chart.draw_series(plotters::series::LineSeries::new(pts, c.stroke_width(2 * stroke))).map_err(e)?;
             }
         }
-    }
-    for (name, y) in &p.hlines {
-        let c = palette.get(name);
-        let y = u.scale(*y);
-        let line = DashedPathElement::new(
-            vec![(xlo, y), (xhi, y)],
-            (6.0 * k) as u32,
-            (4.0 * k) as u32,
-            c.stroke_width(2 * stroke),
-        );
-        chart.draw_series(std::iter::once(line)).map_err(e)?;
     }
     Ok(())
 }
@@ -1142,7 +1172,8 @@ fn run_description(slots_csv: &Path) -> Option<String> {
 }
 
 /// The figure of a `slots.csv`: completion rate and potential per slot, and task outcomes per
-/// slot (completed, missed deadline, uncovered, dropped).
+/// slot (completed, missed deadline, uncovered, dropped), last: next to the legend, which only
+/// its lines need.
 pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
     non_empty(t)?;
     let slot = t.column("slot")?;
@@ -1162,9 +1193,17 @@ pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
             Panel::Lines(LinePanel {
                 title: "Task completion rate".into(),
                 x_label: "slot".into(),
-                y_label: "completed / uploaded tasks (%)".into(),
+                y_label: label::COMPLETION.into(),
                 unit: Unit::Fraction,
                 series: vec![line("completion rate", "completion_rate")?],
+                hlines: vec![],
+            }),
+            Panel::Lines(LinePanel {
+                title: "Potential F (eq. 18)".into(),
+                x_label: "slot".into(),
+                y_label: label::POTENTIAL.into(),
+                unit: Unit::Plain,
+                series: vec![line("potential", "potential")?],
                 hlines: vec![],
             }),
             Panel::Lines(LinePanel {
@@ -1178,14 +1217,6 @@ pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
                     line("uncovered", "uncovered")?,
                     LineSeries::line("dropped (faults)", slot.iter().copied().zip(dropped).collect()),
                 ],
-                hlines: vec![],
-            }),
-            Panel::Lines(LinePanel {
-                title: "Potential F (eq. 18)".into(),
-                x_label: "slot".into(),
-                y_label: "F = Σ_e ψ_e (sum of RSU completion rates)".into(),
-                unit: Unit::Plain,
-                series: vec![line("potential", "potential")?],
                 hlines: vec![],
             }),
         ],
@@ -1269,7 +1300,7 @@ pub fn curves_figure(tables: &[Table], sigma: f64, baselines: &[(String, f64)]) 
             Panel::Lines(LinePanel {
                 title: "Cumulative reward per episode".into(),
                 x_label: "episode (training iteration)".into(),
-                y_label: "Σ_t F^t over the episode".into(),
+                y_label: label::CUMULATIVE_REWARD.into(),
                 unit: Unit::Plain,
                 series: reward,
                 hlines: vec![],
@@ -1277,7 +1308,7 @@ pub fn curves_figure(tables: &[Table], sigma: f64, baselines: &[(String, f64)]) 
             Panel::Lines(LinePanel {
                 title: "Task completion rate per episode".into(),
                 x_label: "episode (training iteration)".into(),
-                y_label: "completed / uploaded tasks (%)".into(),
+                y_label: label::COMPLETION.into(),
                 unit: Unit::Fraction,
                 series: rate,
                 hlines: baselines.to_vec(),
@@ -1347,12 +1378,46 @@ pub fn compare_figure(t: &Table) -> Result<Figure, PlotError> {
             references: vec![],
         }))
     };
+    // Named by what was compared (the `scenario` and `slots` columns, when the file has them),
+    // not by the file's path.
+    let distinct_of = |name: &str| -> Option<String> {
+        let c = t.col(name).ok()?;
+        let mut v: Vec<&str> = Vec::new();
+        for r in 0..t.rows.len() {
+            if !v.contains(&t.text(r, c)) {
+                v.push(t.text(r, c));
+            }
+        }
+        Some(v.join(", "))
+    };
+    let title = match (distinct_of("scenario"), distinct_of("slots")) {
+        (Some(sc), Some(sl)) => {
+            format!("Policies compared on {sc} ({sl} slots) over {n_seeds} traffic seed(s), mean ± sd")
+        }
+        (Some(sc), None) => format!("Policies compared on {sc} over {n_seeds} traffic seed(s), mean ± sd"),
+        _ => format!("Policies compared over {n_seeds} traffic seed(s), mean ± sd ({})", file_label(&t.path)),
+    };
     Ok(Figure {
-        title: format!("Policies compared over {n_seeds} traffic seed(s), mean ± sd: {}", file_label(&t.path)),
+        title,
         panels: vec![
-            panel("completion_rate", "Task completion rate", "completed / uploaded tasks (%)", Unit::Fraction)?,
-            panel("average_realized_potential", "Average realized potential", "Σ_e Σ_t r_e / E", Unit::Plain)?,
-            panel("cumulative_reward", "Cumulative reward", "Σ_t F^t over the run", Unit::Plain)?,
+            panel(
+                "completion_rate",
+                "Task completion rate",
+                &label::with(label::COMPLETION, "mean ± sd"),
+                Unit::Fraction,
+            )?,
+            panel(
+                "average_realized_potential",
+                "Average realized potential",
+                &label::with(label::REALIZED_POTENTIAL, "mean ± sd"),
+                Unit::Plain,
+            )?,
+            panel(
+                "cumulative_reward",
+                "Cumulative reward",
+                &label::with(label::CUMULATIVE_REWARD, "mean ± sd"),
+                Unit::Plain,
+            )?,
         ],
     })
 }
@@ -1575,6 +1640,105 @@ mod tests {
         assert!(RenderOptions { panel_in: (0.0, 4.4), dpi: 100.0 }.validate().is_err());
         assert!(RenderOptions { panel_in: (6.2, f64::NAN), dpi: 100.0 }.validate().is_err());
         assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+    }
+
+    /// A `slots.csv` of two slots, with every column [`slots_figure`] reads.
+    const SLOTS_CSV: &str = "slot,completion_rate,potential,completed,missed_deadline,uncovered,\
+                             dropped_vehicle_dropout,dropped_rsu_down,dropped_message_lost\n\
+                             0,0.5,1.5,3,3,0,0,0,0\n1,0.75,2.0,6,1,1,0,1,0\n";
+
+    #[test]
+    fn labels_are_words_with_units_and_titles_name_the_run_not_the_file() {
+        // A run directory: the title comes from the summary.json beside the slots.csv.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("summary.json"), r#"{"scenario": "paper-noon", "policy": "orl", "seed": 3}"#)
+            .unwrap();
+        let slots = slots_figure(&Table::parse(&dir.path().join("slots.csv"), SLOTS_CSV).unwrap()).unwrap();
+        assert_eq!(slots.title, "Per slot: scenario paper-noon, policy orl, seed 3");
+        let curve = "episode,cumulative_reward,completion_rate\n1,1,0.1\n2,2,0.2\n";
+        let curves = curves_figure(&[Table::parse(Path::new("runs/fed/curve.csv"), curve).unwrap()], 0.0, &[]).unwrap();
+        let cmp = "scenario,slots,policy,seed,completion_rate,cumulative_reward,average_realized_potential\n\
+                   paper-noon,300,orl,1,0.3,10,1\npaper-noon,300,orl,2,0.4,12,1\n";
+        let compared = compare_figure(&Table::parse(Path::new("out/cmp.csv"), cmp).unwrap()).unwrap();
+        assert_eq!(compared.title, "Policies compared on paper-noon (300 slots) over 2 traffic seed(s), mean ± sd");
+        for fig in [&slots, &curves, &compared] {
+            for p in &fig.panels {
+                let (x, y) = match p {
+                    Panel::Bars(b) => (&b.x_label, &b.y_label),
+                    Panel::Lines(l) => (&l.x_label, &l.y_label),
+                };
+                for text in [x, y] {
+                    assert!(!text.contains(['_', '^']), "`{text}` in `{}` reads as markup", fig.title);
+                }
+                if p.unit() == Unit::Fraction {
+                    assert!(y.contains("(%"), "a rate's axis says it is in percent: {y}");
+                }
+            }
+            assert!(!fig.title.contains(".csv"), "{}", fig.title);
+        }
+        assert_eq!(label::with(label::COMPLETION, "mean ± sd"), "completed / uploaded tasks (%, mean ± sd)");
+        assert_eq!(label::with("reward", "mean ± sd"), "reward (mean ± sd)");
+        // Without scenario columns the file is named, after the description.
+        let old = "policy,seed,completion_rate,cumulative_reward,average_realized_potential\norl,1,0.3,10,1\n";
+        let t = compare_figure(&Table::parse(Path::new("out/cmp.csv"), old).unwrap()).unwrap().title;
+        assert!(t.starts_with("Policies compared over 1 traffic seed(s)") && t.ends_with("(out/cmp.csv)"), "{t}");
+    }
+
+    #[test]
+    fn only_panels_with_several_lines_fill_the_legend_and_it_sits_next_to_them() {
+        let fig = slots_figure(&Table::parse(Path::new("slots.csv"), SLOTS_CSV).unwrap()).unwrap();
+        let names: Vec<String> = fig.legend().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["completed", "missed deadline", "uncovered", "dropped (faults)"]);
+        // The panel the legend is for is the last one, beside the legend strip.
+        let Some(Panel::Lines(last)) = fig.panels.last() else { panic!("lines") };
+        assert_eq!(last.title, "Task outcomes");
+        assert_eq!(last.unit, Unit::Count);
+        // The dropped line sums the three fault columns: 0, then 1.
+        assert_eq!(last.series[3].points, vec![(0.0, 0.0), (1.0, 1.0)]);
+    }
+
+    #[test]
+    fn error_bars_of_a_non_negative_quantity_do_not_take_its_axis_below_zero() {
+        let bars = |mean: f64| {
+            Panel::Bars(BarPanel {
+                title: "t".into(),
+                x_label: "x".into(),
+                y_label: "potential".into(),
+                unit: Unit::Plain,
+                groups: vec!["a".into()],
+                series: vec![BarSeries { name: "orl".into(), values: vec![Some(MeanErr { mean, err: 3.0 })] }],
+                references: vec![],
+            })
+        };
+        // 1 ± 3: the bar's whisker would reach -2; the axis stops at 0 and reaches 4.
+        assert_eq!(bars(1.0).y_extent(), Some((0.0, 4.0)));
+        let fig = Figure { title: "f".into(), panels: vec![bars(1.0)] };
+        assert_eq!(fig.shared_ranges()[0].0, 0.0);
+        // A negative mean keeps its whole error bar: -1 ± 3 spans -4 to 2.
+        assert_eq!(bars(-1.0).y_extent(), Some((-4.0, 2.0)));
+    }
+
+    #[test]
+    fn reference_lines_are_drawn_under_the_curves() {
+        let dir = tempfile::tempdir().unwrap();
+        let fig = Figure {
+            title: "refs".into(),
+            panels: vec![Panel::Lines(LinePanel {
+                title: "rate".into(),
+                x_label: "episode".into(),
+                y_label: label::COMPLETION.into(),
+                unit: Unit::Fraction,
+                series: vec![LineSeries::line("fed-maddpg", vec![(1.0, 0.4), (2.0, 0.5)])],
+                hlines: vec![("orl".into(), 0.45)],
+            })],
+        };
+        let [_, svg] = fig.render(&dir.path().join("f")).unwrap();
+        let svg = std::fs::read_to_string(svg).unwrap();
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        let p = Palette::for_figure(&fig);
+        let (reference, curve) = (hex(p.get("orl")), hex(p.get("fed-maddpg")));
+        let at = |c: &str| svg.find(c).unwrap_or_else(|| panic!("{c} not drawn"));
+        assert!(at(&reference) < at(&curve), "the orl reference ({reference}) is drawn after the curve ({curve})");
     }
 
     /// Counts dark pixels in the first 40 rows of a PNG (the title area).

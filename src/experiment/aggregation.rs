@@ -3,7 +3,7 @@
 //! with fewer training episodes scales it ([`Budget::scaled_alpha`]), and the figure says so.
 
 use super::{budget_scenario, distinct, stat, Budget, ExperimentError, Plan, RunRow, Setting, WINDOWS};
-use crate::plot::{BarPanel, BarSeries, Figure, Panel, Unit};
+use crate::plot::{label, BarPanel, BarSeries, Figure, Panel, Unit};
 use vecsim_core::policy::PolicyName;
 
 /// The paper's aggregation periods, iterations.
@@ -45,7 +45,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
             Panel::Bars(BarPanel {
                 title: format!("{w}: Fed-MADDPG"),
                 x_label: "α_tg: the paper's (→ this budget's) iterations".into(),
-                y_label: "completed / uploaded tasks (%, mean ± sd)".into(),
+                y_label: label::with(label::COMPLETION, "mean ± sd"),
                 unit: Unit::Fraction,
                 groups,
                 series: vec![BarSeries {
