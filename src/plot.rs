@@ -531,6 +531,15 @@ fn lighter(c: RGBColor, round: usize) -> RGBColor {
     RGBColor(mix(c.0), mix(c.1), mix(c.2))
 }
 
+/// A group's tick label as lines: a parenthesised note goes under the name
+/// (`fed-maddpg (2 checkpoints)`), so that long labels widen their group half as much.
+fn group_lines(g: &str) -> Vec<&str> {
+    match g.find(" (") {
+        Some(i) => vec![&g[..i], &g[i + 1..]],
+        None => vec![g],
+    }
+}
+
 /// Approximate width of `s` in pixels at font size `font_px`.
 fn text_px(s: &str, font_px: f64) -> f64 {
     s.chars().count() as f64 * font_px * EM_PER_CHAR
@@ -653,7 +662,12 @@ impl Figure {
         // Bars need room for their group labels: widen the panel rather than overlap them.
         for p in &self.panels {
             if let Panel::Bars(b) = p {
-                let label = b.groups.iter().map(|g| text_px(g, LABEL_FONT * k)).fold(0.0f64, f64::max);
+                let label = b
+                    .groups
+                    .iter()
+                    .flat_map(|g| group_lines(g))
+                    .map(|g| text_px(g, LABEL_FONT * k))
+                    .fold(0.0f64, f64::max);
                 let need = b.groups.len() as f64 * (label + 14.0 * k) + 90.0 * k;
                 panel_w = panel_w.max(need);
             }
@@ -814,10 +828,12 @@ fn draw_bars<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let n = p.groups.len().max(1);
     let px = |v: f64| (v * k).round() as u32;
+    let label_lines = p.groups.iter().map(|g| group_lines(g).len()).max().unwrap_or(1);
+    let line_h = LABEL_FONT * 1.25;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
-        .x_label_area_size(px(48.0))
+        .x_label_area_size(px(48.0 + line_h * (label_lines - 1) as f64))
         .y_label_area_size(px(64.0))
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y0..y1)
         .map_err(e)?;
@@ -842,7 +858,10 @@ fn draw_bars<DB: DrawingBackend>(
         let style = TextStyle::from((FONT, LABEL_FONT * k).into_font())
             .pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Top));
         let base = area.get_base_pixel();
-        area.draw(&Text::new(g.clone(), (gx - base.0, gy - base.1 + (6.0 * k) as i32), style)).map_err(e)?;
+        for (j, line) in group_lines(g).into_iter().enumerate() {
+            let dy = ((6.0 + line_h * j as f64) * k) as i32;
+            area.draw(&Text::new(line.to_string(), (gx - base.0, gy - base.1 + dy), style.clone())).map_err(e)?;
+        }
     }
     let stroke = (k.round() as u32).max(1);
     for g in 0..n {

@@ -85,8 +85,8 @@ pub(crate) struct ClockArgs {
     pub events: UnboundedSender<Event>,
     /// RSU e's actor is pinned to the thread of `spawners[e % len]` (a restart too).
     pub spawners: Vec<ThreadLocalActorSpawner>,
-    /// Open a slot at most once per this wall time (`--pace`); `None`: as fast as it runs.
-    pub pace: Option<Duration>,
+    /// The observer's pace (`--pace`); `None`: as fast as it runs.
+    pub pace: Option<Pacer>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +145,6 @@ pub(crate) struct ClockState {
     crashes: u64,
     peak_live: usize,
     messages: u64,
-    pacer: Pacer,
     /// When the current slot was opened (its wall time is measured from here).
     opened: Instant,
 }
@@ -396,7 +395,13 @@ impl ClockActor {
         let wall_s = st.opened.elapsed().as_secs_f64();
         st.a.events.send(Event::Timed { slot: st.slot, wall_s }).map_err(|_| "the caller stopped listening")?;
         st.slot += 1;
-        let wait = st.pacer.wait(Instant::now());
+        Self::begin_when_due(st).await
+    }
+
+    /// Opens slot `st.slot` now if the pace allows (or there is none), else when its timer
+    /// says so: the handler returns at once and `Due` comes back later.
+    async fn begin_when_due(st: &mut ClockState) -> R {
+        let wait = st.a.pace.as_ref().map_or(Duration::ZERO, |p| p.wait(Instant::now()));
         if !wait.is_zero() && st.slot < st.a.world.clock.slots {
             st.phase = Phase::Paced;
             let slot = st.slot;
@@ -410,7 +415,9 @@ impl ClockActor {
     /// Phase 0, then phase 1 at once unless `Ready` is awaited; or the end of the run.
     async fn begin(st: &mut ClockState) -> R {
         st.opened = Instant::now();
-        st.pacer.opened(st.opened);
+        if let Some(p) = &st.a.pace {
+            p.opened(st.opened);
+        }
         st.begin_slot()?;
         if st.phase == Phase::Done {
             Self::finish(st);
@@ -447,7 +454,6 @@ impl Actor for ClockActor {
 
     async fn pre_start(&self, me: ActorRef<ClockMsg>, a: ClockArgs) -> Result<ClockState, ActorProcessingErr> {
         Ok(ClockState {
-            pacer: Pacer::new(a.pace),
             opened: Instant::now(),
             a,
             me,
@@ -569,7 +575,8 @@ impl ClockActor {
                     let (p, _) = Actor::spawn_linked(None, VecPool, (), st.me.get_cell()).await?;
                     st.pool = Some(p);
                 }
-                Self::begin(st).await?;
+                // The pace holds across episodes: the previous one's last slot may be recent.
+                Self::begin_when_due(st).await?;
             }
             ClockMsg::Restarted { rsu, slot } => {
                 if st.phase != Phase::Begin || st.slot != slot {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use vecsim_actors::Actors;
 use vecsim_core::engine::{Engine, Episode};
 use vecsim_core::ids::RsuId;
-use vecsim_core::observer::Observer;
+use vecsim_core::observer::{Observer, Pacer};
 use vecsim_core::policy::{Baseline, Feedback, Observation, Policy, PolicySet};
 use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_core::{Scenario, Sequential};
@@ -46,7 +46,7 @@ impl Policy for Noting {
 /// its wall time.
 #[derive(Default)]
 struct Watch {
-    pace: Option<Duration>,
+    pace: Option<Pacer>,
     events: Vec<String>,
     walls: Vec<f64>,
 }
@@ -59,14 +59,14 @@ impl Observer for Watch {
         self.events.push(format!("T{slot}"));
         self.walls.push(wall_s);
     }
-    fn pace(&self) -> Option<Duration> {
-        self.pace
+    fn pace(&self) -> Option<Pacer> {
+        self.pace.clone()
     }
 }
 
 /// Runs the scenario on `engine` (RSU 0 noting its feedback); returns the stats, what the
 /// observer saw, RSU 0's feedback instants and when the run was asked for.
-fn run(engine: &mut dyn Engine, pace: Option<Duration>) -> (RunStats, Watch, Vec<(u32, Instant)>, Instant) {
+fn run(engine: &mut dyn Engine, pace: Option<Pacer>) -> (RunStats, Watch, Vec<(u32, Instant)>, Instant) {
     let s = scenario();
     let fleet = vecsim_core::mobility::load(&s, None).unwrap();
     let n = s.rsu_count();
@@ -94,7 +94,7 @@ fn engines() -> Vec<(&'static str, Box<dyn Engine>)> {
 #[test]
 fn the_engine_opens_slot_t_no_sooner_than_t_periods_after_it_was_asked_to_run() {
     for (name, mut engine) in engines() {
-        let (_, watch, fed, asked) = run(&mut *engine, Some(PERIOD));
+        let (_, watch, fed, asked) = run(&mut *engine, Some(Pacer::new(PERIOD)));
         let slots: Vec<u32> = fed.iter().map(|(t, _)| *t).collect();
         assert_eq!(slots, (0..SLOTS).collect::<Vec<_>>(), "{name}: RSU 0 fed once per slot, in order");
         // The observer here never sleeps: only the engine can hold slot t back this long (a
@@ -115,10 +115,25 @@ fn pace_changes_no_number_on_either_engine() {
     let (reference, unpaced, _, _) = run(&mut Sequential, None);
     assert_eq!(unpaced.events.len(), 2 * SLOTS as usize, "unpaced runs still time every slot");
     for (name, mut engine) in engines() {
-        for pace in [None, Some(PERIOD)] {
-            let (stats, _, _, _) = run(&mut *engine, pace);
+        for pace in [None, Some(Pacer::new(PERIOD))] {
+            let (stats, _, _, _) = run(&mut *engine, pace.clone());
             assert_eq!(stats.summary().to_json(), reference.summary().to_json(), "{name}, pace {pace:?}");
             assert_eq!(stats.slots_csv(), reference.slots_csv(), "{name}, pace {pace:?}");
+        }
+    }
+}
+
+#[test]
+fn episodes_of_one_run_keep_one_schedule() {
+    // A trainer runs episode after episode with one observer: its pace holds across them (the
+    // first slot of the second episode is not opened at once).
+    for (name, mut engine) in engines() {
+        let pacer = Pacer::new(PERIOD);
+        let (_, _, _, asked) = run(&mut *engine, Some(pacer.clone()));
+        let (_, _, fed, _) = run(&mut *engine, Some(pacer));
+        for (t, at) in &fed {
+            let least = PERIOD * (SLOTS + *t);
+            assert!(at.duration_since(asked) >= least, "{name}: slot {t} of episode 2 fed {:?} in", *at - asked);
         }
     }
 }

@@ -15,6 +15,7 @@
 use crate::engine::RoundReport;
 use crate::ids::RsuId;
 use crate::report::{RunStats, SlotReport};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What is being run, told once per episode before its first slot.
@@ -72,45 +73,56 @@ pub trait Observer {
     /// the pace not). Called after that slot's [`Observer::slot_closed`].
     fn slot_timed(&mut self, _slot: u32, _wall_s: f64) {}
 
-    /// The shortest wall time from opening one slot to opening the next that this observer
-    /// wants (`--pace`): the engine waits before opening a slot that would come sooner, so a
-    /// watcher sees every slot as it runs. Asked once per episode, before its first slot.
-    /// Pacing changes when slots run, never a number of the run.
-    fn pace(&self) -> Option<Duration> {
+    /// The pace this observer wants (`--pace`): the engine waits before opening a slot that
+    /// [`Pacer::wait`] says is not due, so a watcher sees every slot as it runs. Asked once per
+    /// episode, before its first slot; the handle is shared, so a run of several episodes keeps
+    /// one schedule across them. Pacing changes when slots run, never a number of the run.
+    fn pace(&self) -> Option<Pacer> {
         None
     }
 }
 
 /// When the next slot may open under a pace: shared by the sequential loop (which sleeps) and
-/// the actor engine's clock (which sets a timer).
-#[derive(Clone, Copy, Debug)]
+/// the actor engine's clock (which sets a timer). A handle: clones share one schedule, which
+/// outlives an episode (the observer that hands it out keeps it for the whole run).
+#[derive(Clone, Debug)]
 pub struct Pacer {
-    period: Option<Duration>,
-    /// When the next slot may open (`None`: the first slot, or no pacing).
-    due: Option<Instant>,
+    period: Duration,
+    /// When the next slot may open (`None`: no slot opened yet).
+    due: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Pacer {
-    /// Slots opened at most once per `period` (`None`: no waiting).
-    pub fn new(period: Option<Duration>) -> Pacer {
-        Pacer { period, due: None }
+    /// Slots opened at most once per `period`.
+    pub fn new(period: Duration) -> Pacer {
+        Pacer { period, due: Arc::new(Mutex::new(None)) }
+    }
+
+    /// The shortest wall time between two slot openings.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    fn due(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // The guarded value is a plain instant: a panic elsewhere cannot leave it half-written.
+        self.due.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How long to wait at `now` before opening the next slot (zero when it is due).
     pub fn wait(&self, now: Instant) -> Duration {
-        self.due.map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
+        self.due().map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
     }
 
     /// A slot opens at `now` (after [`Pacer::wait`]): the next one is due a period after this
     /// one was due, so timer lateness does not accumulate; a slot a whole period late or more
     /// restarts the schedule from `now` rather than letting slots burst to catch up.
-    pub fn opened(&mut self, now: Instant) {
-        if let Some(p) = self.period {
-            self.due = Some(match self.due {
-                Some(d) if d + p > now => d + p,
-                _ => now + p,
-            });
-        }
+    pub fn opened(&self, now: Instant) {
+        let p = self.period;
+        let mut due = self.due();
+        *due = Some(match *due {
+            Some(d) if d + p > now => d + p,
+            _ => now + p,
+        });
     }
 }
 
@@ -161,8 +173,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         self.1.slot_timed(slot, wall_s);
     }
     /// The slower of the two paces: both watchers keep up.
-    fn pace(&self) -> Option<Duration> {
-        self.0.pace().max(self.1.pace())
+    fn pace(&self) -> Option<Pacer> {
+        match (self.0.pace(), self.1.pace()) {
+            (Some(a), Some(b)) => Some(if a.period >= b.period { a } else { b }),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -188,7 +203,7 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     fn slot_timed(&mut self, slot: u32, wall_s: f64) {
         (**self).slot_timed(slot, wall_s)
     }
-    fn pace(&self) -> Option<Duration> {
+    fn pace(&self) -> Option<Pacer> {
         (**self).pace()
     }
 }
@@ -202,7 +217,7 @@ mod tests {
     #[test]
     fn a_pacer_spaces_slot_openings_by_its_period_without_drift_or_bursts() {
         let t0 = Instant::now();
-        let mut p = Pacer::new(Some(100 * MS));
+        let p = Pacer::new(100 * MS);
         assert_eq!(p.wait(t0), Duration::ZERO, "the first slot opens at once");
         p.opened(t0);
         // Slot 1 is due at 100 ms: 60 ms are left at 40 ms.
@@ -215,22 +230,24 @@ mod tests {
         assert_eq!(p.wait(t0 + 550 * MS), Duration::ZERO);
         p.opened(t0 + 550 * MS);
         assert_eq!(p.wait(t0 + 550 * MS), 100 * MS);
+        // A clone is the same schedule (the next episode's engine gets the observer's handle).
+        let q = p.clone();
+        assert_eq!(q.wait(t0 + 600 * MS), 50 * MS);
     }
 
     #[test]
-    fn no_pace_never_waits_and_two_watchers_get_the_slower_pace() {
-        let t0 = Instant::now();
-        let mut p = Pacer::new(None);
-        p.opened(t0);
-        assert_eq!(p.wait(t0), Duration::ZERO);
-        struct Paced(Option<Duration>);
+    fn two_watchers_get_the_slower_pace_and_none_asks_for_none() {
+        struct Paced(Option<Pacer>);
         impl Observer for Paced {
-            fn pace(&self) -> Option<Duration> {
-                self.0
+            fn pace(&self) -> Option<Pacer> {
+                self.0.clone()
             }
         }
-        assert_eq!((Paced(Some(MS)), Paced(Some(5 * MS))).pace(), Some(5 * MS));
-        assert_eq!((Paced(None), Paced(Some(2 * MS))).pace(), Some(2 * MS));
-        assert_eq!((NoObserver, Paced(None)).pace(), None);
+        let period = |o: &dyn Observer| o.pace().map(|p| p.period());
+        let (fast, slow) = (Pacer::new(MS), Pacer::new(5 * MS));
+        assert_eq!(period(&(Paced(Some(fast.clone())), Paced(Some(slow.clone())))), Some(5 * MS));
+        assert_eq!(period(&(Paced(Some(slow)), Paced(Some(fast.clone())))), Some(5 * MS));
+        assert_eq!(period(&(Paced(None), Paced(Some(fast)))), Some(MS));
+        assert_eq!(period(&(NoObserver, Paced(None))), None);
     }
 }

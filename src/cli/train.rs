@@ -199,7 +199,7 @@ impl Observer for TrainWatch {
     fn slot_timed(&mut self, slot: u32, wall_s: f64) {
         self.telemetry.slot_timed(slot, wall_s)
     }
-    fn pace(&self) -> Option<std::time::Duration> {
+    fn pace(&self) -> Option<vecsim_core::observer::Pacer> {
         self.telemetry.pace()
     }
     fn episode_finished(&mut self, stats: &RunStats) {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use vecsim_core::engine::RoundReport;
 use vecsim_core::ids::RsuId;
-use vecsim_core::observer::{Observer, RunInfo};
+use vecsim_core::observer::{Observer, Pacer, RunInfo};
 use vecsim_core::outcome::Outcome;
 use vecsim_core::report::{LatencyHistogram, Percentiles, RunStats, SlotReport};
 
@@ -90,7 +90,8 @@ impl Totals {
 pub struct Telemetry {
     config: TelemetryConfig,
     exporting: bool,
-    pace: Option<Duration>,
+    /// One schedule for the whole run, every episode's engine pacing by it.
+    pace: Option<Pacer>,
     wall: LatencyHistogram,
     rsu_labels: Vec<String>,
     /// Counters of the finished episodes.
@@ -159,7 +160,7 @@ impl Telemetry {
     fn unexported(config: TelemetryConfig) -> Telemetry {
         Telemetry {
             // Validated by `start`; a value no `Duration` holds would mean no pacing.
-            pace: config.pace_slots_per_s.and_then(|p| Duration::try_from_secs_f64(1.0 / p).ok()),
+            pace: config.pace_slots_per_s.and_then(|p| Duration::try_from_secs_f64(1.0 / p).ok()).map(Pacer::new),
             config,
             exporting: false,
             wall: LatencyHistogram::default(),
@@ -300,8 +301,8 @@ impl Observer for Telemetry {
         }
     }
 
-    fn pace(&self) -> Option<Duration> {
-        self.pace
+    fn pace(&self) -> Option<Pacer> {
+        self.pace.clone()
     }
 
     /// The engine's own measure (telemetry used to time the gaps between the reports it

@@ -237,11 +237,17 @@ impl Engine for Sequential {
         let mut run = SequentialRun::new(ep.scenario, ep.fleet, ep.policies)?;
         // The loop waits for the pace before opening a slot, so that it never runs ahead of
         // what its observer has been shown.
-        let mut pacer = crate::observer::Pacer::new(ep.observer.pace());
+        let pacer = ep.observer.pace();
         while !run.finished() {
-            std::thread::sleep(pacer.wait(Instant::now()));
-            let opened = Instant::now();
-            pacer.opened(opened);
+            let opened = match &pacer {
+                Some(p) => {
+                    std::thread::sleep(p.wait(Instant::now()));
+                    let now = Instant::now();
+                    p.opened(now);
+                    now
+                }
+                None => Instant::now(),
+            };
             let report = run.step()?;
             let wall_s = opened.elapsed().as_secs_f64();
             ep.observer.live_vehicles(run.live_vehicles());
