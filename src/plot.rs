@@ -85,7 +85,7 @@ pub mod label {
     pub const CUMULATIVE_REWARD: &str = "potential F summed over the slots";
     /// The average realized potential: each RSU's reward summed over the slots, averaged over
     /// the RSUs.
-    pub const REALIZED_POTENTIAL: &str = "reward summed over slots, mean over RSUs";
+    pub const REALIZED_POTENTIAL: &str = "reward per RSU, summed over slots";
     /// `label` followed by how the values were pooled, inside its parentheses when it has some.
     pub fn with(label: &str, how: &str) -> String {
         match label.strip_suffix(')') {
@@ -540,6 +540,16 @@ fn group_lines(g: &str) -> Vec<&str> {
     }
 }
 
+/// The font size, pixels, for an axis description of `desc` along the y axis of a panel
+/// `panel_h` pixels high, of which `taken` (design pixels at scale `k`) go to the caption, the
+/// x labels and the margins: the label size, or smaller so that the rotated text fits the
+/// axis (a long label at `--style paper` ran over the title and its neighbours), down to 60 %.
+fn desc_font(desc: &str, panel_h: u32, taken: f64, k: f64) -> f64 {
+    let room = 0.95 * (f64::from(panel_h) - taken * k);
+    let fit = room / (desc.chars().count().max(1) as f64 * EM_PER_CHAR);
+    fit.clamp(0.6 * LABEL_FONT * k, LABEL_FONT * k)
+}
+
 /// Approximate width of `s` in pixels at font size `font_px`.
 fn text_px(s: &str, font_px: f64) -> f64 {
     s.chars().count() as f64 * font_px * EM_PER_CHAR
@@ -818,6 +828,26 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The y axis description, rotated, at the panel's left edge and centred on the plotting area,
+/// in its own font size (the x description keeps the label size: plotters gives both one).
+fn draw_y_desc<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    area: &DrawingArea<DB, Shift>,
+    desc: &str,
+    font_px: f64,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    k: f64,
+) -> Result<(), String> {
+    let plot = chart.plotting_area();
+    let (top, bottom) = (plot.get_pixel_range().1.start, plot.get_pixel_range().1.end);
+    let base = area.get_base_pixel();
+    let y = (top + bottom) / 2 - base.1;
+    let x = (4.0 * k).round() as i32;
+    let style = TextStyle::from((FONT, font_px).into_font())
+        .transform(FontTransform::Rotate270)
+        .pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Top));
+    area.draw(&Text::new(desc.to_string(), (x, y), style)).map_err(|e| e.to_string())
+}
+
 fn draw_bars<DB: DrawingBackend>(
     p: &BarPanel,
     area: &DrawingArea<DB, Shift>,
@@ -830,6 +860,8 @@ fn draw_bars<DB: DrawingBackend>(
     let px = |v: f64| (v * k).round() as u32;
     let label_lines = p.groups.iter().map(|g| group_lines(g).len()).max().unwrap_or(1);
     let line_h = LABEL_FONT * 1.25;
+    // Caption, x labels and margins, design pixels: what the y axis does not get.
+    let taken = CAPTION_FONT * 1.6 + 48.0 + line_h * (label_lines - 1) as f64 + 20.0;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
@@ -846,11 +878,11 @@ fn draw_bars<DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.08))
         .y_label_formatter(y_fmt)
         .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
         .label_style((FONT, LABEL_FONT * k))
         .axis_desc_style((FONT, LABEL_FONT * k))
         .draw()
         .map_err(e)?;
+    draw_y_desc(area, &p.y_label, desc_font(&p.y_label, area.dim_in_pixel().1, taken, k), &chart, k)?;
     // Group names under the axis, centred on their tick, drawn in pixels (the x axis is
     // continuous).
     for (i, g) in p.groups.iter().enumerate() {
@@ -942,13 +974,14 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_formatter(x_fmt)
         .y_label_formatter(y_fmt)
         .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
         .label_style((FONT, LABEL_FONT * k))
         .axis_desc_style((FONT, LABEL_FONT * k))
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.08))
         .draw()
         .map_err(e)?;
+    let font = desc_font(&p.y_label, area.dim_in_pixel().1, CAPTION_FONT * 1.6 + 45.0 + 20.0, k);
+    draw_y_desc(area, &p.y_label, font, &chart, k)?;
     let stroke = (k.round() as u32).max(1);
     let u = p.unit;
     // Reference lines first, under the data (drawn over it they hid the curves they are there
@@ -1758,6 +1791,19 @@ mod tests {
         let (reference, curve) = (hex(p.get("orl")), hex(p.get("fed-maddpg")));
         let at = |c: &str| svg.find(c).unwrap_or_else(|| panic!("{c} not drawn"));
         assert!(at(&reference) < at(&curve), "the orl reference ({reference}) is drawn after the curve ({curve})");
+    }
+
+    #[test]
+    fn a_long_y_label_shrinks_to_fit_its_axis_and_a_short_one_keeps_its_size() {
+        // `--style paper`: 2.6 inch panels at 300 dpi (k = 3), 780 pixels high; caption, x labels
+        // and margins take 100 design pixels (300 pixels), leaving 0.95 × 480 = 456 pixels.
+        let long = label::with(label::REALIZED_POTENTIAL, "mean ± sd");
+        let f = desc_font(&long, 780, 100.0, 3.0);
+        assert!(f < LABEL_FONT * 3.0, "{f}");
+        assert!((text_px(&long, f) - 456.0).abs() < 1e-9, "{} pixels of text on a 456-pixel axis", text_px(&long, f));
+        assert_eq!(desc_font("reward", 780, 100.0, 3.0), LABEL_FONT * 3.0);
+        // Never below 60 % of the label size, however long.
+        assert_eq!(desc_font(&"x".repeat(500), 780, 100.0, 3.0), 0.6 * LABEL_FONT * 3.0);
     }
 
     /// Counts dark pixels in the first 40 rows of a PNG (the title area).
