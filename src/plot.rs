@@ -1797,10 +1797,10 @@ mod tests {
     fn a_long_y_label_shrinks_to_fit_its_axis_and_a_short_one_keeps_its_size() {
         // `--style paper`: 2.6 inch panels at 300 dpi (k = 3), 780 pixels high; caption, x labels
         // and margins take 100 design pixels (300 pixels), leaving 0.95 × 480 = 456 pixels.
-        let long = label::with(label::REALIZED_POTENTIAL, "mean ± sd");
-        let f = desc_font(&long, 780, 100.0, 3.0);
+        let long = label::COMPLETION;
+        let f = desc_font(long, 780, 100.0, 3.0);
         assert!(f < LABEL_FONT * 3.0, "{f}");
-        assert!((text_px(&long, f) - 456.0).abs() < 1e-9, "{} pixels of text on a 456-pixel axis", text_px(&long, f));
+        assert!((text_px(long, f) - 456.0).abs() < 1e-9, "{} pixels of text on a 456-pixel axis", text_px(long, f));
         assert_eq!(desc_font("reward", 780, 100.0, 3.0), LABEL_FONT * 3.0);
         // Never below 60 % of the label size, however long.
         assert_eq!(desc_font(&"x".repeat(500), 780, 100.0, 3.0), 0.6 * LABEL_FONT * 3.0);

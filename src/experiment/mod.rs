@@ -327,7 +327,14 @@ fn fnv(text: &str) -> u64 {
 /// experiments' trainings; aggregation periods that scale to the same α_tg; the capacity
 /// experiment's 3–10 GHz and the traffic experiment's noon).
 fn training_dir(out: &Path, setting: &Setting, policy: PolicyName, seed: u64, budget: &Budget) -> PathBuf {
-    let key = format!("{}|{}|{}|{:?}", setting.scenario.hash(), policy, seed, budget);
+    let mut key = format!("{}|{}|{}|{:?}", setting.scenario.hash(), policy, seed, budget);
+    // `Scenario::hash` leaves `[learning]` out (it names the environment), so an α_tg other
+    // than the budget's own (Fig. 5's) is keyed here; the budget's own adds nothing, which
+    // keeps the directories of trainings made before this was keyed.
+    let alpha = setting.scenario.learning.aggregation_period;
+    if alpha != budget.scaled_alpha(budget::PAPER_ALPHA) {
+        key.push_str(&format!("|alpha {alpha}"));
+    }
     let name = slug(&setting.scenario.name);
     out.join("train").join(format!("{name}-{policy}-l{seed}-{:08x}", fnv(&key) as u32))
 }
@@ -659,4 +666,27 @@ pub(crate) fn window_settings(budget: &Budget) -> Result<Vec<Setting>, Experimen
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trainings_differing_only_in_their_aggregation_period_get_their_own_directories() {
+        let b = Budget::small();
+        let setting = |a: u32| Setting {
+            name: format!("evening alpha={a}"),
+            window: "evening".into(),
+            x: f64::from(a),
+            scenario: budget_scenario("paper-evening", &b, a).unwrap(),
+        };
+        let dir = |a: u32| training_dir(Path::new("out"), &setting(a), PolicyName::FedMaddpg, 1, &b);
+        // At 12 episodes α_tg = 50 and 500 both scale to 1: one training, shared (and the
+        // budget's own period keys nothing extra); 900 scales to 2: another training (it was
+        // refused as a resume of the α_tg = 1 one).
+        assert_eq!((b.scaled_alpha(50), b.scaled_alpha(500), b.scaled_alpha(900)), (1, 1, 2));
+        assert_eq!(dir(50), dir(500));
+        assert_ne!(dir(900), dir(500));
+    }
 }
