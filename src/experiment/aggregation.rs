@@ -44,7 +44,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
                 .collect();
             Panel::Bars(BarPanel {
                 title: format!("{w}: Fed-MADDPG"),
-                x_label: "α_tg: the paper's (→ this budget's) iterations".into(),
+                x_label: "aggregation period α, iterations: the paper's (→ this budget's)".into(),
                 y_label: label::with(label::COMPLETION, "mean ± sd"),
                 unit: Unit::Fraction,
                 groups,
@@ -58,7 +58,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
         .collect();
     Figure {
         title: format!(
-            "Fig. 5: aggregation period — budget {} ({} episodes × {} slots; α_tg scaled by {}/6100), {}",
+            "Fig. 5: aggregation period — budget {} ({} episodes × {} slots; α scaled by {}/6100), {}",
             budget.name,
             budget.train_episodes,
             budget.slots,
