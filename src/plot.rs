@@ -865,6 +865,9 @@ fn draw_bars<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
+        // The top tick label stands half its height above the plotting area: room for it under
+        // the caption.
+        .margin_top(px(10.0 + 0.6 * LABEL_FONT))
         .x_label_area_size(px(48.0 + line_h * (label_lines - 1) as f64))
         .y_label_area_size(px(64.0))
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y0..y1)
@@ -963,6 +966,9 @@ fn draw_lines<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
+        // The top tick label stands half its height above the plotting area: room for it under
+        // the caption.
+        .margin_top(px(10.0 + 0.6 * LABEL_FONT))
         .x_label_area_size(px(45.0))
         .y_label_area_size(px(70.0))
         .build_cartesian_2d(xlo..xhi, y0..y1)

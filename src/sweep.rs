@@ -1070,7 +1070,7 @@ average_realized_potential,migrations
 [3;10],orl,,1,5,1,1,5,0
 ";
         let fig = figure_from_table(&Table::parse(Path::new("out/sweep.csv"), text).unwrap()).unwrap();
-        assert!(fig.title.contains("Sweep out: 2 traffic seed(s) × 2 learner seed(s)"), "{}", fig.title);
+        assert!(fig.title.contains("Sweep of out: 2 traffic seed(s) × 2 learner seed(s)"), "{}", fig.title);
         let Panel::Bars(rate) = &fig.panels[0] else { panic!("bars") };
         assert_eq!(rate.groups, ["[1,4]", "[3,10]"]);
         assert_eq!(rate.x_label, "rsus.cpu_ghz");
