@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod presets;
 pub mod sweep;
+pub mod training;
 pub mod training_bench;
 
 pub use vecsim_actors as actors;

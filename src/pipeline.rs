@@ -344,18 +344,18 @@ pub fn learner_codec() -> vecsim_cluster::PolicyCodec {
                 .into_any()
                 .downcast::<vecsim_learn::RsuLearner>()
                 .map_err(|_| format!("`{name}` is not a learner"))?;
-            vecsim_core::codec::encode(&*l).map_err(|e| e.to_string())
+            Ok(vecsim_core::codec::encode(&*l)?)
         }),
         decode: Arc::new(|bytes| {
-            let l: vecsim_learn::RsuLearner = vecsim_core::codec::decode(bytes).map_err(|e| e.to_string())?;
+            let l: vecsim_learn::RsuLearner = vecsim_core::codec::decode(bytes)?;
             Ok(Box::new(l) as Box<dyn vecsim_core::policy::Policy>)
         }),
         encode_share: Arc::new(|share| {
             let s = share.downcast_ref::<vecsim_learn::SlotShare>().ok_or("a share that is not a learner's")?;
-            vecsim_core::codec::encode(s).map_err(|e| e.to_string())
+            Ok(vecsim_core::codec::encode(s)?)
         }),
         decode_share: Arc::new(|bytes| {
-            let s: vecsim_learn::SlotShare = vecsim_core::codec::decode(bytes).map_err(|e| e.to_string())?;
+            let s: vecsim_learn::SlotShare = vecsim_core::codec::decode(bytes)?;
             Ok(Arc::new(s) as vecsim_core::policy::Share)
         }),
     }

@@ -8,10 +8,11 @@
 //! first one starts. A run of a baseline or a checkpoint is `vecsim run SETTING --policy P
 //! --seed T [--slots N] [--checkpoint DIR]` on the sequential engine, number for number.
 //!
-//! Learners trained in the sweep use the experiments' [`Budget`] (networks, episodes, slots per
-//! training episode, batch and replay) applied to the setting, with `[learning]` keys given by
-//! `--set` winning over the budget; they are trained once per (setting, learner, learner seed)
-//! with [`vecsim_learn::train::train`] into `OUT/train/` and evaluated from their checkpoint.
+//! Learners trained in the sweep are set up by [`crate::training`] as `vecsim train --budget B`
+//! sets them up (the one list of budgets, [`Budget`]: networks, episodes, slots per training
+//! episode, schedule), with `[learning]` keys given by `--set` winning over the budget; they
+//! are trained once per (setting, learner, learner seed) into `OUT/train/` (with a `run.toml`
+//! each) and evaluated from their checkpoint.
 //!
 //! Determinism: every run is independent and runs on its own sequential engine, learners train
 //! with one thread each, and the CSV is rewritten in plan order at the end, so `--jobs` changes
@@ -19,11 +20,10 @@
 //! runs finish; the same command again computes only the missing ones. `OUT/sweep-plan.txt`
 //! records the plan, and a different plan in the same directory is refused.
 
-use crate::experiment::budget::PAPER_ALPHA;
-use crate::experiment::Budget;
 use crate::pipeline::{self, Limits, PipelineError, ScenarioRef};
 use crate::plot::{label, BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Table, Unit};
 use crate::presets::Preset;
+use crate::training::{Resolved, TrainSpec, TrainingError};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,8 @@ use vecsim_core::policy::PolicyName;
 use vecsim_core::report::Summary;
 use vecsim_core::{Scenario, ScenarioError, Sequential};
 use vecsim_learn::learner::RewardSignal;
-use vecsim_learn::train::{self as trainer, TrainConfig, TrainError};
+use vecsim_learn::train::{self as trainer, TrainError};
+use vecsim_learn::Budget;
 
 /// The runs CSV in the output directory.
 pub const CSV_FILE: &str = "sweep.csv";
@@ -379,7 +380,8 @@ struct Training {
     setting: usize,
     policy: PolicyName,
     seed: u64,
-    scenario: Scenario,
+    /// The training set up (the setting's `[learning]` keys applied over the budget).
+    resolved: Resolved,
     dir: PathBuf,
 }
 
@@ -447,7 +449,7 @@ impl SweepConfig {
         }
         let l: Vec<&str> = self.train.iter().map(|p| p.as_str()).collect();
         t += &format!("train = {}\n", l.join(","));
-        t += &format!("budget = {}\n", self.budget.as_ref().map_or("-", |b| b.name));
+        t += &format!("budget = {}\n", self.budget.map_or("-", Budget::name));
         t += &format!("learner_seeds = {}\n", self.learner_seeds);
         t += &format!("reward = {}\n", self.reward.name());
         t += &format!("traffic_seeds = {:?}\n", self.traffic_seeds);
@@ -476,7 +478,7 @@ impl SweepConfig {
             return Err(invalid("--train", format!("`{p}` is a baseline, not a learner (put it in --policies)")));
         }
         if !self.train.is_empty() && self.budget.is_none() {
-            return Err(invalid("--train", "needs --budget quick|small|cpu|medium|paper".into()));
+            return Err(invalid("--train", format!("needs --budget B ({})", Budget::names())));
         }
         if !self.train.is_empty() && self.learner_seeds == 0 {
             return Err(invalid("--learner-seeds", "must be at least 1".into()));
@@ -557,9 +559,10 @@ impl SweepConfig {
                 }
             }
             for &p in &self.train {
-                let budget = self.budget.as_ref().expect("checked above");
+                let budget = self.budget.expect("checked above");
                 for l in 1..=self.learner_seeds as u64 {
-                    let scenario = self.training_scenario(s, &combos[si], p, budget)?;
+                    let resolved = self.training_scenario(s, &combos[si], p, budget)?;
+                    let scenario = &resolved.scenario;
                     let key = format!(
                         "{:016x}|{p}|{l}|{budget:?}|{:?}|{}",
                         scenario.hash(),
@@ -567,7 +570,7 @@ impl SweepConfig {
                         self.reward.name()
                     );
                     let dir = self.out.join("train").join(format!("s{si}-{p}-l{l}-{:08x}", fnv(&key) as u32));
-                    trainings.push(Training { setting: si, policy: p, seed: l, scenario, dir });
+                    trainings.push(Training { setting: si, policy: p, seed: l, resolved, dir });
                     for &t in &seeds {
                         runs.push(Run {
                             setting: si,
@@ -612,19 +615,23 @@ impl SweepConfig {
         Ok(e)
     }
 
-    /// The training scenario of a learner in a setting: the budget applied (slots per episode,
-    /// networks' batch and replay, α_tg scaled from the paper's 500), then the setting's own
-    /// `[learning]` keys again, so that `--set learning.KEY` wins over the budget.
+    /// The training of a learner in a setting: the budget applied as `vecsim train --budget`
+    /// applies it (slots per episode, networks, schedule), then the setting's own `[learning]`
+    /// keys again, so that `--set learning.KEY` wins over the budget.
     fn training_scenario(
         &self,
         s: &Scenario,
         combo: &[usize],
         p: PolicyName,
-        budget: &Budget,
-    ) -> Result<Scenario, SweepError> {
-        let mut t = s.clone();
-        t.policy = p;
-        budget.apply(&mut t, budget.scaled_alpha(PAPER_ALPHA));
+        budget: Budget,
+    ) -> Result<Resolved, SweepError> {
+        let mut spec = TrainSpec::new(p, Some(budget));
+        spec.reward = self.reward;
+        let setting = self.setting_name(combo);
+        let mut resolved = spec
+            .resolve(s.clone(), &setting)
+            .map_err(|e| SweepError::Set { arg: setting.clone(), message: crate::message::error_message(&e) })?;
+        let t = &mut resolved.scenario;
         let learning_sets: Vec<(&str, &SetValue)> = self
             .sets
             .iter()
@@ -641,10 +648,10 @@ impl SweepConfig {
             t.learning = doc.try_into().map_err(|e: toml::de::Error| ser(e.to_string()))?;
         }
         t.validate().map_err(|e| SweepError::Setting {
-            assignment: format!("{} (training with --budget {})", self.setting_name(combo), budget.name),
+            assignment: format!("{} (training with --budget {})", self.setting_name(combo), budget.name()),
             source: Box::new(e),
         })?;
-        Ok(t)
+        Ok(resolved)
     }
 
     /// The key columns of a run's row (the values, policy, learner seed, traffic seed).
@@ -766,20 +773,20 @@ where
 }
 
 /// Trains one learner (resuming its checkpoint if there is one).
-fn train_one(t: &Training, budget: &Budget, reward: RewardSignal) -> Result<(), TrainError> {
-    let io = |source| TrainError::Io { path: t.dir.clone(), source };
-    std::fs::create_dir_all(&t.dir).map_err(io)?;
-    let mut tc = TrainConfig::new(t.policy.as_str(), budget.train_episodes, t.seed);
+fn train_one(t: &Training) -> Result<(), TrainError> {
+    let mut tc = t.resolved.train_config(t.seed);
     tc.checkpoint = Some(t.dir.clone());
     tc.checkpoint_every = 5;
     tc.resume = t.dir.join(trainer::CHECKPOINT_FILE).exists();
     tc.curve_csv = Some(t.dir.join("curve.csv"));
     // One thread per training whatever --jobs is: the trained weights never depend on it.
     tc.threads = 1;
-    tc.options = budget.learner_options();
-    tc.options.reward = reward;
-    trainer::train(&t.scenario, &tc, &mut Sequential, &mut NoObserver)?;
-    Ok(())
+    match t.resolved.train(&tc, false, &mut Sequential, &mut NoObserver) {
+        Ok(_) => Ok(()),
+        Err(TrainingError::Train(e)) => Err(e),
+        Err(TrainingError::Io { path, source }) => Err(TrainError::Io { path, source }),
+        Err(other) => Err(TrainError::Io { path: t.dir.clone(), source: std::io::Error::other(other.to_string()) }),
+    }
 }
 
 /// Runs (or resumes) a sweep, then draws its figure (`OUT/sweep.png`, `.svg`).
@@ -819,7 +826,7 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
         (0..plan.trainings.len()).filter(|&ti| todo.iter().any(|&i| plan.runs[i].training == Some(ti))).collect();
     obs.planned(todo.len(), trainings.len(), plan.runs.len() - todo.len());
 
-    if let Some(budget) = &cfg.budget {
+    if cfg.budget.is_some() {
         parallel(trainings.len(), cfg.jobs, |k| {
             let t = &plan.trainings[trainings[k]];
             let what = format!(
@@ -829,8 +836,7 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
                 t.seed,
                 t.dir.display()
             );
-            train_one(t, budget, cfg.reward)
-                .map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
+            train_one(t).map_err(|e| SweepError::Train { what: what.clone(), source: Box::new(e) })?;
             obs.trained(&what);
             Ok(())
         })?;
@@ -1098,7 +1104,7 @@ average_realized_potential,migrations
             baselines: Vec::new(),
             checkpoints: Vec::new(),
             train: vec![PolicyName::FedMaddpg],
-            budget: Some(Budget::quick()),
+            budget: Some(Budget::Smoke),
             learner_seeds: 1,
             reward: RewardSignal::Difference,
             traffic_seeds: TrafficSeeds::Count(1),
@@ -1110,12 +1116,14 @@ average_realized_potential,migrations
         let plan = cfg.plan(&source()).unwrap();
         assert_eq!(plan.trainings.len(), 2);
         for (t, batch) in plan.trainings.iter().zip([4, 6]) {
-            // quick: batch 8, replay 2,000, 5 slots per episode; the setting's batch size wins.
-            assert_eq!(t.scenario.learning.batch_size, batch);
-            assert_eq!(t.scenario.learning.replay_capacity, 2_000);
-            assert_eq!(t.scenario.time.slots, 5);
-            assert_eq!(t.scenario.tasks.request_rate, 0.25);
-            assert_eq!(t.scenario.policy, PolicyName::FedMaddpg);
+            // smoke: batch 8, replay 2,000, 5 slots per episode; the setting's batch size wins.
+            let sc = &t.resolved.scenario;
+            assert_eq!(sc.learning.batch_size, batch);
+            assert_eq!(sc.learning.replay_capacity, 2_000);
+            assert_eq!(sc.time.slots, 5);
+            assert_eq!(sc.tasks.request_rate, 0.25);
+            assert_eq!(sc.policy, PolicyName::FedMaddpg);
+            assert_eq!(t.resolved.options.shape.actor_hidden, [8]);
         }
         // The evaluation runs keep the setting's own slots.
         assert_eq!(plan.runs.len(), 2);

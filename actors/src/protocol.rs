@@ -102,6 +102,7 @@
 //! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::outcome::TaskResult;
@@ -150,7 +151,7 @@ pub enum FleetMsg {
 }
 
 /// A vehicle's answer in phase 1.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Stepped {
     /// Not in the scenario at the slot's start instant.
     Absent,
@@ -268,10 +269,13 @@ impl TryFrom<RsuMsg> for PoolGlobal {
 }
 
 /// Messages to the clock (answers, plus the run's start).
-#[derive(Debug)]
+///
+/// The answers cross processes as they are (`vecsim-cluster` encodes them with
+/// `vecsim_core::codec`): a share of the joint record crosses as the bytes of an
+/// [`EncodedShare`], and `Start` and `Due`, the clock's own, never cross (they stay last, so
+/// that the variants' indices are the same encoded and decoded).
+#[derive(Debug, Serialize, Deserialize)]
 pub enum ClockMsg {
-    /// Starts the episode.
-    Start,
     /// Phase 0: this RSU has begun the slot (asked for only in a slot with a crash).
     Ready {
         /// The answering RSU.
@@ -318,7 +322,8 @@ pub enum ClockMsg {
     Shared {
         /// The answering RSU.
         rsu: RsuId,
-        /// What its policy shares (`Policy::share`).
+        /// What its policy shares (`Policy::share`); across processes, an [`EncodedShare`].
+        #[serde(with = "encoded_share")]
         share: Option<Share>,
     },
     /// An RSU hosted by another process crashed at the start of `slot` and its supervisor
@@ -337,15 +342,47 @@ pub enum ClockMsg {
         /// The round whose average it applied.
         round: u64,
     },
+    /// Starts the episode.
+    #[serde(skip)]
+    Start,
     /// The clock's own timer (`--pace`): `slot` is due to open. Never crosses a process.
+    #[serde(skip)]
     Due {
         /// The slot to open.
         slot: u32,
     },
 }
 
-/// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
+/// A share of the joint record as it crosses processes: the bytes the policy's codec wrote
+/// (the runtime does not know the learners' types; the process that receives the shares for
+/// its RSUs decodes them).
 #[derive(Debug)]
+pub struct EncodedShare(pub Vec<u8>);
+
+/// `Option<Share>` as `Option<bytes>`: only an [`EncodedShare`] can be encoded; it decodes to
+/// one.
+mod encoded_share {
+    use super::{EncodedShare, Share};
+    use serde::{de::Deserializer, ser::Error as _, ser::Serializer, Deserialize as _};
+    use std::sync::Arc;
+
+    pub(super) fn serialize<S: Serializer>(share: &Option<Share>, s: S) -> Result<S::Ok, S::Error> {
+        match share {
+            None => s.serialize_none(),
+            Some(sh) => match sh.downcast_ref::<EncodedShare>() {
+                Some(b) => s.serialize_some(&b.0),
+                None => Err(S::Error::custom("a share of the joint record that was not encoded (EncodedShare)")),
+            },
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Share>, D::Error> {
+        Ok(Option::<Vec<u8>>::deserialize(d)?.map(|b| Arc::new(EncodedShare(b)) as Share))
+    }
+}
+
+/// An RSU's decisions (phase 3, `br-ne` only), with its uploads for the oracle.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Proposal {
     /// The proposing RSU.
     pub rsu: RsuId,
@@ -356,7 +393,7 @@ pub struct Proposal {
 }
 
 /// Where an RSU sent wired batches (phase 4), and the tasks lost on the wire.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Dispatched {
     /// The answering RSU.
     pub rsu: RsuId,
@@ -385,22 +422,10 @@ pub struct RoundOutcome {
     pub latency_s: f64,
 }
 
-/// Messages to the VEC POOL.
-#[derive(Debug)]
+/// Messages to the VEC POOL. The participants' answers cross processes as they are; `Open`,
+/// the coordinator's own, never does (it stays last: see [`ClockMsg`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub enum PoolMsg {
-    /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
-    /// once every participant has contributed or skipped.
-    /// `members` receive the average (participants or not: the global model goes to everyone).
-    Open {
-        /// The round number.
-        round: u64,
-        /// The RSU ids expected to answer `Contribute` or `Skip`.
-        participants: Vec<u32>,
-        /// Everyone that receives the broadcast average.
-        members: Vec<DerivedActorRef<PoolGlobal>>,
-        /// Where the round's outcome goes.
-        reply: RpcReplyPort<RoundOutcome>,
-    },
     /// A participant's parameters (`vecsim_learn::codec`-encoded `Vec<f32>`) and FedAvg weight
     /// (1, or its sample count with `ActorOptions::weighted_fedavg`).
     Contribute {
@@ -422,15 +447,136 @@ pub enum PoolMsg {
         /// The participant's RSU id.
         from: u32,
     },
+    /// Opens a round with a fixed set of participants; the outcome is answered on `reply`
+    /// once every participant has contributed or skipped.
+    /// `members` receive the average (participants or not: the global model goes to everyone).
+    #[serde(skip)]
+    Open {
+        /// The round number.
+        round: u64,
+        /// The RSU ids expected to answer `Contribute` or `Skip`.
+        participants: Vec<u32>,
+        /// Everyone that receives the broadcast average.
+        members: Vec<DerivedActorRef<PoolGlobal>>,
+        /// Where the round's outcome goes.
+        reply: RpcReplyPort<RoundOutcome>,
+    },
+}
+
+/// An answer the clock (or the VEC POOL) waits for from an RSU before it closes a phase: what
+/// each message to an RSU asks for ([`RsuMsg::expects`]) and which answer settles it
+/// ([`ClockMsg::answer`], [`PoolMsg::answer`]), stated once, here, for whoever must answer in
+/// an RSU's place (the cluster's coordinator, for the RSUs of a lost node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `Ready` (phase 0, in a slot with a crash).
+    Ready(u32),
+    /// `Summary` (phase 2).
+    Summary,
+    /// `Proposal` (phase 3, `br-ne`).
+    Proposal,
+    /// `Dispatched` (phase 4).
+    Dispatched,
+    /// `Executed` (phase 5).
+    Executed,
+    /// `Closed` (phase 6 or 6b, when acknowledged).
+    Closed,
+    /// `Shared` (phase 6, centralised training).
+    Shared,
+    /// `Contribute` or `Skip`, to the VEC POOL, for a round.
+    Pool(u64),
+    /// `PoolApplied`, for a round.
+    PoolApplied(u64),
+}
+
+impl Answer {
+    /// Whether `self`, given, settles `asked` (answers carry no more than their kind: a round
+    /// or a slot is not compared).
+    pub fn settles(self, asked: Answer) -> bool {
+        std::mem::discriminant(&self) == std::mem::discriminant(&asked)
+    }
+}
+
+impl RsuMsg {
+    /// The answer this message asks of the RSU, if any (see the phases above).
+    pub fn expects(&self) -> Option<Answer> {
+        match self {
+            RsuMsg::Begin { slot, ack } => ack.then_some(Answer::Ready(*slot)),
+            RsuMsg::Upload(_) | RsuMsg::Migrated { .. } => None,
+            RsuMsg::CloseUploads { .. } => Some(Answer::Summary),
+            RsuMsg::Decide { send_uploads: true, .. } => Some(Answer::Proposal),
+            RsuMsg::Decide { send_uploads: false, .. } | RsuMsg::Dispatch { .. } => Some(Answer::Dispatched),
+            RsuMsg::Execute { .. } => Some(Answer::Executed),
+            RsuMsg::Feedback { share: true, .. } => Some(Answer::Shared),
+            RsuMsg::Feedback { ack, .. } | RsuMsg::Joint { ack, .. } => ack.then_some(Answer::Closed),
+            RsuMsg::PoolRound { round, .. } => Some(Answer::Pool(*round)),
+            RsuMsg::PoolGlobal(g) => Some(Answer::PoolApplied(g.round)),
+        }
+    }
+}
+
+impl ClockMsg {
+    /// The RSU and the answer, when this is an RSU's answer to the clock (`Restarted` is a
+    /// supervisor's report, not an answer; `Start`, `Due` and `Stepped` are not an RSU's).
+    pub fn answer(&self) -> Option<(RsuId, Answer)> {
+        Some(match self {
+            ClockMsg::Ready { rsu, slot } => (*rsu, Answer::Ready(*slot)),
+            ClockMsg::Summary { rsu, .. } => (*rsu, Answer::Summary),
+            ClockMsg::Proposal(p) => (p.rsu, Answer::Proposal),
+            ClockMsg::Dispatched(d) => (d.rsu, Answer::Dispatched),
+            ClockMsg::Executed { rsu, .. } => (*rsu, Answer::Executed),
+            ClockMsg::Closed { rsu } => (*rsu, Answer::Closed),
+            ClockMsg::Shared { rsu, .. } => (*rsu, Answer::Shared),
+            ClockMsg::PoolApplied { rsu, round } => (*rsu, Answer::PoolApplied(*round)),
+            ClockMsg::Start | ClockMsg::Due { .. } | ClockMsg::Stepped { .. } | ClockMsg::Restarted { .. } => {
+                return None
+            }
+        })
+    }
+}
+
+impl PoolMsg {
+    /// The participant and the answer, when this is an RSU's answer to the pool.
+    pub fn answer(&self) -> Option<(u32, Answer)> {
+        match self {
+            PoolMsg::Contribute { round, from, .. } | PoolMsg::Skip { round, from } => {
+                Some((*from, Answer::Pool(*round)))
+            }
+            PoolMsg::Open { .. } => None,
+        }
+    }
 }
 
 // Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
 // its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
-// None of these is serialisable: they never leave their process. Across processes,
-// `vecsim-cluster` carries them in its own wire messages, encoded with `vecsim_core::codec`.
+// Across processes `vecsim-cluster` carries the answers to the clock and to the pool as they are
+// (serde, encoded with `vecsim_core::codec`), and the messages to an RSU in its own wire form
+// (they hold actor references and the slot's context, which the receiver rebuilds).
 impl ractor::Message for VehicleMsg {}
 impl ractor::Message for FleetMsg {}
 impl ractor::Message for RsuMsg {}
 impl ractor::Message for PoolGlobal {}
 impl ractor::Message for ClockMsg {}
 impl ractor::Message for PoolMsg {}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    #[test]
+    fn every_request_is_settled_by_its_answer_and_by_no_other() {
+        let rsu = RsuId(3);
+        let requests = [
+            (RsuMsg::Begin { slot: 4, ack: true }.expects(), ClockMsg::Ready { rsu, slot: 4 }.answer()),
+            (RsuMsg::Execute { batches: 2 }.expects(), ClockMsg::Executed { rsu, results: Vec::new() }.answer()),
+            (RsuMsg::Dispatch { decisions: None }.expects(), None),
+        ];
+        assert_eq!(requests[0].0, Some(Answer::Ready(4)));
+        assert!(requests[0].0.unwrap().settles(requests[0].1.unwrap().1));
+        assert!(!requests[1].1.unwrap().1.settles(requests[0].0.unwrap()), "Executed does not settle Ready");
+        assert_eq!(requests[2].0, Some(Answer::Dispatched));
+        assert_eq!(RsuMsg::Begin { slot: 4, ack: false }.expects(), None, "no Ready asked outside a crash slot");
+        assert_eq!(ClockMsg::Restarted { rsu, slot: 1 }.answer(), None);
+        assert_eq!(PoolMsg::Skip { round: 2, from: 3 }.answer(), Some((3, Answer::Pool(2))));
+    }
+}

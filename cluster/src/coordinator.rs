@@ -17,8 +17,12 @@
 mod fleet;
 mod nearest;
 
-use crate::wire::{ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, Wire};
-use crate::{ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
+use crate::error::{protocol, HubError, PreauthError};
+use crate::preauth::{self, Authenticated};
+use crate::wire::{Forward, HubMsg, RsuWire, Setup, StandIn, Wire};
+use crate::{
+    ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, NODE_GROUP,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
@@ -28,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use vecsim_actors::protocol::{ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RsuMsg};
+use vecsim_actors::protocol::{Answer, ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RsuMsg};
 use vecsim_actors::{ActorOptions, ActorRun, RemoteRsus};
 use vecsim_core::engine::RoundRequest;
 use vecsim_core::ids::{RsuId, TaskId};
@@ -66,7 +70,7 @@ enum HubEvent {
     Flushed {
         handovers: u64,
     },
-    Failed(String),
+    Failed(HubError),
 }
 
 /// Session events from the node server, by `ractor_cluster` node id.
@@ -119,11 +123,11 @@ async fn connect(
     .with_max_inbound_frame_size(MAX_FRAME_BYTES);
     let (server, _) = Actor::spawn(None, server, ())
         .await
-        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), message: e.to_string() })?;
+        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), source: e.into() })?;
     let (tx, mut rx) = unbounded_channel();
     server
         .cast(NodeServerMessage::SubscribeToEvents { id: "vecsim".into(), subscription: Box::new(Events(tx)) })
-        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), message: e.to_string() })?;
+        .map_err(|e| ClusterError::Listen { addr: "127.0.0.1:0".into(), source: e.to_string().into() })?;
     let mut nodes: Vec<Node> = Vec::new();
     for addr in &cfg.nodes {
         let unreachable = |message: String| ClusterError::Unreachable { addr: addr.clone(), message };
@@ -133,27 +137,37 @@ async fn connect(
             .map_err(|e| unreachable(e.to_string()))?
             .next()
             .ok_or_else(|| unreachable("the name has no address".into()))?;
-        let connected = match &cfg.tls {
-            None => tokio::time::timeout(CONNECT_TIMEOUT, ractor_cluster::client_connect(&server, sock)).await,
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(sock))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        preauth::tune(&tcp);
+        // Both ends prove the cookie before `ractor_cluster` reads a frame (`preauth`). A node
+        // that closes the connection instead knows another cookie, or expects TLS.
+        let preauth_failed = |e: PreauthError| match e {
+            PreauthError::Io(_) => ClusterError::Refused { addr: addr.clone() },
+            other => ClusterError::Handshake { addr: addr.clone(), message: other.to_string() },
+        };
+        let stream: Box<dyn ractor_cluster::ClusterBidiStream> = match &cfg.tls {
+            None => {
+                let mut tcp = tcp;
+                preauth::connect(&mut tcp, cfg.cookie.as_bytes()).await.map_err(preauth_failed)?;
+                Box::new(Authenticated { stream: tcp, peer: addr.clone() })
+            }
             Some(tls) => {
-                let name = crate::tls::CoordinatorTls::server_name(addr)
-                    .map_err(|message| ClusterError::Handshake { addr: addr.clone(), message })?;
-                let connector = tls.connector.clone();
-                tokio::time::timeout(
-                    CONNECT_TIMEOUT,
-                    ractor_cluster::client_connect_enc(&server, sock, connector, name),
-                )
-                .await
+                let name = crate::tls::CoordinatorTls::server_name(addr)?;
+                let mut s = tokio::time::timeout(CONNECT_TIMEOUT, tls.connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| ClusterError::Handshake {
+                        addr: addr.clone(),
+                        message: format!("no TLS handshake within {} s", CONNECT_TIMEOUT.as_secs()),
+                    })?
+                    .map_err(|io| ClusterError::Handshake { addr: addr.clone(), message: format!("TLS: {io}") })?;
+                preauth::connect(&mut s, cfg.cookie.as_bytes()).await.map_err(preauth_failed)?;
+                Box::new(Authenticated { stream: s, peer: addr.clone() })
             }
         };
-        connected.map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?.map_err(
-            |e| match e {
-                ractor_cluster::ClientConnectErr::Encryption(io) => {
-                    ClusterError::Handshake { addr: addr.clone(), message: format!("TLS: {io}") }
-                }
-                other => unreachable(connect_error(&other)),
-            },
-        )?;
+        ractor_cluster::client_connect_external(&server, stream).await.map_err(|e| unreachable(connect_error(&e)))?;
         // Wait for this session to authenticate and be ready, or to be refused.
         let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
         let mut authenticated = None;
@@ -243,11 +257,10 @@ pub(crate) async fn run_cluster(
     observer: &mut dyn Observer,
 ) -> Result<ClusterRun, ClusterError> {
     let round = opts.pool_participants.as_ref().map(|p| RoundRequest { participants: p.clone(), weighted: false });
-    vecsim_core::engine::check_episode(&scenario, &policies, round.as_ref())
-        .map_err(|e| ClusterError::Failed(e.to_string()))?;
+    vecsim_core::engine::check_episode(&scenario, &policies, round.as_ref()).map_err(ClusterError::Episode)?;
     if let Some(s) = &shipped {
         if s.len() != scenario.rsu_count() {
-            return Err(ClusterError::Failed(format!("{} policies for {} RSUs", s.len(), scenario.rsu_count())));
+            return Err(protocol!("{} policies for {} RSUs", s.len(), scenario.rsu_count()).into());
         }
     }
     let travel = shipped.is_some();
@@ -280,7 +293,7 @@ pub(crate) async fn run_cluster(
         events: events_tx,
     };
     let (hub, hub_handle) =
-        Actor::spawn(None, CoordHub, hub_args).await.map_err(|e| ClusterError::Failed(e.to_string()))?;
+        Actor::spawn(None, CoordHub, hub_args).await.map_err(HubError::spawn("the coordinator's hub"))?;
     ractor::pg::join(format!("{COORDINATOR_GROUP_PREFIX}{run}"), vec![hub.get_cell()]);
     // Session events go to the hub from now on (a lost node is a message among the others).
     let h = hub.clone();
@@ -310,9 +323,16 @@ pub(crate) async fn run_cluster(
                 pool_participants: opts.pool_participants.clone(),
                 weighted_fedavg: opts.weighted_fedavg,
             };
-            nd.hub
-                .send_message(HubMsg::Net(Wire::Setup(Box::new(setup))))
-                .map_err(|e| ClusterError::Failed(format!("node {}: {e}", nd.addr)))?;
+            let w = Wire::Setup(Box::new(setup));
+            let bytes = vecsim_core::codec::encode(&w).map_or(0, |b| b.len());
+            if bytes as u64 > MAX_MESSAGE_BYTES {
+                return Err(ClusterError::TooLarge {
+                    what: format!("the set-up of node {} (scenario, checkpoint files, learners)", nd.addr),
+                    bytes,
+                    limit: MAX_MESSAGE_BYTES,
+                });
+            }
+            nd.hub.send_message(HubMsg::Net(w)).map_err(|e| HubError::gone(format!("node {}", nd.addr), e))?;
         }
         let mut ready = 0;
         while ready < nodes.len() {
@@ -330,10 +350,10 @@ pub(crate) async fn run_cluster(
                         message: "the node was lost".into(),
                     })
                 }
-                Ok(Some(HubEvent::Failed(e))) => return Err(ClusterError::Failed(e)),
+                Ok(Some(HubEvent::Failed(e))) => return Err(e.into()),
                 Ok(Some(HubEvent::Flushed { .. } | HubEvent::Policies { .. })) => {}
-                Ok(None) => return Err(ClusterError::Failed("the hub stopped".into())),
-                Err(_) => return Err(ClusterError::Failed("the nodes did not set up in time".into())),
+                Ok(None) => return Err(HubError::from("the hub stopped").into()),
+                Err(_) => return Err(HubError::from("the nodes did not set up in time").into()),
             }
         }
         // The RSU stand-ins the clock talks to.
@@ -341,20 +361,20 @@ pub(crate) async fn run_cluster(
         for e in 0..n as u32 {
             let h = hub.clone();
             let fwd: Forward<RsuMsg> = Box::new(move |msg| {
-                h.send_message(HubMsg::Rsu { rsu: e, msg }).map_err(|e| format!("the hub is gone: {e}"))
+                h.send_message(HubMsg::Rsu { rsu: e, msg }).map_err(|e| HubError::gone("the hub", e))
             });
             let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd)
                 .await
-                .map_err(|e| ClusterError::Failed(e.to_string()))?;
+                .map_err(HubError::spawn(format!("RSU {e}'s stand-in")))?;
             stand_ins.push(r);
         }
         // The vehicles' stand-in: phase 1 goes to the hub, which steps them on their nodes.
         let h = hub.clone();
         let fwd: Forward<FleetMsg> =
-            Box::new(move |msg| h.send_message(HubMsg::Fleet(msg)).map_err(|e| format!("the hub is gone: {e}")));
+            Box::new(move |msg| h.send_message(HubMsg::Fleet(msg)).map_err(|e| HubError::gone("the hub", e)));
         let (fleet_ref, _) = Actor::spawn(None, StandIn::<FleetMsg>::new(), fwd)
             .await
-            .map_err(|e| ClusterError::Failed(e.to_string()))?;
+            .map_err(HubError::spawn("the fleet's stand-in"))?;
         let mut opts = opts.clone();
         opts.remote = Some(RemoteRsus {
             rsus: stand_ins.clone(),
@@ -366,11 +386,11 @@ pub(crate) async fn run_cluster(
         tokio::pin!(run_fut);
         let out = loop {
             tokio::select! {
-                r = &mut run_fut => break r.map_err(|e| ClusterError::Failed(e.to_string())),
+                r = &mut run_fut => break r.map_err(ClusterError::Clock),
                 ev = events.recv() => match ev {
                     Some(HubEvent::Failed(e)) => {
                         if let Some(c) = lock(&clock_slot).clone() { c.stop(None); }
-                        break Err(ClusterError::Failed(e));
+                        break Err(e.into());
                     }
                     Some(
                         HubEvent::SetupDone { .. }
@@ -379,7 +399,7 @@ pub(crate) async fn run_cluster(
                         | HubEvent::Down { .. }
                         | HubEvent::Policies { .. },
                     ) => {}
-                    None => break Err(ClusterError::Failed("the hub stopped".into())),
+                    None => break Err(HubError::from("the hub stopped").into()),
                 }
             }
         };
@@ -439,7 +459,7 @@ async fn collect(
     for nd in nodes {
         nd.hub
             .send_message(HubMsg::Net(Wire::Collect { run }))
-            .map_err(|e| ClusterError::Failed(format!("node {}: {e}", nd.addr)))?;
+            .map_err(|e| HubError::gone(format!("node {}", nd.addr), e))?;
     }
     let mut back: Vec<Option<Vec<u8>>> = vec![None; owner.len()];
     let mut answered = vec![false; nodes.len()];
@@ -447,24 +467,23 @@ async fn collect(
     while answered.iter().any(|a| !a) {
         let ev = tokio::time::timeout_at(deadline, events.recv())
             .await
-            .map_err(|_| ClusterError::Failed("the nodes did not send the policies back in time".into()))?;
+            .map_err(|_| HubError::from("the nodes did not send the policies back in time"))?;
         match ev {
             Some(HubEvent::Policies { node, policies }) => {
                 let Some(nd) = nodes.get(node) else {
                     let why = policies.err().unwrap_or_default();
-                    return Err(ClusterError::Failed(format!("policies from an unknown node: {why}")));
+                    return Err(protocol!("policies from an unknown node: {why}").into());
                 };
-                let list = policies.map_err(|m| ClusterError::Failed(format!("node {}: {m}", nd.addr)))?;
+                let list = policies.map_err(|message| HubError::Node { addr: nd.addr.clone(), message })?;
                 if std::mem::replace(&mut answered[node], true) {
-                    return Err(ClusterError::Failed(format!("node {} sent its policies twice", nd.addr)));
+                    return Err(protocol!("node {} sent its policies twice", nd.addr).into());
                 }
                 for (e, bytes) in list {
                     let e = e as usize;
                     if owner.get(e) != Some(&node) || back[e].is_some() {
-                        return Err(ClusterError::Failed(format!(
-                            "node {} sent a policy for RSU {e}, which it does not host",
-                            nd.addr
-                        )));
+                        return Err(
+                            protocol!("node {} sent a policy for RSU {e}, which it does not host", nd.addr).into()
+                        );
                     }
                     back[e] = Some(bytes);
                 }
@@ -474,36 +493,24 @@ async fn collect(
                 let addr = nodes.get(node).map_or_else(|| "?".into(), |nd| nd.addr.clone());
                 return Err(ClusterError::LearnersLost { addr, slot, rsus });
             }
-            Some(HubEvent::Failed(e)) => return Err(ClusterError::Failed(e)),
+            Some(HubEvent::Failed(e)) => return Err(e.into()),
             Some(HubEvent::SetupDone { .. } | HubEvent::Lost(_) | HubEvent::Flushed { .. }) => {}
-            None => return Err(ClusterError::Failed("the hub stopped".into())),
+            None => return Err(HubError::from("the hub stopped").into()),
         }
     }
     back.into_iter()
         .enumerate()
-        .map(|(e, b)| b.ok_or_else(|| ClusterError::Failed(format!("no policy came back for RSU {e}"))))
+        .map(|(e, b)| b.ok_or_else(|| protocol!("no policy came back for RSU {e}").into()))
         .collect()
-}
-
-/// A request the clock (or the pool) sent to an RSU, awaiting its answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ask {
-    Ready(u32),
-    Summary,
-    Proposal,
-    Dispatched,
-    Executed,
-    Closed,
-    Shared,
-    PoolAnswer(u64),
-    PoolApplied(u64),
 }
 
 /// What the hub knows of an RSU on a node in the current slot.
 #[derive(Default)]
 struct RsuTrack {
     slot: Option<u32>,
-    asks: Vec<Ask>,
+    /// The answers the clock (or the pool) asked of it and has not had yet
+    /// ([`RsuMsg::expects`]).
+    asks: Vec<Answer>,
     /// RSUs it sent a relayed wired batch to.
     relayed_to: BTreeSet<u32>,
     /// The destinations in its `Dispatched` answer, once received.
@@ -564,15 +571,15 @@ fn node_lost(id: TaskId, uploader: Option<RsuId>, executor: Option<RsuId>) -> Ta
 }
 
 impl CoordState {
-    fn clock(&mut self) -> Result<ActorRef<ClockMsg>, String> {
+    fn clock(&mut self) -> Result<ActorRef<ClockMsg>, HubError> {
         if self.clock.is_none() {
             self.clock = lock(&self.a.clock).clone();
         }
-        self.clock.clone().ok_or_else(|| "an answer before the clock started".into())
+        self.clock.clone().ok_or_else(|| HubError::from("an answer before the clock started"))
     }
 
-    fn tell_clock(&mut self, m: ClockMsg) -> Result<(), String> {
-        self.clock()?.send_message(m).map_err(|e| format!("the clock is gone: {e}"))
+    fn tell_clock(&mut self, m: ClockMsg) -> Result<(), HubError> {
+        self.clock()?.send_message(m).map_err(|e| HubError::gone("the clock", e))
     }
 
     fn slot_start(&mut self, e: usize, slot: u32) {
@@ -592,47 +599,36 @@ impl CoordState {
     }
 
     /// A message from the clock (through a stand-in) to RSU `e`.
-    fn send_rsu(&mut self, e: usize, msg: RsuMsg) -> Result<(), String> {
-        let ask = match &msg {
-            RsuMsg::Begin { slot, ack } => {
-                self.slot_start(e, *slot);
-                let a = ack.then_some(Ask::Ready(*slot));
+    fn send_rsu(&mut self, e: usize, msg: RsuMsg) -> Result<(), HubError> {
+        let ask = msg.expects();
+        match &msg {
+            RsuMsg::Begin { slot, .. } => {
                 let slot = *slot;
+                self.slot_start(e, slot);
                 // Sent below; phase 1 may go out once every RSU has been sent it.
-                let r = self.forward_rsu(e, msg, a);
+                let r = self.forward_rsu(e, msg, ask);
                 self.begun(slot)?;
                 return r;
             }
             RsuMsg::Upload(u) => {
                 let r = node_lost(u.task.id, Some(RsuId(e as u32)), None);
                 self.nodes[self.a.owner[e]].held.insert(u.task.id, r);
-                None
             }
-            RsuMsg::CloseUploads { .. } => Some(Ask::Summary),
-            RsuMsg::Decide { send_uploads: true, .. } => Some(Ask::Proposal),
-            RsuMsg::Decide { send_uploads: false, .. } | RsuMsg::Dispatch { .. } => Some(Ask::Dispatched),
             RsuMsg::Migrated { tasks, .. } => {
                 let nd = &mut self.nodes[self.a.owner[e]];
                 for t in tasks {
                     nd.held.insert(t.up.task.id, node_lost(t.up.task.id, Some(t.up.uploader), Some(t.executor)));
                 }
-                None
             }
-            RsuMsg::Execute { .. } => Some(Ask::Executed),
-            RsuMsg::Feedback { share: true, .. } => Some(Ask::Shared),
-            RsuMsg::Feedback { ack, .. } | RsuMsg::Joint { ack, .. } => ack.then_some(Ask::Closed),
-            RsuMsg::PoolRound { round, pool } => {
-                self.pool = Some(pool.clone());
-                Some(Ask::PoolAnswer(*round))
-            }
-            RsuMsg::PoolGlobal(g) => Some(Ask::PoolApplied(g.round)),
-        };
+            RsuMsg::PoolRound { pool, .. } => self.pool = Some(pool.clone()),
+            _ => {}
+        }
         self.forward_rsu(e, msg, ask)
     }
 
     /// Sends `msg` to RSU `e`'s node, remembering what answer it asks for, or answers it here
     /// when the node is lost.
-    fn forward_rsu(&mut self, e: usize, msg: RsuMsg, ask: Option<Ask>) -> Result<(), String> {
+    fn forward_rsu(&mut self, e: usize, msg: RsuMsg, ask: Option<Answer>) -> Result<(), HubError> {
         let node = self.a.owner[e];
         if self.nodes[node].lost {
             if let Some(a) = ask {
@@ -656,59 +652,58 @@ impl CoordState {
         Ok(())
     }
 
-    fn answered(&mut self, e: usize, pred: impl Fn(&Ask) -> bool) {
+    /// `given` arrived from RSU `e`: the request it settles is answered.
+    fn answered(&mut self, e: usize, given: Answer) {
         let asks = &mut self.rsus[e].asks;
-        if let Some(i) = asks.iter().position(pred) {
+        if let Some(i) = asks.iter().position(|&a| given.settles(a)) {
             asks.remove(i);
         }
     }
 
-    /// An RSU's answer to the clock, from its node.
-    fn answer_from_node(&mut self, w: ClockWire) -> Result<(), String> {
-        let e = w.rsu().index();
+    /// An RSU's answer to the clock (or its node's report of a restart), from its node.
+    fn answer_from_node(&mut self, msg: ClockMsg) -> Result<(), HubError> {
+        let rsu = match (&msg, msg.answer()) {
+            (_, Some((rsu, _))) => rsu,
+            (ClockMsg::Restarted { rsu, .. }, None) => *rsu,
+            _ => return Err(protocol!("a node sent {msg:?} to the clock")),
+        };
+        let e = rsu.index();
         if e >= self.rsus.len() {
-            return Err(format!("an answer from RSU {e}, which is not in the scenario"));
+            return Err(protocol!("an answer from RSU {e}, which is not in the scenario"));
         }
         let node = self.a.owner[e];
         if self.nodes[node].lost {
             return Ok(()); // answered for it already
         }
-        match &w {
-            ClockWire::Ready { .. } => self.answered(e, |a| matches!(a, Ask::Ready(_))),
-            ClockWire::Summary { .. } => self.answered(e, |a| *a == Ask::Summary),
-            ClockWire::Proposal { .. } => self.answered(e, |a| *a == Ask::Proposal),
-            ClockWire::Dispatched { sent_to, lost, .. } => {
-                self.answered(e, |a| *a == Ask::Dispatched);
-                self.rsus[e].dispatched_to = Some(sent_to.clone());
-                self.nodes[node].done.extend(lost.iter().map(|r| r.id));
+        match &msg {
+            ClockMsg::Dispatched(d) => {
+                self.rsus[e].dispatched_to = Some(d.sent_to.clone());
+                self.nodes[node].done.extend(d.lost.iter().map(|r| r.id));
             }
-            ClockWire::Executed { results, .. } => {
-                self.answered(e, |a| *a == Ask::Executed);
-                self.nodes[node].done.extend(results.iter().map(|r| r.id));
-            }
-            ClockWire::Closed { .. } => self.answered(e, |a| *a == Ask::Closed),
-            ClockWire::Shared { .. } => self.answered(e, |a| *a == Ask::Shared),
-            ClockWire::Restarted { .. } => {}
-            ClockWire::PoolApplied { .. } => self.answered(e, |a| matches!(a, Ask::PoolApplied(_))),
+            ClockMsg::Executed { results, .. } => self.nodes[node].done.extend(results.iter().map(|r| r.id)),
+            _ => {}
         }
-        self.tell_clock(w.into_msg())
+        if let Some((_, given)) = msg.answer() {
+            self.answered(e, given);
+        }
+        self.tell_clock(msg)
     }
 
     /// A wired batch from an RSU on one node to an RSU on another, or a vehicle's upload to an
     /// RSU on another node: relayed.
-    fn relay(&mut self, dest: usize, msg: RsuWire) -> Result<(), String> {
+    fn relay(&mut self, dest: usize, msg: RsuWire) -> Result<(), HubError> {
         if let RsuWire::Upload(u) = msg {
             if dest >= self.rsus.len() || u.rsu.index() != dest {
-                return Err(format!("an upload to RSU {dest} addressed to RSU {}", u.rsu.0));
+                return Err(protocol!("an upload to RSU {dest} addressed to RSU {}", u.rsu.0));
             }
             return self.relay_upload(dest, u);
         }
         let RsuWire::Migrated { from, tasks } = &msg else {
-            return Err(format!("a node sent {msg:?} to RSU {dest}"));
+            return Err(protocol!("a node sent {msg:?} to RSU {dest}"));
         };
         let src = from.index();
         if dest >= self.rsus.len() || src >= self.rsus.len() {
-            return Err(format!("a wired batch from RSU {src} to RSU {dest}, not in the scenario"));
+            return Err(protocol!("a wired batch from RSU {src} to RSU {dest}, not in the scenario"));
         }
         if self.nodes[self.a.owner[src]].lost {
             return Ok(());
@@ -719,45 +714,45 @@ impl CoordState {
         let msg = msg.into_msg(
             |_, _| unreachable!("not a CloseUploads"),
             || None,
-            |_| Err("a node sent a joint record to relay".into()),
+            |_| Err(HubError::from("a node sent a joint record to relay")),
         )?;
         self.send_rsu(dest, msg)
     }
 
-    fn pool_answer(&mut self, w: PoolWire) -> Result<(), String> {
-        let (PoolWire::Contribute { from, .. } | PoolWire::Skip { from, .. }) = &w;
-        let e = *from as usize;
+    fn pool_answer(&mut self, msg: PoolMsg) -> Result<(), HubError> {
+        let Some((from, given)) = msg.answer() else { return Err(protocol!("{msg:?} is not an answer")) };
+        let e = from as usize;
         if e >= self.rsus.len() || self.nodes[self.a.owner[e]].lost {
             return Ok(());
         }
-        self.answered(e, |a| matches!(a, Ask::PoolAnswer(_)));
+        self.answered(e, given);
         let pool = self.pool.clone().ok_or("a pool answer without a round")?;
-        pool.send_message(w.into_msg()).map_err(|e| format!("the VEC POOL is gone: {e}"))
+        pool.send_message(msg).map_err(|e| HubError::gone("the VEC POOL", e))
     }
 
     /// Answers `ask` for RSU `e`, whose node is lost, as an RSU with nothing left would.
-    fn stand_in_answer(&mut self, e: usize, ask: Ask) -> Result<(), String> {
+    fn stand_in_answer(&mut self, e: usize, ask: Answer) -> Result<(), HubError> {
         let rsu = RsuId(e as u32);
         let node = self.a.owner[e];
         match ask {
-            Ask::Ready(slot) => self.tell_clock(ClockMsg::Ready { rsu, slot }),
-            Ask::Summary => {
+            Answer::Ready(slot) => self.tell_clock(ClockMsg::Ready { rsu, slot }),
+            Answer::Summary => {
                 let summary = LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false };
                 self.tell_clock(ClockMsg::Summary { rsu, summary })
             }
-            Ask::Proposal => self.tell_clock(ClockMsg::Proposal(Box::new(Proposal {
+            Answer::Proposal => self.tell_clock(ClockMsg::Proposal(Box::new(Proposal {
                 rsu,
                 decisions: Vec::new(),
                 uploads: Some(Vec::new()),
             }))),
-            Ask::Dispatched => {
+            Answer::Dispatched => {
                 let sent_to = self.rsus[e].relayed_to.iter().map(|&d| RsuId(d)).collect();
                 // The lost node's uploads are gone with it: its tasks end as `node_lost`, and the
                 // difference reward sees an RSU without uploads.
                 let uploads = Vec::new();
                 self.tell_clock(ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost: Vec::new(), uploads })))
             }
-            Ask::Executed => {
+            Answer::Executed => {
                 // Every task that entered the node this slot and was neither reported nor
                 // passed on: the clock has all of them by now (it asks for execution only
                 // once every RSU has dispatched).
@@ -771,18 +766,18 @@ impl CoordState {
                 nd.counted += results.len() as u64;
                 self.tell_clock(ClockMsg::Executed { rsu, results })
             }
-            Ask::Closed => self.tell_clock(ClockMsg::Closed { rsu }),
-            Ask::Shared => self.tell_clock(ClockMsg::Shared { rsu, share: None }),
-            Ask::PoolAnswer(round) => {
+            Answer::Closed => self.tell_clock(ClockMsg::Closed { rsu }),
+            Answer::Shared => self.tell_clock(ClockMsg::Shared { rsu, share: None }),
+            Answer::Pool(round) => {
                 let pool = self.pool.clone().ok_or("a pool round without a pool")?;
-                pool.send_message(PoolMsg::Skip { round, from: rsu.0 }).map_err(|e| e.to_string())
+                pool.send_message(PoolMsg::Skip { round, from: rsu.0 }).map_err(|e| HubError::gone("the VEC POOL", e))
             }
-            Ask::PoolApplied(round) => self.tell_clock(ClockMsg::PoolApplied { rsu, round }),
+            Answer::PoolApplied(round) => self.tell_clock(ClockMsg::PoolApplied { rsu, round }),
         }
     }
 
     /// The session with node `node` closed: its RSUs are answered for from now on.
-    fn lose(&mut self, node: usize) -> Result<(), String> {
+    fn lose(&mut self, node: usize) -> Result<(), HubError> {
         if self.nodes[node].lost {
             return Ok(());
         }
@@ -872,7 +867,7 @@ impl Actor for CoordHub {
             }
             HubMsg::Net(Wire::Failed { node, message }) => {
                 let addr = st.nodes.get(node as usize).map_or("?", |n| n.addr.as_str()).to_string();
-                Err(format!("node {addr}: {message}"))
+                Err(HubError::Node { addr, message })
             }
             HubMsg::Down { node_id } => match st.nodes.iter().position(|n| n.node_id == node_id) {
                 Some(i) => st.lose(i),
@@ -882,9 +877,9 @@ impl Actor for CoordHub {
                 st.report_losses();
                 Ok(())
             }
-            HubMsg::Garbled(why) => Err(format!("undecodable message from a node: {why}")),
-            HubMsg::Stepped { vehicle, .. } => Err(format!("vehicle {} answered the coordinator's hub", vehicle.0)),
-            HubMsg::Net(other) => Err(format!("unexpected message at the coordinator: {other:?}")),
+            HubMsg::Garbled(why) => Err(HubError::Garbled { from: "a node", why }),
+            HubMsg::Stepped { vehicle, .. } => Err(protocol!("vehicle {} answered the coordinator's hub", vehicle.0)),
+            HubMsg::Net(other) => Err(protocol!("unexpected message at the coordinator: {other:?}")),
         };
         if let Err(e) = r {
             let _ = st.a.events.send(HubEvent::Failed(e));

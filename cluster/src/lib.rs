@@ -22,7 +22,9 @@
 //! refuses the cookie and a node that cannot be reached are errors naming the node.
 
 pub mod coordinator;
+mod error;
 pub mod node;
+pub mod preauth;
 pub mod tls;
 pub mod wire;
 
@@ -33,6 +35,7 @@ use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput, RoundRepo
 use vecsim_core::ids::RsuId;
 use vecsim_core::policy::{Observation, Policy, PolicySet, Share};
 
+pub use error::{full_message, BoxError, ClusterError, CookieError, HubError, PreauthError};
 pub use node::{run_node, run_node_with, NodeOptions, PolicyBuilder};
 pub use tls::{CoordinatorTls, NodeTls};
 
@@ -40,104 +43,16 @@ pub use tls::{CoordinatorTls, NodeTls};
 pub const NODE_GROUP: &str = "vecsim.node";
 /// The coordinator's hub joins this group, suffixed with the run id.
 pub const COORDINATOR_GROUP_PREFIX: &str = "vecsim.coordinator.";
-/// The largest frame a process accepts (a learner's checkpoint travels in one).
+/// The largest frame a process accepts from a peer that passed the pre-authentication
+/// ([`preauth`]; before, a node reads 80 bytes at most). Sized from the largest legitimate
+/// message: a node's set-up carrying a learner's checkpoint files or, for training, its RSUs'
+/// learners with their replay buffers, and those learners coming back after the episode.
 pub const MAX_FRAME_BYTES: u64 = 1 << 30;
-
-/// Why a cluster run could not start or finish.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// The cluster file is unreadable or invalid.
-    #[error("cluster file {}: {message}", path.display())]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// The tokio runtime could not start.
-    #[error("cannot start the tokio runtime")]
-    Runtime(#[source] std::io::Error),
-    /// This process's node server could not listen.
-    #[error("cannot listen on {addr}: {message}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// Why.
-        message: String,
-    },
-    /// A node could not be reached.
-    #[error("node {addr} is unreachable: {message}")]
-    Unreachable {
-        /// The node's address, as in the cluster file.
-        addr: String,
-        /// Why.
-        message: String,
-    },
-    /// A node closed the connection before authenticating: its cookie differs (or it expects
-    /// TLS and the cluster file does not ask for it).
-    #[error("node {addr} refused the connection: authentication failed (its cookie differs from the cluster file's, or it expects TLS: `tls_ca` in the cluster file)")]
-    Refused {
-        /// The node's address.
-        addr: String,
-    },
-    /// The handshake with a node did not complete.
-    #[error("node {addr}: handshake failed: {message}")]
-    Handshake {
-        /// The node's address.
-        addr: String,
-        /// Why.
-        message: String,
-    },
-    /// A node could not host its RSUs.
-    #[error("node {addr} could not set up its RSUs: {message}")]
-    Setup {
-        /// The node's address.
-        addr: String,
-        /// Why.
-        message: String,
-    },
-    /// A TLS file is unreadable or unusable.
-    #[error("TLS file {}: {message}", path.display())]
-    Tls {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// Something the cluster does not do (yet).
-    #[error("not supported on a cluster: {0}")]
-    Unsupported(String),
-    /// A policy could not be encoded for its trip to a node, or decoded on its way back.
-    #[error("RSU {rsu}'s policy cannot travel: {message}")]
-    Policy {
-        /// The RSU whose policy it is.
-        rsu: u32,
-        /// Why.
-        message: String,
-    },
-    /// A node was lost during a training episode: the learners of the RSUs it hosted, which
-    /// travelled to it for the episode, were lost with it.
-    #[error("node {addr} was lost in slot {slot}: the learners of its RSUs {rsus:?} were lost with it")]
-    LearnersLost {
-        /// The node's address.
-        addr: String,
-        /// The slot in which its session closed.
-        slot: u32,
-        /// The RSUs it hosted.
-        rsus: Vec<u32>,
-    },
-    /// The run failed.
-    #[error("cluster run failed: {0}")]
-    Failed(String),
-}
-
-impl ClusterError {
-    /// Whether the error is in what the user gave (the cluster file, a node's address or cookie).
-    pub fn is_bad_input(&self) -> bool {
-        matches!(self, ClusterError::Config { .. } | ClusterError::Tls { .. } | ClusterError::Unsupported(_))
-    }
-}
+/// The largest encoded message a process sends: [`MAX_FRAME_BYTES`] less room for
+/// `ractor_cluster`'s envelope. Checked before sending the large ones (a set-up, the learners
+/// coming back), so that the run fails naming the message instead of the receiver dropping
+/// the session.
+pub const MAX_MESSAGE_BYTES: u64 = MAX_FRAME_BYTES - (1 << 20);
 
 /// A cluster file: `cookie_file = "PATH"` (relative to the file), optionally `tls_ca = "PATH"`
 /// (connect to the nodes over TLS, trusting this certificate authority; see [`tls`]), and one
@@ -150,7 +65,8 @@ pub struct ClusterConfig {
     pub nodes: Vec<String>,
     /// TLS to every node (`None`: plain TCP).
     pub tls: Option<CoordinatorTls>,
-    /// What is weak about the cookie file ([`cookie_warnings`]), for the command to print.
+    /// What is weak about the cookie file ([`cookie_warnings`]), for the command to print
+    /// (only with `insecure`: otherwise a weak cookie is refused).
     pub warnings: Vec<String>,
 }
 
@@ -169,13 +85,18 @@ struct NodeEntry {
 }
 
 impl ClusterConfig {
-    /// Reads a cluster file and its cookie file.
-    pub fn load(path: &Path) -> Result<ClusterConfig, ClusterError> {
+    /// Reads a cluster file and its cookie file. A weak cookie ([`cookie_warnings`]) is refused
+    /// unless `insecure` (then its weaknesses are in [`ClusterConfig::warnings`]).
+    pub fn load(path: &Path, insecure: bool) -> Result<ClusterConfig, ClusterError> {
         let err = |message: String| ClusterError::Config { path: path.to_path_buf(), message };
         let text =
             vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::CLUSTER_FILE_CAP, "cluster files", "")
-                .map_err(|e| err(e.into_io().to_string()))?;
-        let f: ConfigFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+                .map_err(|e| ClusterError::ConfigRead { path: path.to_path_buf(), source: e.into_io() })?;
+        let f: ConfigFile = toml::from_str(&text).map_err(|e| ClusterError::ConfigParse {
+            path: path.to_path_buf(),
+            line: e.span().map(|r| text[..r.start.min(text.len())].matches('\n').count() + 1),
+            message: shown_long(e.message()),
+        })?;
         if f.nodes.is_empty() {
             return Err(err("no [[nodes]]".into()));
         }
@@ -192,16 +113,14 @@ impl ClusterConfig {
             }
         }
         let dir = path.parent().unwrap_or(Path::new("."));
-        let cookie_path = dir.join(&f.cookie_file);
-        let cookie = read_cookie(&cookie_path).map_err(err)?;
-        let warnings = cookie_warnings(&cookie_path, &cookie);
+        let Cookie { secret: cookie, warnings } = load_cookie(&dir.join(&f.cookie_file), insecure)?;
         let tls = f.tls_ca.map(|ca| CoordinatorTls::load(&dir.join(ca))).transpose()?;
         Ok(ClusterConfig { cookie, nodes: f.nodes.into_iter().map(|n| n.addr).collect(), tls, warnings })
     }
 }
 
 /// At most 64 characters of `s`, control characters escaped: safe to echo in an error.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     let mut out: String = s.chars().take(64).flat_map(char::escape_default).collect();
     if s.chars().count() > 64 {
         out.push('…');
@@ -209,16 +128,45 @@ fn shown(s: &str) -> String {
     out
 }
 
+/// At most 256 characters of `s`, control characters other than newlines escaped.
+fn shown_long(s: &str) -> String {
+    let mut out: String =
+        s.chars().take(256).flat_map(|c| if c == '\n' { vec![c] } else { c.escape_default().collect() }).collect();
+    if s.chars().count() > 256 {
+        out.push('…');
+    }
+    out
+}
+
+/// What is wrong with a node entry's address.
+#[derive(Debug, PartialEq)]
+enum AddrProblem {
+    NoPort,
+    BadHost,
+    /// The port as written (cut to 64 characters).
+    BadPort(String),
+}
+
+impl std::fmt::Display for AddrProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddrProblem::NoPort => f.write_str("expected HOST:PORT"),
+            AddrProblem::BadHost => f.write_str("expected HOST:PORT with a host name or address"),
+            AddrProblem::BadPort(p) => write!(f, "port `{p}` is not 1 to 65535"),
+        }
+    }
+}
+
 /// `HOST:PORT` with a non-empty host and a port from 1 to 65535 (`[v6]:PORT` too).
-fn check_node_addr(addr: &str) -> Result<(), String> {
-    let (host, port) = addr.rsplit_once(':').ok_or("expected HOST:PORT")?;
+fn check_node_addr(addr: &str) -> Result<(), AddrProblem> {
+    let (host, port) = addr.rsplit_once(':').ok_or(AddrProblem::NoPort)?;
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("expected HOST:PORT with a host name or address".into());
+        return Err(AddrProblem::BadHost);
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("port `{}` is not 1 to 65535", shown(port))),
+        _ => Err(AddrProblem::BadPort(shown(port))),
     }
 }
 
@@ -228,12 +176,11 @@ fn same_node(a: &str, b: &str) -> bool {
         || matches!((a.parse::<std::net::SocketAddr>(), b.parse::<std::net::SocketAddr>()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// Shortest cookie without a warning, bytes.
+/// Shortest cookie accepted without `--insecure`, bytes.
 pub const MIN_COOKIE_BYTES: usize = 16;
 
 /// What is weak about a cookie file: readable by other users (group or world permission
-/// bits), or a secret shorter than [`MIN_COOKIE_BYTES`]. Empty when neither; a command prints
-/// these as warnings.
+/// bits), or a secret shorter than [`MIN_COOKIE_BYTES`]. Empty when neither.
 pub fn cookie_warnings(path: &Path, cookie: &str) -> Vec<String> {
     let mut w = Vec::new();
     #[cfg(unix)]
@@ -242,16 +189,14 @@ pub fn cookie_warnings(path: &Path, cookie: &str) -> Vec<String> {
         let mode = m.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             w.push(format!(
-                "cookie file {} is readable by other users (mode {mode:04o}): anyone who reads it can drive the nodes; chmod 600 {}",
-                path.display(),
+                "it is readable by other users (mode {mode:04o}): anyone who reads it can drive the nodes; chmod 600 {}",
                 path.display()
             ));
         }
     }
     if cookie.len() < MIN_COOKIE_BYTES {
         w.push(format!(
-            "cookie in {} is {} bytes: use at least {MIN_COOKIE_BYTES} random bytes (e.g. `head -c 32 /dev/urandom | base64`)",
-            path.display(),
+            "the cookie is {} bytes: use at least {MIN_COOKIE_BYTES} random bytes (e.g. `head -c 32 /dev/urandom | base64`)",
             cookie.len()
         ));
     }
@@ -259,14 +204,39 @@ pub fn cookie_warnings(path: &Path, cookie: &str) -> Vec<String> {
 }
 
 /// Reads a cookie file: its content without surrounding whitespace, which must not be empty.
-pub fn read_cookie(path: &Path) -> Result<String, String> {
+pub fn read_cookie(path: &Path) -> Result<String, ClusterError> {
+    let bad = |source| ClusterError::Cookie { path: path.to_path_buf(), source };
     let c = vecsim_core::bounded::read_to_string(path, vecsim_core::bounded::COOKIE_CAP, "cookie files", "")
-        .map_err(|e| format!("cookie file {}: {}", path.display(), e.into_io()))?;
+        .map_err(|e| bad(CookieError::Read(e.into_io())))?;
     let c = c.trim().to_string();
     if c.is_empty() {
-        return Err(format!("cookie file {} is empty", path.display()));
+        return Err(bad(CookieError::Empty));
     }
     Ok(c)
+}
+
+/// A cookie as [`load_cookie`] accepted it.
+#[derive(Clone, Debug)]
+pub struct Cookie {
+    /// The shared secret.
+    pub secret: String,
+    /// What is weak about it (only with `insecure`), each naming the file, for the command to
+    /// print.
+    pub warnings: Vec<String>,
+}
+
+/// Reads a cookie file ([`read_cookie`]) and checks it ([`cookie_warnings`]): a weak one is
+/// refused ([`CookieError::Weak`]) unless `insecure`, when its weaknesses come back as
+/// warnings.
+pub fn load_cookie(path: &Path, insecure: bool) -> Result<Cookie, ClusterError> {
+    let secret = read_cookie(path)?;
+    let reasons = cookie_warnings(path, &secret);
+    if !insecure && !reasons.is_empty() {
+        return Err(ClusterError::Cookie { path: path.to_path_buf(), source: CookieError::Weak { reasons } });
+    }
+    let warnings =
+        reasons.into_iter().map(|r| format!("cookie file {}: {r} (accepted: --insecure)", path.display())).collect();
+    Ok(Cookie { secret, warnings })
 }
 
 /// A node lost during a run.
@@ -298,17 +268,17 @@ pub struct ClusterReport {
 /// The engine's name in messages and metrics.
 pub const ENGINE_NAME: &str = "cluster";
 
-/// Encodes an RSU's policy for its trip between processes (`Err(why)` for a policy that cannot
+/// Encodes an RSU's policy for its trip between processes (`Err` for a policy that cannot
 /// travel).
-pub type PolicyEncoder = Arc<dyn Fn(Box<dyn Policy>) -> Result<Vec<u8>, String> + Send + Sync>;
-/// Decodes a policy encoded by the matching [`PolicyEncoder`] (`Err(why)` for bytes that do not
+pub type PolicyEncoder = Arc<dyn Fn(Box<dyn Policy>) -> Result<Vec<u8>, BoxError> + Send + Sync>;
+/// Decodes a policy encoded by the matching [`PolicyEncoder`] (`Err` for bytes that do not
 /// decode).
-pub type PolicyDecoder = Arc<dyn Fn(&[u8]) -> Result<Box<dyn Policy>, String> + Send + Sync>;
+pub type PolicyDecoder = Arc<dyn Fn(&[u8]) -> Result<Box<dyn Policy>, BoxError> + Send + Sync>;
 
 /// Encodes a policy's share of a slot's joint record ([`Policy::share`]) on a node.
-pub type ShareEncoder = Arc<dyn Fn(&Share) -> Result<Vec<u8>, String> + Send + Sync>;
+pub type ShareEncoder = Arc<dyn Fn(&Share) -> Result<Vec<u8>, BoxError> + Send + Sync>;
 /// Decodes a share encoded by the matching [`ShareEncoder`], on a node.
-pub type ShareDecoder = Arc<dyn Fn(&[u8]) -> Result<Share, String> + Send + Sync>;
+pub type ShareDecoder = Arc<dyn Fn(&[u8]) -> Result<Share, BoxError> + Send + Sync>;
 
 /// How RSU policies travel between the coordinator and the nodes (a learner's whole state,
 /// for a training episode). The binary provides it, so that this crate does not depend on the
@@ -423,7 +393,7 @@ impl Cluster {
                 let mut away: Vec<Box<dyn Policy>> = Vec::with_capacity(per_rsu.len());
                 for (e, p) in per_rsu.into_iter().enumerate() {
                     let shares = p.shares();
-                    bytes.push((codec.encode)(p).map_err(|message| ClusterError::Policy { rsu: e as u32, message })?);
+                    bytes.push((codec.encode)(p).map_err(|source| ClusterError::Policy { rsu: e as u32, source })?);
                     away.push(Box::new(Away { shares }));
                 }
                 (PolicySet { per_rsu: away, refiner }, Some(bytes))
@@ -444,7 +414,7 @@ impl Cluster {
             run.policies = back
                 .iter()
                 .enumerate()
-                .map(|(e, b)| (codec.decode)(b).map_err(|message| ClusterError::Policy { rsu: e as u32, message }))
+                .map(|(e, b)| (codec.decode)(b).map_err(|source| ClusterError::Policy { rsu: e as u32, source }))
                 .collect::<Result<_, _>>()?;
         }
         Ok((run, ClusterReport { losses: out.losses, handovers: out.handovers }))
@@ -473,7 +443,7 @@ impl Engine for Cluster {
             weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
             ..Default::default()
         };
-        let (run, seen) = self.run_episode(ep, &opts).map_err(|e| failed(e.to_string()))?;
+        let (run, seen) = self.run_episode(ep, &opts).map_err(|e| failed(full_message(&e)))?;
         let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
         report.losses.extend(seen.losses);
         report.handovers += seen.handovers;
@@ -532,6 +502,37 @@ mod tests {
         Episode { scenario, fleet: Fleet::from_named(Vec::new()), policies: PolicySet::new(policies), round, observer }
     }
 
+    fn write(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_weak_cookie_is_refused_unless_insecure_and_a_long_value_is_cut() {
+        let dir = std::env::temp_dir().join(format!("vecsim-cluster-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "weak", "short\n", 0o644);
+        let cfg = write(&dir, "c.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:4000\"\n", 0o600);
+        let e = ClusterConfig::load(&cfg, false).unwrap_err();
+        let msg = full_message(&e);
+        assert!(e.is_bad_input(), "{msg}");
+        assert!(msg.contains("mode 0644") && msg.contains("is 5 bytes") && msg.contains("--insecure"), "{msg}");
+        let ok = ClusterConfig::load(&cfg, true).unwrap();
+        assert_eq!((ok.cookie.as_str(), ok.warnings.len()), ("short", 2));
+        write(&dir, "weak", "0123456789abcdef", 0o600);
+        let ok = ClusterConfig::load(&cfg, false).unwrap();
+        assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+        // A 100,000-character value where a list belongs: the error quotes at most 256 of them.
+        let huge = format!("cookie_file = \"weak\"\nnodes = \"{}\"\n", "x".repeat(100_000));
+        let cfg = write(&dir, "huge.toml", &huge, 0o600);
+        let msg = full_message(&ClusterConfig::load(&cfg, false).unwrap_err());
+        assert!(msg.len() < 1024 && msg.contains("line 2"), "{} characters: {}", msg.len(), &msg[..200.min(msg.len())]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_round_without_travelling_policies_is_refused_before_connecting() {
         let round = RoundRequest { participants: vec![true; 3], weighted: false };
@@ -545,7 +546,7 @@ mod tests {
         let mut c = cluster().with_policy_codec(codec(false));
         let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
-        assert!(matches!(&e, ClusterError::Policy { rsu: 0, message } if message == "no"), "{e}");
+        assert!(matches!(&e, ClusterError::Policy { rsu: 0, source } if source.to_string() == "no"), "{e}");
         // With policies that travel, the run gets as far as connecting.
         let mut c = cluster().with_policy_codec(codec(true));
         let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();

@@ -11,13 +11,15 @@
 //! to a stand-in of an RSU elsewhere) and answer a local stand-in of the clock, whose answers
 //! the hub sends up in one message per slot.
 
-use crate::wire::{
-    ClockWire, Forward, HubMsg, PoolWire, RsuWire, Setup, StandIn, SteppedWire, VehicleStep, VehiclesStepped, Wire,
-};
+use crate::error::{protocol, BoxError, HubError};
+use crate::preauth::{self, Authenticated};
+use crate::wire::{EncodedShare, Forward, HubMsg, RsuWire, Setup, StandIn, VehicleStep, VehiclesStepped, Wire};
 use crate::{ClusterError, NodeTls, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::ActorId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor_cluster::node::NodeServerSessionInformation;
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ use vecsim_core::Scenario;
 
 /// Builds a run's policies on a node, as the coordinator's process would: the scenario, and
 /// the directory of a learner's checkpoint (`None` for a baseline).
-pub type PolicyBuilder = Arc<dyn Fn(&Scenario, Option<&Path>) -> Result<PolicySet, String> + Send + Sync>;
+pub type PolicyBuilder = Arc<dyn Fn(&Scenario, Option<&Path>) -> Result<PolicySet, BoxError> + Send + Sync>;
 
 /// Runs a worker node on `listen` until the process is killed: it accepts coordinators that
 /// know `cookie` and hosts the RSUs they assign, one run at a time. `ready` is called once
@@ -77,31 +79,119 @@ pub fn run_node_with(
     let NodeOptions { threads, tls, die_at_slot } = opts;
     let rt = vecsim_actors::runtime(threads).map_err(ClusterError::Runtime)?;
     rt.block_on(async move {
-        let name = format!("vecsim-node@{listen}");
-        let encryption = tls.map(|t| ractor_cluster::IncomingEncryptionMode::Tls(t.acceptor));
+        let listen_err = |source: BoxError| ClusterError::Listen { addr: listen.to_string(), source };
+        // This process accepts coordinators itself and hands `ractor_cluster` only connections
+        // that passed the pre-authentication (`preauth`): its frame limit, sized for a learner's
+        // state, never applies to a peer that has not proven the cookie. `ractor_cluster`'s own
+        // listener, which it always opens, is bound to loopback on a port the OS picks and is
+        // not announced anywhere.
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| listen_err(e.into()))?;
+        let bound = listener.local_addr().map_err(|e| listen_err(e.into()))?;
+        let name = format!("vecsim-node@{bound}");
         let server = ractor_cluster::NodeServer::new(
-            listen.port(),
-            cookie,
+            0,
+            cookie.clone(),
             name,
-            listen.ip().to_string(),
-            encryption,
+            "localhost".into(),
+            None,
             Some(ractor_cluster::node::NodeConnectionMode::Isolated),
         )
-        .with_listen_addr(listen.ip())
+        .with_listen_addr(std::net::IpAddr::from([127, 0, 0, 1]))
         .with_max_inbound_frame_size(MAX_FRAME_BYTES);
-        let (_server, server_handle) = Actor::spawn(None, server, ())
-            .await
-            .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
+        let (server, server_handle) = Actor::spawn(None, server, ()).await.map_err(|e| listen_err(e.into()))?;
         let (hub, hub_handle) =
             Actor::spawn(None, NodeHub, NodeArgs { build, codec, die_at_slot, threads: threads.max(1) })
                 .await
-                .map_err(|e| ClusterError::Listen { addr: listen.to_string(), message: e.to_string() })?;
+                .map_err(|e| listen_err(e.into()))?;
         ractor::pg::join(NODE_GROUP.to_string(), vec![hub.get_cell()]);
-        ready(listen);
+        // A closed session is how this node learns that its coordinator is gone (TCP keepalive
+        // closes the session of a coordinator whose host vanished): the run is dropped at once.
+        server
+            .cast(NodeServerMessage::SubscribeToEvents {
+                id: "vecsim".into(),
+                subscription: Box::new(Closed(hub.clone())),
+            })
+            .map_err(|e| listen_err(e.to_string().into()))?;
+        let acceptor = tls.map(|t| t.acceptor);
+        tokio::spawn(accept_loop(listener, server.clone(), Arc::from(cookie.into_bytes()), acceptor));
+        ready(bound);
         let _ = hub_handle.await;
         let _ = server_handle.await;
         Ok(())
     })
+}
+
+/// Tells the node's hub when a session closes.
+struct Closed(ActorRef<HubMsg>);
+
+impl NodeEventSubscription for Closed {
+    fn node_session_opened(&self, _: NodeServerSessionInformation) {}
+    fn node_session_disconnected(&self, s: NodeServerSessionInformation) {
+        let _ = self.0.send_message(HubMsg::Down { node_id: s.node_id });
+    }
+    fn node_session_authenticated(&self, _: NodeServerSessionInformation) {}
+    fn node_session_ready(&self, _: NodeServerSessionInformation) {}
+}
+
+/// Accepts coordinators on `listener`: each connection (inside TLS with `tls`) must pass the
+/// pre-authentication within its time limit, [`preauth::MAX_PENDING`] at most at once, before
+/// it is handed to `ractor_cluster`; any other is closed.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    server: ActorRef<NodeServerMessage>,
+    cookie: Arc<[u8]>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(preauth::MAX_PENDING));
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors, say: wait a little rather than spin.
+                eprintln!("vecsim node: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = pending.clone().try_acquire_owned() else {
+            continue; // too many unauthenticated connections at once: this one is closed
+        };
+        let (server, cookie, tls) = (server.clone(), cookie.clone(), tls.clone());
+        tokio::spawn(async move {
+            preauth::tune(&tcp);
+            let peer = peer.to_string();
+            let stream: Box<dyn ractor_cluster::ClusterBidiStream> = match tls {
+                None => {
+                    let mut tcp = tcp;
+                    if let Err(e) = preauth::accept(&mut tcp, &cookie).await {
+                        eprintln!("vecsim node: connection from {peer} closed: {e}");
+                        return;
+                    }
+                    Box::new(Authenticated { stream: tcp, peer })
+                }
+                Some(acceptor) => {
+                    let mut s = match tokio::time::timeout(preauth::PREAUTH_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            eprintln!("vecsim node: connection from {peer} closed: TLS: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            eprintln!("vecsim node: connection from {peer} closed: no TLS handshake in time");
+                            return;
+                        }
+                    };
+                    if let Err(e) = preauth::accept(&mut s, &cookie).await {
+                        eprintln!("vecsim node: connection from {peer} closed: {e}");
+                        return;
+                    }
+                    Box::new(Authenticated { stream: s, peer })
+                }
+            };
+            drop(permit);
+            let _ = server.cast(NodeServerMessage::ConnectionOpenedExternal { stream, is_server: true });
+        });
+    }
 }
 
 struct NodeHub;
@@ -145,7 +235,7 @@ struct Hosted {
 struct StepInProgress {
     slot: u32,
     waiting: usize,
-    answers: Vec<(VehicleId, SteppedWire)>,
+    answers: Vec<(VehicleId, Stepped)>,
     depart: Vec<VehicleId>,
 }
 
@@ -183,12 +273,12 @@ struct HubState {
     run: Option<Hosted>,
 }
 
-fn send_up(to: &ActorRef<HubMsg>, w: Wire) -> Result<(), String> {
-    to.send_message(HubMsg::Net(w)).map_err(|e| format!("the coordinator is gone: {e}"))
+fn send_up(to: &ActorRef<HubMsg>, w: Wire) -> Result<(), HubError> {
+    to.send_message(HubMsg::Net(w)).map_err(|e| HubError::gone("the coordinator", e))
 }
 
 /// The coordinator's hub for run `run`, as `ractor_cluster` synchronised it (bounded wait).
-async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, String> {
+async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, HubError> {
     let group = format!("{COORDINATOR_GROUP_PREFIX}{run}");
     for _ in 0..500 {
         if let Some(c) = ractor::pg::get_members(&group).into_iter().next() {
@@ -196,11 +286,11 @@ async fn coordinator_hub(run: u64) -> Result<ActorRef<HubMsg>, String> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Err(format!("no coordinator hub in process group {group}"))
+    Err(protocol!("no coordinator hub in process group {group}"))
 }
 
 impl NodeHub {
-    async fn setup(st: &mut HubState, setup: Setup) -> Result<(), String> {
+    async fn setup(st: &mut HubState, setup: Setup) -> Result<(), HubError> {
         // One run at a time. A run whose coordinator is gone (its session closed, so its hub
         // left the process group) is over: taken over at once. The session's close may still
         // be on its way when a new coordinator arrives right after a kill: waited for up to
@@ -235,25 +325,29 @@ impl NodeHub {
             old.stop();
         }
         let coordinator = coordinator_hub(setup.run).await?;
+        eprintln!("vecsim node: run {:016x}: hosting RSUs {:?}", setup.run, setup.rsus);
         let result = Self::host(st, setup.clone(), coordinator.clone()).await;
-        let error = result.as_ref().err().cloned();
+        let error = result.as_ref().err().map(|e| crate::full_message(e));
         send_up(&coordinator, Wire::SetupDone { run: setup.run, node: setup.node, error })?;
         result
     }
 
-    async fn host(st: &mut HubState, setup: Setup, coordinator: ActorRef<HubMsg>) -> Result<(), String> {
+    async fn host(st: &mut HubState, setup: Setup, coordinator: ActorRef<HubMsg>) -> Result<(), HubError> {
         let mut scenario: Scenario =
-            toml::from_str(&setup.scenario_toml).map_err(|e| format!("the scenario does not parse: {e}"))?;
+            toml::from_str(&setup.scenario_toml).map_err(|e| HubError::Scenario(Box::new(e)))?;
         scenario.seed = setup.seed;
         let scenario = Arc::new(scenario);
         let checkpoint_dir = match &setup.checkpoint {
             None => None,
             Some(files) => {
                 let dir = std::env::temp_dir().join(format!("vecsim-node-{}-{}", std::process::id(), setup.run));
-                std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|source| HubError::Io { what: format!("cannot create {}", dir.display()), source })?;
                 for (name, bytes) in files {
                     let name = Path::new(name).file_name().ok_or("a checkpoint file without a name")?;
-                    std::fs::write(dir.join(name), bytes).map_err(|e| format!("cannot write checkpoint: {e}"))?;
+                    let path = dir.join(name);
+                    std::fs::write(&path, bytes)
+                        .map_err(|source| HubError::Io { what: format!("cannot write {}", path.display()), source })?;
                 }
                 Some(dir)
             }
@@ -262,14 +356,14 @@ impl NodeHub {
         let n = specs.len();
         let mut local = vec![false; n];
         for &e in &setup.rsus {
-            let slot = local.get_mut(e as usize).ok_or_else(|| format!("RSU {e} is not in the scenario"))?;
+            let slot = local.get_mut(e as usize).ok_or_else(|| protocol!("RSU {e} is not in the scenario"))?;
             if std::mem::replace(slot, true) {
-                return Err(format!("RSU {e} assigned twice"));
+                return Err(protocol!("RSU {e} assigned twice"));
             }
         }
         if let Some(p) = &setup.pool_participants {
             if p.len() != n {
-                return Err(format!("VEC POOL participants for {} RSUs, the scenario has {n}", p.len()));
+                return Err(protocol!("VEC POOL participants for {} RSUs, the scenario has {n}", p.len()));
             }
         }
         let mut policies: Vec<Option<Box<dyn Policy>>> = match &setup.policies {
@@ -277,19 +371,21 @@ impl NodeHub {
             Some(shipped) => {
                 let codec = st.codec.as_ref().ok_or("this node cannot decode policies sent to it")?;
                 if shipped.len() != setup.rsus.len() {
-                    return Err(format!("{} policies for {} hosted RSUs", shipped.len(), setup.rsus.len()));
+                    return Err(protocol!("{} policies for {} hosted RSUs", shipped.len(), setup.rsus.len()));
                 }
                 let mut v: Vec<Option<Box<dyn Policy>>> = (0..n).map(|_| None).collect();
                 for (&e, bytes) in setup.rsus.iter().zip(shipped) {
-                    v[e as usize] =
-                        Some((codec.decode)(bytes).map_err(|m| format!("RSU {e}'s policy does not decode: {m}"))?);
+                    v[e as usize] = Some(
+                        (codec.decode)(bytes).map_err(HubError::policy(format!("RSU {e}'s policy does not decode")))?,
+                    );
                 }
                 v
             }
             None => {
-                let PolicySet { per_rsu, refiner: _ } = (st.build)(&scenario, checkpoint_dir.as_deref())?;
+                let PolicySet { per_rsu, refiner: _ } = (st.build)(&scenario, checkpoint_dir.as_deref())
+                    .map_err(HubError::policy("the RSUs' policies cannot be built"))?;
                 if per_rsu.len() != n {
-                    return Err(format!("{} policies for {n} RSUs", per_rsu.len()));
+                    return Err(protocol!("{} policies for {n} RSUs", per_rsu.len()));
                 }
                 per_rsu.into_iter().map(Some).collect()
             }
@@ -305,21 +401,36 @@ impl NodeHub {
         let up = coordinator.clone();
         let codec = st.codec.clone();
         let clock_fwd: Forward<ClockMsg> = Box::new(move |m| {
-            let encode = |s: &Share| match &codec {
-                Some(c) => (c.encode_share)(s),
-                None => Err("this node cannot encode shares of the joint record".into()),
+            let m = match m {
+                // A share of the joint record crosses as the bytes of the policy's codec.
+                ClockMsg::Shared { rsu, share: Some(sh) } => {
+                    let codec = codec.as_ref().ok_or("this node cannot encode shares of the joint record")?;
+                    let bytes = (codec.encode_share)(&sh)
+                        .map_err(HubError::policy("a share of the joint record does not encode"))?;
+                    ClockMsg::Shared { rsu, share: Some(Arc::new(EncodedShare(bytes)) as Share) }
+                }
+                m if m.answer().is_some() => m,
+                other => return Err(protocol!("{other:?} is not an RSU's answer")),
             };
-            send_up(&up, Wire::Clock(ClockWire::from_msg(m, encode)?))
+            send_up(&up, Wire::Clock(m))
         });
-        let (clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), clock_fwd).await.map_err(|e| e.to_string())?;
+        let (clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), clock_fwd)
+            .await
+            .map_err(HubError::spawn("the clock's stand-in"))?;
         let up = coordinator.clone();
-        let pool_fwd: Forward<PoolMsg> = Box::new(move |m| send_up(&up, Wire::Pool(PoolWire::from_msg(m)?)));
-        let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd).await.map_err(|e| e.to_string())?;
+        let pool_fwd: Forward<PoolMsg> = Box::new(move |m| match m.answer() {
+            Some(_) => send_up(&up, Wire::Pool(m)),
+            None => Err(protocol!("{m:?} is not an RSU's answer")),
+        });
+        let (pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), pool_fwd)
+            .await
+            .map_err(HubError::spawn("the pool's stand-in"))?;
         let mut table = Vec::with_capacity(n);
         let mut rsu_of = HashMap::new();
         // The RSU actors are pinned to threads of their own, as in one process (their policies'
         // working forms, e.g. resident networks, are not `Send`): RSU e on `spawners[e % k]`.
-        vecsim_actors::probe_threads(st.threads).map_err(|e| e.to_string())?;
+        vecsim_actors::probe_threads(st.threads)
+            .map_err(|source| HubError::Io { what: format!("cannot start {} RSU threads", st.threads), source })?;
         let spawners: Vec<ThreadLocalActorSpawner> = (0..st.threads).map(|_| ThreadLocalActorSpawner::new()).collect();
         let mut restarts: Vec<Option<RsuArgs>> = (0..n).map(|_| None).collect();
         if !scenario.faults.crash_rsu.is_empty() {
@@ -347,7 +458,7 @@ impl NodeHub {
                 let spawner = spawners[e % spawners.len()].clone();
                 let (r, _) = PinnedRsuActor::spawn_linked(None, args, st.me.get_cell(), spawner)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(HubError::spawn(format!("RSU {e}")))?;
                 rsu_of.insert(r.get_id(), e);
                 restarts[e] = Some(restart);
                 r
@@ -356,7 +467,9 @@ impl NodeHub {
                 let rsu = e as u32;
                 let fwd: Forward<RsuMsg> =
                     Box::new(move |m| send_up(&up, Wire::Rsu { rsu, msg: RsuWire::from_msg(m)? }));
-                let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd).await.map_err(|e| e.to_string())?;
+                let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd)
+                    .await
+                    .map_err(HubError::spawn(format!("RSU {e}'s stand-in")))?;
                 r
             };
             table.push(r);
@@ -366,11 +479,12 @@ impl NodeHub {
         let answer: Forward<ClockMsg> = Box::new(move |m| match m {
             ClockMsg::Stepped { vehicle, slot, what } => hub
                 .send_message(HubMsg::Stepped { run: run_id, vehicle, slot, what })
-                .map_err(|e| format!("the node's hub is gone: {e}")),
-            other => Err(format!("a vehicle sent {other:?}")),
+                .map_err(|e| HubError::gone("the node's hub", e)),
+            other => Err(protocol!("a vehicle sent {other:?}")),
         });
-        let (vehicle_clock, _) =
-            Actor::spawn(None, StandIn::<ClockMsg>::new(), answer).await.map_err(|e| e.to_string())?;
+        let (vehicle_clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), answer)
+            .await
+            .map_err(HubError::spawn("the vehicles' clock"))?;
         st.run = Some(Hosted {
             setup,
             table,
@@ -396,7 +510,7 @@ impl NodeHub {
 
     /// Phase 1 on this node: the arriving vehicles join (as actors of this process), then every
     /// hosted vehicle steps; the answers go up together once all are in ([`Self::stepped`]).
-    async fn step(st: &mut HubState, vs: VehicleStep) -> Result<(), String> {
+    async fn step(st: &mut HubState, vs: VehicleStep) -> Result<(), HubError> {
         let me = st.me.clone();
         let run = st.run.as_mut().ok_or("vehicles to step outside a run")?;
         if vs.run != run.setup.run {
@@ -404,10 +518,10 @@ impl NodeHub {
             return Ok(());
         }
         if run.step.is_some() {
-            return Err(format!("slot {}: vehicles to step before the previous slot's answers went up", vs.slot));
+            return Err(protocol!("slot {}: vehicles to step before the previous slot's answers went up", vs.slot));
         }
         if vs.up.len() != run.table.len() {
-            return Err(format!("an up-mask of {} RSUs for {}", vs.up.len(), run.table.len()));
+            return Err(protocol!("an up-mask of {} RSUs for {}", vs.up.len(), run.table.len()));
         }
         let seed = run.world.scenario.seed;
         for v in vs.arrive {
@@ -415,21 +529,21 @@ impl NodeHub {
             let vehicle = Vehicle::resume(&v.handover, Arc::new(v.path), seed);
             let (r, _) = Actor::spawn_linked(None, VehicleActor, (vehicle, run.world.clone()), me.get_cell())
                 .await
-                .map_err(|e| format!("vehicle {}: {e}", id.0))?;
+                .map_err(HubError::spawn(format!("vehicle {}", id.0)))?;
             if let Some((_, old)) = run.vehicles.insert(id, (v.last, r)) {
                 old.stop(None);
-                return Err(format!("vehicle {} arrived twice", id.0));
+                return Err(protocol!("vehicle {} arrived twice", id.0));
             }
         }
         for id in &vs.depart {
             if !run.vehicles.contains_key(id) {
-                return Err(format!("vehicle {} is to leave, but it is not hosted here", id.0));
+                return Err(protocol!("vehicle {} is to leave, but it is not hosted here", id.0));
             }
         }
         let ctx =
             Arc::new(SlotCtx { slot: vs.slot, up: vs.up, rsus: run.table.clone(), clock: run.vehicle_clock.clone() });
         for (_, v) in run.vehicles.values() {
-            v.send_message(VehicleMsg::Step(ctx.clone())).map_err(|e| format!("vehicle step: {e}"))?;
+            v.send_message(VehicleMsg::Step(ctx.clone())).map_err(|e| HubError::gone("a vehicle", e))?;
         }
         run.step = Some(StepInProgress {
             slot: vs.slot,
@@ -444,12 +558,12 @@ impl NodeHub {
     }
 
     /// A hosted vehicle's answer.
-    async fn stepped(run: &mut Hosted, vehicle: VehicleId, slot: u32, what: Stepped) -> Result<(), String> {
+    async fn stepped(run: &mut Hosted, vehicle: VehicleId, slot: u32, what: Stepped) -> Result<(), HubError> {
         let step = run.step.as_mut().ok_or("a vehicle answered outside phase 1")?;
         if step.slot != slot || step.waiting == 0 {
-            return Err(format!("vehicle {} answered for slot {slot} out of turn", vehicle.0));
+            return Err(protocol!("vehicle {} answered for slot {slot} out of turn", vehicle.0));
         }
-        step.answers.push((vehicle, what.into()));
+        step.answers.push((vehicle, what));
         step.waiting -= 1;
         if step.waiting == 0 {
             Self::finish_step(run).await?;
@@ -459,13 +573,13 @@ impl NodeHub {
 
     /// Every hosted vehicle has stepped: the departing ones hand their streams over and stop,
     /// those at their last slot stop, and the answers go up in one message.
-    async fn finish_step(run: &mut Hosted) -> Result<(), String> {
+    async fn finish_step(run: &mut Hosted) -> Result<(), HubError> {
         let Some(mut step) = run.step.take() else { return Ok(()) };
         let mut departed = Vec::with_capacity(step.depart.len());
         for id in &step.depart {
-            let (_, v) = run.vehicles.remove(id).ok_or_else(|| format!("vehicle {} is gone", id.0))?;
+            let (_, v) = run.vehicles.remove(id).ok_or_else(|| protocol!("vehicle {} is gone", id.0))?;
             // It has answered its step, so this is the next message it handles.
-            let h = ractor::call!(v, VehicleMsg::Leave).map_err(|e| format!("vehicle {}: {e}", id.0))?;
+            let h = ractor::call!(v, VehicleMsg::Leave).map_err(|e| HubError::gone(format!("vehicle {}", id.0), e))?;
             departed.push(h);
         }
         let slot = step.slot;
@@ -485,7 +599,7 @@ impl NodeHub {
     /// The hosted RSUs' policies that travelled here, encoded, by RSU id: asked for after the
     /// episode's last slot and VEC POOL round, when every RSU actor is done with its policy.
     /// Their working forms come back from the RSU actors' threads into their cells first.
-    async fn collect(run: &mut Hosted, codec: Option<&PolicyCodec>) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    async fn collect(run: &mut Hosted, codec: Option<&PolicyCodec>) -> Result<Vec<(u32, Vec<u8>)>, HubError> {
         let codec = codec.ok_or("this node cannot encode policies")?;
         let cells = run.travelled.take().ok_or("no policies travelled to this node for the run")?;
         for r in &run.table {
@@ -496,13 +610,20 @@ impl NodeHub {
             let mine = cells.iter().filter(|(e, _)| *e as usize % k == i).cloned().collect();
             vecsim_actors::rsu::collect(spawner.clone(), mine)
                 .await
-                .map_err(|e| format!("the policies did not come back from their threads: {e}"))?;
+                .map_err(|e| HubError::gone("the RSU threads (the policies did not come back)", e))?;
         }
         let mut out = Vec::with_capacity(cells.len());
         for (e, cell) in cells {
             let p = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
-            let p = p.ok_or_else(|| format!("RSU {e}'s policy is gone"))?;
-            out.push((e, (codec.encode)(p).map_err(|m| format!("RSU {e}'s policy does not encode: {m}"))?));
+            let p = p.ok_or_else(|| protocol!("RSU {e}'s policy is gone"))?;
+            out.push((e, (codec.encode)(p).map_err(HubError::policy(format!("RSU {e}'s policy does not encode")))?));
+        }
+        let bytes: usize = out.iter().map(|(_, b)| b.len()).sum();
+        if bytes as u64 > crate::MAX_MESSAGE_BYTES {
+            return Err(protocol!(
+                "the learners of this node's RSUs are {bytes} bytes encoded, over the {}-byte limit of a message",
+                crate::MAX_MESSAGE_BYTES
+            ));
         }
         Ok(out)
     }
@@ -512,30 +633,30 @@ impl NodeHub {
     /// slot-boundary checkpoint, with the same policy, told to begin the slot again; the
     /// coordinator is told first, so that the crash is counted before the slot's report.
     /// `Ok(false)`: not such a failure.
-    async fn restart(run: &mut Hosted, id: ActorId, me: ActorRef<HubMsg>) -> Result<bool, String> {
+    async fn restart(run: &mut Hosted, id: ActorId, me: ActorRef<HubMsg>) -> Result<bool, HubError> {
         let Some(e) = run.rsu_of.remove(&id) else { return Ok(false) };
         let Some(slot) = run.begun[e] else { return Ok(false) };
         if !run.world.scenario.faults.crashes(RsuId(e as u32), slot) {
             return Ok(false);
         }
-        let args = run.restarts[e].clone().ok_or_else(|| format!("RSU {e} cannot be restarted"))?;
+        let args = run.restarts[e].clone().ok_or_else(|| protocol!("RSU {e} cannot be restarted"))?;
         let args = RsuArgs { redo_slot: Some(slot), ..args };
         let spawner = run.spawners[e % run.spawners.len()].clone();
         let (r, _) = PinnedRsuActor::spawn_linked(None, args, me.get_cell(), spawner)
             .await
-            .map_err(|err| format!("cannot restart RSU {e}: {err}"))?;
+            .map_err(HubError::spawn(format!("RSU {e} again (a restart)")))?;
         run.rsu_of.insert(r.get_id(), e);
         run.table[e] = r.clone();
         run.ctx = None;
-        send_up(&run.coordinator, Wire::Clock(ClockWire::Restarted { rsu: RsuId(e as u32), slot }))?;
-        r.send_message(RsuMsg::Begin { slot, ack: true }).map_err(|err| format!("RSU {e}: {err}"))?;
+        send_up(&run.coordinator, Wire::Clock(ClockMsg::Restarted { rsu: RsuId(e as u32), slot }))?;
+        r.send_message(RsuMsg::Begin { slot, ack: true }).map_err(|err| HubError::gone(format!("RSU {e}"), err))?;
         Ok(true)
     }
 
-    fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, msg: RsuWire) -> Result<(), String> {
+    fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, msg: RsuWire) -> Result<(), HubError> {
         let e = rsu as usize;
         if !run.local.get(e).copied().unwrap_or(false) {
-            return Err(format!("RSU {rsu} is not hosted here"));
+            return Err(protocol!("RSU {rsu} is not hosted here"));
         }
         if let RsuWire::Begin { slot, .. } = &msg {
             run.begun[e] = Some(*slot);
@@ -560,15 +681,16 @@ impl NodeHub {
                     let decoded = list
                         .iter()
                         .map(|b| b.as_deref().map(|b| (codec.decode_share)(b)).transpose())
-                        .collect::<Result<Vec<_>, String>>()?;
+                        .collect::<Result<Vec<_>, BoxError>>()
+                        .map_err(HubError::policy("a share of the joint record does not decode"))?;
                     let shares = Arc::new(decoded);
                     *joint = Some(shares.clone());
                     Ok(shares)
                 }
-                None => joint.clone().ok_or_else(|| "a joint record recalled before any was sent".into()),
+                None => joint.clone().ok_or_else(|| HubError::from("a joint record recalled before any was sent")),
             },
         )?;
-        run.table[e].send_message(msg).map_err(|e| format!("RSU {rsu}: {e}"))
+        run.table[e].send_message(msg).map_err(|e| HubError::gone(format!("RSU {rsu}"), e))
     }
 }
 
@@ -594,7 +716,7 @@ impl Actor for NodeHub {
             }
             HubMsg::Net(Wire::Collect { run }) => match st.run.as_mut() {
                 Some(h) if h.setup.run == run => {
-                    let policies = Self::collect(h, st.codec.as_ref()).await;
+                    let policies = Self::collect(h, st.codec.as_ref()).await.map_err(|e| crate::full_message(&e));
                     let node = h.setup.node;
                     send_up(&h.coordinator, Wire::Policies { run, node, policies })
                 }
@@ -604,7 +726,7 @@ impl Actor for NodeHub {
                     if let Ok(c) = coordinator_hub(run).await {
                         let _ = send_up(&c, Wire::Policies { run, node: u32::MAX, policies: Err(why.clone()) });
                     }
-                    Err(why)
+                    Err(HubError::Protocol(why))
                 }
             },
             HubMsg::Net(Wire::Rsu { msg: RsuWire::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
@@ -618,12 +740,27 @@ impl Actor for NodeHub {
             },
             HubMsg::Net(Wire::Rsu { rsu, msg }) => match st.run.as_mut() {
                 Some(run) => Self::deliver(run, st.codec.as_ref(), rsu, msg),
-                None => Err(format!("a message for RSU {rsu} outside a run")),
+                None => Err(protocol!("a message for RSU {rsu} outside a run")),
             },
-            HubMsg::Garbled(why) => Err(format!("undecodable message from the coordinator: {why}")),
-            other => Err(format!("unexpected message at a node: {other:?}")),
+            HubMsg::Down { node_id } => {
+                // The session of the coordinator whose run this node hosts closed: the run is
+                // over; nothing of it stays (actors, vehicles, checkpoint files).
+                if st.run.as_ref().is_some_and(|h| h.coordinator.get_id().node() == node_id) {
+                    if let Some(h) = st.run.take() {
+                        eprintln!(
+                            "vecsim node: the coordinator of run {:016x} is gone (its session closed): run stopped, ready for another",
+                            h.setup.run
+                        );
+                        h.stop();
+                    }
+                }
+                Ok(())
+            }
+            HubMsg::Garbled(why) => Err(HubError::Garbled { from: "the coordinator", why }),
+            other => Err(protocol!("unexpected message at a node: {other:?}")),
         };
-        if let Err(message) = r {
+        if let Err(e) = r {
+            let message = crate::full_message(&e);
             eprintln!("vecsim node: {message}");
             if let Some(run) = &st.run {
                 let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
@@ -643,7 +780,8 @@ impl Actor for NodeHub {
                 match Self::restart(run, cell.get_id(), st.me.clone()).await {
                     Ok(true) => return Ok(()),
                     Ok(false) => {}
-                    Err(message) => {
+                    Err(e) => {
+                        let message = crate::full_message(&e);
                         let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
                         return Ok(());
                     }

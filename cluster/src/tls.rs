@@ -74,12 +74,15 @@ impl CoordinatorTls {
     }
 
     /// The name a node's certificate must carry: the host part of its `HOST:PORT` address.
-    pub(crate) fn server_name(addr: &str) -> Result<ServerName<'static>, String> {
+    pub(crate) fn server_name(addr: &str) -> Result<ServerName<'static>, ClusterError> {
         let host = match addr.rsplit_once(':') {
             Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
             None => addr,
         };
-        ServerName::try_from(host.to_string()).map_err(|e| format!("`{host}` cannot name a TLS server: {e}"))
+        ServerName::try_from(host.to_string()).map_err(|e| ClusterError::Handshake {
+            addr: addr.to_string(),
+            message: format!("`{host}` cannot name a TLS server: {e}"),
+        })
     }
 }
 
@@ -115,6 +118,9 @@ mod tests {
         assert!(matches!(CoordinatorTls::server_name("127.0.0.1:4000"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(CoordinatorTls::server_name("[::1]:4000"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(CoordinatorTls::server_name("node-3.example:4000"), Ok(ServerName::DnsName(_))));
-        assert!(CoordinatorTls::server_name("bad name:4000").is_err());
+        assert!(matches!(
+            CoordinatorTls::server_name("bad name:4000"),
+            Err(ClusterError::Handshake { addr, message }) if addr == "bad name:4000" && message.contains("`bad name`")
+        ));
     }
 }

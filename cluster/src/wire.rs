@@ -7,21 +7,19 @@
 //! its own stand-ins), shared buffers become owned ones. Floats are encoded bit for bit, so a
 //! value decoded on the other side is the value that was sent.
 
+use crate::error::HubError;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::Message;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use vecsim_actors::protocol::{
-    ClockMsg, Dispatched, FleetMsg, PoolGlobal, PoolMsg, Proposal, RsuMsg, SlotCtx, Stepped,
-};
+pub use vecsim_actors::protocol::EncodedShare;
+use vecsim_actors::protocol::{ClockMsg, FleetMsg, PoolGlobal, PoolMsg, RsuMsg, SlotCtx, Stepped};
 use vecsim_core::codec;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
-use vecsim_core::outcome::TaskResult;
 use vecsim_core::policy::{Feedback, Share};
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
-use vecsim_core::task::UploadedTask;
 use vecsim_core::vehicle::{UploadMsg, VehicleHandover};
 
 /// A run's set-up for one node: what it hosts and how to build it.
@@ -49,8 +47,10 @@ pub struct Setup {
     pub weighted_fedavg: bool,
 }
 
-/// A message between the coordinator and a node.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A message between the coordinator and a node. The answers to the clock and to the pool are
+/// the protocol's own messages ([`ClockMsg`], [`PoolMsg`]); the messages to an RSU cross as
+/// [`RsuWire`] (they hold actor references and the slot's context, which the receiver rebuilds).
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Wire {
     /// Coordinator → node: host these RSUs for this run.
     Setup(Box<Setup>),
@@ -91,10 +91,11 @@ pub enum Wire {
         /// `Some(why)` when the node could not host its RSUs.
         error: Option<String>,
     },
-    /// Node → coordinator: an RSU's answer to the clock.
-    Clock(ClockWire),
+    /// Node → coordinator: an RSU's answer to the clock (with a share of the joint record as
+    /// an [`EncodedShare`]), or its node's report of a restart.
+    Clock(ClockMsg),
     /// Node → coordinator: an RSU's answer to the VEC POOL.
-    Pool(PoolWire),
+    Pool(PoolMsg),
     /// Coordinator → node: phase 1 of a slot for the vehicles the node hosts.
     Vehicles(Box<VehicleStep>),
     /// Node → coordinator: every hosted vehicle has stepped (the answer to
@@ -145,41 +146,9 @@ pub struct VehiclesStepped {
     /// The slot.
     pub slot: u32,
     /// Every hosted vehicle's answer, in id order.
-    pub answers: Vec<(VehicleId, SteppedWire)>,
+    pub answers: Vec<(VehicleId, Stepped)>,
     /// The departing vehicles, after their step.
     pub departed: Vec<VehicleHandover>,
-}
-
-/// [`Stepped`] as it crosses processes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum SteppedWire {
-    Absent,
-    Idle,
-    Ended(TaskResult),
-    Uploaded(RsuId),
-}
-
-impl From<Stepped> for SteppedWire {
-    fn from(s: Stepped) -> SteppedWire {
-        match s {
-            Stepped::Absent => SteppedWire::Absent,
-            Stepped::Idle => SteppedWire::Idle,
-            Stepped::Ended(r) => SteppedWire::Ended(*r),
-            Stepped::Uploaded(e) => SteppedWire::Uploaded(e),
-        }
-    }
-}
-
-impl From<SteppedWire> for Stepped {
-    fn from(s: SteppedWire) -> Stepped {
-        match s {
-            SteppedWire::Absent => Stepped::Absent,
-            SteppedWire::Idle => Stepped::Idle,
-            SteppedWire::Ended(r) => Stepped::Ended(Box::new(r)),
-            SteppedWire::Uploaded(e) => Stepped::Uploaded(e),
-        }
-    }
 }
 
 /// [`RsuMsg`] as it crosses processes.
@@ -230,73 +199,15 @@ pub enum RsuWire {
     },
 }
 
-/// [`ClockMsg`] answers of an RSU as they cross processes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum ClockWire {
-    Ready {
-        rsu: RsuId,
-        slot: u32,
-    },
-    Summary {
-        rsu: RsuId,
-        summary: LoadSummary,
-    },
-    Proposal {
-        rsu: RsuId,
-        decisions: Vec<RsuId>,
-        uploads: Option<Vec<UploadedTask>>,
-    },
-    Dispatched {
-        rsu: RsuId,
-        sent_to: Vec<RsuId>,
-        lost: Vec<TaskResult>,
-        uploads: Vec<UploadedTask>,
-    },
-    Executed {
-        rsu: RsuId,
-        results: Vec<TaskResult>,
-    },
-    Closed {
-        rsu: RsuId,
-    },
-    Shared {
-        rsu: RsuId,
-        share: Option<Vec<u8>>,
-    },
-    PoolApplied {
-        rsu: RsuId,
-        round: u64,
-    },
-    /// From the RSU's node rather than the RSU: it restarted the RSU's actor.
-    Restarted {
-        rsu: RsuId,
-        slot: u32,
-    },
-}
-
-/// A share of the joint record as the coordinator holds it: the bytes a node encoded, passed
-/// on to every node as they are (the coordinator never needs the learners' types).
-#[derive(Debug)]
-pub struct EncodedShare(pub Vec<u8>);
-
-/// [`PoolMsg`] answers of an RSU as they cross processes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum PoolWire {
-    Contribute { round: u64, from: u32, weight: f64, extra_latency_s: f64, bytes: Vec<u8> },
-    Skip { round: u64, from: u32 },
-}
-
 impl RsuWire {
     /// The wire form of `m`. The shares of a `Joint` must be [`EncodedShare`]s (as the
     /// coordinator holds them); `joint_sent` says this node already has them.
-    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, String> {
+    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, HubError> {
         Self::from_msg_with(m, false)
     }
 
     /// [`RsuWire::from_msg`], sending a `Joint`'s shares only when `joint_sent` is false.
-    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, String> {
+    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, HubError> {
         Ok(match m {
             RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
             RsuMsg::Upload(u) => RsuWire::Upload(u),
@@ -319,9 +230,9 @@ impl RsuWire {
                         Some(s) => s
                             .downcast_ref::<EncodedShare>()
                             .map(|b| Some(b.0.clone()))
-                            .ok_or_else(|| "a share that was not encoded by a node".to_string()),
+                            .ok_or_else(|| HubError::from("a share that was not encoded by a node")),
                     });
-                    Some(bytes.collect::<Result<Vec<_>, String>>()?)
+                    Some(bytes.collect::<Result<Vec<_>, HubError>>()?)
                 };
                 RsuWire::Joint { shares, ack }
             }
@@ -337,8 +248,8 @@ impl RsuWire {
         self,
         ctx: impl FnOnce(u32, Vec<bool>) -> Arc<SlotCtx>,
         pool: impl FnOnce() -> Option<ractor::ActorRef<PoolMsg>>,
-        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, String>,
-    ) -> Result<RsuMsg, String> {
+        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, HubError>,
+    ) -> Result<RsuMsg, HubError> {
         Ok(match self {
             RsuWire::Begin { slot, ack } => RsuMsg::Begin { slot, ack },
             RsuWire::Upload(u) => RsuMsg::Upload(u),
@@ -356,91 +267,6 @@ impl RsuWire {
             }
             RsuWire::PoolGlobal { round, bytes } => RsuMsg::PoolGlobal(PoolGlobal { round, bytes: Arc::new(bytes) }),
         })
-    }
-}
-
-impl ClockWire {
-    /// The wire form of an RSU's answer (`Err` for the clock's own messages, which never cross);
-    /// `encode` encodes a share of the joint record.
-    pub fn from_msg(m: ClockMsg, encode: impl FnOnce(&Share) -> Result<Vec<u8>, String>) -> Result<ClockWire, String> {
-        Ok(match m {
-            ClockMsg::Ready { rsu, slot } => ClockWire::Ready { rsu, slot },
-            ClockMsg::Summary { rsu, summary } => ClockWire::Summary { rsu, summary },
-            ClockMsg::Proposal(p) => {
-                let Proposal { rsu, decisions, uploads } = *p;
-                ClockWire::Proposal { rsu, decisions, uploads }
-            }
-            ClockMsg::Dispatched(d) => {
-                let Dispatched { rsu, sent_to, lost, uploads } = *d;
-                ClockWire::Dispatched { rsu, sent_to, lost, uploads }
-            }
-            ClockMsg::Executed { rsu, results } => ClockWire::Executed { rsu, results },
-            ClockMsg::Closed { rsu } => ClockWire::Closed { rsu },
-            ClockMsg::Shared { rsu, share } => {
-                ClockWire::Shared { rsu, share: share.as_ref().map(encode).transpose()? }
-            }
-            ClockMsg::PoolApplied { rsu, round } => ClockWire::PoolApplied { rsu, round },
-            other => return Err(format!("{other:?} never leaves the coordinator")),
-        })
-    }
-
-    /// The answering RSU.
-    pub fn rsu(&self) -> RsuId {
-        match self {
-            ClockWire::Ready { rsu, .. }
-            | ClockWire::Summary { rsu, .. }
-            | ClockWire::Proposal { rsu, .. }
-            | ClockWire::Dispatched { rsu, .. }
-            | ClockWire::Executed { rsu, .. }
-            | ClockWire::Closed { rsu }
-            | ClockWire::Shared { rsu, .. }
-            | ClockWire::Restarted { rsu, .. }
-            | ClockWire::PoolApplied { rsu, .. } => *rsu,
-        }
-    }
-
-    /// Back to the clock's message.
-    pub fn into_msg(self) -> ClockMsg {
-        match self {
-            ClockWire::Ready { rsu, slot } => ClockMsg::Ready { rsu, slot },
-            ClockWire::Summary { rsu, summary } => ClockMsg::Summary { rsu, summary },
-            ClockWire::Proposal { rsu, decisions, uploads } => {
-                ClockMsg::Proposal(Box::new(Proposal { rsu, decisions, uploads }))
-            }
-            ClockWire::Dispatched { rsu, sent_to, lost, uploads } => {
-                ClockMsg::Dispatched(Box::new(Dispatched { rsu, sent_to, lost, uploads }))
-            }
-            ClockWire::Executed { rsu, results } => ClockMsg::Executed { rsu, results },
-            ClockWire::Closed { rsu } => ClockMsg::Closed { rsu },
-            ClockWire::Shared { rsu, share } => {
-                ClockMsg::Shared { rsu, share: share.map(|b| Arc::new(EncodedShare(b)) as Share) }
-            }
-            ClockWire::PoolApplied { rsu, round } => ClockMsg::PoolApplied { rsu, round },
-            ClockWire::Restarted { rsu, slot } => ClockMsg::Restarted { rsu, slot },
-        }
-    }
-}
-
-impl PoolWire {
-    /// The wire form of an RSU's answer to the pool (`Err` for `Open`, the coordinator's).
-    pub fn from_msg(m: PoolMsg) -> Result<PoolWire, String> {
-        Ok(match m {
-            PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes } => {
-                PoolWire::Contribute { round, from, weight, extra_latency_s, bytes }
-            }
-            PoolMsg::Skip { round, from } => PoolWire::Skip { round, from },
-            PoolMsg::Open { .. } => return Err("PoolMsg::Open never leaves the coordinator".into()),
-        })
-    }
-
-    /// Back to the pool's message.
-    pub fn into_msg(self) -> PoolMsg {
-        match self {
-            PoolWire::Contribute { round, from, weight, extra_latency_s, bytes } => {
-                PoolMsg::Contribute { round, from, weight, extra_latency_s, bytes }
-            }
-            PoolWire::Skip { round, from } => PoolMsg::Skip { round, from },
-        }
     }
 }
 
@@ -525,7 +351,7 @@ impl<M> StandIn<M> {
 }
 
 /// What a stand-in does with a message (`Err`: the stand-in stops with that error).
-pub(crate) type Forward<M> = Box<dyn FnMut(M) -> Result<(), String> + Send + 'static>;
+pub(crate) type Forward<M> = Box<dyn FnMut(M) -> Result<(), HubError> + Send + 'static>;
 
 impl<M: Message> ractor::Actor for StandIn<M> {
     type Msg = M;
@@ -545,14 +371,14 @@ impl<M: Message> ractor::Actor for StandIn<M> {
 mod tests {
     use super::*;
     use vecsim_core::ids::TaskId;
-    use vecsim_core::outcome::Outcome;
+    use vecsim_core::outcome::{Outcome, TaskResult};
 
     #[test]
     fn a_wire_message_round_trips_through_the_codec_bit_for_bit() {
         let r = TaskResult::early(TaskId { slot: 3, vehicle: 7 }, Some(RsuId(2)), 0.1 + 0.2, Outcome::Uncovered);
-        let w = Wire::Clock(ClockWire::Executed { rsu: RsuId(2), results: vec![r] });
+        let w = Wire::Clock(ClockMsg::Executed { rsu: RsuId(2), results: vec![r] });
         let m = HubMsg::Net(w).serialize().unwrap();
-        let HubMsg::Net(Wire::Clock(ClockWire::Executed { rsu, results })) = HubMsg::deserialize(m).unwrap() else {
+        let HubMsg::Net(Wire::Clock(ClockMsg::Executed { rsu, results })) = HubMsg::deserialize(m).unwrap() else {
             panic!("not the message sent")
         };
         assert_eq!(rsu, RsuId(2));
@@ -564,6 +390,20 @@ mod tests {
             panic!("not the policies sent")
         };
         assert_eq!(p, vec![(2, vec![0, 255, 7])]);
+        // A share of the joint record crosses as its bytes; one not encoded does not cross.
+        let share = Some(Arc::new(EncodedShare(vec![9, 8, 7])) as Share);
+        let m = HubMsg::Net(Wire::Clock(ClockMsg::Shared { rsu: RsuId(1), share })).serialize().unwrap();
+        let HubMsg::Net(Wire::Clock(ClockMsg::Shared { rsu: RsuId(1), share: Some(s) })) =
+            HubMsg::deserialize(m).unwrap()
+        else {
+            panic!("not the share sent")
+        };
+        assert_eq!(s.downcast_ref::<EncodedShare>().map(|b| b.0.clone()), Some(vec![9, 8, 7]));
+        let raw = Some(Arc::new(5u32) as Share);
+        assert!(HubMsg::Net(Wire::Clock(ClockMsg::Shared { rsu: RsuId(1), share: raw })).serialize().is_err());
+        // The pool's answers and a vehicle's answer, as they are.
+        let m = HubMsg::Net(Wire::Pool(PoolMsg::Skip { round: 4, from: 2 })).serialize().unwrap();
+        assert!(matches!(HubMsg::deserialize(m), Ok(HubMsg::Net(Wire::Pool(PoolMsg::Skip { round: 4, from: 2 })))));
         let garbled = SerializedMessage::Cast { variant: VARIANT.into(), args: vec![200, 1], metadata: None };
         assert!(matches!(HubMsg::deserialize(garbled), Ok(HubMsg::Garbled(_))));
     }

@@ -4,6 +4,7 @@
 use super::bad;
 use super::engine_args::parse_threads;
 use super::output::{self, heading, note, outln, OutputError};
+use super::train::{BackendArg, Reward};
 use clap::Args;
 use indicatif::ProgressBar;
 use std::path::PathBuf;
@@ -15,12 +16,11 @@ use vecsim::pipeline::Limits;
 pub(crate) struct ExperimentArgs {
     /// traffic (Fig. 4), aggregation (Fig. 5), capacity (Fig. 6) or convergence (Fig. 7).
     pub experiment: ExperimentKind,
-    /// The smallest budget, for CI and smoke tests (same as `--budget quick`).
-    #[arg(long, conflicts_with = "budget")]
-    pub quick: bool,
-    /// Compute budget: quick, small (about half an hour for all four on 2 cores), medium, or
-    /// paper (Table III: 6,100 iterations of 300 slots, GPU-scale).
-    #[arg(long, default_value = "small")]
+    /// Training budget, the same list as `vecsim train --budget` (same meaning): smoke (tests:
+    /// 2 x 5 slots, width-8 networks), small (about half an hour for all four on 2 cores),
+    /// quick (`vecsim train --budget quick`: 40 x 100 slots, 64-64 networks, rates 1e-3),
+    /// medium, standard, or paper (Table III: 6,100 iterations of 300 slots, GPU-scale).
+    #[arg(long, default_value = "small", value_parser = super::train::parse_budget)]
     pub budget: Budget,
     /// Evaluation traffic seeds per setting (default: the budget's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -35,6 +35,28 @@ pub(crate) struct ExperimentArgs {
     /// Threads for the learners' matrix products.
     #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     pub threads: usize,
+    /// What every learner learns from, as `vecsim train --reward`: `difference` (default),
+    /// `marginal` (eq. 19, the paper) or `system` (F^t).
+    #[arg(long, value_enum, default_value_t = Reward::Difference)]
+    pub reward: Reward,
+    /// Set one `[learning]` hyper-parameter of every learner, `KEY=VALUE`, repeatable, after the
+    /// budget (as `vecsim train --learn`); the experiment's own variable (α_tg in
+    /// `aggregation`) still wins.
+    #[arg(long = "learn", value_name = "KEY=VALUE")]
+    pub learn: Vec<String>,
+    /// An update round every N slots (as `vecsim train --update-every`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub update_every: Option<u32>,
+    /// Actor hidden widths of every learner (as `vecsim train --actor-hidden`; default: the
+    /// budget's).
+    #[arg(long, value_parser = super::bounds::parse_actor_hidden)]
+    pub actor_hidden: Option<super::bounds::ActorWidths>,
+    /// Critic widths `EMBED/HEAD` of every learner (as `vecsim train --critic-hidden`).
+    #[arg(long, value_parser = super::bounds::parse_critic_hidden)]
+    pub critic_hidden: Option<super::bounds::CriticWidths>,
+    /// Network backend of every learner: `gemm` or `dfdx` (as `vecsim train --backend`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Gemm)]
+    pub backend: BackendArg,
 }
 
 struct Bar {
@@ -66,8 +88,8 @@ fn experiment_error(e: ExperimentError) -> anyhow::Error {
 }
 
 pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<ExitCode> {
-    let budget = if a.quick { Budget::quick() } else { a.budget.clone() };
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results").join(budget.name));
+    let budget = a.budget;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results").join(budget.name()));
     let mut cfg = ExperimentConfig::new(a.experiment, budget, out);
     if let Some(n) = a.seeds {
         cfg.traffic_seeds = n;
@@ -77,7 +99,19 @@ pub(super) fn experiment(a: ExperimentArgs, limits: &Limits) -> anyhow::Result<E
     }
     cfg.threads = a.threads;
     cfg.limits = *limits;
-    note!("experiment {} — budget {}", cfg.kind, cfg.budget.describe());
+    let l = &mut cfg.learner;
+    l.reward = a.reward.signal();
+    l.learn = a.learn.clone();
+    l.update_every = a.update_every;
+    l.actor_hidden = a.actor_hidden.as_ref().map(|h| h.0.clone());
+    l.critic_hidden = a.critic_hidden.as_ref().map(|c| (c.embed.clone(), c.head.clone()));
+    l.backend = match a.backend {
+        BackendArg::Gemm => vecsim_learn::Backend::Gemm,
+        BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
+    };
+    // Every argument checked before the plan is printed: the learner options resolve.
+    experiment::check(&cfg).map_err(experiment_error)?;
+    note!("experiment {} — budget {}", cfg.kind, cfg.budget.spec().describe());
     note!(
         "{} traffic seed(s) ({}..={}), {} learner seed(s); output {}",
         cfg.traffic_seeds,

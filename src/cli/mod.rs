@@ -13,6 +13,7 @@ mod metrics_args;
 mod node;
 pub(crate) mod output;
 mod plot;
+mod provenance;
 mod run;
 mod scenario_cmd;
 mod slot_cmd;

@@ -31,23 +31,31 @@ pub(crate) struct NodeArgs {
     /// on it.
     #[arg(long, default_value_t = 2, value_parser = super::engine_args::parse_threads)]
     pub threads: usize,
+    /// Accept a weak cookie file (readable by other users, or a secret under 16 bytes) with a
+    /// warning, instead of refusing it.
+    #[arg(long)]
+    pub insecure: bool,
     /// Fault tests: exit abruptly, as if killed, when told to begin this slot.
     #[arg(long, hide = true)]
     pub die_at_slot: Option<u32>,
 }
 
 pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
-    let cookie = vecsim_cluster::read_cookie(&a.cookie_file).map_err(bad)?;
-    for w in vecsim_cluster::cookie_warnings(&a.cookie_file, &cookie) {
+    let cookie =
+        vecsim_cluster::load_cookie(&a.cookie_file, a.insecure).map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
+    for w in &cookie.warnings {
         eprintln!("warning: {w}");
     }
+    let cookie = cookie.secret;
     // The policies of the RSUs hosted here, built as `vecsim run` builds them.
     let build: vecsim_cluster::PolicyBuilder =
-        Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(|e| e.to_string()));
+        Arc::new(|s, checkpoint| pipeline::build_policies(s, checkpoint).map_err(Into::into));
     // Learners that travel here for a training episode (`vecsim train --cluster`) and back.
     let codec = Some(pipeline::learner_codec());
     let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert), Some(key)) => Some(vecsim_cluster::NodeTls::load(cert, key).map_err(bad)?),
+        (Some(cert), Some(key)) => {
+            Some(vecsim_cluster::NodeTls::load(cert, key).map_err(|e| bad(vecsim_cluster::full_message(&e)))?)
+        }
         _ => None,
     };
     let opts = vecsim_cluster::NodeOptions { threads: a.threads, tls, die_at_slot: a.die_at_slot };

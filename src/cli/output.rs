@@ -318,6 +318,26 @@ pub(crate) fn install_panic_hook() {
     }));
 }
 
+/// The one overwrite rule of every output (`run --out`, `compare --csv`/`--json`, `plot --out`,
+/// `train --checkpoint`): an existing result is refused, before any work, unless `--force`.
+/// The error names the first existing path and says `--force`; `other` is the flag that picks
+/// another place (e.g. `--out DIR`).
+pub(crate) fn refuse_existing<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+    force: bool,
+    other: &str,
+) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    match paths.into_iter().find(|p| p.exists()) {
+        Some(p) => {
+            Err(super::bad(format!("{} already exists: --force to overwrite it, or another {other}", p.display())))
+        }
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,9 @@ pub(crate) struct PlotArgs {
     /// Directory for the figures (default: the current directory).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    /// Overwrite figure files that exist already (without it, plot refuses to).
+    #[arg(long)]
+    pub force: bool,
     /// Gaussian smoothing of learning curves, σ in episodes (0: none; at most 100000; the raw
     /// data stays, faint, under the smoothed line).
     #[arg(long, default_value_t = 0.0, value_parser = super::bounds::parse_sigma)]
@@ -104,6 +107,10 @@ pub(super) fn plot(a: PlotArgs) -> anyhow::Result<ExitCode> {
         let n = if curves.len() == 1 { stem(&curves[0].path) } else { "curves".to_string() };
         figures.push((name(n), plot::curves_figure(&curves, a.sigma, &baselines).map_err(plot_error)?));
     }
+    // Every figure file checked before the first is drawn: no silent overwrite.
+    let targets: Vec<PathBuf> =
+        figures.iter().flat_map(|(n, _)| ["png", "svg"].map(|ext| a.out.join(n).with_extension(ext))).collect();
+    super::output::refuse_existing(targets.iter().map(PathBuf::as_path), a.force, "--out DIR")?;
     for (n, fig) in figures {
         for p in fig.render_with(&a.out.join(n), &style).map_err(plot_error)? {
             note!("wrote {}", p.display());

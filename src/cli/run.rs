@@ -37,9 +37,13 @@ pub(crate) struct RunArgs {
     /// that GPU; needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
     pub device: vecsim_learn::Device,
-    /// Directory to write `slots.csv` and `summary.json` into (created if missing).
+    /// Directory to write `slots.csv`, `summary.json` and `provenance.json` into (created if
+    /// missing; a directory holding a run is refused unless `--force`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Overwrite the run in `--out DIR` (without it, run refuses to).
+    #[arg(long)]
+    pub force: bool,
     /// Print the summary as JSON on stdout instead of the readable table.
     #[arg(long)]
     pub json: bool,
@@ -49,6 +53,10 @@ pub(crate) struct RunArgs {
     /// as one process, byte for byte.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// Accept a weak cookie file (readable by other users, or a secret under 16 bytes) with a
+    /// warning, instead of refusing it.
+    #[arg(long, requires = "cluster")]
+    pub insecure: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -65,9 +73,16 @@ impl RunArgs {
     }
 }
 
+/// The files of a run in `--out DIR`.
+const RUN_FILES: [&str; 3] = ["summary.json", "slots.csv", "provenance.json"];
+
 pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitCode> {
     // One writer per output directory, from the start: a second run into it is refused at once.
     let _lock = a.out.as_deref().map(vecsim_core::atomic::DirLock::acquire).transpose().map_err(bad)?;
+    if let Some(dir) = &a.out {
+        let files = RUN_FILES.map(|f| dir.join(f));
+        output::refuse_existing(files.iter().map(PathBuf::as_path), a.force, "--out DIR")?;
+    }
     let s = pipeline::load_scenario(&a.scenario, &a.overrides()?)?;
     let fleet = pipeline::load_fleet(&s, a.trace.as_deref(), limits)?;
     for w in vecsim_core::mobility::trace_warnings(&fleet, &s.rsu_specs()) {
@@ -78,7 +93,8 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
     let mut engine: Box<dyn vecsim_core::Engine> = match &a.cluster {
         None => a.engine.build()?,
         Some(file) => {
-            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            let cfg = vecsim_cluster::ClusterConfig::load(file, a.insecure)
+                .map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
@@ -103,6 +119,20 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         engine.name()
     );
     let mut telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
+    let provenance = a.out.as_ref().map(|_| {
+        super::provenance::text(
+            &s,
+            engine.name(),
+            a.engine.threads,
+            serde_json::json!({
+                "command": "run",
+                "checkpoint": a.checkpoint,
+                "trace": a.trace,
+                "device": a.device.to_string(),
+                "cluster": a.cluster,
+            }),
+        )
+    });
     let started = std::time::Instant::now();
     let out = pipeline::run_episode(s, fleet, policies, &mut *engine, &mut telemetry)?;
     let wall = started.elapsed();
@@ -135,6 +165,9 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         }
         write("slots.csv", stats.slots_csv().as_bytes())?;
         write("summary.json", sum.to_json().as_bytes())?;
+        if let Some(p) = &provenance {
+            write("provenance.json", p.as_bytes())?;
+        }
     }
     if a.json {
         out!("{}", sum.to_json())?;
@@ -142,7 +175,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         summary::print(&sum, wall)?;
     }
     if let Some(dir) = &a.out {
-        note!("wrote {}/slots.csv and {}/summary.json", dir.display(), dir.display());
+        note!("wrote {d}/slots.csv, {d}/summary.json and {d}/provenance.json", d = dir.display());
     }
     output::flush_out()?;
     // Last, on stderr (so `--json` stays clean): latency percentiles; then, with

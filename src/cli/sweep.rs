@@ -8,11 +8,11 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use vecsim::experiment::Budget;
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
 use vecsim_learn::learner::RewardSignal;
+use vecsim_learn::Budget;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct SweepArgs {
@@ -32,9 +32,10 @@ pub(crate) struct SweepArgs {
     /// `--budget`. Trained once per setting and learner seed under OUT/train/.
     #[arg(long, value_delimiter = ',')]
     pub train: Vec<PolicyName>,
-    /// Training budget of `--train`: quick, small, cpu, medium or paper (networks, episodes,
-    /// slots per training episode); `--set learning.KEY=...` wins over it.
-    #[arg(long)]
+    /// Training budget of `--train`, as `vecsim train --budget`: smoke, small, quick, medium,
+    /// standard or paper (networks, episodes, slots per training episode, schedule);
+    /// `--set learning.KEY=...` wins over it.
+    #[arg(long, value_parser = super::train::parse_budget)]
     pub budget: Option<Budget>,
     /// Learner seeds (1..=N) of every learner in `--train`.
     #[arg(long, default_value_t = 1)]

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use vecsim::pipeline;
+use vecsim::training::{TrainSpec, TrainingError};
 use vecsim_core::engine::RoundReport;
 use vecsim_core::ids::RsuId;
 use vecsim_core::observer::{Observer, RunInfo};
@@ -20,7 +21,7 @@ use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
 use vecsim_learn::learner::RewardSignal;
-use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainConfig, TrainError, TrainObserver};
+use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainError, TrainObserver};
 use vecsim_learn::{Budget, PretrainSpec};
 use vecsim_telemetry::Telemetry;
 
@@ -38,15 +39,19 @@ pub(crate) struct TrainArgs {
     /// actors alone.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub episodes: Option<u32>,
-    /// Training budget: `quick` (a few minutes on a CPU), `standard` (about ten times that) or
-    /// `paper` (Table III, 6,100 episodes; a GPU-scale run). Short budgets keep Table III's
+    /// Training budget, one list shared with `experiment` and `sweep`: `smoke` (tests: 2 x 5
+    /// slots, width-8 networks), `small` (12 x 60, 32-32), `quick` (a few minutes on a CPU:
+    /// 40 episodes x 100 slots, 64-64 networks, learning rates 1e-3), `medium` (200 x 100,
+    /// 128-128), `standard` (400 x 100, quick's networks) or `paper` (Table III: 6,100 episodes
+    /// of the scenario's slots; a GPU-scale run). quick, standard and paper keep Table III's
     /// ratios (iterations : α_tg, and the targets' time constant against the run's update
-    /// steps): quick is 40 episodes x 100 slots with 64-64 networks and learning rates 1e-3,
-    /// standard 400 x 100, paper 6,100 x the scenario's slots. `--learn`, `--slots`, `--episodes` and the network
-    /// widths given explicitly win over the budget. Without it: the scenario's `[learning]`
-    /// section as written (Table III where it says nothing) and the reference networks.
-    #[arg(long, value_enum)]
-    pub budget: Option<BudgetArg>,
+    /// steps); smoke, small and medium keep its learning rates. `--learn`, `--update-every`,
+    /// `--slots`, `--episodes` and the network widths given explicitly win over the budget.
+    /// Without it: the scenario's `[learning]` section as written (Table III where it says
+    /// nothing) and the reference networks. The resolved values go to `run.toml` in the
+    /// checkpoint directory.
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
     /// Set one `[learning]` hyper-parameter, `KEY=VALUE`, repeatable, applied in order after the
     /// budget (keys: replay_capacity, batch_size, gamma, epsilon, epsilon_final, epsilon_decay,
     /// critic_lr, actor_lr, target_update_every, tau, aggregation_period, max_iterations,
@@ -129,6 +134,10 @@ pub(crate) struct TrainArgs {
     /// checkpoint bytes as one process.
     #[arg(long, value_name = "CLUSTER.toml")]
     pub cluster: Option<PathBuf>,
+    /// Accept a weak cookie file (readable by other users, or a secret under 16 bytes) with a
+    /// warning, instead of refusing it.
+    #[arg(long, requires = "cluster")]
+    pub insecure: bool,
     /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
     /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
     /// training traffic, default 10; same observation and network; execution stays
@@ -156,18 +165,29 @@ pub(crate) enum Reward {
     Difference,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BudgetArg {
-    Quick,
-    Standard,
-    Paper,
+impl Reward {
+    pub(crate) fn signal(self) -> RewardSignal {
+        match self {
+            Reward::Marginal => RewardSignal::Marginal,
+            Reward::System => RewardSignal::System,
+            Reward::Difference => RewardSignal::Difference,
+        }
+    }
 }
 
-/// Input errors (a checkpoint of another scenario, a truncated file...) exit with code 2.
-fn train_error(e: TrainError) -> anyhow::Error {
+/// `--budget NAME`: one of the budgets of `vecsim_learn::Budget` (the one list), with a
+/// suggestion for a typo.
+pub(crate) fn parse_budget(s: &str) -> Result<Budget, String> {
+    s.parse::<Budget>().map_err(|e| e.to_string())
+}
+
+/// Input errors (a bad `--learn`, a checkpoint of another scenario, a truncated file...) exit
+/// with code 2.
+pub(crate) fn training_error(e: TrainingError) -> anyhow::Error {
     match e {
-        TrainError::Io { .. } | TrainError::Engine(_) | TrainError::RoundMismatch { .. } => anyhow::Error::new(e),
-        other => bad(other),
+        TrainingError::Train(TrainError::Io { .. } | TrainError::Engine(_) | TrainError::RoundMismatch { .. })
+        | TrainingError::Io { .. } => anyhow::Error::new(e),
+        other => bad(vecsim::message::error_message(&other)),
     }
 }
 
@@ -246,7 +266,8 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             )));
         }
         Some(file) => {
-            let cfg = vecsim_cluster::ClusterConfig::load(file).map_err(bad)?;
+            let cfg = vecsim_cluster::ClusterConfig::load(file, a.insecure)
+                .map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
@@ -254,38 +275,31 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         }
     };
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
-    let mut s = pipeline::load_scenario(&a.scenario, &overrides)?;
-    let seed = a.seed.unwrap_or(s.seed);
-
-    let mut cfg = TrainConfig::new(a.policy.as_str(), 1, seed);
-    let plan_slots = a.budget.and_then(|b| {
-        let budget = match b {
-            BudgetArg::Quick => Budget::Quick,
-            BudgetArg::Standard => Budget::Standard,
-            BudgetArg::Paper => Budget::Paper,
-        };
-        budget.apply(&mut s.learning, &mut cfg.options, s.time.slots).slots
-    });
-    for kv in &a.learn {
-        let (k, v) = kv.split_once('=').ok_or_else(|| bad(format!("--learn `{kv}`: expected KEY=VALUE")))?;
-        s.learning.set(k.trim(), v).map_err(|e| bad(format!("--learn {kv}: {e}")))?;
-    }
-    if let Some(n) = a.update_every {
-        s.learning.set("update_every", &n.to_string()).map_err(|e| bad(format!("--update-every {n}: {e}")))?;
-    }
-    if let Some(slots) = a.slots.or(plan_slots) {
-        let o = Overrides { slots: Some(slots), ..Overrides::default() };
-        o.apply(&mut s).map_err(|e| bad(format!("{}: {e}", a.scenario)))?;
-    }
-    let episodes = a.episodes.unwrap_or(s.learning.max_iterations);
-    cfg.pretrain = match &a.pretrain {
-        None => None,
-        Some(p) => Some(PretrainSpec::parse(p).map_err(|e| bad(format!("--pretrain {e}")))?),
+    let base = pipeline::load_scenario(&a.scenario, &overrides)?;
+    let seed = a.seed.unwrap_or(base.seed);
+    let spec = TrainSpec {
+        policy: a.policy,
+        budget: a.budget,
+        learn: a.learn.clone(),
+        update_every: a.update_every,
+        slots: a.slots,
+        episodes: a.episodes,
+        actor_hidden: a.actor_hidden.as_ref().map(|h| h.0.clone()),
+        critic_hidden: a.critic_hidden.as_ref().map(|c| (c.embed.clone(), c.head.clone())),
+        reward: a.reward.signal(),
+        backend: match a.backend {
+            BackendArg::Gemm => vecsim_learn::Backend::Gemm,
+            BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
+        },
+        pretrain: match &a.pretrain {
+            None => None,
+            Some(p) => Some(PretrainSpec::parse(p).map_err(|e| bad(format!("--pretrain {e}")))?),
+        },
     };
-    if episodes == 0 && cfg.pretrain.is_none() {
-        return Err(bad("--episodes must be at least 1 (0 only with --pretrain: the cloned actors alone)"));
-    }
-    cfg.episodes = episodes;
+    let resolved = spec.resolve(base, &a.scenario).map_err(training_error)?;
+    let s = &resolved.scenario;
+    let episodes = resolved.episodes;
+    let mut cfg = resolved.train_config(seed);
     cfg.checkpoint_every = a.checkpoint_every.max(1);
     cfg.resume = a.resume;
     cfg.vary_seed = !a.fixed_traffic;
@@ -293,28 +307,12 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     cfg.eval_every = a.eval_every;
     cfg.eval_seeds = a.eval_seeds.max(1);
     cfg.save_replay = !a.lean_checkpoints;
-    cfg.options.reward = match a.reward {
-        Reward::Marginal => RewardSignal::Marginal,
-        Reward::System => RewardSignal::System,
-        Reward::Difference => RewardSignal::Difference,
-    };
-    cfg.options.backend = match a.backend {
-        BackendArg::Gemm => vecsim_learn::Backend::Gemm,
-        BackendArg::Dfdx => vecsim_learn::Backend::Dfdx,
-    };
     a.device.check().map_err(|e| bad(e.to_string()))?;
     cfg.options.set_device(a.device);
-    if let Some(h) = &a.actor_hidden {
-        cfg.options.shape.actor_hidden = h.0.clone();
-    }
-    if let Some(c) = &a.critic_hidden {
-        cfg.options.shape.critic_embed = c.embed.clone();
-        cfg.options.shape.critic_head = c.head.clone();
-    }
     let kind = vecsim_learn::Kind::parse(a.policy.as_str()).expect("checked to be a learner above");
     let records = u64::from(episodes) * u64::from(s.time.slots);
     let learner_bytes = cfg.options.memory_bytes(kind, s.rsu_count(), &s.learning, records);
-    pipeline::check_memory_with(&s, None, learner_bytes, limits)?;
+    pipeline::check_memory_with(s, None, learner_bytes, limits)?;
     cfg.checkpoint_cap = limits.checkpoint_cap();
     // The plan, before any work: what a run without --budget is (Table III's networks and
     // episodes are hours on a CPU) is not a surprise.
@@ -336,23 +334,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         }
     );
     // Never lose a model: a default run directory, and no silent overwrite.
-    let dir = a.checkpoint.clone().unwrap_or_else(|| {
-        let name: String =
-            s.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        PathBuf::from("runs").join(format!("{}-{}-seed{}", a.policy, name, seed))
-    });
+    let dir = a.checkpoint.clone().unwrap_or_else(|| vecsim::training::default_dir(a.policy, &s.name, seed));
     let ckpt = dir.join(trainer::CHECKPOINT_FILE);
-    if !a.resume && ckpt.exists() && !a.force {
-        return Err(bad(format!(
-            "{} already holds a checkpoint: --resume to continue it, --force to overwrite it, or another --checkpoint DIR",
-            dir.display()
-        )));
-    }
-    if a.resume && !ckpt.exists() {
-        return Err(bad(format!("--resume: no checkpoint in {} (give the run's --checkpoint DIR)", dir.display())));
-    }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| bad(format!("cannot create checkpoint directory {}: {e}", dir.display())))?;
+    vecsim::training::prepare_dir(&dir, a.resume, a.force).map_err(training_error)?;
     note!("run directory: {}", dir.display());
     cfg.checkpoint = Some(dir.clone());
     let curve = a.curve.clone().unwrap_or_else(|| dir.join("curve.csv"));
@@ -365,7 +349,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             Box::new(vecsim_cluster::Cluster::new(c, a.engine.threads).with_policy_codec(pipeline::learner_codec()))
         }
     };
-    let telemetry = start_telemetry(&a.metrics, &s, engine.name())?;
+    let telemetry = start_telemetry(&a.metrics, s, engine.name())?;
     detail!(
         "train: {} on {} ({} RSUs, {} slots per episode), seed {seed}, {episodes} episodes, engine {}",
         a.policy,
@@ -388,7 +372,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     }
     cfg.stop = Some(Arc::clone(&stop));
     let mut watch = TrainWatch { telemetry, bar, last: None, round_dropouts: 0 };
-    let outcome = trainer::train(&s, &cfg, &mut *engine, &mut watch).map_err(train_error)?;
+    let outcome = resolved.train(&cfg, true, &mut *engine, &mut watch).map_err(training_error)?;
     let TrainWatch { telemetry, bar, last, round_dropouts } = watch;
     bar.finish();
     if !bar.is_hidden() {

@@ -1,6 +1,6 @@
 //! Fig. 5: Fed-MADDPG's completion rate against the aggregation period α_tg ∈ {50, 100, 300,
 //! 500, 700, 900} in each traffic window. α_tg counts iterations of the paper's 6,100; a budget
-//! with fewer training episodes scales it ([`Budget::scaled_alpha`]), and the figure says so.
+//! with fewer training episodes scales it ([`vecsim_learn::budget::BudgetSpec::scaled_alpha`]), and the figure says so.
 
 use super::{budget_scenario, distinct, stat, Budget, ExperimentError, Plan, RunRow, Setting, WINDOWS};
 use crate::plot::{label, BarPanel, BarSeries, Figure, Panel, Unit};
@@ -39,7 +39,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
                 .iter()
                 .map(|s| {
                     let a = rows.iter().find(|r| &r.setting == s).map_or(0, |r| r.x as u32);
-                    format!("{a} (→{})", budget.scaled_alpha(a))
+                    format!("{a} (→{})", budget.spec().scaled_alpha(a))
                 })
                 .collect();
             Panel::Bars(BarPanel {
@@ -59,10 +59,10 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
     Figure {
         title: format!(
             "Fig. 5: aggregation period — budget {} ({} episodes × {} slots; α scaled by {}/6100), {}",
-            budget.name,
-            budget.train_episodes,
-            budget.slots,
-            budget.train_episodes,
+            budget.name(),
+            budget.spec().episodes,
+            super::slots_of(*budget),
+            budget.spec().episodes,
             super::traffic::seeds_note(rows)
         ),
         panels,

@@ -13,7 +13,7 @@ pub const WINDOW: (&str, &str) = ("noon", "paper-noon");
 
 /// One setting per CPU range.
 pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
-    let base = budget_scenario(WINDOW.1, budget, super::budget::PAPER_ALPHA)?;
+    let base = budget_scenario(WINDOW.1, budget, super::paper_alpha())?;
     let settings = RANGES
         .iter()
         .map(|&(lo, hi)| {
@@ -35,9 +35,9 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
         title: format!(
             "Fig. 6: policies by RSU CPU range ({} window) — budget {} ({} episodes × {} slots), {}",
             WINDOW.0,
-            budget.name,
-            budget.train_episodes,
-            budget.slots,
+            budget.name(),
+            budget.spec().episodes,
+            super::slots_of(*budget),
             seeds_note(rows)
         ),
         panels: bar_panels(rows, "RSU CPU range, evenly spread over 8 RSUs", &BARS, &REFERENCES),

@@ -1,5 +1,5 @@
 //! Fig. 7: cumulative reward per training iteration of each learner in each traffic window,
-//! Gaussian-smoothed (σ scaled from the paper's 10 of 610 points, [`Budget::smoothing_sigma`]),
+//! Gaussian-smoothed (σ scaled from the paper's 10 of 610 points, [`vecsim_learn::budget::BudgetSpec::smoothing_sigma`]),
 //! the mean over learner seeds with a band of ± one standard deviation; ORM and ORL (evaluated
 //! on held-out traffic with the same episode length) as reference lines.
 
@@ -19,7 +19,7 @@ pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
 
 /// Fig. 7 from the rows and the trainings' learning curves.
 pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) -> Result<Figure, ExperimentError> {
-    let sigma = budget.smoothing_sigma();
+    let sigma = budget.spec().smoothing_sigma();
     let mut panels = Vec::new();
     for (w, _) in WINDOWS {
         let mut series = Vec::new();
@@ -62,7 +62,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
         panels.push(Panel::Lines(LinePanel {
             title: w.to_string(),
             x_label: "training iteration (episode)".into(),
-            y_label: format!("potential F summed over a {}-slot episode", budget.slots),
+            y_label: format!("potential F summed over a {}-slot episode", super::slots_of(*budget)),
             unit: Unit::Plain,
             series,
             hlines,
@@ -71,7 +71,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
     Ok(Figure {
         title: format!(
             "Fig. 7: convergence — budget {} ({} episodes × {} slots), Gaussian σ = {:.2} episodes, band ± sd over learner seeds",
-            budget.name, budget.train_episodes, budget.slots, sigma
+            budget.name(), budget.spec().episodes, super::slots_of(*budget), sigma
         ),
         panels,
     })

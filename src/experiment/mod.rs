@@ -6,36 +6,44 @@
 //! learners are trained with the project's trainer ([`vecsim_learn::train::train`], sequential
 //! engine) once per (setting, learner, learner seed) and then evaluated greedily on the same
 //! held-out traffic seeds as the baselines ([`EVAL_SEED_BASE`]` + 1..`). How long they train is
-//! the [`Budget`]'s business, in one place ([`budget`]).
+//! the [`Budget`]'s business — the same list of budgets as `vecsim train` and `vecsim sweep`
+//! ([`vecsim_learn::budget`]) — and every training is set up by [`crate::training`], as
+//! `vecsim train` sets one up: `experiment --budget quick` trains exactly as
+//! `train --budget quick` does. The learner options ([`ExperimentConfig::learner`]: reward,
+//! `[learning]` keys, networks, backend) apply to every learner of the experiment, after the
+//! budget; the experiment's own variable (α_tg of Fig. 5) comes last.
 //!
 //! Resume: every finished run is appended to `OUT/EXPERIMENT.csv` at once; a second invocation
-//! with the same `--out` reuses the rows there and computes only the missing ones. Training is
-//! checkpointed under `OUT/train/` (keyed by the training scenario, the learner, its seed and
-//! the budget), so an interrupted training continues and experiments sharing a training (the
-//! traffic experiment and the convergence experiment) train once.
+//! with the same `--out` and the same learner options reuses the rows there and computes only
+//! the missing ones (other learner options are refused: `OUT/EXPERIMENT-learner.txt` records
+//! them). Training is checkpointed under `OUT/train/` (keyed by the training scenario with its
+//! resolved hyper-parameters, the learner, its seed and its options; `run.toml` in each), so an
+//! interrupted training continues and experiments sharing a training (the traffic experiment
+//! and the convergence experiment) train once.
 
 pub mod aggregation;
-pub mod budget;
 pub mod capacity;
 pub mod convergence;
 pub mod runs;
 pub mod traffic;
 
-pub use budget::Budget;
 pub use runs::RunRow;
+pub use vecsim_learn::Budget;
 
 use crate::pipeline::{self, Limits, PipelineError};
 use crate::plot::{Figure, PlotError, Table};
+use crate::training::{TrainSpec, TrainingError};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
+use vecsim_core::learning::LearningConfig;
 use vecsim_core::observer::{NoObserver, Observer};
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::{Scenario, Sequential};
-use vecsim_learn::train::{self as trainer, Progress, TrainConfig, TrainError, TrainObserver};
+use vecsim_learn::train::{self as trainer, Progress, TrainError, TrainObserver};
 
 /// Evaluation traffic seeds are `EVAL_SEED_BASE + 1 ..= EVAL_SEED_BASE + N`: held out from
 /// training, whose episodes draw their traffic from hashed `(learner seed, episode)` seeds.
@@ -82,6 +90,9 @@ pub enum ExperimentError {
     /// Drawing or reading a figure's data failed.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// The learner options do not apply (a bad `--learn KEY=VALUE`).
+    #[error(transparent)]
+    Setup(Box<TrainingError>),
     /// A seed count of 0.
     #[error("{flag} must be at least 1")]
     Count {
@@ -102,6 +113,7 @@ impl ExperimentError {
         match self {
             ExperimentError::Pipeline(p) => p.is_bad_input(),
             ExperimentError::Runs { .. } | ExperimentError::Count { .. } => true,
+            ExperimentError::Setup(e) => !matches!(**e, TrainingError::Io { .. } | TrainingError::Train(_)),
             ExperimentError::Plot(p) => p.is_bad_input(),
             // A damaged or foreign checkpoint in the output directory is bad input; a failure
             // of the training itself is not.
@@ -199,11 +211,27 @@ pub struct Plan {
 pub const WINDOWS: [(&str, &str); 3] =
     [("evening", "paper-evening"), ("morning", "paper-morning"), ("noon", "paper-noon")];
 
-/// A preset with the budget applied (slots, learning settings, α_tg scaled from `paper_alpha`).
+/// Table III's aggregation period α_tg, iterations of its 6,100 (the experiments scale it to
+/// the budget's run).
+pub fn paper_alpha() -> u32 {
+    LearningConfig::default().aggregation_period
+}
+
+/// Slots of one training episode and one evaluation run at `budget` (the paper's windows are
+/// 300-slot scenarios, the `paper` budget's length).
+pub fn slots_of(budget: Budget) -> u32 {
+    budget.spec().slots.unwrap_or(LearningConfig::PAPER_SLOTS)
+}
+
+/// A preset with the budget applied as `vecsim train --budget` applies it (slots, learning
+/// settings), then α_tg scaled from `paper_alpha`.
 pub fn budget_scenario(preset: &str, budget: &Budget, paper_alpha: u32) -> Result<Scenario, ExperimentError> {
-    let mut s = pipeline::load_scenario(preset, &Overrides::default())?;
-    budget.apply(&mut s, budget.scaled_alpha(paper_alpha));
-    Ok(s)
+    let s = pipeline::load_scenario(preset, &Overrides::default())?;
+    let mut spec = TrainSpec::new(s.policy, Some(*budget));
+    spec.learn.push(format!("aggregation_period={}", budget.spec().scaled_alpha(paper_alpha)));
+    let mut r = spec.resolve(s.clone(), preset).map_err(|e| ExperimentError::Setup(Box::new(e)))?;
+    r.scenario.policy = s.policy;
+    Ok(r.scenario)
 }
 
 /// What to run and where.
@@ -223,6 +251,10 @@ pub struct ExperimentConfig {
     pub threads: usize,
     /// Memory limit of every scenario.
     pub limits: Limits,
+    /// The learners' options (reward, `--learn` keys, networks, backend; `vecsim train`'s
+    /// flags), applied to every learner after the budget. Its `policy` and `budget` are
+    /// ignored: each learner of the plan at [`ExperimentConfig::budget`].
+    pub learner: TrainSpec,
 }
 
 impl ExperimentConfig {
@@ -230,8 +262,9 @@ impl ExperimentConfig {
     pub fn new(kind: ExperimentKind, budget: Budget, out: PathBuf) -> ExperimentConfig {
         ExperimentConfig {
             kind,
-            traffic_seeds: budget.traffic_seeds,
-            learner_seeds: budget.learner_seeds,
+            traffic_seeds: budget.spec().traffic_seeds,
+            learner_seeds: budget.spec().learner_seeds,
+            learner: TrainSpec::new(PolicyName::FedMaddpg, Some(budget)),
             budget,
             out,
             threads: 1,
@@ -242,6 +275,39 @@ impl ExperimentConfig {
     /// The runs CSV: `OUT/EXPERIMENT.csv`.
     pub fn csv_path(&self) -> PathBuf {
         self.out.join(format!("{}.csv", self.kind))
+    }
+
+    /// The record of the learner options: `OUT/EXPERIMENT-learner.txt`.
+    pub fn learner_path(&self) -> PathBuf {
+        self.out.join(format!("{}-learner.txt", self.kind))
+    }
+
+    /// The learner options as recorded in [`ExperimentConfig::learner_path`]: everything of
+    /// [`ExperimentConfig::learner`] that changes a trained learner.
+    pub fn learner_text(&self) -> String {
+        let l = &self.learner;
+        format!(
+            "learn = {:?}\nupdate_every = {:?}\nactor_hidden = {:?}\ncritic_hidden = {:?}\nreward = {}\nbackend = {}\n",
+            l.learn,
+            l.update_every,
+            l.actor_hidden,
+            l.critic_hidden,
+            l.reward.name(),
+            l.backend.name()
+        )
+    }
+
+    /// The training of learner `policy` in setting `s`: the experiment's learner options at
+    /// its budget, then the setting's α_tg.
+    pub fn training_spec(&self, s: &Setting, policy: PolicyName) -> TrainSpec {
+        let mut spec = self.learner.clone();
+        spec.policy = policy;
+        spec.budget = Some(self.budget);
+        spec.slots = None;
+        spec.episodes = None;
+        spec.pretrain = None;
+        spec.learn.push(format!("aggregation_period={}", s.scenario.learning.aggregation_period));
+        spec
     }
 
     /// The figure's stem: `OUT/EXPERIMENT` (`.png`, `.svg`).
@@ -322,21 +388,28 @@ fn fnv(text: &str) -> u64 {
 }
 
 /// The checkpoint directory of a training: `OUT/train/SCENARIO-LEARNER-lSEED-HASH`, the hash
-/// covering the training scenario (with its α_tg and CPU range) and the budget, so that
-/// trainings are shared exactly when they are the same (the traffic and convergence
-/// experiments' trainings; aggregation periods that scale to the same α_tg; the capacity
-/// experiment's 3–10 GHz and the traffic experiment's noon).
-fn training_dir(out: &Path, setting: &Setting, policy: PolicyName, seed: u64, budget: &Budget) -> PathBuf {
-    let mut key = format!("{}|{}|{}|{:?}", setting.scenario.hash(), policy, seed, budget);
-    // `Scenario::hash` leaves `[learning]` out (it names the environment), so an α_tg other
-    // than the budget's own (Fig. 5's) is keyed here; the budget's own adds nothing, which
-    // keeps the directories of trainings made before this was keyed.
-    let alpha = setting.scenario.learning.aggregation_period;
-    if alpha != budget.scaled_alpha(budget::PAPER_ALPHA) {
-        key.push_str(&format!("|alpha {alpha}"));
-    }
+/// covering the training scenario (its environment, slots and every resolved `[learning]` key,
+/// α_tg included) and the learner's options (networks, reward, backend), so that trainings
+/// are shared exactly when they are the same (the traffic and convergence experiments'
+/// trainings; aggregation periods that scale to the same α_tg; the capacity experiment's
+/// 3–10 GHz and the traffic experiment's noon).
+fn training_dir(out: &Path, setting: &Setting, spec: &TrainSpec, seed: u64) -> Result<PathBuf, ExperimentError> {
+    let r = spec.resolve(setting.scenario.clone(), &setting.name).map_err(|e| ExperimentError::Setup(Box::new(e)))?;
+    let o = &r.options;
+    let key = format!(
+        "{}|{}|{}|{}|{:?}|{:?}|{}|{}|{}",
+        r.scenario.hash(),
+        r.scenario.time.slots,
+        spec.policy,
+        seed,
+        r.scenario.learning,
+        o.shape,
+        o.reward.name(),
+        o.backend.name(),
+        r.episodes
+    );
     let name = slug(&setting.scenario.name);
-    out.join("train").join(format!("{name}-{policy}-l{seed}-{:08x}", fnv(&key) as u32))
+    Ok(out.join("train").join(format!("{name}-{}-l{seed}-{:08x}", spec.policy, fnv(&key) as u32)))
 }
 
 struct TrainWatch<'a> {
@@ -365,7 +438,7 @@ fn row_of(
 ) -> RunRow {
     RunRow {
         experiment: cfg.kind.to_string(),
-        budget: cfg.budget.name.to_string(),
+        budget: cfg.budget.name().to_string(),
         setting: setting.name.clone(),
         window: setting.window.clone(),
         x: setting.x,
@@ -392,27 +465,66 @@ fn eval_scenario(setting: &Setting, policy: PolicyName, seed: u64) -> Scenario {
     s
 }
 
-/// Runs (or resumes) an experiment, then draws its figure.
-pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<ExperimentOutput, ExperimentError> {
+/// Checks every setting of `cfg` before any work: the seed counts, the plan, and the learner
+/// options resolved for every setting and learner (a bad `--learn` is named now, not after the
+/// baselines ran). [`run`] calls it first.
+pub fn check(cfg: &ExperimentConfig) -> Result<Plan, ExperimentError> {
     if cfg.traffic_seeds == 0 {
         return Err(ExperimentError::Count { flag: "--seeds" });
     }
     if cfg.learner_seeds == 0 {
         return Err(ExperimentError::Count { flag: "--learner-seeds" });
     }
-    let started = Instant::now();
     let plan = cfg.kind.plan(&cfg.budget)?;
+    for s in &plan.settings {
+        for &p in &plan.learners {
+            cfg.training_spec(s, p)
+                .resolve(s.scenario.clone(), &s.name)
+                .map_err(|e| ExperimentError::Setup(Box::new(e)))?;
+        }
+    }
+    Ok(plan)
+}
+
+/// Runs (or resumes) an experiment, then draws its figure.
+pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<ExperimentOutput, ExperimentError> {
+    let plan = check(cfg)?;
+    let started = Instant::now();
     std::fs::create_dir_all(&cfg.out).map_err(|source| ExperimentError::Io { path: cfg.out.clone(), source })?;
     let csv = cfg.csv_path();
     let existing = runs::load(&csv)?;
-    if let Some(r) = existing.iter().find(|r| r.budget != cfg.budget.name || r.experiment != cfg.kind.as_str()) {
+    if let Some(r) = existing.iter().find(|r| r.budget != cfg.budget.name() || r.experiment != cfg.kind.as_str()) {
         return Err(ExperimentError::Runs {
             path: csv,
             message: format!(
                 "holds runs of `{} --budget {}`, not `{} --budget {}`; give another --out",
-                r.experiment, r.budget, cfg.kind, cfg.budget.name
+                r.experiment,
+                r.budget,
+                cfg.kind,
+                cfg.budget.name()
             ),
         });
+    }
+    // The learner options of the rows there: the same, or refused (their rows would be
+    // another learner's).
+    let learner_path = cfg.learner_path();
+    let learner_text = cfg.learner_text();
+    match std::fs::read_to_string(&learner_path) {
+        Ok(old) if old != learner_text => {
+            return Err(ExperimentError::Runs {
+                path: learner_path,
+                message: format!(
+                    "the runs here were made with other learner options ({}); give another --out, or the same options",
+                    old.trim().replace('\n', "; ")
+                ),
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            vecsim_core::atomic::write(&learner_path, learner_text.as_bytes())
+                .map_err(|source| ExperimentError::Io { path: learner_path.clone(), source })?;
+        }
+        Err(source) => return Err(ExperimentError::Io { path: learner_path, source }),
     }
     let mut done: HashMap<runs::RunKey, RunRow> = existing.into_iter().map(|r| (r.key(), r)).collect();
     let seeds: Vec<u64> = (1..=cfg.traffic_seeds as u64).map(|k| EVAL_SEED_BASE + k).collect();
@@ -420,7 +532,8 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
     let key = |s: &Setting, p: PolicyName, l: Option<u64>, t: u64| (s.name.clone(), p.to_string(), l, t);
 
     // Plan the work: what is missing, and how much work it is.
-    let b = &cfg.budget;
+    let b = cfg.budget;
+    let (b_slots, b_episodes) = (slots_of(b), b.spec().episodes);
     let (mut units, mut todo, mut total) = (0u64, 0usize, 0usize);
     for s in &plan.settings {
         for &p in &plan.baselines {
@@ -428,7 +541,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 total += 1;
                 if !done.contains_key(&key(s, p, None, t)) {
                     todo += 1;
-                    units += b.slots as u64;
+                    units += b_slots as u64;
                 }
             }
         }
@@ -437,11 +550,11 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 let missing = seeds.iter().filter(|&&t| !done.contains_key(&key(s, p, Some(l), t))).count();
                 total += seeds.len();
                 todo += missing;
-                let dir = training_dir(&cfg.out, s, p, l, b);
+                let dir = training_dir(&cfg.out, s, &cfg.training_spec(s, p), l)?;
                 let need_curve = cfg.kind == ExperimentKind::Convergence && !dir.join("curve.csv").exists();
                 if missing > 0 || need_curve {
-                    units += (b.train_episodes as u64) * b.slots as u64 * TRAIN_SLOT_UNITS;
-                    units += missing as u64 * b.slots as u64;
+                    units += (b_episodes as u64) * b_slots as u64 * TRAIN_SLOT_UNITS;
+                    units += missing as u64 * b_slots as u64;
                 }
             }
         }
@@ -465,7 +578,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 let out = pipeline::run_episode(e, fleet, policies, &mut engine, &mut NoObserver)?;
                 let row = row_of(cfg, s, p, None, t, &out.stats.summary(), (0, 0.0), t0.elapsed().as_secs_f64());
                 runs::append(&csv, &row)?;
-                obs.advanced(b.slots as u64);
+                obs.advanced(b_slots as u64);
                 obs.run_finished(&row);
                 done.insert(row.key(), row);
                 computed += 1;
@@ -473,7 +586,7 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
         }
         for &p in &plan.learners {
             for &l in &lseeds {
-                let dir = training_dir(&cfg.out, s, p, l, b);
+                let dir = training_dir(&cfg.out, s, &cfg.training_spec(s, p), l)?;
                 trainings.push(Training {
                     setting: s.name.clone(),
                     policy: p.to_string(),
@@ -488,8 +601,11 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                 }
                 let what = format!("{} {p} learner seed {l}", s.name);
                 obs.working_on(&format!("training {what}"));
-                let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|source| {
-                    ExperimentError::Train { what: format!("{what} ({})", dir.display()), source: Box::new(source) }
+                let (mut set, train_s) = train_one(cfg, s, p, l, &dir, obs).map_err(|e| match e {
+                    TrainingError::Train(source) => {
+                        ExperimentError::Train { what: format!("{what} ({})", dir.display()), source: Box::new(source) }
+                    }
+                    other => ExperimentError::Setup(Box::new(other)),
                 })?;
                 for t in missing {
                     obs.working_on(&format!("{} {p} learner seed {l} traffic seed {t}", s.name));
@@ -500,10 +616,9 @@ pub fn run(cfg: &ExperimentConfig, obs: &mut dyn ExperimentObserver) -> Result<E
                         what: format!("evaluating {what}"),
                         source: Box::new(source),
                     })?;
-                    let row =
-                        row_of(cfg, s, p, Some(l), t, &sum, (b.train_episodes, train_s), t0.elapsed().as_secs_f64());
+                    let row = row_of(cfg, s, p, Some(l), t, &sum, (b_episodes, train_s), t0.elapsed().as_secs_f64());
                     runs::append(&csv, &row)?;
-                    obs.advanced(b.slots as u64);
+                    obs.advanced(b_slots as u64);
                     obs.run_finished(&row);
                     done.insert(row.key(), row);
                     computed += 1;
@@ -565,8 +680,9 @@ pub fn figure(
     })
 }
 
-/// Trains one learner in one setting (resuming its checkpoint if there is one); returns it and
-/// the training's wall time in seconds (summed over interrupted attempts).
+/// Trains one learner in one setting (resuming its checkpoint if there is one), set up by
+/// [`crate::training`] as `vecsim train` sets one up; returns it and the training's wall time
+/// in seconds (summed over interrupted attempts).
 fn train_one(
     cfg: &ExperimentConfig,
     s: &Setting,
@@ -574,19 +690,14 @@ fn train_one(
     seed: u64,
     dir: &Path,
     obs: &mut dyn ExperimentObserver,
-) -> Result<(vecsim_learn::LearnerSet, f64), TrainError> {
-    let b = &cfg.budget;
-    let io = |source| TrainError::Io { path: dir.to_path_buf(), source };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut scenario = s.scenario.clone();
-    scenario.policy = p;
-    let mut tc = TrainConfig::new(p.as_str(), b.train_episodes, seed);
+) -> Result<(vecsim_learn::LearnerSet, f64), TrainingError> {
+    let resolved = cfg.training_spec(s, p).resolve(s.scenario.clone(), &s.name)?;
+    let mut tc = resolved.train_config(seed);
     tc.checkpoint = Some(dir.to_path_buf());
     tc.checkpoint_every = 5;
     tc.resume = dir.join(trainer::CHECKPOINT_FILE).exists();
     tc.curve_csv = Some(dir.join("curve.csv"));
     tc.threads = cfg.threads.max(1);
-    tc.options = b.learner_options();
     let time_file = dir.join("train_s.txt");
     let before: f64 = if tc.resume {
         std::fs::read_to_string(&time_file).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0.0)
@@ -594,10 +705,11 @@ fn train_one(
         0.0
     };
     let t0 = Instant::now();
-    let mut watch = TrainWatch { obs, units: b.slots as u64 * TRAIN_SLOT_UNITS };
-    let outcome = trainer::train(&scenario, &tc, &mut Sequential, &mut watch)?;
+    let mut watch = TrainWatch { obs, units: slots_of(cfg.budget) as u64 * TRAIN_SLOT_UNITS };
+    let outcome = resolved.train(&tc, false, &mut Sequential, &mut watch)?;
     let total = before + t0.elapsed().as_secs_f64();
-    std::fs::write(&time_file, format!("{total:.3}\n")).map_err(|source| TrainError::Io { path: time_file, source })?;
+    std::fs::write(&time_file, format!("{total:.3}\n"))
+        .map_err(|source| TrainingError::Io { path: time_file, source })?;
     Ok((outcome.set, total))
 }
 
@@ -631,8 +743,9 @@ pub fn figure_from_csv(t: &Table) -> Result<Figure, ExperimentError> {
     let first = rows.first().ok_or_else(|| PlotError::Empty { path: t.path.clone() })?;
     let kind: ExperimentKind =
         first.experiment.parse().map_err(|message| ExperimentError::Runs { path: t.path.clone(), message })?;
-    let budget: Budget =
-        first.budget.parse().map_err(|message| ExperimentError::Runs { path: t.path.clone(), message })?;
+    let budget: Budget = first.budget.parse().map_err(|e: vecsim_learn::budget::UnknownBudget| {
+        ExperimentError::Runs { path: t.path.clone(), message: e.to_string() }
+    })?;
     let mut trainings = Vec::new();
     if kind == ExperimentKind::Convergence {
         let train = t.path.parent().unwrap_or(Path::new(".")).join("train");
@@ -641,7 +754,7 @@ pub fn figure_from_csv(t: &Table) -> Result<Figure, ExperimentError> {
         for s in &plan.settings {
             for &p in &plan.learners {
                 for l in lseeds.iter().filter_map(|l| l.parse::<u64>().ok()) {
-                    let dir = training_dir(train.parent().unwrap_or(Path::new(".")), s, p, l, &budget);
+                    let dir = find_training(&train, s, p, l).unwrap_or_else(|| train.join("missing"));
                     debug_assert!(dir.starts_with(&train));
                     trainings.push(Training { setting: s.name.clone(), policy: p.to_string(), learner_seed: l, dir });
                 }
@@ -662,32 +775,66 @@ pub(crate) fn window_settings(budget: &Budget) -> Result<Vec<Setting>, Experimen
                 name: w.to_string(),
                 window: w.to_string(),
                 x: i as f64,
-                scenario: budget_scenario(preset, budget, budget::PAPER_ALPHA)?,
+                scenario: budget_scenario(preset, budget, paper_alpha())?,
             })
         })
         .collect()
 }
 
+/// The training directory under `train` of learner `policy` with seed `seed` in setting `s`,
+/// found by its `run.toml` (`vecsim plot` does not know the learner options the experiment
+/// ran with): the one whose scenario, policy, seed and α_tg match.
+fn find_training(train: &Path, s: &Setting, policy: PolicyName, seed: u64) -> Option<PathBuf> {
+    let prefix = format!("{}-{policy}-l{seed}-", slug(&s.scenario.name));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(train)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+        .collect();
+    dirs.sort();
+    let alpha = format!("aggregation_period = {}", s.scenario.learning.aggregation_period);
+    dirs.into_iter().find(|d| {
+        std::fs::read_to_string(d.join(crate::training::RUN_FILE)).is_ok_and(|t| t.lines().any(|l| l == alpha))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vecsim_learn::LearnerOptions;
+
+    /// `experiment --budget B` trains exactly as `train --budget B` (the same resolved
+    /// `[learning]` section, slots and networks), for every budget of the one list.
+    #[test]
+    fn an_experiments_training_is_trains_at_the_same_budget() {
+        for budget in Budget::ALL {
+            let cfg = ExperimentConfig::new(ExperimentKind::Traffic, budget, PathBuf::from("unused"));
+            let plan = check(&cfg).unwrap();
+            let s = &plan.settings[0];
+            let exp = cfg.training_spec(s, PolicyName::Maddpg).resolve(s.scenario.clone(), &s.name).unwrap();
+            let preset = pipeline::load_scenario(WINDOWS[0].1, &Overrides::default()).unwrap();
+            let train = TrainSpec::new(PolicyName::Maddpg, Some(budget)).resolve(preset, WINDOWS[0].1).unwrap();
+            assert_eq!(exp.scenario.learning, train.scenario.learning, "{budget}");
+            assert_eq!(exp.scenario.time.slots, train.scenario.time.slots, "{budget}");
+            assert_eq!((exp.episodes, &exp.options), (train.episodes, &train.options), "{budget}");
+        }
+        // quick is 40 x 100 slots with 64-64 actors; smoke is the tiny test budget.
+        let mut opts = LearnerOptions::default();
+        let mut l = LearningConfig::default();
+        assert_eq!(Budget::Quick.apply(&mut l, &mut opts, 300).slots, Some(100));
+        assert_eq!((l.max_iterations, &opts.shape.actor_hidden[..]), (40, &[64, 64][..]));
+        assert_eq!(Budget::Smoke.spec().episodes, 2);
+    }
 
     #[test]
-    fn trainings_differing_only_in_their_aggregation_period_get_their_own_directories() {
-        let b = Budget::small();
-        let setting = |a: u32| Setting {
-            name: format!("evening alpha={a}"),
-            window: "evening".into(),
-            x: f64::from(a),
-            scenario: budget_scenario("paper-evening", &b, a).unwrap(),
-        };
-        let dir = |a: u32| training_dir(Path::new("out"), &setting(a), PolicyName::FedMaddpg, 1, &b);
-        // At 12 episodes α_tg = 50 and 500 both scale to 1: one training, shared (and the
-        // budget's own period keys nothing extra); 900 scales to 2: another training (it was
-        // refused as a resume of the α_tg = 1 one).
-        assert_eq!((b.scaled_alpha(50), b.scaled_alpha(500), b.scaled_alpha(900)), (1, 1, 2));
-        assert_eq!(dir(50), dir(500));
-        assert_ne!(dir(900), dir(500));
+    fn a_bad_learn_key_is_refused_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = ExperimentConfig::new(ExperimentKind::Convergence, Budget::Smoke, dir.path().join("x"));
+        cfg.learner.learn = vec!["gamma=2".into()];
+        let e = check(&cfg).unwrap_err();
+        assert!(e.is_bad_input());
+        assert!(crate::message::error_message(&e).contains("gamma"), "{e}");
+        assert!(!dir.path().join("x").exists());
     }
 
     #[test]

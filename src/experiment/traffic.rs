@@ -72,9 +72,9 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
     Figure {
         title: format!(
             "Fig. 4: policies by traffic window — budget {} ({} episodes × {} slots), {}",
-            budget.name,
-            budget.train_episodes,
-            budget.slots,
+            budget.name(),
+            budget.spec().episodes,
+            super::slots_of(*budget),
             seeds_note(rows)
         ),
         panels: bar_panels(rows, "traffic window (lightest → densest)", &BARS, &REFERENCES),

@@ -46,7 +46,7 @@ fn numeric_flags_are_range_checked_where_parsed() {
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e9"], "--sigma"),
         (&["plot", "tests/fixtures/minimal.toml", "--sigma", "1e18"], "--sigma"),
         (&["compare", "paper-noon", "--seeds", "100000"], "--seeds"),
-        (&["experiment", "traffic", "--quick", "--seeds", "5000"], "--seeds"),
+        (&["experiment", "traffic", "--budget", "smoke", "--seeds", "5000"], "--seeds"),
         (&["bench", "cluster", "paper-noon", "--nodes", "0"], "--nodes"),
         (&["bench", "train-step", "--batch", "100000000"], "--batch"),
         (&["bench", "train-step", "--agents", "100000"], "--agents"),
@@ -268,14 +268,14 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     let mut names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["slots.csv", "summary.json"], "lock released, no temporary file left");
+    assert_eq!(names, ["provenance.json", "slots.csv", "summary.json"], "lock released, no temporary file left");
 }
 
 /// Item 5: a node listed twice, or an entry that is not HOST:PORT, is refused before anything
 /// connects (exit 2, the entry named); a cookie file readable by others or shorter than 16
-/// bytes is warned about.
+/// bytes is refused (exit 2, naming the file and the reason) unless `--insecure`.
 #[test]
-fn cluster_files_are_checked_and_weak_cookies_warned_about() {
+fn cluster_files_are_checked_and_weak_cookies_refused() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -300,14 +300,35 @@ fn cluster_files_are_checked_and_weak_cookies_warned_about() {
         let body = format!("cookie_file = \"cookie\"\n[[nodes]]\naddr = \"{addr}\"\n");
         bad_input(run("bad.toml", &body), &["nodes[0]", what]);
     }
-    // A one-byte, world-readable cookie: warned about (the run itself fails: nobody listens).
+    // A one-byte, world-readable cookie: refused (exit 2, the file and both reasons named), by
+    // the coordinator and by a node; accepted with a warning under --insecure.
     let weak = d.join("weak");
     std::fs::write(&weak, "x").unwrap();
     std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = run("weak.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n");
+    let reasons = ["readable by other users (mode 0644)", "chmod 600", "is 1 bytes", "at least 16", "--insecure"];
+    let weak_toml = d.join("weak.toml");
+    let err = bad_input(
+        run("weak.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n"),
+        &[&[weak.to_str().unwrap()][..], &reasons[..]].concat(),
+    );
+    assert!(!err.contains("unreachable"), "refused before connecting: {err}");
+    let node = vecsim(&["node", "--listen", "127.0.0.1:0", "--cookie-file", weak.to_str().unwrap()]);
+    bad_input(node, &[&[weak.to_str().unwrap()][..], &reasons[..]].concat());
+    // Only the permissions, or only the length: each refused on its own.
+    std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err =
+        bad_input(run("weak.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n"), &["is 1 bytes"]);
+    assert!(!err.contains("readable by other users"), "{err}");
+    std::fs::write(&weak, "0123456789abcdef").unwrap();
+    std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err =
+        bad_input(run("weak.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n"), &["mode 0640"]);
+    assert!(!err.contains("bytes:"), "16 bytes are enough: {err}");
+    // --insecure: a warning, and the run goes on (to fail later: nobody listens).
+    let o = vecsim(&["run", "paper-noon", "--slots", "1", "--insecure", "--cluster", weak_toml.to_str().unwrap()]);
     let err = stderr(&o);
-    assert!(err.contains("readable by other users (mode 0644)") && err.contains("chmod 600"), "{err}");
-    assert!(err.contains("is 1 bytes") && err.contains("at least 16"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("warning") && err.contains("mode 0640") && err.contains("unreachable"), "{err}");
     // The strong cookie: no warning.
     let o = run("strong.toml", "cookie_file = \"cookie\"\n[[nodes]]\naddr = \"127.0.0.1:1\"\n");
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));

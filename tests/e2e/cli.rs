@@ -265,12 +265,14 @@ fn compare_reports_every_policy_and_seed_like_run_does() {
     let rows = String::from_utf8(read(&csv)).unwrap();
     let rows: Vec<Vec<String>> = rows.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
     assert_eq!(rows.len(), 4, "2 policies x 2 seeds");
-    // Each row equals the summary of the same run made with `vecsim run`.
+    // Each row (scenario, policy, seed, slots, metrics) equals the summary of the same run made
+    // with `vecsim run`.
     for r in &rows {
-        let out = ok(vecsim(&["run", "paper-evening", "--policy", &r[0], "--seed", &r[1], "--slots", "10", "--json"]));
+        assert_eq!((r[0].as_str(), r[3].as_str()), ("paper-evening", "10"), "{r:?}");
+        let out = ok(vecsim(&["run", "paper-evening", "--policy", &r[1], "--seed", &r[2], "--slots", "10", "--json"]));
         let s: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(r[2].parse::<f64>().unwrap(), s["completion_rate"].as_f64().unwrap(), "{r:?}");
-        assert_eq!(r[3].parse::<f64>().unwrap(), s["cumulative_reward"].as_f64().unwrap(), "{r:?}");
+        assert_eq!(r[4].parse::<f64>().unwrap(), s["completion_rate"].as_f64().unwrap(), "{r:?}");
+        assert_eq!(r[5].parse::<f64>().unwrap(), s["cumulative_reward"].as_f64().unwrap(), "{r:?}");
     }
     bad_input(vecsim(&["compare", "paper-evening", "--seeds", "0"]), &["--seeds"]);
     bad_input(vecsim(&["compare", "paper-evening", "--policies", "orl,psychic", "--seeds", "1"]), &["psychic"]);

@@ -1,4 +1,4 @@
-//! `vecsim experiment` and `vecsim plot` (issue 12): every experiment with `--quick` writes one
+//! `vecsim experiment` and `vecsim plot` (issue 12): every experiment with `--budget smoke` writes one
 //! CSV row per (setting, policy, seed) with the documented columns and a valid PNG and SVG;
 //! interrupted experiments resume; `vecsim plot` draws the files vecsim writes.
 
@@ -42,7 +42,7 @@ fn csv(p: &Path) -> (String, Vec<Vec<String>>) {
     (header, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
 }
 
-/// Settings × policies for each experiment at `--quick` (one traffic seed, one learner seed).
+/// Settings × policies for each experiment at `--budget smoke` (one traffic seed, one learner seed).
 const EXPECTED: [(&str, usize, &[&str]); 4] = [
     ("traffic", 3, &["orm", "orl", "br-ne", "random", "fed-maddpg", "maddpg", "masac"]),
     ("aggregation", 18, &["fed-maddpg"]),
@@ -56,7 +56,7 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
     let out = dir.path().to_str().unwrap();
     for (name, settings, policies) in EXPECTED {
         // The files written are chatter: on stderr (issue 24).
-        let o = vecsim(&["experiment", name, "--quick", "--out", out]);
+        let o = vecsim(&["experiment", name, "--budget", "smoke", "--out", out]);
         let err = stderr(&o);
         ok(o);
         assert!(err.contains(&format!("wrote {out}/{name}.png")), "{err}");
@@ -69,12 +69,12 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
         let settings_seen: HashSet<&str> = rows.iter().map(|r| r[2].as_str()).collect();
         assert_eq!(settings_seen.len(), settings, "{name}");
         for r in &rows {
-            assert_eq!((r[0].as_str(), r[1].as_str()), (name, "quick"));
+            assert_eq!((r[0].as_str(), r[1].as_str()), (name, "smoke"));
             assert!(policies.contains(&r[5].as_str()), "{name}: policy {}", r[5]);
             let learner = ["fed-maddpg", "maddpg", "masac"].contains(&r[5].as_str());
             assert_eq!(r[6].is_empty(), !learner, "{name}: learner seed only for learners: {r:?}");
             assert_eq!(r[7], "101", "held-out traffic seed");
-            assert_eq!(r[8], "5", "the quick budget's slots");
+            assert_eq!(r[8], "5", "the smoke budget's slots");
             let rate: f64 = r[9].parse().unwrap();
             assert!((0.0..=1.0).contains(&rate), "{r:?}");
             let (reward, arp): (f64, f64) = (r[10].parse().unwrap(), r[11].parse().unwrap());
@@ -108,7 +108,7 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
 fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let args = ["experiment", "traffic", "--quick", "--out", out];
+    let args = ["experiment", "traffic", "--budget", "smoke", "--out", out];
     ok(vecsim(&args));
     let path = dir.path().join("traffic.csv");
     let full = String::from_utf8(read(&path)).unwrap();
@@ -141,21 +141,26 @@ fn an_interrupted_experiment_resumes_and_recomputes_the_same_numbers() {
     // Another budget into the same directory is refused, naming the file and the way out.
     let err =
         bad_input(vecsim(&["experiment", "traffic", "--budget", "small", "--out", out]), &["traffic.csv", "--out"]);
-    assert!(err.contains("quick"), "{err}");
+    assert!(err.contains("smoke"), "{err}");
 }
 
 #[test]
 fn experiment_flags_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    bad_input(vecsim(&["experiment", "traffic", "--quick", "--seeds", "0", "--out", out]), &["--seeds"]);
+    bad_input(vecsim(&["experiment", "traffic", "--budget", "smoke", "--seeds", "0", "--out", out]), &["--seeds"]);
     bad_input(
-        vecsim(&["experiment", "traffic", "--quick", "--learner-seeds", "0", "--out", out]),
+        vecsim(&["experiment", "traffic", "--budget", "smoke", "--learner-seeds", "0", "--out", out]),
         &["--learner-seeds"],
     );
-    bad_input(vecsim(&["experiment", "speed", "--quick"]), &["speed", "traffic, aggregation, capacity or convergence"]);
-    bad_input(vecsim(&["experiment", "traffic", "--budget", "huge"]), &["huge", "quick, small, cpu, medium or paper"]);
-    bad_input(vecsim(&["experiment", "traffic", "--quick", "--budget", "small"]), &["--quick"]);
+    bad_input(
+        vecsim(&["experiment", "speed", "--budget", "smoke"]),
+        &["speed", "traffic, aggregation, capacity or convergence"],
+    );
+    bad_input(
+        vecsim(&["experiment", "traffic", "--budget", "huge"]),
+        &["huge", "smoke, small, quick, medium, standard, paper"],
+    );
 }
 
 #[test]
@@ -232,7 +237,7 @@ fn plot_draws_slots_curves_compare_and_experiment_files() {
 
     // An experiment's CSV redraws its figure.
     let exp = d("exp");
-    ok(vecsim(&["experiment", "capacity", "--quick", "--out", &exp]));
+    ok(vecsim(&["experiment", "capacity", "--budget", "smoke", "--out", &exp]));
     ok(vecsim(&["plot", &d("exp/capacity.csv"), "--out", &figs]));
     assert_png(&dir.path().join("figs/capacity.png"));
     assert_svg(&dir.path().join("figs/capacity.svg"), &["Fig. 6", "3-10 GHz"]);

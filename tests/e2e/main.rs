@@ -11,6 +11,7 @@ mod faults;
 mod limits;
 mod live;
 mod monitoring;
+mod outputs;
 mod pool_learners;
 mod presets;
 mod pretrain;

@@ -92,7 +92,7 @@ fn assert_same(row: &[&str], json: &str, what: &str) {
 fn sweep_rows_are_vecsim_run_of_each_setting_and_do_not_depend_on_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let train = ["--train", "fed-maddpg", "--budget", "quick"];
+    let train = ["--train", "fed-maddpg", "--budget", "smoke"];
     ok(vecsim(&sweep_args(a.to_str().unwrap(), "1", &train)));
     ok(vecsim(&sweep_args(b.to_str().unwrap(), "2", &train)));
     let text = csv(&a);

@@ -343,7 +343,7 @@ fn quiet_prints_nothing_on_stderr_for_a_successful_run() {
     let loud = vecsim_env(&["run", &m, "--slots", "5", "--json"], &[]);
     assert!(!loud.stderr.is_empty(), "the latency table is expected without -q");
     for q in ["-q", "--quiet"] {
-        let o = vecsim_env(&["run", &m, "--slots", "5", "--json", q, "--out", out.to_str().unwrap()], &[]);
+        let o = vecsim_env(&["run", &m, "--slots", "5", "--json", q, "--force", "--out", out.to_str().unwrap()], &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(stderr(&o), "", "{q}: stderr not empty");
         assert_eq!(o.stdout, loud.stdout, "{q} changed the data");
@@ -400,7 +400,10 @@ fn a_bad_output_path_exits_2_naming_it() {
         &["/proc/nonexistent/d"],
     );
     assert!(e.contains("No such file or directory"), "the reason is missing: {e}");
-    bad_input(vecsim(&["experiment", "traffic", "--quick", "--out", "/proc/nonexistent/e"]), &["/proc/nonexistent/e"]);
+    bad_input(
+        vecsim(&["experiment", "traffic", "--budget", "smoke", "--out", "/proc/nonexistent/e"]),
+        &["/proc/nonexistent/e"],
+    );
     let sc = fixture_path("train-small.toml");
     let sc = sc.to_str().unwrap();
     bad_input(

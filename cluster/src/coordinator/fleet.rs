@@ -22,8 +22,9 @@
 
 use super::nearest::NearestRsu;
 use super::{node_lost, CoordState};
+use crate::error::{protocol, HubError};
 use crate::wire::HubMsg;
-use crate::wire::{SteppedWire, VehicleStep, VehicleWire, VehiclesStepped, Wire};
+use crate::wire::{VehicleStep, VehicleWire, VehiclesStepped, Wire};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use vecsim_actors::protocol::{ClockMsg, RsuMsg, SlotCtx, Stepped};
@@ -142,31 +143,31 @@ impl CoordState {
         current: Option<usize>,
         rsus: Option<&NearestRsu>,
         alive: &[bool],
-    ) -> Result<usize, String> {
+    ) -> Result<usize, HubError> {
         let f = &self.fleet;
         let pos = f.paths[id.index()].position_at(slot as f64 * f.slot_s);
         home(pos, rsus, &self.a.owner, alive, current)
-            .ok_or_else(|| "every node was lost: no process left to host the vehicles".into())
+            .ok_or_else(|| HubError::from("every node was lost: no process left to host the vehicles"))
     }
 
     /// The clock's phase 1 (through the fleet's stand-in): held until every RSU has been sent
     /// the slot's `Begin`.
-    pub(super) fn fleet_step(&mut self, ctx: Arc<SlotCtx>, arrivals: Vec<(VehicleId, u32)>) -> Result<(), String> {
+    pub(super) fn fleet_step(&mut self, ctx: Arc<SlotCtx>, arrivals: Vec<(VehicleId, u32)>) -> Result<(), HubError> {
         if self.fleet.held.is_some() {
-            return Err(format!("phase 1 of slot {} before the previous one went out", ctx.slot));
+            return Err(protocol!("phase 1 of slot {} before the previous one went out", ctx.slot));
         }
         self.fleet.held = Some((ctx, arrivals));
         self.release_step()
     }
 
     /// `Begin` of `slot` went to one more RSU.
-    pub(super) fn begun(&mut self, slot: u32) -> Result<(), String> {
+    pub(super) fn begun(&mut self, slot: u32) -> Result<(), HubError> {
         let b = &mut self.fleet.begun;
         *b = if b.0 == slot { (slot, b.1 + 1) } else { (slot, 1) };
         self.release_step()
     }
 
-    fn release_step(&mut self) -> Result<(), String> {
+    fn release_step(&mut self) -> Result<(), HubError> {
         let n = self.rsus.len();
         match &self.fleet.held {
             Some((ctx, _)) if self.fleet.begun == (ctx.slot, n) => {}
@@ -177,10 +178,10 @@ impl CoordState {
     }
 
     /// Sends phase 1 of `ctx.slot` to every connected node: who arrives, who leaves after.
-    fn step_vehicles(&mut self, ctx: &SlotCtx, arrivals: Vec<(VehicleId, u32)>) -> Result<(), String> {
+    fn step_vehicles(&mut self, ctx: &SlotCtx, arrivals: Vec<(VehicleId, u32)>) -> Result<(), HubError> {
         let t = ctx.slot;
         if self.fleet.ups.len() != t as usize {
-            return Err(format!("phase 1 of slot {t} after {} slots", self.fleet.ups.len()));
+            return Err(protocol!("phase 1 of slot {t} after {} slots", self.fleet.ups.len()));
         }
         let up = match self.fleet.ups.last() {
             Some(prev) if **prev == ctx.up => prev.clone(),
@@ -191,7 +192,7 @@ impl CoordState {
         self.fleet.step_slot = Some(t);
         for (id, last) in arrivals {
             if id.index() >= self.fleet.paths.len() {
-                return Err(format!("vehicle {} is not in the fleet", id.0));
+                return Err(protocol!("vehicle {} is not in the fleet", id.0));
             }
             let v = Tracked { first: t, last, at: None, state: None, next: t, leaving: false };
             self.fleet.live.insert(id, v);
@@ -242,28 +243,28 @@ impl CoordState {
 
     /// A node's answers to phase 1: on to the clock, one by one; the departed vehicles wait
     /// for the next slot's step on their new node.
-    pub(super) fn vehicles_stepped(&mut self, s: VehiclesStepped) -> Result<(), String> {
+    pub(super) fn vehicles_stepped(&mut self, s: VehiclesStepped) -> Result<(), HubError> {
         let node = s.node as usize;
         if node >= self.nodes.len() {
-            return Err(format!("vehicle answers from node {node}, which is not in the cluster file"));
+            return Err(protocol!("vehicle answers from node {node}, which is not in the cluster file"));
         }
         if !self.alive(node) {
             return Ok(()); // its vehicles were recovered
         }
         let addr = self.nodes[node].addr.clone();
         let (slot, hosted) =
-            self.fleet.awaiting[node].take().ok_or_else(|| format!("node {addr} answered for vehicles unasked"))?;
+            self.fleet.awaiting[node].take().ok_or_else(|| protocol!("node {addr} answered for vehicles unasked"))?;
         if s.slot != slot || s.answers.len() != hosted.len() || s.answers.iter().zip(&hosted).any(|(a, h)| a.0 != *h) {
-            return Err(format!(
+            return Err(protocol!(
                 "node {addr} answered slot {} for other vehicles than it hosts in slot {slot}",
                 s.slot
             ));
         }
         let n = self.rsus.len();
         for (id, what) in s.answers {
-            if let SteppedWire::Uploaded(e) = &what {
+            if let Stepped::Uploaded(e) = &what {
                 if e.index() >= n {
-                    return Err(format!("vehicle {} uploaded to RSU {}, which is not in the scenario", id.0, e.0));
+                    return Err(protocol!("vehicle {} uploaded to RSU {}, which is not in the scenario", id.0, e.0));
                 }
                 // If the node hosting `e` is lost, the task counts `node_lost` there.
                 let task = TaskId { slot, vehicle: id.0 };
@@ -274,7 +275,7 @@ impl CoordState {
             if v.last <= slot {
                 self.fleet.live.remove(&id);
             }
-            self.tell_clock(ClockMsg::Stepped { vehicle: id, slot, what: what.into() })?;
+            self.tell_clock(ClockMsg::Stepped { vehicle: id, slot, what })?;
         }
         for h in s.departed {
             match self.fleet.live.get_mut(&h.id) {
@@ -284,19 +285,19 @@ impl CoordState {
                     v.leaving = false;
                     self.fleet.handovers += 1;
                 }
-                _ => return Err(format!("node {addr} handed over vehicle {}, which was not leaving it", h.id.0)),
+                _ => return Err(protocol!("node {addr} handed over vehicle {}, which was not leaving it", h.id.0)),
             }
         }
         if let Some((id, _)) = self.fleet.live.iter().find(|(_, v)| v.leaving && v.at == Some(node)) {
-            return Err(format!("node {addr} kept vehicle {}, which was to leave it", id.0));
+            return Err(protocol!("node {addr} kept vehicle {}, which was to leave it", id.0));
         }
         Ok(())
     }
 
     /// An upload from a vehicle on one node to an RSU on another: relayed, once.
-    pub(super) fn relay_upload(&mut self, dest: usize, u: vecsim_core::vehicle::UploadMsg) -> Result<(), String> {
+    pub(super) fn relay_upload(&mut self, dest: usize, u: vecsim_core::vehicle::UploadMsg) -> Result<(), HubError> {
         if self.fleet.step_slot != Some(u.task.id.slot) {
-            return Err(format!("an upload of slot {} outside its slot", u.task.id.slot));
+            return Err(protocol!("an upload of slot {} outside its slot", u.task.id.slot));
         }
         if self.fleet.relayed.insert(u.task.id) {
             self.send_rsu(dest, RsuMsg::Upload(u))?;
@@ -307,7 +308,7 @@ impl CoordState {
     /// Node `node` is lost: every vehicle it hosted is replayed here to where it stood, its
     /// answers of the current slot given if the node still owed them, and it moves to a
     /// connected node with the next step.
-    pub(super) fn recover_vehicles(&mut self, node: usize) -> Result<(), String> {
+    pub(super) fn recover_vehicles(&mut self, node: usize) -> Result<(), HubError> {
         let owed = self.fleet.awaiting[node].take();
         let ids: Vec<VehicleId> =
             self.fleet.live.iter().filter(|(_, v)| v.at == Some(node)).map(|(id, _)| *id).collect();
@@ -324,7 +325,7 @@ impl CoordState {
             let mut emit = None;
             for s in first..through {
                 let f = &self.fleet;
-                let up = f.ups.get(s as usize).ok_or_else(|| format!("no up-mask for slot {s}"))?;
+                let up = f.ups.get(s as usize).ok_or_else(|| protocol!("no up-mask for slot {s}"))?;
                 let sc = &f.scenario;
                 emit = veh.advance(s, f.slot_s, &sc.tasks, &f.specs, up, &sc.faults);
             }
