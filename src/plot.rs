@@ -73,6 +73,28 @@ impl PlotError {
     }
 }
 
+/// Axis labels every figure shares: what is plotted, in words a reader of the paper knows, with
+/// its unit. No pseudo-LaTeX (`Σ_e r_e`, `F^t`): underscores and carets read as noise in an
+/// image.
+pub mod label {
+    /// A completion rate (a fraction, drawn as a percentage).
+    pub const COMPLETION: &str = "completed / uploaded tasks (%)";
+    /// The potential F of one slot (eq. 18).
+    pub const POTENTIAL: &str = "potential F (sum of the RSUs' completion rates)";
+    /// The cumulative reward: F summed over a run's (or an episode's) slots.
+    pub const CUMULATIVE_REWARD: &str = "potential F summed over the slots";
+    /// The average realized potential: each RSU's reward summed over the slots, averaged over
+    /// the RSUs.
+    pub const REALIZED_POTENTIAL: &str = "reward per RSU, summed over slots";
+    /// `label` followed by how the values were pooled, inside its parentheses when it has some.
+    pub fn with(label: &str, how: &str) -> String {
+        match label.strip_suffix(')') {
+            Some(open) => format!("{open}, {how})"),
+            None => format!("{label} ({how})"),
+        }
+    }
+}
+
 /// A mean with an error bar (± `err`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MeanErr {
@@ -235,7 +257,10 @@ impl Panel {
         match self {
             Panel::Bars(p) => {
                 for v in p.series.iter().chain(&p.references).flat_map(|s| s.values.iter().flatten()) {
-                    see(p.unit.scale(v.mean - v.err));
+                    // A non-negative quantity's error bar stops at 0 (it is drawn clipped
+                    // there): an axis running below 0 for it would show impossible values.
+                    let low = if v.mean >= 0.0 { (v.mean - v.err).max(0.0) } else { v.mean - v.err };
+                    see(p.unit.scale(low));
                     see(p.unit.scale(v.mean + v.err));
                     see(0.0);
                 }
@@ -276,6 +301,9 @@ impl Panel {
                     .filter(|s| s.values.iter().any(Option::is_some))
                     .for_each(|s| push(format!("{} (reference)", s.name), Swatch::Dashed));
             }
+            // A panel with one line and no reference says what it is in its title: no entry.
+            Panel::Lines(p)
+                if p.hlines.is_empty() && p.series.iter().filter(|s| s.kind != LineKind::Faint).count() == 1 => {}
             Panel::Lines(p) => {
                 for s in &p.series {
                     match s.kind {
@@ -503,6 +531,25 @@ fn lighter(c: RGBColor, round: usize) -> RGBColor {
     RGBColor(mix(c.0), mix(c.1), mix(c.2))
 }
 
+/// A group's tick label as lines: a parenthesised note goes under the name
+/// (`fed-maddpg (2 checkpoints)`), so that long labels widen their group half as much.
+fn group_lines(g: &str) -> Vec<&str> {
+    match g.find(" (") {
+        Some(i) => vec![&g[..i], &g[i + 1..]],
+        None => vec![g],
+    }
+}
+
+/// The font size, pixels, for an axis description of `desc` along the y axis of a panel
+/// `panel_h` pixels high, of which `taken` (design pixels at scale `k`) go to the caption, the
+/// x labels and the margins: the label size, or smaller so that the rotated text fits the
+/// axis (a long label at `--style paper` ran over the title and its neighbours), down to 60 %.
+fn desc_font(desc: &str, panel_h: u32, taken: f64, k: f64) -> f64 {
+    let room = 0.95 * (f64::from(panel_h) - taken * k);
+    let fit = room / (desc.chars().count().max(1) as f64 * EM_PER_CHAR);
+    fit.clamp(0.6 * LABEL_FONT * k, LABEL_FONT * k)
+}
+
 /// Approximate width of `s` in pixels at font size `font_px`.
 fn text_px(s: &str, font_px: f64) -> f64 {
     s.chars().count() as f64 * font_px * EM_PER_CHAR
@@ -625,7 +672,12 @@ impl Figure {
         // Bars need room for their group labels: widen the panel rather than overlap them.
         for p in &self.panels {
             if let Panel::Bars(b) = p {
-                let label = b.groups.iter().map(|g| text_px(g, LABEL_FONT * k)).fold(0.0f64, f64::max);
+                let label = b
+                    .groups
+                    .iter()
+                    .flat_map(|g| group_lines(g))
+                    .map(|g| text_px(g, LABEL_FONT * k))
+                    .fold(0.0f64, f64::max);
                 let need = b.groups.len() as f64 * (label + 14.0 * k) + 90.0 * k;
                 panel_w = panel_w.max(need);
             }
@@ -776,6 +828,26 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The y axis description, rotated, at the panel's left edge and centred on the plotting area,
+/// in its own font size (the x description keeps the label size: plotters gives both one).
+fn draw_y_desc<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    area: &DrawingArea<DB, Shift>,
+    desc: &str,
+    font_px: f64,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    k: f64,
+) -> Result<(), String> {
+    let plot = chart.plotting_area();
+    let (top, bottom) = (plot.get_pixel_range().1.start, plot.get_pixel_range().1.end);
+    let base = area.get_base_pixel();
+    let y = (top + bottom) / 2 - base.1;
+    let x = (4.0 * k).round() as i32;
+    let style = TextStyle::from((FONT, font_px).into_font())
+        .transform(FontTransform::Rotate270)
+        .pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Top));
+    area.draw(&Text::new(desc.to_string(), (x, y), style)).map_err(|e| e.to_string())
+}
+
 fn draw_bars<DB: DrawingBackend>(
     p: &BarPanel,
     area: &DrawingArea<DB, Shift>,
@@ -786,10 +858,17 @@ fn draw_bars<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let n = p.groups.len().max(1);
     let px = |v: f64| (v * k).round() as u32;
+    let label_lines = p.groups.iter().map(|g| group_lines(g).len()).max().unwrap_or(1);
+    let line_h = LABEL_FONT * 1.25;
+    // Caption, x labels and margins, design pixels: what the y axis does not get.
+    let taken = CAPTION_FONT * 1.6 + 48.0 + line_h * (label_lines - 1) as f64 + 20.0;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
-        .x_label_area_size(px(48.0))
+        // The top tick label stands half its height above the plotting area: room for it under
+        // the caption.
+        .margin_top(px(10.0 + 0.6 * LABEL_FONT))
+        .x_label_area_size(px(48.0 + line_h * (label_lines - 1) as f64))
         .y_label_area_size(px(64.0))
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y0..y1)
         .map_err(e)?;
@@ -802,11 +881,11 @@ fn draw_bars<DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.08))
         .y_label_formatter(y_fmt)
         .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
         .label_style((FONT, LABEL_FONT * k))
         .axis_desc_style((FONT, LABEL_FONT * k))
         .draw()
         .map_err(e)?;
+    draw_y_desc(area, &p.y_label, desc_font(&p.y_label, area.dim_in_pixel().1, taken, k), &chart, k)?;
     // Group names under the axis, centred on their tick, drawn in pixels (the x axis is
     // continuous).
     for (i, g) in p.groups.iter().enumerate() {
@@ -814,7 +893,10 @@ fn draw_bars<DB: DrawingBackend>(
         let style = TextStyle::from((FONT, LABEL_FONT * k).into_font())
             .pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Top));
         let base = area.get_base_pixel();
-        area.draw(&Text::new(g.clone(), (gx - base.0, gy - base.1 + (6.0 * k) as i32), style)).map_err(e)?;
+        for (j, line) in group_lines(g).into_iter().enumerate() {
+            let dy = ((6.0 + line_h * j as f64) * k) as i32;
+            area.draw(&Text::new(line.to_string(), (gx - base.0, gy - base.1 + dy), style.clone())).map_err(e)?;
+        }
     }
     let stroke = (k.round() as u32).max(1);
     for g in 0..n {
@@ -884,6 +966,9 @@ fn draw_lines<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FONT, CAPTION_FONT * k))
         .margin(px(10.0))
+        // The top tick label stands half its height above the plotting area: room for it under
+        // the caption.
+        .margin_top(px(10.0 + 0.6 * LABEL_FONT))
         .x_label_area_size(px(45.0))
         .y_label_area_size(px(70.0))
         .build_cartesian_2d(xlo..xhi, y0..y1)
@@ -895,16 +980,30 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_formatter(x_fmt)
         .y_label_formatter(y_fmt)
         .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
         .label_style((FONT, LABEL_FONT * k))
         .axis_desc_style((FONT, LABEL_FONT * k))
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.08))
         .draw()
         .map_err(e)?;
+    let font = desc_font(&p.y_label, area.dim_in_pixel().1, CAPTION_FONT * 1.6 + 45.0 + 20.0, k);
+    draw_y_desc(area, &p.y_label, font, &chart, k)?;
     let stroke = (k.round() as u32).max(1);
     let u = p.unit;
-    // Faint raw data first, so smoothed lines are drawn over it.
+    // Reference lines first, under the data (drawn over it they hid the curves they are there
+    // to compare with).
+    for (name, y) in &p.hlines {
+        let c = palette.get(name);
+        let y = u.scale(*y);
+        let line = DashedPathElement::new(
+            vec![(xlo, y), (xhi, y)],
+            (6.0 * k) as u32,
+            (4.0 * k) as u32,
+            c.stroke_width(2 * stroke),
+        );
+        chart.draw_series(std::iter::once(line)).map_err(e)?;
+    }
+    // Faint raw data next, so smoothed lines are drawn over it.
     let mut order: Vec<&LineSeries> = p.series.iter().filter(|s| s.kind == LineKind::Faint).collect();
     order.extend(p.series.iter().filter(|s| s.kind != LineKind::Faint));
     for s in order {
@@ -938,17 +1037,6 @@ fn draw_lines<DB: DrawingBackend>(
                 chart.draw_series(plotters::series::LineSeries::new(pts, c.stroke_width(2 * stroke))).map_err(e)?;
             }
         }
-    }
-    for (name, y) in &p.hlines {
-        let c = palette.get(name);
-        let y = u.scale(*y);
-        let line = DashedPathElement::new(
-            vec![(xlo, y), (xhi, y)],
-            (6.0 * k) as u32,
-            (4.0 * k) as u32,
-            c.stroke_width(2 * stroke),
-        );
-        chart.draw_series(std::iter::once(line)).map_err(e)?;
     }
     Ok(())
 }
@@ -1142,7 +1230,8 @@ fn run_description(slots_csv: &Path) -> Option<String> {
 }
 
 /// The figure of a `slots.csv`: completion rate and potential per slot, and task outcomes per
-/// slot (completed, missed deadline, uncovered, dropped).
+/// slot (completed, missed deadline, uncovered, dropped), last: next to the legend, which only
+/// its lines need.
 pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
     non_empty(t)?;
     let slot = t.column("slot")?;
@@ -1162,9 +1251,17 @@ pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
             Panel::Lines(LinePanel {
                 title: "Task completion rate".into(),
                 x_label: "slot".into(),
-                y_label: "completed / uploaded tasks (%)".into(),
+                y_label: label::COMPLETION.into(),
                 unit: Unit::Fraction,
                 series: vec![line("completion rate", "completion_rate")?],
+                hlines: vec![],
+            }),
+            Panel::Lines(LinePanel {
+                title: "Potential F (eq. 18)".into(),
+                x_label: "slot".into(),
+                y_label: label::POTENTIAL.into(),
+                unit: Unit::Plain,
+                series: vec![line("potential", "potential")?],
                 hlines: vec![],
             }),
             Panel::Lines(LinePanel {
@@ -1178,14 +1275,6 @@ pub fn slots_figure(t: &Table) -> Result<Figure, PlotError> {
                     line("uncovered", "uncovered")?,
                     LineSeries::line("dropped (faults)", slot.iter().copied().zip(dropped).collect()),
                 ],
-                hlines: vec![],
-            }),
-            Panel::Lines(LinePanel {
-                title: "Potential F (eq. 18)".into(),
-                x_label: "slot".into(),
-                y_label: "F = Σ_e ψ_e (sum of RSU completion rates)".into(),
-                unit: Unit::Plain,
-                series: vec![line("potential", "potential")?],
                 hlines: vec![],
             }),
         ],
@@ -1269,7 +1358,7 @@ pub fn curves_figure(tables: &[Table], sigma: f64, baselines: &[(String, f64)]) 
             Panel::Lines(LinePanel {
                 title: "Cumulative reward per episode".into(),
                 x_label: "episode (training iteration)".into(),
-                y_label: "Σ_t F^t over the episode".into(),
+                y_label: label::CUMULATIVE_REWARD.into(),
                 unit: Unit::Plain,
                 series: reward,
                 hlines: vec![],
@@ -1277,7 +1366,7 @@ pub fn curves_figure(tables: &[Table], sigma: f64, baselines: &[(String, f64)]) 
             Panel::Lines(LinePanel {
                 title: "Task completion rate per episode".into(),
                 x_label: "episode (training iteration)".into(),
-                y_label: "completed / uploaded tasks (%)".into(),
+                y_label: label::COMPLETION.into(),
                 unit: Unit::Fraction,
                 series: rate,
                 hlines: baselines.to_vec(),
@@ -1347,12 +1436,46 @@ pub fn compare_figure(t: &Table) -> Result<Figure, PlotError> {
             references: vec![],
         }))
     };
+    // Named by what was compared (the `scenario` and `slots` columns, when the file has them),
+    // not by the file's path.
+    let distinct_of = |name: &str| -> Option<String> {
+        let c = t.col(name).ok()?;
+        let mut v: Vec<&str> = Vec::new();
+        for r in 0..t.rows.len() {
+            if !v.contains(&t.text(r, c)) {
+                v.push(t.text(r, c));
+            }
+        }
+        Some(v.join(", "))
+    };
+    let title = match (distinct_of("scenario"), distinct_of("slots")) {
+        (Some(sc), Some(sl)) => {
+            format!("Policies compared on {sc} ({sl} slots) over {n_seeds} traffic seed(s), mean ± sd")
+        }
+        (Some(sc), None) => format!("Policies compared on {sc} over {n_seeds} traffic seed(s), mean ± sd"),
+        _ => format!("Policies compared over {n_seeds} traffic seed(s), mean ± sd ({})", file_label(&t.path)),
+    };
     Ok(Figure {
-        title: format!("Policies compared over {n_seeds} traffic seed(s), mean ± sd: {}", file_label(&t.path)),
+        title,
         panels: vec![
-            panel("completion_rate", "Task completion rate", "completed / uploaded tasks (%)", Unit::Fraction)?,
-            panel("average_realized_potential", "Average realized potential", "Σ_e Σ_t r_e / E", Unit::Plain)?,
-            panel("cumulative_reward", "Cumulative reward", "Σ_t F^t over the run", Unit::Plain)?,
+            panel(
+                "completion_rate",
+                "Task completion rate",
+                &label::with(label::COMPLETION, "mean ± sd"),
+                Unit::Fraction,
+            )?,
+            panel(
+                "average_realized_potential",
+                "Average realized potential",
+                &label::with(label::REALIZED_POTENTIAL, "mean ± sd"),
+                Unit::Plain,
+            )?,
+            panel(
+                "cumulative_reward",
+                "Cumulative reward",
+                &label::with(label::CUMULATIVE_REWARD, "mean ± sd"),
+                Unit::Plain,
+            )?,
         ],
     })
 }
@@ -1575,6 +1698,118 @@ mod tests {
         assert!(RenderOptions { panel_in: (0.0, 4.4), dpi: 100.0 }.validate().is_err());
         assert!(RenderOptions { panel_in: (6.2, f64::NAN), dpi: 100.0 }.validate().is_err());
         assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+    }
+
+    /// A `slots.csv` of two slots, with every column [`slots_figure`] reads.
+    const SLOTS_CSV: &str = "slot,completion_rate,potential,completed,missed_deadline,uncovered,\
+                             dropped_vehicle_dropout,dropped_rsu_down,dropped_message_lost\n\
+                             0,0.5,1.5,3,3,0,0,0,0\n1,0.75,2.0,6,1,1,0,1,0\n";
+
+    #[test]
+    fn labels_are_words_with_units_and_titles_name_the_run_not_the_file() {
+        // A run directory: the title comes from the summary.json beside the slots.csv.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("summary.json"), r#"{"scenario": "paper-noon", "policy": "orl", "seed": 3}"#)
+            .unwrap();
+        let slots = slots_figure(&Table::parse(&dir.path().join("slots.csv"), SLOTS_CSV).unwrap()).unwrap();
+        assert_eq!(slots.title, "Per slot: scenario paper-noon, policy orl, seed 3");
+        let curve = "episode,cumulative_reward,completion_rate\n1,1,0.1\n2,2,0.2\n";
+        let curves = curves_figure(&[Table::parse(Path::new("runs/fed/curve.csv"), curve).unwrap()], 0.0, &[]).unwrap();
+        let cmp = "scenario,slots,policy,seed,completion_rate,cumulative_reward,average_realized_potential\n\
+                   paper-noon,300,orl,1,0.3,10,1\npaper-noon,300,orl,2,0.4,12,1\n";
+        let compared = compare_figure(&Table::parse(Path::new("out/cmp.csv"), cmp).unwrap()).unwrap();
+        assert_eq!(compared.title, "Policies compared on paper-noon (300 slots) over 2 traffic seed(s), mean ± sd");
+        for fig in [&slots, &curves, &compared] {
+            for p in &fig.panels {
+                let (x, y) = match p {
+                    Panel::Bars(b) => (&b.x_label, &b.y_label),
+                    Panel::Lines(l) => (&l.x_label, &l.y_label),
+                };
+                for text in [x, y] {
+                    assert!(!text.contains(['_', '^']), "`{text}` in `{}` reads as markup", fig.title);
+                }
+                if p.unit() == Unit::Fraction {
+                    assert!(y.contains("(%"), "a rate's axis says it is in percent: {y}");
+                }
+            }
+            assert!(!fig.title.contains(".csv"), "{}", fig.title);
+        }
+        assert_eq!(label::with(label::COMPLETION, "mean ± sd"), "completed / uploaded tasks (%, mean ± sd)");
+        assert_eq!(label::with("reward", "mean ± sd"), "reward (mean ± sd)");
+        // Without scenario columns the file is named, after the description.
+        let old = "policy,seed,completion_rate,cumulative_reward,average_realized_potential\norl,1,0.3,10,1\n";
+        let t = compare_figure(&Table::parse(Path::new("out/cmp.csv"), old).unwrap()).unwrap().title;
+        assert!(t.starts_with("Policies compared over 1 traffic seed(s)") && t.ends_with("(out/cmp.csv)"), "{t}");
+    }
+
+    #[test]
+    fn only_panels_with_several_lines_fill_the_legend_and_it_sits_next_to_them() {
+        let fig = slots_figure(&Table::parse(Path::new("slots.csv"), SLOTS_CSV).unwrap()).unwrap();
+        let names: Vec<String> = fig.legend().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["completed", "missed deadline", "uncovered", "dropped (faults)"]);
+        // The panel the legend is for is the last one, beside the legend strip.
+        let Some(Panel::Lines(last)) = fig.panels.last() else { panic!("lines") };
+        assert_eq!(last.title, "Task outcomes");
+        assert_eq!(last.unit, Unit::Count);
+        // The dropped line sums the three fault columns: 0, then 1.
+        assert_eq!(last.series[3].points, vec![(0.0, 0.0), (1.0, 1.0)]);
+    }
+
+    #[test]
+    fn error_bars_of_a_non_negative_quantity_do_not_take_its_axis_below_zero() {
+        let bars = |mean: f64| {
+            Panel::Bars(BarPanel {
+                title: "t".into(),
+                x_label: "x".into(),
+                y_label: "potential".into(),
+                unit: Unit::Plain,
+                groups: vec!["a".into()],
+                series: vec![BarSeries { name: "orl".into(), values: vec![Some(MeanErr { mean, err: 3.0 })] }],
+                references: vec![],
+            })
+        };
+        // 1 ± 3: the bar's whisker would reach -2; the axis stops at 0 and reaches 4.
+        assert_eq!(bars(1.0).y_extent(), Some((0.0, 4.0)));
+        let fig = Figure { title: "f".into(), panels: vec![bars(1.0)] };
+        assert_eq!(fig.shared_ranges()[0].0, 0.0);
+        // A negative mean keeps its whole error bar: -1 ± 3 spans -4 to 2.
+        assert_eq!(bars(-1.0).y_extent(), Some((-4.0, 2.0)));
+    }
+
+    #[test]
+    fn reference_lines_are_drawn_under_the_curves() {
+        let dir = tempfile::tempdir().unwrap();
+        let fig = Figure {
+            title: "refs".into(),
+            panels: vec![Panel::Lines(LinePanel {
+                title: "rate".into(),
+                x_label: "episode".into(),
+                y_label: label::COMPLETION.into(),
+                unit: Unit::Fraction,
+                series: vec![LineSeries::line("fed-maddpg", vec![(1.0, 0.4), (2.0, 0.5)])],
+                hlines: vec![("orl".into(), 0.45)],
+            })],
+        };
+        let [_, svg] = fig.render(&dir.path().join("f")).unwrap();
+        let svg = std::fs::read_to_string(svg).unwrap();
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        let p = Palette::for_figure(&fig);
+        let (reference, curve) = (hex(p.get("orl")), hex(p.get("fed-maddpg")));
+        let at = |c: &str| svg.find(c).unwrap_or_else(|| panic!("{c} not drawn"));
+        assert!(at(&reference) < at(&curve), "the orl reference ({reference}) is drawn after the curve ({curve})");
+    }
+
+    #[test]
+    fn a_long_y_label_shrinks_to_fit_its_axis_and_a_short_one_keeps_its_size() {
+        // `--style paper`: 2.6 inch panels at 300 dpi (k = 3), 780 pixels high; caption, x labels
+        // and margins take 100 design pixels (300 pixels), leaving 0.95 × 480 = 456 pixels.
+        let long = label::COMPLETION;
+        let f = desc_font(long, 780, 100.0, 3.0);
+        assert!(f < LABEL_FONT * 3.0, "{f}");
+        assert!((text_px(long, f) - 456.0).abs() < 1e-9, "{} pixels of text on a 456-pixel axis", text_px(long, f));
+        assert_eq!(desc_font("reward", 780, 100.0, 3.0), LABEL_FONT * 3.0);
+        // Never below 60 % of the label size, however long.
+        assert_eq!(desc_font(&"x".repeat(500), 780, 100.0, 3.0), 0.6 * LABEL_FONT * 3.0);
     }
 
     /// Counts dark pixels in the first 40 rows of a PNG (the title area).

@@ -21,7 +21,7 @@
 //! records the plan, and a different plan in the same directory is refused.
 
 use crate::pipeline::{self, Limits, PipelineError, ScenarioRef};
-use crate::plot::{BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Table, Unit};
+use crate::plot::{label, BarPanel, BarSeries, Figure, MeanErr, Panel, PlotError, Table, Unit};
 use crate::presets::Preset;
 use crate::training::{Resolved, TrainSpec, TrainingError};
 use std::collections::HashMap;
@@ -895,8 +895,22 @@ pub fn run(cfg: &SweepConfig, obs: &dyn SweepObserver) -> Result<SweepOutput, Sw
 /// realized potential per setting (groups, in the file's order) and policy (bars; a learner's
 /// seeds pooled), mean ± sample sd over the rows of each.
 pub fn figure_from_table(t: &Table) -> Result<Figure, PlotError> {
-    let dir = t.path.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
-    figure_named(t, dir.map_or("Sweep".into(), |d| format!("Sweep {d}")))
+    figure_named(t, format!("Sweep of {}", swept_scenario(&t.path)))
+}
+
+/// What a sweep CSV swept, for its figure's title: the scenario named by the `sweep-plan.txt`
+/// beside it (the same title the sweep itself drew), else the CSV's directory.
+fn swept_scenario(csv: &Path) -> String {
+    let plan = csv.parent().map(|d| d.join("sweep-plan.txt"));
+    let named = plan.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|text| {
+        let v = text.lines().find_map(|l| l.strip_prefix("scenario = "))?.trim().to_string();
+        // A preset's name, or a file's stem (a scenario file is named after its scenario).
+        Some(Path::new(&v).file_stem().map_or(v.clone(), |s| s.to_string_lossy().into_owned()))
+    });
+    named.unwrap_or_else(|| {
+        let dir = csv.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
+        dir.unwrap_or_else(|| "a CSV".into())
+    })
 }
 
 /// [`figure_from_table`] with its title starting `what`.
@@ -968,8 +982,13 @@ fn figure_named(t: &Table, what: String) -> Result<Figure, PlotError> {
             if learners > 0 { format!(" × {learners} learner seed(s)") } else { String::new() }
         ),
         panels: vec![
-            panel("Task completion rate", "completed / uploaded tasks (%, mean ± sd)", Unit::Fraction, rate)?,
-            panel("Average realized potential", "Σ_e Σ_t r_e / E (mean ± sd)", Unit::Plain, arp)?,
+            panel("Task completion rate", &label::with(label::COMPLETION, "mean ± sd"), Unit::Fraction, rate)?,
+            panel(
+                "Average realized potential",
+                &label::with(label::REALIZED_POTENTIAL, "mean ± sd"),
+                Unit::Plain,
+                arp,
+            )?,
         ],
     })
 }
@@ -977,6 +996,20 @@ fn figure_named(t: &Table, what: String) -> Result<Figure, PlotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replotted_sweep_is_titled_by_its_scenario_as_the_sweep_titled_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs-7");
+        std::fs::create_dir_all(&out).unwrap();
+        let csv = out.join("sweep.csv");
+        // Without its plan beside it, the directory names it.
+        assert_eq!(swept_scenario(&csv), "runs-7");
+        std::fs::write(out.join("sweep-plan.txt"), "scenario = scenarios/paper-noon.toml\nslots = 30\n").unwrap();
+        assert_eq!(swept_scenario(&csv), "paper-noon");
+        std::fs::write(out.join("sweep-plan.txt"), "scenario = paper-evening\n").unwrap();
+        assert_eq!(swept_scenario(&csv), "paper-evening", "a preset's name");
+    }
 
     #[test]
     fn values_split_outside_brackets_and_quotes() {
@@ -1043,7 +1076,7 @@ average_realized_potential,migrations
 [3;10],orl,,1,5,1,1,5,0
 ";
         let fig = figure_from_table(&Table::parse(Path::new("out/sweep.csv"), text).unwrap()).unwrap();
-        assert!(fig.title.contains("Sweep out: 2 traffic seed(s) × 2 learner seed(s)"), "{}", fig.title);
+        assert!(fig.title.contains("Sweep of out: 2 traffic seed(s) × 2 learner seed(s)"), "{}", fig.title);
         let Panel::Bars(rate) = &fig.panels[0] else { panic!("bars") };
         assert_eq!(rate.groups, ["[1,4]", "[3,10]"]);
         assert_eq!(rate.x_label, "rsus.cpu_ghz");

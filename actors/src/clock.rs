@@ -7,6 +7,11 @@
 //! anywhere else (a vehicle, the pool, an RSU in the middle of a slot) cannot be redone without
 //! replaying other actors' random draws, so it ends the run with an error naming the actor —
 //! never a hang and never a silently wrong report.
+//!
+//! Pacing (`--pace`): the clock opens a slot no sooner than the pace allows. When the next slot
+//! is not due yet it sets a timer (`send_after`, a [`ClockMsg::Due`] to itself) and returns, so
+//! no handler ever blocks and the engine never runs ahead of what it has reported. It measures
+//! each slot's wall time itself, from opening the slot to being ready to open the next.
 
 use crate::pool::VecPool;
 use crate::protocol::{
@@ -19,10 +24,12 @@ use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use vecsim_core::engine::SpawnSchedule;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
+use vecsim_core::observer::Pacer;
 use vecsim_core::outcome::TaskResult;
 use vecsim_core::policy::{JointRefiner, Share};
 use vecsim_core::report::SlotReport;
@@ -46,6 +53,12 @@ pub(crate) enum Event {
         slot: u32,
     },
     Round(RoundOutcome),
+    /// Slot `slot`'s wall time, s, from opening it to being ready to open the next (the wait
+    /// for the pace not included); after its `Slot` (and its `Round`, if any).
+    Timed {
+        slot: u32,
+        wall_s: f64,
+    },
     Done(Result<Finish, String>),
 }
 
@@ -72,6 +85,8 @@ pub(crate) struct ClockArgs {
     pub events: UnboundedSender<Event>,
     /// RSU e's actor is pinned to the thread of `spawners[e % len]` (a restart too).
     pub spawners: Vec<ThreadLocalActorSpawner>,
+    /// The observer's pace (`--pace`); `None`: as fast as it runs.
+    pub pace: Option<Pacer>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +101,8 @@ enum Phase {
     Feedback,
     Joint,
     Pool,
+    /// Waiting for the pace's timer ([`ClockMsg::Due`]) before opening `slot`.
+    Paced,
     Done,
 }
 
@@ -128,6 +145,8 @@ pub(crate) struct ClockState {
     crashes: u64,
     peak_live: usize,
     messages: u64,
+    /// When the current slot was opened (its wall time is measured from here).
+    opened: Instant,
 }
 
 type R = Result<(), ActorProcessingErr>;
@@ -370,13 +389,35 @@ impl ClockActor {
         Ok(())
     }
 
+    /// Slot `st.slot`'s work is done: its wall time goes out, then the next slot opens now, or
+    /// when the pace's timer says it is due.
     async fn next_slot(st: &mut ClockState) -> R {
+        let wall_s = st.opened.elapsed().as_secs_f64();
+        st.a.events.send(Event::Timed { slot: st.slot, wall_s }).map_err(|_| "the caller stopped listening")?;
         st.slot += 1;
+        Self::begin_when_due(st).await
+    }
+
+    /// Opens slot `st.slot` now if the pace allows (or there is none), else when its timer
+    /// says so: the handler returns at once and `Due` comes back later.
+    async fn begin_when_due(st: &mut ClockState) -> R {
+        let wait = st.a.pace.as_ref().map_or(Duration::ZERO, |p| p.wait(Instant::now()));
+        if !wait.is_zero() && st.slot < st.a.world.clock.slots {
+            st.phase = Phase::Paced;
+            let slot = st.slot;
+            // Fire and forget: a clock stopped meanwhile (an aborted run) drops the message.
+            drop(st.me.send_after(wait, move || ClockMsg::Due { slot }));
+            return Ok(());
+        }
         Self::begin(st).await
     }
 
     /// Phase 0, then phase 1 at once unless `Ready` is awaited; or the end of the run.
     async fn begin(st: &mut ClockState) -> R {
+        st.opened = Instant::now();
+        if let Some(p) = &st.a.pace {
+            p.opened(st.opened);
+        }
         st.begin_slot()?;
         if st.phase == Phase::Done {
             Self::finish(st);
@@ -413,6 +454,7 @@ impl Actor for ClockActor {
 
     async fn pre_start(&self, me: ActorRef<ClockMsg>, a: ClockArgs) -> Result<ClockState, ActorProcessingErr> {
         Ok(ClockState {
+            opened: Instant::now(),
             a,
             me,
             rsus: Vec::new(),
@@ -533,7 +575,8 @@ impl ClockActor {
                     let (p, _) = Actor::spawn_linked(None, VecPool, (), st.me.get_cell()).await?;
                     st.pool = Some(p);
                 }
-                Self::begin(st).await?;
+                // The pace holds across episodes: the previous one's last slot may be recent.
+                Self::begin_when_due(st).await?;
             }
             ClockMsg::Restarted { rsu, slot } => {
                 if st.phase != Phase::Begin || st.slot != slot {
@@ -667,6 +710,16 @@ impl ClockActor {
                         Self::next_slot(st).await?;
                     }
                 }
+            }
+            ClockMsg::Due { slot } => {
+                if st.phase != Phase::Paced || st.slot != slot {
+                    return Err(format!(
+                        "protocol error: the pace's timer for slot {slot} in phase {:?} of slot {}",
+                        st.phase, st.slot
+                    )
+                    .into());
+                }
+                Self::begin(st).await?;
             }
             ClockMsg::PoolApplied { rsu: _, round: _ } => {
                 let slot = st.slot;

@@ -345,6 +345,8 @@ pub async fn run_async(
         remote: opts.remote.clone(),
         events: tx,
         spawners: spawners.clone(),
+        // The observer's pace is kept by the clock itself: it never runs ahead of the reports.
+        pace: observer.pace(),
     };
     let (clock_ref, handle) =
         Actor::spawn(None, ClockActor, args).await.map_err(|e| ActorError::Spawn(e.to_string()))?;
@@ -363,6 +365,7 @@ pub async fn run_async(
                 stats.record_crash();
                 observer.rsu_restarted(rsu, slot, &stats);
             }
+            Some(Event::Timed { slot, wall_s }) => observer.slot_timed(slot, wall_s),
             Some(Event::Round(o)) => {
                 stats.record_round_dropouts(o.skipped.len() as u64);
                 observer.round_closed(&RoundReport { contributed: o.contributed.clone(), skipped: o.skipped.clone() });

@@ -272,8 +272,8 @@ impl TryFrom<RsuMsg> for PoolGlobal {
 ///
 /// The answers cross processes as they are (`vecsim-cluster` encodes them with
 /// `vecsim_core::codec`): a share of the joint record crosses as the bytes of an
-/// [`EncodedShare`], and `Start`, the clock's own, never crosses (it stays last, so that the
-/// variants' indices are the same encoded and decoded).
+/// [`EncodedShare`], and `Start` and `Due`, the clock's own, never cross (they stay last, so
+/// that the variants' indices are the same encoded and decoded).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ClockMsg {
     /// Phase 0: this RSU has begun the slot (asked for only in a slot with a crash).
@@ -345,6 +345,12 @@ pub enum ClockMsg {
     /// Starts the episode.
     #[serde(skip)]
     Start,
+    /// The clock's own timer (`--pace`): `slot` is due to open. Never crosses a process.
+    #[serde(skip)]
+    Due {
+        /// The slot to open.
+        slot: u32,
+    },
 }
 
 /// A share of the joint record as it crosses processes: the bytes the policy's codec wrote
@@ -511,7 +517,7 @@ impl RsuMsg {
 
 impl ClockMsg {
     /// The RSU and the answer, when this is an RSU's answer to the clock (`Restarted` is a
-    /// supervisor's report, not an answer; `Start` and `Stepped` are not an RSU's).
+    /// supervisor's report, not an answer; `Start`, `Due` and `Stepped` are not an RSU's).
     pub fn answer(&self) -> Option<(RsuId, Answer)> {
         Some(match self {
             ClockMsg::Ready { rsu, slot } => (*rsu, Answer::Ready(*slot)),
@@ -522,7 +528,9 @@ impl ClockMsg {
             ClockMsg::Closed { rsu } => (*rsu, Answer::Closed),
             ClockMsg::Shared { rsu, .. } => (*rsu, Answer::Shared),
             ClockMsg::PoolApplied { rsu, round } => (*rsu, Answer::PoolApplied(*round)),
-            ClockMsg::Start | ClockMsg::Stepped { .. } | ClockMsg::Restarted { .. } => return None,
+            ClockMsg::Start | ClockMsg::Due { .. } | ClockMsg::Stepped { .. } | ClockMsg::Restarted { .. } => {
+                return None
+            }
         })
     }
 }

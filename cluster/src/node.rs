@@ -306,7 +306,13 @@ impl NodeHub {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             if alive {
-                let coordinator = coordinator_hub(setup.run).await?;
+                // The newcomer may be gone already (another node refused it first): nobody to
+                // tell, and nothing wrong with the run this node serves (an `Err` here would be
+                // reported to that run as its failure).
+                let Ok(coordinator) = coordinator_hub(setup.run).await else {
+                    eprintln!("vecsim node: refused run {:016x}, whose coordinator has left", setup.run);
+                    return Ok(());
+                };
                 let error = format!(
                     "this node is serving run {:016x} of another coordinator, and serves one run at a time: wait for that run to end, or use other nodes",
                     old.setup.run

@@ -6,11 +6,17 @@
 //! metrics, pacing), progress bars and tests implement it. An observer sees the engine's own
 //! [`RunStats`] — the fold that also makes `summary.json` — so whatever it publishes agrees
 //! with the summary by construction. Observers only read: nothing they do can change a number
-//! of the run (they may sleep, which is how pacing works).
+//! of the run.
+//!
+//! Pacing (`--pace`) is asked of the engine by its observer ([`Observer::pace`]) and done by the
+//! engine itself: it waits before opening a slot, so it never runs ahead of what it reports, and
+//! it measures each slot's wall time itself ([`Observer::slot_timed`]), without that wait.
 
 use crate::engine::RoundReport;
 use crate::ids::RsuId;
 use crate::report::{RunStats, SlotReport};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What is being run, told once per episode before its first slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +67,63 @@ pub trait Observer {
 
     /// The episode ended; `stats` is final.
     fn episode_finished(&mut self, _stats: &RunStats) {}
+
+    /// The engine's own measure of slot `slot`'s wall time, in seconds: from opening it to
+    /// being ready to open the next (its training and VEC POOL round included, the wait for
+    /// the pace not). Called after that slot's [`Observer::slot_closed`].
+    fn slot_timed(&mut self, _slot: u32, _wall_s: f64) {}
+
+    /// The pace this observer wants (`--pace`): the engine waits before opening a slot that
+    /// [`Pacer::wait`] says is not due, so a watcher sees every slot as it runs. Asked once per
+    /// episode, before its first slot; the handle is shared, so a run of several episodes keeps
+    /// one schedule across them. Pacing changes when slots run, never a number of the run.
+    fn pace(&self) -> Option<Pacer> {
+        None
+    }
+}
+
+/// When the next slot may open under a pace: shared by the sequential loop (which sleeps) and
+/// the actor engine's clock (which sets a timer). A handle: clones share one schedule, which
+/// outlives an episode (the observer that hands it out keeps it for the whole run).
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    period: Duration,
+    /// When the next slot may open (`None`: no slot opened yet).
+    due: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Pacer {
+    /// Slots opened at most once per `period`.
+    pub fn new(period: Duration) -> Pacer {
+        Pacer { period, due: Arc::new(Mutex::new(None)) }
+    }
+
+    /// The shortest wall time between two slot openings.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    fn due(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // The guarded value is a plain instant: a panic elsewhere cannot leave it half-written.
+        self.due.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long to wait at `now` before opening the next slot (zero when it is due).
+    pub fn wait(&self, now: Instant) -> Duration {
+        self.due().map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
+    }
+
+    /// A slot opens at `now` (after [`Pacer::wait`]): the next one is due a period after this
+    /// one was due, so timer lateness does not accumulate; a slot a whole period late or more
+    /// restarts the schedule from `now` rather than letting slots burst to catch up.
+    pub fn opened(&self, now: Instant) {
+        let p = self.period;
+        let mut due = self.due();
+        *due = Some(match *due {
+            Some(d) if d + p > now => d + p,
+            _ => now + p,
+        });
+    }
 }
 
 /// Observes nothing.
@@ -105,6 +168,17 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         self.0.episode_finished(stats);
         self.1.episode_finished(stats);
     }
+    fn slot_timed(&mut self, slot: u32, wall_s: f64) {
+        self.0.slot_timed(slot, wall_s);
+        self.1.slot_timed(slot, wall_s);
+    }
+    /// The slower of the two paces: both watchers keep up.
+    fn pace(&self) -> Option<Pacer> {
+        match (self.0.pace(), self.1.pace()) {
+            (Some(a), Some(b)) => Some(if a.period >= b.period { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl<O: Observer + ?Sized> Observer for &mut O {
@@ -125,5 +199,55 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn episode_finished(&mut self, stats: &RunStats) {
         (**self).episode_finished(stats)
+    }
+    fn slot_timed(&mut self, slot: u32, wall_s: f64) {
+        (**self).slot_timed(slot, wall_s)
+    }
+    fn pace(&self) -> Option<Pacer> {
+        (**self).pace()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_pacer_spaces_slot_openings_by_its_period_without_drift_or_bursts() {
+        let t0 = Instant::now();
+        let p = Pacer::new(100 * MS);
+        assert_eq!(p.wait(t0), Duration::ZERO, "the first slot opens at once");
+        p.opened(t0);
+        // Slot 1 is due at 100 ms: 60 ms are left at 40 ms.
+        assert_eq!(p.wait(t0 + 40 * MS), 60 * MS);
+        // A timer 3 ms late opens slot 1 at 103 ms; slot 2 is still due at 200 ms, not 203.
+        p.opened(t0 + 103 * MS);
+        assert_eq!(p.wait(t0 + 150 * MS), 50 * MS);
+        // A slot whose work took 350 ms: slot 2 opens at 550 ms, over a period late; slot 3 is
+        // due a period later (650 ms), not at once to catch up.
+        assert_eq!(p.wait(t0 + 550 * MS), Duration::ZERO);
+        p.opened(t0 + 550 * MS);
+        assert_eq!(p.wait(t0 + 550 * MS), 100 * MS);
+        // A clone is the same schedule (the next episode's engine gets the observer's handle).
+        let q = p.clone();
+        assert_eq!(q.wait(t0 + 600 * MS), 50 * MS);
+    }
+
+    #[test]
+    fn two_watchers_get_the_slower_pace_and_none_asks_for_none() {
+        struct Paced(Option<Pacer>);
+        impl Observer for Paced {
+            fn pace(&self) -> Option<Pacer> {
+                self.0.clone()
+            }
+        }
+        let period = |o: &dyn Observer| o.pace().map(|p| p.period());
+        let (fast, slow) = (Pacer::new(MS), Pacer::new(5 * MS));
+        assert_eq!(period(&(Paced(Some(fast.clone())), Paced(Some(slow.clone())))), Some(5 * MS));
+        assert_eq!(period(&(Paced(Some(slow)), Paced(Some(fast.clone())))), Some(5 * MS));
+        assert_eq!(period(&(Paced(None), Paced(Some(fast)))), Some(MS));
+        assert_eq!(period(&(NoObserver, Paced(None))), None);
     }
 }

@@ -13,7 +13,8 @@ pub(crate) struct MetricsArgs {
     #[arg(long, value_name = "SECONDS", requires = "metrics_addr", value_parser = super::bounds::parse_serve_after)]
     pub serve_after: Option<f64>,
     /// Slow the run down to at most this many slots per wall-clock second, to watch it live.
-    /// Pacing only sleeps between slots: it never changes a result. 0.001 to 1e6.
+    /// The engine waits before opening each slot (so the metrics show where it is); pacing
+    /// never changes a result. 0.001 to 1e6.
     #[arg(long, value_name = "SLOTS_PER_SECOND", value_parser = super::bounds::parse_pace)]
     pub pace: Option<f64>,
 }

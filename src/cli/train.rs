@@ -217,6 +217,12 @@ impl Observer for TrainWatch {
     fn live_vehicles(&mut self, n: usize) {
         self.telemetry.live_vehicles(n)
     }
+    fn slot_timed(&mut self, slot: u32, wall_s: f64) {
+        self.telemetry.slot_timed(slot, wall_s)
+    }
+    fn pace(&self) -> Option<vecsim_core::observer::Pacer> {
+        self.telemetry.pace()
+    }
     fn episode_finished(&mut self, stats: &RunStats) {
         self.telemetry.episode_finished(stats)
     }

@@ -3,7 +3,7 @@
 //! with fewer training episodes scales it ([`vecsim_learn::budget::BudgetSpec::scaled_alpha`]), and the figure says so.
 
 use super::{budget_scenario, distinct, stat, Budget, ExperimentError, Plan, RunRow, Setting, WINDOWS};
-use crate::plot::{BarPanel, BarSeries, Figure, Panel, Unit};
+use crate::plot::{label, BarPanel, BarSeries, Figure, Panel, Unit};
 use vecsim_core::policy::PolicyName;
 
 /// The paper's aggregation periods, iterations.
@@ -44,8 +44,8 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
                 .collect();
             Panel::Bars(BarPanel {
                 title: format!("{w}: Fed-MADDPG"),
-                x_label: "α_tg: the paper's (→ this budget's) iterations".into(),
-                y_label: "completed / uploaded tasks (%, mean ± sd)".into(),
+                x_label: "aggregation period α, iterations: the paper's (→ this budget's)".into(),
+                y_label: label::with(label::COMPLETION, "mean ± sd"),
                 unit: Unit::Fraction,
                 groups,
                 series: vec![BarSeries {
@@ -58,7 +58,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow]) -> Figure {
         .collect();
     Figure {
         title: format!(
-            "Fig. 5: aggregation period — budget {} ({} episodes × {} slots; α_tg scaled by {}/6100), {}",
+            "Fig. 5: aggregation period — budget {} ({} episodes × {} slots; α scaled by {}/6100), {}",
             budget.name(),
             budget.spec().episodes,
             super::slots_of(*budget),

@@ -62,7 +62,7 @@ pub fn figure(budget: &Budget, rows: &[RunRow], curves: &[(Training, Table)]) ->
         panels.push(Panel::Lines(LinePanel {
             title: w.to_string(),
             x_label: "training iteration (episode)".into(),
-            y_label: format!("Σ_t F^t per {}-slot episode", super::slots_of(*budget)),
+            y_label: format!("potential F summed over a {}-slot episode", super::slots_of(*budget)),
             unit: Unit::Plain,
             series,
             hlines,

@@ -836,4 +836,26 @@ mod tests {
         assert!(crate::message::error_message(&e).contains("gamma"), "{e}");
         assert!(!dir.path().join("x").exists());
     }
+
+    #[test]
+    fn experiment_figures_label_their_axes_in_words() {
+        let head = "experiment,budget,setting,window,x,policy,learner_seed,traffic_seed,slots,completion_rate,\
+                    cumulative_reward,average_realized_potential,migrations,train_episodes,train_s,wall_s\n";
+        for rows in [
+            "traffic,small,evening,evening,0,orl,,101,60,0.5,10,1.25,0,0,0,0\n\
+             traffic,small,evening,evening,0,fed-maddpg,1,101,60,0.25,5,0.625,0,12,1,1\n",
+            "aggregation,small,evening alpha=900,evening,900,fed-maddpg,1,101,60,0.25,5,0.625,0,12,1,1\n",
+            "capacity,small,1-4 GHz,noon,1,orl,,101,60,0.5,10,1.25,0,0,0,0\n",
+        ] {
+            let t = Table::parse(Path::new("results/x.csv"), &format!("{head}{rows}")).unwrap();
+            let fig = figure_from_csv(&t).unwrap();
+            for p in &fig.panels {
+                let crate::plot::Panel::Bars(b) = p else { panic!("bars") };
+                for text in [&b.x_label, &b.y_label] {
+                    assert!(!text.contains(['_', '^']), "`{text}` reads as markup ({})", fig.title);
+                }
+            }
+            assert!(!fig.title.contains('_'), "{}", fig.title);
+        }
+    }
 }

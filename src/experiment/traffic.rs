@@ -3,7 +3,7 @@
 //! `br-ne` (the best-response oracle) and `random` as reference lines.
 
 use super::{distinct, stat, Budget, ExperimentError, Plan, RunRow};
-use crate::plot::{BarPanel, BarSeries, Figure, Panel, Unit};
+use crate::plot::{label, BarPanel, BarSeries, Figure, Panel, Unit};
 use vecsim_core::policy::PolicyName;
 
 /// The policies drawn as bars, in the paper's order.
@@ -26,9 +26,9 @@ pub fn plan(budget: &Budget) -> Result<Plan, ExperimentError> {
 pub(crate) fn bar_panels(rows: &[RunRow], x_label: &str, bars: &[PolicyName], refs: &[PolicyName]) -> Vec<Panel> {
     let settings = distinct(rows, |r| r.setting.clone());
     type Metric = fn(&RunRow) -> Option<f64>;
-    let metrics: [(&str, &str, Unit, Metric); 2] = [
-        ("Task completion rate", "completed / uploaded tasks (%, mean ± sd)", Unit::Fraction, |r| r.completion_rate),
-        ("Average realized potential", "Σ_e Σ_t r_e / E (mean ± sd)", Unit::Plain, |r| {
+    let metrics: [(&str, String, Unit, Metric); 2] = [
+        ("Task completion rate", label::with(label::COMPLETION, "mean ± sd"), Unit::Fraction, |r| r.completion_rate),
+        ("Average realized potential", label::with(label::REALIZED_POTENTIAL, "mean ± sd"), Unit::Plain, |r| {
             Some(r.average_realized_potential)
         }),
     ];

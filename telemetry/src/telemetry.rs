@@ -1,15 +1,15 @@
-//! [`Telemetry`]: the observer that publishes a run's metrics, paces it and measures slot wall
-//! time.
+//! [`Telemetry`]: the observer that publishes a run's metrics, asks the engine for the pace
+//! (the engine waits, [`Observer::pace`]) and keeps the engine's slot wall times.
 
 use crate::catalogue::*;
 use crate::exporter;
 use crate::TelemetryError;
 use metrics::{counter, gauge, histogram};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vecsim_core::engine::RoundReport;
 use vecsim_core::ids::RsuId;
-use vecsim_core::observer::{Observer, RunInfo};
+use vecsim_core::observer::{Observer, Pacer, RunInfo};
 use vecsim_core::outcome::Outcome;
 use vecsim_core::report::{LatencyHistogram, Percentiles, RunStats, SlotReport};
 
@@ -20,7 +20,7 @@ pub struct TelemetryConfig {
     pub addr: Option<SocketAddr>,
     /// Keep serving this many seconds after the run ends.
     pub serve_after_s: Option<f64>,
-    /// Close at most this many slots per wall-clock second.
+    /// Open at most this many slots per wall-clock second (the engine waits before a slot).
     pub pace_slots_per_s: Option<f64>,
 }
 
@@ -84,17 +84,14 @@ impl Totals {
     }
 }
 
-/// The telemetry of one process: metrics (when an address is configured), pacing, and the slot
-/// wall-time histogram. An engine [`Observer`]; a training run keeps one across its episodes,
+/// The telemetry of one process: metrics (when an address is configured), the pace it asks of
+/// the engine, and the histogram of the slot wall times the engine measures. An engine [`Observer`]; a training run keeps one across its episodes,
 /// so counters keep counting while episode-scoped gauges (rates, cumulative reward) restart.
 pub struct Telemetry {
     config: TelemetryConfig,
     exporting: bool,
-    pace: Option<Duration>,
-    /// When the next slot may close under pacing.
-    next_due: Instant,
-    /// When the current slot's computation started (end of the previous slot).
-    slot_started: Instant,
+    /// One schedule for the whole run, every episode's engine pacing by it.
+    pace: Option<Pacer>,
     wall: LatencyHistogram,
     rsu_labels: Vec<String>,
     /// Counters of the finished episodes.
@@ -161,14 +158,11 @@ impl Telemetry {
     }
 
     fn unexported(config: TelemetryConfig) -> Telemetry {
-        let now = Instant::now();
         Telemetry {
             // Validated by `start`; a value no `Duration` holds would mean no pacing.
-            pace: config.pace_slots_per_s.and_then(|p| Duration::try_from_secs_f64(1.0 / p).ok()),
+            pace: config.pace_slots_per_s.and_then(|p| Duration::try_from_secs_f64(1.0 / p).ok()).map(Pacer::new),
             config,
             exporting: false,
-            next_due: now,
-            slot_started: now,
             wall: LatencyHistogram::default(),
             rsu_labels: Vec::new(),
             carried: Totals::default(),
@@ -305,14 +299,23 @@ impl Observer for Telemetry {
             self.grow(info.rsus);
             self.reset_episode_gauges();
         }
-        self.slot_started = Instant::now();
+    }
+
+    fn pace(&self) -> Option<Pacer> {
+        self.pace.clone()
+    }
+
+    /// The engine's own measure (telemetry used to time the gaps between the reports it
+    /// dequeued, which said nothing of the engine once it ran ahead of a pace).
+    fn slot_timed(&mut self, _slot: u32, wall_s: f64) {
+        self.wall.record_s(wall_s);
+        if self.exporting {
+            histogram!(SLOT_WALL_TIME).record(wall_s);
+        }
     }
 
     fn slot_closed(&mut self, r: &SlotReport, stats: &RunStats) {
-        let wall = self.slot_started.elapsed().as_secs_f64();
-        self.wall.record_s(wall);
         if self.exporting {
-            histogram!(SLOT_WALL_TIME).record(wall);
             let service = histogram!(SERVICE_TIME);
             for t in r.results.iter().filter(|t| t.executed()) {
                 if t.service_s.is_finite() {
@@ -341,14 +344,6 @@ impl Observer for Telemetry {
             }
             gauge!(SLOT).set(r.slot as f64);
         }
-        if let Some(period) = self.pace {
-            let now = Instant::now();
-            if self.next_due > now {
-                std::thread::sleep(self.next_due - now);
-            }
-            self.next_due = self.next_due.max(now) + period;
-        }
-        self.slot_started = Instant::now();
     }
 
     fn rsu_restarted(&mut self, _rsu: RsuId, _slot: u32, stats: &RunStats) {

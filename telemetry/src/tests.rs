@@ -76,6 +76,8 @@ fn render_synthetic() -> String {
         stats.add(&r);
         t.live_vehicles(11);
         t.slot_closed(&r, &stats);
+        // The engine's measure of the slot (telemetry keeps it; it measures nothing itself).
+        t.slot_timed(r.slot, 0.375);
         stats.record_round_dropouts(1);
         t.round_closed(&RoundReport { contributed: vec![0, 1, 2], skipped: vec![3] });
         t.episode_finished(&stats);
@@ -248,6 +250,7 @@ fn values_match_the_slot_worked_out_by_hand() {
     assert_eq!(value(&s, &format!("{SERVICE_TIME}_bucket"), &[("le", "1")]), 3.0);
     assert_eq!(value(&s, &format!("{SERVICE_TIME}_bucket"), &[("le", "+Inf")]), 4.0);
     assert_eq!(value(&s, &format!("{SLOT_WALL_TIME}_count"), &[]), 1.0, "one slot closed");
+    assert_eq!(value(&s, &format!("{SLOT_WALL_TIME}_sum"), &[]), 0.375, "the engine's own measure");
     assert_eq!(value(&s, SLOT, &[]), 4.0);
     assert_eq!(value(&s, SLOTS, &[]), 1.0);
     assert_eq!(value(&s, LIVE_VEHICLE_ACTORS, &[]), 11.0);
@@ -494,4 +497,24 @@ fn a_pace_or_linger_no_duration_holds_is_refused_not_a_panic() {
     }
     let ok = TelemetryConfig { addr: None, serve_after_s: Some(0.0), pace_slots_per_s: Some(1e-3) };
     assert!(Telemetry::start(ok, &info()).is_ok());
+}
+
+#[test]
+fn telemetry_asks_the_engine_for_its_pace_and_keeps_the_engines_slot_times() {
+    let paced = TelemetryConfig { addr: None, serve_after_s: None, pace_slots_per_s: Some(4.0) };
+    let mut t = Telemetry::start(paced, &info()).unwrap();
+    assert_eq!(t.pace().map(|p| p.period()), Some(std::time::Duration::from_millis(250)), "4 slots/s: one per 250 ms");
+    assert!(Telemetry::start(TelemetryConfig::default(), &info()).unwrap().pace().is_none());
+    // One schedule for the run: a slot opened under one episode's handle holds back the next
+    // episode's first slot.
+    let now = std::time::Instant::now();
+    t.pace().unwrap().opened(now);
+    assert!(t.pace().unwrap().wait(now) > std::time::Duration::ZERO);
+    // Unexported telemetry still keeps the wall times for the end-of-run table.
+    for w in [0.5, 0.25, 0.125] {
+        t.slot_timed(0, w);
+    }
+    let p = t.slot_wall_time();
+    assert_eq!(p.count, 3);
+    assert!((p.max - 0.5).abs() < 0.5 * 0.01, "{p:?}");
 }

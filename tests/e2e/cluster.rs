@@ -10,9 +10,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A `vecsim node` process on a loopback port, killed when dropped.
-struct Node {
-    child: Child,
-    addr: String,
+pub(super) struct Node {
+    pub(super) child: Child,
+    pub(super) addr: String,
 }
 
 impl Drop for Node {
@@ -62,7 +62,7 @@ fn node_logged(cookie_file: &Path, extra: &[&str], log: Option<&Path>) -> Node {
 
 /// Three `vecsim node` processes on loopback sharing one cookie (the second with `middle`'s extra
 /// arguments), and the cluster file in `d` naming them.
-fn three_nodes(d: &Path, middle: &[&str]) -> ([Node; 3], PathBuf) {
+pub(super) fn three_nodes(d: &Path, middle: &[&str]) -> ([Node; 3], PathBuf) {
     let c = cookie(d, "cookie", "loopback-secret-0123456789");
     let nodes = [node(&c, &[]), node(&c, middle), node(&c, &[])];
     let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();

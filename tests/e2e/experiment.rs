@@ -85,7 +85,8 @@ fn every_experiment_quick_writes_one_row_per_run_and_a_png_and_an_svg() {
         }
         assert_png(&dir.path().join(format!("{name}.png")));
         let needles: &[&str] = match name {
-            "aggregation" => &["fed-maddpg", "noon: Fed-MADDPG", "500 (→1)"],
+            // α_tg 500 and its scaled value, on two lines under its bar.
+            "aggregation" => &["fed-maddpg", "noon: Fed-MADDPG", "\n500\n</text>", "\n(→1)\n</text>"],
             "convergence" => &["masac", "orl (reference)", "noon"],
             _ => &["fed-maddpg", "br-ne (reference)", "Task completion rate", "Average realized potential"],
         };

@@ -10,6 +10,7 @@ mod experiment;
 mod faults;
 mod in_turn;
 mod limits;
+mod live;
 mod monitoring;
 mod outputs;
 mod pool_learners;

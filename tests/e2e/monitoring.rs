@@ -50,7 +50,7 @@ fn run_args() -> Vec<String> {
 }
 
 /// Kills and reaps a child process when dropped (also when the test panics).
-struct Guard(Child);
+pub(super) struct Guard(pub(super) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -64,7 +64,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().unwrap().port()
 }
 
@@ -80,7 +80,7 @@ fn url_encode(s: &str) -> String {
 }
 
 /// A plain HTTP/1.0 GET on 127.0.0.1; returns the status code and body.
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub(super) fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
@@ -305,7 +305,7 @@ fn pacing_and_metrics_change_no_number() {
 }
 
 /// The value of an unlabelled sample in Prometheus text, if present.
-fn sample(text: &str, name: &str) -> Option<f64> {
+pub(super) fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 

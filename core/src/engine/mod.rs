@@ -18,6 +18,7 @@ use crate::policy::{Policy, PolicySet};
 use crate::report::RunStats;
 use crate::Scenario;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A VEC POOL round to hold after an episode's last slot (federated learning, eq. 26–28).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,10 +235,24 @@ impl Engine for Sequential {
         check_episode(&ep.scenario, &ep.policies, ep.round.as_ref())?;
         ep.observer.episode_started(&crate::observer::RunInfo::of(&ep.scenario, self.name()));
         let mut run = SequentialRun::new(ep.scenario, ep.fleet, ep.policies)?;
+        // The loop waits for the pace before opening a slot, so that it never runs ahead of
+        // what its observer has been shown.
+        let pacer = ep.observer.pace();
         while !run.finished() {
+            let opened = match &pacer {
+                Some(p) => {
+                    std::thread::sleep(p.wait(Instant::now()));
+                    let now = Instant::now();
+                    p.opened(now);
+                    now
+                }
+                None => Instant::now(),
+            };
             let report = run.step()?;
+            let wall_s = opened.elapsed().as_secs_f64();
             ep.observer.live_vehicles(run.live_vehicles());
             ep.observer.slot_closed(&report, run.stats());
+            ep.observer.slot_timed(report.slot, wall_s);
         }
         let (mut stats, mut policies) = run.into_parts();
         let round = match &ep.round {
