@@ -150,7 +150,8 @@ pub fn learner_speed(
     c.checkpoint = None;
     c.curve_csv = None;
     c.eval_every = 0;
-    let mut clock = EpisodeClock { last: Instant::now(), last_steps: 0, episode_s: Vec::new(), episode_updates: Vec::new() };
+    let mut clock =
+        EpisodeClock { last: Instant::now(), last_steps: 0, episode_s: Vec::new(), episode_updates: Vec::new() };
     train(scenario, &c, engine, &mut clock)
         .map_err(|source| TrainingBenchError::Train { threads: c.threads, source: Box::new(source) })?;
     Ok(LearnerSpeed {

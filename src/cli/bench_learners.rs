@@ -29,7 +29,9 @@ pub(super) fn learners(
         let name: vecsim_core::policy::PolicyName =
             p.parse().map_err(|e| super::bad(format!("--policies {p}: {e}")))?;
         if !name.is_learner() {
-            return Err(super::bad(format!("--policies: `{p}` is not a learner (expected fed-maddpg, maddpg or masac)")));
+            return Err(super::bad(format!(
+                "--policies: `{p}` is not a learner (expected fed-maddpg, maddpg or masac)"
+            )));
         }
         names.push(name);
     }
