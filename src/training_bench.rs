@@ -66,3 +66,99 @@ pub fn train_with_threads(
     }
     Ok(runs)
 }
+
+/// How fast one learner trains: `vecsim bench learners`. The first episode is timed apart
+/// because it pays one-off costs (building the networks, filling the replay buffers before the
+/// first update), so the projection of a long budget uses the later episodes when there are any.
+#[derive(Clone, Debug)]
+pub struct LearnerSpeed {
+    /// The learner (`fed-maddpg`, `maddpg`, `masac`).
+    pub policy: String,
+    /// Episodes run.
+    pub episodes: u32,
+    /// Slots per episode.
+    pub slots_per_episode: u32,
+    /// Wall time of each episode, seconds, in order.
+    pub episode_s: Vec<f64>,
+    /// Gradient updates done in each episode, all RSUs together.
+    pub episode_updates: Vec<u64>,
+}
+
+impl LearnerSpeed {
+    /// The episodes the rates are measured on: all but the first when there are at least two.
+    fn steady(&self) -> std::ops::Range<usize> {
+        if self.episode_s.len() >= 2 {
+            1..self.episode_s.len()
+        } else {
+            0..self.episode_s.len()
+        }
+    }
+
+    /// Wall seconds per episode over the steady episodes.
+    pub fn seconds_per_episode(&self) -> f64 {
+        let r = self.steady();
+        let n = r.len().max(1) as f64;
+        self.episode_s[r].iter().sum::<f64>() / n
+    }
+
+    /// Simulated slots per wall second (training included) over the steady episodes.
+    pub fn slots_per_s(&self) -> f64 {
+        self.slots_per_episode as f64 / self.seconds_per_episode().max(1e-9)
+    }
+
+    /// Update steps (all RSUs together) per wall second over the steady episodes.
+    pub fn update_steps_per_s(&self) -> f64 {
+        let r = self.steady();
+        let s: f64 = self.episode_s[r.clone()].iter().sum();
+        self.episode_updates[r].iter().sum::<u64>() as f64 / s.max(1e-9)
+    }
+
+    /// Projected wall time of `episodes` episodes of this run's shape, seconds.
+    pub fn projected_s(&self, episodes: u32) -> f64 {
+        self.seconds_per_episode() * episodes as f64
+    }
+}
+
+/// Records the wall time and update steps of each episode.
+struct EpisodeClock {
+    last: Instant,
+    last_steps: u64,
+    episode_s: Vec<f64>,
+    episode_updates: Vec<u64>,
+}
+
+impl vecsim_core::observer::Observer for EpisodeClock {}
+
+impl vecsim_learn::TrainObserver for EpisodeClock {
+    fn episode_closed(&mut self, p: &vecsim_learn::train::Progress<'_>) {
+        let now = Instant::now();
+        self.episode_s.push((now - self.last).as_secs_f64());
+        self.episode_updates.push(p.row.update_steps.saturating_sub(self.last_steps));
+        self.last = now;
+        self.last_steps = p.row.update_steps;
+    }
+}
+
+/// Trains `cfg` on `scenario` with `engine` (no checkpoint, no curve file, no evaluation),
+/// timing each episode.
+pub fn learner_speed(
+    scenario: &Scenario,
+    cfg: &TrainConfig,
+    engine: &mut dyn vecsim_core::Engine,
+) -> Result<LearnerSpeed, TrainingBenchError> {
+    let mut c = cfg.clone();
+    c.checkpoint = None;
+    c.curve_csv = None;
+    c.eval_every = 0;
+    let mut clock =
+        EpisodeClock { last: Instant::now(), last_steps: 0, episode_s: Vec::new(), episode_updates: Vec::new() };
+    train(scenario, &c, engine, &mut clock)
+        .map_err(|source| TrainingBenchError::Train { threads: c.threads, source: Box::new(source) })?;
+    Ok(LearnerSpeed {
+        policy: c.policy.clone(),
+        episodes: clock.episode_s.len() as u32,
+        slots_per_episode: scenario.time.slots,
+        episode_s: clock.episode_s,
+        episode_updates: clock.episode_updates,
+    })
+}

@@ -79,7 +79,8 @@ pub(crate) fn update_on<N: Net>(ctx: &mut Ctx<'_>, nets: &mut ActorCritic<N>, mb
 }
 
 /// Actions on each of `encs` by the actor `which` (greedy, or sampled from the softmax with
-/// `rng` when given), plus the mean task entropy of that policy per item (0 without tasks).
+/// `rng` when given), plus, for sampled actions, the mean task entropy of that policy per item
+/// (0 without tasks, and for greedy actions, which do not need it).
 pub(crate) fn next_actions<N: Net>(
     actor: &mut N,
     rows: &mut Vec<f32>,
@@ -109,10 +110,14 @@ pub(crate) fn next_actions<N: Net>(
         for _ in 0..enc.n_tasks {
             let z = &logits[off..off + nc];
             off += nc;
-            masked_softmax(z, &enc.mask, 1.0, &mut p);
-            h += entropy_and_grad(&p, 0.0, None);
+            // The greedy targets need neither the softmax nor its entropy (only the sampled,
+            // soft targets use them): skipping them changes no result.
             let a = match rng.as_deref_mut() {
-                Some(r) => sample_categorical(&p, &enc.mask, r),
+                Some(r) => {
+                    masked_softmax(z, &enc.mask, 1.0, &mut p);
+                    h += entropy_and_grad(&p, 0.0, None);
+                    sample_categorical(&p, &enc.mask, r)
+                }
                 None => masked_argmax(z, &enc.mask),
             };
             acts.push(a.unwrap_or(0) as u16);

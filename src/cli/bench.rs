@@ -70,6 +70,30 @@ pub(crate) enum BenchCmd {
         #[arg(long, default_value = "cpu", value_parser = super::device_arg::parse_device)]
         device: vecsim_learn::Device,
     },
+    /// Slots/s and update-steps/s of each learner training a few episodes of a budget, measured
+    /// in one run, and the projected wall time of the whole budget (and of `standard`).
+    Learners {
+        /// Scenario file or preset name.
+        #[arg(default_value = "paper-evening")]
+        scenario: String,
+        /// Learners to time, comma-separated (fed-maddpg, maddpg, masac).
+        #[arg(long, value_delimiter = ',', default_value = "fed-maddpg,maddpg,masac")]
+        policies: Vec<String>,
+        /// Budget whose networks and schedule are timed: quick, standard or paper.
+        #[arg(long, default_value = "standard")]
+        budget: String,
+        /// Episodes timed per learner (the first is reported apart: it fills the replay buffers).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        episodes: u32,
+        /// Slots per episode (default: the budget's, else the scenario's).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        slots: Option<u32>,
+        /// Seed of the learners and the training traffic.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        engine: super::engine_args::EngineArgs,
+    },
     /// Update-steps/s of one full MADDPG update of every agent with the anchor's shapes, on the
     /// learners' own layers, optimiser and update routine (optionally beside the dfdx backend and
     /// the PyTorch anchor, measured in the same run).
@@ -114,6 +138,9 @@ pub(super) fn bench(cmd: BenchCmd, limits: &pipeline::Limits) -> anyhow::Result<
         }
         BenchCmd::Training { scenario, policy, episodes, slots, batch, threads, device } => {
             training(&scenario, &policy, (episodes, slots, batch), &threads, device, limits)
+        }
+        BenchCmd::Learners { scenario, policies, budget, episodes, slots, seed, engine } => {
+            super::bench_learners::learners(&scenario, &policies, &budget, (episodes, slots, seed), &engine, limits)
         }
         BenchCmd::TrainStep { obs, act, agents, batch, steps, dfdx, device, torch, anchor } => {
             super::bench_train::train_step(

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cluster;
+mod bench_learners;
 mod bench_train;
 mod bounds;
 mod compare;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `vecsim` command line: one test binary, one module per area.
 
+mod bench_learners;
 mod bounds;
 mod cli;
 mod cluster;
