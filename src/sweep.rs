@@ -34,9 +34,9 @@ use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::report::Summary;
 use vecsim_core::{Scenario, ScenarioError, Sequential};
-use vecsim_learn::RewardSignal;
 use vecsim_learn::train::{self as trainer, TrainError};
 use vecsim_learn::Budget;
+use vecsim_learn::RewardSignal;
 
 /// The runs CSV in the output directory.
 pub const CSV_FILE: &str = "sweep.csv";

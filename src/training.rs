@@ -20,8 +20,8 @@ use vecsim_core::engine::Engine;
 use vecsim_core::overrides::{OverrideError, Overrides};
 use vecsim_core::policy::PolicyName;
 use vecsim_core::{Scenario, ScenarioError};
-use vecsim_learn::RewardSignal;
 use vecsim_learn::train::{self as trainer, TrainConfig, TrainError, TrainObserver, TrainOutcome};
+use vecsim_learn::RewardSignal;
 use vecsim_learn::{Backend, Budget, LearnerOptions, PretrainSpec};
 
 /// The resolved hyper-parameters of a training, beside its checkpoint.

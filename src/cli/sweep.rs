@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use vecsim::pipeline::Limits;
 use vecsim::sweep::{self, SweepConfig, SweepError, SweepObserver, TrafficSeeds};
 use vecsim_core::policy::PolicyName;
-use vecsim_learn::RewardSignal;
 use vecsim_learn::Budget;
+use vecsim_learn::RewardSignal;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct SweepArgs {

@@ -20,8 +20,8 @@ use vecsim_core::observer::{Observer, RunInfo};
 use vecsim_core::overrides::Overrides;
 use vecsim_core::policy::PolicyName;
 use vecsim_core::report::{RunStats, SlotReport};
-use vecsim_learn::RewardSignal;
 use vecsim_learn::train::{self as trainer, EpisodeRow, Progress, TrainError, TrainObserver};
+use vecsim_learn::RewardSignal;
 use vecsim_learn::{Budget, PretrainSpec};
 use vecsim_telemetry::Telemetry;
 
