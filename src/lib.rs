@@ -16,7 +16,7 @@
 
 pub mod env;
 pub mod experiment;
-pub mod message;
+pub use vecsim_core::message;
 pub mod pipeline;
 pub mod plot;
 pub mod presets;

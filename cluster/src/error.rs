@@ -1,7 +1,7 @@
 //! The crate's errors: [`ClusterError`] (why a cluster run, a node or a cluster file failed),
 //! [`HubError`] (what went wrong inside a run, in a hub actor), [`CookieError`] and
-//! [`PreauthError`]. Every one keeps its cause as its `source()`; [`full_message`] prints the
-//! chain, each cause once.
+//! [`PreauthError`]. Every one keeps its cause as its `source()`; `vecsim_core::message::error_message`
+//! prints the chain, each cause once.
 
 use std::path::PathBuf;
 
@@ -9,21 +9,6 @@ use std::path::PathBuf;
 /// [`crate::PolicyBuilder`]): boxed, so that this crate need not know the learners' error
 /// types, and kept as the `source()` of the error that reports it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// `err` and its causes, each once, joined by `: ` (what a user reads).
-pub fn full_message(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cause = c.source();
-    }
-    msg
-}
 
 /// Why a cluster run could not start or finish.
 #[derive(Debug, thiserror::Error)]
@@ -326,13 +311,14 @@ pub enum PreauthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vecsim_core::message::error_message;
 
     #[test]
     fn the_full_message_names_every_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let e = ClusterError::Cookie { path: "c".into(), source: CookieError::Read(io) };
-        assert_eq!(full_message(&e), "cookie file c: cannot read it: no such file");
+        assert_eq!(error_message(&e), "cookie file c: cannot read it: no such file");
         let e = ClusterError::Run(HubError::Node { addr: "a:1".into(), message: "boom".into() });
-        assert_eq!(full_message(&e), "cluster run failed: node a:1: boom");
+        assert_eq!(error_message(&e), "cluster run failed: node a:1: boom");
     }
 }

@@ -35,7 +35,7 @@ use vecsim_core::engine::{Engine, EngineError, Episode, EpisodeOutput, RoundRepo
 use vecsim_core::ids::RsuId;
 use vecsim_core::policy::{Observation, Policy, PolicySet, Share};
 
-pub use error::{full_message, BoxError, ClusterError, CookieError, HubError, PreauthError};
+pub use error::{BoxError, ClusterError, CookieError, HubError, PreauthError};
 pub use node::{run_node, run_node_with, NodeOptions, PolicyBuilder};
 pub use tls::{CoordinatorTls, NodeTls};
 
@@ -443,7 +443,7 @@ impl Engine for Cluster {
             weighted_fedavg: ep.round.as_ref().is_some_and(|r| r.weighted),
             ..Default::default()
         };
-        let (run, seen) = self.run_episode(ep, &opts).map_err(|e| failed(full_message(&e)))?;
+        let (run, seen) = self.run_episode(ep, &opts).map_err(|e| failed(vecsim_core::message::error_message(&e)))?;
         let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
         report.losses.extend(seen.losses);
         report.handovers += seen.handovers;
@@ -517,7 +517,7 @@ mod tests {
         write(&dir, "weak", "short\n", 0o644);
         let cfg = write(&dir, "c.toml", "cookie_file = \"weak\"\n[[nodes]]\naddr = \"127.0.0.1:4000\"\n", 0o600);
         let e = ClusterConfig::load(&cfg, false).unwrap_err();
-        let msg = full_message(&e);
+        let msg = vecsim_core::message::error_message(&e);
         assert!(e.is_bad_input(), "{msg}");
         assert!(msg.contains("mode 0644") && msg.contains("is 5 bytes") && msg.contains("--insecure"), "{msg}");
         let ok = ClusterConfig::load(&cfg, true).unwrap();
@@ -528,7 +528,7 @@ mod tests {
         // A 100,000-character value where a list belongs: the error quotes at most 256 of them.
         let huge = format!("cookie_file = \"weak\"\nnodes = \"{}\"\n", "x".repeat(100_000));
         let cfg = write(&dir, "huge.toml", &huge, 0o600);
-        let msg = full_message(&ClusterConfig::load(&cfg, false).unwrap_err());
+        let msg = vecsim_core::message::error_message(&ClusterConfig::load(&cfg, false).unwrap_err());
         assert!(msg.len() < 1024 && msg.contains("line 2"), "{} characters: {}", msg.len(), &msg[..200.min(msg.len())]);
         let _ = std::fs::remove_dir_all(&dir);
     }

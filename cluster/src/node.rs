@@ -327,7 +327,7 @@ impl NodeHub {
         let coordinator = coordinator_hub(setup.run).await?;
         eprintln!("vecsim node: run {:016x}: hosting RSUs {:?}", setup.run, setup.rsus);
         let result = Self::host(st, setup.clone(), coordinator.clone()).await;
-        let error = result.as_ref().err().map(|e| crate::full_message(e));
+        let error = result.as_ref().err().map(|e| vecsim_core::message::error_message(e));
         send_up(&coordinator, Wire::SetupDone { run: setup.run, node: setup.node, error })?;
         result
     }
@@ -716,7 +716,7 @@ impl Actor for NodeHub {
             }
             HubMsg::Net(Wire::Collect { run }) => match st.run.as_mut() {
                 Some(h) if h.setup.run == run => {
-                    let policies = Self::collect(h, st.codec.as_ref()).await.map_err(|e| crate::full_message(&e));
+                    let policies = Self::collect(h, st.codec.as_ref()).await.map_err(|e| vecsim_core::message::error_message(&e));
                     let node = h.setup.node;
                     send_up(&h.coordinator, Wire::Policies { run, node, policies })
                 }
@@ -760,7 +760,7 @@ impl Actor for NodeHub {
             other => Err(protocol!("unexpected message at a node: {other:?}")),
         };
         if let Err(e) = r {
-            let message = crate::full_message(&e);
+            let message = vecsim_core::message::error_message(&e);
             eprintln!("vecsim node: {message}");
             if let Some(run) = &st.run {
                 let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
@@ -781,7 +781,7 @@ impl Actor for NodeHub {
                     Ok(true) => return Ok(()),
                     Ok(false) => {}
                     Err(e) => {
-                        let message = crate::full_message(&e);
+                        let message = vecsim_core::message::error_message(&e);
                         let _ = send_up(&run.coordinator, Wire::Failed { node: run.setup.node, message });
                         return Ok(());
                     }

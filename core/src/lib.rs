@@ -25,6 +25,7 @@ pub mod geometry;
 pub mod ids;
 pub mod kkt;
 pub mod learning;
+pub mod message;
 pub mod mobility;
 pub mod observer;
 pub mod outcome;

@@ -42,7 +42,7 @@ pub(crate) struct NodeArgs {
 
 pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let cookie =
-        vecsim_cluster::load_cookie(&a.cookie_file, a.insecure).map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
+        vecsim_cluster::load_cookie(&a.cookie_file, a.insecure).map_err(|e| bad(vecsim::message::error_message(&e)))?;
     for w in &cookie.warnings {
         eprintln!("warning: {w}");
     }
@@ -54,7 +54,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let codec = Some(pipeline::learner_codec());
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(cert), Some(key)) => {
-            Some(vecsim_cluster::NodeTls::load(cert, key).map_err(|e| bad(vecsim_cluster::full_message(&e)))?)
+            Some(vecsim_cluster::NodeTls::load(cert, key).map_err(|e| bad(vecsim::message::error_message(&e)))?)
         }
         _ => None,
     };

@@ -94,7 +94,7 @@ pub(super) fn run(a: RunArgs, limits: &pipeline::Limits) -> anyhow::Result<ExitC
         None => a.engine.build()?,
         Some(file) => {
             let cfg = vecsim_cluster::ClusterConfig::load(file, a.insecure)
-                .map_err(|e| bad(vecsim_cluster::full_message(&e)))?;
+                .map_err(|e| bad(vecsim::message::error_message(&e)))?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
