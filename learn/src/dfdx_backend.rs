@@ -594,6 +594,7 @@ mod tests {
         for kind in Kind::ALL {
             let mut set = collected(kind);
             let l = &mut set.learners_mut()[0];
+            l.cfg.fed_mix = 1.0; // the paper's round: the import replaces the actor
             assert!(l.update() && l.update(), "{}: updates on the flat form", kind.name());
             let flat = l.clone();
             let back = flat.clone().resident_on(dev).into_flat();

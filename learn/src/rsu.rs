@@ -557,6 +557,22 @@ impl<N: Net> RsuLearner<N> {
         mb
     }
 
+    /// Takes a federated round's average `avg` (fed-maddpg): `θ ← (1 − β)·θ + β·θ̄` with
+    /// `β = learning.fed_mix`; with `β = 1` (eq. 28) the average replaces the actor. One rule for
+    /// both engines (the in-process round and the VEC POOL actor's).
+    pub(crate) fn adopt_average(&mut self, avg: &[f32]) {
+        let mix = self.cfg.fed_mix as f32;
+        if mix >= 1.0 {
+            self.set_actor_params(avg);
+            return;
+        }
+        let mut p = self.agent.nets.actor.params();
+        for (p, a) in p.iter_mut().zip(avg) {
+            *p = (1.0 - mix) * *p + mix * a;
+        }
+        self.set_actor_params(&p);
+    }
+
     /// Overwrites the actor parameters (same length required).
     pub fn set_actor_params(&mut self, p: &[f32]) {
         self.agent.nets.actor.set_params(p);
@@ -571,7 +587,7 @@ impl<N: Net> RsuLearner<N> {
     /// length is ignored).
     pub(crate) fn import_actor(&mut self, params: &[f32]) {
         if self.kind.federated() && params.len() == self.agent.nets.actor.num_params() {
-            self.set_actor_params(params);
+            self.adopt_average(params);
         }
     }
 }

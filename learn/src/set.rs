@@ -238,7 +238,7 @@ impl LearnerSet {
             .collect();
         let Some(avg) = vecsim_core::fedavg::average(&ups)? else { return Ok(false) };
         for l in self.learners.iter_mut().filter(|l| takes_part(l.rsu)) {
-            l.set_actor_params(&avg);
+            l.adopt_average(&avg);
         }
         self.count_fed_round();
         Ok(true)

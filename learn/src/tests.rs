@@ -166,7 +166,9 @@ fn resume_is_exact() {
 
 #[test]
 fn federated_round_averages_participants_only() {
-    let sc = tiny_scenario(5);
+    // The paper's round (eq. 28): the average replaces each participant's actor.
+    let mut sc = tiny_scenario(5);
+    sc.learning.fed_mix = 1.0;
     let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
     let n = set.learners()[0].agent.actor().len();
     set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
@@ -185,6 +187,29 @@ fn federated_round_averages_participants_only() {
     pols[1].import_params(&vec![5.0; p.len()]);
     let set = LearnerSet::from_policies(pols).unwrap();
     assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 5.0));
+}
+
+/// `learning.fed_mix = β < 1` (beyond the paper): a participant takes `β` of the average and
+/// keeps `1 − β` of its own actor, `θ ← (1 − β)·θ + β·θ̄`, in both round paths (the in-process
+/// round and the VEC POOL's import). Numbers worked by hand, exact in f32: actors 1 and 3,
+/// average 2; β = 0.25 gives 0.75 + 0.5 = 1.25 and 2.25 + 0.5 = 2.75.
+#[test]
+fn a_federated_round_with_fed_mix_keeps_part_of_each_actor() {
+    let mut sc = tiny_scenario(5);
+    sc.learning.fed_mix = 0.25;
+    let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
+    let n = set.learners()[0].agent.actor().len();
+    set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
+    set.learners_mut()[1].set_actor_params(&vec![3.0; n]);
+    assert!(set.federated_round(&[true, true]).unwrap());
+    assert!(set.learners()[0].agent.actor().iter().all(|&x| x == 1.25));
+    assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 2.75));
+    // The VEC POOL's average arrives through the Policy trait: the same rule.
+    let mut pols = set.into_policies();
+    pols[1].import_params(&vec![4.75; n]);
+    let set = LearnerSet::from_policies(pols).unwrap();
+    // 0.75 · 2.75 + 0.25 · 4.75 = 2.0625 + 1.1875 = 3.25
+    assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 3.25));
 }
 
 /// A policy that forwards to another and records every feedback it is given.
@@ -405,8 +430,9 @@ fn actor_chain_gradients_match_finite_differences() {
     }
 }
 
-/// What a federated round does to each RSU (issue 14, item 8), stated and tested: a participant's
-/// actor becomes the FedAvg of the participants' actors (unweighted by default); its target
+/// What a federated round does to each RSU (issue 14, item 8), stated and tested with the paper's
+/// round (`fed_mix = 1`): a participant's actor becomes the FedAvg of the participants' actors
+/// (unweighted by default); its target
 /// actor is *not* reset (it keeps following the actor by soft updates, so it drifts towards the
 /// average at rate τ per target update), its actor's Adam moments and step count are kept (the
 /// next steps on the averaged actor use the RSU's own gradient history), and its critic, target
@@ -414,7 +440,8 @@ fn actor_chain_gradients_match_finite_differences() {
 #[test]
 fn a_federated_round_replaces_the_actor_only() {
     // Three RSUs that all receive uploads.
-    let sc = Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).unwrap();
+    let mut sc = Scenario::parse(&fixture::fixture("three-rsu-uneven.toml")).unwrap();
+    sc.learning.fed_mix = 1.0;
     let mut opts = small_options();
     opts.updates_per_slot = 0;
     let mut st = build_learner_with("fed-maddpg", &sc, 3, 1, opts).unwrap();

@@ -55,8 +55,10 @@ pub(crate) struct TrainArgs {
     /// Set one `[learning]` hyper-parameter, `KEY=VALUE`, repeatable, applied in order after the
     /// budget (keys: replay_capacity, batch_size, gamma, epsilon, epsilon_final, epsilon_decay,
     /// critic_lr, actor_lr, target_update_every, tau, aggregation_period, max_iterations,
-    /// n_step, update_every; tasks_in_turn=true|false, beyond the paper: each RSU decides its
-    /// tasks one after another, seeing what it already sent where).
+    /// n_step, update_every; beyond the paper: tasks_in_turn=true|false, default true, each RSU
+    /// decides its tasks one after another, seeing what it already sent where; fed_mix=β in
+    /// (0, 1], default 0.5, the share of a federated round's average a fed-maddpg actor takes;
+    /// the paper's algorithms: tasks_in_turn=false, fed_mix=1).
     #[arg(long = "learn", value_name = "KEY=VALUE")]
     pub learn: Vec<String>,
     /// Seed of the learners and of the training traffic (default: the scenario's).

@@ -1,6 +1,7 @@
-//! `[learning] tasks_in_turn` / `--learn tasks_in_turn=true` (issue 19, beyond the paper): an
-//! RSU's actor decides its tasks in turn. Both engines give the same bytes with it on, for
-//! every learner and with cloning; it changes what is learned; a bad value is refused.
+//! `[learning] tasks_in_turn` (issue 19, beyond the paper, on by default; `--learn
+//! tasks_in_turn=false` gives the paper's per-pair scoring): an RSU's actor decides its tasks in
+//! turn. Both engines give the same bytes with it on, for every learner and with cloning; it
+//! changes what is learned; a bad value is refused.
 
 use crate::common::*;
 
@@ -22,8 +23,6 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
                 "2",
                 "--pretrain",
                 "br-ne:1",
-                "--learn",
-                "tasks_in_turn=true",
                 "--engine",
                 engine,
                 "--threads",
@@ -47,6 +46,8 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
             "2",
             "--pretrain",
             "br-ne:1",
+            "--learn",
+            "tasks_in_turn=false",
             "--engine",
             "sequential",
             "--checkpoint",
@@ -92,4 +93,25 @@ fn a_bad_tasks_in_turn_value_is_refused() {
         ]),
         &["learning.tasks_in_turn", "true or false"],
     );
+}
+
+#[test]
+fn a_bad_fed_mix_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("x");
+    for v in ["0", "1.5", "nan", "half"] {
+        bad_input(
+            vecsim(&[
+                "train",
+                SCENARIO,
+                "--policy",
+                "fed-maddpg",
+                "--learn",
+                &format!("fed_mix={v}"),
+                "--checkpoint",
+                ck.to_str().unwrap(),
+            ]),
+            &["learning.fed_mix"],
+        );
+    }
 }
