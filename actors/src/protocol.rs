@@ -100,6 +100,12 @@
 //! `ActorOptions::pool_participants`) and sends either its encoded parameters (its policy's
 //! actor network when the policy federates) or an explicit `Skip`, so the pool closes the round by counting answers. The clock
 //! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
+//!
+//! Across processes (`vecsim-cluster`) these messages are also the wire form: the ones that
+//! cross derive serde's traits, and what in them is local to a process says how it crosses
+//! ([`CtxHandle`], [`JointShares`], a skipped actor reference); the receiving process fills it
+//! in with [`RsuMsg::resolve`]. A new message is written here and handled by its actor; nothing
+//! else mirrors it.
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
