@@ -640,11 +640,7 @@ impl RsuMsg {
                     *ctx = CtxHandle::Here(r.ctx(*slot, std::mem::take(up)));
                 }
             }
-            RsuMsg::PoolRound { pool, .. } => {
-                if pool.is_none() {
-                    *pool = Some(r.pool()?);
-                }
-            }
+            RsuMsg::PoolRound { pool, .. } if pool.is_none() => *pool = Some(r.pool()?),
             RsuMsg::Joint { shares, .. } => {
                 let sent = match shares {
                     JointShares::Here(_) => return Ok(()),
