@@ -85,8 +85,8 @@ pub enum PipelineError {
         /// The limit, GiB.
         limit_gib: f64,
     },
-    /// A thread count outside 1..=[`MAX_THREADS`].
-    #[error("--threads {0}: expected 1 to {MAX_THREADS}")]
+    /// A thread count outside 1..=[`MAX_THREADS`] ([`check_threads`]).
+    #[error("{0} threads: expected 1 to {MAX_THREADS}")]
     ThreadCount(usize),
     /// The OS refused the actor engine's worker threads (a thread or memory limit).
     #[error("--threads {threads}: cannot start {threads} worker threads; use fewer")]
@@ -115,6 +115,16 @@ fn human_gib(gib: f64) -> String {
 
 /// The most worker threads an engine accepts.
 pub const MAX_THREADS: usize = 1024;
+
+/// `threads`, if an engine accepts it (1 to [`MAX_THREADS`]): the one range check of a thread
+/// count, made by [`EngineKind::build`] and by the CLI's `--threads` parser.
+pub fn check_threads(threads: usize) -> Result<usize, PipelineError> {
+    if (1..=MAX_THREADS).contains(&threads) {
+        Ok(threads)
+    } else {
+        Err(PipelineError::ThreadCount(threads))
+    }
+}
 
 /// Resource limits checked before a run allocates anything big.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -220,9 +230,7 @@ impl EngineKind {
     /// on it). The actor engine asks the OS for its threads first, so that a refusal (a thread
     /// or memory limit) is a clear error rather than a failure inside the runtime.
     pub fn build(self, threads: usize) -> Result<Box<dyn Engine>, PipelineError> {
-        if !(1..=MAX_THREADS).contains(&threads) {
-            return Err(PipelineError::ThreadCount(threads));
-        }
+        check_threads(threads)?;
         Ok(match self {
             EngineKind::Actors => {
                 vecsim_actors::probe_threads(threads).map_err(|source| PipelineError::Threads { threads, source })?;

@@ -15,7 +15,8 @@
 
 use crate::pool::VecPool;
 use crate::protocol::{
-    ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg,
+    ClockMsg, Dispatched, FleetMsg, JointShares, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped,
+    VehicleMsg,
 };
 use crate::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use crate::vehicle::VehicleActor;
@@ -361,7 +362,7 @@ impl ClockActor {
         st.pending = st.n();
         let ctx = st.ctx.clone().expect("set in phase 1");
         for (e, r) in st.rsus.iter().enumerate() {
-            send(r, RsuMsg::CloseUploads { expected: st.expected_uploads[e], ctx: ctx.clone() })?;
+            send(r, RsuMsg::CloseUploads { expected: st.expected_uploads[e], ctx: ctx.clone().into() })?;
         }
         st.messages += st.n() as u64;
         Ok(())
@@ -376,7 +377,7 @@ impl ClockActor {
         let (tx, rx) = ractor::concurrency::oneshot();
         send(&pool, PoolMsg::Open { round, participants, members, reply: tx.into() })?;
         for r in &st.rsus {
-            send(r, RsuMsg::PoolRound { round, pool: pool.clone() })?;
+            send(r, RsuMsg::PoolRound { round, pool: Some(pool.clone()) })?;
         }
         // The clock waits for the pool's answer (no timeout: every participant answers).
         let outcome = rx.await.map_err(|_| "the VEC POOL dropped a round")?;
@@ -688,7 +689,7 @@ impl ClockActor {
                     st.phase = Phase::Joint;
                     st.pending = if ack { n } else { 0 };
                     for r in &st.rsus {
-                        send(r, RsuMsg::Joint { shares: shares.clone(), ack })?;
+                        send(r, RsuMsg::Joint { shares: JointShares::Here(shares.clone()), ack })?;
                     }
                     st.messages += n as u64;
                     if st.pending == 0 {

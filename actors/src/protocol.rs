@@ -100,6 +100,12 @@
 //! `ActorOptions::pool_participants`) and sends either its encoded parameters (its policy's
 //! actor network when the policy federates) or an explicit `Skip`, so the pool closes the round by counting answers. The clock
 //! starts the next slot once every RSU has applied the broadcast average (`PoolApplied`).
+//!
+//! Across processes (`vecsim-cluster`) these messages are also the wire form: the ones that
+//! cross derive serde's traits, and what in them is local to a process says how it crosses
+//! ([`CtxHandle`], [`JointShares`], a skipped actor reference); the receiving process fills it
+//! in with [`RsuMsg::resolve`]. A new message is written here and handled by its actor; nothing
+//! else mirrors it.
 
 use ractor::{ActorRef, DerivedActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
@@ -165,7 +171,13 @@ pub enum Stepped {
 }
 
 /// Messages to an RSU actor.
-#[derive(Debug)]
+///
+/// They cross processes as they are (`vecsim-cluster` encodes them with `vecsim_core::codec`):
+/// what is local to a process (the slot's context, the VEC POOL's actor reference, decoded
+/// shares of the joint record) is held in a type that carries only its values across
+/// ([`CtxHandle`], a skipped `Option`, [`JointShares`]), and the receiving process fills the
+/// rest in, in one place, before it delivers the message: [`RsuMsg::resolve`].
+#[derive(Debug, Serialize, Deserialize)]
 pub enum RsuMsg {
     /// Phase 0. Carries only the slot: a restart in this phase changes the RSU table, so the
     /// slot's context (with the final table) comes with `CloseUploads`. `ack`: answer `Ready`
@@ -183,7 +195,7 @@ pub enum RsuMsg {
         /// The number of uploads vehicles sent to this RSU in phase 1.
         expected: u32,
         /// The slot's context, with the RSU table as it stands after any restart.
-        ctx: Arc<SlotCtx>,
+        ctx: CtxHandle,
     },
     /// Phase 3: everyone's public summaries. `send_uploads` when the oracle refines (the RSU
     /// answers `Proposal` and waits for `Dispatch`); otherwise the RSU goes straight on to
@@ -227,7 +239,7 @@ pub enum RsuMsg {
     /// receives them and trains, here, in this RSU's actor.
     Joint {
         /// The shares, index = RSU id.
-        shares: Arc<Vec<Option<Share>>>,
+        shares: JointShares,
         /// Whether the clock waits for a `Closed` answer (before a pool round and after the
         /// last slot).
         ack: bool,
@@ -236,15 +248,18 @@ pub enum RsuMsg {
     PoolRound {
         /// The round number.
         round: u64,
-        /// The VEC POOL actor to send `Contribute` or `Skip` to.
-        pool: ActorRef<PoolMsg>,
+        /// The VEC POOL actor to send `Contribute` or `Skip` to. An actor reference is its
+        /// process's: it does not cross, and the receiving process fills in its own stand-in of
+        /// the VEC POOL ([`RsuMsg::resolve`]).
+        #[serde(skip)]
+        pool: Option<ActorRef<PoolMsg>>,
     },
     /// VEC POOL: the averaged parameters of a round.
     PoolGlobal(PoolGlobal),
 }
 
 /// The VEC POOL's broadcast of a round's average (codec-encoded `Vec<f32>`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PoolGlobal {
     /// The round whose average this is.
     pub round: u64,
@@ -266,6 +281,123 @@ impl TryFrom<RsuMsg> for PoolGlobal {
             other => Err(other),
         }
     }
+}
+
+/// The slot's context as [`RsuMsg::CloseUploads`] carries it. In the clock's process, the
+/// clock's `Arc`; across processes only its values cross, the slot and the up-mask (the actor
+/// references are the sender's), and the receiving process rebuilds the context with its own
+/// actor table ([`RsuMsg::resolve`]) before it delivers the message.
+#[derive(Clone, Debug)]
+pub enum CtxHandle {
+    /// The context, ready for an RSU actor of this process.
+    Here(Arc<SlotCtx>),
+    /// Its values, as they came from another process: to be resolved.
+    Values {
+        /// The slot index `t`.
+        slot: u32,
+        /// `up[e]`: whether RSU e is up this slot.
+        up: Vec<bool>,
+    },
+}
+
+impl CtxHandle {
+    /// The context, once resolved (`None`: it came from another process and was not).
+    pub fn get(&self) -> Option<&Arc<SlotCtx>> {
+        match self {
+            CtxHandle::Here(c) => Some(c),
+            CtxHandle::Values { .. } => None,
+        }
+    }
+}
+
+impl From<Arc<SlotCtx>> for CtxHandle {
+    fn from(c: Arc<SlotCtx>) -> CtxHandle {
+        CtxHandle::Here(c)
+    }
+}
+
+impl Serialize for CtxHandle {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CtxHandle::Here(c) => (c.slot, &c.up).serialize(s),
+            CtxHandle::Values { slot, up } => (slot, up).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CtxHandle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CtxHandle, D::Error> {
+        let (slot, up) = <(u32, Vec<bool>)>::deserialize(d)?;
+        Ok(CtxHandle::Values { slot, up })
+    }
+}
+
+/// Every RSU's share of a slot (centralised training) as [`RsuMsg::Joint`] carries it. The
+/// shares are type-erased (the runtime does not know the learners' types): across processes
+/// each crosses as the bytes of an [`EncodedShare`], and the receiving process decodes them
+/// ([`RsuMsg::resolve`]). Every RSU gets the same shares in a slot, so they cross to a process
+/// once, for all the RSUs it hosts: the sender sends the others [`JointShares::LastSent`].
+#[derive(Clone, Debug)]
+pub enum JointShares {
+    /// The shares, index = RSU id, ready for a policy of this process (to cross, each must be
+    /// an [`EncodedShare`]).
+    Here(Arc<Vec<Option<Share>>>),
+    /// The shares' bytes, as they came from another process: to be decoded.
+    Encoded(Vec<Option<Vec<u8>>>),
+    /// The shares last sent to the receiving process (across processes only).
+    LastSent,
+}
+
+impl JointShares {
+    /// The shares, once resolved (`None`: they came from another process and were not).
+    pub fn get(&self) -> Option<&Arc<Vec<Option<Share>>>> {
+        match self {
+            JointShares::Here(s) => Some(s),
+            JointShares::Encoded(_) | JointShares::LastSent => None,
+        }
+    }
+}
+
+impl Serialize for JointShares {
+    /// `Option<Vec<Option<bytes>>>`: `None` for [`JointShares::LastSent`].
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// One share, by reference, as its bytes.
+        struct Bytes<'a>(&'a Option<Share>);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                encoded_share::serialize(self.0, s)
+            }
+        }
+        match self {
+            JointShares::Here(list) => s.serialize_some(&list.iter().map(Bytes).collect::<Vec<_>>()),
+            JointShares::Encoded(list) => s.serialize_some(list),
+            JointShares::LastSent => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JointShares {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JointShares, D::Error> {
+        Ok(match Option::<Vec<Option<Vec<u8>>>>::deserialize(d)? {
+            Some(list) => JointShares::Encoded(list),
+            None => JointShares::LastSent,
+        })
+    }
+}
+
+/// What the process that receives an [`RsuMsg`] from another process fills in before it
+/// delivers it: the parts of a message that are local to a process (see [`RsuMsg`]). Its
+/// methods are asked only for what the message lacks.
+pub trait Resolver {
+    /// Why a part cannot be filled in.
+    type Error;
+    /// The slot's context, from its values, with this process's actor table.
+    fn ctx(&mut self, slot: u32, up: Vec<bool>) -> Arc<SlotCtx>;
+    /// This process's VEC POOL (its stand-in).
+    fn pool(&mut self) -> Result<ActorRef<PoolMsg>, Self::Error>;
+    /// The joint record's shares, decoded from `encoded`, or (`None`) the ones this process
+    /// last received.
+    fn shares(&mut self, encoded: Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, Self::Error>;
 }
 
 /// Messages to the clock (answers, plus the run's start).
@@ -498,6 +630,31 @@ impl Answer {
 }
 
 impl RsuMsg {
+    /// Fills in what this message, come from another process, lacks ([`Resolver`]): the one
+    /// place that knows which parts of a message to an RSU do not cross. A message whose
+    /// parts are all values needs nothing here.
+    pub fn resolve<R: Resolver>(&mut self, r: &mut R) -> Result<(), R::Error> {
+        match self {
+            RsuMsg::CloseUploads { ctx, .. } => {
+                if let CtxHandle::Values { slot, up } = ctx {
+                    *ctx = CtxHandle::Here(r.ctx(*slot, std::mem::take(up)));
+                }
+            }
+            RsuMsg::PoolRound { pool, .. } if pool.is_none() => *pool = Some(r.pool()?),
+            RsuMsg::Joint { shares, .. } => {
+                let sent = match shares {
+                    JointShares::Here(_) => return Ok(()),
+                    JointShares::Encoded(list) => Some(std::mem::take(list)),
+                    JointShares::LastSent => None,
+                };
+                *shares = JointShares::Here(r.shares(sent)?);
+            }
+            // Values only: they cross as they are.
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The answer this message asks of the RSU, if any (see the phases above).
     pub fn expects(&self) -> Option<Answer> {
         match self {
@@ -549,9 +706,9 @@ impl PoolMsg {
 
 // Every message type implements `ractor::Message` explicitly: the workspace builds ractor with
 // its `cluster` feature (for `vecsim-cluster`), which drops ractor's blanket implementation.
-// Across processes `vecsim-cluster` carries the answers to the clock and to the pool as they are
-// (serde, encoded with `vecsim_core::codec`), and the messages to an RSU in its own wire form
-// (they hold actor references and the slot's context, which the receiver rebuilds).
+// Across processes `vecsim-cluster` carries the messages to an RSU, the answers to the clock
+// and to the pool as they are (serde, encoded with `vecsim_core::codec`); what of a message to
+// an RSU is local to a process, the receiver fills in (`RsuMsg::resolve`).
 impl ractor::Message for VehicleMsg {}
 impl ractor::Message for FleetMsg {}
 impl ractor::Message for RsuMsg {}

@@ -328,7 +328,7 @@ impl RsuState {
                 st.try_close_uploads()?;
             }
             RsuMsg::CloseUploads { expected, ctx } => {
-                st.ctx = Some(ctx);
+                st.ctx = Some(ctx.get().ok_or("a slot context from another process, not resolved")?.clone());
                 st.expected_uploads = Some(expected);
                 st.try_close_uploads()?;
             }
@@ -394,12 +394,14 @@ impl RsuState {
             }
             RsuMsg::Joint { shares, ack } => {
                 // The learner's update steps run here, in this RSU's actor.
-                st.with_policy(|p| p.receive(&shares));
+                let shares = shares.get().ok_or("shares of the joint record from another process, not resolved")?;
+                st.with_policy(|p| p.receive(shares));
                 if ack {
                     st.reply(ClockMsg::Closed { rsu: st.a.id })?;
                 }
             }
             RsuMsg::PoolRound { round, pool } => {
+                let pool = pool.ok_or("a pool round from another process, without the VEC POOL filled in")?;
                 let from = st.a.id.0;
                 let w = &*st.a.world;
                 // A trainer's participant set, or this RSU's own fault draw.

@@ -19,7 +19,7 @@ mod nearest;
 
 use crate::error::{protocol, HubError, PreauthError};
 use crate::preauth::{self, Authenticated};
-use crate::wire::{Forward, HubMsg, RsuWire, Setup, StandIn, Wire};
+use crate::wire::{Forward, HubMsg, Setup, StandIn, Wire};
 use crate::{
     ClusterConfig, ClusterError, NodeLoss, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, NODE_GROUP,
 };
@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use vecsim_actors::protocol::{Answer, ClockMsg, Dispatched, FleetMsg, PoolMsg, Proposal, RsuMsg};
+use vecsim_actors::protocol::{Answer, ClockMsg, Dispatched, FleetMsg, JointShares, PoolMsg, Proposal, RsuMsg};
 use vecsim_actors::{ActorOptions, ActorRun, RemoteRsus};
 use vecsim_core::engine::RoundRequest;
 use vecsim_core::ids::{RsuId, TaskId};
@@ -620,7 +620,7 @@ impl CoordState {
                     nd.held.insert(t.up.task.id, node_lost(t.up.task.id, Some(t.up.uploader), Some(t.executor)));
                 }
             }
-            RsuMsg::PoolRound { pool, .. } => self.pool = Some(pool.clone()),
+            RsuMsg::PoolRound { pool: Some(pool), .. } => self.pool = Some(pool.clone()),
             _ => {}
         }
         self.forward_rsu(e, msg, ask)
@@ -628,7 +628,7 @@ impl CoordState {
 
     /// Sends `msg` to RSU `e`'s node, remembering what answer it asks for, or answers it here
     /// when the node is lost.
-    fn forward_rsu(&mut self, e: usize, msg: RsuMsg, ask: Option<Answer>) -> Result<(), HubError> {
+    fn forward_rsu(&mut self, e: usize, mut msg: RsuMsg, ask: Option<Answer>) -> Result<(), HubError> {
         let node = self.a.owner[e];
         if self.nodes[node].lost {
             if let Some(a) = ask {
@@ -640,16 +640,22 @@ impl CoordState {
             self.rsus[e].asks.push(a);
         }
         // The slot's shares cross to each node once, for all its RSUs.
-        let mut joint_sent = false;
-        if let RsuMsg::Joint { shares, .. } = &msg {
-            let last = &mut self.nodes[node].joint;
-            joint_sent = last.as_ref().is_some_and(|l| Arc::ptr_eq(l, shares));
-            *last = Some(shares.clone());
+        if let RsuMsg::Joint { shares, .. } = &mut msg {
+            if let JointShares::Here(list) = shares {
+                let last = &mut self.nodes[node].joint;
+                if last.as_ref().is_some_and(|l| Arc::ptr_eq(l, list)) {
+                    *shares = JointShares::LastSent;
+                } else {
+                    *last = Some(list.clone());
+                }
+            }
         }
-        let w = Wire::Rsu { rsu: e as u32, msg: RsuWire::from_msg_with(msg, joint_sent)? };
-        // A failed send means the session is closing: the `Down` event follows.
-        let _ = self.a.nodes[node].2.send_message(HubMsg::Net(w));
-        Ok(())
+        match self.a.nodes[node].2.send_message(HubMsg::Net(Wire::Rsu { rsu: e as u32, msg })) {
+            // Encoding failed (only a share of the joint record that a node did not encode can).
+            Err(ractor::MessagingErr::InvalidActorType) => Err(protocol!("a message to RSU {e} does not encode")),
+            // A failed send means the session is closing: the `Down` event follows.
+            _ => Ok(()),
+        }
     }
 
     /// `given` arrived from RSU `e`: the request it settles is answered.
@@ -691,14 +697,14 @@ impl CoordState {
 
     /// A wired batch from an RSU on one node to an RSU on another, or a vehicle's upload to an
     /// RSU on another node: relayed.
-    fn relay(&mut self, dest: usize, msg: RsuWire) -> Result<(), HubError> {
-        if let RsuWire::Upload(u) = msg {
+    fn relay(&mut self, dest: usize, msg: RsuMsg) -> Result<(), HubError> {
+        if let RsuMsg::Upload(u) = msg {
             if dest >= self.rsus.len() || u.rsu.index() != dest {
                 return Err(protocol!("an upload to RSU {dest} addressed to RSU {}", u.rsu.0));
             }
             return self.relay_upload(dest, u);
         }
-        let RsuWire::Migrated { from, tasks } = &msg else {
+        let RsuMsg::Migrated { from, tasks } = &msg else {
             return Err(protocol!("a node sent {msg:?} to RSU {dest}"));
         };
         let src = from.index();
@@ -711,11 +717,6 @@ impl CoordState {
         self.rsus[src].relayed_to.insert(dest as u32);
         let src_node = self.a.owner[src];
         self.nodes[src_node].done.extend(tasks.iter().map(|t| t.up.task.id));
-        let msg = msg.into_msg(
-            |_, _| unreachable!("not a CloseUploads"),
-            || None,
-            |_| Err(HubError::from("a node sent a joint record to relay")),
-        )?;
         self.send_rsu(dest, msg)
     }
 

@@ -13,7 +13,7 @@
 
 use crate::error::{protocol, BoxError, HubError};
 use crate::preauth::{self, Authenticated};
-use crate::wire::{EncodedShare, Forward, HubMsg, RsuWire, Setup, StandIn, VehicleStep, VehiclesStepped, Wire};
+use crate::wire::{EncodedShare, Forward, HubMsg, Setup, StandIn, VehicleStep, VehiclesStepped, Wire};
 use crate::{ClusterError, NodeTls, PolicyCodec, COORDINATOR_GROUP_PREFIX, MAX_FRAME_BYTES, NODE_GROUP};
 use ractor::thread_local::{ThreadLocalActor, ThreadLocalActorSpawner};
 use ractor::ActorId;
@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vecsim_actors::protocol::{ClockMsg, PoolMsg, RsuMsg, SlotCtx, Stepped, VehicleMsg};
+use vecsim_actors::protocol::{ClockMsg, PoolMsg, Resolver, RsuMsg, SlotCtx, Stepped, VehicleMsg};
 use vecsim_actors::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use vecsim_actors::vehicle::VehicleActor;
 use vecsim_actors::World;
@@ -465,8 +465,7 @@ impl NodeHub {
             } else {
                 let up = coordinator.clone();
                 let rsu = e as u32;
-                let fwd: Forward<RsuMsg> =
-                    Box::new(move |m| send_up(&up, Wire::Rsu { rsu, msg: RsuWire::from_msg(m)? }));
+                let fwd: Forward<RsuMsg> = Box::new(move |msg| send_up(&up, Wire::Rsu { rsu, msg }));
                 let (r, _) = Actor::spawn(None, StandIn::<RsuMsg>::new(), fwd)
                     .await
                     .map_err(HubError::spawn(format!("RSU {e}'s stand-in")))?;
@@ -653,44 +652,61 @@ impl NodeHub {
         Ok(true)
     }
 
-    fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, msg: RsuWire) -> Result<(), HubError> {
+    fn deliver(run: &mut Hosted, codec: Option<&PolicyCodec>, rsu: u32, mut msg: RsuMsg) -> Result<(), HubError> {
         let e = rsu as usize;
         if !run.local.get(e).copied().unwrap_or(false) {
             return Err(protocol!("RSU {rsu} is not hosted here"));
         }
-        if let RsuWire::Begin { slot, .. } = &msg {
+        if let RsuMsg::Begin { slot, .. } = &msg {
             run.begun[e] = Some(*slot);
         }
-        let table = &run.table;
-        let clock = &run.clock;
-        let cached = &mut run.ctx;
-        let joint = &mut run.joint;
-        let msg = msg.into_msg(
-            |slot, up| match cached {
-                Some(c) if c.slot == slot && c.up == up => c.clone(),
-                _ => {
-                    let c = Arc::new(SlotCtx { slot, up, rsus: table.clone(), clock: clock.clone() });
-                    *cached = Some(c.clone());
-                    c
-                }
-            },
-            || Some(run.pool.clone()),
-            |shares| match shares {
-                Some(list) => {
-                    let codec = codec.ok_or("this node cannot decode shares of the joint record")?;
-                    let decoded = list
-                        .iter()
-                        .map(|b| b.as_deref().map(|b| (codec.decode_share)(b)).transpose())
-                        .collect::<Result<Vec<_>, BoxError>>()
-                        .map_err(HubError::policy("a share of the joint record does not decode"))?;
-                    let shares = Arc::new(decoded);
-                    *joint = Some(shares.clone());
-                    Ok(shares)
-                }
-                None => joint.clone().ok_or_else(|| HubError::from("a joint record recalled before any was sent")),
-            },
-        )?;
+        msg.resolve(&mut Local { run: &mut *run, codec })?;
         run.table[e].send_message(msg).map_err(|e| HubError::gone(format!("RSU {rsu}"), e))
+    }
+}
+
+/// What a message to a hosted RSU lacks when it arrives ([`RsuMsg::resolve`]), filled in from
+/// the run as this node hosts it.
+struct Local<'a> {
+    run: &'a mut Hosted,
+    codec: Option<&'a PolicyCodec>,
+}
+
+impl Resolver for Local<'_> {
+    type Error = HubError;
+
+    /// The slot's context with this node's RSU table: one `Arc` per slot for every hosted RSU.
+    fn ctx(&mut self, slot: u32, up: Vec<bool>) -> Arc<SlotCtx> {
+        let run = &mut *self.run;
+        match &run.ctx {
+            Some(c) if c.slot == slot && c.up == up => c.clone(),
+            _ => {
+                let c = Arc::new(SlotCtx { slot, up, rsus: run.table.clone(), clock: run.clock.clone() });
+                run.ctx = Some(c.clone());
+                c
+            }
+        }
+    }
+
+    fn pool(&mut self) -> Result<ActorRef<PoolMsg>, HubError> {
+        Ok(self.run.pool.clone())
+    }
+
+    /// The shares decoded with the policy's codec (and kept: the coordinator sends them once
+    /// for all the RSUs of this node), or the ones kept.
+    fn shares(&mut self, encoded: Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, HubError> {
+        let Some(list) = encoded else {
+            return self.run.joint.clone().ok_or_else(|| HubError::from("a joint record recalled before any was sent"));
+        };
+        let codec = self.codec.ok_or("this node cannot decode shares of the joint record")?;
+        let decoded = list
+            .iter()
+            .map(|b| b.as_deref().map(|b| (codec.decode_share)(b)).transpose())
+            .collect::<Result<Vec<_>, BoxError>>()
+            .map_err(HubError::policy("a share of the joint record does not decode"))?;
+        let shares = Arc::new(decoded);
+        self.run.joint = Some(shares.clone());
+        Ok(shares)
     }
 }
 
@@ -729,7 +745,7 @@ impl Actor for NodeHub {
                     Err(HubError::Protocol(why))
                 }
             },
-            HubMsg::Net(Wire::Rsu { msg: RsuWire::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
+            HubMsg::Net(Wire::Rsu { msg: RsuMsg::Begin { slot, .. }, .. }) if st.die_at_slot == Some(slot) => {
                 eprintln!("vecsim node: exiting at the start of slot {slot} (--die-at-slot)");
                 std::process::exit(137);
             }

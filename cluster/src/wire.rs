@@ -1,26 +1,23 @@
-//! What crosses processes: the slot protocol's messages ([`vecsim_actors::protocol`]) in a
-//! serialisable form, encoded with the project's codec ([`vecsim_core::codec`], bincode 2) and
-//! carried by `ractor_cluster` as one cast to the receiving process's hub actor.
+//! What crosses processes: the slot protocol's messages ([`vecsim_actors::protocol`]) as they
+//! are, plus the cluster's own (set-up, vehicles, policies), encoded with the project's codec
+//! ([`vecsim_core::codec`], bincode 2) and carried by `ractor_cluster` as one cast to the
+//! receiving process's hub actor.
 //!
-//! Only values cross: an `Arc<SlotCtx>` becomes its slot and up-mask (the receiver rebuilds the
-//! context with its own actor table), an actor reference becomes nothing (the receiver knows
-//! its own stand-ins), shared buffers become owned ones. Floats are encoded bit for bit, so a
-//! value decoded on the other side is the value that was sent.
+//! Only values cross: the protocol's types say how (a slot's context crosses as its slot and
+//! up-mask, an actor reference not at all, a share of the joint record as its bytes), and the
+//! receiving hub fills in the rest with [`RsuMsg::resolve`]. Floats are encoded bit for bit, so
+//! a value decoded on the other side is the value that was sent.
 
 use crate::error::HubError;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::Message;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 pub use vecsim_actors::protocol::EncodedShare;
-use vecsim_actors::protocol::{ClockMsg, FleetMsg, PoolGlobal, PoolMsg, RsuMsg, SlotCtx, Stepped};
+use vecsim_actors::protocol::{ClockMsg, FleetMsg, PoolMsg, RsuMsg, Stepped};
 use vecsim_core::codec;
-use vecsim_core::ids::{RsuId, VehicleId};
+use vecsim_core::ids::VehicleId;
 use vecsim_core::mobility::VehiclePath;
-use vecsim_core::policy::{Feedback, Share};
-use vecsim_core::rsu::LoadSummary;
-use vecsim_core::slot::ExecTask;
-use vecsim_core::vehicle::{UploadMsg, VehicleHandover};
+use vecsim_core::vehicle::VehicleHandover;
 
 /// A run's set-up for one node: what it hosts and how to build it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,9 +44,8 @@ pub struct Setup {
     pub weighted_fedavg: bool,
 }
 
-/// A message between the coordinator and a node. The answers to the clock and to the pool are
-/// the protocol's own messages ([`ClockMsg`], [`PoolMsg`]); the messages to an RSU cross as
-/// [`RsuWire`] (they hold actor references and the slot's context, which the receiver rebuilds).
+/// A message between the coordinator and a node. The messages to an RSU and the answers to the
+/// clock and to the pool are the protocol's own ([`RsuMsg`], [`ClockMsg`], [`PoolMsg`]).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Wire {
     /// Coordinator → node: host these RSUs for this run.
@@ -79,8 +75,8 @@ pub enum Wire {
     Rsu {
         /// The addressee.
         rsu: u32,
-        /// The message.
-        msg: RsuWire,
+        /// The message (the receiver resolves it: [`RsuMsg::resolve`]).
+        msg: RsuMsg,
     },
     /// Node → coordinator: the node's RSU actors are up (or why not).
     SetupDone {
@@ -149,125 +145,6 @@ pub struct VehiclesStepped {
     pub answers: Vec<(VehicleId, Stepped)>,
     /// The departing vehicles, after their step.
     pub departed: Vec<VehicleHandover>,
-}
-
-/// [`RsuMsg`] as it crosses processes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum RsuWire {
-    Begin {
-        slot: u32,
-        ack: bool,
-    },
-    Upload(UploadMsg),
-    CloseUploads {
-        expected: u32,
-        slot: u32,
-        up: Vec<bool>,
-    },
-    Decide {
-        summaries: Vec<LoadSummary>,
-        send_uploads: bool,
-    },
-    Dispatch {
-        decisions: Option<Vec<RsuId>>,
-    },
-    Migrated {
-        from: RsuId,
-        tasks: Vec<ExecTask>,
-    },
-    Execute {
-        batches: u32,
-    },
-    Feedback {
-        fb: Feedback,
-        ack: bool,
-        share: bool,
-    },
-    /// The slot's shares, encoded, by RSU id; `None`: the ones last sent to this node (every
-    /// RSU of a node gets the same, which crosses once).
-    Joint {
-        shares: Option<Vec<Option<Vec<u8>>>>,
-        ack: bool,
-    },
-    PoolRound {
-        round: u64,
-    },
-    PoolGlobal {
-        round: u64,
-        bytes: Vec<u8>,
-    },
-}
-
-impl RsuWire {
-    /// The wire form of `m`. The shares of a `Joint` must be [`EncodedShare`]s (as the
-    /// coordinator holds them); `joint_sent` says this node already has them.
-    pub fn from_msg(m: RsuMsg) -> Result<RsuWire, HubError> {
-        Self::from_msg_with(m, false)
-    }
-
-    /// [`RsuWire::from_msg`], sending a `Joint`'s shares only when `joint_sent` is false.
-    pub fn from_msg_with(m: RsuMsg, joint_sent: bool) -> Result<RsuWire, HubError> {
-        Ok(match m {
-            RsuMsg::Begin { slot, ack } => RsuWire::Begin { slot, ack },
-            RsuMsg::Upload(u) => RsuWire::Upload(u),
-            RsuMsg::CloseUploads { expected, ctx } => {
-                RsuWire::CloseUploads { expected, slot: ctx.slot, up: ctx.up.clone() }
-            }
-            RsuMsg::Decide { summaries, send_uploads } => {
-                RsuWire::Decide { summaries: summaries.as_ref().clone(), send_uploads }
-            }
-            RsuMsg::Dispatch { decisions } => RsuWire::Dispatch { decisions },
-            RsuMsg::Migrated { from, tasks } => RsuWire::Migrated { from, tasks },
-            RsuMsg::Execute { batches } => RsuWire::Execute { batches },
-            RsuMsg::Feedback { fb, ack, share } => RsuWire::Feedback { fb, ack, share },
-            RsuMsg::Joint { shares, ack } => {
-                let shares = if joint_sent {
-                    None
-                } else {
-                    let bytes = shares.iter().map(|s| match s {
-                        None => Ok(None),
-                        Some(s) => s
-                            .downcast_ref::<EncodedShare>()
-                            .map(|b| Some(b.0.clone()))
-                            .ok_or_else(|| HubError::from("a share that was not encoded by a node")),
-                    });
-                    Some(bytes.collect::<Result<Vec<_>, HubError>>()?)
-                };
-                RsuWire::Joint { shares, ack }
-            }
-            RsuMsg::PoolRound { round, pool: _ } => RsuWire::PoolRound { round },
-            RsuMsg::PoolGlobal(g) => RsuWire::PoolGlobal { round: g.round, bytes: g.bytes.as_ref().clone() },
-        })
-    }
-
-    /// Back to an [`RsuMsg`] in the receiving process: `ctx` builds the slot's context from the
-    /// slot and up-mask, `pool` is the local stand-in of the VEC POOL, `joint` decodes a
-    /// `Joint`'s shares (or recalls the ones last decoded).
-    pub fn into_msg(
-        self,
-        ctx: impl FnOnce(u32, Vec<bool>) -> Arc<SlotCtx>,
-        pool: impl FnOnce() -> Option<ractor::ActorRef<PoolMsg>>,
-        joint: impl FnOnce(Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, HubError>,
-    ) -> Result<RsuMsg, HubError> {
-        Ok(match self {
-            RsuWire::Begin { slot, ack } => RsuMsg::Begin { slot, ack },
-            RsuWire::Upload(u) => RsuMsg::Upload(u),
-            RsuWire::CloseUploads { expected, slot, up } => RsuMsg::CloseUploads { expected, ctx: ctx(slot, up) },
-            RsuWire::Decide { summaries, send_uploads } => {
-                RsuMsg::Decide { summaries: Arc::new(summaries), send_uploads }
-            }
-            RsuWire::Dispatch { decisions } => RsuMsg::Dispatch { decisions },
-            RsuWire::Migrated { from, tasks } => RsuMsg::Migrated { from, tasks },
-            RsuWire::Execute { batches } => RsuMsg::Execute { batches },
-            RsuWire::Feedback { fb, ack, share } => RsuMsg::Feedback { fb, ack, share },
-            RsuWire::Joint { shares, ack } => RsuMsg::Joint { shares: joint(shares)?, ack },
-            RsuWire::PoolRound { round } => {
-                RsuMsg::PoolRound { round, pool: pool().ok_or("a pool round without a VEC POOL")? }
-            }
-            RsuWire::PoolGlobal { round, bytes } => RsuMsg::PoolGlobal(PoolGlobal { round, bytes: Arc::new(bytes) }),
-        })
-    }
 }
 
 /// The message type of both hubs (the coordinator's and a node's): [`Wire`] from the network,
@@ -370,8 +247,169 @@ impl<M: Message> ractor::Actor for StandIn<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vecsim_core::ids::TaskId;
+    use ractor::{Actor, ActorRef};
+    use std::sync::Arc;
+    use vecsim_actors::protocol::{JointShares, PoolGlobal, Resolver, SlotCtx};
+    use vecsim_core::ids::{RsuId, TaskId};
     use vecsim_core::outcome::{Outcome, TaskResult};
+    use vecsim_core::policy::{Feedback, Share};
+    use vecsim_core::rsu::LoadSummary;
+    use vecsim_core::slot::ExecTask;
+    use vecsim_core::task::{Task, UploadedTask};
+    use vecsim_core::vehicle::UploadMsg;
+
+    /// The receiving process of the test: its own clock and pool (stand-ins that drop what
+    /// they are sent), and a "decoder" of shares that keeps their bytes as a `Vec<u8>` share.
+    struct Far {
+        clock: ActorRef<ClockMsg>,
+        pool: ActorRef<PoolMsg>,
+        last: Option<Arc<Vec<Option<Share>>>>,
+    }
+
+    impl Resolver for Far {
+        type Error = HubError;
+        fn ctx(&mut self, slot: u32, up: Vec<bool>) -> Arc<SlotCtx> {
+            Arc::new(SlotCtx { slot, up, rsus: Vec::new(), clock: self.clock.clone() })
+        }
+        fn pool(&mut self) -> Result<ActorRef<PoolMsg>, HubError> {
+            Ok(self.pool.clone())
+        }
+        fn shares(&mut self, encoded: Option<Vec<Option<Vec<u8>>>>) -> Result<Arc<Vec<Option<Share>>>, HubError> {
+            match encoded {
+                Some(list) => {
+                    let decoded = Arc::new(list.into_iter().map(|b| b.map(|b| Arc::new(b) as Share)).collect());
+                    self.last = Some(Arc::clone(&decoded));
+                    Ok(decoded)
+                }
+                None => self.last.clone().ok_or_else(|| HubError::from("nothing sent yet")),
+            }
+        }
+    }
+
+    /// The variant's name; exhaustive, so that a new message cannot be left out of the test.
+    fn variant(m: &RsuMsg) -> &'static str {
+        match m {
+            RsuMsg::Begin { .. } => "Begin",
+            RsuMsg::Upload(_) => "Upload",
+            RsuMsg::CloseUploads { .. } => "CloseUploads",
+            RsuMsg::Decide { .. } => "Decide",
+            RsuMsg::Dispatch { .. } => "Dispatch",
+            RsuMsg::Migrated { .. } => "Migrated",
+            RsuMsg::Execute { .. } => "Execute",
+            RsuMsg::Feedback { .. } => "Feedback",
+            RsuMsg::Joint { .. } => "Joint",
+            RsuMsg::PoolRound { .. } => "PoolRound",
+            RsuMsg::PoolGlobal(_) => "PoolGlobal",
+        }
+    }
+
+    /// Through the hub's codec, as a message to RSU 2, and resolved on the far side.
+    fn cross(msg: RsuMsg, far: &mut Far) -> RsuMsg {
+        let m = HubMsg::Net(Wire::Rsu { rsu: 2, msg }).serialize().expect("encodes");
+        let HubMsg::Net(Wire::Rsu { rsu: 2, mut msg }) = HubMsg::deserialize(m).unwrap() else {
+            panic!("not the message sent")
+        };
+        msg.resolve(far).expect("resolves");
+        msg
+    }
+
+    #[tokio::test]
+    async fn every_message_to_an_rsu_crosses_as_it_is_and_is_resolved_on_the_far_side() {
+        let drop_all = || -> Forward<ClockMsg> { Box::new(|_| Ok(())) };
+        let (near_clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), drop_all()).await.unwrap();
+        let (far_clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), drop_all()).await.unwrap();
+        let (near_pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>)
+            .await
+            .unwrap();
+        let (far_pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>)
+            .await
+            .unwrap();
+        let mut far = Far { clock: far_clock.clone(), pool: far_pool.clone(), last: None };
+
+        let x = 0.1 + 0.2; // not a short decimal: crosses bit for bit or not at all
+        let task = Task { id: TaskId { slot: 5, vehicle: 9 }, data_bits: 8e5 * x, cycles_per_bit: 500.0, deadline_s: x };
+        let up = UploadedTask { task, uploader: RsuId(2), distance_m: x, upload_s: x, upload_extra_s: 0.0 };
+        let ctx = Arc::new(SlotCtx { slot: 5, up: vec![true, false, true], rsus: Vec::new(), clock: near_clock.clone() });
+        let shares: Arc<Vec<Option<Share>>> = Arc::new(vec![Some(Arc::new(EncodedShare(vec![1, 2, 3]))), None]);
+        let summary = LoadSummary { uploaded_load: x, uploaded_tasks: 1, free_cpu_hz: f64::NAN, available: true };
+        let fb = Feedback {
+            rsu: RsuId(2),
+            slot: 5,
+            reward: x,
+            potential: -0.0,
+            difference: f64::INFINITY,
+            completion_rate: Some(x),
+            done: true,
+        };
+        let sent = vec![
+            RsuMsg::Begin { slot: 5, ack: true },
+            RsuMsg::Upload(UploadMsg { task, rsu: RsuId(2), distance_m: x, extra_latency_s: 0.0 }),
+            RsuMsg::CloseUploads { expected: 3, ctx: ctx.clone().into() },
+            RsuMsg::Decide { summaries: Arc::new(vec![summary; 3]), send_uploads: true },
+            RsuMsg::Dispatch { decisions: Some(vec![RsuId(0), RsuId(2)]) },
+            RsuMsg::Migrated {
+                from: RsuId(0),
+                tasks: vec![ExecTask { up, executor: RsuId(2), wired_s: x, wired_extra_s: 0.0 }],
+            },
+            RsuMsg::Execute { batches: 2 },
+            RsuMsg::Feedback { fb, ack: true, share: true },
+            RsuMsg::Joint { shares: JointShares::Here(shares.clone()), ack: false },
+            RsuMsg::Joint { shares: JointShares::LastSent, ack: true },
+            RsuMsg::PoolRound { round: 4, pool: Some(near_pool.clone()) },
+            RsuMsg::PoolGlobal(PoolGlobal { round: 4, bytes: Arc::new(vec![0, 255, 7]) }),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        let mut first_joint = None;
+        for msg in sent {
+            seen.insert(variant(&msg));
+            let before = format!("{msg:?}");
+            let asked = msg.expects();
+            let got = cross(msg, &mut far);
+            assert_eq!(got.expects(), asked, "{before}");
+            match &got {
+                // The context is the far side's, with the values that crossed.
+                RsuMsg::CloseUploads { expected: 3, ctx: c } => {
+                    let c = c.get().expect("resolved");
+                    assert_eq!((c.slot, c.up.clone()), (5, vec![true, false, true]));
+                    assert_eq!(c.clock.get_id(), far_clock.get_id());
+                }
+                // The shares are the far side's decoding of the bytes sent; `LastSent` recalls
+                // the same record, which crossed once.
+                RsuMsg::Joint { shares: s, .. } => {
+                    let s = s.get().expect("resolved");
+                    let bytes = s[0].as_ref().and_then(|b| b.downcast_ref::<Vec<u8>>()).cloned();
+                    assert_eq!((bytes, s.len(), s[1].is_none()), (Some(vec![1, 2, 3]), 2, true));
+                    match &first_joint {
+                        None => first_joint = Some(s.clone()),
+                        Some(f) => assert!(Arc::ptr_eq(f, s), "LastSent is the record already sent"),
+                    }
+                }
+                // The pool is the far side's own.
+                RsuMsg::PoolRound { round: 4, pool: Some(p) } => assert_eq!(p.get_id(), far_pool.get_id()),
+                // Values only: the same message, every float bit for bit (`Debug` prints the
+                // shortest decimal that reads back to the same bits).
+                other => assert_eq!(format!("{other:?}"), before),
+            }
+        }
+        assert_eq!(seen.len(), 11, "every variant of RsuMsg crossed: {seen:?}");
+        // A share that no node encoded does not cross; a context that came from another process
+        // is unresolved until `resolve` (an RSU actor refuses it).
+        let raw = RsuMsg::Joint { shares: JointShares::Here(Arc::new(vec![Some(Arc::new(5u32) as Share)])), ack: false };
+        assert!(HubMsg::Net(Wire::Rsu { rsu: 0, msg: raw }).serialize().is_err());
+        let m = HubMsg::Net(Wire::Rsu { rsu: 0, msg: RsuMsg::CloseUploads { expected: 0, ctx: ctx.into() } });
+        let HubMsg::Net(Wire::Rsu { msg: RsuMsg::CloseUploads { ctx, .. }, .. }) =
+            HubMsg::deserialize(m.serialize().unwrap()).unwrap()
+        else {
+            panic!("not the message sent")
+        };
+        assert!(ctx.get().is_none(), "a context from another process must be resolved before delivery");
+        for a in [near_clock, far_clock] {
+            a.stop(None);
+        }
+        for a in [near_pool, far_pool] {
+            a.stop(None);
+        }
+    }
 
     #[test]
     fn a_wire_message_round_trips_through_the_codec_bit_for_bit() {

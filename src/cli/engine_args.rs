@@ -1,7 +1,7 @@
 //! `--engine` and `--threads`: which engine drives a run.
 
 use clap::Args;
-use vecsim::pipeline::{EngineKind, PipelineError, MAX_THREADS};
+use vecsim::pipeline::{check_threads, EngineKind, PipelineError, MAX_THREADS};
 use vecsim_core::Engine;
 
 #[derive(Args, Debug, Clone)]
@@ -15,11 +15,10 @@ pub(crate) struct EngineArgs {
     pub threads: usize,
 }
 
-/// `--threads N`: 1 ≤ N ≤ [`MAX_THREADS`].
+/// `--threads N`: a number that the library's [`check_threads`] accepts.
 pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
-        Ok(n) => Err(format!("{n} threads: expected 1 to {MAX_THREADS}")),
+        Ok(n) => check_threads(n).map_err(|e| e.to_string()),
         Err(_) => Err(format!("`{s}` is not a thread count (expected 1 to {MAX_THREADS})")),
     }
 }
