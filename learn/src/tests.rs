@@ -164,15 +164,21 @@ fn resume_is_exact() {
     assert_eq!(state_bytes(&straight.set), state_bytes(&resumed.set));
 }
 
-#[test]
-fn federated_round_averages_participants_only() {
-    // The paper's round (eq. 28): the average replaces each participant's actor.
+/// Two fed-maddpg RSUs with `fed_mix = mix` whose actors are all 1.0 and all 3.0.
+fn two_actors(mix: f64) -> LearnerSet {
     let mut sc = tiny_scenario(5);
-    sc.learning.fed_mix = 1.0;
+    sc.learning.fed_mix = mix;
     let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
     let n = set.learners()[0].agent.actor().len();
     set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
     set.learners_mut()[1].set_actor_params(&vec![3.0; n]);
+    set
+}
+
+#[test]
+fn federated_round_averages_participants_only() {
+    // The paper's round (eq. 28): the average replaces each participant's actor.
+    let mut set = two_actors(1.0);
     assert!(set.federated_round(&[true, false]).unwrap());
     assert!(set.learners()[0].agent.actor().iter().all(|&x| x == 1.0));
     assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 3.0), "a missing RSU keeps its actor");
@@ -195,12 +201,8 @@ fn federated_round_averages_participants_only() {
 /// average 2; β = 0.25 gives 0.75 + 0.5 = 1.25 and 2.25 + 0.5 = 2.75.
 #[test]
 fn a_federated_round_with_fed_mix_keeps_part_of_each_actor() {
-    let mut sc = tiny_scenario(5);
-    sc.learning.fed_mix = 0.25;
-    let mut set = build_learner_with("fed-maddpg", &sc, 2, 1, small_options()).unwrap();
+    let mut set = two_actors(0.25);
     let n = set.learners()[0].agent.actor().len();
-    set.learners_mut()[0].set_actor_params(&vec![1.0; n]);
-    set.learners_mut()[1].set_actor_params(&vec![3.0; n]);
     assert!(set.federated_round(&[true, true]).unwrap());
     assert!(set.learners()[0].agent.actor().iter().all(|&x| x == 1.25));
     assert!(set.learners()[1].agent.actor().iter().all(|&x| x == 2.75));

@@ -76,42 +76,22 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
     }
 }
 
+/// The two keys beyond the paper refuse a bad value, naming the key (exit 2).
 #[test]
-fn a_bad_tasks_in_turn_value_is_refused() {
+fn a_bad_tasks_in_turn_or_fed_mix_value_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("x");
-    bad_input(
-        vecsim(&[
-            "train",
-            SCENARIO,
-            "--policy",
-            "fed-maddpg",
-            "--learn",
-            "tasks_in_turn=maybe",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ]),
-        &["learning.tasks_in_turn", "true or false"],
-    );
-}
-
-#[test]
-fn a_bad_fed_mix_value_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let ck = dir.path().join("x");
-    for v in ["0", "1.5", "nan", "half"] {
+    let cases: [(&str, &[&str]); 5] = [
+        ("tasks_in_turn=maybe", &["learning.tasks_in_turn", "true or false"]),
+        ("fed_mix=0", &["learning.fed_mix", "(0, 1]"]),
+        ("fed_mix=1.5", &["learning.fed_mix", "(0, 1]"]),
+        ("fed_mix=nan", &["learning.fed_mix"]),
+        ("fed_mix=half", &["learning.fed_mix"]),
+    ];
+    for (kv, says) in cases {
         bad_input(
-            vecsim(&[
-                "train",
-                SCENARIO,
-                "--policy",
-                "fed-maddpg",
-                "--learn",
-                &format!("fed_mix={v}"),
-                "--checkpoint",
-                ck.to_str().unwrap(),
-            ]),
-            &["learning.fed_mix"],
+            vecsim(&["train", SCENARIO, "--policy", "fed-maddpg", "--learn", kv, "--checkpoint", ck.to_str().unwrap()]),
+            says,
         );
     }
 }

@@ -54,8 +54,10 @@ fn a_paced_run_shows_its_slots_one_by_one_each_timed_by_the_engine() {
         assert!(w[0].1 <= w[1].1, "the slot counter never goes back: {seen:?}");
     }
     for &(slot, slots, timed) in &seen {
-        // A slot's wall time is published right after its report: one per slot closed.
-        assert!(timed == slots || timed + 1.0 == slots, "{slots} slots, {timed} timed: {seen:?}");
+        // One wall time per slot closed. The engine times a slot and the report counts it from
+        // different threads, so a scrape may fall between the two updates, either way round
+        // (measured under load: 2 timed, 1 counted).
+        assert!((timed - slots).abs() <= 1.0, "{slots} slots, {timed} timed: {seen:?}");
         // (A scrape may fall between the counter's update and the gauge's.)
         assert!(slots == 0.0 || slot + 1.0 == slots || slot + 2.0 == slots, "slot {slot} of {slots}: {seen:?}");
     }

@@ -86,9 +86,15 @@ fn the_pool_averages_the_learners_actor_networks() {
         // FedAvg of the participants' actors, in RSU-id order, with the learners' weights.
         let w = |e: usize| if weighted { n[e] as f64 } else { 1.0 };
         let avg = fed_avg(&[(w(0), &before[0][..]), (w(2), &before[2][..])]).unwrap();
+        // Each participant takes `fed_mix` (β, default 0.25) of the way to the average:
+        // θ ← (1 − β)·θ + β·θ̄, element by element in f32 (β = 1 would be eq. 28).
+        let mix = s.learning.fed_mix as f32;
+        assert!(mix < 1.0, "the default mixes");
+        let mixed =
+            |own: &[f32]| -> Vec<f32> { own.iter().zip(&avg).map(|(p, a)| (1.0 - mix) * p + mix * a).collect() };
         let after = actors(&with);
-        assert_eq!(after[0], avg, "weighted {weighted}");
-        assert_eq!(after[2], avg, "weighted {weighted}");
+        assert_eq!(after[0], mixed(&before[0]), "weighted {weighted}");
+        assert_eq!(after[2], mixed(&before[2]), "weighted {weighted}");
         assert_eq!(after[1], before[1], "the RSU that missed the round keeps its own actor");
 
         assert_eq!(r.rounds.len(), 1);
