@@ -15,8 +15,7 @@
 
 use crate::pool::VecPool;
 use crate::protocol::{
-    ClockMsg, Dispatched, FleetMsg, JointShares, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped,
-    VehicleMsg,
+    ClockMsg, Dispatched, FleetMsg, JointShares, PoolMsg, Proposal, RoundOutcome, RsuMsg, SlotCtx, Stepped, VehicleMsg,
 };
 use crate::rsu::{Checkpoint, PinnedRsuActor, PolicyCell, RsuArgs};
 use crate::vehicle::VehicleActor;

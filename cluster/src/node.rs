@@ -732,7 +732,8 @@ impl Actor for NodeHub {
             }
             HubMsg::Net(Wire::Collect { run }) => match st.run.as_mut() {
                 Some(h) if h.setup.run == run => {
-                    let policies = Self::collect(h, st.codec.as_ref()).await.map_err(|e| vecsim_core::message::error_message(&e));
+                    let policies =
+                        Self::collect(h, st.codec.as_ref()).await.map_err(|e| vecsim_core::message::error_message(&e));
                     let node = h.setup.node;
                     send_up(&h.coordinator, Wire::Policies { run, node, policies })
                 }

@@ -318,18 +318,18 @@ mod tests {
         let drop_all = || -> Forward<ClockMsg> { Box::new(|_| Ok(())) };
         let (near_clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), drop_all()).await.unwrap();
         let (far_clock, _) = Actor::spawn(None, StandIn::<ClockMsg>::new(), drop_all()).await.unwrap();
-        let (near_pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>)
-            .await
-            .unwrap();
-        let (far_pool, _) = Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>)
-            .await
-            .unwrap();
+        let (near_pool, _) =
+            Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>).await.unwrap();
+        let (far_pool, _) =
+            Actor::spawn(None, StandIn::<PoolMsg>::new(), Box::new(|_| Ok(())) as Forward<PoolMsg>).await.unwrap();
         let mut far = Far { clock: far_clock.clone(), pool: far_pool.clone(), last: None };
 
         let x = 0.1 + 0.2; // not a short decimal: crosses bit for bit or not at all
-        let task = Task { id: TaskId { slot: 5, vehicle: 9 }, data_bits: 8e5 * x, cycles_per_bit: 500.0, deadline_s: x };
+        let task =
+            Task { id: TaskId { slot: 5, vehicle: 9 }, data_bits: 8e5 * x, cycles_per_bit: 500.0, deadline_s: x };
         let up = UploadedTask { task, uploader: RsuId(2), distance_m: x, upload_s: x, upload_extra_s: 0.0 };
-        let ctx = Arc::new(SlotCtx { slot: 5, up: vec![true, false, true], rsus: Vec::new(), clock: near_clock.clone() });
+        let ctx =
+            Arc::new(SlotCtx { slot: 5, up: vec![true, false, true], rsus: Vec::new(), clock: near_clock.clone() });
         let shares: Arc<Vec<Option<Share>>> = Arc::new(vec![Some(Arc::new(EncodedShare(vec![1, 2, 3]))), None]);
         let summary = LoadSummary { uploaded_load: x, uploaded_tasks: 1, free_cpu_hz: f64::NAN, available: true };
         let fb = Feedback {
@@ -394,7 +394,8 @@ mod tests {
         assert_eq!(seen.len(), 11, "every variant of RsuMsg crossed: {seen:?}");
         // A share that no node encoded does not cross; a context that came from another process
         // is unresolved until `resolve` (an RSU actor refuses it).
-        let raw = RsuMsg::Joint { shares: JointShares::Here(Arc::new(vec![Some(Arc::new(5u32) as Share)])), ack: false };
+        let raw =
+            RsuMsg::Joint { shares: JointShares::Here(Arc::new(vec![Some(Arc::new(5u32) as Share)])), ack: false };
         assert!(HubMsg::Net(Wire::Rsu { rsu: 0, msg: raw }).serialize().is_err());
         let m = HubMsg::Net(Wire::Rsu { rsu: 0, msg: RsuMsg::CloseUploads { expected: 0, ctx: ctx.into() } });
         let HubMsg::Net(Wire::Rsu { msg: RsuMsg::CloseUploads { ctx, .. }, .. }) =
