@@ -46,7 +46,8 @@ pub struct LearningConfig {
     /// federated round, `β` in `θ_e ← (1 − β)·θ_e + β·θ̄` (1: eq. 28, the average replaces the
     /// actor). Below 1 each RSU keeps part of what it learnt for its own CPU and traffic; see
     /// `docs/learning.md` (six RSUs of 1–10 GHz: with 1 the average taught two of three seeds
-    /// to migrate nothing).
+    /// to migrate nothing). RL rounds only: cloning's per-epoch average (`--pretrain`) still
+    /// replaces each actor, so every RSU starts RL from the same clone.
     pub fed_mix: f64,
 }
 

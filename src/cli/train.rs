@@ -57,7 +57,7 @@ pub(crate) struct TrainArgs {
     /// critic_lr, actor_lr, target_update_every, tau, aggregation_period, max_iterations,
     /// n_step, update_every; beyond the paper: tasks_in_turn=true|false, default true, each RSU
     /// decides its tasks one after another, seeing what it already sent where; fed_mix=β in
-    /// (0, 1], default 0.5, the share of a federated round's average a fed-maddpg actor takes;
+    /// (0, 1], default 0.25, the share of a federated round's average a fed-maddpg actor takes;
     /// the paper's algorithms: tasks_in_turn=false, fed_mix=1).
     #[arg(long = "learn", value_name = "KEY=VALUE")]
     pub learn: Vec<String>,
