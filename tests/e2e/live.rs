@@ -58,8 +58,12 @@ fn a_paced_run_shows_its_slots_one_by_one_each_timed_by_the_engine() {
         // different threads, so a scrape may fall between the two updates, either way round
         // (measured under load: 2 timed, 1 counted).
         assert!((timed - slots).abs() <= 1.0, "{slots} slots, {timed} timed: {seen:?}");
-        // (A scrape may fall between the counter's update and the gauge's.)
-        assert!(slots == 0.0 || slot + 1.0 == slots || slot + 2.0 == slots, "slot {slot} of {slots}: {seen:?}");
+        // The gauge (index of the last closed slot) is one behind the counter (slots closed).
+        // A scrape is not one snapshot: the exporter reads every counter, then every gauge,
+        // while the engine sets the counter, then the gauge. So a scrape may see the counter
+        // one slot newer than the gauge (slot + 2) or the gauge one slot newer than the counter
+        // (slot == slots; measured on a loaded CI machine) — never further apart at 10 slots/s.
+        assert!(slots == 0.0 || (slots - 2.0..=slots).contains(&slot), "slot {slot} of {slots}: {seen:?}");
     }
     // 25 slots at 10 a second, scraped every 10 ms or so: the counter is seen climbing, not
     // jumping to the end (an engine that ran ahead published every slot at once).
