@@ -73,6 +73,7 @@ fn evaluate(s: &Slot, policies: &mut [Box<dyn Policy>]) -> f64 {
                     uploaded_load: s.uploads[r.id.index()].iter().map(|u| u.task.work_cycles().sqrt()).sum(),
                     uploaded_tasks: s.uploads[r.id.index()].len() as u32,
                     available: true,
+                    declared: Default::default(),
                 })
                 .collect()
         })

@@ -31,6 +31,7 @@ use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::mobility::VehiclePath;
 use vecsim_core::observer::Pacer;
 use vecsim_core::outcome::TaskResult;
+use vecsim_core::policy::intent::Intent;
 use vecsim_core::policy::{JointRefiner, Share};
 use vecsim_core::report::SlotReport;
 use vecsim_core::rsu::LoadSummary;
@@ -80,6 +81,8 @@ pub(crate) struct ClockArgs {
     pub pool_every: Option<u32>,
     /// Some policy trains centrally: exchange shares after every slot (phase 6b).
     pub sharing: bool,
+    /// The RSUs decide in turn (phase 3, `DecideInTurn`).
+    pub in_turn: bool,
     /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
     pub remote: Option<crate::RemoteRsus>,
     pub events: UnboundedSender<Event>,
@@ -95,6 +98,7 @@ enum Phase {
     Begin,
     Step,
     Uploads,
+    InTurn,
     Decide,
     Dispatch,
     Execute,
@@ -141,6 +145,11 @@ pub(crate) struct ClockState {
     unconverged: bool,
     /// Phase 6b: the policies' shares of this slot, by RSU id.
     shares: Vec<Option<Share>>,
+    /// Phase 3 in turn: the declarations of this slot so far, by RSU id (shared with the RSU
+    /// being asked; unique again when it answers).
+    intents: Arc<Vec<Intent>>,
+    /// Phase 3 in turn: the RSU being asked.
+    turn: usize,
     round: u64,
     crashes: u64,
     peak_live: usize,
@@ -367,6 +376,28 @@ impl ClockActor {
         Ok(())
     }
 
+    /// Phase 3 in turn: asks RSU `st.turn`, with the declarations of the RSUs before it.
+    fn ask_in_turn(st: &mut ClockState) -> R {
+        st.pending = 1;
+        let m = RsuMsg::DecideInTurn { summaries: st.summaries.clone(), before: st.intents.clone() };
+        send(&st.rsus[st.turn], m)?;
+        st.messages += 1;
+        Ok(())
+    }
+
+    /// Phase 3: everyone's summaries to every RSU (`decided`: they already decided in turn).
+    fn decide_phase(st: &mut ClockState, decided: bool) -> R {
+        // Without an oracle the RSUs dispatch right after deciding.
+        st.phase = if st.a.refiner.is_some() { Phase::Decide } else { Phase::Dispatch };
+        st.pending = st.n();
+        let send_uploads = st.a.refiner.is_some();
+        for r in &st.rsus {
+            send(r, RsuMsg::Decide { summaries: st.summaries.clone(), send_uploads, decided })?;
+        }
+        st.messages += st.n() as u64;
+        Ok(())
+    }
+
     async fn pool_round(st: &mut ClockState) -> R {
         let Some(pool) = st.pool.clone() else { return Ok(()) };
         let round = st.round;
@@ -479,6 +510,8 @@ impl Actor for ClockActor {
             batches: Vec::new(),
             unconverged: false,
             shares: Vec::new(),
+            intents: Arc::default(),
+            turn: 0,
             round: 0,
             crashes: 0,
             peak_live: 0,
@@ -601,15 +634,29 @@ impl ClockActor {
                 st.expect(Phase::Uploads, slot, "Summary")?;
                 Arc::make_mut(&mut st.summaries)[rsu.index()] = summary;
                 if st.pending == 0 {
-                    let summaries = st.summaries.clone();
-                    // Without an oracle the RSUs dispatch right after deciding.
-                    st.phase = if st.a.refiner.is_some() { Phase::Decide } else { Phase::Dispatch };
-                    st.pending = st.n();
-                    let send_uploads = st.a.refiner.is_some();
-                    for r in &st.rsus {
-                        send(r, RsuMsg::Decide { summaries: summaries.clone(), send_uploads })?;
+                    if st.a.in_turn {
+                        let n = st.n();
+                        st.phase = Phase::InTurn;
+                        reset(Arc::make_mut(&mut st.intents), n, Intent::default());
+                        st.turn = 0;
+                        Self::ask_in_turn(st)?;
+                    } else {
+                        Self::decide_phase(st, false)?;
                     }
-                    st.messages += st.n() as u64;
+                }
+            }
+            ClockMsg::Declared { rsu, intent } => {
+                let slot = st.slot;
+                st.expect(Phase::InTurn, slot, "Declared")?;
+                if rsu.index() != st.turn {
+                    return Err(format!("protocol error: RSU {} declared in RSU {}'s turn", rsu.0, st.turn).into());
+                }
+                Arc::make_mut(&mut st.intents)[rsu.index()] = intent;
+                st.turn += 1;
+                if st.turn < st.n() {
+                    Self::ask_in_turn(st)?;
+                } else {
+                    Self::decide_phase(st, true)?;
                 }
             }
             ClockMsg::Proposal(p) => {

@@ -24,6 +24,9 @@
 //!                                                       upload times (eq. 1), load summary
 //!             ◀────────────────────────────────────────  Summary
 //!  3 decide   Decide(all summaries) ──────────────────▶ candidates, policy.decide
+//!             [RSUs in turn instead: DecideInTurn(summaries, declarations so far) ▶ RSU 0,
+//!              ◀── Declared(what it sends where); then RSU 1 ... RSU n−1, one at a time;
+//!              then Decide(decided) to all]
 //!             [br-ne only: ◀── Proposal(decisions, uploads); JointRefiner over all proposals;
 //!                          Dispatch(final decisions) ──▶]
 //!  4 migrate                                            migrate (eq. 4), wired faults,
@@ -75,7 +78,12 @@
 //!    `br-ne` oracle the RSUs also send their uploads, and the clock (an oracle with global
 //!    knowledge, by design) runs the [`JointRefiner`](vecsim_core::policy::JointRefiner) over
 //!    all proposals and sends back the final decisions. Without an oracle the RSU goes on to
-//!    phase 4 at once (one barrier fewer).
+//!    phase 4 at once (one barrier fewer). When the RSUs decide in turn (a policy
+//!    [`decides_in_turn`](vecsim_core::policy::Policy::decides_in_turn);
+//!    [`vecsim_core::policy::intent`]), the clock first asks them one at a time, in id order,
+//!    with `DecideInTurn` carrying the declarations so far; each decides, keeps its decisions
+//!    and answers `Declared`; then `Decide { decided: true }` goes to all as usual. `2n`
+//!    messages and `n` sequential steps more per slot.
 //! 4. **Wired migrations.** Each RSU applies eq. 4 and its wired-fault stream in task-id order,
 //!    and sends one `Migrated` batch to each other executing RSU that gets tasks; it tells the
 //!    clock where it sent batches, so the clock can tell each RSU how many batches to wait for.
@@ -112,6 +120,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vecsim_core::ids::{RsuId, VehicleId};
 use vecsim_core::outcome::TaskResult;
+use vecsim_core::policy::intent::Intent;
 use vecsim_core::policy::{Feedback, Share};
 use vecsim_core::rsu::LoadSummary;
 use vecsim_core::slot::ExecTask;
@@ -197,6 +206,15 @@ pub enum RsuMsg {
         /// The slot's context, with the RSU table as it stands after any restart.
         ctx: CtxHandle,
     },
+    /// Phase 3 when the RSUs decide in turn (a policy [`decides_in_turn`](vecsim_core::policy::Policy::decides_in_turn)):
+    /// decide now, seeing the declarations of the RSUs before this one, and answer
+    /// [`ClockMsg::Declared`]; the clock then asks the next RSU.
+    DecideInTurn {
+        /// Every RSU's load summary from phase 2, indexed by RSU id.
+        summaries: Arc<Vec<LoadSummary>>,
+        /// The declarations so far, indexed by RSU id (empty for the RSUs not yet asked).
+        before: Arc<Vec<Intent>>,
+    },
     /// Phase 3: everyone's public summaries. `send_uploads` when the oracle refines (the RSU
     /// answers `Proposal` and waits for `Dispatch`); otherwise the RSU goes straight on to
     /// phase 4 and answers `Dispatched`.
@@ -205,6 +223,8 @@ pub enum RsuMsg {
         summaries: Arc<Vec<LoadSummary>>,
         /// Whether to answer `Proposal` (with the uploads) and wait for `Dispatch`.
         send_uploads: bool,
+        /// The RSU already decided in its turn (`DecideInTurn`): go on with those decisions.
+        decided: bool,
     },
     /// Phase 4: go ahead, with the refined decisions if the oracle changed them.
     Dispatch {
@@ -431,6 +451,13 @@ pub enum ClockMsg {
         /// Its load summary for the slot.
         summary: LoadSummary,
     },
+    /// Phase 3 in turn: an RSU has decided; what it sends where (empty without uploads).
+    Declared {
+        /// The answering RSU.
+        rsu: RsuId,
+        /// Its declaration.
+        intent: Intent,
+    },
     /// Boxed, like `Dispatched`: once per RSU per slot, and a small `ClockMsg` keeps the
     /// per-vehicle `Stepped` messages small.
     Proposal(Box<Proposal>),
@@ -605,6 +632,8 @@ pub enum Answer {
     Ready(u32),
     /// `Summary` (phase 2).
     Summary,
+    /// `Declared` (phase 3, RSUs in turn).
+    Declared,
     /// `Proposal` (phase 3, `br-ne`).
     Proposal,
     /// `Dispatched` (phase 4).
@@ -661,6 +690,7 @@ impl RsuMsg {
             RsuMsg::Begin { slot, ack } => ack.then_some(Answer::Ready(*slot)),
             RsuMsg::Upload(_) | RsuMsg::Migrated { .. } => None,
             RsuMsg::CloseUploads { .. } => Some(Answer::Summary),
+            RsuMsg::DecideInTurn { .. } => Some(Answer::Declared),
             RsuMsg::Decide { send_uploads: true, .. } => Some(Answer::Proposal),
             RsuMsg::Decide { send_uploads: false, .. } | RsuMsg::Dispatch { .. } => Some(Answer::Dispatched),
             RsuMsg::Execute { .. } => Some(Answer::Executed),
@@ -679,6 +709,7 @@ impl ClockMsg {
         Some(match self {
             ClockMsg::Ready { rsu, slot } => (*rsu, Answer::Ready(*slot)),
             ClockMsg::Summary { rsu, .. } => (*rsu, Answer::Summary),
+            ClockMsg::Declared { rsu, .. } => (*rsu, Answer::Declared),
             ClockMsg::Proposal(p) => (p.rsu, Answer::Proposal),
             ClockMsg::Dispatched(d) => (d.rsu, Answer::Dispatched),
             ClockMsg::Executed { rsu, .. } => (*rsu, Answer::Executed),

@@ -22,9 +22,10 @@ use vecsim_core::codec::{decode_params, encode_params};
 use vecsim_core::engine::check_decisions;
 use vecsim_core::fault::Delivery;
 use vecsim_core::ids::RsuId;
+use vecsim_core::policy::intent::{self, Intent};
 use vecsim_core::policy::{Observation, Policy, Working};
 use vecsim_core::rng::{self, Domain, SimRng};
-use vecsim_core::rsu::RsuNode;
+use vecsim_core::rsu::{LoadSummary, RsuNode};
 use vecsim_core::slot::ExecTask;
 use vecsim_core::task::UploadedTask;
 use vecsim_core::vehicle::UploadMsg;
@@ -172,6 +173,35 @@ impl RsuState {
         self.uploads = self.cp.node.receive_uploads(inbox, &w.scenario.channel);
         let summary = self.cp.node.summary(&self.uploads, w.clock.start_s(ctx.slot), ctx.up[e]);
         self.reply(ClockMsg::Summary { rsu: self.a.id, summary })
+    }
+
+    /// Phase 3: the policy's decisions for this RSU's uploads, from everyone's summaries and,
+    /// when the RSUs decide in turn, the declarations of the RSUs before this one.
+    fn decide(&mut self, summaries: &[LoadSummary], before: Option<&[Intent]>) -> Result<(), ActorProcessingErr> {
+        let ctx = self.ctx()?.clone();
+        let w = &*self.a.world;
+        let n = w.specs.len();
+        self.decisions = if self.uploads.is_empty() {
+            Vec::new()
+        } else {
+            let mut candidates = self.cp.node.candidates(&w.specs, summaries);
+            if let Some(before) = before {
+                intent::fold(&mut candidates, self.a.id, before);
+            }
+            let obs = Observation {
+                rsu: self.a.id,
+                slot: ctx.slot,
+                slot_s: w.clock.slot_s,
+                tasks: &self.uploads,
+                candidates: &candidates,
+                wired: w.scenario.wired,
+                allocator: w.scenario.allocation.allocator,
+            };
+            let (name, d) = self.with_policy(|p| (p.name(), p.decide(&obs))).ok_or("the RSU's policy is gone")?;
+            check_decisions(name, self.a.id, self.uploads.len(), n, &d)?;
+            d
+        };
+        Ok(())
     }
 
     /// Phase 4: migrate over the wire, one batch per destination RSU.
@@ -332,27 +362,15 @@ impl RsuState {
                 st.expected_uploads = Some(expected);
                 st.try_close_uploads()?;
             }
-            RsuMsg::Decide { summaries, send_uploads } => {
-                let ctx = st.ctx()?.clone();
-                let w = &*st.a.world;
-                let n = w.specs.len();
-                st.decisions = if st.uploads.is_empty() {
-                    Vec::new()
-                } else {
-                    let candidates = st.cp.node.candidates(&w.specs, &summaries);
-                    let obs = Observation {
-                        rsu: st.a.id,
-                        slot: ctx.slot,
-                        slot_s: w.clock.slot_s,
-                        tasks: &st.uploads,
-                        candidates: &candidates,
-                        wired: w.scenario.wired,
-                        allocator: w.scenario.allocation.allocator,
-                    };
-                    let (name, d) = st.with_policy(|p| (p.name(), p.decide(&obs))).ok_or("the RSU's policy is gone")?;
-                    check_decisions(name, st.a.id, st.uploads.len(), n, &d)?;
-                    d
-                };
+            RsuMsg::DecideInTurn { summaries, before } => {
+                st.decide(&summaries, Some(&before))?;
+                let intent = Intent::of(st.a.id, &st.uploads, &st.decisions);
+                st.reply(ClockMsg::Declared { rsu: st.a.id, intent })?;
+            }
+            RsuMsg::Decide { summaries, send_uploads, decided } => {
+                if !decided {
+                    st.decide(&summaries, None)?;
+                }
                 if send_uploads {
                     let uploads = Some(st.uploads.clone());
                     let p = Proposal { rsu: st.a.id, decisions: st.decisions.clone(), uploads };

@@ -741,6 +741,7 @@ impl CoordState {
                 let summary = LoadSummary { uploaded_load: 0.0, uploaded_tasks: 0, free_cpu_hz: 0.0, available: false };
                 self.tell_clock(ClockMsg::Summary { rsu, summary })
             }
+            Answer::Declared => self.tell_clock(ClockMsg::Declared { rsu, intent: Default::default() }),
             Answer::Proposal => self.tell_clock(ClockMsg::Proposal(Box::new(Proposal {
                 rsu,
                 decisions: Vec::new(),

@@ -309,9 +309,11 @@ impl std::fmt::Debug for PolicyCodec {
 /// RSU's node: the clock never asks a remote RSU's policy to decide, and [`Cluster`] replaces
 /// these with the policies that come back. Were it asked, every task would stay where it was
 /// uploaded. It says whether the policy it stands for shares (the clock then runs the joint
-/// phase, whose shares the nodes exchange through the coordinator).
+/// phase, whose shares the nodes exchange through the coordinator) and whether it decides in
+/// turn (the clock then asks the RSUs one at a time).
 struct Away {
     shares: bool,
+    in_turn: bool,
 }
 
 impl Policy for Away {
@@ -325,6 +327,10 @@ impl Policy for Away {
 
     fn shares(&self) -> bool {
         self.shares
+    }
+
+    fn decides_in_turn(&self) -> bool {
+        self.in_turn
     }
 }
 
@@ -392,9 +398,9 @@ impl Cluster {
                 let mut bytes = Vec::with_capacity(per_rsu.len());
                 let mut away: Vec<Box<dyn Policy>> = Vec::with_capacity(per_rsu.len());
                 for (e, p) in per_rsu.into_iter().enumerate() {
-                    let shares = p.shares();
+                    let (shares, in_turn) = (p.shares(), p.decides_in_turn());
                     bytes.push((codec.encode)(p).map_err(|source| ClusterError::Policy { rsu: e as u32, source })?);
-                    away.push(Box::new(Away { shares }));
+                    away.push(Box::new(Away { shares, in_turn }));
                 }
                 (PolicySet { per_rsu: away, refiner }, Some(bytes))
             }

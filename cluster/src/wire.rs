@@ -252,6 +252,7 @@ mod tests {
     use vecsim_actors::protocol::{JointShares, PoolGlobal, Resolver, SlotCtx};
     use vecsim_core::ids::{RsuId, TaskId};
     use vecsim_core::outcome::{Outcome, TaskResult};
+    use vecsim_core::policy::intent::Intent;
     use vecsim_core::policy::{Feedback, Share};
     use vecsim_core::rsu::LoadSummary;
     use vecsim_core::slot::ExecTask;
@@ -292,6 +293,7 @@ mod tests {
             RsuMsg::Begin { .. } => "Begin",
             RsuMsg::Upload(_) => "Upload",
             RsuMsg::CloseUploads { .. } => "CloseUploads",
+            RsuMsg::DecideInTurn { .. } => "DecideInTurn",
             RsuMsg::Decide { .. } => "Decide",
             RsuMsg::Dispatch { .. } => "Dispatch",
             RsuMsg::Migrated { .. } => "Migrated",
@@ -345,7 +347,11 @@ mod tests {
             RsuMsg::Begin { slot: 5, ack: true },
             RsuMsg::Upload(UploadMsg { task, rsu: RsuId(2), distance_m: x, extra_latency_s: 0.0 }),
             RsuMsg::CloseUploads { expected: 3, ctx: ctx.clone().into() },
-            RsuMsg::Decide { summaries: Arc::new(vec![summary; 3]), send_uploads: true },
+            RsuMsg::DecideInTurn {
+                summaries: Arc::new(vec![summary; 2]),
+                before: Arc::new(vec![Intent { sends: vec![(RsuId(1), x, 2)] }, Intent::default()]),
+            },
+            RsuMsg::Decide { summaries: Arc::new(vec![summary; 3]), send_uploads: true, decided: false },
             RsuMsg::Dispatch { decisions: Some(vec![RsuId(0), RsuId(2)]) },
             RsuMsg::Migrated {
                 from: RsuId(0),
@@ -391,7 +397,7 @@ mod tests {
                 other => assert_eq!(format!("{other:?}"), before),
             }
         }
-        assert_eq!(seen.len(), 11, "every variant of RsuMsg crossed: {seen:?}");
+        assert_eq!(seen.len(), 12, "every variant of RsuMsg crossed: {seen:?}");
         // A share that no node encoded does not cross; a context that came from another process
         // is unresolved until `resolve` (an RSU actor refuses it).
         let raw =

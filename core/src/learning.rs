@@ -37,7 +37,7 @@ pub struct LearningConfig {
     pub n_step: u32,
     /// Slots between update rounds (Algorithm 1: 1, one update per slot).
     pub update_every: u32,
-    /// Beyond the paper (default off): an RSU's actor decides its tasks in turn, in upload
+    /// Beyond the paper (default on; off gives the paper's form): an RSU's actor decides its tasks in turn, in upload
     /// order, each seeing the load the RSU has already sent to every candidate in this slot
     /// (orm's within-slot accumulation), instead of scoring every (task, candidate) pair
     /// independently from the same slot summary. See `docs/learning.md`.
@@ -49,6 +49,11 @@ pub struct LearningConfig {
     /// to migrate nothing). RL rounds only: cloning's per-epoch average (`--pretrain`) still
     /// replaces each actor, so every RSU starts RL from the same clone.
     pub fed_mix: f64,
+    /// Beyond the paper (default off): the RSUs decide in turn, in id order, each declaring
+    /// what it sends where to the RSUs after it (actor messages through the clock,
+    /// `vecsim_core::policy::intent`); an RSU's actor sees each candidate's load with the
+    /// declarations before it carried out. See `docs/learning.md`.
+    pub rsus_in_turn: bool,
 }
 
 impl Default for LearningConfig {
@@ -70,12 +75,13 @@ impl Default for LearningConfig {
             update_every: 1,
             tasks_in_turn: true,
             fed_mix: 0.25,
+            rsus_in_turn: false,
         }
     }
 }
 
 /// The keys of `[learning]`, as `--learn KEY=VALUE` accepts them.
-pub const LEARNING_KEYS: [&str; 16] = [
+pub const LEARNING_KEYS: [&str; 17] = [
     "replay_capacity",
     "batch_size",
     "gamma",
@@ -92,6 +98,7 @@ pub const LEARNING_KEYS: [&str; 16] = [
     "update_every",
     "tasks_in_turn",
     "fed_mix",
+    "rsus_in_turn",
 ];
 
 impl LearningConfig {
@@ -160,6 +167,7 @@ impl LearningConfig {
             "update_every" => self.update_every = small(value)?,
             "tasks_in_turn" => self.tasks_in_turn = flag(value)?,
             "fed_mix" => self.fed_mix = real(value)?,
+            "rsus_in_turn" => self.rsus_in_turn = flag(value)?,
             _ => {
                 return Err(ScenarioError::invalid(
                     &name,
@@ -264,6 +272,7 @@ mod tests {
         assert!(c.tasks_in_turn);
         for (k, v) in [
             ("tasks_in_turn", "yes please"),
+            ("rsus_in_turn", "2"),
             ("fed_mix", "0"),
             ("fed_mix", "1.5"),
             ("tau", "2"),
@@ -282,7 +291,7 @@ mod tests {
             let mut d = LearningConfig::default();
             let v = if matches!(k, "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau" | "fed_mix") {
                 "0.5"
-            } else if k == "tasks_in_turn" {
+            } else if matches!(k, "tasks_in_turn" | "rsus_in_turn") {
                 "true"
             } else {
                 "300"

@@ -96,6 +96,7 @@ impl RsuNode {
                 uploaded_load: s.uploaded_load,
                 uploaded_tasks: s.uploaded_tasks,
                 available: s.available,
+                declared: Default::default(),
             })
             .collect()
     }

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use vecsim_core::policy::intent::Declared;
 use vecsim_core::policy::Observation;
 use vecsim_core::wired::WiredLink;
 use vecsim_core::Scenario;
@@ -40,6 +41,11 @@ pub struct RawObs {
     /// Per candidate RSU: `[wired distance m, free CPU Hz, uploaded load sqrt(cycles), uploaded
     /// tasks, available 0/1]`.
     pub cands: Vec<[f32; 5]>,
+    /// Per candidate RSU, what the other RSUs' declared intent changes (`[learning]
+    /// rsus_in_turn`; empty without it): `[load sqrt(cycles), tasks]` to add to the
+    /// candidate's load — for another RSU what it receives less what it sends away, for the
+    /// deciding RSU what it receives ([`vecsim_core::policy::intent::Declared`]).
+    pub declared: Vec<[f32; 2]>,
 }
 
 impl RawObs {
@@ -73,12 +79,26 @@ impl RawObs {
                     ]
                 })
                 .collect(),
+            declared: Vec::new(),
         }
+        .with_declared(obs.candidates.iter().map(|c| c.declared))
+    }
+
+    /// Sets what the declarations before this RSU change (`declared`), one per candidate;
+    /// left empty when nothing was declared (the encoding is then the same).
+    pub fn with_declared(mut self, d: impl IntoIterator<Item = Declared>) -> RawObs {
+        let d: Vec<Declared> = d.into_iter().collect();
+        self.declared = if d.iter().all(|d| *d == Declared::default()) {
+            Vec::new()
+        } else {
+            d.iter().map(|d| [(d.in_load - d.out_load) as f32, d.in_tasks as f32 - d.out_tasks as f32]).collect()
+        };
+        self
     }
 
     /// The observation of an RSU that had no uploads this slot (its policy was not asked).
     pub fn empty(rsu: usize) -> RawObs {
-        RawObs { self_idx: rsu as u32, tasks: Vec::new(), cands: Vec::new() }
+        RawObs { self_idx: rsu as u32, tasks: Vec::new(), cands: Vec::new(), declared: Vec::new() }
     }
 }
 
@@ -251,6 +271,9 @@ fn pair_row(raw: &RawObs, s: &Scales, k: usize, j: usize, assigned: Option<(&[f3
     let sk = (d * c).sqrt();
     let [wd, free, load, count, avail] = raw.cands[j];
     let is_self = j == raw.self_idx as usize;
+    // The others' declared intent, carried out (`[learning] rsus_in_turn`; 0 without it).
+    let [dl, dn] = raw.declared.get(j).copied().unwrap_or_default();
+    let (load, count) = ((load + dl).max(0.0), (count + dn).max(0.0));
     let w = s.wired.delay_s(d as f64, wd as f64) as f32;
     let (load, count, denom) = match assigned {
         // KKT share if the task joins candidate j's uploads (its own load already counts it).
@@ -258,7 +281,7 @@ fn pair_row(raw: &RawObs, s: &Scales, k: usize, j: usize, assigned: Option<(&[f3
         // orm's model (`core/src/policy/orm.rs`): another RSU keeps its own uploads and gains
         // what this RSU has sent it so far; this RSU starts empty and holds what it kept.
         Some((al, ac)) => {
-            let (l, n) = if is_self { (al[j], ac[j]) } else { (load + al[j], count + ac[j]) };
+            let (l, n) = if is_self { (al[j] + dl, ac[j] + dn) } else { (load + al[j], count + ac[j]) };
             (l, n, l + sk)
         }
     };
@@ -359,6 +382,7 @@ mod tests {
                 [1e6, 100.0, 1.0, 0.1, 50.0],
             ],
             cands: vec![[0.0, 1e9, 2.5e4, 3.0, 1.0], [500.0, 2e9, 1e4, 1.0, 1.0]],
+            declared: Vec::new(),
         };
         let s = Scales {
             data_bits: 1e6,
@@ -411,6 +435,29 @@ mod tests {
             (ind.task.clone(), ind.summary, ind.mask.clone()),
             (enc.task.clone(), enc.summary, enc.mask.clone())
         );
+    }
+
+    /// The example with declared intent: the other RSUs declared 5e3 (one task) to RSU 0, and
+    /// RSU 1 declared its one upload (1e4) away. Task 0, nothing assigned yet, sees
+    /// - self: load 5e3, 1 task: x = 1e4·(5e3 + 1e4)/1e9 = 0.15 s (0.1 s without intent);
+    /// - RSU 1: load 1e4 − 1e4 = 0, 0 tasks: x = 1e4·1e4/2e9 = 0.05 s (0.1 s without).
+    ///
+    /// Task 2 after task 0 → RSU 1 and task 1 → self: self 5e3 + 5e3, x = 1e4·2e4/1e9 = 0.2 s;
+    /// RSU 1 0 + 1e4, x = 1e4·2e4/2e9 = 0.1 s. The independent form (no task counted as
+    /// assigned): self 2.5e4 + 5e3, x = 1e4·3e4/1e9 = 0.3 s; RSU 1 load 0, x = 0.05 s.
+    #[test]
+    fn rsus_in_turn_moves_the_loads_the_features_see() {
+        let (raw, s) = example();
+        let mut raw = (*raw).clone();
+        raw.declared = vec![[5e3, 1.0], [-1e4, -1.0]];
+        let raw = Arc::new(raw);
+        let enc = encode_in_turn(&raw, &s, &[1, 0, 1]);
+        assert!(close(enc.pair(0, 0)[7], 0.15) && close(enc.pair(0, 1)[7], 0.05), "{:?}", enc.pair(0, 1));
+        assert!(close(enc.pair(0, 0)[2], (1.5f32).ln() / 4.0) && close(enc.pair(0, 0)[3], (2.0f32).ln() / 4.0));
+        assert_eq!((enc.pair(0, 1)[2], enc.pair(0, 1)[3]), (0.0, 0.0), "RSU 1 sends its upload away");
+        assert!(close(enc.pair(2, 0)[7], 0.2) && close(enc.pair(2, 1)[7], 0.1));
+        let ind = encode(&raw, &s);
+        assert!(close(ind.pair(2, 0)[7], 0.3) && close(ind.pair(2, 1)[7], 0.05));
     }
 
     /// Refreshing a task with a prefix gives the encoding of that prefix, so a rollout that

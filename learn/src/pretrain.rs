@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use vecsim_core::engine::SequentialRun;
 use vecsim_core::ids::RsuId;
+use vecsim_core::policy::intent::{self, Intent};
 use vecsim_core::policy::{BestResponse, JointRefiner, Observation, Orm, Policy, PolicySet};
 use vecsim_core::rng::{self, Domain};
 use vecsim_core::slot::SlotProblem;
@@ -174,6 +175,9 @@ impl Policy for Recorder {
 struct RecordingRefiner {
     inner: Option<BestResponse>,
     log: Arc<Mutex<Log>>,
+    /// `[learning] rsus_in_turn`: each observation is recorded with the oracle's final
+    /// decisions of the RSUs before it declared, as the learner will see them in turn.
+    in_turn: bool,
 }
 
 impl JointRefiner for RecordingRefiner {
@@ -181,7 +185,16 @@ impl JointRefiner for RecordingRefiner {
         let ok = self.inner.as_ref().is_none_or(|b| b.run(problem, decisions));
         let mut log = self.log.lock().expect("cloning log");
         let pending = std::mem::take(&mut log.pending);
-        for (e, raw) in pending {
+        let n = decisions.len();
+        let finals: Vec<Intent> = if self.in_turn {
+            (0..n).map(|i| Intent::of(RsuId(i as u32), &problem.uploads[i], &decisions[i])).collect()
+        } else {
+            Vec::new()
+        };
+        for (e, mut raw) in pending {
+            if self.in_turn {
+                raw = raw.with_declared(intent::declared(n, RsuId(e as u32), &finals[..e]));
+            }
             let acts: Vec<u16> = decisions[e].iter().map(|r| r.index() as u16).collect();
             if acts.len() != raw.tasks.len() {
                 log.mismatch = true;
@@ -207,6 +220,7 @@ pub(crate) fn collect(
 ) -> Result<(Vec<Examples>, u64, f64), TrainError> {
     let layout = scenario.pinned_layout();
     let rsus = scenario.rsu_count();
+    let in_turn = scenario.learning.rsus_in_turn;
     let log = Arc::new(Mutex::new(Log { per_rsu: vec![Vec::new(); rsus], ..Log::default() }));
     let (mut slots, mut done, mut covered) = (0u64, 0u64, 0u64);
     for ep in 0..episodes as u64 {
@@ -216,7 +230,7 @@ pub(crate) fn collect(
         let per_rsu: Vec<Box<dyn Policy>> =
             (0..rsus).map(|_| Box::new(Recorder { inner: Orm, log: log.clone() }) as Box<dyn Policy>).collect();
         let inner = (teacher == Teacher::BrNe).then(BestResponse::default);
-        let refiner = Box::new(RecordingRefiner { inner, log: log.clone() });
+        let refiner = Box::new(RecordingRefiner { inner, log: log.clone(), in_turn });
         let policies = PolicySet { per_rsu, refiner: Some(refiner) };
         let slots_here = sc.time.slots as u64;
         let (stats, _) =

@@ -112,6 +112,10 @@ impl Policy for RsuLearner {
         self.kind.central() && self.training
     }
 
+    fn decides_in_turn(&self) -> bool {
+        self.cfg.rsus_in_turn
+    }
+
     fn share(&mut self) -> Option<Share> {
         self.share_slot().map(|s| Arc::new(s) as Share)
     }

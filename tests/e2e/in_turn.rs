@@ -1,7 +1,8 @@
-//! `[learning] tasks_in_turn` (issue 19, beyond the paper, on by default; `--learn
-//! tasks_in_turn=false` gives the paper's per-pair scoring): an RSU's actor decides its tasks in
-//! turn. Both engines give the same bytes with it on, for every learner and with cloning; it
-//! changes what is learned; a bad value is refused.
+//! Decisions in turn (issue 19, beyond the paper): `[learning] tasks_in_turn` (on by default;
+//! `--learn tasks_in_turn=false` gives the paper's per-pair scoring), an RSU's actor decides its
+//! tasks in turn; `[learning] rsus_in_turn`, the RSUs decide one after another. Both engines
+//! give the same bytes with either on, for every learner and with cloning; each changes what is
+//! learned; a bad value is refused.
 
 use crate::common::*;
 
@@ -76,13 +77,78 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
     }
 }
 
-/// The two keys beyond the paper refuse a bad value, naming the key (exit 2).
+/// `[learning] rsus_in_turn` (beyond the paper): the RSUs decide one after another, each seeing
+/// what the RSUs before it declared. Both engines give the same bytes with it, for every
+/// learner and with cloning; it changes what is learned; evaluation is the same on either
+/// engine; and the `orm-in-turn` baseline runs on both engines to the same report, another one
+/// than `orm`'s.
 #[test]
-fn a_bad_tasks_in_turn_or_fed_mix_value_is_refused() {
+fn rsus_in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = |policy: &str, engine: &str, threads: &str, learn: &str, ck: &std::path::Path| {
+        let args = ["train", SCENARIO, "--policy", policy, "--episodes", "2", "--pretrain", "br-ne:1"];
+        let more = ["--learn", learn, "--engine", engine, "--threads", threads, "--checkpoint", ck.to_str().unwrap()];
+        ok(vecsim(&[&args[..], &more[..]].concat()));
+        (read(&ck.join("curve.csv")), read(&ck.join("learner.ckpt")))
+    };
+    for policy in ["fed-maddpg", "maddpg", "masac"] {
+        let on = d.join(format!("{policy}-seq"));
+        let actors = train(policy, "actors", "2", "rsus_in_turn=true", &d.join(format!("{policy}-actors")));
+        let seq = train(policy, "sequential", "1", "rsus_in_turn=true", &on);
+        assert_eq!(actors.0, seq.0, "{policy}: curve.csv differs between engines");
+        assert!(actors.1 == seq.1, "{policy}: learner.ckpt differs between engines");
+        let off = train(policy, "sequential", "1", "rsus_in_turn=false", &d.join(format!("{policy}-off")));
+        assert!(off.1 != seq.1, "{policy}: rsus_in_turn changed nothing");
+        let mut reports = Vec::new();
+        for engine in ["actors", "sequential"] {
+            let out = d.join(format!("{policy}-eval-{engine}"));
+            let ck = on.to_str().unwrap();
+            ok(vecsim(&[
+                "run",
+                SCENARIO,
+                "--policy",
+                policy,
+                "--engine",
+                engine,
+                "--checkpoint",
+                ck,
+                "--out",
+                out.to_str().unwrap(),
+            ]));
+            reports.push(read(&out.join("summary.json")));
+        }
+        assert_eq!(reports[0], reports[1], "{policy}: evaluation differs between engines");
+    }
+    let mut reports = Vec::new();
+    for (policy, engine) in [("orm-in-turn", "actors"), ("orm-in-turn", "sequential"), ("orm", "sequential")] {
+        let out = d.join(format!("{policy}-{engine}"));
+        ok(vecsim(&[
+            "run",
+            "paper-evening",
+            "--policy",
+            policy,
+            "--slots",
+            "30",
+            "--engine",
+            engine,
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        reports.push(read(&out.join("slots.csv")));
+    }
+    assert_eq!(reports[0], reports[1], "orm-in-turn differs between engines");
+    assert!(reports[1] != reports[2], "orm-in-turn decided as orm");
+}
+
+/// The keys beyond the paper refuse a bad value, naming the key (exit 2).
+#[test]
+fn a_bad_value_of_a_key_beyond_the_paper_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("x");
-    let cases: [(&str, &[&str]); 5] = [
+    let cases: [(&str, &[&str]); 6] = [
         ("tasks_in_turn=maybe", &["learning.tasks_in_turn", "true or false"]),
+        ("rsus_in_turn=2", &["learning.rsus_in_turn", "true or false"]),
         ("fed_mix=0", &["learning.fed_mix", "(0, 1]"]),
         ("fed_mix=1.5", &["learning.fed_mix", "(0, 1]"]),
         ("fed_mix=nan", &["learning.fed_mix"]),

@@ -10,6 +10,7 @@ use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
+use crate::policy::intent::{self, Intent};
 use crate::policy::{Candidate, JointRefiner, Observation, Policy, PolicySet, Share, Working};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
@@ -124,6 +125,9 @@ pub struct SequentialRun {
     refiner: Option<Box<dyn JointRefiner>>,
     /// Some policy trains centrally: exchange shares after every slot ([`Policy::share`]).
     sharing: bool,
+    /// The RSUs decide in turn, each seeing the declarations before it
+    /// ([`Policy::decides_in_turn`]).
+    in_turn: bool,
     slot: u32,
     stats: RunStats,
 }
@@ -140,6 +144,7 @@ impl SequentialRun {
             .with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
         let sharing = policies.iter().any(|p| p.shares());
+        let in_turn = policies.iter().any(|p| p.decides_in_turn());
         let policies = policies.into_iter().map(|p| p.into_working()).collect();
         Ok(SequentialRun {
             scenario,
@@ -153,6 +158,7 @@ impl SequentialRun {
             policies,
             refiner,
             sharing,
+            in_turn,
             slot: 0,
             stats,
         })
@@ -197,24 +203,37 @@ impl SequentialRun {
         let n = self.specs.len();
         let sc = &*self.scenario;
 
-        // Phase 3: decisions (and the joint oracle, if any).
+        // Phase 3: decisions (and the joint oracle, if any). In turn: RSU e sees the
+        // declarations of RSUs 0..e.
         let mut decisions: Vec<Vec<RsuId>> = Vec::with_capacity(n);
+        let mut declared: Vec<Intent> = if self.in_turn { vec![Intent::default(); n] } else { Vec::new() };
+        let mut table = Vec::new();
         for (e, policy) in self.policies.iter_mut().enumerate() {
             if open.uploads[e].is_empty() {
                 decisions.push(Vec::new());
                 continue;
             }
+            let me = RsuId(e as u32);
+            let mut candidates = &open.candidates[e];
+            if self.in_turn {
+                table.clone_from(candidates);
+                intent::fold(&mut table, me, &declared);
+                candidates = &table;
+            }
             let obs = Observation {
-                rsu: RsuId(e as u32),
+                rsu: me,
                 slot: t,
                 slot_s: self.clock.slot_s,
                 tasks: &open.uploads[e],
-                candidates: &open.candidates[e],
+                candidates,
                 wired: sc.wired,
                 allocator: sc.allocation.allocator,
             };
             let d = policy.decide(&obs);
-            check_decisions(policy.name(), RsuId(e as u32), open.uploads[e].len(), n, &d)?;
+            check_decisions(policy.name(), me, open.uploads[e].len(), n, &d)?;
+            if self.in_turn {
+                declared[e] = Intent::of(me, &open.uploads[e], &d);
+            }
             decisions.push(d);
         }
         let mut unconverged = false;

@@ -7,6 +7,7 @@
 //! [`JointRefiner`] run once per slot over everyone's proposals.
 
 mod brne;
+pub mod intent;
 mod name;
 mod orl;
 mod orm;
@@ -15,7 +16,7 @@ mod random;
 pub use brne::BestResponse;
 pub use name::{PolicyName, UnknownPolicy};
 pub use orl::Orl;
-pub use orm::Orm;
+pub use orm::{Orm, OrmInTurn};
 pub use random::RandomPolicy;
 
 use crate::ids::RsuId;
@@ -40,6 +41,9 @@ pub struct Candidate {
     pub uploaded_tasks: u32,
     /// False while the RSU is down (fault injection); policies must not pick it.
     pub available: bool,
+    /// What the RSUs that decided before this one declared about this candidate (zero unless
+    /// the RSUs decide in turn; [`intent`]).
+    pub declared: intent::Declared,
 }
 
 /// One RSU's view of a slot.
@@ -138,6 +142,13 @@ pub trait Policy: Send + IntoAny {
     /// [`Policy::receive`]): centralised learners while they train. Asked once per episode,
     /// before its first slot. Default: no.
     fn shares(&self) -> bool {
+        false
+    }
+
+    /// Whether the RSUs decide in turn, each seeing what the RSUs before it declared
+    /// ([`intent`]): engines then ask the RSUs one after another, in id order. Asked once per
+    /// episode, before its first slot. Default: no.
+    fn decides_in_turn(&self) -> bool {
         false
     }
 
@@ -269,19 +280,24 @@ pub enum Baseline {
     Random,
     /// `br-ne`: best-response dynamics to a pure Nash equilibrium (oracle).
     BrNe,
+    /// `orm-in-turn` (beyond the paper): ORM with the RSUs deciding in turn.
+    OrmInTurn,
 }
 
 impl Baseline {
     /// Every baseline, in report order.
-    pub const ALL: [Baseline; 4] = [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe];
+    pub const ALL: [Baseline; 5] =
+        [Baseline::Orl, Baseline::Orm, Baseline::Random, Baseline::BrNe, Baseline::OrmInTurn];
 
-    /// The baseline named `name` on the command line (`orl`, `orm`, `random`, `br-ne`), if any.
+    /// The baseline named `name` on the command line (`orl`, `orm`, `random`, `br-ne`,
+    /// `orm-in-turn`), if any.
     pub fn parse(name: &str) -> Option<Baseline> {
         match name {
             "orl" => Some(Baseline::Orl),
             "orm" => Some(Baseline::Orm),
             "random" => Some(Baseline::Random),
             "br-ne" => Some(Baseline::BrNe),
+            "orm-in-turn" => Some(Baseline::OrmInTurn),
             _ => None,
         }
     }
@@ -293,6 +309,7 @@ impl Baseline {
             Baseline::Orm => "orm",
             Baseline::Random => "random",
             Baseline::BrNe => "br-ne",
+            Baseline::OrmInTurn => "orm-in-turn",
         }
     }
 
@@ -303,6 +320,7 @@ impl Baseline {
             Baseline::Orm => Box::new(Orm),
             Baseline::Random => Box::new(RandomPolicy::new(seed, rsu)),
             Baseline::BrNe => Box::new(Orm),
+            Baseline::OrmInTurn => Box::new(OrmInTurn),
         }
     }
 

@@ -20,6 +20,8 @@ pub enum PolicyName {
     Random,
     /// Best-response dynamics to a pure Nash equilibrium (an oracle).
     BrNe,
+    /// Greedy lowest predicted service time, the RSUs deciding in turn (beyond the paper).
+    OrmInTurn,
     /// Federated MADDPG (the paper's method).
     FedMaddpg,
     /// MADDPG with centralised critics.
@@ -30,11 +32,12 @@ pub enum PolicyName {
 
 impl PolicyName {
     /// Every policy, baselines first.
-    pub const ALL: [PolicyName; 7] = [
+    pub const ALL: [PolicyName; 8] = [
         PolicyName::Orl,
         PolicyName::Orm,
         PolicyName::Random,
         PolicyName::BrNe,
+        PolicyName::OrmInTurn,
         PolicyName::FedMaddpg,
         PolicyName::Maddpg,
         PolicyName::Masac,
@@ -50,6 +53,7 @@ impl PolicyName {
             PolicyName::FedMaddpg => "fed-maddpg",
             PolicyName::Maddpg => "maddpg",
             PolicyName::Masac => "masac",
+            PolicyName::OrmInTurn => "orm-in-turn",
         }
     }
 
@@ -60,6 +64,7 @@ impl PolicyName {
             PolicyName::Orm => Some(Baseline::Orm),
             PolicyName::Random => Some(Baseline::Random),
             PolicyName::BrNe => Some(Baseline::BrNe),
+            PolicyName::OrmInTurn => Some(Baseline::OrmInTurn),
             _ => None,
         }
     }
@@ -77,6 +82,7 @@ impl From<Baseline> for PolicyName {
             Baseline::Orm => PolicyName::Orm,
             Baseline::Random => PolicyName::Random,
             Baseline::BrNe => PolicyName::BrNe,
+            Baseline::OrmInTurn => PolicyName::OrmInTurn,
         }
     }
 }
@@ -90,7 +96,7 @@ impl fmt::Display for PolicyName {
 /// A policy name that is not one of [`PolicyName::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown policy `{name}`{hint} (expected one of: orl, orm, random, br-ne, fed-maddpg, maddpg, masac)",
+    "unknown policy `{name}`{hint} (expected one of: orl, orm, random, br-ne, orm-in-turn, fed-maddpg, maddpg, masac)",
     name = .0,
     hint = crate::suggest::hint(.0, PolicyName::ALL.iter().map(|p| p.as_str()))
 )]

@@ -1,0 +1,167 @@
+//! RSUs that decide in turn (beyond the paper): RSU 0 decides first and declares what it
+//! sends where; RSU 1 decides seeing that declaration; and so on in id order, each RSU seeing
+//! the declarations of the RSUs before it.
+//!
+//! Why: an RSU decides from its own uploads and the others' public load summaries, so it
+//! cannot see that three neighbours are about to send their tasks to the same idle RSU; the
+//! `br-ne` oracle can (it sees every RSU's tasks). Declarations narrow that gap with messages
+//! only, and execution stays decentralised: each RSU still decides alone, from its own
+//! observation plus the declarations it was sent — per destination, the load `Σ sqrt(d·c)`
+//! (sqrt(cycles)) and the number of tasks. A declaration is the RSU's final decision, so what
+//! a later RSU sees is what will happen. (A first version held one simultaneous round in which
+//! every RSU declared `orm`'s tentative pass before anyone decided: everyone then re-decided at
+//! once against plans nobody carried out, and `orm` on those loads fell below staying local on
+//! dense traffic; `docs/learning.md` has the numbers.)
+//!
+//! A run decides in turn only when a policy asks for it ([`super::Policy::decides_in_turn`]):
+//! otherwise the candidates' [`Declared`] are zero and nothing else changes.
+
+use super::Candidate;
+use crate::ids::RsuId;
+use crate::task::UploadedTask;
+use serde::{Deserialize, Serialize};
+
+/// One RSU's declaration for one slot: what it sends to each other RSU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// `(destination, load Σ sqrt(d·c) in sqrt(cycles), tasks)`, by destination id; only
+    /// destinations other than the declaring RSU, only those that get tasks.
+    pub sends: Vec<(RsuId, f64, u32)>,
+}
+
+impl Intent {
+    /// The declaration of RSU `me` that sends `tasks[i]` to `decisions[i]`.
+    pub fn of(me: RsuId, tasks: &[UploadedTask], decisions: &[RsuId]) -> Intent {
+        let mut sends: Vec<(RsuId, f64, u32)> = Vec::new();
+        for (t, &to) in tasks.iter().zip(decisions) {
+            if to == me {
+                continue;
+            }
+            let w = t.task.work_cycles().sqrt();
+            match sends.iter_mut().find(|s| s.0 == to) {
+                Some(s) => {
+                    s.1 += w;
+                    s.2 += 1;
+                }
+                None => sends.push((to, w, 1)),
+            }
+        }
+        sends.sort_by_key(|s| s.0);
+        Intent { sends }
+    }
+}
+
+/// What the RSUs before the deciding one declared about one candidate. Zero when the run does
+/// not decide in turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Declared {
+    /// Load the other RSUs (not the deciding one) declared they send to this candidate,
+    /// `Σ sqrt(d·c)`, sqrt(cycles).
+    pub in_load: f64,
+    /// Number of tasks in `in_load`.
+    pub in_tasks: u32,
+    /// Load of its own uploads this candidate declared it sends away (0 for the deciding RSU
+    /// itself and for the RSUs after it, which have not declared yet), sqrt(cycles).
+    pub out_load: f64,
+    /// Number of tasks in `out_load`.
+    pub out_tasks: u32,
+}
+
+impl Declared {
+    /// The candidate's load once the declarations are carried out: its own uploads less what it
+    /// sends away plus what it receives, sqrt(cycles). For the deciding RSU this is what it
+    /// receives (it starts from what it keeps, as `orm` does).
+    pub fn expected_load(&self, uploaded_load: f64, is_self: bool) -> f64 {
+        if is_self {
+            self.in_load
+        } else {
+            (uploaded_load - self.out_load).max(0.0) + self.in_load
+        }
+    }
+}
+
+/// What RSU `me` sees of the declarations `intents[i]` (RSU i's; empty for an RSU that has
+/// not declared), for each of `n` candidates (index = RSU id). `me`'s own entry is left out: it
+/// decides afresh.
+pub fn declared(n: usize, me: RsuId, intents: &[Intent]) -> Vec<Declared> {
+    let mut out = vec![Declared::default(); n];
+    for (i, intent) in intents.iter().enumerate() {
+        if i == me.index() {
+            continue;
+        }
+        for &(to, load, k) in &intent.sends {
+            if let Some(c) = out.get_mut(to.index()) {
+                c.in_load += load;
+                c.in_tasks += k;
+            }
+            if let Some(c) = out.get_mut(i) {
+                c.out_load += load;
+                c.out_tasks += k;
+            }
+        }
+    }
+    out
+}
+
+/// Folds the declarations into RSU `me`'s candidate table ([`declared`]).
+pub fn fold(candidates: &mut [Candidate], me: RsuId, intents: &[Intent]) {
+    let d = declared(candidates.len(), me, intents);
+    for (c, d) in candidates.iter_mut().zip(d) {
+        c.declared = d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TaskId;
+    use crate::task::Task;
+
+    fn cand(j: u32, free_ghz: f64, load: f64, tasks: u32) -> Candidate {
+        Candidate {
+            rsu: RsuId(j),
+            distance_m: 0.0,
+            free_cpu_hz: free_ghz * 1e9,
+            uploaded_load: load,
+            uploaded_tasks: tasks,
+            available: true,
+            declared: Declared::default(),
+        }
+    }
+
+    fn upload(vehicle: u32, d: f64, c: f64) -> UploadedTask {
+        let task = Task { id: TaskId { slot: 0, vehicle }, data_bits: d, cycles_per_bit: c, deadline_s: 1.0 };
+        UploadedTask { task, uploader: RsuId(0), distance_m: 10.0, upload_s: 0.0, upload_extra_s: 0.0 }
+    }
+
+    /// Four tasks of sqrt(d·c) = 1e4, 5e3, 1e4, 1e4 at RSU 1: kept, to RSU 2, to RSU 0, to
+    /// RSU 2 → RSU 0 1e4 (1 task), RSU 2 5e3 + 1e4 (2 tasks), by destination id.
+    #[test]
+    fn a_declaration_sums_the_decisions_per_destination() {
+        let tasks = [upload(1, 1e6, 100.0), upload(2, 1e6, 25.0), upload(3, 1e6, 100.0), upload(4, 1e6, 100.0)];
+        let d = [RsuId(1), RsuId(2), RsuId(0), RsuId(2)];
+        let got = Intent::of(RsuId(1), &tasks, &d);
+        assert_eq!(got, Intent { sends: vec![(RsuId(0), 1e4, 1), (RsuId(2), 1.5e4, 2)] });
+        assert_eq!(Intent::of(RsuId(1), &tasks, &[RsuId(1); 4]), Intent::default(), "keeping everything");
+    }
+
+    /// Three declarations seen from RSU 1: RSU 0 sends 5 (2 tasks) to 1 and 3 (1) to 2; RSU 1
+    /// (the decider) sends 7 to 2, left out; RSU 2 sends 4 (1) to 0.
+    #[test]
+    fn folding_leaves_the_deciders_own_plan_out() {
+        let intents = [
+            Intent { sends: vec![(RsuId(1), 5.0, 2), (RsuId(2), 3.0, 1)] },
+            Intent { sends: vec![(RsuId(2), 7.0, 3)] },
+            Intent { sends: vec![(RsuId(0), 4.0, 1)] },
+        ];
+        let mut c = [cand(0, 1.0, 10.0, 4), cand(1, 1.0, 6.0, 2), cand(2, 1.0, 8.0, 3)];
+        fold(&mut c, RsuId(1), &intents);
+        assert_eq!(c[0].declared, Declared { in_load: 4.0, in_tasks: 1, out_load: 8.0, out_tasks: 3 });
+        assert_eq!(c[1].declared, Declared { in_load: 5.0, in_tasks: 2, out_load: 0.0, out_tasks: 0 });
+        assert_eq!(c[2].declared, Declared { in_load: 3.0, in_tasks: 1, out_load: 4.0, out_tasks: 1 });
+        // Expected loads: RSU 0 keeps 10 − 8 and gets 4; the decider gets 5; RSU 2 8 − 4 + 3.
+        assert_eq!(c[0].declared.expected_load(10.0, false), 6.0);
+        assert_eq!(c[1].declared.expected_load(6.0, true), 5.0);
+        assert_eq!(c[2].declared.expected_load(8.0, false), 7.0);
+    }
+}
