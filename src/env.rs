@@ -24,6 +24,7 @@ use vecsim_core::ids::RsuId;
 use vecsim_core::mobility::Fleet;
 use vecsim_core::outcome::Outcome;
 use vecsim_core::overrides::Overrides;
+use vecsim_core::policy::intent::{self, Intent};
 use vecsim_core::policy::{Baseline, JointRefiner, Policy, PolicySet};
 use vecsim_core::report::Summary;
 use vecsim_core::Scenario;
@@ -91,7 +92,7 @@ pub enum EnvError {
     #[error("reward `{0}`: expected one of difference, marginal, system")]
     UnknownReward(String),
     /// A baseline that does not exist.
-    #[error("baseline `{0}`: expected one of orl, orm, random, br-ne")]
+    #[error("baseline `{0}`: expected one of orl, orm, random, br-ne, orm-in-turn")]
     UnknownBaseline(String),
     /// `max_tasks` of 0.
     #[error("max_tasks {0}: expected at least 1")]
@@ -162,7 +163,7 @@ pub fn parse_reward(name: &str) -> Result<RewardSignal, EnvError> {
     RewardSignal::parse(name).ok_or_else(|| EnvError::UnknownReward(name.to_string()))
 }
 
-/// Parses a baseline's name (`orl`, `orm`, `random`, `br-ne`).
+/// Parses a baseline's name (`orl`, `orm`, `random`, `br-ne`, `orm-in-turn`).
 pub fn parse_baseline(name: &str) -> Result<Baseline, EnvError> {
     Baseline::parse(name).ok_or_else(|| EnvError::UnknownBaseline(name.to_string()))
 }
@@ -518,15 +519,29 @@ impl Env {
         };
         let r = &mut self.replays[i];
         if r.cached.as_ref().is_none_or(|(t, _, _)| *t != slot) {
-            let mut d: Vec<Vec<RsuId>> = (0..n)
-                .map(|e| {
-                    if open.uploads(e).is_empty() {
-                        Vec::new()
-                    } else {
-                        r.policies[e].decide(&run.observation(open, e))
-                    }
-                })
-                .collect();
+            // A baseline whose RSUs decide in turn (`orm-in-turn`) sees, at RSU e, what RSUs
+            // 0..e declared, as the engines show it.
+            let in_turn = r.policies.iter().any(|p| p.decides_in_turn());
+            let mut before = vec![Intent::default(); if in_turn { n } else { 0 }];
+            let mut d: Vec<Vec<RsuId>> = Vec::with_capacity(n);
+            for e in 0..n {
+                if open.uploads(e).is_empty() {
+                    d.push(Vec::new());
+                    continue;
+                }
+                let mut obs = run.observation(open, e);
+                let mut table = Vec::new();
+                if in_turn {
+                    table = obs.candidates.to_vec();
+                    intent::fold(&mut table, RsuId(e as u32), &before);
+                    obs.candidates = &table;
+                }
+                let decided = r.policies[e].decide(&obs);
+                if in_turn {
+                    before[e] = Intent::of(RsuId(e as u32), open.uploads(e), &decided);
+                }
+                d.push(decided);
+            }
             let mut unconverged = false;
             if let Some(refiner) = &r.refiner {
                 unconverged = !refiner.refine(&run.slot_problem(open), &mut d);
@@ -731,7 +746,7 @@ mod tests {
         );
         assert_eq!(
             parse_baseline("brne").unwrap_err().to_string(),
-            "baseline `brne`: expected one of orl, orm, random, br-ne"
+            "baseline `brne`: expected one of orl, orm, random, br-ne, orm-in-turn"
         );
     }
 

@@ -493,7 +493,7 @@ mod tests {
     fn codec(encodes: bool) -> PolicyCodec {
         PolicyCodec {
             encode: Arc::new(move |p| if encodes { Ok(p.name().as_bytes().to_vec()) } else { Err("no".into()) }),
-            decode: Arc::new(|_| Ok(Box::new(Away { shares: false }) as Box<dyn Policy>)),
+            decode: Arc::new(|_| Ok(Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>)),
             encode_share: Arc::new(|_| Err("no shares here".into())),
             decode_share: Arc::new(|_| Err("no shares here".into())),
         }
@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn a_round_without_travelling_policies_is_refused_before_connecting() {
         let round = RoundRequest { participants: vec![true; 3], weighted: false };
-        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
         let e = cluster().run(episode(policies, Some(round), &mut NoObserver)).unwrap_err();
         assert!(e.to_string().contains("policies to travel"), "{e}");
     }
@@ -550,12 +550,12 @@ mod tests {
     #[test]
     fn policies_that_cannot_travel_are_refused_before_connecting() {
         let mut c = cluster().with_policy_codec(codec(false));
-        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(&e, ClusterError::Policy { rsu: 0, source } if source.to_string() == "no"), "{e}");
         // With policies that travel, the run gets as far as connecting.
         let mut c = cluster().with_policy_codec(codec(true));
-        let policies = (0..3).map(|_| Box::new(Away { shares: false }) as Box<dyn Policy>).collect();
+        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
     }

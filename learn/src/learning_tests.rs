@@ -129,10 +129,11 @@ fn learning_experiment() {
 const MARGIN: f64 = 0.30;
 
 fn learns(policy: &str) {
-    // The paper's algorithms (the two defaults beyond the paper off).
+    // The paper's algorithms (the three defaults beyond the paper off).
     let mut sc = herd();
     sc.learning.tasks_in_turn = false;
     sc.learning.fed_mix = 1.0;
+    sc.learning.rsus_in_turn = false;
     let (orl, random) = (baseline_rate(&sc, Baseline::Orl), baseline_rate(&sc, Baseline::Random));
     let rates: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate(&sc, policy, s, None)).collect();
     let mean = rates.iter().sum::<f64>() / 3.0;
@@ -162,22 +163,28 @@ fn masac_learns_on_the_herd_fixture() {
 const DEFAULT_EPISODES: u32 = 40;
 
 /// Issue 19, item 5 — tests that bite: with the default recipe (tasks decided in turn,
-/// `fed_mix` 0.25; both beyond the paper, docs/learning.md) every learner beats `orm` on the
-/// herd fixture, on every learner seed 1–3, in greedy completion on the held-out traffic.
-/// Measured when written: fed-maddpg 82.5 / 82.6 / 86.8 %, maddpg 77.1 / 77.2 / 77.0 %, masac
-/// 76.2 / 74.7 / 76.8 % against `orm` 71.6 % and `br-ne` 87.2 %. With the paper's
-/// algorithms (`tasks_in_turn = false`, `fed_mix = 1`) the same 40-episode training leaves two or
-/// three seeds of every learner below `orm` (fed-maddpg 69.9 / 70.2 / 73.4 %, maddpg 69.9 /
-/// 69.9 / 71.8 %, masac 69.9 % on each), so these tests fail without the defaults. The quick
-/// budget's 40 episodes, not the tests' 20: at 20 the learners in turn still sit at 69.9–71.2 %.
+/// `fed_mix` 0.25, the RSUs deciding in turn; all beyond the paper, docs/learning.md) every
+/// learner beats `orm` by the issue's 2 points on the herd fixture, on every learner seed 1–3,
+/// in greedy completion on the held-out traffic. Measured when written (session 8): fed-maddpg
+/// 84.2 / 87.2 / 86.9 %, maddpg 78.5 / 84.2 / 80.4 %, masac 88.0 / 82.8 / 85.3 % against `orm`
+/// 71.6 % and `br-ne` 87.2 % (session 7, without the RSUs in turn: fed-maddpg 82.5 / 82.6 /
+/// 86.8 %, maddpg 77.1 / 77.2 / 77.0 %, masac 76.2 / 74.7 / 76.8 %). With the paper's
+/// algorithms (`tasks_in_turn = false`, `fed_mix = 1`, `rsus_in_turn = false`) the same
+/// 40-episode training leaves two or three seeds of every learner below `orm` (fed-maddpg 69.9 /
+/// 70.2 / 73.4 %, maddpg 69.9 / 69.9 / 71.8 %, masac 69.9 % on each), so these tests fail
+/// without the defaults. The quick budget's 40 episodes, not the tests' 20: at 20 the learners
+/// with tasks in turn still sat at 69.9–71.2 %.
 fn beats_orm_by_default(policy: &str) {
     let sc = herd();
-    assert!(sc.learning.tasks_in_turn && sc.learning.fed_mix < 1.0, "the defaults beyond the paper");
+    assert!(
+        sc.learning.tasks_in_turn && sc.learning.fed_mix < 1.0 && sc.learning.rsus_in_turn,
+        "the defaults beyond the paper"
+    );
     let orm = baseline_rate(&sc, Baseline::Orm);
     let rates: Vec<f64> = [1u64, 2, 3].iter().map(|&s| trained_rate(&sc, policy, s, Some(DEFAULT_EPISODES))).collect();
     eprintln!("{policy} (defaults): seeds 1-3 {rates:.3?}; orm {orm:.3}");
     for r in &rates {
-        assert!(*r > orm, "{policy}: {rates:.3?} does not beat orm {orm:.3} on every learner seed");
+        assert!(*r >= orm + 0.02, "{policy}: {rates:.3?} does not beat orm {orm:.3} by 2 points on every learner seed");
     }
 }
 

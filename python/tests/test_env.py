@@ -92,8 +92,8 @@ def test_replaying_a_baseline_gives_the_cli_run(policy):
 
 
 @needs_bin
-@pytest.mark.parametrize("policy", ["random", "br-ne"])
-def test_replaying_random_and_the_oracle_with_faults_and_a_scenario_file(policy):
+@pytest.mark.parametrize("policy", ["random", "br-ne", "orm-in-turn"])
+def test_replaying_random_the_oracle_and_orm_in_turn_with_faults_and_a_scenario_file(policy):
     scenario = str(FIXTURES / "faults-small.toml")
     faults = ["loss.wired=0.2", "rsu_outage=1:3:8", "vehicle_dropout=0.05", "latency.upload=fixed:0.01"]
     want = cli_summary(scenario, policy, 25, faults, seed=3)

@@ -31,7 +31,7 @@ CANDIDATE_FEATURES = (
 #: The reward signals (the trainer's): what ``reward=`` accepts.
 REWARDS = ("difference", "marginal", "system")
 #: The baselines ``baseline_actions`` replays.
-BASELINES = ("orl", "orm", "random", "br-ne")
+BASELINES = ("orl", "orm", "random", "br-ne", "orm-in-turn")
 
 assert len(TASK_FEATURES) == _native.TASK_FEATURES
 assert len(CANDIDATE_FEATURES) == _native.CANDIDATE_FEATURES

@@ -58,7 +58,9 @@ pub(crate) struct TrainArgs {
     /// n_step, update_every; beyond the paper: tasks_in_turn=true|false, default true, each RSU
     /// decides its tasks one after another, seeing what it already sent where; fed_mix=β in
     /// (0, 1], default 0.25, the share of a federated round's average a fed-maddpg actor takes;
-    /// the paper's algorithms: tasks_in_turn=false, fed_mix=1).
+    /// rsus_in_turn=true|false, default true, the RSUs decide one after another, each seeing
+    /// what the RSUs before it declared; the paper's algorithms: tasks_in_turn=false, fed_mix=1,
+    /// rsus_in_turn=false).
     #[arg(long = "learn", value_name = "KEY=VALUE")]
     pub learn: Vec<String>,
     /// Seed of the learners and of the training traffic (default: the scenario's).
