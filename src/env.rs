@@ -530,10 +530,11 @@ impl Env {
                     continue;
                 }
                 let mut obs = run.observation(open, e);
-                let mut table = Vec::new();
+                let table;
                 if in_turn {
-                    table = obs.candidates.to_vec();
-                    intent::fold(&mut table, RsuId(e as u32), &before);
+                    let mut t = obs.candidates.to_vec();
+                    intent::fold(&mut t, RsuId(e as u32), &before);
+                    table = t;
                     obs.candidates = &table;
                 }
                 let decided = r.policies[e].decide(&obs);
