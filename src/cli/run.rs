@@ -16,8 +16,8 @@ use vecsim_telemetry::latency_table;
 pub(crate) struct RunArgs {
     /// Scenario file, or a preset name from `scenarios/` (e.g. `paper-noon`).
     pub scenario: String,
-    /// Policy: orl, orm, random, br-ne, or a trained fed-maddpg, maddpg, masac (default: the
-    /// scenario's `policy`).
+    /// Policy: orl, orm, random, br-ne, orm-in-turn, or a trained fed-maddpg, maddpg, masac
+    /// (default: the scenario's `policy`).
     #[arg(long)]
     pub policy: Option<String>,
     /// Master seed (default: the scenario's `seed`).
