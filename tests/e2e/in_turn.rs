@@ -56,25 +56,20 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
         ]));
         assert!(read(&off.join("learner.ckpt")) != files[1].1, "{policy}: tasks_in_turn changed nothing");
         // Greedy evaluation of the in-turn checkpoint runs, on either engine, to the same report.
-        let mut reports = Vec::new();
-        for engine in ["actors", "sequential"] {
-            let out = dir.path().join(format!("{policy}-eval-{engine}"));
-            ok(vecsim(&[
-                "run",
-                SCENARIO,
-                "--policy",
-                policy,
-                "--engine",
-                engine,
-                "--checkpoint",
-                dir.path().join(format!("{policy}-sequential")).to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ]));
-            reports.push(read(&out.join("summary.json")));
-        }
-        assert_eq!(reports[0], reports[1], "{policy}: evaluation differs between engines");
+        evaluates_alike_on_both_engines(policy, &dir.path().join(format!("{policy}-sequential")), dir.path());
     }
+}
+
+/// Greedy evaluation of the checkpoint in `ck` gives the same report on either engine.
+fn evaluates_alike_on_both_engines(policy: &str, ck: &std::path::Path, dir: &std::path::Path) {
+    let mut reports = Vec::new();
+    for engine in ["actors", "sequential"] {
+        let out = dir.join(format!("{policy}-eval-{engine}"));
+        let (ck, o) = (ck.to_str().unwrap(), out.to_str().unwrap());
+        ok(vecsim(&["run", SCENARIO, "--policy", policy, "--engine", engine, "--checkpoint", ck, "--out", o]));
+        reports.push(read(&out.join("summary.json")));
+    }
+    assert_eq!(reports[0], reports[1], "{policy}: evaluation differs between engines");
 }
 
 /// `[learning] rsus_in_turn` (beyond the paper): the RSUs decide one after another, each seeing
@@ -100,25 +95,7 @@ fn rsus_in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() 
         assert!(actors.1 == seq.1, "{policy}: learner.ckpt differs between engines");
         let off = train(policy, "sequential", "1", "rsus_in_turn=false", &d.join(format!("{policy}-off")));
         assert!(off.1 != seq.1, "{policy}: rsus_in_turn changed nothing");
-        let mut reports = Vec::new();
-        for engine in ["actors", "sequential"] {
-            let out = d.join(format!("{policy}-eval-{engine}"));
-            let ck = on.to_str().unwrap();
-            ok(vecsim(&[
-                "run",
-                SCENARIO,
-                "--policy",
-                policy,
-                "--engine",
-                engine,
-                "--checkpoint",
-                ck,
-                "--out",
-                out.to_str().unwrap(),
-            ]));
-            reports.push(read(&out.join("summary.json")));
-        }
-        assert_eq!(reports[0], reports[1], "{policy}: evaluation differs between engines");
+        evaluates_alike_on_both_engines(policy, &on, d);
     }
     let mut reports = Vec::new();
     for (policy, engine) in [("orm-in-turn", "actors"), ("orm-in-turn", "sequential"), ("orm", "sequential")] {
