@@ -450,8 +450,15 @@ mod tests {
     /// one label per observed task.
     #[test]
     fn recorded_labels_replay_the_oracle() {
-        let sc = scenario();
-        let (data, slots, rate) = collect(&sc, 7, Teacher::BrNe, 1).unwrap();
+        for in_turn in [true, false] {
+            let mut sc = scenario();
+            sc.learning.rsus_in_turn = in_turn;
+            replays_the_oracle(&sc);
+        }
+    }
+
+    fn replays_the_oracle(sc: &Scenario) {
+        let (data, slots, rate) = collect(sc, 7, Teacher::BrNe, 1).unwrap();
         assert_eq!(slots, 20);
         let mut s1 = sc.pinned_layout();
         s1.seed = episode_seed(7, 0);
@@ -466,8 +473,10 @@ mod tests {
         .unwrap();
         let o = oracle.summary();
         assert!((rate - o.tasks_completed as f64 / o.tasks_uploaded as f64).abs() < 1e-12);
-        // Replay: a policy that plays back RSU e's recorded labels in order.
-        struct Replay(std::vec::IntoIter<(RawObs, Vec<u16>)>);
+        // Replay: a policy that plays back RSU e's recorded labels in order. With the RSUs in
+        // turn it decides in turn too, so RSU e sees the replayed decisions of RSUs 0..e: the
+        // recorded observation holds the oracle's final ones.
+        struct Replay(std::vec::IntoIter<(RawObs, Vec<u16>)>, bool);
         impl Policy for Replay {
             fn name(&self) -> &'static str {
                 "orl"
@@ -477,13 +486,16 @@ mod tests {
                 assert_eq!(raw, RawObs::from_observation(obs));
                 acts.into_iter().map(|a| RsuId(a as u32)).collect()
             }
+            fn decides_in_turn(&self) -> bool {
+                self.1
+            }
         }
         let mut migrations = 0;
         let per: Vec<Box<dyn Policy>> = data
             .iter()
             .map(|ex| {
                 migrations += ex.iter().flat_map(|(r, a)| a.iter().filter(move |&&x| x as u32 != r.self_idx)).count();
-                Box::new(Replay(ex.clone().into_iter())) as Box<dyn Policy>
+                Box::new(Replay(ex.clone().into_iter(), sc.learning.rsus_in_turn)) as Box<dyn Policy>
             })
             .collect();
         assert!(migrations > 0, "the oracle migrates on this scenario");
