@@ -24,7 +24,7 @@ use vecsim_core::ids::RsuId;
 use vecsim_core::mobility::Fleet;
 use vecsim_core::outcome::Outcome;
 use vecsim_core::overrides::Overrides;
-use vecsim_core::policy::intent::{self, Intent};
+use vecsim_core::policy::intent::Turns;
 use vecsim_core::policy::{Baseline, JointRefiner, Policy, PolicySet};
 use vecsim_core::report::Summary;
 use vecsim_core::Scenario;
@@ -521,26 +521,18 @@ impl Env {
         if r.cached.as_ref().is_none_or(|(t, _, _)| *t != slot) {
             // A baseline whose RSUs decide in turn (`orm-in-turn`) sees, at RSU e, what RSUs
             // 0..e declared, as the engines show it.
-            let in_turn = r.policies.iter().any(|p| p.decides_in_turn());
-            let mut before = vec![Intent::default(); if in_turn { n } else { 0 }];
+            let mut turns = Turns::new(r.policies.iter().any(|p| p.decides_in_turn()), n);
             let mut d: Vec<Vec<RsuId>> = Vec::with_capacity(n);
             for e in 0..n {
                 if open.uploads(e).is_empty() {
                     d.push(Vec::new());
                     continue;
                 }
+                let me = RsuId(e as u32);
                 let mut obs = run.observation(open, e);
-                let table;
-                if in_turn {
-                    let mut t = obs.candidates.to_vec();
-                    intent::fold(&mut t, RsuId(e as u32), &before);
-                    table = t;
-                    obs.candidates = &table;
-                }
+                obs.candidates = turns.table(me, obs.candidates);
                 let decided = r.policies[e].decide(&obs);
-                if in_turn {
-                    before[e] = Intent::of(RsuId(e as u32), open.uploads(e), &decided);
-                }
+                turns.declare(me, open.uploads(e), &decided);
                 d.push(decided);
             }
             let mut unconverged = false;

@@ -86,12 +86,16 @@ impl RawObs {
 
     /// Sets what the declarations before this RSU change (`declared`), one per candidate;
     /// left empty when nothing was declared (the encoding is then the same).
-    pub fn with_declared(mut self, d: impl IntoIterator<Item = Declared>) -> RawObs {
-        let d: Vec<Declared> = d.into_iter().collect();
-        self.declared = if d.iter().all(|d| *d == Declared::default()) {
+    pub fn with_declared<I>(mut self, d: I) -> RawObs
+    where
+        I: IntoIterator<Item = Declared>,
+        I::IntoIter: Clone,
+    {
+        let d = d.into_iter();
+        self.declared = if d.clone().all(|d| d == Declared::default()) {
             Vec::new()
         } else {
-            d.iter().map(|d| [(d.in_load - d.out_load) as f32, d.in_tasks as f32 - d.out_tasks as f32]).collect()
+            d.map(|d| [(d.in_load - d.out_load) as f32, d.in_tasks as f32 - d.out_tasks as f32]).collect()
         };
         self
     }

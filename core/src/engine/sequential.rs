@@ -10,7 +10,7 @@ use crate::clock::SlotClock;
 use crate::ids::{RsuId, VehicleId};
 use crate::mobility::Fleet;
 use crate::outcome::TaskResult;
-use crate::policy::intent::{self, Intent};
+use crate::policy::intent::Turns;
 use crate::policy::{Candidate, JointRefiner, Observation, Policy, PolicySet, Share, Working};
 use crate::report::{RunStats, SlotReport};
 use crate::rsu::{LoadSummary, RsuNode};
@@ -206,34 +206,25 @@ impl SequentialRun {
         // Phase 3: decisions (and the joint oracle, if any). In turn: RSU e sees the
         // declarations of RSUs 0..e.
         let mut decisions: Vec<Vec<RsuId>> = Vec::with_capacity(n);
-        let mut declared: Vec<Intent> = if self.in_turn { vec![Intent::default(); n] } else { Vec::new() };
-        let mut table = Vec::new();
+        let mut turns = Turns::new(self.in_turn, n);
         for (e, policy) in self.policies.iter_mut().enumerate() {
             if open.uploads[e].is_empty() {
                 decisions.push(Vec::new());
                 continue;
             }
             let me = RsuId(e as u32);
-            let mut candidates = &open.candidates[e];
-            if self.in_turn {
-                table.clone_from(candidates);
-                intent::fold(&mut table, me, &declared);
-                candidates = &table;
-            }
             let obs = Observation {
                 rsu: me,
                 slot: t,
                 slot_s: self.clock.slot_s,
                 tasks: &open.uploads[e],
-                candidates,
+                candidates: turns.table(me, &open.candidates[e]),
                 wired: sc.wired,
                 allocator: sc.allocation.allocator,
             };
             let d = policy.decide(&obs);
             check_decisions(policy.name(), me, open.uploads[e].len(), n, &d)?;
-            if self.in_turn {
-                declared[e] = Intent::of(me, &open.uploads[e], &d);
-            }
+            turns.declare(me, &open.uploads[e], &d);
             decisions.push(d);
         }
         let mut unconverged = false;

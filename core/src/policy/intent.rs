@@ -111,6 +111,42 @@ pub fn fold(candidates: &mut [Candidate], me: RsuId, intents: &[Intent]) {
     }
 }
 
+/// One slot's turns, for whoever asks the RSUs one after another (the sequential engine, a
+/// replay of a baseline): the declarations so far, and RSU `me`'s table with them folded in.
+/// Off (`on = false`), it hands the tables back as they are and records nothing.
+#[derive(Debug)]
+pub struct Turns {
+    on: bool,
+    declared: Vec<Intent>,
+    table: Vec<Candidate>,
+}
+
+impl Turns {
+    /// The turns of one slot of `n` RSUs, held only when `on`.
+    pub fn new(on: bool, n: usize) -> Turns {
+        Turns { on, declared: if on { vec![Intent::default(); n] } else { Vec::new() }, table: Vec::new() }
+    }
+
+    /// RSU `me`'s candidate table: `candidates`, with the declarations of the RSUs before it
+    /// folded in when the turns are held.
+    pub fn table<'a>(&'a mut self, me: RsuId, candidates: &'a [Candidate]) -> &'a [Candidate] {
+        if !self.on {
+            return candidates;
+        }
+        self.table.clear();
+        self.table.extend_from_slice(candidates);
+        fold(&mut self.table, me, &self.declared);
+        &self.table
+    }
+
+    /// RSU `me` sent `tasks[i]` to `decisions[i]`: what the RSUs after it will see.
+    pub fn declare(&mut self, me: RsuId, tasks: &[UploadedTask], decisions: &[RsuId]) {
+        if self.on {
+            self.declared[me.index()] = Intent::of(me, tasks, decisions);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +179,23 @@ mod tests {
         let got = Intent::of(RsuId(1), &tasks, &d);
         assert_eq!(got, Intent { sends: vec![(RsuId(0), 1e4, 1), (RsuId(2), 1.5e4, 2)] });
         assert_eq!(Intent::of(RsuId(1), &tasks, &[RsuId(1); 4]), Intent::default(), "keeping everything");
+    }
+
+    /// Turns held: RSU 1 sees RSU 0's declaration and RSU 0 sees nothing; not held: the tables
+    /// come back as they are and nothing is recorded.
+    #[test]
+    fn turns_fold_what_the_rsus_before_declared() {
+        let cands = [cand(0, 1.0, 2e4, 2), cand(1, 1.0, 0.0, 0)];
+        let tasks = [upload(1, 1e6, 100.0), upload(2, 1e6, 100.0)];
+        let mut on = Turns::new(true, 2);
+        assert!(on.table(RsuId(0), &cands).iter().all(|c| c.declared == Declared::default()));
+        on.declare(RsuId(0), &tasks, &[RsuId(1), RsuId(0)]);
+        let t = on.table(RsuId(1), &cands);
+        assert_eq!(t[1].declared, Declared { in_load: 1e4, in_tasks: 1, out_load: 0.0, out_tasks: 0 });
+        assert_eq!(t[0].declared, Declared { in_load: 0.0, in_tasks: 0, out_load: 1e4, out_tasks: 1 });
+        let mut off = Turns::new(false, 2);
+        off.declare(RsuId(0), &tasks, &[RsuId(1), RsuId(0)]);
+        assert!(std::ptr::eq(off.table(RsuId(1), &cands), &cands[..]));
     }
 
     /// Three declarations seen from RSU 1: RSU 0 sends 5 (2 tasks) to 1 and 3 (1) to 2; RSU 1
