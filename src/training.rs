@@ -136,6 +136,10 @@ pub struct TrainSpec {
     pub backend: Backend,
     /// Behaviour cloning before the first episode (beyond the paper).
     pub pretrain: Option<PretrainSpec>,
+    /// End with the actors of the best validation evaluation ([`TrainConfig::keep_best`]);
+    /// `None`: with `pretrain` only (fine-tuning then never ends below the clone it started
+    /// from, as validation measures it).
+    pub keep_best: Option<bool>,
 }
 
 impl TrainSpec {
@@ -154,6 +158,7 @@ impl TrainSpec {
             reward: RewardSignal::Difference,
             backend: Backend::Gemm,
             pretrain: None,
+            keep_best: None,
         }
     }
 
@@ -224,6 +229,7 @@ impl Resolved {
         let mut tc = TrainConfig::new(self.spec.policy.as_str(), self.episodes, seed);
         tc.options = self.options.clone();
         tc.pretrain = self.spec.pretrain;
+        tc.keep_best = self.spec.keep_best.unwrap_or(self.spec.pretrain.is_some());
         tc
     }
 
@@ -273,6 +279,7 @@ impl Resolved {
             if let Some(p) = &cfg.pretrain {
                 let _ = write!(c, " --pretrain {}:{}", p.teacher.name(), p.episodes);
             }
+            c.push_str(if cfg.keep_best { " --keep-best" } else { " --keep-last" });
             if !s.faults.is_empty() {
                 c.push_str(" (and the run's --fault flags)");
             }
@@ -299,6 +306,7 @@ impl Resolved {
         if let Some(p) = &cfg.pretrain {
             let _ = writeln!(t, "pretrain = \"{}:{}\"", p.teacher.name(), p.episodes);
         }
+        let _ = writeln!(t, "keep_best = {}", cfg.keep_best);
         let _ = writeln!(t, "\n[networks]");
         let _ = writeln!(
             t,

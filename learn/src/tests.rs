@@ -588,6 +588,7 @@ mod checkpoint_fuzz {
             curve: Vec::new(),
             replay_saved: true,
             pretrain: None,
+            best: None,
         };
         let dir = tempfile::tempdir().unwrap();
         train::save_checkpoint(dir.path(), &sc, &mut set, &progress).unwrap();
@@ -646,4 +647,61 @@ fn in_turn_decisions_replay_and_rollout_agree() {
         }
         eprintln!("{}: {} records, {spread} with tasks sent to different RSUs", kind.name(), recs.len());
     }
+}
+
+/// `keep_best`: the run hands back the actors of its best validation evaluation (before the
+/// first episode and at every curve evaluation). Evaluating them again gives exactly that
+/// rate, which is the largest the run saw; `load_policies` evaluates the checkpoint with them
+/// too; and the checkpoint holds the last state, so a run resumed half way ends in the same
+/// bytes as a straight one.
+#[test]
+fn keep_best_hands_back_the_best_validation_actors() {
+    let sc = tiny_scenario(20);
+    let keep = |episodes: u32, dir: &std::path::Path, resume: bool| {
+        let mut c = cfg(episodes, Some(dir), resume);
+        c.eval_every = 2;
+        c.eval_seeds = 2;
+        c.keep_best = true;
+        c
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = train::train(&sc, &keep(6, dir.path(), false), &mut Sequential, &mut NoObserver).unwrap();
+    let k = out.kept.clone().expect("a kept evaluation");
+    let evals: Vec<f64> = out.curve.iter().filter_map(|r| r.eval).map(|e| e.completion_rate).collect();
+    assert_eq!(evals.len(), 3, "episodes 2, 4 and 6");
+    assert!(evals.iter().all(|&e| e <= k.completion_rate), "{evals:?} vs kept {}", k.completion_rate);
+    if k.episode > 0 {
+        assert_eq!(out.curve[k.episode as usize - 1].eval.unwrap().completion_rate, k.completion_rate);
+    }
+    let again = train::evaluate_heldout(&sc, &mut out.set, 2).unwrap().completion_rate;
+    assert_eq!(again, k.completion_rate, "the handed-back actors are the kept ones");
+    let mut loaded = train::load_policies(dir.path(), &sc, "fed-maddpg").unwrap();
+    assert_eq!(train::evaluate_heldout(&sc, &mut loaded, 2).unwrap().completion_rate, k.completion_rate);
+    let (last, _) = train::load_checkpoint(dir.path(), &sc).unwrap();
+    // Resumed half way: the same checkpoint.
+    let half = tempfile::tempdir().unwrap();
+    train::train(&sc, &keep(3, half.path(), false), &mut Sequential, &mut NoObserver).unwrap();
+    let resumed = train::train(&sc, &keep(6, half.path(), true), &mut Sequential, &mut NoObserver).unwrap();
+    assert_eq!(resumed.curve, out.curve);
+    assert_eq!(resumed.kept, out.kept);
+    let (last2, _) = train::load_checkpoint(half.path(), &sc).unwrap();
+    assert_eq!(state_bytes(&last2), state_bytes(&last));
+    // The kept actors are what evaluation loads and what a run hands back, whichever episode
+    // they are from: a checkpoint whose kept evaluation is episode 2's actors with a rate no
+    // run can beat.
+    let two = tempfile::tempdir().unwrap();
+    train::train(&sc, &keep(2, two.path(), false), &mut Sequential, &mut NoObserver).unwrap();
+    let (mut state, mut progress) = train::load_checkpoint(dir.path(), &sc).unwrap();
+    let two_actors: Vec<Vec<f32>> = {
+        let (s2, _) = train::load_checkpoint(two.path(), &sc).unwrap();
+        s2.learners().iter().map(|l| l.agent.actor().to_vec()).collect()
+    };
+    assert_ne!(two_actors[0], state.learners()[0].agent.actor(), "episode 2's actors are not the last");
+    progress.best = Some(train::Kept { episode: 2, completion_rate: 2.0, actors: two_actors.clone() });
+    train::save_checkpoint(dir.path(), &sc, &mut state, &progress).unwrap();
+    let actors_of = |set: &LearnerSet| -> Vec<Vec<f32>> { set.learners().iter().map(|l| l.agent.actor().to_vec()).collect() };
+    assert_eq!(actors_of(&train::load_policies(dir.path(), &sc, "fed-maddpg").unwrap()), two_actors);
+    let more = train::train(&sc, &keep(8, dir.path(), true), &mut Sequential, &mut NoObserver).unwrap();
+    assert_eq!(more.kept.as_ref().map(|k| k.episode), Some(2));
+    assert_eq!(actors_of(&more.set), two_actors);
 }

@@ -160,6 +160,11 @@ pub struct TrainConfig {
     /// Beyond the paper: clone the `br-ne` oracle into the fresh actors before the first episode
     /// ([`crate::pretrain`]); ignored on resume (the checkpoint holds the cloned learners).
     pub pretrain: Option<PretrainSpec>,
+    /// Model selection on validation traffic: the actors are evaluated greedily before the
+    /// first episode (after cloning) and at every curve evaluation (`eval_every`; nothing is
+    /// selected without it), on the curve's held-out seeds ([`eval_seed`], never the traffic
+    /// `compare` evaluates on); the run hands back the actors of the best of these ([`Kept`]).
+    pub keep_best: bool,
     /// Set (e.g. by a SIGINT handler) to stop after the current episode: it finishes, the curve
     /// and a checkpoint are written, and [`TrainOutcome::interrupted`] says so.
     pub stop: Option<Arc<AtomicBool>>,
@@ -185,6 +190,7 @@ impl TrainConfig {
             save_replay: true,
             checkpoint_cap: checkpoint::DEFAULT_CAP,
             pretrain: None,
+            keep_best: false,
             stop: None,
         }
     }
@@ -280,6 +286,32 @@ pub struct TrainProgress {
     pub replay_saved: bool,
     /// The `br-ne` cloning the run started with (`--pretrain`, beyond the paper), if any.
     pub pretrain: Option<PretrainReport>,
+    /// The best actors so far on validation traffic ([`TrainConfig::keep_best`]).
+    pub best: Option<Kept>,
+}
+
+/// The actors of the best validation evaluation of a [`TrainConfig::keep_best`] run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    /// After this many episodes (0: before the first, the cloned or initial actors).
+    pub episode: u64,
+    /// Their mean greedy completion rate on the validation seeds.
+    pub completion_rate: f64,
+    /// Each RSU's actor parameters (index = RSU id).
+    pub(crate) actors: Vec<Vec<f32>>,
+}
+
+impl Kept {
+    /// Keeps `set`'s actors if `eval` beats `best` (the earliest of equals stays; an
+    /// evaluation without a rate never wins).
+    fn consider(best: &mut Option<Kept>, episode: u64, eval: &EvalPoint, set: &LearnerSet) {
+        let rate = eval.completion_rate;
+        if rate.is_nan() || best.as_ref().is_some_and(|b| b.completion_rate >= rate) {
+            return;
+        }
+        let actors = set.learners().iter().map(|l| l.agent.actor().to_vec()).collect();
+        *best = Some(Kept { episode, completion_rate: rate, actors });
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -357,6 +389,15 @@ pub fn load_checkpoint_within(
     if p.curve.len() as u64 != p.episodes_done {
         return Err(invalid(format!("progress.curve: {} rows for {} episodes done", p.curve.len(), p.episodes_done)));
     }
+    if let Some(b) = &p.best {
+        let lens = saved.state.learners().iter().map(|l| l.agent.actor().len());
+        if b.actors.len() != rsus || b.actors.iter().zip(lens).any(|(a, n)| a.len() != n) {
+            return Err(invalid("progress.best.actors: not one actor of the set's shape per RSU".into()));
+        }
+        if b.episode > p.episodes_done {
+            return Err(invalid(format!("progress.best.episode: {} of {} episodes done", b.episode, p.episodes_done)));
+        }
+    }
     Ok((saved.state, saved.progress))
 }
 
@@ -368,7 +409,10 @@ pub fn load_policies(dir: &Path, scenario: &Scenario, policy: &str) -> Result<Le
 
 /// [`load_policies`], refusing a checkpoint file of more than `cap` bytes.
 pub fn load_policies_within(dir: &Path, scenario: &Scenario, policy: &str, cap: u64) -> Result<LearnerSet, TrainError> {
-    let (mut set, _) = load_checkpoint_within(dir, scenario, cap)?;
+    let (mut set, progress) = load_checkpoint_within(dir, scenario, cap)?;
+    if let Some(k) = &progress.best {
+        k.apply(&mut set);
+    }
     if set.kind().name() != policy {
         return Err(TrainError::WrongLearner { found: set.kind().name().into(), asked: policy.into() });
     }
@@ -430,7 +474,8 @@ pub fn evaluate(scenario: &Scenario, set: &mut LearnerSet) -> Result<Summary, Tr
 
 /// What a finished training run hands back.
 pub struct TrainOutcome {
-    /// The trained learners.
+    /// The trained learners (with [`TrainConfig::keep_best`], the kept actors; the checkpoint
+    /// holds the last ones, with the kept ones beside them).
     pub set: LearnerSet,
     /// The learning curve, one row per episode (resumed rows included).
     pub curve: Vec<EpisodeRow>,
@@ -441,6 +486,8 @@ pub struct TrainOutcome {
     pub resumed_without_replay: bool,
     /// The run's `br-ne` cloning (`--pretrain`, beyond the paper), if any.
     pub pretrain: Option<PretrainReport>,
+    /// [`TrainConfig::keep_best`]: the evaluation whose actors the run ended with.
+    pub kept: Option<Kept>,
     /// The run stopped early at [`TrainConfig::stop`], after a whole episode and a checkpoint.
     pub interrupted: bool,
 }
@@ -482,6 +529,7 @@ pub fn train(
                 curve: Vec::new(),
                 replay_saved: cfg.save_replay,
                 pretrain: None,
+                best: None,
             },
         )
     };
@@ -489,15 +537,23 @@ pub fn train(
     // threads left over (results never depend on either).
     set.set_threads((cfg.threads / engine.parallelism().max(1)).max(1));
     if let (false, Some(spec)) = (cfg.resume, cfg.pretrain) {
-        // Cloned before the first episode and checkpointed at once: a run resumed from here
-        // continues exactly as an uninterrupted one.
         progress.pretrain = Some(crate::pretrain::pretrain(scenario, &mut set, cfg.seed, spec)?);
-        if let Some(dir) = &cfg.checkpoint {
-            save_checkpoint(dir, scenario, &mut set, &progress)?;
-        }
     }
     // The device is the run's, not the checkpoint's.
     set.set_device(cfg.options.device);
+    // A resumed run that was keeping its best goes on keeping it. The candidates are the
+    // curve's evaluations (none without `eval_every`), so a run extended later sees the
+    // same ones as a straight run.
+    let keep_best = (cfg.keep_best || progress.best.is_some()) && cfg.eval_every > 0;
+    if keep_best && progress.episodes_done == 0 && progress.best.is_none() {
+        let eval = evaluate_heldout(scenario, &mut set, cfg.eval_seeds)?;
+        Kept::consider(&mut progress.best, 0, &eval, &set);
+    }
+    if let (false, Some(_), Some(dir)) = (cfg.resume, cfg.pretrain, &cfg.checkpoint) {
+        // Cloned (and evaluated) before the first episode and checkpointed at once: a run
+        // resumed from here continues exactly as an uninterrupted one.
+        save_checkpoint(dir, scenario, &mut set, &progress)?;
+    }
     let resumed_without_replay = cfg.resume && !progress.replay_saved;
     progress.replay_saved = cfg.save_replay;
     let start = progress.episodes_done;
@@ -573,6 +629,9 @@ pub fn train(
         // Episodes K, 2K, ... (not "the last": a resumed run must write the same curve).
         let eval_due = cfg.eval_every > 0 && (ep + 1) % cfg.eval_every as u64 == 0;
         let eval = if eval_due { Some(evaluate_heldout(scenario, &mut set, cfg.eval_seeds)?) } else { None };
+        if let (true, Some(e)) = (keep_best, &eval) {
+            Kept::consider(&mut progress.best, ep + 1, e, &set);
+        }
         let (losses, fed, steps) = (set.take_losses(), set.fed_rounds(), set.update_steps());
         let row = EpisodeRow {
             episode: ep + 1,
@@ -613,14 +672,29 @@ pub fn train(
             break;
         }
     }
+    // The checkpoint holds the last state (a resumed run continues exactly); what the run
+    // hands back, and what evaluation loads from the checkpoint, are the kept actors.
+    if let Some(k) = &progress.best {
+        k.apply(&mut set);
+    }
     Ok(TrainOutcome {
         set,
         curve: progress.curve,
         episodes_run: progress.episodes_done - start,
         resumed_without_replay,
         pretrain: progress.pretrain,
+        kept: progress.best,
         interrupted,
     })
+}
+
+impl Kept {
+    /// Writes the kept actors over `set`'s (critics, targets and optimiser states stay).
+    fn apply(&self, set: &mut LearnerSet) {
+        for (l, a) in set.learners_mut().iter_mut().zip(&self.actors) {
+            l.set_actor_params(a);
+        }
+    }
 }
 
 /// Writes the whole learning curve as CSV.

@@ -145,12 +145,24 @@ pub(crate) struct TrainArgs {
     pub insecure: bool,
     /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
     /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
-    /// training traffic, default 10; same observation and network; execution stays
-    /// decentralised), then trains as usual. With `--episodes 0`: the cloned actors alone (the
+    /// training traffic, default 30; same observation and network; execution stays
+    /// decentralised), then trains as usual and ends with the best of the clone and the
+    /// evaluated episodes on validation traffic (`--keep-best`; `--keep-last` for the last
+    /// episode's actors). With `--episodes 0`: the cloned actors alone (the
     /// imitation ceiling). `orm[:EPISODES]` clones `orm` instead (a diagnosis: how well the
     /// actor expresses a function of its own observation).
     #[arg(long, value_name = "br-ne[:EPISODES]")]
     pub pretrain: Option<String>,
+    /// End with the actors of the best greedy evaluation on validation traffic (the curve's
+    /// held-out seeds, `--eval-seeds`, never the traffic `compare` uses), evaluated before the
+    /// first episode and every `--eval-every` episodes (needs it above 0); the checkpoint keeps
+    /// the last ones too, so `--resume` continues exactly. The default with `--pretrain`
+    /// (fine-tuning then never ends below the clone, as validation measures it).
+    #[arg(long, conflicts_with = "keep_last")]
+    pub keep_best: bool,
+    /// End with the last episode's actors, even after `--pretrain`.
+    #[arg(long)]
+    pub keep_last: bool,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -300,6 +312,11 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             None => None,
             Some(p) => Some(PretrainSpec::parse(p).map_err(|e| bad(format!("--pretrain {e}")))?),
         },
+        keep_best: match (a.keep_best, a.keep_last) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     let resolved = spec.resolve(base, &a.scenario).map_err(training_error)?;
     let s = &resolved.scenario;
@@ -310,6 +327,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     cfg.vary_seed = !a.fixed_traffic;
     cfg.threads = a.engine.threads;
     cfg.eval_every = a.eval_every;
+    if a.keep_best && a.eval_every == 0 {
+        return Err(bad("--keep-best selects among the --eval-every evaluations: give --eval-every N above 0"));
+    }
     cfg.eval_seeds = a.eval_seeds.max(1);
     cfg.save_replay = !a.lean_checkpoints;
     a.device.check().map_err(|e| bad(e.to_string()))?;
@@ -398,6 +418,16 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             p.loss,
             100.0 * p.agreement,
             t = p.spec.teacher.name()
+        )?;
+    }
+    if let Some(k) = &outcome.kept {
+        let last = outcome.curve.last().and_then(|r| r.eval).map_or(f64::NAN, |e| e.completion_rate);
+        outln!(
+            "kept the actors of episode {} of {} (validation completion {:.2} %; the last episode's {:.2} %)",
+            k.episode,
+            outcome.curve.len(),
+            100.0 * k.completion_rate,
+            100.0 * last
         )?;
     }
     if outcome.episodes_run == 0 && (a.resume || cfg.pretrain.is_none()) {

@@ -370,11 +370,14 @@ fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_pro
     let sc = "tests/fixtures/train-small.toml";
     // Every RSU takes part in every round; then RSUs drop out of some rounds (the trainer's
     // draws: the skipped RSUs' learners keep their actors, on their nodes).
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 4] = [
         ("all", &[]),
         ("dropouts", &["--fault", "round_dropout=0.5"]),
         // The RSUs decide in turn: each one's turn and declaration cross the nodes.
         ("rsus in turn", &["--learn", "rsus_in_turn=true"]),
+        // Cloned in the coordinator's process, fine-tuned on the nodes, the best of the
+        // evaluations kept (beyond the paper).
+        ("pretrain", &["--pretrain", "br-ne:1", "--eval-every", "1"]),
     ];
     for (name, extra) in cases {
         let train = |ck: &Path, more: &[&str]| {

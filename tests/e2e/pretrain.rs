@@ -18,8 +18,10 @@ fn cloned_actors_alone_and_resume_after_cloning_are_exact() {
     for policy in ["fed-maddpg", "maddpg", "masac"] {
         let straight = dir.path().join(format!("{policy}-straight"));
         let split = dir.path().join(format!("{policy}-split"));
-        let out = train(&straight, policy, &["--pretrain", "br-ne:1", "--episodes", "2"]);
+        let out = train(&straight, policy, &["--pretrain", "br-ne:1", "--episodes", "2", "--eval-every", "1"]);
         assert!(out.contains("pretrained (beyond the paper) by cloning br-ne: 1 episodes"), "{out}");
+        // Fine-tuning keeps the best of the clone and the evaluated episodes (validation).
+        assert!(out.contains("kept the actors of episode ") && out.contains(" of 2 (validation completion"), "{out}");
         // The cloned actors alone: a checkpoint with no RL episode, evaluable like any other.
         let out = train(&split, policy, &["--pretrain", "br-ne:1", "--episodes", "0", "--engine", "sequential"]);
         assert!(out.contains("agreement with br-ne"), "{out}");
@@ -37,7 +39,7 @@ fn cloned_actors_alone_and_resume_after_cloning_are_exact() {
         ]));
         // Resumed from the cloned checkpoint (on the other engine): the same curve and bytes as
         // the straight run.
-        train(&split, policy, &["--episodes", "2", "--resume"]);
+        train(&split, policy, &["--episodes", "2", "--eval-every", "1", "--resume"]);
         assert_eq!(read(&straight.join("curve.csv")), read(&split.join("curve.csv")), "{policy}");
         assert_eq!(read(&straight.join("learner.ckpt")), read(&split.join("learner.ckpt")), "{policy}");
     }
@@ -59,6 +61,14 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
             &["--pretrain", needle],
         );
     }
+    // Keeping the best needs evaluations to choose from; --keep-last keeps none.
+    bad_input(
+        vecsim(&["train", SCENARIO, "--policy", "maddpg", "--keep-best", "--eval-every", "0", "--checkpoint", ck]),
+        &["--keep-best", "--eval-every"],
+    );
+    let last = dir.path().join("last");
+    let out = train(&last, "fed-maddpg", &["--episodes", "1", "--pretrain", "br-ne:1", "--keep-last"]);
+    assert!(!out.contains("kept the actors"), "{out}");
     // --episodes 0 means something only with --pretrain.
     bad_input(
         vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "0", "--checkpoint", ck]),
