@@ -421,13 +421,15 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
         )?;
     }
     if let Some(k) = &outcome.kept {
-        let last = outcome.curve.last().and_then(|r| r.eval).map_or(f64::NAN, |e| e.completion_rate);
+        let last = match outcome.curve.last().and_then(|r| r.eval) {
+            Some(e) => format!("the last episode's {:.2} %", 100.0 * e.completion_rate),
+            None => "the last episode was not evaluated".to_string(),
+        };
         outln!(
-            "kept the actors of episode {} of {} (validation completion {:.2} %; the last episode's {:.2} %)",
+            "kept the actors of episode {} of {} (validation completion {:.2} %; {last})",
             k.episode,
             outcome.curve.len(),
             100.0 * k.completion_rate,
-            100.0 * last
         )?;
     }
     if outcome.episodes_run == 0 && (a.resume || cfg.pretrain.is_none()) {
