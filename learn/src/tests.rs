@@ -691,15 +691,13 @@ fn keep_best_hands_back_the_best_validation_actors() {
     // run can beat.
     let two = tempfile::tempdir().unwrap();
     train::train(&sc, &keep(2, two.path(), false), &mut Sequential, &mut NoObserver).unwrap();
+    let actors_of =
+        |set: &LearnerSet| -> Vec<Vec<f32>> { set.learners().iter().map(|l| l.agent.actor().to_vec()).collect() };
     let (mut state, mut progress) = train::load_checkpoint(dir.path(), &sc).unwrap();
-    let two_actors: Vec<Vec<f32>> = {
-        let (s2, _) = train::load_checkpoint(two.path(), &sc).unwrap();
-        s2.learners().iter().map(|l| l.agent.actor().to_vec()).collect()
-    };
+    let two_actors = actors_of(&train::load_checkpoint(two.path(), &sc).unwrap().0);
     assert_ne!(two_actors[0], state.learners()[0].agent.actor(), "episode 2's actors are not the last");
     progress.best = Some(train::Kept { episode: 2, completion_rate: 2.0, actors: two_actors.clone() });
     train::save_checkpoint(dir.path(), &sc, &mut state, &progress).unwrap();
-    let actors_of = |set: &LearnerSet| -> Vec<Vec<f32>> { set.learners().iter().map(|l| l.agent.actor().to_vec()).collect() };
     assert_eq!(actors_of(&train::load_policies(dir.path(), &sc, "fed-maddpg").unwrap()), two_actors);
     let more = train::train(&sc, &keep(8, dir.path(), true), &mut Sequential, &mut NoObserver).unwrap();
     assert_eq!(more.kept.as_ref().map(|k| k.episode), Some(2));

@@ -330,6 +330,9 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     if a.keep_best && a.eval_every == 0 {
         return Err(bad("--keep-best selects among the --eval-every evaluations: give --eval-every N above 0"));
     }
+    // Without evaluations there is nothing to keep (`--pretrain --eval-every 0`): say so in
+    // run.toml, whose command line would otherwise ask for --keep-best with --eval-every 0.
+    cfg.keep_best &= a.eval_every > 0;
     cfg.eval_seeds = a.eval_seeds.max(1);
     cfg.save_replay = !a.lean_checkpoints;
     a.device.check().map_err(|e| bad(e.to_string()))?;

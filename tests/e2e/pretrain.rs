@@ -3,6 +3,7 @@
 //! engines, and refused values.
 
 use crate::common::*;
+use std::fs::read_to_string;
 
 const SCENARIO: &str = "tests/fixtures/train-small.toml";
 
@@ -69,6 +70,13 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
     let last = dir.path().join("last");
     let out = train(&last, "fed-maddpg", &["--episodes", "1", "--pretrain", "br-ne:1", "--keep-last"]);
     assert!(!out.contains("kept the actors"), "{out}");
+    // Without evaluations nothing is kept, and run.toml's command line says --keep-last (it
+    // would be refused with --keep-best and --eval-every 0).
+    let none = dir.path().join("none");
+    let out = train(&none, "fed-maddpg", &["--episodes", "1", "--pretrain", "br-ne:1", "--eval-every", "0"]);
+    assert!(!out.contains("kept the actors"), "{out}");
+    let run = read_to_string(none.join("run.toml")).unwrap();
+    assert!(run.contains("keep_best = false") && run.contains("--keep-last"), "{run}");
     // --episodes 0 means something only with --pretrain.
     bad_input(
         vecsim(&["train", SCENARIO, "--policy", "maddpg", "--episodes", "0", "--checkpoint", ck]),
