@@ -249,6 +249,55 @@ impl SlotProblem<'_> {
         out.sort_by_key(|r| r.id);
         out
     }
+
+    /// For every task (`[uploader][task]`, as `decisions`), the available executors it could
+    /// move to, alone, without lowering the slot's number of completed tasks (all uploaders
+    /// counted), every other task staying as `decisions` put it; sorted by RSU id, and always
+    /// holding the task's own executor in `decisions`.
+    ///
+    /// Why: `br-ne`'s equilibrium leaves many choices that cost nothing — a task that misses its
+    /// deadline anywhere can go to any RSU where it slows no task below its deadline — and the
+    /// oracle's pick among them is an accident of its pass order. Cloning it as the one right
+    /// answer teaches an actor to spread its probability over equivalent choices (and a greedy
+    /// actor then often keeps the task); the set says what the slot accepts (`--pretrain`).
+    pub fn no_worse_moves(&self, decisions: &[Vec<RsuId>]) -> Vec<Vec<Vec<RsuId>>> {
+        let n = self.rsus.len();
+        let at = self.dispatch(decisions);
+        let done = |tasks: &[ExecTask], x: usize| {
+            execute_at(self.allocator, self.free_cpu_hz[x], tasks).iter().filter(|r| r.completed()).count()
+        };
+        let here: Vec<usize> = (0..n).map(|x| done(&at[x], x)).collect();
+        self.uploads
+            .iter()
+            .enumerate()
+            .map(|(e, ups)| {
+                ups.iter()
+                    .zip(&decisions[e])
+                    .map(|(up, &a)| {
+                        let a = a.index();
+                        let mut without = at[a].clone();
+                        without.retain(|t| t.up.task.id != up.task.id);
+                        let left = done(&without, a);
+                        (0..n)
+                            .filter(|&b| {
+                                if b == a {
+                                    return true;
+                                }
+                                if !self.available[b] {
+                                    return false;
+                                }
+                                let mut with = at[b].clone();
+                                let ins = with.partition_point(|t| t.up.task.id < up.task.id);
+                                with.insert(ins, migrate(up, &self.rsus[e], &self.rsus[b], &self.wired));
+                                left + done(&with, b) >= here[a] + here[b]
+                            })
+                            .map(|b| RsuId(b as u32))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +325,65 @@ mod tests {
             upload_s: mbit * 1e6 / 100e6,
             upload_extra_s: 0.0,
         }
+    }
+
+    /// Random slots: a move is in the set exactly when replaying the whole slot with that one
+    /// task moved completes at least as many tasks (brute force with `evaluate`).
+    #[test]
+    fn no_worse_moves_are_the_moves_that_lose_no_completion() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let done = |r: &[TaskResult]| r.iter().filter(|t| t.completed()).count();
+        let (mut members, mut others) = (0, 0);
+        for case in 0..80 {
+            let n = rng.gen_range(2..5u32);
+            let rsus: Vec<RsuSpec> = (0..n).map(|i| rsu(i, i as f64 * 700.0, rng.gen_range(1.0..8.0))).collect();
+            let mut v = 0;
+            let uploads: Vec<Vec<UploadedTask>> = (0..n)
+                .map(|e| {
+                    (0..rng.gen_range(0..6))
+                        .map(|_| {
+                            v += 1;
+                            up(v, e, rng.gen_range(0.5..3.0), rng.gen_range(200.0..1500.0), rng.gen_range(0.2..1.0))
+                        })
+                        .collect()
+                })
+                .collect();
+            let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz).collect();
+            let available: Vec<bool> = (0..n).map(|i| i == 0 || rng.gen_bool(0.8)).collect();
+            let p = SlotProblem {
+                rsus: &rsus,
+                free_cpu_hz: &free,
+                available: &available,
+                wired: WiredLink::default(),
+                allocator: AllocatorKind::Kkt,
+                uploads: &uploads,
+            };
+            let dec: Vec<Vec<RsuId>> = uploads
+                .iter()
+                .map(|u| u.iter().map(|_| RsuId(rng.gen_range(0..n))).collect())
+                .map(|d: Vec<RsuId>| d.into_iter().map(|r| if available[r.index()] { r } else { RsuId(0) }).collect())
+                .collect();
+            let sets = p.no_worse_moves(&dec);
+            let base = done(&p.evaluate(&dec));
+            for (e, row) in sets.iter().enumerate() {
+                assert_eq!(row.len(), uploads[e].len());
+                for (i, set) in row.iter().enumerate() {
+                    assert!(set.contains(&dec[e][i]), "case {case}: the current executor is always accepted");
+                    for b in 0..n {
+                        let mut alt = dec.clone();
+                        alt[e][i] = RsuId(b);
+                        let ok = available[b as usize] && done(&p.evaluate(&alt)) >= base;
+                        let member = set.contains(&RsuId(b));
+                        assert_eq!(member, ok || RsuId(b) == dec[e][i], "case {case}: rsu {e} task {i} -> {b}");
+                        if RsuId(b) != dec[e][i] {
+                            if member { members += 1 } else { others += 1 }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(members > 50 && others > 50, "both kinds of move occur: {members} accepted, {others} not");
     }
 
     #[test]

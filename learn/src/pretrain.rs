@@ -143,8 +143,23 @@ pub struct PretrainReport {
     pub oracle_completion: f64,
 }
 
-/// One RSU's examples: its observation of a slot and the oracle's executing RSU of each task.
-pub(crate) type Examples = Vec<(RawObs, Vec<u16>)>;
+/// One RSU's examples: its observation of a slot, the oracle's executing RSU of each task, and
+/// for each task the executors the oracle's slot accepts as well (the label; see [`Example`]).
+pub(crate) type Examples = Vec<Example>;
+
+/// One RSU's observation of one slot and what the teacher did with its tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Example {
+    /// The observation, as the learners encode it.
+    pub raw: RawObs,
+    /// The teacher's executor of each task (candidate index = RSU id): what the RSUs after this
+    /// one see declared, and what the tasks after each one see decided in turn.
+    pub chosen: Vec<u16>,
+    /// Per task, every executor the label accepts, the chosen one included. For `br-ne`, those
+    /// that lose no completed task of the slot when the task alone moves there
+    /// ([`SlotProblem::no_worse_moves`]); for `orm`, its choice alone.
+    pub accepted: Vec<Vec<u16>>,
+}
 
 #[derive(Default)]
 struct Log {
@@ -185,6 +200,7 @@ struct RecordingRefiner {
 impl JointRefiner for RecordingRefiner {
     fn refine(&self, problem: &SlotProblem<'_>, decisions: &mut [Vec<RsuId>]) -> bool {
         let ok = self.inner.as_ref().is_none_or(|b| b.run(problem, decisions));
+        let accepted = self.inner.is_some().then(|| problem.no_worse_moves(decisions));
         let mut log = self.log.lock().expect("cloning log");
         let pending = std::mem::take(&mut log.pending);
         let n = decisions.len();
@@ -198,6 +214,10 @@ impl JointRefiner for RecordingRefiner {
                 raw = raw.with_declared(intent::declared(n, RsuId(e as u32), &finals[..e]));
             }
             let acts: Vec<u16> = decisions[e].iter().map(|r| r.index() as u16).collect();
+            let accepted: Vec<Vec<u16>> = match &accepted {
+                Some(sets) => sets[e].iter().map(|s| s.iter().map(|r| r.index() as u16).collect()).collect(),
+                None => acts.iter().map(|&a| vec![a]).collect(),
+            };
             if acts.len() != raw.tasks.len() {
                 log.mismatch = true;
                 continue;
@@ -205,7 +225,7 @@ impl JointRefiner for RecordingRefiner {
             if log.per_rsu.len() <= e {
                 log.per_rsu.resize_with(e + 1, Vec::new);
             }
-            log.per_rsu[e].push((raw, acts));
+            log.per_rsu[e].push(Example { raw, chosen: acts, accepted });
         }
         ok
     }
@@ -257,12 +277,15 @@ pub(crate) fn collect(
 /// One RSU's encoded examples.
 struct Encoded {
     encs: Vec<Enc>,
-    labels: Vec<Vec<u16>>,
+    /// Per example, per task: the accepted candidates.
+    labels: Vec<Vec<Vec<u16>>>,
     tasks: usize,
 }
 
-/// Cross-entropy of the actor on examples `idx` (mean per task); with `grad`, adds its gradient.
-/// Returns (loss sum, tasks, agreements).
+/// Cross-entropy of the actor on examples `idx` against each task's accepted set (mean per task):
+/// `-ln Σ_{j∈S} p_j`, which lets the actor put its mass on any accepted executor (for a set of one,
+/// the usual cross-entropy); with `grad`, adds its gradient, `p_j - 1[j∈S] p_j / Σ_S p`. Returns
+/// (loss sum, tasks, agreements: greedy choices inside the set).
 fn pass(
     net: &crate::mlp::Mlp,
     p: &[f32],
@@ -294,16 +317,16 @@ fn pass(
         let enc = &data.encs[i];
         let nc = enc.n_cands;
         prob.resize(nc, 0.0);
-        for &a in &data.labels[i] {
+        for set in &data.labels[i] {
             let z = &logits[off..off + nc];
             masked_softmax(z, &enc.mask, 1.0, &mut prob);
-            let a = a as usize;
-            loss -= (prob[a].max(1e-12) as f64).ln();
-            if masked_argmax(z, &enc.mask) == Some(a) {
+            let ps: f32 = set.iter().map(|&a| prob[a as usize]).sum::<f32>().max(1e-12);
+            loss -= (ps as f64).ln();
+            if masked_argmax(z, &enc.mask).is_some_and(|g| set.contains(&(g as u16))) {
                 agree += 1;
             }
             for j in 0..nc {
-                let target = if j == a { 1.0 } else { 0.0 };
+                let target = if set.contains(&(j as u16)) { prob[j] / ps } else { 0.0 };
                 dlogits[off + j] = (prob[j] - target) / tasks as f32;
             }
             off += nc;
@@ -327,22 +350,22 @@ pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -
     let encoded: Vec<Encoded> = learners
         .iter()
         .map(|l| {
-            let ex: &[(RawObs, Vec<u16>)] = data.get(l.rsu).map_or(&[], |v| v.as_slice());
+            let ex: &[Example] = data.get(l.rsu).map_or(&[], |v| v.as_slice());
             let mut enc = Encoded { encs: Vec::new(), labels: Vec::new(), tasks: 0 };
             let scales = std::sync::Arc::new(l.scales.clone());
-            for (raw, acts) in ex {
+            for Example { raw, chosen, accepted } in ex {
                 if raw.tasks.is_empty() {
                     continue;
                 }
                 // In turn: each task sees the oracle's decisions of the tasks before it, as the
                 // actor will see its own (teacher forcing).
                 enc.encs.push(if l.cfg.tasks_in_turn {
-                    crate::features::encode_in_turn(&std::sync::Arc::new(raw.clone()), &scales, acts)
+                    crate::features::encode_in_turn(&std::sync::Arc::new(raw.clone()), &scales, chosen)
                 } else {
                     encode(raw, &l.scales)
                 });
-                enc.labels.push(acts.clone());
-                enc.tasks += acts.len();
+                enc.labels.push(accepted.clone());
+                enc.tasks += chosen.len();
             }
             enc
         })
@@ -416,7 +439,7 @@ pub(crate) fn pretrain(
     spec: PretrainSpec,
 ) -> Result<PretrainReport, TrainError> {
     let (data, slots, oracle_completion) = collect(scenario, seed, spec.teacher, spec.episodes)?;
-    let tasks = data.iter().flatten().map(|(_, a)| a.len() as u64).sum();
+    let tasks = data.iter().flatten().map(|x| x.chosen.len() as u64).sum();
     let (steps, loss, agreement) = clone_actors(set, &data, seed);
     Ok(PretrainReport { spec, slots, tasks, steps, loss, agreement, oracle_completion })
 }
@@ -478,15 +501,18 @@ mod tests {
         // Replay: a policy that plays back RSU e's recorded labels in order. With the RSUs in
         // turn it decides in turn too, so RSU e sees the replayed decisions of RSUs 0..e: the
         // recorded observation holds the oracle's final ones.
-        struct Replay(std::vec::IntoIter<(RawObs, Vec<u16>)>, bool);
+        struct Replay(std::vec::IntoIter<Example>, bool);
         impl Policy for Replay {
             fn name(&self) -> &'static str {
                 "orl"
             }
             fn decide(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
-                let (raw, acts) = self.0.next().expect("a record per decision");
+                let Example { raw, chosen, accepted } = self.0.next().expect("a record per decision");
                 assert_eq!(raw, RawObs::from_observation(obs));
-                acts.into_iter().map(|a| RsuId(a as u32)).collect()
+                for (a, set) in chosen.iter().zip(&accepted) {
+                    assert!(set.contains(a), "the oracle's choice is always accepted");
+                }
+                chosen.into_iter().map(|a| RsuId(a as u32)).collect()
             }
             fn decides_in_turn(&self) -> bool {
                 self.1
@@ -496,7 +522,7 @@ mod tests {
         let per: Vec<Box<dyn Policy>> = data
             .iter()
             .map(|ex| {
-                migrations += ex.iter().flat_map(|(r, a)| a.iter().filter(move |&&x| x as u32 != r.self_idx)).count();
+                migrations += ex.iter().flat_map(|x| x.chosen.iter().filter(move |&&a| a as u32 != x.raw.self_idx)).count();
                 Box::new(Replay(ex.clone().into_iter(), sc.learning.rsus_in_turn)) as Box<dyn Policy>
             })
             .collect();
@@ -528,13 +554,13 @@ mod tests {
                     let d = Encoded {
                         encs: data[l.rsu]
                             .iter()
-                            .filter(|(r, _)| !r.tasks.is_empty())
-                            .map(|(r, _)| encode(r, &l.scales))
+                            .filter(|x| !x.raw.tasks.is_empty())
+                            .map(|x| encode(&x.raw, &l.scales))
                             .collect(),
                         labels: data[l.rsu]
                             .iter()
-                            .filter(|(r, _)| !r.tasks.is_empty())
-                            .map(|(_, a)| a.clone())
+                            .filter(|x| !x.raw.tasks.is_empty())
+                            .map(|x| x.accepted.clone())
                             .collect(),
                         tasks: 0,
                     };
@@ -559,5 +585,54 @@ mod tests {
                 assert!(set.learners().iter().all(|l| l.agent.actor() == a0), "one common actor");
             }
         }
+    }
+
+    /// The set-valued cross-entropy's gradient (`pass`) matches finite differences, on br-ne's
+    /// labels of this scenario, where some tasks accept several executors; and a set of one is
+    /// the usual cross-entropy.
+    #[test]
+    fn set_cross_entropy_gradient_is_right() {
+        let sc = scenario();
+        let (data, _, _) = collect(&sc, 3, Teacher::BrNe, 1).unwrap();
+        let several = data.iter().flatten().flat_map(|x| &x.accepted).filter(|s| s.len() > 1).count();
+        assert!(several > 10, "only {several} tasks accept more than one executor");
+        let set = crate::build_learner_with("maddpg", &sc, 3, 1, LearnerOptions::default()).unwrap();
+        let l = &set.learners()[0];
+        let net = l.agent.nets.actor.shape.clone();
+        let of = |x: &Example| if x.raw.tasks.is_empty() { None } else { Some(encode(&x.raw, &l.scales)) };
+        let d = Encoded {
+            encs: data[l.rsu].iter().filter_map(of).take(24).collect(),
+            labels: data[l.rsu].iter().filter(|x| !x.raw.tasks.is_empty()).map(|x| x.accepted.clone()).take(24).collect(),
+            tasks: 0,
+        };
+        let idx: Vec<usize> = (0..d.encs.len()).collect();
+        let p = l.agent.nets.actor.params.clone();
+        let mut grad = vec![0.0f32; p.len()];
+        let (_, tasks, _) = pass(&net, &p, &d, &idx, &mut Acts::default(), &mut Vec::new(), Some(&mut grad));
+        assert!(tasks > 0);
+        let mut f = |q: &[f32]| {
+            let (ls, t, _) = pass(&net, q, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
+            ls / t as f64
+        };
+        crate::tests::fd_check("set cross-entropy", &p, &grad, 17, &mut f);
+        // One member: -ln p_a of the softmax over the available candidates.
+        let one = Encoded { encs: vec![d.encs[0].clone()], labels: vec![vec![vec![0]; d.encs[0].n_tasks]], tasks: 0 };
+        let mut acts = Acts::default();
+        let (ls, t, _) = pass(&net, &p, &one, &[0], &mut acts, &mut Vec::new(), None);
+        let mut rows = Vec::new();
+        one.encs[0].actor_rows(&mut rows);
+        net.forward(&p, &rows, one.encs[0].n_tasks * one.encs[0].n_cands, &mut acts);
+        let z = acts.output().to_vec();
+        let nc = one.encs[0].n_cands;
+        let want: f64 = (0..t)
+            .map(|k| {
+                let zk = &z[k * nc..(k + 1) * nc];
+                let m = zk.iter().zip(&one.encs[0].mask).filter(|(_, &ok)| ok).map(|(&v, _)| v as f64);
+                let lse = m.clone().fold(f64::NEG_INFINITY, f64::max);
+                let lse = lse + m.map(|v| (v - lse).exp()).sum::<f64>().ln();
+                lse - zk[0] as f64
+            })
+            .sum();
+        assert!((ls - want).abs() < 1e-3 * want.abs().max(1.0), "one-member loss {ls} vs {want}");
     }
 }

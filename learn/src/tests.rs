@@ -309,7 +309,7 @@ fn policy_names_are_baselines_and_learners() {
 /// A wrong backward pass (a missing factor, a term routed to the wrong row) disagrees at every
 /// step. At least 15 coordinates must carry a gradient clearly above zero, and at most 10 of
 /// 200 may disagree (see the end).
-fn fd_check(what: &str, p: &[f32], grad: &[f32], seed: u64, f: &mut dyn FnMut(&[f32]) -> f64) {
+pub(crate) fn fd_check(what: &str, p: &[f32], grad: &[f32], seed: u64, f: &mut dyn FnMut(&[f32]) -> f64) {
     use rand::{Rng, SeedableRng};
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut clear = 0;
