@@ -521,19 +521,21 @@ impl Env {
         if r.cached.as_ref().is_none_or(|(t, _, _)| *t != slot) {
             // A baseline whose RSUs decide in turn (`orm-in-turn`) sees, at RSU e, what RSUs
             // 0..e declared, as the engines show it.
-            let mut turns = Turns::new(r.policies.iter().any(|p| p.decides_in_turn()), n);
-            let mut d: Vec<Vec<RsuId>> = Vec::with_capacity(n);
-            for e in 0..n {
-                if open.uploads(e).is_empty() {
-                    d.push(Vec::new());
-                    continue;
+            let rounds = vecsim_core::policy::intent::rounds(&r.policies);
+            let mut turns = Turns::new(rounds > 0, n);
+            let mut d: Vec<Vec<RsuId>> = vec![Vec::new(); n];
+            for _ in 0..rounds.max(1) {
+                for e in 0..n {
+                    if open.uploads(e).is_empty() {
+                        continue;
+                    }
+                    let me = RsuId(e as u32);
+                    let mut obs = run.observation(open, e);
+                    obs.candidates = turns.table(me, obs.candidates);
+                    let decided = r.policies[e].decide(&obs);
+                    turns.declare(me, open.uploads(e), &decided);
+                    d[e] = decided;
                 }
-                let me = RsuId(e as u32);
-                let mut obs = run.observation(open, e);
-                obs.candidates = turns.table(me, obs.candidates);
-                let decided = r.policies[e].decide(&obs);
-                turns.declare(me, open.uploads(e), &decided);
-                d.push(decided);
             }
             let mut unconverged = false;
             if let Some(refiner) = &r.refiner {

@@ -176,6 +176,11 @@ impl TrainSpec {
                 source: Box::new(e),
             })?;
         }
+        // Unset, the rounds of turns follow the recipe: two when cloning the oracle.
+        if scenario.learning.turn_rounds.is_none() {
+            scenario.learning.turn_rounds =
+                Some(if self.pretrain.is_some() { vecsim_learn::PRETRAIN_TURN_ROUNDS } else { 1 });
+        }
         if let Some(n) = self.update_every {
             scenario.learning.set("update_every", &n.to_string()).map_err(|e| TrainingError::Learn {
                 flag: "update-every",

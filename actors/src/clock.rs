@@ -81,8 +81,9 @@ pub(crate) struct ClockArgs {
     pub pool_every: Option<u32>,
     /// Some policy trains centrally: exchange shares after every slot (phase 6b).
     pub sharing: bool,
-    /// The RSUs decide in turn (phase 3, `DecideInTurn`).
-    pub in_turn: bool,
+    /// Rounds of turns per slot (phase 3, `DecideInTurn`; [`vecsim_core::policy::intent::rounds`]); 0: the RSUs
+    /// decide at once.
+    pub turn_rounds: u32,
     /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
     pub remote: Option<crate::RemoteRsus>,
     pub events: UnboundedSender<Event>,
@@ -150,6 +151,8 @@ pub(crate) struct ClockState {
     intents: Arc<Vec<Intent>>,
     /// Phase 3 in turn: the RSU being asked.
     turn: usize,
+    /// Phase 3 in turn: the round of turns (from 0).
+    turn_round: u32,
     round: u64,
     crashes: u64,
     peak_live: usize,
@@ -512,6 +515,7 @@ impl Actor for ClockActor {
             shares: Vec::new(),
             intents: Arc::default(),
             turn: 0,
+            turn_round: 0,
             round: 0,
             crashes: 0,
             peak_live: 0,
@@ -634,11 +638,12 @@ impl ClockActor {
                 st.expect(Phase::Uploads, slot, "Summary")?;
                 Arc::make_mut(&mut st.summaries)[rsu.index()] = summary;
                 if st.pending == 0 {
-                    if st.a.in_turn {
+                    if st.a.turn_rounds > 0 {
                         let n = st.n();
                         st.phase = Phase::InTurn;
                         reset(Arc::make_mut(&mut st.intents), n, Intent::default());
                         st.turn = 0;
+                        st.turn_round = 0;
                         Self::ask_in_turn(st)?;
                     } else {
                         Self::decide_phase(st, false)?;
@@ -653,6 +658,11 @@ impl ClockActor {
                 }
                 Arc::make_mut(&mut st.intents)[rsu.index()] = intent;
                 st.turn += 1;
+                if st.turn == st.n() && st.turn_round + 1 < st.a.turn_rounds {
+                    // Another round: every RSU again, seeing the others' latest declarations.
+                    st.turn = 0;
+                    st.turn_round += 1;
+                }
                 if st.turn < st.n() {
                     Self::ask_in_turn(st)?;
                 } else {

@@ -318,7 +318,7 @@ pub async fn run_async(
         }
     }
     let sharing = policies.iter().any(|p| p.shares());
-    let in_turn = policies.iter().any(|p| p.decides_in_turn());
+    let turn_rounds = vecsim_core::policy::intent::rounds(&policies);
     let cells: Vec<PolicyCell> = policies.into_iter().map(|p| Arc::new(Mutex::new(Some(p)))).collect();
     let paths: Vec<Arc<VehiclePathAlias>> = fleet.paths.into_iter().map(Arc::new).collect();
     let world = Arc::new(World {
@@ -343,7 +343,7 @@ pub async fn run_async(
         refiner,
         pool_every: opts.pool_every,
         sharing,
-        in_turn,
+        turn_rounds,
         remote: opts.remote.clone(),
         events: tx,
         spawners: spawners.clone(),

@@ -25,8 +25,8 @@
 //!             ◀────────────────────────────────────────  Summary
 //!  3 decide   Decide(all summaries) ──────────────────▶ candidates, policy.decide
 //!             [RSUs in turn instead: DecideInTurn(summaries, declarations so far) ▶ RSU 0,
-//!              ◀── Declared(what it sends where); then RSU 1 ... RSU n−1, one at a time;
-//!              then Decide(decided) to all]
+//!              ◀── Declared(what it sends where); then RSU 1 ... RSU n−1, one at a time,
+//!              as many rounds as asked; then Decide(decided) to all]
 //!             [br-ne only: ◀── Proposal(decisions, uploads); JointRefiner over all proposals;
 //!                          Dispatch(final decisions) ──▶]
 //!  4 migrate                                            migrate (eq. 4), wired faults,
@@ -83,7 +83,10 @@
 //!    [`vecsim_core::policy::intent`]), the clock first asks them one at a time, in id order,
 //!    with `DecideInTurn` carrying the declarations so far; each decides, keeps its decisions
 //!    and answers `Declared`; then `Decide { decided: true }` goes to all as usual. `2n`
-//!    messages and `n` sequential steps more per slot.
+//!    messages and `n` sequential steps more per slot and round: with
+//!    [`turn_rounds`](vecsim_core::policy::Policy::turn_rounds) `R` ≥ 2 the clock goes through
+//!    RSU 0 ... RSU n−1 `R` times, keeping the latest declaration of each RSU, so from the second
+//!    round on an RSU sees every other RSU's plan; the last round's decisions are carried out.
 //! 4. **Wired migrations.** Each RSU applies eq. 4 and its wired-fault stream in task-id order,
 //!    and sends one `Migrated` batch to each other executing RSU that gets tasks; it tells the
 //!    clock where it sent batches, so the clock can tell each RSU how many batches to wait for.

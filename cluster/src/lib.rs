@@ -310,10 +310,11 @@ impl std::fmt::Debug for PolicyCodec {
 /// these with the policies that come back. Were it asked, every task would stay where it was
 /// uploaded. It says whether the policy it stands for shares (the clock then runs the joint
 /// phase, whose shares the nodes exchange through the coordinator) and whether it decides in
-/// turn (the clock then asks the RSUs one at a time).
+/// turn (the clock then asks the RSUs one at a time) and in how many rounds.
 struct Away {
     shares: bool,
     in_turn: bool,
+    rounds: u32,
 }
 
 impl Policy for Away {
@@ -331,6 +332,10 @@ impl Policy for Away {
 
     fn decides_in_turn(&self) -> bool {
         self.in_turn
+    }
+
+    fn turn_rounds(&self) -> u32 {
+        self.rounds
     }
 }
 
@@ -398,9 +403,9 @@ impl Cluster {
                 let mut bytes = Vec::with_capacity(per_rsu.len());
                 let mut away: Vec<Box<dyn Policy>> = Vec::with_capacity(per_rsu.len());
                 for (e, p) in per_rsu.into_iter().enumerate() {
-                    let (shares, in_turn) = (p.shares(), p.decides_in_turn());
+                    let (shares, in_turn, rounds) = (p.shares(), p.decides_in_turn(), p.turn_rounds());
                     bytes.push((codec.encode)(p).map_err(|source| ClusterError::Policy { rsu: e as u32, source })?);
-                    away.push(Box::new(Away { shares, in_turn }));
+                    away.push(Box::new(Away { shares, in_turn, rounds }));
                 }
                 (PolicySet { per_rsu: away, refiner }, Some(bytes))
             }
@@ -493,7 +498,7 @@ mod tests {
     fn codec(encodes: bool) -> PolicyCodec {
         PolicyCodec {
             encode: Arc::new(move |p| if encodes { Ok(p.name().as_bytes().to_vec()) } else { Err("no".into()) }),
-            decode: Arc::new(|_| Ok(Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>)),
+            decode: Arc::new(|_| Ok(Box::new(Away { shares: false, in_turn: false, rounds: 1 }) as Box<dyn Policy>)),
             encode_share: Arc::new(|_| Err("no shares here".into())),
             decode_share: Arc::new(|_| Err("no shares here".into())),
         }
@@ -542,7 +547,8 @@ mod tests {
     #[test]
     fn a_round_without_travelling_policies_is_refused_before_connecting() {
         let round = RoundRequest { participants: vec![true; 3], weighted: false };
-        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
+        let policies =
+            (0..3).map(|_| Box::new(Away { shares: false, in_turn: false, rounds: 1 }) as Box<dyn Policy>).collect();
         let e = cluster().run(episode(policies, Some(round), &mut NoObserver)).unwrap_err();
         assert!(e.to_string().contains("policies to travel"), "{e}");
     }
@@ -550,12 +556,14 @@ mod tests {
     #[test]
     fn policies_that_cannot_travel_are_refused_before_connecting() {
         let mut c = cluster().with_policy_codec(codec(false));
-        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
+        let policies =
+            (0..3).map(|_| Box::new(Away { shares: false, in_turn: false, rounds: 1 }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(&e, ClusterError::Policy { rsu: 0, source } if source.to_string() == "no"), "{e}");
         // With policies that travel, the run gets as far as connecting.
         let mut c = cluster().with_policy_codec(codec(true));
-        let policies = (0..3).map(|_| Box::new(Away { shares: false, in_turn: false }) as Box<dyn Policy>).collect();
+        let policies =
+            (0..3).map(|_| Box::new(Away { shares: false, in_turn: false, rounds: 1 }) as Box<dyn Policy>).collect();
         let e = c.run_episode(episode(policies, None, &mut NoObserver), &ActorOptions::default()).err().unwrap();
         assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
     }

@@ -55,6 +55,13 @@ pub struct LearningConfig {
     /// `vecsim_core::policy::intent`); an RSU's actor sees each candidate's load with the
     /// declarations before it carried out. See `docs/learning.md`.
     pub rsus_in_turn: bool,
+    /// Beyond the paper: with `rsus_in_turn`, the rounds of turns per slot, 1 to 8. From the
+    /// second round on every RSU decides again seeing every other RSU's latest declaration, so
+    /// an RSU early in the order learns what the RSUs after it plan; the last round is carried
+    /// out ([`crate::policy::intent::rounds`]). Unset: 1, or 2 when `vecsim train --pretrain`
+    /// clones the oracle (the trainer resolves it, and `run.toml` records the number; see
+    /// [`LearningConfig::rounds`] and `docs/learning.md`).
+    pub turn_rounds: Option<u32>,
 }
 
 impl Default for LearningConfig {
@@ -77,12 +84,13 @@ impl Default for LearningConfig {
             tasks_in_turn: true,
             fed_mix: 0.25,
             rsus_in_turn: true,
+            turn_rounds: None,
         }
     }
 }
 
 /// The keys of `[learning]`, as `--learn KEY=VALUE` accepts them.
-pub const LEARNING_KEYS: [&str; 17] = [
+pub const LEARNING_KEYS: [&str; 18] = [
     "replay_capacity",
     "batch_size",
     "gamma",
@@ -100,6 +108,7 @@ pub const LEARNING_KEYS: [&str; 17] = [
     "tasks_in_turn",
     "fed_mix",
     "rsus_in_turn",
+    "turn_rounds",
 ];
 
 impl LearningConfig {
@@ -115,6 +124,11 @@ impl LearningConfig {
         }
         let f = (episodes as f64 / span).min(1.0);
         self.epsilon + (self.epsilon_final - self.epsilon) * f
+    }
+
+    /// Rounds of turns per slot: `turn_rounds`, 1 when unset.
+    pub fn rounds(&self) -> u32 {
+        self.turn_rounds.unwrap_or(1)
     }
 
     /// Sets one key from its command-line text (`--learn KEY=VALUE`), then validates the whole
@@ -169,6 +183,7 @@ impl LearningConfig {
             "tasks_in_turn" => self.tasks_in_turn = flag(value)?,
             "fed_mix" => self.fed_mix = real(value)?,
             "rsus_in_turn" => self.rsus_in_turn = flag(value)?,
+            "turn_rounds" => self.turn_rounds = Some(small(value)?),
             _ => {
                 return Err(ScenarioError::invalid(
                     &name,
@@ -181,6 +196,8 @@ impl LearningConfig {
 
     /// Largest minibatch accepted (Table III: 256); a batch is allocated whole for each update.
     pub const MAX_BATCH_SIZE: usize = 1 << 16;
+    /// Most rounds of turns accepted (each costs every RSU one more decision per slot).
+    pub const MAX_TURN_ROUNDS: u32 = 8;
     /// Longest n-step return accepted (Table III: 1).
     pub const MAX_N_STEP: u32 = 10_000;
 
@@ -234,6 +251,12 @@ impl LearningConfig {
         if self.max_iterations == 0 {
             return Err(ScenarioError::invalid("learning.max_iterations", "must be at least 1"));
         }
+        if let Some(r) = self.turn_rounds.filter(|r| !(1..=Self::MAX_TURN_ROUNDS).contains(r)) {
+            return Err(ScenarioError::invalid(
+                "learning.turn_rounds",
+                format!("must be 1 to {}, got {r}", Self::MAX_TURN_ROUNDS),
+            ));
+        }
         if self.aggregation_period == 0 {
             return Err(ScenarioError::invalid("learning.aggregation_period", "must be at least 1"));
         }
@@ -274,6 +297,8 @@ mod tests {
         for (k, v) in [
             ("tasks_in_turn", "yes please"),
             ("rsus_in_turn", "2"),
+            ("turn_rounds", "0"),
+            ("turn_rounds", "9"),
             ("fed_mix", "0"),
             ("fed_mix", "1.5"),
             ("tau", "2"),
@@ -294,6 +319,8 @@ mod tests {
                 "0.5"
             } else if matches!(k, "tasks_in_turn" | "rsus_in_turn") {
                 "true"
+            } else if k == "turn_rounds" {
+                "2"
             } else {
                 "300"
             };

@@ -377,7 +377,11 @@ mod tests {
                         let member = set.contains(&RsuId(b));
                         assert_eq!(member, ok || RsuId(b) == dec[e][i], "case {case}: rsu {e} task {i} -> {b}");
                         if RsuId(b) != dec[e][i] {
-                            if member { members += 1 } else { others += 1 }
+                            if member {
+                                members += 1
+                            } else {
+                                others += 1
+                            }
                         }
                     }
                 }

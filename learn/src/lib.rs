@@ -50,7 +50,7 @@ pub use net::Backend;
 /// The network widths of a learner.
 pub use nets::NetShape;
 /// Cloning an oracle's decisions before RL (`--pretrain`).
-pub use pretrain::{PretrainReport, PretrainSpec};
+pub use pretrain::{PretrainReport, PretrainSpec, TURN_ROUNDS as PRETRAIN_TURN_ROUNDS};
 /// One RSU's learner, its state and what it shares with the others each slot.
 pub use rsu::{Agent, LossMeter, RsuLearner, SlotShare};
 /// The learners of one scenario, one per RSU.

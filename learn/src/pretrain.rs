@@ -48,6 +48,12 @@ use vecsim_core::Scenario;
 /// three times the data lifted the clone on six-ring by 1.6 points and fine-tuning on
 /// paper-noon by 1.3, docs/learning.md).
 pub(crate) const DEFAULT_EPISODES: u32 = 30;
+/// Rounds of turns of a run that clones the oracle, unless `[learning] turn_rounds` says
+/// otherwise: 2. Cloning records the oracle's plans of every other RSU, and the second round
+/// shows them to every RSU; one round leaves an RSU blind to the RSUs after it (on
+/// paper-morning fine-tuned fed-maddpg 66.7 % with one round, 69.9 with two; `br-ne` 74.4;
+/// docs/learning.md).
+pub const TURN_ROUNDS: u32 = 2;
 /// Passes over the cloning data.
 pub(crate) const EPOCHS: u32 = 30;
 /// Slot records per cloning minibatch (each holds all of one RSU's tasks of one slot).
@@ -192,9 +198,11 @@ impl Policy for Recorder {
 struct RecordingRefiner {
     inner: Option<BestResponse>,
     log: Arc<Mutex<Log>>,
-    /// `[learning] rsus_in_turn`: each observation is recorded with the oracle's final
-    /// decisions of the RSUs before it declared, as the learner will see them in turn.
-    in_turn: bool,
+    /// `[learning] rsus_in_turn` (0 without): each observation is recorded with the oracle's
+    /// final decisions of the RSUs before it declared, as the learner will see them in its first
+    /// round of turns; with `turn_rounds` ≥ 2, once more with every other RSU's declared, as it
+    /// sees them in the later rounds (the label is the same: the oracle's equilibrium).
+    rounds: u32,
 }
 
 impl JointRefiner for RecordingRefiner {
@@ -204,28 +212,36 @@ impl JointRefiner for RecordingRefiner {
         let mut log = self.log.lock().expect("cloning log");
         let pending = std::mem::take(&mut log.pending);
         let n = decisions.len();
-        let finals: Vec<Intent> = if self.in_turn {
+        let finals: Vec<Intent> = if self.rounds > 0 {
             (0..n).map(|i| Intent::of(RsuId(i as u32), &problem.uploads[i], &decisions[i])).collect()
         } else {
             Vec::new()
         };
-        for (e, mut raw) in pending {
-            if self.in_turn {
-                raw = raw.with_declared(intent::declared(n, RsuId(e as u32), &finals[..e]));
+        for (e, raw) in pending {
+            let mut views = Vec::with_capacity(2);
+            if self.rounds > 0 {
+                views.push(raw.clone().with_declared(intent::declared(n, RsuId(e as u32), &finals[..e])));
+                if self.rounds > 1 {
+                    views.push(raw.with_declared(intent::declared(n, RsuId(e as u32), &finals)));
+                }
+            } else {
+                views.push(raw);
             }
             let acts: Vec<u16> = decisions[e].iter().map(|r| r.index() as u16).collect();
             let accepted: Vec<Vec<u16>> = match &accepted {
                 Some(sets) => sets[e].iter().map(|s| s.iter().map(|r| r.index() as u16).collect()).collect(),
                 None => acts.iter().map(|&a| vec![a]).collect(),
             };
-            if acts.len() != raw.tasks.len() {
+            if acts.len() != views[0].tasks.len() {
                 log.mismatch = true;
                 continue;
             }
             if log.per_rsu.len() <= e {
                 log.per_rsu.resize_with(e + 1, Vec::new);
             }
-            log.per_rsu[e].push(Example { raw, chosen: acts, accepted });
+            for raw in views {
+                log.per_rsu[e].push(Example { raw, chosen: acts.clone(), accepted: accepted.clone() });
+            }
         }
         ok
     }
@@ -242,7 +258,7 @@ pub(crate) fn collect(
 ) -> Result<(Vec<Examples>, u64, f64), TrainError> {
     let layout = scenario.pinned_layout();
     let rsus = scenario.rsu_count();
-    let in_turn = scenario.learning.rsus_in_turn;
+    let rounds = if scenario.learning.rsus_in_turn { scenario.learning.rounds() } else { 0 };
     let log = Arc::new(Mutex::new(Log { per_rsu: vec![Vec::new(); rsus], ..Log::default() }));
     let (mut slots, mut done, mut covered) = (0u64, 0u64, 0u64);
     for ep in 0..episodes as u64 {
@@ -252,7 +268,7 @@ pub(crate) fn collect(
         let per_rsu: Vec<Box<dyn Policy>> =
             (0..rsus).map(|_| Box::new(Recorder { inner: Orm, log: log.clone() }) as Box<dyn Policy>).collect();
         let inner = (teacher == Teacher::BrNe).then(BestResponse::default);
-        let refiner = Box::new(RecordingRefiner { inner, log: log.clone(), in_turn });
+        let refiner = Box::new(RecordingRefiner { inner, log: log.clone(), rounds });
         let policies = PolicySet { per_rsu, refiner: Some(refiner) };
         let slots_here = sc.time.slots as u64;
         let (stats, _) =
@@ -522,7 +538,8 @@ mod tests {
         let per: Vec<Box<dyn Policy>> = data
             .iter()
             .map(|ex| {
-                migrations += ex.iter().flat_map(|x| x.chosen.iter().filter(move |&&a| a as u32 != x.raw.self_idx)).count();
+                migrations +=
+                    ex.iter().flat_map(|x| x.chosen.iter().filter(move |&&a| a as u32 != x.raw.self_idx)).count();
                 Box::new(Replay(ex.clone().into_iter(), sc.learning.rsus_in_turn)) as Box<dyn Policy>
             })
             .collect();
@@ -602,7 +619,12 @@ mod tests {
         let of = |x: &Example| if x.raw.tasks.is_empty() { None } else { Some(encode(&x.raw, &l.scales)) };
         let d = Encoded {
             encs: data[l.rsu].iter().filter_map(of).take(24).collect(),
-            labels: data[l.rsu].iter().filter(|x| !x.raw.tasks.is_empty()).map(|x| x.accepted.clone()).take(24).collect(),
+            labels: data[l.rsu]
+                .iter()
+                .filter(|x| !x.raw.tasks.is_empty())
+                .map(|x| x.accepted.clone())
+                .take(24)
+                .collect(),
             tasks: 0,
         };
         let idx: Vec<usize> = (0..d.encs.len()).collect();
@@ -634,5 +656,29 @@ mod tests {
             })
             .sum();
         assert!((ls - want).abs() < 1e-3 * want.abs().max(1.0), "one-member loss {ls} vs {want}");
+    }
+
+    /// With two rounds of turns, every observation is recorded twice with the same label: as
+    /// the first round shows it (the one-round record) and with every other RSU's declaration,
+    /// so that RSU 0 too is shown the oracle's plans of the RSUs after it.
+    #[test]
+    fn two_rounds_record_both_views() {
+        let one = scenario();
+        let mut two = scenario();
+        two.learning.turn_rounds = Some(2);
+        let (a, _, _) = collect(&one, 7, Teacher::BrNe, 1).unwrap();
+        let (b, _, _) = collect(&two, 7, Teacher::BrNe, 1).unwrap();
+        let n = one.rsu_count();
+        for e in 0..n {
+            assert_eq!(b[e].len(), 2 * a[e].len(), "RSU {e}");
+            for (x, pair) in a[e].iter().zip(b[e].chunks(2)) {
+                assert_eq!(&pair[0], x, "RSU {e}: the first view is the one-round record");
+                assert_eq!((&pair[1].chosen, &pair[1].accepted), (&x.chosen, &x.accepted));
+                assert_eq!(pair[1].raw.tasks, x.raw.tasks);
+            }
+        }
+        let later = b[0].chunks(2).filter(|p| !p[1].raw.declared.is_empty()).count();
+        assert!(later > 0, "RSU 0 was never shown the later RSUs' plans");
+        assert!(a[0].iter().all(|x| x.raw.declared.is_empty()), "RSU 0 sees nothing in the first round");
     }
 }

@@ -116,6 +116,10 @@ impl Policy for RsuLearner {
         self.cfg.rsus_in_turn
     }
 
+    fn turn_rounds(&self) -> u32 {
+        self.cfg.rounds()
+    }
+
     fn share(&mut self) -> Option<Share> {
         self.share_slot().map(|s| Arc::new(s) as Share)
     }

@@ -368,7 +368,10 @@ impl<N: Net> RsuLearner<N> {
             acts.push(a.unwrap_or(e) as u16);
         }
         if training {
-            self.agent.samples += 1;
+            // One sample per slot, however many rounds of turns asked: the last is recorded.
+            if self.pending.is_none() {
+                self.agent.samples += 1;
+            }
             self.pending = Some((raw, acts.clone()));
         }
         acts.into_iter().map(|a| RsuId(a as u32)).collect()

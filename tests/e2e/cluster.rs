@@ -373,8 +373,9 @@ fn fed_maddpg_trains_on_three_nodes_to_the_curve_and_checkpoint_bytes_of_one_pro
     let cases: [(&str, &[&str]); 4] = [
         ("all", &[]),
         ("dropouts", &["--fault", "round_dropout=0.5"]),
-        // The RSUs decide in turn: each one's turn and declaration cross the nodes.
-        ("rsus in turn", &["--learn", "rsus_in_turn=true"]),
+        // The RSUs decide in turn (the default), in two rounds: each one's turns and
+        // declarations cross the nodes.
+        ("two rounds of turns", &["--learn", "turn_rounds=2"]),
         // Cloned in the coordinator's process, fine-tuned on the nodes, the best of the
         // evaluations kept (beyond the paper).
         ("pretrain", &["--pretrain", "br-ne:1", "--eval-every", "1"]),

@@ -64,7 +64,8 @@ fn in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() {
 fn evaluates_alike_on_both_engines(policy: &str, ck: &std::path::Path, dir: &std::path::Path) {
     let mut reports = Vec::new();
     for engine in ["actors", "sequential"] {
-        let out = dir.join(format!("{policy}-eval-{engine}"));
+        let name = ck.file_name().unwrap().to_string_lossy();
+        let out = dir.join(format!("{name}-eval-{engine}"));
         let (ck, o) = (ck.to_str().unwrap(), out.to_str().unwrap());
         ok(vecsim(&["run", SCENARIO, "--policy", policy, "--engine", engine, "--checkpoint", ck, "--out", o]));
         reports.push(read(&out.join("summary.json")));
@@ -97,6 +98,18 @@ fn rsus_in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() 
         assert!(off.1 != seq.1, "{policy}: rsus_in_turn changed nothing");
         evaluates_alike_on_both_engines(policy, &on, d);
     }
+    // Two rounds of turns (`turn_rounds`): the same bytes on both engines, another run than one
+    // round's, and the greedy evaluation alike on both engines.
+    let two = d.join("two-rounds-seq");
+    let actors = train("fed-maddpg", "actors", "2", "turn_rounds=2", &d.join("two-rounds-actors"));
+    let seq = train("fed-maddpg", "sequential", "1", "turn_rounds=2", &two);
+    assert_eq!(actors.0, seq.0, "two rounds: curve.csv differs between engines");
+    assert!(actors.1 == seq.1, "two rounds: learner.ckpt differs between engines");
+    assert!(read(&d.join("fed-maddpg-seq").join("learner.ckpt")) != seq.1, "turn_rounds=2 changed nothing");
+    evaluates_alike_on_both_engines("fed-maddpg", &two, d);
+    let bad = vecsim(&["train", SCENARIO, "--policy", "fed-maddpg", "--learn", "turn_rounds=0"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("learning.turn_rounds"), "{bad:?}");
     let mut reports = Vec::new();
     for (policy, engine) in [("orm-in-turn", "actors"), ("orm-in-turn", "sequential"), ("orm", "sequential")] {
         let out = d.join(format!("{policy}-{engine}"));

@@ -125,9 +125,9 @@ pub struct SequentialRun {
     refiner: Option<Box<dyn JointRefiner>>,
     /// Some policy trains centrally: exchange shares after every slot ([`Policy::share`]).
     sharing: bool,
-    /// The RSUs decide in turn, each seeing the declarations before it
-    /// ([`Policy::decides_in_turn`]).
-    in_turn: bool,
+    /// Rounds of turns per slot, each RSU seeing the declarations of the others
+    /// ([`crate::policy::intent::rounds`]); 0 when nobody decides in turn.
+    rounds: u32,
     slot: u32,
     stats: RunStats,
 }
@@ -144,7 +144,7 @@ impl SequentialRun {
             .with_faults(&scenario.faults);
         let rsus = specs.iter().map(|s| RsuNode::new(s.clone(), scenario.seed)).collect();
         let sharing = policies.iter().any(|p| p.shares());
-        let in_turn = policies.iter().any(|p| p.decides_in_turn());
+        let rounds = crate::policy::intent::rounds(&policies);
         let policies = policies.into_iter().map(|p| p.into_working()).collect();
         Ok(SequentialRun {
             scenario,
@@ -158,7 +158,7 @@ impl SequentialRun {
             policies,
             refiner,
             sharing,
-            in_turn,
+            rounds,
             slot: 0,
             stats,
         })
@@ -204,28 +204,29 @@ impl SequentialRun {
         let sc = &*self.scenario;
 
         // Phase 3: decisions (and the joint oracle, if any). In turn: RSU e sees the
-        // declarations of RSUs 0..e.
-        let mut decisions: Vec<Vec<RsuId>> = Vec::with_capacity(n);
-        let mut turns = Turns::new(self.in_turn, n);
-        for (e, policy) in self.policies.iter_mut().enumerate() {
-            if open.uploads[e].is_empty() {
-                decisions.push(Vec::new());
-                continue;
+        // declarations of RSUs 0..e, and from the second round on the others' latest too.
+        let mut decisions: Vec<Vec<RsuId>> = vec![Vec::new(); n];
+        let mut turns = Turns::new(self.rounds > 0, n);
+        for _ in 0..self.rounds.max(1) {
+            for (e, policy) in self.policies.iter_mut().enumerate() {
+                if open.uploads[e].is_empty() {
+                    continue;
+                }
+                let me = RsuId(e as u32);
+                let obs = Observation {
+                    rsu: me,
+                    slot: t,
+                    slot_s: self.clock.slot_s,
+                    tasks: &open.uploads[e],
+                    candidates: turns.table(me, &open.candidates[e]),
+                    wired: sc.wired,
+                    allocator: sc.allocation.allocator,
+                };
+                let d = policy.decide(&obs);
+                check_decisions(policy.name(), me, open.uploads[e].len(), n, &d)?;
+                turns.declare(me, &open.uploads[e], &d);
+                decisions[e] = d;
             }
-            let me = RsuId(e as u32);
-            let obs = Observation {
-                rsu: me,
-                slot: t,
-                slot_s: self.clock.slot_s,
-                tasks: &open.uploads[e],
-                candidates: turns.table(me, &open.candidates[e]),
-                wired: sc.wired,
-                allocator: sc.allocation.allocator,
-            };
-            let d = policy.decide(&obs);
-            check_decisions(policy.name(), me, open.uploads[e].len(), n, &d)?;
-            turns.declare(me, &open.uploads[e], &d);
-            decisions.push(d);
         }
         let mut unconverged = false;
         if let Some(refiner) = &self.refiner {

@@ -152,6 +152,14 @@ pub trait Policy: Send + IntoAny {
         false
     }
 
+    /// Rounds of turns when deciding in turn ([`intent::rounds`]): from the second round on,
+    /// every RSU decides again, in id order, seeing the latest declaration of every other RSU
+    /// (those after it from the round before); the last round's decisions are carried out.
+    /// Asked once per episode, with [`Policy::decides_in_turn`]. Default: 1.
+    fn turn_rounds(&self) -> u32 {
+        1
+    }
+
     /// Centralised training: this RSU's part of the slot's joint record (its observation,
     /// actions, reward, and what the others' critics need of its policy), taken after
     /// `feedback`. Default: nothing.
