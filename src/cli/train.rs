@@ -59,8 +59,9 @@ pub(crate) struct TrainArgs {
     /// decides its tasks one after another, seeing what it already sent where; fed_mix=β in
     /// (0, 1], default 0.25, the share of a federated round's average a fed-maddpg actor takes;
     /// rsus_in_turn=true|false, default true, the RSUs decide one after another, each seeing
-    /// what the RSUs before it declared; the paper's algorithms: tasks_in_turn=false, fed_mix=1,
-    /// rsus_in_turn=false).
+    /// what the RSUs before it declared; turn_rounds=1..8, default 1 (2 with --pretrain), from
+    /// the second round on every RSU decides again seeing every other RSU's latest declaration;
+    /// the paper's algorithms: tasks_in_turn=false, fed_mix=1, rsus_in_turn=false).
     #[arg(long = "learn", value_name = "KEY=VALUE")]
     pub learn: Vec<String>,
     /// Seed of the learners and of the training traffic (default: the scenario's).
