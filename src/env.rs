@@ -525,7 +525,7 @@ impl Env {
             let mut turns = Turns::new(rounds > 0, n);
             let mut d: Vec<Vec<RsuId>> = vec![Vec::new(); n];
             for _ in 0..rounds.max(1) {
-                for e in 0..n {
+                for (e, slot) in d.iter_mut().enumerate() {
                     if open.uploads(e).is_empty() {
                         continue;
                     }
@@ -534,7 +534,7 @@ impl Env {
                     obs.candidates = turns.table(me, obs.candidates);
                     let decided = r.policies[e].decide(&obs);
                     turns.declare(me, open.uploads(e), &decided);
-                    d[e] = decided;
+                    *slot = decided;
                 }
             }
             let mut unconverged = false;
