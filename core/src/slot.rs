@@ -327,6 +327,27 @@ mod tests {
         }
     }
 
+    /// Up to 5 uploads at each of `n` RSUs, of `mbit` Mbit at `cpb` cycles/bit with deadlines of
+    /// 0.2–1 s, vehicles numbered from 1.
+    fn random_uploads(
+        rng: &mut impl rand::Rng,
+        n: u32,
+        mbit: std::ops::Range<f64>,
+        cpb: std::ops::Range<f64>,
+    ) -> Vec<Vec<UploadedTask>> {
+        let mut v = 0;
+        (0..n)
+            .map(|e| {
+                (0..rng.gen_range(0..6))
+                    .map(|_| {
+                        v += 1;
+                        up(v, e, rng.gen_range(mbit.clone()), rng.gen_range(cpb.clone()), rng.gen_range(0.2..1.0))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Random slots: a move is in the set exactly when replaying the whole slot with that one
     /// task moved completes at least as many tasks (brute force with `evaluate`).
     #[test]
@@ -338,17 +359,7 @@ mod tests {
         for case in 0..80 {
             let n = rng.gen_range(2..5u32);
             let rsus: Vec<RsuSpec> = (0..n).map(|i| rsu(i, i as f64 * 700.0, rng.gen_range(1.0..8.0))).collect();
-            let mut v = 0;
-            let uploads: Vec<Vec<UploadedTask>> = (0..n)
-                .map(|e| {
-                    (0..rng.gen_range(0..6))
-                        .map(|_| {
-                            v += 1;
-                            up(v, e, rng.gen_range(0.5..3.0), rng.gen_range(200.0..1500.0), rng.gen_range(0.2..1.0))
-                        })
-                        .collect()
-                })
-                .collect();
+            let uploads = random_uploads(&mut rng, n, 0.5..3.0, 200.0..1500.0);
             let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz).collect();
             let available: Vec<bool> = (0..n).map(|i| i == 0 || rng.gen_bool(0.8)).collect();
             let p = SlotProblem {
@@ -482,23 +493,7 @@ mod tests {
             let rsus: Vec<RsuSpec> =
                 (0..n).map(|i| rsu(i as u32, 300.0 * i as f64, rng.gen_range(1.0..10.0))).collect();
             let free: Vec<f64> = rsus.iter().map(|r| r.cpu_hz * rng.gen_range(0.3..1.0)).collect();
-            let mut v = 0;
-            let uploads: Vec<Vec<UploadedTask>> = (0..n)
-                .map(|e| {
-                    (0..rng.gen_range(0..6))
-                        .map(|_| {
-                            v += 1;
-                            up(
-                                v,
-                                e as u32,
-                                rng.gen_range(0.5..4.0),
-                                rng.gen_range(200.0..900.0),
-                                rng.gen_range(0.2..1.0),
-                            )
-                        })
-                        .collect()
-                })
-                .collect();
+            let uploads = random_uploads(&mut rng, n as u32, 0.5..4.0, 200.0..900.0);
             let decisions: Vec<Vec<RsuId>> =
                 uploads.iter().map(|u| u.iter().map(|_| RsuId(rng.gen_range(0..n as u32))).collect()).collect();
             let available = vec![true; n];
