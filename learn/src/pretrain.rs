@@ -19,9 +19,11 @@
 //! The data: `EPISODES` episodes of the training traffic (`train::episode_seed(seed, 0..E)`, the
 //! first traffic the RL episodes see too; never the held-out evaluation seeds), run by `br-ne` on
 //! the sequential engine in this process, recording each RSU's observation (as the learners
-//! encode it) and the oracle's final decision for each task. The loss: cross-entropy of the
-//! actor's masked softmax over the candidates against the oracle's candidate, averaged over the
-//! minibatch's tasks. Each RSU's actor trains on its own RSU's examples only, with its own Adam
+//! encode it; with two rounds of turns twice, as each round shows it) and, for each task, the
+//! oracle's final executor and every executor the oracle's slot accepts as well
+//! ([`SlotProblem::no_worse_moves`]: the oracle's pick among equally good executors is an
+//! accident of its pass order). The loss: `-ln` of the probability the actor's masked softmax
+//! over the candidates gives the accepted set, averaged over the minibatch's tasks. Each RSU's actor trains on its own RSU's examples only, with its own Adam
 //! (the actor's RL optimiser starts fresh afterwards). Fed-MADDPG's actors are averaged after
 //! every cloning epoch (FedAvg weighted by examples, as McMahan et al.'s `n_k`, so an RSU without
 //! uploads does not pull the average back to the initial network): the data stay at their RSU,
@@ -142,8 +144,9 @@ pub struct PretrainReport {
     pub steps: u64,
     /// Mean cross-entropy per task over all RSUs' examples after cloning.
     pub loss: f64,
-    /// Share of the recorded tasks whose greedy actor choice equals the oracle's, after cloning
-    /// (agreement on the cloning data itself: an upper bound on held-out agreement).
+    /// Share of the recorded tasks whose greedy actor choice is in the accepted set (for `orm`,
+    /// equals its choice), after cloning (agreement on the cloning data itself: an upper bound
+    /// on held-out agreement).
     pub agreement: f64,
     /// The teacher's completion rate over the recorded episodes.
     pub oracle_completion: f64,
