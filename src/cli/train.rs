@@ -146,8 +146,10 @@ pub(crate) struct TrainArgs {
     pub insecure: bool,
     /// BEYOND THE PAPER: `br-ne[:EPISODES]` clones the best-response oracle into every RSU's
     /// actor before the first episode (supervised on br-ne's decisions over EPISODES episodes of
-    /// training traffic, default 30; same observation and network; execution stays
-    /// decentralised), then trains as usual and ends with the best of the clone and the
+    /// training traffic, default 30, each task labelled with every executor the oracle's slot
+    /// accepts for it; same observation and network; execution stays decentralised, in two
+    /// rounds of turns unless `--learn turn_rounds` says otherwise), then trains as usual and
+    /// ends with the best of the clone and the
     /// evaluated episodes on validation traffic (`--keep-best`; `--keep-last` for the last
     /// episode's actors). With `--episodes 0`: the cloned actors alone (the
     /// imitation ceiling). `orm[:EPISODES]` clones `orm` instead (a diagnosis: how well the
