@@ -138,7 +138,8 @@ pub struct PretrainReport {
     pub spec: PretrainSpec,
     /// Slots of oracle traffic recorded (all episodes).
     pub slots: u64,
-    /// Task decisions (examples) recorded, all RSUs.
+    /// Task decisions recorded, all RSUs (with two rounds of turns each is cloned from two
+    /// views, one per round, and counted once).
     pub tasks: u64,
     /// Cloning gradient steps, all RSUs.
     pub steps: u64,
@@ -250,6 +251,15 @@ impl JointRefiner for RecordingRefiner {
     }
 }
 
+/// Rounds of turns the learners of `scenario` decide in (0: not in turn).
+fn turn_rounds(scenario: &Scenario) -> u32 {
+    if scenario.learning.rsus_in_turn {
+        scenario.learning.rounds()
+    } else {
+        0
+    }
+}
+
 /// Runs `teacher` on `episodes` episodes of training traffic (`episode_seed(seed, 0..episodes)`
 /// on the layout of `scenario`) and returns each RSU's examples (index = RSU id), the slots run
 /// and the teacher's completion rate over them.
@@ -261,7 +271,7 @@ pub(crate) fn collect(
 ) -> Result<(Vec<Examples>, u64, f64), TrainError> {
     let layout = scenario.pinned_layout();
     let rsus = scenario.rsu_count();
-    let rounds = if scenario.learning.rsus_in_turn { scenario.learning.rounds() } else { 0 };
+    let rounds = turn_rounds(scenario);
     let log = Arc::new(Mutex::new(Log { per_rsu: vec![Vec::new(); rsus], ..Log::default() }));
     let (mut slots, mut done, mut covered) = (0u64, 0u64, 0u64);
     for ep in 0..episodes as u64 {
@@ -458,7 +468,9 @@ pub(crate) fn pretrain(
     spec: PretrainSpec,
 ) -> Result<PretrainReport, TrainError> {
     let (data, slots, oracle_completion) = collect(scenario, seed, spec.teacher, spec.episodes)?;
-    let tasks = data.iter().flatten().map(|x| x.chosen.len() as u64).sum();
+    // Two rounds of turns record each decision twice (one view per round): count it once.
+    let views = if turn_rounds(scenario) > 1 { 2 } else { 1 };
+    let tasks = data.iter().flatten().map(|x| x.chosen.len() as u64).sum::<u64>() / views;
     let (steps, loss, agreement) = clone_actors(set, &data, seed);
     Ok(PretrainReport { spec, slots, tasks, steps, loss, agreement, oracle_completion })
 }
