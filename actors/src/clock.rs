@@ -81,8 +81,8 @@ pub(crate) struct ClockArgs {
     pub pool_every: Option<u32>,
     /// Some policy trains centrally: exchange shares after every slot (phase 6b).
     pub sharing: bool,
-    /// Rounds of turns per slot (phase 3, `DecideInTurn`; [`vecsim_core::policy::intent::rounds`]); 0: the RSUs
-    /// decide at once.
+    /// Rounds of turns per slot (phase 3, `DecideInTurn`;
+    /// [`vecsim_core::policy::intent::rounds`]); 0: the RSUs decide at once.
     pub turn_rounds: u32,
     /// RSUs hosted by other processes: use these stand-ins, spawn no RSU actor.
     pub remote: Option<crate::RemoteRsus>,
