@@ -140,6 +140,10 @@ pub struct TrainSpec {
     /// `None`: with `pretrain` only (fine-tuning then never ends below the clone it started
     /// from, as validation measures it).
     pub keep_best: Option<bool>,
+    /// A `--resume` of a run that cloned the oracle: the `pretrain` its `run.toml` records
+    /// ([`run_cloned`]). An unset `[learning] turn_rounds` then resolves as with `pretrain`, so
+    /// the run goes on as it started, and the new `run.toml` still names the cloning.
+    pub resumes_cloned: Option<PretrainSpec>,
 }
 
 impl TrainSpec {
@@ -159,6 +163,7 @@ impl TrainSpec {
             backend: Backend::Gemm,
             pretrain: None,
             keep_best: None,
+            resumes_cloned: None,
         }
     }
 
@@ -178,8 +183,8 @@ impl TrainSpec {
         }
         // Unset, the rounds of turns follow the recipe: two when cloning the oracle.
         if scenario.learning.turn_rounds.is_none() {
-            scenario.learning.turn_rounds =
-                Some(if self.pretrain.is_some() { vecsim_learn::PRETRAIN_TURN_ROUNDS } else { 1 });
+            let cloned = self.pretrain.is_some() || self.resumes_cloned.is_some();
+            scenario.learning.turn_rounds = Some(if cloned { vecsim_learn::PRETRAIN_TURN_ROUNDS } else { 1 });
         }
         if let Some(n) = self.update_every {
             scenario.learning.set("update_every", &n.to_string()).map_err(|e| TrainingError::Learn {
@@ -281,7 +286,7 @@ impl Resolved {
             if !cfg.vary_seed {
                 c.push_str(" --fixed-traffic");
             }
-            if let Some(p) = &cfg.pretrain {
+            if let Some(p) = cfg.pretrain.as_ref().or(self.spec.resumes_cloned.as_ref()) {
                 let _ = write!(c, " --pretrain {}:{}", p.teacher.name(), p.episodes);
             }
             c.push_str(if cfg.keep_best { " --keep-best" } else { " --keep-last" });
@@ -308,7 +313,7 @@ impl Resolved {
         let _ = writeln!(t, "eval_every = {}", cfg.eval_every);
         let _ = writeln!(t, "eval_seeds = {}", cfg.eval_seeds);
         let _ = writeln!(t, "faults = {}", !s.faults.is_empty());
-        if let Some(p) = &cfg.pretrain {
+        if let Some(p) = cfg.pretrain.as_ref().or(self.spec.resumes_cloned.as_ref()) {
             let _ = writeln!(t, "pretrain = \"{}:{}\"", p.teacher.name(), p.episodes);
         }
         let _ = writeln!(t, "keep_best = {}", cfg.keep_best);
@@ -368,6 +373,15 @@ fn learning_pairs(l: &vecsim_core::learning::LearningConfig) -> Vec<(&'static st
             (k, v)
         })
         .collect()
+}
+
+/// Whether the run recorded in `dir` (its `run.toml`) cloned the oracle: what `--resume` needs
+/// to know to resolve the defaults `--pretrain` sets ([`TrainSpec::resumes_cloned`]). A missing
+/// or unreadable file says no: the resume's own checks then report what differs.
+pub fn run_cloned(dir: &std::path::Path) -> Option<PretrainSpec> {
+    let text = vecsim_core::bounded::read_to_string(&dir.join(RUN_FILE), 1 << 20, "run.toml", "").ok()?;
+    let table = text.parse::<toml::Table>().ok()?;
+    PretrainSpec::parse(table.get("pretrain")?.as_str()?).ok()
 }
 
 /// `text` as one shell word (quoted when it holds anything but `[A-Za-z0-9_./:-]`).

@@ -297,6 +297,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
     let overrides = Overrides { seed: None, slots: None, policy: Some(a.policy), faults: a.faults.fault.clone() };
     let base = pipeline::load_scenario(&a.scenario, &overrides)?;
     let seed = a.seed.unwrap_or(base.seed);
+    let dir = a.checkpoint.clone().unwrap_or_else(|| vecsim::training::default_dir(a.policy, &base.name, seed));
     let spec = TrainSpec {
         policy: a.policy,
         budget: a.budget,
@@ -320,6 +321,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             (_, true) => Some(false),
             _ => None,
         },
+        resumes_cloned: if a.resume && a.pretrain.is_none() { vecsim::training::run_cloned(&dir) } else { None },
     };
     let resolved = spec.resolve(base, &a.scenario).map_err(training_error)?;
     let s = &resolved.scenario;
@@ -364,8 +366,7 @@ pub(super) fn train(a: TrainArgs, limits: &pipeline::Limits) -> anyhow::Result<E
             ""
         }
     );
-    // Never lose a model: a default run directory, and no silent overwrite.
-    let dir = a.checkpoint.clone().unwrap_or_else(|| vecsim::training::default_dir(a.policy, &s.name, seed));
+    // Never lose a model: a default run directory (`dir`, above), and no silent overwrite.
     let ckpt = dir.join(trainer::CHECKPOINT_FILE);
     vecsim::training::prepare_dir(&dir, a.resume, a.force).map_err(training_error)?;
     note!("run directory: {}", dir.display());

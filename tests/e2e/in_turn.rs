@@ -105,7 +105,10 @@ fn rsus_in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() 
     let seq = train("fed-maddpg", "sequential", "1", "turn_rounds=2", &two);
     assert_eq!(actors.0, seq.0, "two rounds: curve.csv differs between engines");
     assert!(actors.1 == seq.1, "two rounds: learner.ckpt differs between engines");
-    assert!(read(&d.join("fed-maddpg-seq").join("learner.ckpt")) != seq.1, "turn_rounds=2 changed nothing");
+    // (Cloning makes two rounds the default: one round is asked for here.)
+    let one = train("fed-maddpg", "sequential", "1", "turn_rounds=1", &d.join("one-round"));
+    assert!(one.1 != seq.1, "turn_rounds=2 changed nothing");
+    assert!(read(&d.join("fed-maddpg-seq").join("learner.ckpt")) == seq.1, "--pretrain does not default to two rounds");
     evaluates_alike_on_both_engines("fed-maddpg", &two, d);
     let bad = vecsim(&["train", SCENARIO, "--policy", "fed-maddpg", "--learn", "turn_rounds=0"]);
     assert!(!bad.status.success());
