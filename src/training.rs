@@ -375,9 +375,9 @@ fn learning_pairs(l: &vecsim_core::learning::LearningConfig) -> Vec<(&'static st
         .collect()
 }
 
-/// Whether the run recorded in `dir` (its `run.toml`) cloned the oracle: what `--resume` needs
-/// to know to resolve the defaults `--pretrain` sets ([`TrainSpec::resumes_cloned`]). A missing
-/// or unreadable file says no: the resume's own checks then report what differs.
+/// The cloning the run recorded in `dir` did (its `run.toml`'s `pretrain`), if any: what
+/// `--resume` needs to resolve the defaults `--pretrain` sets ([`TrainSpec::resumes_cloned`]).
+/// A missing or unreadable file gives none: the resume's own checks then report what differs.
 pub fn run_cloned(dir: &std::path::Path) -> Option<PretrainSpec> {
     let text = vecsim_core::bounded::read_to_string(&dir.join(RUN_FILE), 1 << 20, "run.toml", "").ok()?;
     let table = text.parse::<toml::Table>().ok()?;
