@@ -521,10 +521,9 @@ impl Env {
         if r.cached.as_ref().is_none_or(|(t, _, _)| *t != slot) {
             // A baseline whose RSUs decide in turn (`orm-in-turn`) sees, at RSU e, what RSUs
             // 0..e declared, as the engines show it.
-            let rounds = vecsim_core::policy::intent::rounds(&r.policies);
-            let mut turns = Turns::new(rounds > 0, n);
+            let mut turns = Turns::new(vecsim_core::policy::intent::rounds(&r.policies), n);
             let mut d: Vec<Vec<RsuId>> = vec![Vec::new(); n];
-            for _ in 0..rounds.max(1) {
+            for _ in turns.rounds() {
                 for (e, slot) in d.iter_mut().enumerate() {
                     if open.uploads(e).is_empty() {
                         continue;

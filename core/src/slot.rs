@@ -224,6 +224,26 @@ pub struct SlotProblem<'a> {
 }
 
 impl SlotProblem<'_> {
+    /// The tasks `at` RSU `to` (sorted by task id) with `up`, uploaded at RSU `from`, migrated
+    /// there, still sorted by task id: what `to` runs if that one task moves to it.
+    pub fn joined(&self, at: &[ExecTask], up: &UploadedTask, from: usize, to: usize) -> Vec<ExecTask> {
+        let mut with = Vec::with_capacity(at.len() + 1);
+        let ins = at.partition_point(|t| t.up.task.id < up.task.id);
+        with.extend_from_slice(&at[..ins]);
+        with.push(migrate(up, &self.rsus[from], &self.rsus[to], &self.wired));
+        with.extend_from_slice(&at[ins..]);
+        with
+    }
+
+    /// The tasks `at` an RSU without `up`, which must be among them: what the RSU runs if that
+    /// one task moves away.
+    pub fn without(at: &[ExecTask], up: &UploadedTask) -> Vec<ExecTask> {
+        let pos = at.iter().position(|t| t.up.task.id == up.task.id).expect("the task is at its executor");
+        let mut without = at.to_vec();
+        without.remove(pos);
+        without
+    }
+
     /// Groups the tasks by executing RSU (each group sorted by task id).
     pub fn dispatch(&self, decisions: &[Vec<RsuId>]) -> Vec<Vec<ExecTask>> {
         let mut at: Vec<Vec<ExecTask>> = vec![Vec::new(); self.rsus.len()];
@@ -275,9 +295,7 @@ impl SlotProblem<'_> {
                     .zip(&decisions[e])
                     .map(|(up, &a)| {
                         let a = a.index();
-                        let mut without = at[a].clone();
-                        without.retain(|t| t.up.task.id != up.task.id);
-                        let left = done(&without, a);
+                        let left = done(&Self::without(&at[a], up), a);
                         (0..n)
                             .filter(|&b| {
                                 if b == a {
@@ -286,10 +304,7 @@ impl SlotProblem<'_> {
                                 if !self.available[b] {
                                     return false;
                                 }
-                                let mut with = at[b].clone();
-                                let ins = with.partition_point(|t| t.up.task.id < up.task.id);
-                                with.insert(ins, migrate(up, &self.rsus[e], &self.rsus[b], &self.wired));
-                                left + done(&with, b) >= here[a] + here[b]
+                                left + done(&self.joined(&at[b], up, e, b), b) >= here[a] + here[b]
                             })
                             .map(|b| RsuId(b as u32))
                             .collect()

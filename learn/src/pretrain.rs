@@ -23,12 +23,12 @@
 //! oracle's final executor and every executor the oracle's slot accepts as well
 //! ([`SlotProblem::no_worse_moves`]: the oracle's pick among equally good executors is an
 //! accident of its pass order). The loss: `-ln` of the probability the actor's masked softmax
-//! over the candidates gives the accepted set, averaged over the minibatch's tasks. Each RSU's actor trains on its own RSU's examples only, with its own Adam
-//! (the actor's RL optimiser starts fresh afterwards). Fed-MADDPG's actors are averaged after
-//! every cloning epoch (FedAvg weighted by examples, as McMahan et al.'s `n_k`, so an RSU without
-//! uploads does not pull the average back to the initial network): the data stay at their RSU,
-//! and the RSUs end with one common actor, as Fed-MADDPG's model is. The target actors are set to
-//! the cloned actors. Deterministic: the same scenario, seed and episodes give the same bytes.
+//! over the candidates gives the accepted set, averaged over the minibatch's tasks. Each RSU's
+//! actor trains on its own RSU's examples only, with its own Adam (the actor's RL optimiser
+//! starts fresh afterwards). Fed-MADDPG's actors are averaged after every cloning epoch (FedAvg
+//! weighted by examples, as McMahan et al.'s `n_k`, so an RSU without uploads does not pull the
+//! average back to the initial network): the data stay at their RSU, and the RSUs end with one
+//! common actor, as Fed-MADDPG's model is. The target actors are set to the cloned actors. Deterministic: the same scenario, seed and episodes give the same bytes.
 
 use crate::features::{encode, Enc, RawObs};
 use crate::gumbel::{masked_argmax, masked_softmax};

@@ -206,8 +206,8 @@ impl SequentialRun {
         // Phase 3: decisions (and the joint oracle, if any). In turn: RSU e sees the
         // declarations of RSUs 0..e, and from the second round on the others' latest too.
         let mut decisions: Vec<Vec<RsuId>> = vec![Vec::new(); n];
-        let mut turns = Turns::new(self.rounds > 0, n);
-        for _ in 0..self.rounds.max(1) {
+        let mut turns = Turns::new(self.rounds, n);
+        for _ in turns.rounds() {
             for (e, policy) in self.policies.iter_mut().enumerate() {
                 if open.uploads[e].is_empty() {
                     continue;

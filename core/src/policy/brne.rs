@@ -10,7 +10,7 @@
 use super::JointRefiner;
 use crate::ids::RsuId;
 use crate::outcome::TaskResult;
-use crate::slot::{execute_at, migrate, ExecTask, SlotProblem};
+use crate::slot::{execute_at, ExecTask, SlotProblem};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The best-response refiner.
@@ -53,9 +53,7 @@ impl BestResponse {
                 for i in 0..p.uploads[e].len() {
                     let up = p.uploads[e][i];
                     let a = decisions[e][i].index();
-                    let pos_a = at[a].iter().position(|t| t.up.task.id == up.task.id).expect("task is at its executor");
-                    let mut without = at[a].clone();
-                    without.remove(pos_a);
+                    let without = SlotProblem::without(&at[a], &up);
                     let res_without = execute_at(p.allocator, p.free_cpu_hz[a], &without);
                     let base = done_by(&res[a], me);
                     let mut best: Option<(usize, Vec<ExecTask>, Vec<TaskResult>)> = None;
@@ -64,10 +62,7 @@ impl BestResponse {
                         if b == a || !p.available[b] {
                             continue;
                         }
-                        let mut with = at[b].clone();
-                        let k = migrate(&up, &p.rsus[e], &p.rsus[b], &p.wired);
-                        let ins = with.partition_point(|t| t.up.task.id < up.task.id);
-                        with.insert(ins, k);
+                        let with = p.joined(&at[b], &up, e, b);
                         let res_with = execute_at(p.allocator, p.free_cpu_hz[b], &with);
                         let gain = (done_by(&res_without, me) + done_by(&res_with, me)) as isize
                             - (base + done_by(&res[b], me)) as isize;

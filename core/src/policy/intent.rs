@@ -126,25 +126,34 @@ pub fn fold(candidates: &mut [Candidate], me: RsuId, intents: &[Intent]) {
 }
 
 /// One slot's turns, for whoever asks the RSUs one after another (the sequential engine, a
-/// replay of a baseline): the declarations so far, and RSU `me`'s table with them folded in.
-/// Off (`on = false`), it hands the tables back as they are and records nothing.
+/// replay of a baseline): how many rounds to go through, each RSU's latest declaration, and RSU
+/// `me`'s table with the others' folded in. Off (0 rounds, [`rounds`]), it goes through one
+/// round, hands the tables back as they are and records nothing.
 #[derive(Debug)]
 pub struct Turns {
-    on: bool,
+    rounds: u32,
     declared: Vec<Intent>,
     table: Vec<Candidate>,
 }
 
 impl Turns {
-    /// The turns of one slot of `n` RSUs, held only when `on`.
-    pub fn new(on: bool, n: usize) -> Turns {
-        Turns { on, declared: if on { vec![Intent::default(); n] } else { Vec::new() }, table: Vec::new() }
+    /// The turns of one slot of `n` RSUs, in `rounds` rounds (0: not held).
+    pub fn new(rounds: u32, n: usize) -> Turns {
+        let declared = if rounds > 0 { vec![Intent::default(); n] } else { Vec::new() };
+        Turns { rounds, declared, table: Vec::new() }
     }
 
-    /// RSU `me`'s candidate table: `candidates`, with the declarations of the RSUs before it
-    /// folded in when the turns are held.
+    /// The rounds to go through, each asking every RSU in id order: one when the turns are not
+    /// held (every RSU decides once, unseen).
+    pub fn rounds(&self) -> std::ops::Range<u32> {
+        0..self.rounds.max(1)
+    }
+
+    /// RSU `me`'s candidate table: `candidates`, with the latest declarations of the other RSUs
+    /// folded in when the turns are held (those before it in this round, those after it from the
+    /// round before, if any).
     pub fn table<'a>(&'a mut self, me: RsuId, candidates: &'a [Candidate]) -> &'a [Candidate] {
-        if !self.on {
+        if self.rounds == 0 {
             return candidates;
         }
         self.table.clear();
@@ -153,9 +162,10 @@ impl Turns {
         &self.table
     }
 
-    /// RSU `me` sent `tasks[i]` to `decisions[i]`: what the RSUs after it will see.
+    /// RSU `me` sent `tasks[i]` to `decisions[i]`: what the RSUs after it will see (and, in the
+    /// next round, those before it).
     pub fn declare(&mut self, me: RsuId, tasks: &[UploadedTask], decisions: &[RsuId]) {
-        if self.on {
+        if self.rounds > 0 {
             self.declared[me.index()] = Intent::of(me, tasks, decisions);
         }
     }
@@ -201,13 +211,16 @@ mod tests {
     fn turns_fold_what_the_rsus_before_declared() {
         let cands = [cand(0, 1.0, 2e4, 2), cand(1, 1.0, 0.0, 0)];
         let tasks = [upload(1, 1e6, 100.0), upload(2, 1e6, 100.0)];
-        let mut on = Turns::new(true, 2);
+        let mut on = Turns::new(1, 2);
+        assert_eq!(on.rounds(), 0..1);
         assert!(on.table(RsuId(0), &cands).iter().all(|c| c.declared == Declared::default()));
         on.declare(RsuId(0), &tasks, &[RsuId(1), RsuId(0)]);
         let t = on.table(RsuId(1), &cands);
         assert_eq!(t[1].declared, Declared { in_load: 1e4, in_tasks: 1, out_load: 0.0, out_tasks: 0 });
         assert_eq!(t[0].declared, Declared { in_load: 0.0, in_tasks: 0, out_load: 1e4, out_tasks: 1 });
-        let mut off = Turns::new(false, 2);
+        let mut off = Turns::new(0, 2);
+        assert_eq!(off.rounds(), 0..1, "one round, unseen");
+        assert_eq!(Turns::new(3, 2).rounds(), 0..3);
         off.declare(RsuId(0), &tasks, &[RsuId(1), RsuId(0)]);
         assert!(std::ptr::eq(off.table(RsuId(1), &cands), &cands[..]));
     }
