@@ -181,10 +181,15 @@ impl TrainSpec {
                 source: Box::new(e),
             })?;
         }
-        // Unset, the rounds of turns follow the recipe: two when cloning the oracle.
+        // Unset, the rounds of turns and the local prior follow the recipe: two rounds and no
+        // prior when cloning the oracle (the clone starts from the oracle's decisions).
+        let cloned = self.pretrain.is_some() || self.resumes_cloned.is_some();
         if scenario.learning.turn_rounds.is_none() {
-            let cloned = self.pretrain.is_some() || self.resumes_cloned.is_some();
             scenario.learning.turn_rounds = Some(if cloned { vecsim_learn::PRETRAIN_TURN_ROUNDS } else { 1 });
+        }
+        if scenario.learning.local_prior.is_none() {
+            scenario.learning.local_prior =
+                Some(if cloned { 0.0 } else { vecsim_core::learning::LearningConfig::DEFAULT_LOCAL_PRIOR });
         }
         if let Some(n) = self.update_every {
             scenario.learning.set("update_every", &n.to_string()).map_err(|e| TrainingError::Learn {

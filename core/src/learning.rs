@@ -62,6 +62,15 @@ pub struct LearningConfig {
     /// clones the oracle (the trainer resolves it, and `run.toml` records the number; see
     /// [`LearningConfig::rounds`] and `docs/learning.md`).
     pub turn_rounds: Option<u32>,
+    /// Beyond the paper: a fixed bonus, in logits, that every actor adds to the score of
+    /// keeping a task at its uploading RSU, so an untrained actor decides as `orl` does and RL
+    /// learns where moving a task beats keeping it (a residual on `orl`). Without it the
+    /// untrained actor's greedy pick is one arbitrary candidate for every task of every RSU,
+    /// and under overload that herding completes nothing from the first episode. 0 gives the
+    /// paper's actor. Unset: [`LearningConfig::DEFAULT_LOCAL_PRIOR`], except that `vecsim train
+    /// --pretrain` resolves it to 0 (a clone starts from the oracle's decisions already);
+    /// `run.toml` records the value. See [`LearningConfig::prior`] and `docs/learning.md`.
+    pub local_prior: Option<f64>,
 }
 
 impl Default for LearningConfig {
@@ -85,12 +94,13 @@ impl Default for LearningConfig {
             fed_mix: 0.25,
             rsus_in_turn: true,
             turn_rounds: None,
+            local_prior: None,
         }
     }
 }
 
 /// The keys of `[learning]`, as `--learn KEY=VALUE` accepts them.
-pub const LEARNING_KEYS: [&str; 18] = [
+pub const LEARNING_KEYS: [&str; 19] = [
     "replay_capacity",
     "batch_size",
     "gamma",
@@ -109,6 +119,7 @@ pub const LEARNING_KEYS: [&str; 18] = [
     "fed_mix",
     "rsus_in_turn",
     "turn_rounds",
+    "local_prior",
 ];
 
 impl LearningConfig {
@@ -129,6 +140,12 @@ impl LearningConfig {
     /// Rounds of turns per slot: `turn_rounds`, 1 when unset.
     pub fn rounds(&self) -> u32 {
         self.turn_rounds.unwrap_or(1)
+    }
+
+    /// The bonus, in logits, an actor adds to keeping a task: `local_prior`, or
+    /// [`LearningConfig::DEFAULT_LOCAL_PRIOR`] when unset.
+    pub fn prior(&self) -> f64 {
+        self.local_prior.unwrap_or(Self::DEFAULT_LOCAL_PRIOR)
     }
 
     /// Sets one key from its command-line text (`--learn KEY=VALUE`), then validates the whole
@@ -184,6 +201,7 @@ impl LearningConfig {
             "fed_mix" => self.fed_mix = real(value)?,
             "rsus_in_turn" => self.rsus_in_turn = flag(value)?,
             "turn_rounds" => self.turn_rounds = Some(small(value)?),
+            "local_prior" => self.local_prior = Some(real(value)?),
             _ => {
                 return Err(ScenarioError::invalid(
                     &name,
@@ -198,6 +216,12 @@ impl LearningConfig {
     pub const MAX_BATCH_SIZE: usize = 1 << 16;
     /// Most rounds of turns accepted (each costs every RSU one more decision per slot).
     pub const MAX_TURN_ROUNDS: u32 = 8;
+    /// Largest `local_prior` accepted, logits: at 20 a move needs a score e^20 times the
+    /// keep's, more than any training run here reaches.
+    pub const MAX_LOCAL_PRIOR: f64 = 20.0;
+    /// `local_prior` when the key is unset and the run does not clone the oracle: chosen on
+    /// the development scenarios (`docs/learning.md`).
+    pub const DEFAULT_LOCAL_PRIOR: f64 = 2.0;
     /// Longest n-step return accepted (Table III: 1).
     pub const MAX_N_STEP: u32 = 10_000;
 
@@ -260,6 +284,12 @@ impl LearningConfig {
         if self.aggregation_period == 0 {
             return Err(ScenarioError::invalid("learning.aggregation_period", "must be at least 1"));
         }
+        if let Some(b) = self.local_prior.filter(|b| !(0.0..=Self::MAX_LOCAL_PRIOR).contains(b)) {
+            return Err(ScenarioError::invalid(
+                "learning.local_prior",
+                format!("must be 0 to {} (logits), got {b}", Self::MAX_LOCAL_PRIOR),
+            ));
+        }
         Ok(())
     }
 }
@@ -299,6 +329,9 @@ mod tests {
             ("rsus_in_turn", "2"),
             ("turn_rounds", "0"),
             ("turn_rounds", "9"),
+            ("local_prior", "-1"),
+            ("local_prior", "21"),
+            ("local_prior", "NaN"),
             ("fed_mix", "0"),
             ("fed_mix", "1.5"),
             ("tau", "2"),
@@ -315,7 +348,10 @@ mod tests {
         // Every listed key is settable.
         for k in LEARNING_KEYS {
             let mut d = LearningConfig::default();
-            let v = if matches!(k, "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau" | "fed_mix") {
+            let v = if matches!(
+                k,
+                "gamma" | "epsilon" | "epsilon_final" | "epsilon_decay" | "tau" | "fed_mix" | "local_prior"
+            ) {
                 "0.5"
             } else if matches!(k, "tasks_in_turn" | "rsus_in_turn") {
                 "true"

@@ -12,7 +12,7 @@ use vecsim_core::codec::CodecError;
 /// First 8 bytes of every checkpoint file; anything else is refused as not a checkpoint.
 pub const MAGIC: &[u8; 8] = b"VECSIMCK";
 /// Bumped whenever the payload layout changes (or the codec is swapped).
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Why a checkpoint could not be written or read back.

@@ -28,6 +28,24 @@ pub(crate) const ACTOR_IN: usize = TASK_F + PAIR_F + SUM_F;
 /// flag (the centralised critic pools over every RSU's tasks).
 pub(crate) const CRITIC_IN: usize = TASK_F + PAIR_F + SUM_F + 1;
 
+/// Column of an actor row holding the pair's is-self flag (1 when the candidate is the
+/// deciding RSU: keeping the task).
+const KEEP_COL: usize = TASK_F + 4;
+
+/// Adds `prior` logits to every row of `rows` (actor rows, [`ACTOR_IN`] wide) that keeps its task
+/// at the deciding RSU (`[learning] local_prior`): the actor's scores are `net(row) + prior ·
+/// keep`, everywhere they are used (decisions, TD targets, the actor's gradient, cloning), so the
+/// prior is part of the policy, not of its inputs. A constant: it adds nothing to any gradient.
+pub(crate) fn add_local_prior(logits: &mut [f32], rows: &[f32], prior: f32) {
+    if prior == 0.0 {
+        return;
+    }
+    debug_assert_eq!(rows.len(), logits.len() * ACTOR_IN, "one actor row per logit");
+    for (z, row) in logits.iter_mut().zip(rows.chunks_exact(ACTOR_IN)) {
+        *z += prior * row[KEEP_COL];
+    }
+}
+
 /// Ratios are clipped here: beyond 4 deadlines late, "late" is all a network needs to know.
 const RATIO_CAP: f32 = 4.0;
 
@@ -403,6 +421,24 @@ mod tests {
 
     fn close(a: f32, b: f32) -> bool {
         (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+    }
+
+    /// The local prior lands on the rows that keep a task at RSU 0 (candidate 0 of the
+    /// example, `self_idx` 0): rows 0, 2 and 4 of three tasks × two candidates, in either
+    /// encoding; 0 changes nothing.
+    #[test]
+    fn the_local_prior_raises_keeping_only() {
+        let (raw, s) = example();
+        for enc in [encode(&raw, &s), encode_in_turn(&raw, &s, &[])] {
+            let mut rows = Vec::new();
+            enc.actor_rows(&mut rows);
+            let base = [0.5f32, -1.0, 0.25, 0.0, 3.0, 2.0];
+            let mut z = base;
+            add_local_prior(&mut z, &rows, 0.0);
+            assert_eq!(z, base);
+            add_local_prior(&mut z, &rows, 2.0);
+            assert_eq!(z, [2.5, -1.0, 2.25, 0.0, 5.0, 2.0]);
+        }
     }
 
     /// Worked by hand (orm's model: self starts empty, a neighbour keeps its uploads).

@@ -5,7 +5,7 @@
 //! themselves go through [`crate::rsu::RsuLearner`]'s `decide_slot`, one task at a time, with the
 //! same features.
 
-use crate::features::Enc;
+use crate::features::{add_local_prior, Enc};
 use crate::gumbel::{entropy_and_grad, masked_argmax, masked_softmax, sample_categorical};
 use crate::net::{Net, Params};
 use vecsim_core::rng::SimRng;
@@ -18,6 +18,7 @@ pub(crate) fn next_actions<N: Net>(
     actor: &mut N,
     rows: &mut Vec<f32>,
     which: Params<'_>,
+    prior: f32,
     encs: &[&Enc],
     mut rng: Option<&mut SimRng>,
 ) -> (Vec<Vec<u16>>, Vec<f32>, Vec<Enc>) {
@@ -36,7 +37,8 @@ pub(crate) fn next_actions<N: Net>(
                 total += e.n_cands;
             }
         }
-        let logits = actor.forward(which, rows, total);
+        let mut logits = actor.forward(which, rows, total);
+        add_local_prior(&mut logits, rows, prior);
         let mut off = 0;
         for (i, e) in out.iter().enumerate() {
             if k >= e.n_tasks {

@@ -16,7 +16,7 @@
 //! networks keep that pass's tape, the gemm layers its activations.
 
 use crate::adam::Adam;
-use crate::features::{Enc, CRITIC_IN};
+use crate::features::{add_local_prior, Enc, CRITIC_IN};
 use crate::gumbel::{entropy_and_grad, gumbel, masked_argmax, masked_softmax, sample_categorical, softmax_backward};
 use crate::net::{Net, Params};
 use crate::nets::SetBatch;
@@ -39,6 +39,8 @@ pub(crate) struct Ctx<'a> {
     pub central: bool,
     pub gumbel_tau: f32,
     pub sac_target_entropy: f32,
+    /// `[learning] local_prior`, logits ([`crate::features::add_local_prior`]).
+    pub local_prior: f32,
     pub train_rng: &'a mut SimRng,
     /// The other RSUs' actors as last shared (centralised learners).
     pub peers: &'a [Arc<Vec<f32>>],
@@ -85,6 +87,7 @@ pub(crate) fn next_actions<N: Net>(
     actor: &mut N,
     rows: &mut Vec<f32>,
     which: Params<'_>,
+    prior: f32,
     encs: &[&Enc],
     rng: Option<&mut SimRng>,
 ) -> (Vec<Vec<u16>>, Vec<f32>) {
@@ -99,7 +102,8 @@ pub(crate) fn next_actions<N: Net>(
     if total == 0 {
         return (encs.iter().map(|_| Vec::new()).collect(), vec![0.0; encs.len()]);
     }
-    let logits = actor.forward(which, rows, total);
+    let mut logits = actor.forward(which, rows, total);
+    add_local_prior(&mut logits, rows, prior);
     let mut off = 0;
     let mut rng = rng;
     for enc in encs {
@@ -148,6 +152,7 @@ pub(crate) fn targets_on<N: Net>(
     let mut own_ent = vec![0.0f32; items.len()];
     let mut rng = ctx.train_rng.clone();
     let peers = ctx.peers;
+    let prior = ctx.local_prior;
     // Tasks decided in turn: the critic sees the next observations re-encoded with the next
     // actions (`renc[i][j]`), as the acting actor would have seen them.
     let in_turn = mb.next[items[0]].as_ref().is_some_and(|e| e.iter().any(Enc::is_in_turn));
@@ -162,13 +167,14 @@ pub(crate) fn targets_on<N: Net>(
             None => Params::Target,
         };
         let (acts, ent) = if in_turn {
-            let (acts, ent, re) = crate::in_turn::next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng);
+            let (acts, ent, re) =
+                crate::in_turn::next_actions(&mut nets.actor, &mut ctx.ws.rows, which, prior, &encs, rng);
             for (i, e) in re.into_iter().enumerate() {
                 renc[i].push(e);
             }
             (acts, ent)
         } else {
-            next_actions(&mut nets.actor, &mut ctx.ws.rows, which, &encs, rng)
+            next_actions(&mut nets.actor, &mut ctx.ws.rows, which, prior, &encs, rng)
         };
         for (i, a) in acts.into_iter().enumerate() {
             next_acts[i].push(a);
@@ -257,7 +263,8 @@ pub(crate) fn actor_grad_on<N: Net>(
         encs[own].actor_rows(rows);
         total += encs[own].n_tasks * encs[own].n_cands;
     }
-    let logits = nets.actor.forward_traced(rows, total);
+    let mut logits = nets.actor.forward_traced(rows, total);
+    add_local_prior(&mut logits, rows, ctx.local_prior);
     // Straight-through Gumbel-softmax samples.
     let mut y_soft = vec![0.0f32; total];
     let mut hard: Vec<Vec<u16>> = Vec::with_capacity(mb.cur.len());

@@ -30,7 +30,7 @@
 //! average back to the initial network): the data stay at their RSU, and the RSUs end with one
 //! common actor, as Fed-MADDPG's model is. The target actors are set to the cloned actors. Deterministic: the same scenario, seed and episodes give the same bytes.
 
-use crate::features::{encode, Enc, RawObs};
+use crate::features::{add_local_prior, encode, Enc, RawObs};
 use crate::gumbel::{masked_argmax, masked_softmax};
 use crate::set::LearnerSet;
 use crate::train::{episode_seed, TrainError};
@@ -311,13 +311,21 @@ struct Encoded {
     tasks: usize,
 }
 
+/// What scores a task's candidates: the actor's network, its parameters and the local prior
+/// added to keeping (`[learning] local_prior`), so that cloning fits the scores RL will use.
+#[derive(Clone, Copy)]
+struct Scores<'a> {
+    net: &'a crate::mlp::Mlp,
+    params: &'a [f32],
+    prior: f32,
+}
+
 /// Cross-entropy of the actor on examples `idx` against each task's accepted set (mean per task):
 /// `-ln Σ_{j∈S} p_j`, which lets the actor put its mass on any accepted executor (for a set of one,
 /// the usual cross-entropy); with `grad`, adds its gradient, `p_j - 1[j∈S] p_j / Σ_S p`. Returns
 /// (loss sum, tasks, agreements: greedy choices inside the set).
 fn pass(
-    net: &crate::mlp::Mlp,
-    p: &[f32],
+    actor: Scores<'_>,
     data: &Encoded,
     idx: &[usize],
     acts: &mut Acts,
@@ -336,8 +344,10 @@ fn pass(
     if total == 0 {
         return (0.0, 0, 0);
     }
-    net.forward(p, rows, total, acts);
-    let logits = acts.output().to_vec();
+    let Scores { net, params, prior } = actor;
+    net.forward(params, rows, total, acts);
+    let mut logits = acts.output().to_vec();
+    add_local_prior(&mut logits, rows, prior);
     let mut dlogits = vec![0.0f32; total];
     let (mut loss, mut agree) = (0.0f64, 0usize);
     let mut off = 0;
@@ -362,7 +372,7 @@ fn pass(
         }
     }
     if let Some(g) = grad {
-        net.backward(p, rows, acts, &dlogits, Some(g), None);
+        net.backward(params, rows, acts, &dlogits, Some(g), None);
     }
     (loss, tasks, agree)
 }
@@ -376,6 +386,8 @@ pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -
     // either backend and device.
     let net = learners.first().map(|l| l.agent.nets.actor.shape.clone());
     let Some(net) = net else { return (0, f64::NAN, f64::NAN) };
+    // Cloning fits the actor's scores with the prior added, as the RL that follows uses them.
+    let prior = learners.first().map_or(0.0, |l| l.cfg.prior() as f32);
     let encoded: Vec<Encoded> = learners
         .iter()
         .map(|l| {
@@ -420,8 +432,14 @@ pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -
             let mut grad = vec![0.0f32; l.agent.nets.actor.params.len()];
             for chunk in order.chunks(BATCH) {
                 grad.iter_mut().for_each(|g| *g = 0.0);
-                let (_, tasks, _) =
-                    pass(&net, &l.agent.nets.actor.params, d, chunk, &mut acts, &mut rows, Some(&mut grad));
+                let (_, tasks, _) = pass(
+                    Scores { net: &net, params: &l.agent.nets.actor.params, prior },
+                    d,
+                    chunk,
+                    &mut acts,
+                    &mut rows,
+                    Some(&mut grad),
+                );
                 if tasks == 0 {
                     continue;
                 }
@@ -448,7 +466,14 @@ pub(crate) fn clone_actors(set: &mut LearnerSet, data: &[Examples], seed: u64) -
         let d = &encoded[e];
         let all: Vec<usize> = (0..d.encs.len()).collect();
         for chunk in all.chunks(256) {
-            let (ls, t, a) = pass(&net, &l.agent.nets.actor.params, d, chunk, &mut acts, &mut rows, None);
+            let (ls, t, a) = pass(
+                Scores { net: &net, params: &l.agent.nets.actor.params, prior },
+                d,
+                chunk,
+                &mut acts,
+                &mut rows,
+                None,
+            );
             loss += ls;
             tasks += t;
             agree += a;
@@ -597,8 +622,14 @@ mod tests {
                         tasks: 0,
                     };
                     let idx: Vec<usize> = (0..d.encs.len()).collect();
-                    let (ls, t, _) =
-                        pass(&net, &l.agent.nets.actor.params, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
+                    let (ls, t, _) = pass(
+                        Scores { net: &net, params: &l.agent.nets.actor.params, prior: l.cfg.prior() as f32 },
+                        &d,
+                        &idx,
+                        &mut Acts::default(),
+                        &mut Vec::new(),
+                        None,
+                    );
                     loss += ls;
                     n += t;
                 }
@@ -621,7 +652,7 @@ mod tests {
 
     /// The set-valued cross-entropy's gradient (`pass`) matches finite differences, on br-ne's
     /// labels of this scenario, where some tasks accept several executors; and a set of one is
-    /// the usual cross-entropy.
+    /// the usual cross-entropy of the scores with the local prior added to keeping.
     #[test]
     fn set_cross_entropy_gradient_is_right() {
         let sc = scenario();
@@ -645,22 +676,34 @@ mod tests {
         let idx: Vec<usize> = (0..d.encs.len()).collect();
         let p = l.agent.nets.actor.params.clone();
         let mut grad = vec![0.0f32; p.len()];
-        let (_, tasks, _) = pass(&net, &p, &d, &idx, &mut Acts::default(), &mut Vec::new(), Some(&mut grad));
+        let prior = 1.5;
+        let (_, tasks, _) = pass(
+            Scores { net: &net, params: &p, prior },
+            &d,
+            &idx,
+            &mut Acts::default(),
+            &mut Vec::new(),
+            Some(&mut grad),
+        );
         assert!(tasks > 0);
         let mut f = |q: &[f32]| {
-            let (ls, t, _) = pass(&net, q, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
+            let (ls, t, _) =
+                pass(Scores { net: &net, params: q, prior }, &d, &idx, &mut Acts::default(), &mut Vec::new(), None);
             ls / t as f64
         };
         crate::tests::fd_check("set cross-entropy", &p, &grad, 17, &mut f);
         // One member: -ln p_a of the softmax over the available candidates.
         let one = Encoded { encs: vec![d.encs[0].clone()], labels: vec![vec![vec![0]; d.encs[0].n_tasks]], tasks: 0 };
         let mut acts = Acts::default();
-        let (ls, t, _) = pass(&net, &p, &one, &[0], &mut acts, &mut Vec::new(), None);
+        let (ls, t, _) = pass(Scores { net: &net, params: &p, prior }, &one, &[0], &mut acts, &mut Vec::new(), None);
         let mut rows = Vec::new();
         one.encs[0].actor_rows(&mut rows);
         net.forward(&p, &rows, one.encs[0].n_tasks * one.encs[0].n_cands, &mut acts);
-        let z = acts.output().to_vec();
         let nc = one.encs[0].n_cands;
+        // The deciding RSU's own index among the candidates, from the raw observation.
+        let keep = data[l.rsu].iter().find(|x| !x.raw.tasks.is_empty()).unwrap().raw.self_idx as usize;
+        let z: Vec<f32> =
+            acts.output().iter().enumerate().map(|(r, &v)| if r % nc == keep { v + prior } else { v }).collect();
         let want: f64 = (0..t)
             .map(|k| {
                 let zk = &z[k * nc..(k + 1) * nc];

@@ -15,7 +15,7 @@
 #![allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87.
 
 use crate::adam::Adam;
-use crate::features::{encode, encode_in_turn, RawObs, Scales};
+use crate::features::{add_local_prior, encode, encode_in_turn, RawObs, Scales};
 use crate::gumbel::{masked_argmax, masked_softmax, sample_categorical, uniform_allowed};
 use crate::learner::{Kind, LearnerOptions, RewardSignal};
 use crate::maddpg::{Ctx, Minibatch, Workspace};
@@ -263,6 +263,7 @@ impl<N: Net> RsuLearner<N> {
             central: self.kind.central(),
             gumbel_tau: self.opts.gumbel_tau,
             sac_target_entropy: self.opts.sac_target_entropy,
+            local_prior: self.cfg.prior() as f32,
             train_rng: &mut self.agent.train_rng,
             peers: &self.peers,
             ws: &mut self.ws,
@@ -321,6 +322,7 @@ impl<N: Net> RsuLearner<N> {
     pub(crate) fn decide_slot(&mut self, obs: &Observation<'_>) -> Vec<RsuId> {
         let raw = RawObs::from_observation(obs);
         let in_turn = self.cfg.tasks_in_turn;
+        let prior = self.cfg.prior() as f32;
         let mut enc = if in_turn {
             encode_in_turn(&Arc::new(raw.clone()), &Arc::new(self.scales.clone()), &[])
         } else {
@@ -331,6 +333,7 @@ impl<N: Net> RsuLearner<N> {
             self.ws.rows.clear();
             enc.actor_rows(&mut self.ws.rows);
             logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, enc.n_tasks * enc.n_cands);
+            add_local_prior(&mut logits, &self.ws.rows, prior);
         }
         let nc = enc.n_cands;
         let eps = self.cfg.epsilon_at(self.episodes);
@@ -345,6 +348,7 @@ impl<N: Net> RsuLearner<N> {
                 self.ws.rows.clear();
                 enc.task_actor_rows(k, &mut self.ws.rows);
                 logits = self.agent.nets.actor.forward(Params::Online, &self.ws.rows, nc);
+                add_local_prior(&mut logits, &self.ws.rows, prior);
                 &logits
             } else {
                 &logits[k * nc..(k + 1) * nc]

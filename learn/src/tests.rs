@@ -638,6 +638,7 @@ fn in_turn_decisions_replay_and_rollout_agree() {
                 &mut st.agent.nets.actor,
                 &mut Vec::new(),
                 Params::Online,
+                st.cfg.prior() as f32,
                 &[&start],
                 None,
             );

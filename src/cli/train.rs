@@ -61,7 +61,9 @@ pub(crate) struct TrainArgs {
     /// rsus_in_turn=true|false, default true, the RSUs decide one after another, each seeing
     /// what the RSUs before it declared; turn_rounds=1..8, default 1 (2 with --pretrain), from
     /// the second round on every RSU decides again seeing every other RSU's latest declaration;
-    /// the paper's algorithms: tasks_in_turn=false, fed_mix=1, rsus_in_turn=false).
+    /// local_prior=B in [0, 20] logits, default 2 (0 with --pretrain), added to the score of
+    /// keeping a task at its uploading RSU, so an untrained actor starts as orl; the paper's
+    /// algorithms: tasks_in_turn=false, fed_mix=1, rsus_in_turn=false, local_prior=0).
     #[arg(long = "learn", value_name = "KEY=VALUE")]
     pub learn: Vec<String>,
     /// Seed of the learners and of the training traffic (default: the scenario's).

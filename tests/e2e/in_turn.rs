@@ -139,13 +139,16 @@ fn rsus_in_turn_training_is_the_same_on_both_engines_and_changes_the_learners() 
 fn a_bad_value_of_a_key_beyond_the_paper_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("x");
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("tasks_in_turn=maybe", &["learning.tasks_in_turn", "true or false"]),
         ("rsus_in_turn=2", &["learning.rsus_in_turn", "true or false"]),
         ("fed_mix=0", &["learning.fed_mix", "(0, 1]"]),
         ("fed_mix=1.5", &["learning.fed_mix", "(0, 1]"]),
         ("fed_mix=nan", &["learning.fed_mix"]),
         ("fed_mix=half", &["learning.fed_mix"]),
+        ("local_prior=-1", &["learning.local_prior", "0 to 20"]),
+        ("local_prior=21", &["learning.local_prior", "0 to 20"]),
+        ("local_prior=inf", &["learning.local_prior"]),
     ];
     for (kv, says) in cases {
         bad_input(

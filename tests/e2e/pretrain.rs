@@ -54,6 +54,12 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
     train(&plain, "fed-maddpg", &["--episodes", "1"]);
     train(&cloned, "fed-maddpg", &["--episodes", "1", "--pretrain", "br-ne:1"]);
     assert_ne!(read(&plain.join("learner.ckpt")), read(&cloned.join("learner.ckpt")));
+    // Unset, the local prior is the default from scratch and none on a clone; run.toml says so.
+    let prior = |d: &std::path::Path| {
+        let doc: toml::Table = read_to_string(d.join("run.toml")).unwrap().parse().unwrap();
+        doc["learning"]["local_prior"].as_float().unwrap()
+    };
+    assert_eq!((prior(&plain), prior(&cloned)), (2.0, 0.0));
     let ck = dir.path().join("x");
     let ck = ck.to_str().unwrap();
     for (v, needle) in [("orl", "only `br-ne`"), ("br-ne:0", "EPISODES"), ("br-ne:many", "EPISODES")] {
