@@ -137,8 +137,10 @@ pub struct TrainSpec {
     /// Behaviour cloning before the first episode (beyond the paper).
     pub pretrain: Option<PretrainSpec>,
     /// End with the actors of the best validation evaluation ([`TrainConfig::keep_best`]);
-    /// `None`: with `pretrain` only (fine-tuning then never ends below the clone it started
-    /// from, as validation measures it).
+    /// `None`: yes (since session 11). With `pretrain`, fine-tuning then never ends below the
+    /// clone it started from, and from scratch never below the untrained actor, which the
+    /// local prior makes `orl` ([`vecsim_core::learning::LearningConfig::local_prior`]), as
+    /// validation measures it. The trainer keeps nothing without evaluations (`eval_every` 0).
     pub keep_best: Option<bool>,
     /// A `--resume` of a run that cloned the oracle: the `pretrain` its `run.toml` records
     /// ([`run_cloned`]). An unset `[learning] turn_rounds` then resolves as with `pretrain`, so
@@ -244,7 +246,7 @@ impl Resolved {
         let mut tc = TrainConfig::new(self.spec.policy.as_str(), self.episodes, seed);
         tc.options = self.options.clone();
         tc.pretrain = self.spec.pretrain;
-        tc.keep_best = self.spec.keep_best.unwrap_or(self.spec.pretrain.is_some());
+        tc.keep_best = self.spec.keep_best.unwrap_or(true);
         tc
     }
 

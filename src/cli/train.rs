@@ -161,11 +161,12 @@ pub(crate) struct TrainArgs {
     /// End with the actors of the best greedy evaluation on validation traffic (the curve's
     /// held-out seeds, `--eval-seeds`, never the traffic `compare` uses), evaluated before the
     /// first episode and every `--eval-every` episodes (needs it above 0); the checkpoint keeps
-    /// the last ones too, so `--resume` continues exactly. The default with `--pretrain`
-    /// (fine-tuning then never ends below the clone, as validation measures it).
+    /// the last ones too, so `--resume` continues exactly. The default (since session 11):
+    /// fine-tuning then never ends below the clone, nor training from scratch below the
+    /// untrained actor, which the local prior makes decide as orl, as validation measures it.
     #[arg(long, conflicts_with = "keep_last")]
     pub keep_best: bool,
-    /// End with the last episode's actors, even after `--pretrain`.
+    /// End with the last episode's actors (the default before session 11).
     #[arg(long)]
     pub keep_last: bool,
     #[command(flatten)]

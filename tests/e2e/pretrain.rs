@@ -60,6 +60,10 @@ fn cloning_changes_the_actors_and_bad_values_are_refused() {
         doc["learning"]["local_prior"].as_float().unwrap()
     };
     assert_eq!((prior(&plain), prior(&cloned)), (2.0, 0.0));
+    // Both keep the best validation evaluation by default.
+    for d in [&plain, &cloned] {
+        assert!(read_to_string(d.join("run.toml")).unwrap().contains("keep_best = true"), "{d:?}");
+    }
     let ck = dir.path().join("x");
     let ck = ck.to_str().unwrap();
     for (v, needle) in [("orl", "only `br-ne`"), ("br-ne:0", "EPISODES"), ("br-ne:many", "EPISODES")] {
