@@ -236,6 +236,21 @@ pub const WORKER_STACK_BYTES: usize = 2 << 20;
 /// an error says the OS would refuse a runtime of `n` workers (thread limit, memory limit).
 pub fn probe_threads(n: usize) -> std::io::Result<()> {
     use std::sync::Condvar;
+    // Under an address-space limit the probe itself can fail inside a new thread (its signal
+    // stack, allocated after the thread's stack, does not fit), where std aborts instead of
+    // returning an error: refuse before spawning when the limit cannot hold `n` stacks.
+    if let Some((limit, used)) = address_space() {
+        let need = n as u64 * (WORKER_STACK_BYTES as u64 + THREAD_OVERHEAD_BYTES);
+        if used.saturating_add(need) > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!(
+                    "{n} worker stacks need {need} bytes of address space; the limit leaves {}",
+                    limit.saturating_sub(used)
+                ),
+            ));
+        }
+    }
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
     let mut handles = Vec::with_capacity(n);
     let mut result = Ok(());
@@ -263,6 +278,20 @@ pub fn probe_threads(n: usize) -> std::io::Result<()> {
         let _ = h.join();
     }
     result
+}
+
+/// Address space a thread takes besides its stack, bytes: a guard page and a signal stack
+/// with its guard (std's, a few pages), rounded up.
+const THREAD_OVERHEAD_BYTES: u64 = 256 << 10;
+
+/// `(limit, in use)` of this process's address space, bytes, when a limit is set (`ulimit -v`;
+/// read from `/proc/self`, so Linux only: elsewhere `None` and the probe alone decides).
+fn address_space() -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max address space"))?;
+    let limit: u64 = line.trim_start_matches("Max address space").split_whitespace().next()?.parse().ok()?;
+    let pages: u64 = std::fs::read_to_string("/proc/self/statm").ok()?.split_whitespace().next()?.parse().ok()?;
+    Some((limit, pages.saturating_mul(4096)))
 }
 
 /// How the panic message of an injected `crash_rsu` starts.
